@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up videobgm in a virtual environment (.venv by default) on a fresh machine.
+#   VIDEOBGM_VENV       where to put the venv (default: .venv)
+#   VIDEOBGM_TORCH_SPEC torch requirement installed first (default: torch==2.13.0, a CPU wheel here;
+#                       e.g. "torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124" for a GPU)
+#   VIDEOBGM_EXTRAS     pip extras (default: dev,bridge,ui,batch,browser)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VIDEOBGM_VENV:-.venv}
+TORCH_SPEC=${VIDEOBGM_TORCH_SPEC:-torch==2.13.0}
+EXTRAS=${VIDEOBGM_EXTRAS:-dev,bridge,ui,batch,browser}
+PY=${PYTHON:-python3}
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+PIP="$VENV/bin/python -m pip"
+$PIP install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+# torch first: a bare `torch` pulls a multi-GB CUDA build
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  # shellcheck disable=SC2086
+  $PIP install -q $TORCH_SPEC 2>&1 | grep -v "^WARNING: Location" || true
+fi
+$PIP install -q -e ".[${EXTRAS}]" 2>&1 | grep -v "^WARNING: Location" || true
+# tinysoundfont renders MIDI offline; its pyaudio dependency does not build and is not needed
+$PIP install -q --no-deps tinysoundfont 2>&1 | grep -v "^WARNING: Location" || true
+"$VENV/bin/python" -c "import torch, av, cv2, pretty_midi, tinysoundfont, videobgm" \
+  || { echo "setup: import check failed" >&2; exit 1; }
+echo "setup: ok ($VENV)"

@@ -1,0 +1,186 @@
+"""One configuration dataclass per stage, plus :class:`PipelineConfig` that holds them all.
+
+Defaults live here and nowhere else. Every config round-trips through ``to_dict`` /
+``from_dict`` and is saved with the outputs it produced. ``PipelineConfig.preset("tiny")`` is a
+fast setting for tests; ``"small"`` is the CPU default.
+
+Each stage owns its own dataclass: add fields to your stage's class only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from videobgm.errors import OptionError
+
+T = TypeVar("T")
+
+
+def _from_dict(cls: type[T], d: dict[str, Any] | None) -> T:
+    """Build dataclass ``cls`` from ``d``, refusing unknown keys with a one-line error."""
+    d = dict(d or {})
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise OptionError(
+            f"unknown {cls.__name__} option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(names))}"
+        )
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in d and isinstance(d[f.name], list) and isinstance(f.default, tuple):
+            d[f.name] = tuple(d[f.name])
+    return cls(**d)
+
+
+class _Cfg:
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None):  # noqa: ANN206
+        return _from_dict(cls, d)
+
+    def replace(self, **changes: Any):  # noqa: ANN201
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+@dataclass(frozen=True)
+class VideoConfig(_Cfg):
+    """[1] Decoding for analysis."""
+
+    analysis_fps: float = 15.0  # frames per second analysed (resampled by timestamp)
+    analysis_max_side: int = 256  # longest side of analysis frames in pixels
+    chunk_frames: int = 64  # frames decoded per chunk (memory bound)
+    max_duration_s: float = 4 * 3600.0  # refuse longer input
+    max_pixels: int = 8192 * 8192  # refuse larger frames
+
+
+@dataclass(frozen=True)
+class FeaturesConfig(_Cfg):
+    """[2] Visual feature extraction."""
+
+    flow: str = "dis"  # "dis" or "farneback"
+    tempo_range_bpm: tuple[float, float] = (40.0, 200.0)
+    beat_threshold: float = 1.5  # adaptive threshold: local median + k * local MAD
+    cut_threshold: float = 0.5  # histogram distance for a hard cut
+    min_cut_gap_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class PlanConfig(_Cfg):
+    """[3] Features -> musical plan. ``None`` means: derive it from the video."""
+
+    tempo_bpm: float | None = None
+    tempo_range_bpm: tuple[float, float] = (70.0, 140.0)
+    beats_per_bar: int = 4
+    key: str | None = None  # e.g. "C", "F#", "Bb"
+    mode: str | None = None  # "major" / "minor"
+    mood: str | None = None
+    style: str | None = None
+    instruments: tuple[str, ...] | None = None  # e.g. ("piano", "strings")
+    density_scale: float = 1.0
+    strength_scale: float = 1.0
+    min_section_bars: int = 2
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Cfg):
+    """[5] Transformer size (the model's own hyper-parameters; saved in checkpoints)."""
+
+    d_model: int = 256
+    n_layers: int = 4
+    n_heads: int = 4
+    d_ff: int = 1024
+    max_len: int = 4096
+    dropout: float = 0.1
+
+    @classmethod
+    def preset(cls, name: str) -> ModelConfig:
+        presets = {
+            "tiny": cls(d_model=32, n_layers=2, n_heads=2, d_ff=64, max_len=1024, dropout=0.0),
+            "small": cls(),
+        }
+        if name not in presets:
+            raise OptionError(f"unknown model preset {name!r}; accepted: {', '.join(presets)}")
+        return presets[name]
+
+
+@dataclass(frozen=True)
+class SampleConfig(_Cfg):
+    """[5] Generation settings."""
+
+    seed: int = 0
+    temperature: float = 1.0
+    top_p: float = 0.9
+    checkpoint: str | None = None  # None = the checkpoint shipped in the package
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class MidiConfig(_Cfg):
+    """[6] MIDI writing."""
+
+    ticks_per_beat: int = 480
+
+
+@dataclass(frozen=True)
+class RenderConfig(_Cfg):
+    """[7] Audio rendering."""
+
+    sample_rate: int = 44100
+    backend: str = "auto"  # "auto", "tinysoundfont", "fluidsynth"
+    soundfont: str | None = None  # None = the GM soundfont shipped in the pretty_midi wheel
+    target_lufs: float = -16.0
+    fade_in_s: float = 0.05
+    fade_out_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class MuxConfig(_Cfg):
+    """[8] Putting the music into the video."""
+
+    original_audio: str = "replace"  # "replace", "mix", "duck"
+    original_level: float = 0.5  # gain of the original audio in mix/duck
+    music_level: float = 1.0
+    audio_bitrate: int = 192_000
+
+
+@dataclass(frozen=True)
+class PipelineConfig(_Cfg):
+    """Every stage's config together; saved beside the outputs."""
+
+    video: VideoConfig = field(default_factory=VideoConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    mux: MuxConfig = field(default_factory=MuxConfig)
+
+    _PARTS = {
+        "video": VideoConfig, "features": FeaturesConfig, "plan": PlanConfig, "model": ModelConfig,
+        "sample": SampleConfig, "midi": MidiConfig, "render": RenderConfig, "mux": MuxConfig,
+    }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> PipelineConfig:
+        d = dict(d or {})
+        unknown = sorted(set(d) - set(cls._PARTS))
+        if unknown:
+            raise OptionError(f"unknown config section(s) {', '.join(unknown)}; accepted: {', '.join(cls._PARTS)}")
+        return cls(**{k: c.from_dict(d.get(k)) for k, c in cls._PARTS.items()})
+
+    @classmethod
+    def preset(cls, name: str) -> PipelineConfig:
+        """``"small"``: CPU default. ``"tiny"``: fast settings for tests (tiny model, low-res analysis)."""
+        if name == "small":
+            return cls()
+        if name == "tiny":
+            return cls(
+                video=VideoConfig(analysis_fps=15.0, analysis_max_side=128),
+                model=ModelConfig.preset("tiny"),
+                render=RenderConfig(sample_rate=22050),
+            )
+        raise OptionError(f"unknown preset {name!r}; accepted: tiny, small")

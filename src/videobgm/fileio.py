@@ -1,0 +1,83 @@
+"""Small file helpers: atomic writes (temporary name, then rename) and JSON that handles NumPy."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from videobgm.errors import OptionError
+
+
+@contextlib.contextmanager
+def atomic_path(final_path: str | os.PathLike[str], *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``final_path``; rename it into place only on success.
+
+    The temporary file lives in the same directory (so the rename is atomic) and keeps the final
+    suffix (so libraries that infer the format from the extension still work). On any exception,
+    including KeyboardInterrupt, the temporary file is removed and nothing appears at
+    ``final_path``.
+
+    Parameters
+    ----------
+    final_path : path-like
+        Where the finished file must end up.
+    suffix : str, optional
+        Suffix of the temporary file; defaults to the final path's suffix.
+    """
+    final = Path(final_path)
+    parent = final.parent if str(final.parent) else Path(".")
+    if not parent.exists():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OptionError(f"cannot create output directory {parent}: {exc.strerror}") from None
+    if not os.access(parent, os.W_OK):
+        raise OptionError(f"output directory is not writable: {parent}")
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{final.stem}.part.", suffix=final.suffix if suffix is None else suffix, dir=parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def dumps_json(data: Any) -> str:
+    """Serialise ``data`` (dicts, lists, NumPy arrays and scalars, paths) to indented JSON."""
+    return json.dumps(data, indent=2, default=_json_default, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically and return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(dumps_json(data), encoding="utf-8")
+    return Path(path)
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)

@@ -1,0 +1,374 @@
+"""Typed objects that cross stage boundaries.
+
+Every time is in seconds (``*_s``), every tempo in beats per minute (``*_bpm``); grid positions are
+counted in 16th-note steps (``*_16th`` / ``*_step``). Arrays are NumPy arrays; shapes are given in
+each docstring. Only NumPy is imported here so that the CLI stays fast to start.
+
+Stage chain (``pipeline.py`` is the only module that wires them)::
+
+    VideoInfo --features--> Features --plan--> Plan (Controls inside) --sample--> Score
+        --midi--> MIDI bytes --render--> audio --mux--> MP4
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Track names of the symbolic music representation, in a fixed order (index = track id).
+# melody: POP909 MELODY; bridge: POP909 BRIDGE (counter-melody); piano: POP909 PIANO
+# (accompaniment); bass and drums are generated/added by rule where a style asks for them.
+TRACKS: tuple[str, ...] = ("melody", "bridge", "piano", "bass", "drums")
+STEPS_PER_BEAT = 4  # 16th-note grid
+PITCH_CLASS_NAMES: tuple[str, ...] = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+MODES: tuple[str, ...] = ("major", "minor")
+# Chord qualities used by annotations, plans and tokens ("N" = no chord).
+CHORD_QUALITIES: tuple[str, ...] = ("maj", "min", "dim", "aug", "sus4", "sus2", "7", "maj7", "min7", "N")
+
+
+# --------------------------------------------------------------------------------------------
+# [1] video
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probing a video file tells us (no frames decoded).
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    duration_s : float
+        Duration of the video stream in seconds (from timestamps, not frame counts).
+    fps : float
+        Average frame rate (frames per second); for variable-frame-rate input this is the mean.
+    width, height : int
+        Display size in pixels, after applying ``rotation_deg``.
+    rotation_deg : int
+        Rotation metadata (0, 90, 180, 270) that the decoder applies.
+    n_frames : int
+        Number of frames (estimated from duration x fps where the container does not say).
+    codec : str
+        Video codec name.
+    has_audio : bool
+        Whether the file has an audio stream.
+    variable_frame_rate : bool
+        True when frame intervals vary by more than 1 %.
+    """
+
+    path: str
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    rotation_deg: int = 0
+    n_frames: int = 0
+    codec: str = ""
+    has_audio: bool = False
+    variable_frame_rate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# [2] features
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Features:
+    """Visual signals over time, sampled at the analysis frame times.
+
+    Attributes
+    ----------
+    video : VideoInfo
+        The probed video.
+    frame_times_s : ndarray, shape (T,)
+        Time of each analysed frame in seconds (presentation timestamps, start at ~0).
+    motion_speed : ndarray, shape (T,)
+        Mean optical-flow magnitude over pixels, in pixels (at analysis size) per second.
+    saliency : ndarray, shape (T,)
+        Motion saliency (rate of sudden deceleration / direction change), >= 0, arbitrary units.
+    visual_beat_times_s : ndarray, shape (B,)
+        Times of visual beats (local maxima of saliency over an adaptive threshold).
+    visual_beat_strength : ndarray, shape (B,)
+        Strength of each visual beat in [0, 1].
+    tempo_bpm : float
+        Dominant visual tempo (autocorrelation of saliency), inside ``tempo_range_bpm``;
+        NaN when the video has no periodic motion.
+    tempo_confidence : float
+        Confidence of ``tempo_bpm`` in [0, 1].
+    cut_times_s : ndarray, shape (C,)
+        Scene cut times in seconds.
+    brightness, saturation, warmth : ndarray, shape (T,)
+        Mean brightness (HSV value) and saturation in [0, 1]; warmth in [-1, 1]
+        (positive = red/yellow dominant, negative = blue/cyan dominant).
+    hue_hist : ndarray, shape (T, 12)
+        Saturation-weighted hue histogram (12 bins of 30 degrees), rows sum to 1 (or 0 if grey).
+    meta : dict
+        Analysis settings and notes (analysis fps/size, flow algorithm, warnings).
+    labels : list of dict
+        Optional visual labels ``{"time_s", "label", "score"}`` (semantics); empty when none.
+    """
+
+    video: VideoInfo
+    frame_times_s: np.ndarray
+    motion_speed: np.ndarray
+    saliency: np.ndarray
+    visual_beat_times_s: np.ndarray
+    visual_beat_strength: np.ndarray
+    tempo_bpm: float
+    tempo_confidence: float
+    cut_times_s: np.ndarray
+    brightness: np.ndarray
+    saturation: np.ndarray
+    warmth: np.ndarray
+    hue_hist: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+    labels: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.video.duration_s)
+
+    _ARRAYS = (
+        "frame_times_s", "motion_speed", "saliency", "visual_beat_times_s", "visual_beat_strength",
+        "cut_times_s", "brightness", "saturation", "warmth", "hue_hist",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (arrays become lists, rounded to 5 significant digits)."""
+        out: dict[str, Any] = {"video": self.video.to_dict()}
+        for name in self._ARRAYS:
+            out[name] = np.round(np.asarray(getattr(self, name), dtype=float), 5).tolist()
+        tempo = None if not np.isfinite(self.tempo_bpm) else float(self.tempo_bpm)
+        out.update(tempo_bpm=tempo, tempo_confidence=float(self.tempo_confidence),
+                   meta=self.meta, labels=self.labels)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Features:
+        kw: dict[str, Any] = {name: np.asarray(d[name], dtype=float) for name in cls._ARRAYS}
+        if kw["hue_hist"].size == 0:
+            kw["hue_hist"] = kw["hue_hist"].reshape(0, 12)
+        tempo = d.get("tempo_bpm")
+        return cls(
+            video=VideoInfo(**d["video"]),
+            tempo_bpm=float("nan") if tempo is None else float(tempo),
+            tempo_confidence=float(d.get("tempo_confidence", 0.0)),
+            meta=dict(d.get("meta", {})),
+            labels=list(d.get("labels", [])),
+            **kw,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# symbolic music (shared by tokens, train/data, sample, midi, eval)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, order=True)
+class Note:
+    """One note on the 16th grid.
+
+    Attributes
+    ----------
+    onset_16th : int
+        Onset position in 16th-note steps from the start of the piece (bar 0, step 0).
+    track : str
+        One of :data:`TRACKS`.
+    pitch : int
+        MIDI pitch 0..127 (for drums, the GM percussion key).
+    duration_16th : int
+        Duration in 16th steps, >= 1.
+    velocity : int
+        MIDI velocity 1..127.
+    """
+
+    onset_16th: int
+    track: str
+    pitch: int
+    duration_16th: int
+    velocity: int
+
+
+@dataclass(frozen=True)
+class Chord:
+    """A chord label starting at ``onset_16th`` and lasting until the next label.
+
+    ``root`` is a pitch class 0..11 (-1 for no chord), ``quality`` one of :data:`CHORD_QUALITIES`.
+    """
+
+    onset_16th: int
+    root: int
+    quality: str
+
+
+@dataclass
+class Score:
+    """A piece on the 16th grid, independent of real time.
+
+    Attributes
+    ----------
+    notes : list of Note
+        Sorted by (onset, track, pitch).
+    n_bars : int
+        Number of bars.
+    beats_per_bar : int
+        Beats per bar (4 for 4/4; 3 for 3/4). Steps per bar = ``beats_per_bar * STEPS_PER_BEAT``.
+    tempo_bpm : float
+        Nominal tempo (the real timing comes from ``beat_times_s`` when given).
+    key_tonic : int
+        Tonic pitch class 0..11.
+    mode : str
+        ``"major"`` or ``"minor"``.
+    chords : list of Chord
+        Chord labels, sorted by onset.
+    beat_times_s : ndarray or None, shape (n_bars * beats_per_bar + 1,)
+        Real time of every beat and of the end of the last bar; None = constant ``tempo_bpm``.
+    programs : dict
+        GM program per track (``{"melody": 0, ...}``); drums ignore it.
+    name : str
+        Identifier (e.g. POP909 song id).
+    """
+
+    notes: list[Note]
+    n_bars: int
+    beats_per_bar: int = 4
+    tempo_bpm: float = 120.0
+    key_tonic: int = 0
+    mode: str = "major"
+    chords: list[Chord] = field(default_factory=list)
+    beat_times_s: np.ndarray | None = None
+    programs: dict[str, int] = field(default_factory=dict)
+    name: str = ""
+
+    @property
+    def steps_per_bar(self) -> int:
+        return self.beats_per_bar * STEPS_PER_BEAT
+
+    @property
+    def n_steps(self) -> int:
+        return self.n_bars * self.steps_per_bar
+
+    def beat_times(self) -> np.ndarray:
+        """Beat times in seconds, shape (n_bars * beats_per_bar + 1,)."""
+        if self.beat_times_s is not None:
+            return np.asarray(self.beat_times_s, dtype=float)
+        n = self.n_bars * self.beats_per_bar + 1
+        return np.arange(n, dtype=float) * 60.0 / float(self.tempo_bpm)
+
+    def step_times(self) -> np.ndarray:
+        """Time in seconds of every 16th step, shape (n_steps + 1,) (linear inside each beat)."""
+        bt = self.beat_times()
+        frac = np.arange(STEPS_PER_BEAT) / STEPS_PER_BEAT
+        inner = (bt[:-1, None] + np.diff(bt)[:, None] * frac[None, :]).reshape(-1)
+        return np.concatenate([inner, bt[-1:]])
+
+    def track_notes(self, track: str) -> list[Note]:
+        return [n for n in self.notes if n.track == track]
+
+
+# --------------------------------------------------------------------------------------------
+# [3] plan: what the composer must follow
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Controls:
+    """Per-bar / per-step targets handed to the sampler (all on the 16th grid).
+
+    Attributes
+    ----------
+    n_bars : int
+    beats_per_bar : int
+    density_per_bar : ndarray of int, shape (n_bars,)
+        Target number of note onsets in the bar, all pitched tracks together (drums excluded).
+    strength_per_beat : ndarray of int, shape (n_bars * beats_per_bar,)
+        Target note strength at each beat: number of notes (all pitched tracks) with an onset on
+        that beat's first 16th step (CMT's "strength").
+    accent_steps : ndarray of bool, shape (n_bars * steps_per_bar,)
+        Steps that must carry an accented onset (a strong visual beat falls there).
+    chords : list of Chord
+        Chord for every part of the piece (sorted by onset).
+    key_tonic : int
+    mode : str
+    tracks : tuple of str
+        Tracks to generate (subset of :data:`TRACKS`).
+    tempo_bpm : float
+    """
+
+    n_bars: int
+    beats_per_bar: int
+    density_per_bar: np.ndarray
+    strength_per_beat: np.ndarray
+    accent_steps: np.ndarray
+    chords: list[Chord]
+    key_tonic: int = 0
+    mode: str = "major"
+    tracks: tuple[str, ...] = ("melody", "piano")
+    tempo_bpm: float = 120.0
+
+    @property
+    def steps_per_bar(self) -> int:
+        return self.beats_per_bar * STEPS_PER_BEAT
+
+    def progress_per_bar(self) -> np.ndarray:
+        """Position of each bar in the piece in [0, 1] (CMT's beat-timing / progress)."""
+        if self.n_bars <= 1:
+            return np.zeros(self.n_bars)
+        return np.arange(self.n_bars) / (self.n_bars - 1)
+
+
+@dataclass
+class Section:
+    """A phrase/section: bars ``[start_bar, end_bar)`` with a label and the reason it exists."""
+
+    start_bar: int
+    end_bar: int
+    label: str
+    start_s: float
+    end_s: float
+    energy: float = 0.5
+    reason: str = ""
+
+
+@dataclass
+class Plan:
+    """The musical plan for one video (every choice with its reason).
+
+    Attributes
+    ----------
+    duration_s : float
+        Length the music must have (the video's duration).
+    tempo_bpm : float
+    beats_per_bar : int
+    beat_times_s : ndarray, shape (n_bars * beats_per_bar + 1,)
+        Real time of every beat; first is 0.0 (music starts with the video), last equals the
+        end of the last bar (>= duration_s; the render fades and trims to ``duration_s``).
+    sections : list of Section
+    controls : Controls
+    programs : dict
+        GM program per track.
+    style : str
+    mood : str
+    reasons : dict
+        Why each choice was made, e.g. ``{"tempo": "visual tempo 61 bpm folded x2 -> 122 bpm"}``.
+    seed : int
+    """
+
+    duration_s: float
+    tempo_bpm: float
+    beats_per_bar: int
+    beat_times_s: np.ndarray
+    sections: list[Section]
+    controls: Controls
+    programs: dict[str, int]
+    style: str = "pop"
+    mood: str = "neutral"
+    reasons: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def n_bars(self) -> int:
+        return self.controls.n_bars
+
+    def bar_times_s(self) -> np.ndarray:
+        """Start time of each bar plus the end of the last, shape (n_bars + 1,)."""
+        return np.asarray(self.beat_times_s)[:: self.beats_per_bar]
