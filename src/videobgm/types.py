@@ -372,3 +372,112 @@ class Plan:
     def bar_times_s(self) -> np.ndarray:
         """Start time of each bar plus the end of the last, shape (n_bars + 1,)."""
         return np.asarray(self.beat_times_s)[:: self.beats_per_bar]
+
+
+# --------------------------------------------------------------------------------------------
+# [3a]/[3b] bridges: description (text bridge) and retrieved references (music bridge)
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Description:
+    """A readable, editable music description of a video (VMB's text bridge).
+
+    Every field is optional: ``None`` means "let the planner decide from the video".
+
+    Attributes
+    ----------
+    text : str
+        One paragraph a person can read and edit.
+    mood : str or None
+        e.g. "calm", "happy", "tense", "sad", "epic", "playful".
+    energy_curve : list of float
+        Energy in [0, 1] per section (or per time slice), in order.
+    tempo_bpm : float or None
+    key : str or None
+        Tonic name, e.g. "C", "F#".
+    mode : str or None
+        "major" / "minor".
+    style : str or None
+        e.g. "pop", "ambient", "cinematic", "electronic", "acoustic".
+    instruments : list of str or None
+        Instrument names, e.g. ["piano", "strings"].
+    sections : list of dict
+        ``{"start_s", "end_s", "label", "energy"}``.
+    reasons : dict
+        element -> why ("fast motion 0:12-0:30 -> driving rhythm").
+    source : str
+        "video" (built from features), "text" (a prompt), "image", or "edited".
+    """
+
+    text: str = ""
+    mood: str | None = None
+    energy_curve: list[float] = field(default_factory=list)
+    tempo_bpm: float | None = None
+    key: str | None = None
+    mode: str | None = None
+    style: str | None = None
+    instruments: list[str] | None = None
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    source: str = "video"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Description:
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class Reference:
+    """A passage retrieved from a music library (VMB's music bridge).
+
+    Attributes
+    ----------
+    id : str
+        Library entry id (e.g. "pop909:001:phrase3").
+    score : float
+        Retrieval similarity (higher is closer).
+    key_tonic, mode, tempo_bpm : as in :class:`Score`
+    chords : list of Chord
+        The passage's chord progression (onsets relative to its start).
+    n_bars : int
+    density_per_bar : list of int
+        Onsets per bar in the passage.
+    text : str
+        The passage's automatic description.
+    """
+
+    id: str
+    score: float
+    key_tonic: int
+    mode: str
+    tempo_bpm: float
+    chords: list[Chord]
+    n_bars: int
+    density_per_bar: list[int]
+    text: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# pipeline result
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    """Everything one scoring run produced (diffusers-style: every intermediate is kept).
+
+    Paths are None where that output was not asked for.
+    """
+
+    features: Features
+    plan: Plan
+    score: Score
+    description: Description | None = None
+    references: list[Reference] = field(default_factory=list)
+    output_path: str | None = None
+    midi_path: str | None = None
+    wav_path: str | None = None
+    stems_dir: str | None = None
+    plan_path: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
