@@ -41,14 +41,136 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _add_score(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("score", help="compose music for a video and mux it in")
-    p.add_argument("video", help="input video (or an image with --duration)")
-    p.add_argument("-o", "--output", required=True, help="output MP4")
+    p = sub.add_parser(
+        "score", help="compose music for a video and put it into the video",
+        description="Compose background music that follows VIDEO's motion, cuts and colours, "
+        "render it and mux it into OUTPUT (the input is never modified).",
+    )
+    p.add_argument("video", help="input video (or a still image with --duration)")
+    p.add_argument("-o", "--output", default=None, help="output MP4 (required for a video input)")
+    p.add_argument("--midi", default=None, help="also write the music as MIDI")
+    p.add_argument("--wav", default=None, help="also write the music as WAV")
+    p.add_argument("--stems", default=None, metavar="DIR", help="also write one MIDI + WAV per track")
+    p.add_argument("--plan", default=None, metavar="JSON", help="also write the plan/description JSON")
+    _add_music_options(p)
+    p.add_argument("--description", default=None, metavar="FILE_OR_TEXT",
+                   help="music description (edited JSON from `videobgm describe`, or free text)")
+    p.add_argument("--describe", action="store_true", help="plan through the video's own text description")
+    p.add_argument("--retrieve", action="store_true", help="condition on passages from the music library")
+    p.add_argument("--duration", type=float, default=None, help="music length in seconds (still images)")
+    p.add_argument("--original-audio", default=None, choices=["replace", "mix", "duck"],
+                   help="what to do with the video's own audio (default: replace)")
+    p.add_argument("--original-level", type=float, default=None, help="gain of the original audio (0..1)")
     p.set_defaults(func=_cmd_score)
 
 
+def _add_music_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by score / compose / batch: the user's overrides of the plan and model."""
+    g = p.add_argument_group("music controls (default: derived from the video)")
+    g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same music)")
+    g.add_argument("--tempo", type=float, default=None, help="tempo in BPM")
+    g.add_argument("--key", default=None, help="tonic, e.g. C, F#, Bb")
+    g.add_argument("--mode", default=None, help="major or minor")
+    g.add_argument("--mood", default=None, help="e.g. calm, happy, tense, sad, epic")
+    g.add_argument("--style", default=None, help="e.g. pop, ambient, cinematic")
+    g.add_argument("--instruments", default=None, help="comma-separated, e.g. piano,strings")
+    g.add_argument("--density-scale", type=float, default=None, help="scale note density (e.g. 0.5..2)")
+    g.add_argument("--strength-scale", type=float, default=None, help="scale accents (e.g. 0.5..2)")
+    g.add_argument("--temperature", type=float, default=None, help="sampling temperature (> 0)")
+    m = p.add_argument_group("model and rendering")
+    m.add_argument("--preset", default="small", choices=["tiny", "small"], help="settings preset")
+    m.add_argument("--checkpoint", default=None, help="model checkpoint folder (default: packaged)")
+    m.add_argument("--untrained", action="store_true", help=argparse.SUPPRESS)
+    m.add_argument("--soundfont", default=None, help="a .sf2 soundfont (default: the GM one in pretty_midi)")
+
+
+def config_from_args(args: argparse.Namespace):  # noqa: ANN201
+    """Build a PipelineConfig from the preset and the command-line overrides."""
+    from videobgm.config import PipelineConfig
+    from videobgm.errors import OptionError
+
+    cfg = PipelineConfig.preset(getattr(args, "preset", "small"))
+    plan_kw = {}
+    for opt, key in (("tempo", "tempo_bpm"), ("key", "key"), ("mode", "mode"), ("mood", "mood"),
+                     ("style", "style"), ("density_scale", "density_scale"),
+                     ("strength_scale", "strength_scale")):
+        v = getattr(args, opt, None)
+        if v is not None:
+            plan_kw[key] = v
+    if getattr(args, "instruments", None):
+        plan_kw["instruments"] = tuple(x.strip() for x in args.instruments.split(",") if x.strip())
+    tempo = plan_kw.get("tempo_bpm")
+    if tempo is not None and not (20.0 <= tempo <= 300.0):
+        raise OptionError(f"--tempo must be between 20 and 300 BPM, got {tempo:g}")
+    for k in ("density_scale", "strength_scale"):
+        if k in plan_kw and not (0.0 < plan_kw[k] <= 10.0):
+            raise OptionError(f"--{k.replace('_', '-')} must be in (0, 10], got {plan_kw[k]:g}")
+    sample_kw = {}
+    if getattr(args, "seed", None) is not None:
+        if args.seed < 0:
+            raise OptionError(f"--seed must be >= 0, got {args.seed}")
+        sample_kw["seed"] = args.seed
+    if getattr(args, "temperature", None) is not None:
+        if not (0.0 < args.temperature <= 5.0):
+            raise OptionError(f"--temperature must be in (0, 5], got {args.temperature:g}")
+        sample_kw["temperature"] = args.temperature
+    if getattr(args, "checkpoint", None):
+        sample_kw["checkpoint"] = args.checkpoint
+    render_kw = {}
+    if getattr(args, "soundfont", None):
+        render_kw["soundfont"] = args.soundfont
+    mux_kw = {}
+    if getattr(args, "original_audio", None):
+        mux_kw["original_audio"] = args.original_audio
+    if getattr(args, "original_level", None) is not None:
+        if not (0.0 <= args.original_level <= 4.0):
+            raise OptionError(f"--original-level must be in [0, 4], got {args.original_level:g}")
+        mux_kw["original_level"] = args.original_level
+    return cfg.replace(
+        plan=cfg.plan.replace(**plan_kw), sample=cfg.sample.replace(**sample_kw),
+        render=cfg.render.replace(**render_kw), mux=cfg.mux.replace(**mux_kw),
+    )
+
+
 def _cmd_score(args: argparse.Namespace) -> int:
-    raise VideobgmError("score is not implemented yet")
+    from pathlib import Path
+
+    from videobgm.errors import InputError, OptionError
+
+    video = Path(args.video)
+    if not video.exists():
+        raise InputError(f"input not found: {video}")
+    is_image = video.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+    if args.output is None and not is_image:
+        raise OptionError("score needs -o OUTPUT.mp4")
+    if args.output is not None and Path(args.output).suffix.lower() not in (".mp4", ".mov", ".m4v", ".mkv"):
+        raise OptionError(f"output must be a video file (.mp4, .mov, .m4v, .mkv), got {args.output}")
+    if is_image and not (args.midi or args.wav or args.stems):
+        raise OptionError("for a still image give --wav and/or --midi (there is no video to mux into)")
+    cfg = config_from_args(args)
+    description = None
+    if args.description:
+        from videobgm.describe import parse_description
+
+        description = parse_description(args.description)
+    from videobgm.pipeline import Pipeline
+
+    pipe = Pipeline(cfg, untrained=args.untrained, progress=not args.quiet)
+    result = pipe.score(
+        video, args.output, midi=args.midi, wav=args.wav, stems=args.stems, plan_json=args.plan,
+        description=description, use_description=args.describe, use_retrieval=args.retrieve,
+        duration_s=args.duration,
+    )
+    if not args.quiet:
+        plan = result.plan
+        outs = [p for p in (result.output_path, result.midi_path, result.wav_path, result.stems_dir,
+                            result.plan_path) if p]
+        print(f"{plan.n_bars} bars at {plan.tempo_bpm:.1f} BPM, "
+              f"{len(plan.sections)} sections, {len(result.score.notes)} notes "
+              f"({sum(result.timings_s.values()):.1f} s)")
+        for p in outs:
+            print(f"wrote {p}")
+    return 0
 
 
 # ----------------------------------------------------------------------------------------------
