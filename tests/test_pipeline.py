@@ -1,0 +1,166 @@
+"""End to end: a synthetic video in, a scored video out, with the sync targets of issue 5.
+
+Uses the ``tiny`` preset with an untrained model (controls are enforced by constrained decoding,
+so rhythm/density sync must hold even without training) to keep the suite fast; one test uses
+the packaged checkpoint when it is present.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from videobgm import synth
+from videobgm.config import PipelineConfig
+from videobgm.pipeline import Pipeline
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+
+def _audio_stats(path: Path) -> tuple[float, float, float]:
+    """(video duration s, audio duration s, audio RMS) of an MP4."""
+    import av
+
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        vdur = float(vs.duration * vs.time_base) if vs.duration else float(c.duration / 1e6)
+        chunks, sr = [], None
+        for frame in c.decode(audio=0):
+            sr = frame.sample_rate
+            chunks.append(frame.to_ndarray().reshape(-1, frame.samples))
+    x = np.concatenate(chunks, axis=1)
+    return vdur, x.shape[1] / sr, float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+
+
+def _varying_motion(period_s: float, speeds: list[float], seg_s: float):
+    """A square oscillating with a fixed period whose amplitude (so speed) changes per segment."""
+    w, h, size = 320, 240, 36
+
+    def fn(t: float) -> np.ndarray:
+        img = np.full((h, w, 3), 25, np.uint8)
+        k = min(len(speeds) - 1, int(t // seg_s))
+        amp = speeds[k] * (w / 2 - size)
+        x = int(round(w / 2 + amp * math.sin(2 * math.pi * t / period_s) - size / 2))
+        img[h // 2 - size // 2:h // 2 + size // 2, max(0, x):x + size] = 230
+        return img
+
+    return fn
+
+
+@pytest.fixture(scope="module")
+def tiny_pipe() -> Pipeline:
+    return Pipeline(PipelineConfig.preset("tiny"), untrained=True)
+
+
+@pytest.fixture(scope="module")
+def varying_video(synth_dir: Path) -> dict:
+    # 16 s, period 1.0 s (turns every 0.5 s), motion amplitude changing every 2 s, cut at 8 s
+    speeds = [0.15, 0.8, 0.35, 0.95, 0.1, 0.6, 0.25, 0.85]
+    motion = _varying_motion(1.0, speeds, 2.0)
+    cut_fn = synth.hard_cut(cut_times_s=[8.0])
+
+    def fn(t: float) -> np.ndarray:
+        img = motion(t)
+        if t >= 8.0:  # after the cut: different background colour and texture
+            bg = cut_fn(t)
+            mask = img > 100
+            img = np.where(mask, img, bg)
+        return img
+
+    path = synth.write_video(synth_dir / "varying.mp4", fn, duration_s=16.0, fps=30.0,
+                             audio_tone_hz=330.0)
+    return {"path": path, "duration_s": 16.0, "cut_times_s": [8.0]}
+
+
+def test_score_end_to_end(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Path) -> None:
+    out = tmp_path / "scored.mp4"
+    res = tiny_pipe.score(varying_video["path"], out, midi=tmp_path / "m.mid",
+                          wav=tmp_path / "m.wav", plan_json=tmp_path / "plan.json")
+    vdur, adur, rms = _audio_stats(out)
+    assert abs(vdur - varying_video["duration_s"]) < 0.05
+    assert abs(adur - vdur) < 0.05
+    assert rms > 1e-3  # audible music
+    assert (tmp_path / "m.mid").stat().st_size > 100
+    assert (tmp_path / "plan.json").read_text().lstrip().startswith("{")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mid", "m.wav", "plan.json", "scored.mp4"]
+    assert set(res.timings_s) >= {"features", "plan", "compose", "render", "mux"}
+
+
+def test_sync_targets(tiny_pipe: Pipeline, varying_video: dict) -> None:
+    from videobgm.eval.sync import sync_metrics
+
+    res = tiny_pipe.score(varying_video["path"], None)
+    m = sync_metrics(res.features, res.score, plan=res.plan)
+    assert m["strong_beat_hit_rate"] >= 0.8, m
+    assert m["density_motion_spearman"] >= 0.7, m
+    assert m["cut_phrase_alignment"] == 1.0, m  # every cut within one beat of a phrase boundary
+    assert m["duration_error_s"] <= 0.05, m
+
+
+def test_same_seed_same_midi_bytes(tiny_pipe: Pipeline, square_video: dict, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.mid", tmp_path / "b.mid"
+    tiny_pipe.score(square_video["path"], None, midi=a)
+    Pipeline(PipelineConfig.preset("tiny"), untrained=True).score(square_video["path"], None, midi=b)
+    assert a.read_bytes() == b.read_bytes()
+    cfg = PipelineConfig.preset("tiny")
+    c = tmp_path / "c.mid"
+    Pipeline(cfg.replace(sample=cfg.sample.replace(seed=7)), untrained=True).score(
+        square_video["path"], None, midi=c)
+    assert c.read_bytes() != a.read_bytes()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "videobgm", "-q", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--tempo", "-10"], "tempo"),
+    (["--key", "H"], "key"),
+    (["--instruments", "kazoo9000"], "instrument"),
+    (["--density-scale", "0"], "density"),
+])
+def test_bad_options_one_line_exit_2(square_video: dict, tmp_path: Path, extra, needle) -> None:
+    out = tmp_path / "o.mp4"
+    r = _cli("score", str(square_video["path"]), "-o", str(out), "--preset", "tiny", "--untrained", *extra)
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and needle in lines[0].lower() and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_output_equal_to_input_refused(square_video: dict, tmp_path: Path) -> None:
+    src = tmp_path / "in.mp4"
+    src.write_bytes(Path(square_video["path"]).read_bytes())
+    before = src.read_bytes()
+    r = _cli("score", str(src), "-o", str(src), "--preset", "tiny", "--untrained")
+    assert r.returncode == 2 and "input" in r.stderr
+    assert src.read_bytes() == before
+
+
+def test_unwritable_output_dir(square_video: dict, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where a directory is expected: cannot be created, even as root
+    r = _cli("score", str(square_video["path"]), "-o", str(blocker / "sub" / "o.mp4"), "--preset", "tiny",
+             "--untrained")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_packaged_checkpoint_scores(square_video: dict, tmp_path: Path) -> None:
+    from videobgm import checkpoint
+
+    try:
+        checkpoint.load_checkpoint(None)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no packaged checkpoint: {exc}")
+    pipe = Pipeline(PipelineConfig.preset("small"))
+    res = pipe.score(square_video["path"], tmp_path / "o.mp4")
+    _, adur, rms = _audio_stats(tmp_path / "o.mp4")
+    assert rms > 1e-3 and abs(adur - square_video["duration_s"]) < 0.05
+    assert len(res.score.notes) > 0
