@@ -92,13 +92,15 @@ class ModelConfig(_Cfg):
     n_layers: int = 4
     n_heads: int = 4
     d_ff: int = 1024
-    max_len: int = 4096
+    # attention window in compound tokens: training sequences are at most this long and generation
+    # attends to the last ``max_len`` tokens (rotary positions, so any piece length works)
+    max_len: int = 1024
     dropout: float = 0.1
 
     @classmethod
     def preset(cls, name: str) -> ModelConfig:
         presets = {
-            "tiny": cls(d_model=32, n_layers=2, n_heads=2, d_ff=64, max_len=1024, dropout=0.0),
+            "tiny": cls(d_model=32, n_layers=2, n_heads=2, d_ff=64, max_len=256, dropout=0.0),
             "small": cls(),
         }
         if name not in presets:
