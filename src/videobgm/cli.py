@@ -223,12 +223,52 @@ def _cmd_describe(args: argparse.Namespace) -> int:
 
 
 def _add_batch(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("batch", help="score a folder or manifest of videos (Ray)")
+    p = sub.add_parser(
+        "batch", help="score a folder or manifest of videos (Ray)",
+        description="Score every video of INPUT (a folder, a text file with one path per line, or "
+        "a JSONL manifest) into OUT_DIR, one Ray task per video. OUT_DIR/manifest.jsonl records "
+        "each video's status, outputs, timings and error; re-running skips finished videos. "
+        "Exit codes: 0 all ok, 3 some videos failed (the others are scored), 2 bad usage.",
+    )
+    p.add_argument("input", help="folder of videos, or a manifest (.txt paths / .jsonl with \"video\")")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="output folder")
+    p.add_argument("--workers", type=int, default=None,
+                   help="Ray workers (default: CPU count); 0 = no Ray, score in this process")
+    p.add_argument("--serial", action="store_true", help="same as --workers 0")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="use an existing Ray cluster (auto, ray://HOST:10001); default: local Ray")
+    p.add_argument("--retry-failed", action="store_true", help="retry videos that failed before")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="Ray mode: fail a video that takes longer than S seconds")
+    p.add_argument("--midi", action="store_true", help="also write NAME.mid per video")
+    p.add_argument("--wav", action="store_true", help="also write NAME.wav per video")
+    p.add_argument("--plan", action="store_true", help="also write NAME.plan.json per video")
+    _add_music_options(p)
     p.set_defaults(func=_cmd_batch)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    raise VideobgmError("batch is not implemented yet")
+    import os
+
+    from videobgm.batch import print_summary, run_batch
+    from videobgm.errors import OptionError
+
+    workers = 0 if args.serial else (args.workers if args.workers is not None else (os.cpu_count() or 1))
+    if workers < 0:
+        raise OptionError(f"--workers must be >= 0, got {workers}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise OptionError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
+    if workers == 0 and args.ray_address:
+        raise OptionError("--ray-address needs Ray workers; drop --serial / --workers 0")
+    kinds = ("video",) + tuple(k for k, on in (("midi", args.midi), ("wav", args.wav),
+                                              ("plan_json", args.plan)) if on)
+    spec = {"config": config_from_args(args), "untrained": bool(args.untrained)}
+    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    summary = run_batch(args.input, args.output, spec=spec, workers=workers,
+                        ray_address=args.ray_address, kinds=kinds, retry_failed=args.retry_failed,
+                        timeout_s=args.timeout, log=log)
+    print_summary(summary)
+    return summary.exit_code
 
 
 def _add_ui(sub: argparse._SubParsersAction) -> None:
