@@ -149,6 +149,18 @@ class MuxConfig(_Cfg):
 
 
 @dataclass(frozen=True)
+class UIConfig(_Cfg):
+    """Web UI (``videobgm ui``): upload limits and the work queue. Not part of PipelineConfig."""
+
+    max_upload_mb: float = 200.0  # refuse bigger uploads (also Gradio's max_file_size)
+    max_duration_s: float = 600.0  # refuse longer videos (the CLI takes longer ones)
+    concurrency_limit: int = 1  # heavy jobs (analyse / generate / regenerate) run at once
+    max_queue: int = 16  # waiting jobs; more are refused with "queue full"
+    stems: bool = True  # also write per-track stems (zipped for download)
+    work_dir: str | None = None  # outputs; None = <system temp>/videobgm-ui
+
+
+@dataclass(frozen=True)
 class PipelineConfig(_Cfg):
     """Every stage's config together; saved beside the outputs."""
 
