@@ -81,7 +81,12 @@ class PlanConfig(_Cfg):
     instruments: tuple[str, ...] | None = None  # e.g. ("piano", "strings")
     density_scale: float = 1.0
     strength_scale: float = 1.0
-    min_section_bars: int = 2
+    min_section_bars: int = 1  # a section between two anchored cuts has at least this many bars
+    phrase_bars: int = 8  # stretches without cuts get a phrase boundary about every N bars
+    accent_quantile: float = 0.5  # visual beats with strength >= this quantile become accents
+    max_tempo_warp: float = 0.2  # most relative tempo change used to put a cut on a bar line
+    lock_beats: bool = True  # tempo map bends so 16th steps pass through strong visual beats
+    beat_warp: float = 0.08  # most local tempo change used to lock a visual beat
 
 
 @dataclass(frozen=True)

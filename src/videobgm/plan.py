@@ -1,0 +1,814 @@
+"""[3] Video features (+ description, references, user options) -> musical :class:`Plan`.
+
+The mapping follows CMT (Di et al. 2021: motion speed -> note density, motion saliency -> note
+strength, visual beats -> accents) and V-MusProd (Zhuo et al. 2022: colour -> key/mood), made
+explicit and rule-based so that every choice is recorded with its reason in ``Plan.reasons``:
+
+* **tempo** -- the video's dominant visual tempo folded by factors of 2 into
+  ``PlanConfig.tempo_range_bpm`` (or the user's / description's tempo);
+* **bar grid** -- starts at 0 s and ends exactly with the video. Scene cuts are *anchored*: each
+  stretch between two kept cuts gets an integer number of bars and its own (slightly adjusted)
+  tempo, as film composers do with a tempo map so that hits land on bar lines. A cut that would
+  need more than ``max_tempo_warp`` of tempo change is not anchored; its section boundary is then
+  snapped to the nearest bar line. The global tempo is chosen by a small search near the base
+  tempo that trades tempo change, cut fit and how close strong visual beats fall to 16th steps;
+* **density** per bar -- mean motion speed over the bar, ranked (quantile) and mapped onto the
+  onsets-per-bar distribution of POP909 (:data:`DENSITY_TABLE`), times ``density_scale``;
+* **strength** per beat -- motion saliency around the beat (plus a small metrical prior), mapped
+  onto POP909's notes-per-beat-onset distribution (:data:`STRENGTH_TABLE`);
+* **accents** -- every strong visual beat (strength >= the ``accent_quantile`` quantile) marks
+  the nearest 16th step;
+* **key and mode** -- colour: valence from brightness, warmth and saturation (bright/warm ->
+  major, dark/cold -> minor), tonic from the dominant hue on the circle of fifths (red = C,
+  orange = G, yellow = D, ... after Scriabin's colour-key circle); V-MusProd-inspired;
+* **mood / style / instruments / chords** -- mood from valence x arousal (motion + cut rate),
+  a style and a small GM instrument table per mood, one diatonic progression per section label
+  (seeded), the last bar resolves to the tonic.
+
+Priority of every choice: ``PlanConfig`` (the user's options) > :class:`Description` >
+references > the video.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from videobgm.config import PlanConfig
+from videobgm.errors import InputError, OptionError
+from videobgm.types import (
+    MODES,
+    PITCH_CLASS_NAMES,
+    STEPS_PER_BEAT,
+    Chord,
+    Controls,
+    Description,
+    Features,
+    Plan,
+    Reference,
+    Section,
+)
+
+# ----------------------------------------------------------------------------------------------
+# tables
+# ----------------------------------------------------------------------------------------------
+# Quantiles of POP909, measured on every 3rd song (303 songs, 24 812 non-empty bars) with the
+# annotated downbeats of beat_midi.txt: density = note onsets per bar, MELODY+BRIDGE+PIANO
+# (empty bars skipped); strength = notes with an onset within +-1/2 of a 16th of each annotated
+# beat. (Script: count onsets between consecutive downbeats; np.quantile at these levels.)
+QUANTILE_LEVELS = np.array([0.02, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.98])
+DENSITY_TABLE = np.array([6, 11, 14, 16, 18, 20, 22, 24, 26, 30, 39], dtype=float)
+STRENGTH_TABLE = np.array([0, 1, 1, 2, 2, 2, 3, 3, 4, 5, 6], dtype=float)
+
+MOODS: tuple[str, ...] = ("neutral", "calm", "happy", "playful", "tense", "sad", "epic")
+STYLES: tuple[str, ...] = ("pop", "ambient", "cinematic", "electronic", "acoustic")
+# General MIDI programs (0-based); "drums" is the percussion channel.
+INSTRUMENTS: dict[str, int] = {
+    "piano": 0, "bright_piano": 1, "electric_piano": 4, "celesta": 8, "glockenspiel": 9,
+    "music_box": 10, "vibraphone": 11, "marimba": 12, "organ": 19, "accordion": 21,
+    "guitar": 24, "acoustic_guitar": 25, "electric_guitar": 27, "acoustic_bass": 32, "bass": 33,
+    "synth_bass": 38, "violin": 40, "cello": 42, "harp": 46, "strings": 48, "choir": 52,
+    "trumpet": 56, "brass": 61, "sax": 65, "clarinet": 71, "flute": 73, "synth_lead": 80,
+    "pad": 89, "drums": 0,
+}
+_BASS_INSTRUMENTS = ("bass", "acoustic_bass", "synth_bass", "cello")
+# track -> instrument per style (tracks missing from a style are not generated)
+STYLE_INSTRUMENTS: dict[str, dict[str, str]] = {
+    "pop": {"melody": "piano", "bridge": "guitar", "piano": "piano", "bass": "bass", "drums": "drums"},
+    "ambient": {"melody": "electric_piano", "bridge": "strings", "piano": "pad"},
+    "cinematic": {"melody": "strings", "bridge": "flute", "piano": "piano", "bass": "cello"},
+    "electronic": {"melody": "synth_lead", "bridge": "pad", "piano": "electric_piano",
+                   "bass": "synth_bass", "drums": "drums"},
+    "acoustic": {"melody": "guitar", "bridge": "flute", "piano": "acoustic_guitar",
+                 "bass": "acoustic_bass"},
+}
+MOOD_STYLE = {"neutral": "pop", "calm": "ambient", "happy": "pop", "playful": "pop",
+              "tense": "cinematic", "sad": "cinematic", "epic": "cinematic"}
+MOOD_MODE = {"calm": "major", "happy": "major", "playful": "major", "tense": "minor",
+             "sad": "minor", "epic": "minor"}
+# Default tempo when the video has no periodic motion: fraction of tempo_range_bpm per mood.
+MOOD_TEMPO_FRAC = {"neutral": 0.45, "calm": 0.15, "happy": 0.6, "playful": 0.7, "tense": 0.55,
+                   "sad": 0.1, "epic": 0.4}
+
+# Diatonic progressions (one chord per bar), roman numerals relative to the key: upper case =
+# major triad, lower case = minor, "o" suffix = diminished. Chosen per section label (seeded).
+PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "major": {
+        "bright": ("I V vi IV", "I IV V IV", "I vi IV V", "IV V iii vi", "I iii IV V"),
+        "calm": ("I IV I V", "I iii IV I", "vi IV I V", "IV I ii V", "I vi ii V"),
+    },
+    "minor": {
+        "dark": ("i VI III VII", "i iv VII III", "i VII VI VII", "i iv v i", "VI VII i i"),
+        "tense": ("i VI VII i", "i iv V i", "i iio V i", "i VII VI V", "iv V i i"),
+    },
+}
+_MOOD_FAMILY = {"neutral": "bright", "happy": "bright", "playful": "bright", "calm": "calm",
+                "sad": "dark", "tense": "tense", "epic": "tense"}
+_DEGREE_SEMITONES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7}
+
+_KEY_ALIASES = {"Db": 1, "Eb": 3, "Gb": 6, "Ab": 8, "Bb": 10, "Cb": 11, "Fb": 4, "E#": 5, "B#": 0}
+TEMPO_LIMITS_BPM = (20.0, 300.0)
+_ACCENT_TOLERANCE_S = 0.07  # used by the grid search only (the eval hit window)
+
+
+# ----------------------------------------------------------------------------------------------
+# option parsing
+# ----------------------------------------------------------------------------------------------
+def parse_key(key: str) -> int:
+    """Tonic pitch class 0..11 from a name like ``"C"``, ``"F#"``, ``"Bb"``."""
+    k = str(key).strip().replace("\u266f", "#").replace("\u266d", "b")
+    name = k[:1].upper() + k[1:].lower()
+    if name in PITCH_CLASS_NAMES:
+        return PITCH_CLASS_NAMES.index(name)
+    if name in _KEY_ALIASES:
+        return _KEY_ALIASES[name]
+    raise OptionError(
+        f"unknown key {key!r}; accepted: C, C#/Db, D, D#/Eb, E, F, F#/Gb, G, G#/Ab, A, A#/Bb, B"
+    )
+
+
+def _check_tempo(t: float, what: str) -> float:
+    try:
+        t = float(t)
+    except (TypeError, ValueError):
+        raise OptionError(f"{what} must be a number in bpm, got {t!r}") from None
+    lo, hi = TEMPO_LIMITS_BPM
+    if not (math.isfinite(t) and lo <= t <= hi):
+        raise OptionError(f"{what} must be between {lo:g} and {hi:g} bpm, got {t:g}")
+    return t
+
+
+def _check_choice(value: str, accepted: tuple[str, ...], what: str) -> str:
+    v = str(value).strip().lower()
+    if v not in accepted:
+        raise OptionError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
+    return v
+
+
+def _check_instruments(names: Any) -> tuple[str, ...]:
+    if isinstance(names, str):
+        names = [n for n in names.replace(",", " ").split() if n]
+    out = []
+    for n in names:
+        v = str(n).strip().lower().replace(" ", "_").replace("-", "_")
+        if v not in INSTRUMENTS:
+            raise OptionError(f"unknown instrument {n!r}; accepted: {', '.join(INSTRUMENTS)}")
+        out.append(v)
+    if not out:
+        raise OptionError(f"empty instrument list; accepted: {', '.join(INSTRUMENTS)}")
+    return tuple(out)
+
+
+def validate_config(cfg: PlanConfig) -> None:
+    """Raise :class:`OptionError` (one line, naming the accepted values) for any invalid option."""
+    if cfg.tempo_bpm is not None:
+        _check_tempo(cfg.tempo_bpm, "tempo")
+    lo, hi = (float(x) for x in cfg.tempo_range_bpm)
+    if not (TEMPO_LIMITS_BPM[0] <= lo < hi <= TEMPO_LIMITS_BPM[1]):
+        raise OptionError(f"tempo range must satisfy 20 <= low < high <= 300 bpm, got {lo:g}..{hi:g}")
+    if cfg.beats_per_bar not in (2, 3, 4, 5, 6, 7):
+        raise OptionError(f"beats per bar must be 2..7, got {cfg.beats_per_bar}")
+    if cfg.key is not None:
+        parse_key(cfg.key)
+    if cfg.mode is not None:
+        _check_choice(cfg.mode, MODES, "mode")
+    if cfg.mood is not None:
+        _check_choice(cfg.mood, MOODS, "mood")
+    if cfg.style is not None:
+        _check_choice(cfg.style, STYLES, "style")
+    if cfg.instruments is not None:
+        _check_instruments(cfg.instruments)
+    for name in ("density_scale", "strength_scale"):
+        v = getattr(cfg, name)
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= 4):
+            raise OptionError(f"{name.replace('_', ' ')} must be in (0, 4], got {v}")
+    if cfg.min_section_bars < 1:
+        raise OptionError(f"min section bars must be >= 1, got {cfg.min_section_bars}")
+    if not 0 <= cfg.accent_quantile <= 1:
+        raise OptionError(f"accent quantile must be in [0, 1], got {cfg.accent_quantile}")
+    if not 0 <= cfg.beat_warp <= 0.5:
+        raise OptionError(f"beat warp must be in [0, 0.5], got {cfg.beat_warp}")
+    if not 0 <= cfg.max_tempo_warp <= 0.5:
+        raise OptionError(f"max tempo warp must be in [0, 0.5], got {cfg.max_tempo_warp}")
+    if cfg.phrase_bars < 1:
+        raise OptionError(f"phrase bars must be >= 1, got {cfg.phrase_bars}")
+
+
+# ----------------------------------------------------------------------------------------------
+# small numeric helpers
+# ----------------------------------------------------------------------------------------------
+def fold_tempo(tempo_bpm: float, lo: float, hi: float) -> tuple[float, float]:
+    """Fold ``tempo_bpm`` by factors of 2 into ``[lo, hi]``; return ``(folded, factor)``.
+
+    When the range is narrower than an octave the octave closest (in log) to it is clipped in.
+    """
+    t, f = float(tempo_bpm), 1.0
+    while t < lo:
+        t, f = t * 2, f * 2
+    while t > hi:
+        t, f = t / 2, f / 2
+    if t < lo:  # range narrower than an octave: t/2 < lo <= ... pick the closer octave
+        if math.log(lo / t) > math.log(2 * t / hi):
+            t, f = t * 2, f * 2
+        t = min(max(t, lo), hi)
+    return t, f
+
+
+def rank_quantiles(x: np.ndarray) -> np.ndarray:
+    """Average-rank quantile of each value in (0, 1): ``(rank + 0.5) / n``; ties share a rank."""
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    if n == 0:
+        return x.copy()
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(n)
+    ranks[order] = np.arange(n, dtype=float)
+    # average ties
+    _, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inv, weights=ranks)
+    ranks = sums[inv] / counts[inv]
+    return (ranks + 0.5) / n
+
+
+def _interval_means(t: np.ndarray, v: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mean of samples ``v`` at times ``t`` inside each ``[edges[i], edges[i+1])``.
+
+    Intervals without a sample take the value interpolated at their centre.
+    """
+    n = len(edges) - 1
+    if t.size == 0:
+        return np.zeros(n)
+    idx = np.searchsorted(edges, t, side="right") - 1
+    ok = (idx >= 0) & (idx < n)
+    sums = np.bincount(idx[ok], weights=v[ok], minlength=n)
+    cnt = np.bincount(idx[ok], minlength=n)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    interp = np.interp(centres, t, v)
+    return np.where(cnt > 0, sums / np.maximum(cnt, 1), interp)
+
+
+def step_times_from_beats(beat_times_s: np.ndarray) -> np.ndarray:
+    """Time of every 16th step (linear inside each beat), shape (n_beats * 4 + 1,)."""
+    bt = np.asarray(beat_times_s, dtype=float)
+    frac = np.arange(STEPS_PER_BEAT) / STEPS_PER_BEAT
+    inner = (bt[:-1, None] + np.diff(bt)[:, None] * frac[None, :]).reshape(-1)
+    return np.concatenate([inner, bt[-1:]])
+
+
+def _nearest_index(grid: np.ndarray, t: np.ndarray) -> np.ndarray:
+    i = np.clip(np.searchsorted(grid, t), 1, len(grid) - 1)
+    left = grid[i - 1]
+    return np.where(np.abs(t - left) <= np.abs(grid[i] - t), i - 1, i)
+
+
+def chord_name(root: int, quality: str) -> str:
+    """Readable chord name, e.g. ``(9, "min") -> "Am"``."""
+    if root < 0 or quality == "N":
+        return "N"
+    suffix = {"maj": "", "min": "m", "dim": "dim", "aug": "aug"}.get(quality, quality)
+    return PITCH_CLASS_NAMES[root % 12] + suffix
+
+
+# ----------------------------------------------------------------------------------------------
+# bar grid
+# ----------------------------------------------------------------------------------------------
+def _segments_for(tempo: float, duration: float, cuts: np.ndarray, bpb: int, min_bars: int,
+                  max_warp: float) -> tuple[list[float], list[int], list[float]]:
+    """Anchor cuts greedily for a nominal tempo: anchors (incl. 0 and end), bars per segment, dropped cuts."""
+    bar = bpb * 60.0 / tempo
+    anchors, nbars, dropped = [0.0], [], []
+    for c in cuts:
+        seg = c - anchors[-1]
+        n = max(1, int(round(seg / bar)))
+        warp = abs(math.log(n * bar / seg)) if seg > 0 else float("inf")
+        rest_bars = int(round((duration - c) / bar))
+        if warp <= max_warp and n >= min_bars and rest_bars >= min_bars:
+            anchors.append(float(c))
+            nbars.append(n)
+        else:
+            dropped.append(float(c))
+    seg = duration - anchors[-1]
+    nbars.append(max(1, int(round(seg / bar))))
+    anchors.append(float(duration))
+    return anchors, nbars, dropped
+
+
+def _beats_from_segments(anchors: list[float], nbars: list[int], bpb: int) -> np.ndarray:
+    parts = [np.linspace(a, b, n * bpb + 1)[:-1] for a, b, n in zip(anchors[:-1], anchors[1:], nbars)]
+    return np.concatenate(parts + [np.array([anchors[-1]])])
+
+
+def _lock_segment(a: float, b: float, n_steps: int, hits_s: np.ndarray,
+                  max_warp: float) -> list[tuple[float, int]]:
+    """Hit points ``(time, step)`` inside one segment: each strong visual beat pulls its nearest
+    16th step onto itself when that changes the local tempo by at most ``max_warp``."""
+    nom = (b - a) / n_steps
+    pts = [(a, 0)]
+    for t in hits_s[(hits_s > a) & (hits_s < b)]:
+        ta, pa = pts[-1]
+        p = pa + int(round((t - ta) / nom))
+        if p <= pa or p >= n_steps:
+            continue
+        w1 = abs(math.log((p - pa) * nom / (t - ta)))
+        w2 = abs(math.log((n_steps - p) * nom / (b - t)))
+        if w1 <= max_warp and w2 <= max_warp:
+            pts.append((float(t), p))
+    pts.append((b, n_steps))
+    return pts
+
+
+def _locked_beats(anchors: list[float], nbars: list[int], bpb: int, hits_s: np.ndarray,
+                  max_warp: float) -> tuple[np.ndarray, int]:
+    """Beat times whose 16th steps pass through the strong visual beats (a film-style tempo map
+    of hit points); returns the beat times and the number of beats locked."""
+    spb = bpb * STEPS_PER_BEAT
+    beats, n_locked = [], 0
+    for a, b, n in zip(anchors[:-1], anchors[1:], nbars):
+        pts = _lock_segment(a, b, n * spb, hits_s, max_warp)
+        n_locked += len(pts) - 2
+        st, tt = np.array([p for _, p in pts], float), np.array([t for t, _ in pts])
+        beats.append(np.interp(np.arange(0, n * spb, STEPS_PER_BEAT), st, tt))
+    return np.concatenate(beats + [np.array([anchors[-1]])]), n_locked
+
+
+def _fit_grid(base: float, window: float, duration: float, cuts: np.ndarray, bpb: int,
+              min_bars: int, max_warp: float, strong_beats_s: np.ndarray,
+              tempo_limits: tuple[float, float]) -> dict[str, Any]:
+    """Search a nominal tempo near ``base`` (within +-``window``) for the best bar grid."""
+    if window > 0:
+        cands = base * np.exp(np.linspace(-math.log1p(window), math.log1p(window), 121))
+        cands = np.concatenate([[base], cands])
+    else:
+        cands = np.array([base])
+    cands = cands[(cands >= tempo_limits[0]) & (cands <= tempo_limits[1])]
+    if cands.size == 0:
+        cands = np.array([min(max(base, tempo_limits[0]), tempo_limits[1])])
+    best: dict[str, Any] | None = None
+    for t in cands:
+        anchors, nbars, dropped = _segments_for(float(t), duration, cuts, bpb, min_bars, max_warp)
+        lens = np.diff(anchors)
+        seg_tempi = np.array(nbars) * bpb * 60.0 / lens
+        warp = float(np.sum(lens / duration * np.abs(np.log(seg_tempi / t))))
+        cost = abs(math.log(t / base)) * (0.5 if window > 0.3 else 1.0) + 2.0 * warp
+        if cuts.size:
+            cost += 1.0 * len(dropped) / cuts.size
+        if strong_beats_s.size:
+            beats = _beats_from_segments(anchors, nbars, bpb)
+            steps = step_times_from_beats(beats)
+            d = np.abs(steps[_nearest_index(steps, strong_beats_s)] - strong_beats_s)
+            cost += 0.3 * float(np.mean(np.minimum(1.0, (d / _ACCENT_TOLERANCE_S) ** 2)))
+        if best is None or cost < best["cost"] - 1e-12:
+            best = dict(tempo=float(t), anchors=anchors, nbars=nbars, dropped=dropped,
+                        seg_tempi=seg_tempi, cost=cost)
+    assert best is not None
+    return best
+
+
+# ----------------------------------------------------------------------------------------------
+# the planner
+# ----------------------------------------------------------------------------------------------
+def make_plan(
+    features: Features,
+    cfg: PlanConfig,
+    *,
+    description: Description | None = None,
+    references: list[Reference] | None = None,
+    seed: int = 0,
+) -> Plan:
+    """Turn the video's features into a musical plan (tempo map, sections, controls, key, ...).
+
+    Parameters
+    ----------
+    features : Features
+        Visual features; uses ``motion_speed`` (T,), ``saliency`` (T,), visual beats (B,),
+        ``tempo_bpm``, ``cut_times_s`` (C,), colour curves (T,) and ``hue_hist`` (T, 12).
+    cfg : PlanConfig
+        User options; every non-None field overrides the video-derived choice.
+    description : Description, optional
+        Text-bridge description; its set fields override the video-derived choices (but not
+        ``cfg``).
+    references : list of Reference, optional
+        Retrieved passages; the best-scoring one supplies the chord progression and the density
+        level when given.
+    seed : int
+        Seeds the (few) random choices: chord progressions per section.
+
+    Returns
+    -------
+    Plan
+        ``beat_times_s`` has shape (n_bars * beats_per_bar + 1,), starts at 0.0 and ends at the
+        video's duration; ``controls`` holds per-bar density (n_bars,), per-beat strength
+        (n_bars * beats_per_bar,), accent steps (n_bars * steps_per_bar,) and chords.
+
+    Raises
+    ------
+    OptionError
+        An invalid option (tempo, key, mode, mood, style, instrument, scale), naming the
+        accepted values.
+    InputError
+        Features of a video with no duration.
+    """
+    validate_config(cfg)
+    desc = description or Description()
+    refs = sorted(references or [], key=lambda r: -r.score)
+    ref = refs[0] if refs else None
+    reasons: dict[str, str] = {}
+    duration = float(features.duration_s)
+    if not (math.isfinite(duration) and duration > 0):
+        raise InputError(f"video has no duration ({duration!r} s); nothing to score")
+    bpb = int(cfg.beats_per_bar)
+    spb = bpb * STEPS_PER_BEAT
+    lo, hi = (float(x) for x in cfg.tempo_range_bpm)
+
+    ft = np.asarray(features.frame_times_s, dtype=float)
+    speed = np.nan_to_num(np.asarray(features.motion_speed, dtype=float))
+    sal = np.nan_to_num(np.asarray(features.saliency, dtype=float))
+    vb_t = np.asarray(features.visual_beat_times_s, dtype=float)
+    vb_s = np.asarray(features.visual_beat_strength, dtype=float)
+    cuts = np.sort(np.asarray(features.cut_times_s, dtype=float))
+    cuts = cuts[(cuts > 0.25) & (cuts < duration - 0.25)]
+
+    # ---- colour -> valence; motion + cuts -> arousal; mood -------------------------------
+    bright = float(np.mean(features.brightness)) if np.size(features.brightness) else 0.5
+    satur = float(np.mean(features.saturation)) if np.size(features.saturation) else 0.3
+    warm = float(np.mean(features.warmth)) if np.size(features.warmth) else 0.0
+    valence = (bright - 0.45) + 0.5 * warm + 0.3 * (satur - 0.3)
+    motion_level = speed / (speed + _SPEED_REF_PX_S)
+    cut_rate = cuts.size / duration * 60.0
+    arousal = float(0.7 * (motion_level.mean() if motion_level.size else 0.0)
+                    + 0.3 * min(1.0, cut_rate / 20.0))
+    mood, mood_src = _choose_mood(cfg, desc, valence, arousal)
+    reasons["mood"] = f"{mood} ({mood_src}; valence {valence:+.2f} from brightness {bright:.2f}, " \
+                      f"warmth {warm:+.2f}, saturation {satur:.2f}; arousal {arousal:.2f} from " \
+                      f"motion and {cut_rate:.1f} cuts/min)"
+
+    # ---- strong visual beats -----------------------------------------------------------
+    strong = np.zeros(vb_t.size, dtype=bool)
+    if vb_t.size:
+        thr = float(np.quantile(vb_s, cfg.accent_quantile)) if vb_s.size == vb_t.size else 0.0
+        strong = (vb_s >= thr) & (vb_s > 0) if vb_s.size == vb_t.size else np.ones(vb_t.size, bool)
+        strong &= (vb_t >= 0) & (vb_t < duration)
+    strong_t = vb_t[strong]
+
+    # ---- tempo and bar grid -----------------------------------------------------------------
+    base, window, tempo_reason = _base_tempo(features, cfg, desc, ref, mood, lo, hi)
+    limits = (lo, hi) if window > 0.3 else TEMPO_LIMITS_BPM  # free tempo: stay in the range
+    grid = _fit_grid(base, window, duration, cuts, bpb, int(cfg.min_section_bars),
+                     float(cfg.max_tempo_warp), strong_t, limits)
+    anchors, nbars = grid["anchors"], grid["nbars"]
+    # a video shorter than half a bar at any sensible tempo: one bar that runs past the end
+    if len(nbars) == 1 and grid["seg_tempi"][0] > 1.6 * grid["tempo"]:
+        bar_s = bpb * 60.0 / grid["tempo"]
+        beat_times = np.arange(bpb + 1) * bar_s / bpb
+        anchors, nbars = [0.0, bar_s], [1]
+        reasons["grid"] = (f"video ({duration:.2f} s) shorter than a bar at {grid['tempo']:.1f} bpm: "
+                           f"one bar of {bar_s:.2f} s, trimmed by the renderer")
+    elif cfg.lock_beats and strong_t.size:
+        beat_times, n_locked = _locked_beats(anchors, nbars, bpb, strong_t, float(cfg.beat_warp))
+        reasons["beat_lock"] = (f"{n_locked} of {strong_t.size} strong visual beats pulled onto "
+                                f"their nearest 16th step (local tempo change <= "
+                                f"{100 * cfg.beat_warp:g}%)")
+    else:
+        beat_times = _beats_from_segments(anchors, nbars, bpb)
+    n_bars = int(sum(nbars))
+    n_beats = n_bars * bpb
+    mean_tempo = n_beats * 60.0 / float(beat_times[-1])
+    reasons["tempo"] = (f"{tempo_reason}; nominal {grid['tempo']:.1f} bpm chosen near it "
+                        f"(fits bars to cuts/end, strong visual beats near 16th steps); "
+                        f"mean {mean_tempo:.2f} bpm after fitting")
+    if "grid" not in reasons:
+        segs = ", ".join(f"{a:.2f}-{b:.2f} s: {n} bars at {t:.1f} bpm"
+                         for a, b, n, t in zip(anchors[:-1], anchors[1:], nbars, grid["seg_tempi"]))
+        reasons["grid"] = (f"{n_bars} bars of {bpb}/4 from 0 s to {beat_times[-1]:.3f} s "
+                           f"(video {duration:.3f} s); tempo map: {segs}; tempo adjusted by "
+                           f"{100 * (mean_tempo / grid['tempo'] - 1):+.1f}% on average to fit")
+    bar_times = beat_times[::bpb]
+    steps = step_times_from_beats(beat_times)
+
+    # ---- sections --------------------------------------------------------------------------
+    sections = _make_sections(anchors, nbars, grid["dropped"], bar_times, speed, ft,
+                              int(cfg.min_section_bars), int(cfg.phrase_bars), reasons)
+
+    # ---- density per bar ----------------------------------------------------------------------
+    bar_speed = _interval_means(ft, speed, bar_times) if ft.size else np.zeros(n_bars)
+    q = 0.75 * rank_quantiles(bar_speed) + 0.25 * (bar_speed / (bar_speed + _SPEED_REF_PX_S))
+    dens_reason = ["mean motion speed per bar ranked (0.75) + absolute level (0.25) -> POP909 "
+                   "onsets-per-bar quantiles (6..39)"]
+    if desc.energy_curve:
+        e = np.clip(np.asarray(desc.energy_curve, dtype=float), 0, 1)
+        e_bar = np.interp((np.arange(n_bars) + 0.5) / n_bars, (np.arange(e.size) + 0.5) / e.size, e)
+        q = 0.7 * q + 0.3 * e_bar
+        dens_reason.append("blended 30% with the description's energy curve")
+    density = np.interp(q, QUANTILE_LEVELS, DENSITY_TABLE)
+    if ref is not None and len(ref.density_per_bar):
+        ref_level = float(np.median(ref.density_per_bar))
+        if ref_level > 0:
+            density = density * (0.5 + 0.5 * ref_level / float(np.median(DENSITY_TABLE)))
+            dens_reason.append(f"level pulled halfway to reference {ref.id} (median {ref_level:g}/bar)")
+    density = density * float(cfg.density_scale)
+    if cfg.density_scale != 1.0:
+        dens_reason.append(f"x{cfg.density_scale:g} (density scale)")
+    density_per_bar = np.clip(np.round(density), 0, 64).astype(np.int64)
+    reasons["density"] = "; ".join(dens_reason) + \
+        f"; range {int(density_per_bar.min())}..{int(density_per_bar.max())} onsets/bar"
+
+    # ---- strength per beat ----------------------------------------------------------------------
+    beat_len = np.diff(beat_times)
+    beat_sal = np.zeros(n_beats)
+    if ft.size:
+        for j in range(n_beats):
+            m = (ft >= beat_times[j] - beat_len[j] / 4) & (ft < beat_times[j] + beat_len[j] / 4)
+            beat_sal[j] = sal[m].max() if m.any() else np.interp(beat_times[j], ft, sal)
+    metric = np.tile(_metrical_prior(bpb), n_bars)
+    sq = 0.7 * rank_quantiles(beat_sal) + 0.3 * metric
+    strength = np.interp(sq, QUANTILE_LEVELS, STRENGTH_TABLE) * float(cfg.strength_scale)
+    strength_per_beat = np.clip(np.round(strength), 0, 16).astype(np.int64)
+    reasons["strength"] = ("max motion saliency within +-1/4 beat of each beat ranked (0.7) + "
+                           "metrical prior (0.3) -> POP909 notes-per-beat quantiles (0..6)"
+                           + (f" x{cfg.strength_scale:g}" if cfg.strength_scale != 1.0 else ""))
+
+    # ---- accents ---------------------------------------------------------------------------
+    accent_steps = np.zeros(n_bars * spb, dtype=bool)
+    inside = strong_t[strong_t < beat_times[-1]]
+    if inside.size:
+        idx = np.minimum(_nearest_index(steps, inside), accent_steps.size - 1)
+        accent_steps[idx] = True
+        err_ms = 1000 * np.abs(steps[_nearest_index(steps, inside)] - inside)
+        reasons["accents"] = (f"{inside.size} strong visual beats (strength >= the "
+                              f"{cfg.accent_quantile:g} quantile) -> nearest 16th step "
+                              f"({int(accent_steps.sum())} steps; quantisation error mean "
+                              f"{err_ms.mean():.0f} ms, max {err_ms.max():.0f} ms)")
+    else:
+        reasons["accents"] = "no strong visual beats: no accented steps"
+
+    # ---- key and mode ---------------------------------------------------------------------------
+    tonic, mode = _choose_key(features, cfg, desc, ref, mood, valence, reasons)
+
+    # ---- style, instruments -------------------------------------------------------------------------
+    style, tracks, programs = _choose_instruments(cfg, desc, mood, reasons)
+
+    # ---- chords ------------------------------------------------------------------------------------
+    chords = _make_chords(sections, n_bars, spb, tonic, mode, mood, ref, seed, reasons)
+
+    controls = Controls(
+        n_bars=n_bars, beats_per_bar=bpb, density_per_bar=density_per_bar,
+        strength_per_beat=strength_per_beat, accent_steps=accent_steps, chords=chords,
+        key_tonic=tonic, mode=mode, tracks=tracks, tempo_bpm=float(mean_tempo),
+    )
+    if description is not None:
+        reasons["description"] = f"description ({desc.source}) used: {desc.text[:120]!r}"
+    return Plan(
+        duration_s=duration, tempo_bpm=float(mean_tempo), beats_per_bar=bpb,
+        beat_times_s=beat_times, sections=sections, controls=controls, programs=programs,
+        style=style, mood=mood, reasons=reasons, seed=int(seed),
+    )
+
+
+# Motion speed (px/s at analysis size) at which the absolute motion level reaches 0.5.
+_SPEED_REF_PX_S = 20.0
+
+
+def _metrical_prior(bpb: int) -> np.ndarray:
+    w = np.full(bpb, 0.25)
+    w[0] = 1.0
+    if bpb == 4:
+        w[2] = 0.6
+    elif bpb == 6:
+        w[3] = 0.6
+    return w
+
+
+def _choose_mood(cfg: PlanConfig, desc: Description, valence: float, arousal: float) -> tuple[str, str]:
+    if cfg.mood is not None:
+        return _check_choice(cfg.mood, MOODS, "mood"), "user option"
+    if desc.mood:
+        return _check_choice(desc.mood, MOODS, "mood in description"), "description"
+    if valence >= 0:
+        mood = "playful" if arousal >= 0.75 else "happy" if arousal >= 0.4 else "calm"
+    else:
+        mood = "epic" if arousal >= 0.75 else "tense" if arousal >= 0.4 else "sad"
+    return mood, "from colour valence x motion arousal"
+
+
+def _base_tempo(features: Features, cfg: PlanConfig, desc: Description, ref: Reference | None,
+                mood: str, lo: float, hi: float) -> tuple[float, float, str]:
+    """Base tempo, the relative search window around it, and the reason."""
+    if cfg.tempo_bpm is not None:
+        return _check_tempo(cfg.tempo_bpm, "tempo"), 0.0, f"user tempo {cfg.tempo_bpm:g} bpm"
+    if desc.tempo_bpm is not None:
+        t = _check_tempo(desc.tempo_bpm, "tempo in description")
+        return t, 0.0, f"description tempo {t:g} bpm"
+    vt = float(features.tempo_bpm)
+    if math.isfinite(vt) and vt > 0 and features.tempo_confidence > 0:
+        t, f = fold_tempo(vt, lo, hi)
+        how = "unchanged" if f == 1 else f"folded x{f:g}"
+        return t, 0.08, (f"visual tempo {vt:.1f} bpm (confidence {features.tempo_confidence:.2f}) "
+                         f"{how} into {lo:g}..{hi:g} -> {t:.1f} bpm")
+    if ref is not None and ref.tempo_bpm > 0:
+        t, _ = fold_tempo(ref.tempo_bpm, lo, hi)
+        return t, 0.1, f"no periodic motion; reference {ref.id} tempo {ref.tempo_bpm:g} -> {t:.1f} bpm"
+    t = lo + MOOD_TEMPO_FRAC.get(mood, 0.45) * (hi - lo)
+    # no rhythm to follow: the search may move anywhere in the range to fit the cuts
+    window = max(hi / t, t / lo) - 1.0
+    return t, window, f"no periodic motion; {mood} mood -> {t:.1f} bpm"
+
+
+def _make_sections(anchors: list[float], nbars: list[int], dropped: list[float],
+                   bar_times: np.ndarray, speed: np.ndarray, ft: np.ndarray, min_bars: int,
+                   phrase_bars: int, reasons: dict[str, str]) -> list[Section]:
+    n_bars = len(bar_times) - 1
+    bounds: dict[int, str] = {}
+    b = 0
+    for a, n in zip(anchors[1:-1], nbars[:-1]):
+        b += n
+        bounds[b] = f"scene cut at {a:.2f} s (bar line placed on the cut by the tempo map)"
+    notes = []
+    for c in dropped:
+        k = int(np.argmin(np.abs(bar_times - c)))
+        near = [x for x in [0, n_bars, *bounds] if abs(x - k) < min_bars]
+        if 0 < k < n_bars and not near:
+            bounds[k] = (f"scene cut at {c:.2f} s snapped to the nearest bar line "
+                         f"({bar_times[k]:.2f} s)")
+        else:
+            notes.append(f"cut at {c:.2f} s not a section boundary (too close to another)")
+    # long stretches without cuts: phrase boundaries every phrase_bars bars
+    edges = sorted({0, n_bars, *bounds})
+    for a, z in zip(edges[:-1], edges[1:]):
+        if z - a >= 2 * phrase_bars:
+            k = int(round((z - a) / phrase_bars))
+            for i in range(1, k):
+                m = a + int(round(i * (z - a) / k))
+                bounds[m] = f"no cut for {z - a} bars: phrase boundary every ~{phrase_bars} bars"
+    edges = sorted({0, n_bars, *bounds})
+    bar_speed = _interval_means(ft, speed, bar_times) if ft.size else np.zeros(n_bars)
+    lvl = rank_quantiles(bar_speed) if n_bars else bar_speed
+    sections = []
+    for a, z in zip(edges[:-1], edges[1:]):
+        energy = float(np.mean(lvl[a:z])) if z > a else 0.5
+        sections.append(Section(start_bar=a, end_bar=z, label="", start_s=float(bar_times[a]),
+                                end_s=float(bar_times[z]), energy=round(energy, 3),
+                                reason="start of the video" if a == 0 else bounds[a]))
+    # labels: intro/outro around >= 3 sections; the rest verse/chorus by motion energy
+    mids = sections[1:-1] if len(sections) >= 3 else sections
+    med = float(np.median([s.energy for s in mids])) if mids else 0.5
+    for s in sections:
+        s.label = "chorus" if s.energy > med else "verse"
+    if len(sections) >= 3:
+        sections[0].label, sections[-1].label = "intro", "outro"
+    reasons["sections"] = "; ".join([f"{len(sections)} sections at bars {edges[:-1]}"] + notes)
+    return sections
+
+
+def _choose_key(features: Features, cfg: PlanConfig, desc: Description, ref: Reference | None,
+                mood: str, valence: float, reasons: dict[str, str]) -> tuple[int, str]:
+    if cfg.mode is not None:
+        mode, why_m = _check_choice(cfg.mode, MODES, "mode"), "user option"
+    elif desc.mode:
+        mode, why_m = _check_choice(desc.mode, MODES, "mode in description"), "description"
+    elif (cfg.mood is not None or desc.mood) and mood in MOOD_MODE:
+        mode, why_m = MOOD_MODE[mood], f"{mood} mood"
+    elif ref is not None and ref.mode in MODES:
+        mode, why_m = ref.mode, f"reference {ref.id}"
+    else:
+        mode = "major" if valence >= 0 else "minor"
+        why_m = (f"colour valence {valence:+.2f} ({'bright/warm' if valence >= 0 else 'dark/cold'}"
+                 f" -> {mode})")
+    hist = np.asarray(features.hue_hist, dtype=float)
+    if cfg.key is not None:
+        tonic, why_k = parse_key(cfg.key), "user option"
+    elif desc.key:
+        tonic, why_k = parse_key(desc.key), "description"
+    elif ref is not None and 0 <= ref.key_tonic < 12:
+        tonic, why_k = int(ref.key_tonic), f"reference {ref.id}"
+    elif hist.ndim == 2 and hist.size and hist.sum() > 1e-6:
+        h = hist.mean(axis=0)
+        k = int(np.argmax(h))
+        tonic = (7 * k) % 12
+        why_k = (f"dominant hue {30 * k}-{30 * k + 30} deg -> {PITCH_CLASS_NAMES[tonic]} "
+                 "(hue circle = circle of fifths, red = C)")
+    else:
+        tonic = 0 if mode == "major" else 9
+        why_k = "grey video: C major / A minor"
+    reasons["key"] = f"{PITCH_CLASS_NAMES[tonic]} ({why_k})"
+    reasons["mode"] = f"{mode} ({why_m})"
+    return tonic, mode
+
+
+def _choose_instruments(cfg: PlanConfig, desc: Description, mood: str,
+                        reasons: dict[str, str]) -> tuple[str, tuple[str, ...], dict[str, int]]:
+    if cfg.style is not None:
+        style, why = _check_choice(cfg.style, STYLES, "style"), "user option"
+    elif desc.style:
+        style, why = _check_choice(desc.style, STYLES, "style in description"), "description"
+    else:
+        style, why = MOOD_STYLE.get(mood, "pop"), f"{mood} mood"
+    reasons["style"] = f"{style} ({why})"
+    table = dict(STYLE_INSTRUMENTS[style])
+    names = None
+    if cfg.instruments is not None:
+        names, src = _check_instruments(cfg.instruments), "user option"
+    elif desc.instruments:
+        names, src = _check_instruments(desc.instruments), "description"
+    if names is not None:
+        pitched = [n for n in names if n != "drums" and n not in _BASS_INSTRUMENTS]
+        basses = [n for n in names if n in _BASS_INSTRUMENTS]
+        table = {k: v for k, v in table.items() if k in ("melody", "bridge", "piano")}
+        if pitched:
+            table["melody"] = pitched[0]
+            table["piano"] = pitched[1] if len(pitched) > 1 else pitched[0]
+            table["bridge"] = pitched[2] if len(pitched) > 2 else table["piano"]
+        if basses:
+            table["bass"] = basses[0]
+        if "drums" in names:
+            table["drums"] = "drums"
+        why_i = f"{src}: {', '.join(names)}"
+    else:
+        if mood in ("calm", "sad"):
+            table.pop("drums", None)
+        why_i = f"{style} style table" + (" (no drums for a calm/sad mood)" if mood in ("calm", "sad") else "")
+    from videobgm.types import TRACKS
+
+    tracks = tuple(t for t in TRACKS if t in table)
+    programs = {t: INSTRUMENTS[table[t]] for t in tracks}
+    reasons["instruments"] = f"{why_i} -> " + ", ".join(f"{t}={table[t]} (GM {programs[t]})" for t in tracks)
+    return style, tracks, programs
+
+
+def _parse_roman(sym: str, mode: str, tonic: int) -> tuple[int, str]:
+    dim = sym.endswith("o")
+    core = sym[:-1] if dim else sym
+    deg = _ROMAN[core.lower()]
+    quality = "dim" if dim else ("maj" if core.isupper() else "min")
+    return (tonic + _DEGREE_SEMITONES[mode][deg - 1]) % 12, quality
+
+
+def _make_chords(sections: list[Section], n_bars: int, spb: int, tonic: int, mode: str, mood: str,
+                 ref: Reference | None, seed: int, reasons: dict[str, str]) -> list[Chord]:
+    rng = np.random.default_rng(seed)
+    per_bar: list[tuple[int, str]] = [(tonic, "maj" if mode == "major" else "min")] * n_bars
+    if ref is not None and ref.chords and ref.n_bars > 0:
+        ref_chords = sorted(ref.chords, key=lambda c: c.onset_16th)
+        prog = []
+        for k in range(ref.n_bars):
+            at = [c for c in ref_chords if c.onset_16th <= k * spb]
+            c = at[-1] if at else ref_chords[0]
+            root = -1 if c.root < 0 else (c.root - ref.key_tonic + tonic) % 12
+            prog.append((root, c.quality))
+        for s in sections:
+            for i, b in enumerate(range(s.start_bar, s.end_bar)):
+                per_bar[b] = prog[i % len(prog)]
+        reasons["chords"] = (f"progression of reference {ref.id} transposed to "
+                             f"{PITCH_CLASS_NAMES[tonic]} {mode}, restarted at each section")
+    else:
+        family = _MOOD_FAMILY.get(mood, "bright")
+        fams = PROGRESSIONS[mode]
+        if family not in fams:
+            family = next(iter(fams))
+        chosen: dict[str, str] = {}
+        for s in sections:
+            if s.label not in chosen:
+                options = fams[family]
+                chosen[s.label] = options[int(rng.integers(len(options)))]
+            syms = chosen[s.label].split()
+            for i, b in enumerate(range(s.start_bar, s.end_bar)):
+                per_bar[b] = _parse_roman(syms[i % len(syms)], mode, tonic)
+        reasons["chords"] = (f"{family} {mode} progressions (seed {seed}): "
+                             + "; ".join(f"{k}: {v}" for k, v in chosen.items())
+                             + "; last bar resolves to the tonic")
+    per_bar[-1] = (tonic, "maj" if mode == "major" else "min")
+    return [Chord(onset_16th=b * spb, root=int(r), quality=q) for b, (r, q) in enumerate(per_bar)]
+
+
+# ----------------------------------------------------------------------------------------------
+# JSON
+# ----------------------------------------------------------------------------------------------
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """JSON-ready dict of a plan (for ``plan.json``): arrays become lists, chords get names."""
+    c = plan.controls
+    return {
+        "duration_s": round(float(plan.duration_s), 6),
+        "tempo_bpm": round(float(plan.tempo_bpm), 4),
+        "beats_per_bar": int(plan.beats_per_bar),
+        "n_bars": int(plan.n_bars),
+        "key": PITCH_CLASS_NAMES[c.key_tonic],
+        "mode": c.mode,
+        "mood": plan.mood,
+        "style": plan.style,
+        "programs": dict(plan.programs),
+        "tracks": list(c.tracks),
+        "seed": int(plan.seed),
+        "beat_times_s": np.round(np.asarray(plan.beat_times_s, dtype=float), 6).tolist(),
+        "sections": [asdict(s) for s in plan.sections],
+        "controls": {
+            "density_per_bar": np.asarray(c.density_per_bar).astype(int).tolist(),
+            "strength_per_beat": np.asarray(c.strength_per_beat).astype(int).tolist(),
+            "accent_steps": np.flatnonzero(np.asarray(c.accent_steps)).astype(int).tolist(),
+            "chords": [{"onset_16th": ch.onset_16th, "root": ch.root, "quality": ch.quality,
+                        "name": chord_name(ch.root, ch.quality)} for ch in c.chords],
+        },
+        "reasons": dict(plan.reasons),
+    }
