@@ -195,11 +195,37 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the music transformer on POP909")
+    p.add_argument("--preset", default="small", choices=["tiny", "small"], help="model size")
+    p.add_argument("--data", default=None, help="POP909 folder (default: $VIDEOBGM_POP909 or ../shared/data/POP909)")
+    p.add_argument("--out", required=True, help="checkpoint folder (rewritten every --ckpt-every steps)")
+    p.add_argument("--steps", type=int, default=2000, help="optimiser steps (default 2000)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--seq-len", type=int, default=512, help="tokens per training window (default 512)")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    p.add_argument("--warmup", type=int, default=100, help="warm-up steps (default 100)")
+    p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument("--max-minutes", type=float, default=None, help="stop and save after this wall time")
+    p.add_argument("--no-transpose", action="store_true", help="no transposition augmentation")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_train)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    raise VideobgmError("train is not implemented yet")
+    import shlex
+
+    from videobgm.train.loop import TrainSettings, setup_logging, train
+
+    setup_logging(quiet=args.quiet)
+    settings = TrainSettings(
+        preset=args.preset, steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
+        lr=args.lr, warmup_steps=args.warmup, ckpt_every=args.ckpt_every, eval_every=args.eval_every,
+        max_minutes=args.max_minutes, transpose=not args.no_transpose, seed=args.seed,
+    )
+    train(args.data, args.out, settings, resume=args.resume,
+          command="videobgm " + shlex.join(sys.argv[1:]))
+    return 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -272,12 +298,53 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _add_ui(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ui", help="local web UI (Gradio)")
+    p = sub.add_parser("ui", help="local web UI (Gradio): upload, see the plan, generate, regenerate bars")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 = local network)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--preset", default="small", choices=["tiny", "small"], help="settings preset")
+    p.add_argument("--checkpoint", default=None, help="model checkpoint folder (default: packaged)")
+    p.add_argument("--untrained", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--soundfont", default=None, help="a .sf2 soundfont (default: the GM one in pretty_midi)")
+    p.add_argument("--max-upload-mb", type=float, default=None, help="largest accepted upload in MB")
+    p.add_argument("--max-duration", type=float, default=None, help="longest accepted video in seconds")
+    p.add_argument("--concurrency", type=int, default=None,
+                   help="jobs run at once; the others wait in the queue (default 1)")
+    p.add_argument("--work-dir", default=None, help="folder for the outputs (default: system temp)")
     p.set_defaults(func=_cmd_ui)
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
-    raise VideobgmError("ui is not implemented yet")
+    import importlib.util
+
+    from videobgm.config import UIConfig
+    from videobgm.errors import MissingDependencyError, OptionError
+
+    if importlib.util.find_spec("gradio") is None:
+        raise MissingDependencyError("gradio", "install the UI extra: pip install 'videobgm[ui]'")
+    if not 0 < args.port < 65536:
+        raise OptionError(f"--port must be in 1..65535, got {args.port}")
+    ui_kw = {k: v for k, v in (("max_upload_mb", args.max_upload_mb),
+                               ("max_duration_s", args.max_duration),
+                               ("concurrency_limit", args.concurrency),
+                               ("work_dir", args.work_dir)) if v is not None}
+    for opt, k in (("--max-upload-mb", "max_upload_mb"), ("--max-duration", "max_duration_s"),
+                   ("--concurrency", "concurrency_limit")):
+        if k in ui_kw and not ui_kw[k] > 0:
+            raise OptionError(f"{opt} must be > 0, got {ui_kw[k]:g}")
+    cfg = config_from_args(args)
+    untrained = bool(args.untrained)
+
+    def factory(c):  # noqa: ANN001, ANN202
+        from videobgm.pipeline import Pipeline
+
+        return Pipeline(c, untrained=untrained)
+
+    from videobgm.ui.app import launch
+
+    print(f"videobgm ui: serving on http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    launch(args.host, args.port, config=cfg, ui_config=UIConfig(**ui_kw), pipeline_factory=factory,
+           block=True, quiet=bool(args.quiet))
+    return 0
 
 
 # ----------------------------------------------------------------------------------------------
