@@ -185,6 +185,8 @@ class PipelineConfig(_Cfg):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> PipelineConfig:
+    duck_level: float = 0.3  # duck: music gain while the original audio is active
+    duck_threshold_dbfs: float = -35.0  # duck: original louder than this (10 ms RMS) is "active"
         d = dict(d or {})
         unknown = sorted(set(d) - set(cls._PARTS))
         if unknown:

@@ -1,0 +1,301 @@
+"""[8] Video + music -> MP4: the video stream is copied packet for packet, the music is AAC.
+
+``MuxConfig.original_audio`` says what happens to the input's own sound:
+
+* ``replace`` -- only the music (the original audio track is dropped);
+* ``mix`` -- music x ``music_level`` + original x ``original_level``;
+* ``duck`` -- like ``mix``, but the *music* is lowered (to ``duck_level`` of its level) wherever
+  the original is active (its short-term level above ``duck_threshold_dbfs``), with a 50 ms
+  attack and a 400 ms release: speech or live sound in the video stays intelligible and the music
+  fills the gaps. This is the "auto-ducking" of video editors (the music ducks under the original).
+
+When the input has no audio, ``mix``/``duck`` fall back to the music alone (``info["notes"]``
+says so). The output is written under a temporary name beside the target and renamed into place
+only when complete; the input is never overwritten (output == input is refused).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videobgm.config import MuxConfig
+from videobgm.errors import InputError, OptionError
+from videobgm.fileio import atomic_path
+
+ORIGINAL_AUDIO_MODES = ("replace", "mix", "duck")
+CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+AAC_FRAME = 1024  # samples per AAC frame
+_ATTACK_S, _RELEASE_S, _HOP_S = 0.05, 0.4, 0.01
+
+
+def _check(cfg: MuxConfig) -> str:
+    mode = str(cfg.original_audio).lower()
+    if mode not in ORIGINAL_AUDIO_MODES:
+        raise OptionError(f"unknown original-audio mode {cfg.original_audio!r}; accepted: "
+                          f"{', '.join(ORIGINAL_AUDIO_MODES)}")
+    for name in ("original_level", "music_level", "duck_level"):
+        v = float(getattr(cfg, name))
+        if not (math.isfinite(v) and 0 <= v <= 4):
+            raise OptionError(f"{name.replace('_', ' ')} must be in [0, 4], got {v}")
+    if not (16_000 <= int(cfg.audio_bitrate) <= 512_000):
+        raise OptionError(f"audio bitrate must be 16000..512000 bit/s, got {cfg.audio_bitrate}")
+    return mode
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if b.exists() and os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    """Cut or zero-pad ``x`` (k, 2) to exactly n rows."""
+    if x.shape[0] >= n:
+        return x[:n]
+    return np.concatenate([x, np.zeros((n - x.shape[0], x.shape[1]), x.dtype)])
+
+
+def _as_stereo(audio: np.ndarray) -> np.ndarray:
+    a = np.asarray(audio, dtype=np.float32)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] not in (1, 2):
+        raise OptionError(f"music must have shape (n,) or (n, 1|2), got {a.shape}")
+    return np.repeat(a, 2, axis=1) if a.shape[1] == 1 else a
+
+
+def video_duration_s(path: str | os.PathLike[str]) -> float:
+    """Duration of the first video stream in seconds (stream header, else container, else packets)."""
+    import av
+
+    with av.open(str(path)) as c:
+        if not c.streams.video:
+            raise InputError(f"no video stream in {Path(path).name}")
+        s = c.streams.video[0]
+        if s.duration and s.time_base:
+            return float(s.duration * s.time_base)
+        if c.duration:
+            return float(c.duration) / 1e6
+        end, start = 0.0, None
+        for p in c.demux(s):
+            if p.pts is None:
+                continue
+            t0 = float(p.pts * p.time_base)
+            start = t0 if start is None else min(start, t0)
+            end = max(end, t0 + float((p.duration or 0) * p.time_base))
+        return end - (start or 0.0)
+
+
+def decode_original_audio(path: str | os.PathLike[str], sample_rate: int, n_samples: int,
+                          video_start_s: float = 0.0) -> np.ndarray | None:
+    """The input's first audio track as float32 (n_samples, 2) at ``sample_rate``, aligned so that
+    row 0 is the video's first frame; None when the file has no audio."""
+    import av
+
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return None
+        st = c.streams.audio[0]
+        mono = st.codec_context.channels == 1  # duplicated at unit gain (not FFmpeg's -3 dB upmix)
+        res = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo",
+                                rate=int(sample_rate))
+        chunks, first_t = [], None
+        for frame in c.decode(st):
+            if first_t is None:
+                first_t = float(frame.time) if frame.time is not None else 0.0
+            chunks.extend(f.to_ndarray() for f in res.resample(frame))
+        chunks.extend(f.to_ndarray() for f in res.resample(None))
+    if not chunks:
+        return np.zeros((n_samples, 2), np.float32)
+    x = np.concatenate(chunks, axis=1).T.astype(np.float32)
+    if x.shape[1] == 1:
+        x = np.repeat(x, 2, axis=1)
+    offset = int(round(((first_t or 0.0) - video_start_s) * sample_rate))
+    if offset > 0:
+        x = np.concatenate([np.zeros((offset, 2), np.float32), x])
+    elif offset < 0:
+        x = x[-offset:]
+    return _fit(x, n_samples)
+
+
+def duck_gain(original: np.ndarray, sample_rate: int, *, duck_level: float,
+              threshold_dbfs: float) -> np.ndarray:
+    """Music gain per sample, shape (n,): 1 where the original is quiet, ``duck_level`` where it
+    is active (short-term RMS over 10 ms hops above ``threshold_dbfs``), 50 ms attack, 400 ms release."""
+    n = original.shape[0]
+    hop = max(1, int(sample_rate * _HOP_S))
+    m = n // hop
+    if m == 0:
+        return np.ones(n, np.float32)
+    power = np.mean(original[: m * hop].astype(np.float64) ** 2, axis=1).reshape(m, hop).mean(axis=1)
+    active = 10 * np.log10(power + 1e-12) > threshold_dbfs
+    a_up = 1 - math.exp(-_HOP_S / _ATTACK_S)
+    a_dn = 1 - math.exp(-_HOP_S / _RELEASE_S)
+    env = np.empty(m)
+    e = 0.0
+    for i, on in enumerate(active):
+        e += (a_up if on else a_dn) * ((1.0 if on else 0.0) - e)
+        env[i] = e
+    g = 1.0 - (1.0 - duck_level) * env
+    centres = (np.arange(m) + 0.5) * hop
+    return np.interp(np.arange(n), centres, g).astype(np.float32)
+
+
+def mix_audio(music: np.ndarray, original: np.ndarray | None, sample_rate: int,
+              cfg: MuxConfig) -> tuple[np.ndarray, str]:
+    """The final soundtrack (n, 2) for ``cfg.original_audio``; returns it and the mode applied."""
+    mode = _check(cfg)
+    out = music * np.float32(cfg.music_level)
+    if mode == "replace" or original is None:
+        applied = "replace"
+    else:
+        orig = _fit(original, music.shape[0]) * np.float32(cfg.original_level)
+        if mode == "duck":
+            g = duck_gain(original, sample_rate, duck_level=float(cfg.duck_level),
+                          threshold_dbfs=float(cfg.duck_threshold_dbfs))
+            out = out * g[:, None]
+        out = out + orig
+        applied = mode
+    peak = float(np.max(np.abs(out))) if out.size else 0.0
+    if peak > 0.999:
+        out = out * np.float32(0.999 / peak)
+    return out.astype(np.float32), applied
+
+
+def _encode_until(stream: Any, out: Any, audio: np.ndarray, pos: int, target: int, pts0: int,
+                  sr: int, final: bool) -> int:
+    import av
+
+    n = audio.shape[0]
+    target = min(n, target)
+    while pos < target:
+        k = min(AAC_FRAME, n - pos)
+        if k < AAC_FRAME and not final:
+            break
+        if not final and pos + k > target:
+            break
+        chunk = np.ascontiguousarray(audio[pos:pos + k].T)
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts = sr, pts0 + pos
+        for p in stream.encode(frame):
+            out.mux(p)
+        pos += k
+    return pos
+
+
+def mux(
+    video_path: str | os.PathLike[str],
+    audio: np.ndarray,
+    sample_rate: int,
+    out_path: str | os.PathLike[str],
+    cfg: MuxConfig,
+    *,
+    duration_s: float | None = None,
+    progress: Callable[[float, float | None], None] | None = None,
+) -> dict[str, Any]:
+    """Write ``out_path``: the input's video stream copied as is, plus the music as AAC.
+
+    Parameters
+    ----------
+    video_path : path
+        Input video (its video stream is copied without re-encoding).
+    audio : ndarray, shape (n, 2) or (n,)
+        The music, float in [-1, 1] at ``sample_rate``; cut or zero-padded to the video length.
+    sample_rate : int
+        Sample rate of ``audio`` in Hz (also the AAC rate).
+    out_path : path
+        Output file (.mp4, .m4v, .mov or .mkv); never the input.
+    cfg : MuxConfig
+        ``original_audio`` (replace/mix/duck), levels, AAC bitrate.
+    duration_s : float, optional
+        Length of the soundtrack in seconds; default: the video stream's duration.
+    progress : callable, optional
+        ``progress(done_s, total_s)``.
+
+    Returns
+    -------
+    dict
+        ``{"output", "video_copied", "original_audio", "duration_s", "sample_rate", "notes"}``.
+
+    Raises
+    ------
+    OptionError
+        Bad mode/level/bitrate, output equal to the input, unsupported output extension or
+        unwritable directory.
+    InputError
+        Missing or unreadable input, no video stream, or a video codec the output container
+        cannot hold.
+    """
+    import av
+
+    mode = _check(cfg)
+    src, dst = Path(video_path), Path(out_path)
+    if not src.is_file():
+        raise InputError(f"video not found: {src}")
+    if _same_file(src, dst):
+        raise OptionError(f"output path is the input video ({dst}); choose another output file")
+    fmt = CONTAINERS.get(dst.suffix.lower())
+    if fmt is None:
+        raise OptionError(f"unsupported output extension {dst.suffix or '(none)'!r}; accepted: "
+                          f"{', '.join(CONTAINERS)}")
+    sr = int(sample_rate)
+    if not (8000 <= sr <= 192000):
+        raise OptionError(f"sample rate must be 8000..192000 Hz, got {sample_rate}")
+    music = _as_stereo(audio)
+    try:
+        total = float(duration_s) if duration_s is not None else video_duration_s(src)
+        with av.open(str(src)) as probe:
+            vin = probe.streams.video[0]
+            start = float(vin.start_time * vin.time_base) if vin.start_time is not None else 0.0
+            has_audio = bool(probe.streams.audio)
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise InputError(f"cannot read video {src.name}: {exc}") from None
+    n = int(round(total * sr))
+    notes = []
+    music = _fit(music, n)
+    original = None
+    if mode != "replace":
+        if has_audio:
+            original = decode_original_audio(src, sr, n, start)
+        else:
+            notes.append(f"input has no audio: '{mode}' falls back to the music alone")
+    track, applied = mix_audio(music, original, sr, cfg)
+    pts0 = int(round(start * sr))
+
+    with atomic_path(dst) as tmp:
+        try:
+            with av.open(str(src)) as inp, av.open(str(tmp), "w", format=fmt) as out:
+                vin = inp.streams.video[0]
+                vout = out.add_stream_from_template(vin)
+                aout = out.add_stream("aac", rate=sr)
+                aout.layout = "stereo"
+                aout.bit_rate = int(cfg.audio_bitrate)
+                pos = 0
+                for pkt in inp.demux(vin):
+                    if pkt.size == 0:
+                        continue
+                    t = pkt.dts if pkt.dts is not None else pkt.pts
+                    if t is not None:
+                        t_s = float(t * pkt.time_base) - start
+                        pos = _encode_until(aout, out, track, pos, int((t_s + 0.5) * sr), pts0, sr, False)
+                        if progress is not None:
+                            progress(min(total, max(0.0, t_s)), total)
+                    pkt.stream = vout
+                    out.mux(pkt)
+                _encode_until(aout, out, track, pos, n, pts0, sr, True)
+                for p in aout.encode(None):
+                    out.mux(p)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"cannot copy the video stream of {src.name} into {dst.suffix}: "
+                             f"{exc}; try an .mkv output") from None
+    return {"output": str(dst), "video_copied": True, "original_audio": applied,
+            "duration_s": n / sr, "sample_rate": sr, "notes": notes}
