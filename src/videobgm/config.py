@@ -49,8 +49,10 @@ class _Cfg:
 class VideoConfig(_Cfg):
     """[1] Decoding for analysis."""
 
-    analysis_fps: float = 15.0  # frames per second analysed (resampled by timestamp)
-    analysis_max_side: int = 256  # longest side of analysis frames in pixels
+    # Frames are selected by timestamp up to this rate (never duplicated): at 30, a 30 fps video
+    # keeps every frame, so visual beats can be placed within one frame of the true turning point.
+    analysis_fps: float = 30.0
+    analysis_max_side: int = 160  # longest side of analysis frames in pixels (scaled in FFmpeg)
     chunk_frames: int = 64  # frames decoded per chunk (memory bound)
     max_duration_s: float = 4 * 3600.0  # refuse longer input
     max_pixels: int = 8192 * 8192  # refuse larger frames
@@ -61,9 +63,23 @@ class FeaturesConfig(_Cfg):
     """[2] Visual feature extraction."""
 
     flow: str = "dis"  # "dis" or "farneback"
+    dis_preset: str = "fast"  # "ultrafast", "fast", "medium"
+    direction_bins: int = 8  # angle bins of the directogram
+    flow_noise_level: int = 5  # grey-level change that is real (not coding noise)
+    flow_min_changed: float = 0.002  # fraction of changed pixels for full flow (less: scaled down)
+    saliency_eps_px_s: float = 2.0  # motion (px/s) under which a stop is not "sudden"
+    saliency_power: float = 2.0  # exponent of the suddenness factor (fraction of motion lost)
     tempo_range_bpm: tuple[float, float] = (40.0, 200.0)
+    tempo_half_lag_ratio: float = 0.7  # take the half lag when its autocorrelation is this close
+    tempo_min_confidence: float = 0.1  # weaker autocorrelation = no tempo (NaN)
     beat_threshold: float = 1.5  # adaptive threshold: local median + k * local MAD
-    cut_threshold: float = 0.5  # histogram distance for a hard cut
+    beat_window_s: float = 4.0  # window of that local median / MAD
+    beat_min_saliency_px_s: float = 1.0  # absolute floor of a beat's saliency
+    beat_min_relative: float = 0.1  # ... and this fraction of the largest saliency in the window
+    min_beat_gap_s: float = 0.15  # of two closer beats the weaker is dropped
+    cut_threshold: float = 0.35  # histogram distance (0..1) for a hard cut
+    cut_ratio: float = 3.0  # ... and at least this x the local median distance
+    cut_min_pixel_change: float = 0.03  # ... and mean |grey change| (0..1) at least this
     min_cut_gap_s: float = 0.5
 
 
@@ -185,8 +201,6 @@ class PipelineConfig(_Cfg):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> PipelineConfig:
-    duck_level: float = 0.3  # duck: music gain while the original audio is active
-    duck_threshold_dbfs: float = -35.0  # duck: original louder than this (10 ms RMS) is "active"
         d = dict(d or {})
         unknown = sorted(set(d) - set(cls._PARTS))
         if unknown:
