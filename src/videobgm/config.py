@@ -138,6 +138,19 @@ class SampleConfig(_Cfg):
     top_p: float = 0.9
     checkpoint: str | None = None  # None = the checkpoint shipped in the package
     device: str = "cpu"
+    # per-field overrides, e.g. (("pitch", 0.9), ("velocity", 0.7)); fields: type pos chord track
+    # pitch duration velocity
+    field_temperature: tuple[tuple[str, float], ...] = ()
+    field_top_p: tuple[tuple[str, float], ...] = ()
+    # constrained decoding: a bar closes only with density_target * (1 -/+ tolerance) onsets
+    density_tolerance: float = 0.15
+    # notes on the first 16th of a beat: target strength .. target + strength_slack
+    strength_slack: int = 1
+    enforce_strength: bool = True
+    accent_velocity_bin: int = 7  # notes at accent steps get velocity bin >= this (1..8)
+    chord_bias: float = 3.0  # logit bonus of chord tones for accompaniment tracks (bridge, piano, bass)
+    chord_tones_only_on_beats: bool = True  # accompaniment onsets on beats use chord tones only
+    max_tokens_per_bar: int = 160  # safety cap: a bar is closed after this many tokens
 
 
 @dataclass(frozen=True)
@@ -145,6 +158,11 @@ class MidiConfig(_Cfg):
     """[6] MIDI writing."""
 
     ticks_per_beat: int = 480
+    # GM programs used for tracks that Score.programs does not set (drums always use channel 10)
+    program_melody: int = 0  # acoustic grand piano (POP909 is piano-only)
+    program_bridge: int = 0
+    program_piano: int = 0
+    program_bass: int = 33  # electric bass (finger)
 
 
 @dataclass(frozen=True)
@@ -167,6 +185,8 @@ class MuxConfig(_Cfg):
     original_level: float = 0.5  # gain of the original audio in mix/duck
     music_level: float = 1.0
     audio_bitrate: int = 192_000
+    duck_level: float = 0.3  # duck: music gain while the original audio is active
+    duck_threshold_dbfs: float = -35.0  # duck: original louder than this (10 ms RMS) is "active"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,435 @@
+"""Music-only (symbolic) metrics as plain functions over a :class:`~videobgm.types.Score`.
+
+Conventions shared by every function (``convention="default"``):
+
+* **Grid**: the score's 16th-note grid (4 steps per beat, ``beats_per_bar * 4`` per bar). A note
+  occupies steps ``[onset, onset + duration)``: a note ending exactly on a beat does *not* sound in
+  the next beat.
+* **Drums**: excluded from pitch metrics (entropies, scale, polyphony, structureness); included in
+  rhythm metrics (empty beats, inter-onset interval, grooving) unless ``include_drums=False``.
+* **Counts**: histograms count notes (onsets), not durations, as muspy and the Jazz Transformer's
+  MusDr do.
+* **Undefined values** are NaN (no pitched note; fewer than two bars with onsets; ...), never an
+  exception.
+
+``convention="muspy"`` reproduces muspy 0.5's choices where they differ (muspy does not install
+next to NumPy 2, so they are reimplemented here; see docs/metrics.md):
+
+* empty-beat rate: beats ``0 .. last_end // 4`` (inclusive), a note marks beats
+  ``onset // 4 .. end // 4`` *inclusive*, so a note ending exactly on a beat fills the next beat;
+  drums count.
+* groove consistency: adjacent bar pairs only (not all pairs), including drums, every bar up to
+  the last onset (empty ones too).
+* pitch entropies, scale consistency, pitch-in-scale rate and polyphony are the same definitions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from videobgm.errors import OptionError
+from videobgm.types import STEPS_PER_BEAT, Note, Score
+
+CONVENTIONS = ("default", "muspy")
+MAJOR_SCALE = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], dtype=bool)
+MINOR_SCALE = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], dtype=bool)  # natural minor
+NAN = float("nan")
+
+
+def _check_convention(convention: str) -> None:
+    if convention not in CONVENTIONS:
+        raise OptionError(f"unknown metric convention {convention!r}; accepted: {', '.join(CONVENTIONS)}")
+
+
+def _pitched(score: Score) -> list[Note]:
+    return [n for n in score.notes if n.track != "drums"]
+
+
+def _rhythm_notes(score: Score, include_drums: bool) -> list[Note]:
+    return list(score.notes) if include_drums else _pitched(score)
+
+
+def _entropy(counts: np.ndarray) -> float:
+    total = counts.sum()
+    if total <= 0:
+        return NAN
+    p = counts[counts > 0] / total
+    return float(-(p * np.log2(p)).sum())
+
+
+# ------------------------------------------------------------------------------------------------
+# pitch metrics (drums excluded)
+# ------------------------------------------------------------------------------------------------
+def pitch_class_entropy(score: Score) -> float:
+    """Shannon entropy (bits, 0..log2 12) of the piece's pitch-class histogram (note counts).
+
+    Pitched tracks only; NaN without pitched notes.
+    """
+    pcs = np.array([n.pitch % 12 for n in _pitched(score)], dtype=np.int64)
+    return _entropy(np.bincount(pcs, minlength=12).astype(float))
+
+
+def pitch_class_entropy_windows(score: Score, window_bars: int) -> float:
+    """Mean pitch-class entropy over windows of ``window_bars`` bars, sliding by one bar (MusDr H1/H4).
+
+    Windows start at bars ``0 .. n_bars - window_bars`` (one window if the piece is shorter);
+    windows without pitched onsets are skipped. Pitched tracks only; note counts by onset bar.
+    NaN when no window has notes.
+    """
+    if window_bars < 1:
+        raise OptionError(f"window_bars must be >= 1, got {window_bars}")
+    notes = _pitched(score)
+    if not notes or score.n_bars < 1:
+        return NAN
+    spb = score.steps_per_bar
+    hist = np.zeros((score.n_bars, 12))
+    for n in notes:
+        b = n.onset_16th // spb
+        if 0 <= b < score.n_bars:
+            hist[b, n.pitch % 12] += 1
+    w = min(window_bars, score.n_bars)
+    csum = np.concatenate([np.zeros((1, 12)), np.cumsum(hist, axis=0)])
+    win = csum[w:] - csum[:-w]  # (n_windows, 12)
+    tot = win.sum(axis=1)
+    win = win[tot > 0]
+    if win.shape[0] == 0:
+        return NAN
+    p = win / win.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(p > 0, p * np.log2(p), 0.0).sum(axis=1)
+    return float(h.mean())
+
+
+def pitch_entropy(score: Score) -> float:
+    """Shannon entropy (bits) of the 128-bin MIDI pitch histogram (note counts), pitched tracks."""
+    p = np.array([n.pitch for n in _pitched(score)], dtype=np.int64)
+    return _entropy(np.bincount(p, minlength=128).astype(float))
+
+
+def _scale(tonic: int, mode: str) -> np.ndarray:
+    if mode not in ("major", "minor"):
+        raise OptionError(f"unknown mode {mode!r}; accepted: major, minor")
+    return np.roll(MAJOR_SCALE if mode == "major" else MINOR_SCALE, int(tonic) % 12)
+
+
+def pitch_in_scale_rate(score: Score, key_tonic: int | None = None, mode: str | None = None) -> float:
+    """Fraction of pitched notes whose pitch class is in the scale of the key (default: the score's).
+
+    Minor = natural minor. NaN without pitched notes.
+    """
+    pcs = np.array([n.pitch % 12 for n in _pitched(score)], dtype=np.int64)
+    if pcs.size == 0:
+        return NAN
+    scale = _scale(score.key_tonic if key_tonic is None else key_tonic, mode or score.mode)
+    return float(scale[pcs].mean())
+
+
+def scale_consistency(score: Score) -> float:
+    """Largest pitch-in-scale rate over the 24 major / natural-minor scales (pitched notes)."""
+    pcs = np.array([n.pitch % 12 for n in _pitched(score)], dtype=np.int64)
+    if pcs.size == 0:
+        return NAN
+    hist = np.bincount(pcs, minlength=12)
+    best = max(float(hist[_scale(t, m)].sum()) for m in ("major", "minor") for t in range(12))
+    return best / pcs.size
+
+
+def _pianoroll(score: Score, notes: Iterable[Note], length: int) -> np.ndarray:
+    roll = np.zeros((max(length, 0), 128), dtype=bool)
+    for n in notes:
+        roll[max(n.onset_16th, 0): n.onset_16th + n.duration_16th, n.pitch] = True
+    return roll
+
+
+def polyphony(score: Score) -> float:
+    """Mean number of distinct pitches sounding per 16th step, over steps where at least one sounds.
+
+    Pitched tracks only (muspy's definition, on the 16th grid). NaN without pitched notes.
+    """
+    notes = _pitched(score)
+    if not notes:
+        return NAN
+    length = max(n.onset_16th + n.duration_16th for n in notes)
+    counts = _pianoroll(score, notes, length).sum(axis=1)
+    on = counts > 0
+    return float(counts[on].sum() / on.sum()) if on.any() else NAN
+
+
+def polyphony_rate(score: Score, threshold: int = 2) -> float:
+    """Fraction of 16th steps (0 .. last note end) where more than ``threshold`` pitches sound.
+
+    Pitched tracks only (muspy's ``polyphony_rate``: strictly more than ``threshold``).
+    """
+    notes = _pitched(score)
+    if not notes:
+        return NAN
+    length = max(n.onset_16th + n.duration_16th for n in notes)
+    counts = _pianoroll(score, notes, length).sum(axis=1)
+    return float(np.mean(counts > threshold))
+
+
+# ------------------------------------------------------------------------------------------------
+# rhythm metrics (drums included by default)
+# ------------------------------------------------------------------------------------------------
+def empty_beat_rate(score: Score, *, include_drums: bool = True, convention: str = "default") -> float:
+    """Fraction of beats in which no note sounds.
+
+    default: beats ``0 .. n_bars * beats_per_bar - 1``; beat ``b`` covers steps
+    ``[4b, 4b + 4)``; it is empty when no note's ``[onset, onset + duration)`` intersects it (a note
+    ending exactly on a beat does not fill the next one). NaN for a zero-length score.
+
+    muspy: beats ``0 .. max_end // 4`` inclusive and a note fills beats ``onset // 4 .. end // 4``
+    inclusive (see module docstring). NaN without notes.
+    """
+    _check_convention(convention)
+    notes = _rhythm_notes(score, include_drums)
+    if convention == "muspy":
+        if not notes:
+            return NAN
+        length = max(n.onset_16th + n.duration_16th for n in notes)
+        n_beats = length // STEPS_PER_BEAT + 1
+        filled = np.zeros(n_beats, dtype=bool)
+        for n in notes:
+            filled[n.onset_16th // STEPS_PER_BEAT: (n.onset_16th + n.duration_16th) // STEPS_PER_BEAT + 1] = True
+        return float(1.0 - filled.mean())
+    n_beats = score.n_bars * score.beats_per_bar
+    if n_beats <= 0:
+        return NAN
+    diff = np.zeros(n_beats + 1, dtype=np.int64)
+    for n in notes:
+        b0 = max(n.onset_16th, 0) // STEPS_PER_BEAT
+        b1 = (n.onset_16th + n.duration_16th - 1) // STEPS_PER_BEAT  # beat of the last sounding step
+        if b0 < n_beats and b1 >= b0:
+            diff[b0] += 1
+            diff[min(b1, n_beats - 1) + 1] -= 1
+    filled = np.cumsum(diff[:-1]) > 0
+    return float(1.0 - filled.mean())
+
+
+def inter_onset_interval(score: Score, *, include_drums: bool = True) -> dict[str, float]:
+    """Mean interval between consecutive distinct onset times.
+
+    Returns ``{"ioi_s": seconds (real time from score.step_times()), "ioi_beats": beats}``;
+    simultaneous onsets count once. NaN with fewer than two distinct onsets.
+    """
+    steps = np.unique([n.onset_16th for n in _rhythm_notes(score, include_drums)])
+    steps = steps[(steps >= 0) & (steps < max(score.n_steps, 1))] if score.n_steps else steps
+    if steps.size < 2:
+        return {"ioi_s": NAN, "ioi_beats": NAN}
+    t = score.step_times()[steps]
+    return {"ioi_s": float(np.mean(np.diff(t))), "ioi_beats": float(np.mean(np.diff(steps)) / STEPS_PER_BEAT)}
+
+
+def _groove_patterns(score: Score, notes: list[Note]) -> np.ndarray:
+    spb = score.steps_per_bar
+    g = np.zeros((score.n_bars, spb), dtype=bool)
+    for n in notes:
+        b, pos = divmod(n.onset_16th, spb)
+        if 0 <= b < score.n_bars:
+            g[b, pos] = True
+    return g
+
+
+def grooving_similarity(score: Score, *, include_drums: bool = True, max_pairs: int = 20000,
+                        seed: int = 0, convention: str = "default") -> float:
+    """Grooving pattern similarity (Jazz Transformer GS) on the 16th grid.
+
+    default: each bar with at least one onset gives a binary onset vector over its
+    ``steps_per_bar`` (16 in 4/4) positions; GS = mean over all pairs of such bars of
+    ``1 - popcount(g_i XOR g_j) / steps_per_bar``. Bars without onsets are left out. When there are
+    more than ``max_pairs`` pairs, ``max_pairs`` pairs are sampled with ``numpy.random.default_rng(seed)``.
+    NaN with fewer than two non-empty bars.
+
+    muspy (``groove_consistency``): adjacent pairs of *all* bars up to the last onset.
+    """
+    _check_convention(convention)
+    g = _groove_patterns(score, _rhythm_notes(score, include_drums))
+    q = g.shape[1]
+    if convention == "muspy":
+        onsets = np.flatnonzero(g.any(axis=1))
+        if onsets.size == 0:
+            return NAN
+        g = g[: onsets[-1] + 1]
+        if g.shape[0] < 2:
+            return NAN
+        return float(1.0 - np.count_nonzero(g[:-1] != g[1:]) / (q * (g.shape[0] - 1)))
+    g = g[g.any(axis=1)].astype(np.int32)
+    m = g.shape[0]
+    if m < 2:
+        return NAN
+    n_pairs = m * (m - 1) // 2
+    if n_pairs <= max_pairs:
+        inter = g @ g.T
+        cnt = g.sum(axis=1)
+        ham = cnt[:, None] + cnt[None, :] - 2 * inter
+        iu = np.triu_indices(m, k=1)
+        return float(1.0 - ham[iu].mean() / q)
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, m, size=max_pairs)
+    j = (i + rng.integers(1, m, size=max_pairs)) % m  # j != i
+    ham = np.count_nonzero(g[i] != g[j], axis=1)
+    return float(1.0 - ham.mean() / q)
+
+
+# ------------------------------------------------------------------------------------------------
+# structureness
+# ------------------------------------------------------------------------------------------------
+SI_RANGES_S = {"short": (3.0, 8.0), "mid": (8.0, 15.0), "long": (15.0, float("inf"))}
+
+
+def chroma(score: Score, *, rate_hz: float = 2.0) -> np.ndarray:
+    """Chromagram of the pitched notes in real time, shape (T, 12), T = ceil(end_s * rate_hz).
+
+    Each frame ``[k / rate, (k + 1) / rate)`` sums, per pitch class, the overlap in seconds of the
+    notes sounding in it (times from ``score.step_times()``); rows are L2-normalised (silent frames
+    stay 0).
+    """
+    notes = _pitched(score)
+    if not notes:
+        return np.zeros((0, 12))
+    st = score.step_times()
+    last = len(st) - 1
+    beat = (st[-1] - st[-2]) if last >= 1 else 0.5
+
+    def t_of(step: np.ndarray) -> np.ndarray:
+        s = np.asarray(step)
+        return np.where(s <= last, st[np.clip(s, 0, last)], st[-1] + (s - last) * beat)
+
+    on = np.array([n.onset_16th for n in notes])
+    t0 = t_of(on)
+    t1 = t_of(on + np.array([n.duration_16th for n in notes]))
+    pc = np.array([n.pitch % 12 for n in notes])
+    n_frames = int(np.ceil(t1.max() * rate_hz))
+    c = np.zeros((max(n_frames, 1), 12))
+    f0 = np.floor(t0 * rate_hz).astype(int)
+    f1 = np.ceil(t1 * rate_hz).astype(int)
+    for k in range(int((f1 - f0).max())):  # vectorised over notes, loop over frames a note spans
+        f = f0 + k
+        ok = (f < f1) & (f >= 0) & (f < c.shape[0])
+        lo = np.maximum(t0, f / rate_hz)
+        hi = np.minimum(t1, (f + 1) / rate_hz)
+        np.add.at(c, (f[ok], pc[ok]), np.maximum(hi - lo, 0.0)[ok])
+    norm = np.linalg.norm(c, axis=1, keepdims=True)
+    return np.divide(c, norm, out=np.zeros_like(c), where=norm > 0)
+
+
+def _ssm(ch: np.ndarray, keep: float = 0.15, penalty: float = -2.0) -> np.ndarray:
+    """Cosine self-similarity; keep the top ``keep`` fraction (scaled to [0, 1]), others = penalty."""
+    s = ch @ ch.T
+    if s.size == 0:
+        return s
+    thr = np.quantile(s, 1.0 - keep)
+    top = s.max()
+    out = np.full_like(s, penalty)
+    sel = s >= thr
+    out[sel] = (s[sel] - thr) / (top - thr) if top > thr else 1.0
+    return out
+
+
+def segment_lengths(lo: int, hi: int, *, exact_up_to: int = 32, ratio: float = 1.05) -> list[int]:
+    """Segment lengths (frames) evaluated by :func:`fitness_scape`: every length up to
+    ``exact_up_to``, then lengths growing by ``ratio`` (5 %) so long pieces stay fast."""
+    out, d = [], lo
+    while d <= hi:
+        out.append(d)
+        d = d + 1 if d < exact_up_to else max(d + 1, int(round(d * ratio)))
+    return out
+
+
+def fitness_scape(ch: np.ndarray, *, min_frames: int = 2, max_frames: int | None = None) -> np.ndarray:
+    """Fitness of every segment (start, length) of a chroma sequence, shape (N, N+1) (NaN = unset).
+
+    Simplified fitness scape (Müller's audio thumbnailing without time warping, vectorised):
+    for a segment of length ``d`` starting at ``i``, the similarity to the segment at ``t`` is the
+    mean of the thresholded SSM along the diagonal; repetitions are the local maxima over ``t``
+    (windows of ``2d - 1``, so they do not overlap each other) with positive similarity that do not
+    overlap the segment itself. Normalised score = mean similarity of the repetitions, normalised
+    coverage = (number of repetitions * d) / N (clipped to 1); fitness = their harmonic mean.
+    Lengths come from :func:`segment_lengths` (all up to 32 frames, then 5 % apart); the columns
+    of other lengths stay NaN. ``O(N^2)`` NumPy work per length.
+    """
+    from scipy.ndimage import maximum_filter1d
+
+    n = ch.shape[0]
+    fit = np.full((n, n + 1), np.nan)
+    if n < 2 * min_frames:
+        return fit
+    s = _ssm(ch)
+    # cumulative sums along diagonals: C[i, j] = sum_{k < min(i, j) aligned} S[i-1-k.., j-1-k..]
+    c = np.zeros((n + 1, n + 1))
+    for k in range(1, n + 1):
+        c[k, 1:] = c[k - 1, :-1] + s[k - 1, :]
+    max_frames = n // 2 if max_frames is None else min(max_frames, n // 2)
+    idx = np.arange(n)
+    for d in segment_lengths(min_frames, max_frames):
+        m = n - d + 1
+        sim = (c[d:, d:] - c[:m, :m]) / d  # (m, m): similarity of segment i with segment t
+        peaks = (sim == maximum_filter1d(sim, size=2 * d - 1, axis=1, mode="constant", cval=-np.inf))
+        ok = peaks & (sim > 0) & (np.abs(idx[:m, None] - idx[None, :m]) >= d)
+        cnt = ok.sum(axis=1)
+        tot = np.where(ok, sim, 0.0).sum(axis=1)
+        ns = np.divide(tot, cnt, out=np.zeros(m), where=cnt > 0)
+        nc = np.minimum(cnt * d / n, 1.0)
+        f = np.divide(2 * ns * nc, ns + nc, out=np.zeros(m), where=(ns + nc) > 0)
+        fit[:m, d] = f
+    return fit
+
+
+def structureness(score: Score, *, rate_hz: float = 2.0) -> dict[str, float]:
+    """Structureness indicators SI_short/mid/long (Jazz Transformer): the maximum fitness over
+    segments lasting 3-8 s, 8-15 s and >= 15 s, from the pitched chroma at ``rate_hz`` (2 Hz).
+
+    Returns ``{"si_short", "si_mid", "si_long"}`` in [0, 1]; NaN where the piece is too short for
+    a range (a segment can be at most half the piece).
+    """
+    ch = chroma(score, rate_hz=rate_hz)
+    out = {}
+    if ch.shape[0] < 4:
+        return {f"si_{k}": NAN for k in SI_RANGES_S}
+    lo = max(1, int(math.ceil(min(r[0] for r in SI_RANGES_S.values()) * rate_hz)))
+    fit = fitness_scape(ch, min_frames=lo)
+    for name, (a, b) in SI_RANGES_S.items():
+        d0 = int(math.ceil(a * rate_hz))
+        d1 = fit.shape[1] - 1 if math.isinf(b) else int(math.floor(b * rate_hz))
+        block = fit[:, d0: d1 + 1]
+        out[f"si_{name}"] = float(np.nanmax(block)) if np.isfinite(block).any() else NAN
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# all together
+# ------------------------------------------------------------------------------------------------
+METRIC_NAMES: tuple[str, ...] = (
+    "pitch_class_entropy", "pitch_class_entropy_1bar", "pitch_class_entropy_4bar", "pitch_entropy",
+    "scale_consistency", "pitch_in_scale_rate", "empty_beat_rate", "ioi_s", "ioi_beats",
+    "grooving_similarity", "polyphony", "polyphony_rate", "si_short", "si_mid", "si_long",
+)
+
+
+def compute_all(score: Score, *, convention: str = "default", seed: int = 0,
+                structure: bool = True) -> dict[str, Any]:
+    """Every metric of this module for one score, as ``{name: float}`` (keys = METRIC_NAMES).
+
+    ``convention`` switches empty-beat rate and grooving to muspy's definitions (the rest are the
+    same in both). ``structure=False`` skips the structureness indicators (NaN).
+    """
+    _check_convention(convention)
+    out: dict[str, Any] = {
+        "pitch_class_entropy": pitch_class_entropy(score),
+        "pitch_class_entropy_1bar": pitch_class_entropy_windows(score, 1),
+        "pitch_class_entropy_4bar": pitch_class_entropy_windows(score, 4),
+        "pitch_entropy": pitch_entropy(score),
+        "scale_consistency": scale_consistency(score),
+        "pitch_in_scale_rate": pitch_in_scale_rate(score),
+        "empty_beat_rate": empty_beat_rate(score, convention=convention),
+        **inter_onset_interval(score),
+        "grooving_similarity": grooving_similarity(score, seed=seed, convention=convention),
+        "polyphony": polyphony(score),
+        "polyphony_rate": polyphony_rate(score),
+    }
+    out.update(structureness(score) if structure else {f"si_{k}": NAN for k in SI_RANGES_S})
+    return {k: out[k] for k in METRIC_NAMES}
