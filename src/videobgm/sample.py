@@ -1,0 +1,414 @@
+"""[5] Controls -> Score: seeded generation with a KV cache, grammar masks and control constraints.
+
+One backbone forward per compound token (incremental, KV cache); then the cascaded heads pick the
+token's fields one after another (type, pos, chord, track, pitch, duration, velocity), each under a
+mask that keeps the sequence valid music and the controls honoured:
+
+* grammar: BOS -> BAR -> { POS(step) NOTE+ }* -> BAR ... -> EOS; steps strictly increase inside a
+  bar; (track, pitch) strictly increase inside a step; exactly ``controls.n_bars`` bars, then EOS.
+* density: a bar may not close before it holds ``(1 - tol) * target`` onsets and may not exceed
+  ``(1 + tol) * target + 1`` (pitched tracks).
+* strength: the first 16th of a beat with target strength ``s > 0`` must carry between ``s`` and
+  ``s + strength_slack`` onsets; a beat with ``s = 0`` gets none (unless an accent falls there).
+* accents: every ``controls.accent_steps`` step gets a POS and its notes a velocity bin >=
+  ``accent_velocity_bin``.
+* chords: the POS chord field is the requested chord (not sampled) and is fed as conditioning;
+  accompaniment pitches (bridge, piano, bass) get a logit bonus on chord tones, and on beat onsets
+  are restricted to chord tones.
+* tracks: only ``controls.tracks`` that the model knows (melody, bridge, piano, bass) are sampled.
+
+Section regeneration (``keep`` + ``regenerate_bars=(a, b)``): the tokens of ``keep`` before bar
+``a`` are fed as a prefix (teacher forcing), bars ``a .. b-1`` are sampled, and every note of
+``keep`` with an onset outside those bars is returned unchanged; new notes are trimmed so they end
+by the start of bar ``b``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from videobgm.config import SampleConfig
+from videobgm.errors import OptionError
+from videobgm.progress import ProgressFn, null_progress
+from videobgm.types import STEPS_PER_BEAT, TRACKS, Controls, Note, Score
+
+# tracks the model may be asked for (drums are never sampled by the model)
+MODEL_TRACKS: tuple[str, ...] = ("melody", "bridge", "piano", "bass")
+ACCOMPANIMENT: tuple[str, ...] = ("bridge", "piano", "bass")
+# chord tones (semitones above the root) per quality
+CHORD_INTERVALS: dict[str, tuple[int, ...]] = {
+    "maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "sus4": (0, 5, 7),
+    "sus2": (0, 2, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
+}
+
+
+@dataclass
+class _Bar:
+    """Targets of one bar (raw counts, not bins)."""
+
+    lo: int
+    hi: int
+    strength: np.ndarray  # (beats_per_bar,) target notes on each beat's first step
+    forced: np.ndarray  # (steps_per_bar,) bool: steps that must carry onsets
+    accent: np.ndarray  # (steps_per_bar,) bool
+
+
+@dataclass
+class _State:
+    bar: int = -1
+    step: int = -1
+    notes_in_bar: int = 0
+    notes_at_step: int = 0
+    tokens_in_bar: int = 0
+    last_track: int = 0  # field value of the last note's track at this step (0 = none)
+    last_pitch: int = 0
+    prev_type: int = 1
+    done: bool = False
+    rows: list[np.ndarray] = field(default_factory=list)
+
+
+def _bar_targets(controls: Controls, cfg: SampleConfig) -> list[_Bar]:
+    spb, bpb = controls.steps_per_bar, controls.beats_per_bar
+    dens = np.asarray(controls.density_per_bar, dtype=float)
+    stren = np.asarray(controls.strength_per_beat, dtype=np.int64)
+    acc = np.asarray(controls.accent_steps, dtype=bool)
+    bars = []
+    tol = float(cfg.density_tolerance)
+    for b in range(controls.n_bars):
+        s = np.zeros(bpb, dtype=np.int64)
+        part = stren[b * bpb:(b + 1) * bpb]
+        s[: part.shape[0]] = part
+        a = np.zeros(spb, dtype=bool)
+        pa = acc[b * spb:(b + 1) * spb]
+        a[: pa.shape[0]] = pa
+        if not cfg.enforce_strength:
+            s[:] = -1  # unconstrained
+        forced = a.copy()
+        forced[::STEPS_PER_BEAT] |= s > 0
+        d = float(dens[b]) if b < dens.shape[0] else 0.0
+        lo, hi = int(np.floor(d * (1 - tol))), int(np.ceil(d * (1 + tol))) + (1 if d > 0 else 0)
+        min_forced = int(sum(max(1, int(s[i // STEPS_PER_BEAT])) if i % STEPS_PER_BEAT == 0 else 1
+                             for i in np.flatnonzero(forced)))
+        hi = max(hi, min_forced)
+        lo = min(max(lo, min_forced), hi)
+        bars.append(_Bar(lo=lo, hi=hi, strength=s, forced=forced, accent=a))
+    return bars
+
+
+def _chord_tone_mask(chord_value: int, tokenizer: Any) -> np.ndarray | None:
+    """Bool (128,) of MIDI pitches that are chord tones of chord field value, None for no chord."""
+    from videobgm.tokens import chord_of_index
+
+    root, q = chord_of_index(int(chord_value))
+    if root < 0 or q not in CHORD_INTERVALS:
+        return None
+    pcs = {(root + i) % 12 for i in CHORD_INTERVALS[q]}
+    return np.array([p % 12 in pcs for p in range(128)], dtype=bool)
+
+
+class _Sampler:
+    """Masked, seeded sampling of one field at a time from logits."""
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: SampleConfig) -> None:
+        import torch
+
+        self.torch = torch
+        self.gen = torch.Generator().manual_seed(int(cfg.seed))
+        names = list(tokenizer.field_names)
+        ft, fp = dict(cfg.field_temperature), dict(cfg.field_top_p)
+        for n in list(ft) + list(fp):
+            if n not in names:
+                raise OptionError(f"unknown token field {n!r} in sample settings; accepted: {', '.join(names)}")
+        self.temp = [float(ft.get(n, cfg.temperature)) for n in names]
+        self.top_p = [float(fp.get(n, cfg.top_p)) for n in names]
+
+    def pick(self, logits, k: int, allowed: np.ndarray, bias: np.ndarray | None = None) -> int:  # noqa: ANN001
+        """Sample a value of field ``k`` among ``allowed`` (bool (V,)) from ``logits`` (V,)."""
+        torch = self.torch
+        idx = np.flatnonzero(allowed)
+        if idx.size == 1:
+            return int(idx[0])
+        lg = logits.float().clone()
+        if bias is not None:
+            lg += torch.from_numpy(bias.astype(np.float32))
+        lg[torch.from_numpy(~allowed)] = float("-inf")
+        t = self.temp[k]
+        if t <= 0:
+            return int(lg.argmax())
+        probs = torch.softmax(lg / t, dim=-1)
+        p = self.top_p[k]
+        if p < 1.0:
+            sp, si = torch.sort(probs, descending=True)
+            cum = torch.cumsum(sp, 0)
+            cut = cum - sp > p  # keep the smallest prefix with mass >= p (at least one)
+            sp[cut] = 0.0
+            probs = torch.zeros_like(probs).scatter_(0, si, sp)
+        return int(torch.multinomial(probs, 1, generator=self.gen))
+
+
+def _validate(controls: Controls, model: Any, tokenizer: Any) -> None:
+    if controls.n_bars < 1:
+        raise OptionError(f"controls.n_bars must be >= 1, got {controls.n_bars}")
+    if controls.steps_per_bar > 16:
+        raise OptionError(f"bars of {controls.beats_per_bar} beats are not supported; accepted: 1..4")
+    if list(model.field_sizes) != list(tokenizer.field_sizes):
+        raise OptionError("model and tokenizer vocabularies differ (load them from the same checkpoint)")
+
+
+def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig | None = None, *,
+             keep: Score | None = None, regenerate_bars: tuple[int, int] | None = None,
+             progress: ProgressFn | None = None) -> Score:
+    """Compose a piece that follows ``controls``.
+
+    Parameters
+    ----------
+    controls : Controls
+        Bars, per-bar density, per-beat strength, accent steps, chords, key, tracks.
+    model : MusicTransformer
+    tokenizer : Tokenizer
+    cfg : SampleConfig
+        Seed, temperatures, top-p, constraint settings.
+    keep : Score, optional
+        A previous result; with ``regenerate_bars`` only those bars are re-sampled.
+    regenerate_bars : (int, int), optional
+        Bars ``[a, b)`` to regenerate (0 <= a < b <= n_bars); needs ``keep``.
+    progress : callable, optional
+        ``progress(bars_done, n_bars)``.
+
+    Returns
+    -------
+    Score
+        ``n_bars`` bars on the 16th grid with ``controls``' chords, key and tempo (constant
+        tempo; the caller sets ``beat_times_s``).
+    """
+    import torch
+
+    cfg = cfg or SampleConfig()
+    progress = progress or null_progress
+    _validate(controls, model, tokenizer)
+    from videobgm.tokens import TYPE_BAR, TYPE_BOS, TYPE_EOS, TYPE_NOTE, TYPE_POS, cond_tables
+
+    F = tokenizer.F
+    nf = len(tokenizer.field_names)
+    tables = cond_tables(controls)
+    bars = _bar_targets(controls, cfg)
+    spb, n_bars = controls.steps_per_bar, controls.n_bars
+    tracks = [t for t in controls.tracks if t in MODEL_TRACKS and t in TRACKS]
+    if not tracks:
+        raise OptionError(f"no trackable part in controls.tracks {controls.tracks}; accepted: {', '.join(MODEL_TRACKS)}")
+    track_ok = np.zeros(tokenizer.field_sizes[F["track"]], dtype=bool)
+    for t in tracks:
+        track_ok[1 + TRACKS.index(t)] = True
+    acc_track_values = {1 + TRACKS.index(t) for t in ACCOMPANIMENT}
+    sampler = _Sampler(model, tokenizer, cfg)
+    st = _State()
+
+    start_bar, end_bar = 0, n_bars
+    prefix = np.zeros((1, nf), dtype=np.int64)
+    prefix[0, 0] = TYPE_BOS
+    if regenerate_bars is not None or keep is not None:
+        if keep is None or regenerate_bars is None:
+            raise OptionError("section regeneration needs both keep (a Score) and regenerate_bars (a, b)")
+        a, b = (int(x) for x in regenerate_bars)
+        if not 0 <= a < b <= n_bars:
+            raise OptionError(f"regenerate_bars must satisfy 0 <= a < b <= {n_bars}, got ({a}, {b})")
+        if keep.n_bars != n_bars or keep.beats_per_bar != controls.beats_per_bar:
+            raise OptionError(f"keep has {keep.n_bars} bars of {keep.beats_per_bar} beats; controls "
+                              f"ask for {n_bars} of {controls.beats_per_bar}")
+        toks, _ = tokenizer.encode(keep, controls=controls)
+        bar_rows = np.flatnonzero(toks[:, 0] == TYPE_BAR)
+        prefix = toks[: bar_rows[a]]  # BOS .. end of bar a-1
+        start_bar, end_bar = a, b
+        st.bar, st.prev_type = a - 1, TYPE_BAR if a > 0 else TYPE_BOS
+    cond_prefix = tokenizer.cond_from_controls(controls, prefix)
+    st.rows = [r for r in prefix]
+
+    def cond_for(t: int) -> np.ndarray:
+        return tokenizer.cond_row(tables, t, max(st.bar, 0), max(st.step, 0))
+
+    def beat_target(step: int) -> int:
+        return int(bars[st.bar].strength[step // STEPS_PER_BEAT]) if step % STEPS_PER_BEAT == 0 else -1
+
+    def step_min(step: int) -> int:
+        """Notes the step must carry once it has a POS."""
+        s = beat_target(step)
+        return max(1, s) if s > 0 else 1
+
+    def step_max(step: int) -> int:
+        s = beat_target(step)
+        if s < 0:  # not a beat onset (or strength unconstrained): no per-step limit
+            return 10**6
+        return max(s, 1) + max(0, int(cfg.strength_slack))  # s == 0 only when an accent forces it
+
+    def reserve_after(step: int) -> int:
+        """Onsets still owed to forced steps after ``step`` in the current bar."""
+        fs = np.flatnonzero(bars[st.bar].forced[step + 1:]) + step + 1
+        return int(sum(step_min(int(s)) for s in fs))
+
+    def pos_candidates(free: int) -> np.ndarray:
+        """Steps the next POS may take (``free`` = onsets left beyond what forced steps need)."""
+        bt = bars[st.bar]
+        ok = np.zeros(spb, dtype=bool)
+        ok[st.step + 1:] = True
+        later_forced = np.flatnonzero(bt.forced[st.step + 1:])
+        if later_forced.size:  # may not skip a forced step
+            nxt = st.step + 1 + int(later_forced[0])
+            ok[nxt + 1:] = False
+            if free <= 0:  # no budget for optional onsets: go straight to the forced step
+                ok[:nxt] = False
+        elif free <= 0:
+            ok[:] = False
+        for s in range(st.step + 1, spb):  # beats with target strength 0 stay empty (unless accent)
+            if s % STEPS_PER_BEAT == 0 and bt.strength[s // STEPS_PER_BEAT] == 0 and not bt.accent[s]:
+                ok[s] = False
+        return ok
+
+    def type_mask() -> np.ndarray:
+        m = np.zeros(tokenizer.field_sizes[0], dtype=bool)
+        pt = st.prev_type
+        if pt == TYPE_BOS or (pt == TYPE_BAR and st.bar < start_bar):
+            m[TYPE_BAR] = True
+            return m
+        bt = bars[st.bar]
+        in_step = pt in (TYPE_POS, TYPE_NOTE)
+        step_full = in_step and st.notes_at_step >= step_min(st.step)
+        more_forced = bool(bt.forced[st.step + 1:].any())
+        free = bt.hi - st.notes_in_bar - reserve_after(st.step)
+        if pt == TYPE_POS or (in_step and st.notes_at_step < step_max(st.step)
+                              and (not step_full or free > 0)):
+            m[TYPE_NOTE] = True
+        if (pt == TYPE_BAR or step_full) and pos_candidates(free).any():
+            m[TYPE_POS] = True
+        closable = (pt == TYPE_BAR or step_full) and not more_forced and st.notes_in_bar >= bt.lo
+        if st.tokens_in_bar >= cfg.max_tokens_per_bar:  # safety valve
+            closable, m[TYPE_NOTE], m[TYPE_POS] = True, False, False
+        if closable:
+            m[TYPE_BAR if st.bar + 1 < end_bar else TYPE_EOS] = True
+        if not m.any():  # constraints conflict: relax in a fixed order
+            if in_step and st.notes_at_step < step_max(st.step):
+                m[TYPE_NOTE] = True
+            elif st.step < spb - 1:
+                m[TYPE_POS] = True
+            else:
+                m[TYPE_BAR if st.bar + 1 < end_bar else TYPE_EOS] = True
+        return m
+
+    model.eval()
+    steps_done = 0
+    with torch.inference_mode():
+        cache = model.new_cache()
+        x = torch.from_numpy(np.ascontiguousarray(prefix))[None]
+        c = torch.from_numpy(np.ascontiguousarray(cond_prefix))[None]
+        while not st.done:
+            h = model.hidden(x, c, cache=cache)[0, -1]
+            row = np.zeros(nf, dtype=np.int64)
+            t = sampler.pick(model.field_logits(h, 0), 0, type_mask())
+            row[0] = t
+            ctx = model.extend_context(h, 0, torch.tensor(t))
+            if t == TYPE_BAR and st.bar + 1 >= end_bar:
+                st.done = True  # end of a regenerated section: stop before the next bar
+            elif t == TYPE_EOS:
+                st.done = True
+            elif t == TYPE_BAR:
+                st.bar += 1
+                st.step, st.notes_in_bar, st.notes_at_step, st.tokens_in_bar = -1, 0, 0, 0
+                progress(st.bar - start_bar, end_bar - start_bar)
+            elif t == TYPE_POS:
+                k = F["pos"]
+                pm = np.zeros(tokenizer.field_sizes[k], dtype=bool)
+                pm[1:spb + 1] = pos_candidates(bars[st.bar].hi - st.notes_in_bar - reserve_after(st.step))
+                if not pm.any():
+                    pm[st.step + 2:spb + 1] = True
+                pv = sampler.pick(model.field_logits(ctx, k), k, pm)
+                row[k] = pv
+                st.step, st.notes_at_step, st.last_track, st.last_pitch = pv - 1, 0, 0, 0
+                row[F["chord"]] = int(tables.chord[st.bar * spb + st.step])
+            elif t == TYPE_NOTE:
+                g = st.bar * spb + st.step
+                for name in ("pos", "chord"):  # zero fields still pass through the cascade
+                    ctx = model.extend_context(ctx, F[name], torch.tensor(0))
+                k = F["track"]
+                tm = track_ok.copy()
+                tm[: st.last_track] = False
+                if st.last_track and st.last_pitch >= tokenizer.field_sizes[F["pitch"]] - 1:
+                    tm[st.last_track] = False
+                if not tm.any():
+                    tm = track_ok.copy()
+                tv = sampler.pick(model.field_logits(ctx, k), k, tm)
+                row[k] = tv
+                ctx = model.extend_context(ctx, k, torch.tensor(tv))
+                k = F["pitch"]
+                pm = np.zeros(tokenizer.field_sizes[k], dtype=bool)
+                pm[1:] = True
+                if tv == st.last_track:
+                    pm[: st.last_pitch + 1] = False
+                bias = None
+                if tv in acc_track_values:
+                    tones = _chord_tone_mask(int(tables.chord[g]), tokenizer)
+                    if tones is not None:
+                        bias = np.zeros(pm.shape[0])
+                        bias[1:][tones] = float(cfg.chord_bias)
+                        if cfg.chord_tones_only_on_beats and st.step % STEPS_PER_BEAT == 0:
+                            strict = pm.copy()
+                            strict[1:] &= tones
+                            if strict.any():
+                                pm = strict
+                if not pm.any():
+                    pm[1:] = True
+                pv = sampler.pick(model.field_logits(ctx, k), k, pm, bias)
+                row[k] = pv
+                ctx = model.extend_context(ctx, k, torch.tensor(pv))
+                k = F["duration"]
+                dm = np.ones(tokenizer.field_sizes[k], dtype=bool)
+                dm[0] = False
+                dv = sampler.pick(model.field_logits(ctx, k), k, dm)
+                row[k] = dv
+                ctx = model.extend_context(ctx, k, torch.tensor(dv))
+                k = F["velocity"]
+                vm = np.ones(tokenizer.field_sizes[k], dtype=bool)
+                vm[0] = False
+                if bars[st.bar].accent[st.step]:
+                    vm[: min(int(cfg.accent_velocity_bin), vm.shape[0] - 1)] = False
+                row[k] = sampler.pick(model.field_logits(ctx, k), k, vm)
+                st.last_track, st.last_pitch = tv, pv
+                st.notes_in_bar += 1
+                st.notes_at_step += 1
+            st.rows.append(row)
+            st.prev_type = t
+            st.tokens_in_bar += 1
+            steps_done += 1
+            if not st.done:
+                x = torch.from_numpy(row)[None, None]
+                c = torch.from_numpy(cond_for(t))[None, None]
+    progress(end_bar - start_bar, end_bar - start_bar)
+    tokens = np.stack(st.rows)
+    return _to_score(tokens, controls, tokenizer, keep=keep, bars=(start_bar, end_bar))
+
+
+def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: Score | None,
+              bars: tuple[int, int]) -> Score:
+    """Decode generated tokens; for a regenerated section merge with the kept notes."""
+    score = tokenizer.decode(
+        tokens, beats_per_bar=controls.beats_per_bar, tempo_bpm=controls.tempo_bpm,
+        key_tonic=controls.key_tonic, mode=controls.mode, chords=list(controls.chords),
+    )
+    score.n_bars = controls.n_bars
+    if keep is None:
+        return score
+    spb = controls.steps_per_bar
+    lo, hi = bars[0] * spb, bars[1] * spb
+    new: list[Note] = []
+    for n in score.notes:
+        if lo <= n.onset_16th < hi:
+            dur = n.duration_16th if bars[1] >= controls.n_bars else min(n.duration_16th, hi - n.onset_16th)
+            new.append(Note(n.onset_16th, n.track, n.pitch, max(1, dur), n.velocity))
+    kept = [n for n in keep.notes if not lo <= n.onset_16th < hi]
+    notes = sorted(kept + new, key=lambda n: (n.onset_16th, TRACKS.index(n.track), n.pitch))
+    return Score(
+        notes=notes, n_bars=keep.n_bars, beats_per_bar=keep.beats_per_bar, tempo_bpm=keep.tempo_bpm,
+        key_tonic=keep.key_tonic, mode=keep.mode, chords=list(keep.chords),
+        beat_times_s=keep.beat_times_s, programs=dict(keep.programs), name=keep.name,
+    )

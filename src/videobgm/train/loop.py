@@ -1,0 +1,322 @@
+"""Training loop for the music transformer: plain, seeded, resumable.
+
+AdamW, linear warm-up then cosine decay, gradient clipping, a checkpoint folder rewritten every
+``ckpt_every`` steps (weights + optimizer + step, so ``resume=True`` continues where it stopped),
+validation NLL on fixed windows of the validation split, and at the end the held-out NLL per field
+on the test split, written to ``provenance.json``. Uses CUDA when available, else the CPU with all
+cores. Data: :mod:`videobgm.train.data` (POP909 windows starting at bar lines, random transposition).
+
+Loss: mean over token fields of each field's mean cross-entropy (target id 0 = "none" ignored),
+as in the CP transformer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videobgm.config import ModelConfig
+from videobgm.errors import OptionError
+
+log = logging.getLogger("videobgm.train")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings of one run (saved in provenance)."""
+
+    preset: str = "small"
+    steps: int = 2000
+    batch_size: int = 8
+    seq_len: int = 512
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    ckpt_every: int = 100
+    eval_every: int = 200
+    val_windows: int = 32
+    test_windows: int | None = None  # None = every window of the test split
+    log_every: int = 10
+    seed: int = 0
+    transpose: bool = True
+    max_minutes: float | None = None  # stop (and save) after this much wall time
+
+
+def lr_at(step: int, s: TrainSettings) -> float:
+    """Learning rate at ``step`` (0-based): linear warm-up, then cosine down to ``min_lr_ratio * lr``."""
+    if step < s.warmup_steps:
+        return s.lr * (step + 1) / s.warmup_steps
+    t = min(1.0, (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps))
+    return s.lr * (s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def pick_device() -> str:
+    """``"cuda"`` when a GPU is usable, else ``"cpu"`` (and use every CPU core)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    return "cpu"
+
+
+def fixed_windows(dataset: Sequence[tuple[np.ndarray, np.ndarray]], seq_len: int,
+                  limit: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Consecutive windows of ``seq_len + 1`` rows covering each song (for held-out NLL).
+
+    Windows overlap by one row so that every token after the first is a target exactly once.
+    With ``limit``, an evenly spaced subset of that many windows (deterministic).
+    """
+    out = []
+    for tok, cond in dataset:
+        for s in range(0, max(1, tok.shape[0] - 1), seq_len):
+            out.append((tok[s:s + seq_len + 1], cond[s:s + seq_len + 1]))
+    if limit is not None and len(out) > limit:
+        idx = np.linspace(0, len(out) - 1, limit).round().astype(int)
+        out = [out[i] for i in idx]
+    return out
+
+
+def evaluate_nll(model: Any, windows: Sequence[tuple[np.ndarray, np.ndarray]], *, batch_size: int = 8,
+                 device: str = "cpu") -> dict[str, Any]:
+    """Held-out negative log-likelihood per field (nats per target) over ``windows``.
+
+    Returns
+    -------
+    dict
+        ``{"per_field": {name: nll}, "mean": mean over fields, "tokens": targets counted (type field)}``.
+    """
+    import torch
+
+    from videobgm.model import field_nll_sums
+
+    nf = len(model.field_sizes)
+    sums = torch.zeros(nf, dtype=torch.float64)
+    counts = torch.zeros(nf, dtype=torch.float64)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(windows), batch_size):
+            chunk = windows[i:i + batch_size]
+            n = max(t.shape[0] for t, _ in chunk)
+            x = np.zeros((len(chunk), n, nf), dtype=np.int64)
+            c = np.zeros((len(chunk), n, windows[0][1].shape[1]), dtype=np.int64)
+            for j, (t, cc) in enumerate(chunk):
+                x[j, :t.shape[0]], c[j, :t.shape[0]] = t, cc
+            xt, ct = torch.from_numpy(x).to(device), torch.from_numpy(c).to(device)
+            logits, _ = model(xt[:, :-1], ct[:, :-1], targets=xt[:, 1:])
+            s, k = field_nll_sums(logits, xt[:, 1:])
+            sums += s.double().cpu()
+            counts += k.double().cpu()
+    model.train(was_training)
+    per = {name: (float(sums[i] / counts[i]) if counts[i] > 0 else float("nan"))
+           for i, name in enumerate(model.field_names)}
+    vals = [v for v in per.values() if np.isfinite(v)]
+    return {"per_field": per, "mean": float(np.mean(vals)) if vals else float("nan"),
+            "tokens": int(counts[0])}
+
+
+def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[str], settings: TrainSettings,
+          *, resume: bool = False, model_cfg: ModelConfig | None = None, dataset: dict[str, list] | None = None,
+          command: str | None = None, on_step: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+    """Train (or resume) and write a checkpoint folder at ``out_dir``.
+
+    Parameters
+    ----------
+    data_root : path-like or None
+        POP909 folder (None = default location, see :mod:`videobgm.train.data`).
+    out_dir : path-like
+        Checkpoint folder (rewritten every ``ckpt_every`` steps and at the end).
+    settings : TrainSettings
+    resume : bool
+        Continue from the checkpoint in ``out_dir`` (weights, optimizer, step).
+    model_cfg : ModelConfig, optional
+        Default: ``ModelConfig.preset(settings.preset)`` with ``max_len >= seq_len``.
+    dataset : dict, optional
+        ``{"train": [(tokens, cond)], "val": [...], "test": [...]}`` instead of POP909 (tests).
+    command : str, optional
+        The command line, recorded in provenance.
+    on_step : callable, optional
+        ``on_step(step, loss)`` after every optimiser step.
+
+    Returns
+    -------
+    dict
+        The provenance written beside the weights.
+    """
+    import torch
+
+    from videobgm import checkpoint as ckpt
+    from videobgm.model import field_losses
+    from videobgm.tokens import Tokenizer
+    from videobgm.train import data as data_mod
+
+    s = settings
+    if s.steps < 1 or s.batch_size < 1 or s.seq_len < 2:
+        raise OptionError("steps and batch size must be >= 1 and seq_len >= 2")
+    out = Path(out_dir)
+    tokenizer = Tokenizer()
+    if dataset is None:
+        t0 = time.perf_counter()
+        dataset = {sp: data_mod.load_dataset(data_root, sp, tokenizer) for sp in ("train", "val", "test")}
+        log.info("data: %s songs train / %s val / %s test (%.1f s)", len(dataset["train"]),
+                 len(dataset["val"]), len(dataset["test"]), time.perf_counter() - t0)
+    device = pick_device()
+    torch.manual_seed(s.seed)
+    start_step, wall_before, tokens_seen = 0, 0.0, 0
+    history: list[dict[str, Any]] = []
+    if resume:
+        if not (out / ckpt.WEIGHTS).is_file():
+            raise OptionError(f"--resume: no checkpoint to resume in {out}")
+        model, tokenizer, meta, extra = ckpt.load_checkpoint(out, with_extra=True)
+        prov = meta["provenance"]
+        start_step = int(extra.get("step", prov.get("steps", 0)))
+        wall_before = float(prov.get("wall_time_s", 0.0))
+        tokens_seen = int(prov.get("tokens_seen", 0))
+        history = list(prov.get("history", []))
+        log.info("resuming from step %d", start_step)
+    else:
+        cfg = model_cfg or ModelConfig.preset(s.preset)
+        if cfg.max_len < s.seq_len:
+            cfg = cfg.replace(max_len=s.seq_len)
+        model = ckpt.build_untrained(cfg, tokenizer, seed=s.seed)
+        extra = {}
+    model.to(device).train()
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "emb" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "emb" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=s.lr, betas=(0.9, 0.98))
+    if extra.get("optimizer"):
+        opt.load_state_dict(extra["optimizer"])
+    # the data stream depends on (seed, start step) only: resuming at step k gives the same batches
+    # as any other resume at step k
+    batches = data_mod.iter_batches(dataset["train"], s.batch_size, s.seq_len + 1,
+                                    seed=s.seed * 1_000_003 + start_step, tokenizer=tokenizer,
+                                    transpose=s.transpose)
+    val_windows = fixed_windows(dataset["val"], s.seq_len, s.val_windows)
+    n_params = model.num_parameters()
+    log.info("model: %s parameters, %s, device %s, %d threads", f"{n_params:,}", model.cfg.to_dict(),
+             device, torch.get_num_threads())
+
+    def provenance(step: int, wall: float, extra_fields: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "data": str(data_root) if data_root is not None else str(data_mod.default_root()),
+            "split": {"train": len(dataset["train"]), "val": len(dataset["val"]), "test": len(dataset["test"]),
+                      "rule": "song id % 19 == 0 -> test, == 1 -> val, else train"},
+            "augmentation": "random transposition in [-6, 5] semitones" if s.transpose else "none",
+            "steps": step, "wall_time_s": round(wall, 1), "tokens_seen": tokens_seen,
+            "settings": asdict(s), "model": model.cfg.to_dict(), "parameters": n_params,
+            "device": device, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "command": command, "history": history, **extra_fields,
+        }
+
+    def save(step: int, wall: float, extra_fields: dict[str, Any]) -> None:
+        model_cpu_state = {"optimizer": opt.state_dict(), "step": step}
+        ckpt.save_checkpoint(out, model, tokenizer, provenance(step, wall, extra_fields), extra=model_cpu_state)
+
+    stop = {"flag": False}
+
+    def _on_signal(signum, frame):  # noqa: ANN001, ARG001
+        stop["flag"] = True
+
+    old_handler = signal.signal(signal.SIGTERM, _on_signal) if _main_thread() else None
+    t_start = time.perf_counter()
+    t_log, tok_log = t_start, 0
+    step = start_step
+    last_val: float | None = history[-1].get("val_nll") if history else None
+    try:
+        while step < s.steps and not stop["flag"]:
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, s)
+            xb, cb, _ = next(batches)
+            x = torch.from_numpy(xb).to(device)
+            c = torch.from_numpy(cb).to(device)
+            logits, _ = model(x[:, :-1], c[:, :-1], targets=x[:, 1:])
+            losses = field_losses(logits, x[:, 1:])
+            loss = losses.mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+            opt.step()
+            step += 1
+            lv = float(loss.detach())
+            n_tok = int((x[:, 1:, 0] != 0).sum())
+            tokens_seen += n_tok
+            tok_log += n_tok
+            if on_step is not None:
+                on_step(step, lv)
+            elapsed = time.perf_counter() - t_start
+            if step % s.log_every == 0 or step == s.steps:
+                now = time.perf_counter()
+                log.info("step %d/%d loss %.4f (%s) lr %.2e gnorm %.2f %.0f tok/s %.0f s", step, s.steps,
+                         lv, " ".join(f"{n}={v:.2f}" for n, v in zip(model.field_names, losses.detach().tolist())),
+                         lr_at(step - 1, s), float(gnorm), tok_log / max(now - t_log, 1e-9), wall_before + elapsed)
+                t_log, tok_log = now, 0
+            if step % s.eval_every == 0 or step == s.steps:
+                v = evaluate_nll(model, val_windows, batch_size=s.batch_size, device=device)
+                last_val = v["mean"]
+                history.append({"step": step, "train_loss": round(lv, 4), "val_nll": round(last_val, 4),
+                                "wall_time_s": round(wall_before + elapsed, 1)})
+                log.info("step %d validation NLL %.4f (%s)", step, last_val,
+                         " ".join(f"{n}={x:.2f}" for n, x in v["per_field"].items()))
+            if step % s.ckpt_every == 0:
+                save(step, wall_before + elapsed, {"val_loss": last_val})
+            if s.max_minutes is not None and wall_before + elapsed > 60.0 * s.max_minutes:
+                log.info("time budget of %.1f min reached at step %d", s.max_minutes, step)
+                break
+    except KeyboardInterrupt:
+        log.info("interrupted at step %d; saving", step)
+        stop["flag"] = True
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+    wall = wall_before + time.perf_counter() - t_start
+    test_windows = fixed_windows(dataset["test"], s.seq_len, s.test_windows)
+    test = evaluate_nll(model, test_windows, batch_size=s.batch_size, device=device) if test_windows else None
+    val = evaluate_nll(model, val_windows, batch_size=s.batch_size, device=device) if val_windows else None
+    fields = {
+        "val_loss": None if val is None else val["mean"],
+        "val_nll_per_field": None if val is None else val["per_field"],
+        "test_nll_per_field": None if test is None else test["per_field"],
+        "test_nll_mean": None if test is None else test["mean"],
+        "test_targets": None if test is None else test["tokens"],
+        "finished": step >= s.steps,
+    }
+    save(step, wall, fields)
+    log.info("saved %s at step %d (%.0f s); test NLL %s", out, step, wall,
+             None if test is None else round(test["mean"], 4))
+    return provenance(step, wall, fields)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def export_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, half: bool = False) -> Path:
+    """Copy a training checkpoint without optimizer state (for shipping), keeping provenance."""
+    from videobgm import checkpoint as ckpt
+
+    model, tokenizer, meta = ckpt.load_checkpoint(src)
+    return ckpt.save_checkpoint(dst, model, tokenizer, meta["provenance"], half=half)
+
+
+def setup_logging(quiet: bool = False) -> None:
+    """Log training progress to stderr (one line per event)."""
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
