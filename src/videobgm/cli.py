@@ -269,71 +269,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_train)
-    p.add_argument("--video", default=None,
-                   help="also report video-music sync metrics of the MIDI against this video")
-    p.add_argument("--plan", default=None,
-                   help="with --video: plan.json whose sections are the phrase boundaries")
-    p.add_argument("--features", default=None,
-                   help="with --video: features JSON from `videobgm analyze` (skips the analysis)")
-    p.add_argument("--json", dest="json_out", default=None,
-                   help="with --video: also write the sync metrics to this JSON file")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     import shlex
-    if getattr(args, "video", None):
-        return _eval_video(args)
 
     from videobgm.train.loop import TrainSettings, setup_logging, train
-
-def _eval_video(args: argparse.Namespace) -> int:
-    """``eval MIDI --video VIDEO``: the sync metrics of :mod:`videobgm.eval.sync` (issue 5)."""
-    import json
-    import math
-    from pathlib import Path
-
-    from videobgm.errors import InputError
-
-    midi, video = Path(args.midi), Path(args.video)
-    if not midi.is_file():
-        raise InputError(f"--video needs one MIDI file, not found: {midi}")
-    if not video.is_file():
-        raise InputError(f"video not found: {video}")
-    plan = None
-    if args.plan:
-        try:
-            plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read plan {args.plan}: {exc}") from None
-        if not isinstance(plan, dict) or "sections" not in plan:
-            raise InputError(f"{args.plan} is not a plan.json (no 'sections')")
-    from videobgm.config import FeaturesConfig, VideoConfig
-    from videobgm.eval.sync import METRICS, sync_metrics
-    from videobgm.types import Features
-
-    if args.features:
-        try:
-            feats = Features.from_dict(json.loads(Path(args.features).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"cannot read features {args.features}: {exc}") from None
-    else:
-        from videobgm.features import extract_features
-
-        feats = extract_features(video, FeaturesConfig(), VideoConfig())
-    m = sync_metrics(feats, midi, plan=plan)
-    for k in METRICS:
-        v = m[k]
-        print(f"{k:<26} {'n/a' if isinstance(v, float) and math.isnan(v) else f'{v:.3f}'}")
-    print(f"{'counts':<26} visual beats {m['n_visual_beats']} (strong {m['n_strong_beats']}), "
-          f"accents {m['n_accents']}, cuts {m['n_cuts']}, bars {m['n_bars']}; "
-          f"phrases: {m['phrase_source']}")
-    if args.json_out:
-        from videobgm.fileio import write_json
-
-        write_json(args.json_out, {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                                   for k, v in m.items()})
-    return 0
-
 
     setup_logging(quiet=args.quiet)
     settings = TrainSettings(
