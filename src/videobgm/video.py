@@ -25,7 +25,8 @@ from videobgm.types import VideoInfo
 
 
 def _one_line(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split())
+    msg = getattr(exc, "strerror", None) or str(exc)
+    msg = " ".join(str(msg).split())
     return msg[:200] if msg else type(exc).__name__
 
 

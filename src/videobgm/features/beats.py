@@ -226,6 +226,7 @@ def estimate_tempo(
     lag_s = (best + float(np.clip(shift, -0.5, 0.5))) * dt
     bpm = 60.0 / lag_s
     conf = float(np.clip(b, 0.0, 1.0))
-    if conf < min_confidence or not (lo_bpm <= bpm <= hi_bpm):
-        return float("nan"), conf
+    if conf < min_confidence:
+        return float("nan"), 0.0
+    bpm = float(np.clip(bpm, lo_bpm, hi_bpm))  # a peak at the range edge may interpolate just past it
     return float(bpm), conf
