@@ -92,12 +92,18 @@ def test_score_end_to_end(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Pa
     assert set(res.timings_s) >= {"features", "plan", "compose", "render", "mux"}
 
 
-def test_sync_targets(tiny_pipe: Pipeline, varying_video: dict) -> None:
+def test_sync_targets(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Path) -> None:
+    import wave
+
     from videobgm.eval.sync import sync_metrics
 
-    res = tiny_pipe.score(varying_video["path"], None)
-    m = sync_metrics(res.features, res.score, plan=res.plan)
-    assert m["strong_beat_hit_rate"] >= 0.8, m
+    wav = tmp_path / "m.wav"
+    res = tiny_pipe.score(varying_video["path"], None, wav=wav)
+    with wave.open(str(wav)) as w:
+        audio_s = w.getnframes() / w.getframerate()
+    m = sync_metrics(res.features, res.score, plan=res.plan, audio_duration_s=audio_s)
+    assert len(res.features.cut_times_s) == 1 and abs(res.features.cut_times_s[0] - 8.0) < 0.05
+    assert m["hit_rate"] >= 0.8, m
     assert m["density_motion_spearman"] >= 0.7, m
     assert m["cut_phrase_alignment"] == 1.0, m  # every cut within one beat of a phrase boundary
     assert m["duration_error_s"] <= 0.05, m
