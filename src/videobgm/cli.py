@@ -32,7 +32,36 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    raise VideobgmError("analyze is not implemented yet")
+    from pathlib import Path
+
+    from videobgm.config import PipelineConfig
+    from videobgm.errors import OptionError
+    from videobgm.features import extract_features
+    from videobgm.fileio import write_json
+    from videobgm.progress import stage_bar
+
+    src = Path(args.video)
+    out = Path(args.output) if args.output else Path(f"{src.stem}.features.json")
+    for target in (out, Path(args.plot) if args.plot else None):
+        if target is not None and src.exists() and target.exists() and target.resolve() == src.resolve():
+            raise OptionError(f"output {target} would overwrite the input video")
+    if args.plot and not str(args.plot).lower().endswith(".png"):
+        raise OptionError(f"--plot must name a .png file, got {args.plot}")
+    cfg = PipelineConfig.preset(args.preset)
+    with stage_bar("analyze", enabled=False if args.quiet else None) as bar:
+        feats = extract_features(src, cfg.features, cfg.video, progress=bar)
+    write_json(out, feats.to_dict())
+    if args.plot:
+        from videobgm.features.plot import plot_features
+
+        plot_features(feats, args.plot)
+    tempo = f"{feats.tempo_bpm:.1f} bpm" if feats.tempo_bpm == feats.tempo_bpm else "none"
+    print(
+        f"{src.name}: {feats.duration_s:.2f} s, {feats.frame_times_s.size} frames analysed, "
+        f"visual tempo {tempo}, {feats.visual_beat_times_s.size} visual beats, "
+        f"{feats.cut_times_s.size} cuts -> {out}" + (f", {args.plot}" if args.plot else "")
+    )
+    return 0
 
 
 # ----------------------------------------------------------------------------------------------
