@@ -322,13 +322,167 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _add_describe(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("describe", help="print the music description (text bridge) for a video")
-    p.add_argument("video")
+    p = sub.add_parser(
+        "describe", help="print the music description (text bridge) for a video",
+        description="Analyse VIDEO (or a features JSON from `videobgm analyze -o`, or an image with "
+        "--duration) and print the music description with the reason for every element. Edit the "
+        "JSON written with -o and pass it to `videobgm score --description`.",
+    )
+    p.add_argument("video", help="video, still image, or features JSON")
+    p.add_argument("-o", "--output", default=None, help="write the description as JSON")
+    p.add_argument("--labels-model", default=None, metavar="PATH",
+                   help="local visual-semantics model (TorchScript/ONNX classifier or CLIP folder)")
+    p.add_argument("--duration", type=float, default=None, help="music length for a still image (s)")
+    p.add_argument("--preset", default="small", choices=["tiny", "small"], help="analysis settings")
     p.set_defaults(func=_cmd_describe)
 
 
 def _cmd_describe(args: argparse.Namespace) -> int:
-    raise VideobgmError("describe is not implemented yet")
+    import json
+    from pathlib import Path
+
+    from videobgm.config import PipelineConfig
+    from videobgm.describe import describe, format_description
+    from videobgm.errors import InputError
+    from videobgm.fileio import write_json
+
+    src = Path(args.video)
+    if not src.exists():
+        raise InputError(f"input not found: {src}")
+    cfg = PipelineConfig.preset(args.preset)
+    model = None
+    if args.labels_model:
+        from videobgm.features.semantics import load_labels_model
+
+        model = load_labels_model(args.labels_model)  # fail before the long analysis
+    if src.suffix.lower() == ".json":
+        from videobgm.types import Features
+
+        try:
+            features = Features.from_dict(json.loads(src.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{src} is not a features JSON from `videobgm analyze -o`: {exc}") from None
+    else:
+        from videobgm.pipeline import Pipeline
+
+        features = Pipeline(cfg, progress=not args.quiet).analyze(src, duration_s=args.duration)
+    if model is not None and features.video.path:
+        from videobgm.features import semantics
+
+        vpath = Path(features.video.path)
+        if features.video.codec == "image":
+            import numpy as np
+            from PIL import Image
+
+            with Image.open(vpath) as im:
+                frame = np.asarray(im.convert("RGB"))
+            features.labels = semantics.label_frames(model, np.zeros(1), frame[None])
+        else:
+            features.labels = semantics.video_labels(vpath, args.labels_model, cfg.video)
+    desc = describe(features)
+    print(format_description(desc))
+    if args.output:
+        write_json(args.output, desc.to_dict())
+        if not args.quiet:
+            print(f"\nwrote {args.output}")
+    return 0
+
+
+def _add_compose(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compose", help="compose music from a text prompt or a description (no video)",
+        description="Text-to-music through the same plan as videos: the prompt (\"calm piano, "
+        "rainy evening, 80 bpm, D minor\") or an edited description JSON becomes a plan of "
+        "--duration seconds; the output's suffix picks WAV or MIDI.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--prompt", default=None, help="free-text description of the music")
+    src.add_argument("--description", default=None, metavar="FILE_OR_TEXT",
+                     help="description JSON (from `videobgm describe -o`) or free text")
+    p.add_argument("--duration", type=float, required=True, help="length in seconds")
+    p.add_argument("-o", "--output", required=True, help="out.wav or out.mid")
+    p.add_argument("--plan", default=None, metavar="JSON", help="also write the plan/description JSON")
+    p.add_argument("--retrieve", action="store_true", help="condition on passages from the music library")
+    _add_music_options(p)
+    p.set_defaults(func=_cmd_compose)
+
+
+def _cmd_compose(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from videobgm.describe import format_description, parse_description
+    from videobgm.errors import OptionError
+
+    out = Path(args.output)
+    kind = {".wav": "wav", ".mid": "midi", ".midi": "midi"}.get(out.suffix.lower())
+    if kind is None:
+        raise OptionError(f"output must end in .wav, .mid or .midi, got {args.output}")
+    if not (args.duration and args.duration > 0):
+        raise OptionError(f"--duration must be > 0 seconds, got {args.duration}")
+    desc = parse_description(args.prompt if args.prompt is not None else args.description)
+    if not args.quiet:
+        print(format_description(desc) + "\n")
+    from videobgm.pipeline import Pipeline
+
+    pipe = Pipeline(config_from_args(args), untrained=args.untrained, progress=not args.quiet)
+    result = pipe.compose_from_description(
+        desc, args.duration, midi=out if kind == "midi" else None, wav=out if kind == "wav" else None,
+        plan_json=args.plan, use_retrieval=args.retrieve,
+    )
+    if not args.quiet:
+        plan = result.plan
+        print(f"{plan.n_bars} bars at {plan.tempo_bpm:.1f} BPM in {plan.mood} {plan.style}, "
+              f"{len(result.score.notes)} notes ({sum(result.timings_s.values()):.1f} s)")
+        for ref in result.references:
+            print(f"reference {ref.id} ({ref.score:.2f}): {ref.text}")
+        for p in (result.midi_path, result.wav_path, result.plan_path):
+            if p:
+                print(f"wrote {p}")
+    return 0
+
+
+def _add_index(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "index", help="build a music-library index (music bridge) from a MIDI folder",
+        description="Cut every MIDI file under DIR into 8-bar phrases and index their key, mode, "
+        "tempo, density, energy, instruments, chords and an embedded text description (derived "
+        "data only, no notes); load it with `videobgm.retrieve.load_index(INDEX)`.",
+    )
+    p.add_argument("dir", help="folder of .mid/.midi files (searched recursively), or POP909 with --pop909")
+    p.add_argument("-o", "--output", required=True, metavar="INDEX", help="index folder to write")
+    p.add_argument("--pop909", action="store_true", help="DIR is POP909: use its beat/chord/key annotations")
+    p.add_argument("--split", default=None, choices=["train", "val", "test"], help="POP909 split (default all)")
+    p.add_argument("--phrase-bars", type=int, default=8, help="phrase length in bars (default 8)")
+    p.add_argument("--no-embed", action="store_true", help="attributes only (no MiniLM text embeddings)")
+    p.set_defaults(func=_cmd_index)
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from videobgm import retrieve
+    from videobgm.errors import OptionError
+
+    if args.phrase_bars < 1:
+        raise OptionError(f"--phrase-bars must be >= 1, got {args.phrase_bars}")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"index output must be a folder, {out} is a file")
+    skipped: list[str] = []
+    if args.pop909:
+        scores = list(retrieve.pop909_scores(args.dir, split=args.split))
+        source = "pop909"
+    else:
+        scores = retrieve.midi_folder_scores(args.dir, on_error=lambda p, m: skipped.append(f"{p}: {m}"))
+        source = ""
+    index = retrieve.build_index(scores, out, phrase_bars=args.phrase_bars, source=source,
+                                 embed=not args.no_embed)
+    for s in skipped:
+        print(f"skipped {s}", file=sys.stderr)
+    if not args.quiet:
+        print(f"indexed {len(index)} phrases from {len(scores)} file(s) -> {out}")
+    return 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -447,7 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"videobgm {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_score, _add_analyze, _add_describe, _add_eval, _add_train, _add_batch, _add_ui):
+    for add in (_add_score, _add_analyze, _add_describe, _add_compose, _add_index, _add_eval,
+                _add_train, _add_batch, _add_ui):
         add(sub)
     return parser
 

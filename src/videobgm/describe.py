@@ -279,7 +279,7 @@ def description_text(desc: Description, *, duration_s: float | None = None) -> s
     head = head[0].upper() + head[1:]
     key = f" in {desc.key} {desc.mode}" if desc.key and desc.mode else f" in {desc.mode}" if desc.mode else ""
     tempo = f" at {desc.tempo_bpm:.0f} bpm" if desc.tempo_bpm else ""
-    inst = f" for {_join(desc.instruments)}" if desc.instruments else ""
+    inst = f" for {_join([i.replace('_', ' ') for i in desc.instruments])}" if desc.instruments else ""
     parts.append(f"{head} music{key}{tempo}{inst}.")
     if desc.sections:
         bits = []

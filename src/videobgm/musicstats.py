@@ -1,0 +1,116 @@
+"""Small descriptive statistics of a :class:`~videobgm.types.Score` (NumPy only).
+
+Used by the music bridge (index entries for MIDI without annotations) and by the
+controllability benchmark (the *realised* attributes of generated music):
+
+* :func:`estimate_key` - Krumhansl-Kessler key profiles correlated with the duration-weighted
+  pitch-class histogram of the pitched tracks (24 keys; best Pearson correlation wins);
+* :func:`estimate_chords` - one triad per bar (or half bar) by template matching (major / minor
+  triads; a bar without pitched notes gets ``N``);
+* :func:`realised_tempo_bpm` - 60 / median beat interval of the score's beat grid;
+* :func:`onsets_per_bar`, :func:`mean_velocity`, :func:`programs_used`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from videobgm.types import Chord, Score
+
+# Krumhansl & Kessler (1982) probe-tone profiles, tonic first
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+PITCHED = ("melody", "bridge", "piano", "bass")
+
+
+def pitch_class_histogram(score: Score, *, start_step: int = 0, end_step: int | None = None) -> np.ndarray:
+    """Duration-weighted pitch-class histogram of pitched notes with onset in ``[start, end)``, shape (12,)."""
+    end = score.n_steps if end_step is None else end_step
+    h = np.zeros(12)
+    for n in score.notes:
+        if n.track in PITCHED and start_step <= n.onset_16th < end:
+            h[n.pitch % 12] += n.duration_16th
+    return h
+
+
+def key_correlations(hist: np.ndarray) -> np.ndarray:
+    """Pearson correlation with the 24 key profiles, shape (2, 12): row 0 major, row 1 minor, column = tonic."""
+    out = np.zeros((2, 12))
+    if not np.any(hist > 0):
+        return out
+    for m, prof in enumerate((KK_MAJOR, KK_MINOR)):
+        for t in range(12):
+            out[m, t] = np.corrcoef(hist, np.roll(prof, t))[0, 1]
+    return np.nan_to_num(out)
+
+
+def estimate_key(score: Score) -> tuple[int, str, float]:
+    """Most likely key of the pitched notes: ``(tonic 0..11, "major"|"minor", correlation)``.
+
+    An empty score gives ``(0, "major", 0.0)``.
+    """
+    corr = key_correlations(pitch_class_histogram(score))
+    m, t = np.unravel_index(int(np.argmax(corr)), corr.shape)
+    return int(t), ("major", "minor")[int(m)], float(corr[m, t])
+
+
+def mode_strength(score: Score) -> float:
+    """Best major-key correlation minus best minor-key correlation (> 0 leans major)."""
+    corr = key_correlations(pitch_class_histogram(score))
+    return float(corr[0].max() - corr[1].max())
+
+
+def estimate_chords(score: Score, *, per_bar: int = 1) -> list[Chord]:
+    """One major/minor triad per bar (``per_bar=2``: per half bar) by template matching.
+
+    Each segment's duration-weighted pitch-class histogram is scored against the 24 triad templates
+    (weights 1 for chord tones, -0.2 for others); consecutive equal chords are merged.
+    """
+    seg = max(1, score.steps_per_bar // max(1, per_bar))
+    templates, names = [], []
+    for root in range(12):
+        for q, third in (("maj", 4), ("min", 3)):
+            v = np.full(12, -0.2)
+            v[[root, (root + third) % 12, (root + 7) % 12]] = 1.0
+            templates.append(v)
+            names.append((root, q))
+    tmat = np.array(templates)
+    out: list[Chord] = []
+    for start in range(0, score.n_steps, seg):
+        h = pitch_class_histogram(score, start_step=start, end_step=start + seg)
+        root, q = (-1, "N") if h.sum() == 0 else names[int(np.argmax(tmat @ (h / h.sum())))]
+        if not out or (out[-1].root, out[-1].quality) != (root, q):
+            out.append(Chord(start, root, q))
+    return out
+
+
+def realised_tempo_bpm(score: Score) -> float:
+    """60 / median beat interval of the score's beat grid (``tempo_bpm`` when it has none)."""
+    bt = score.beat_times()
+    d = np.diff(bt)
+    d = d[d > 0]
+    return float(60.0 / np.median(d)) if d.size else float(score.tempo_bpm)
+
+
+def onsets_per_bar(score: Score, *, tracks: tuple[str, ...] = PITCHED) -> np.ndarray:
+    """Number of note onsets of ``tracks`` in every bar, int array (n_bars,)."""
+    out = np.zeros(max(score.n_bars, 0), dtype=int)
+    spb = score.steps_per_bar
+    for n in score.notes:
+        if n.track in tracks:
+            b = n.onset_16th // spb
+            if 0 <= b < out.size:
+                out[b] += 1
+    return out
+
+
+def mean_velocity(score: Score) -> float:
+    """Mean MIDI velocity of the pitched notes (0 for none)."""
+    v = [n.velocity for n in score.notes if n.track in PITCHED]
+    return float(np.mean(v)) if v else 0.0
+
+
+def programs_used(score: Score) -> dict[str, int]:
+    """GM program of every track that has notes (``-1`` for drums)."""
+    tracks = {n.track for n in score.notes}
+    return {t: (-1 if t == "drums" else int(score.programs.get(t, 0))) for t in sorted(tracks)}
