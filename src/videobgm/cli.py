@@ -217,14 +217,28 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--features", default=None,
                    help="with --video: features JSON from `videobgm analyze` (skips the analysis)")
     p.add_argument("--json", dest="json_out", default=None,
-                   help="with --video: also write the sync metrics to this JSON file")
+                   help="write the metrics to this JSON file (with --video: the sync metrics)")
+    # symbolic metrics (issue 3)
+    p.add_argument("--reference", default=None,
+                   help="MIDI file or folder to compare with (e.g. the POP909 folder); adds a gap column")
+    p.add_argument("--csv", dest="csv_out", default=None, help="write per-file metrics to this CSV file")
+    p.add_argument("--convention", default="default", choices=["default", "muspy"],
+                   help="metric conventions: ours (default) or muspy's empty-beat/groove definitions")
+    p.add_argument("--no-structure", action="store_true",
+                   help="skip the structureness indicators (the slowest metric, ~1 s per 3-min piece)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the grooving pair sampling")
     p.set_defaults(func=_cmd_eval)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     if getattr(args, "video", None):
         return _eval_video(args)
-    raise VideobgmError("eval is not implemented yet")
+    from videobgm.eval.report import run_eval
+
+    run_eval(args.midi, reference=args.reference, json_out=args.json_out, csv_out=args.csv_out,
+             convention=args.convention, seed=args.seed, structure=not args.no_structure,
+             show_progress=False if args.quiet else None)
+    return 0
 
 
 def _eval_video(args: argparse.Namespace) -> int:
