@@ -40,7 +40,7 @@ from videobgm.midi import extend_beats, load_pretty_midi, pretty_midi_to_score, 
 from videobgm.tokens import CHORD_TYPES, Tokenizer
 from videobgm.types import PITCH_CLASS_NAMES, STEPS_PER_BEAT, Chord, Score
 
-DATA_VERSION = 1
+DATA_VERSION = 2
 MIN_SURVIVAL = 0.97  # below this fraction of notes kept, a slow song is re-read on a half-beat grid
 SPLITS = ("train", "val", "test")
 
