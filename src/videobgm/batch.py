@@ -321,6 +321,7 @@ class BatchSummary:
     skipped: list[str] = field(default_factory=list)  # finished in an earlier run
     scored: int = 0  # attempts made in this run
     wall_s: float = 0.0
+    startup_s: float = 0.0  # until the workers were ready (Ray start, model loads)
     manifest: str = ""
 
     @property
@@ -434,20 +435,22 @@ def run_batch(
     if todo:
         with _sigterm_as_interrupt():
             if workers == 0:
-                _run_serial(todo, factory, spec, finish)
+                _run_serial(todo, factory, spec, finish, summary)
             else:
-                _run_ray(todo, factory, spec, finish, workers=workers, address=ray_address,
-                         timeout_s=timeout_s)
+                _run_ray(todo, factory, spec, finish, summary, workers=workers,
+                         address=ray_address, timeout_s=timeout_s)
     summary.wall_s = time.perf_counter() - t_start
     return summary
 
 
 def _run_serial(todo: list[BatchItem], factory: ScorerFactory, spec: Any,
-                finish: Callable[[dict[str, Any]], None]) -> None:
+                finish: Callable[[dict[str, Any]], None], summary: BatchSummary) -> None:
+    t0 = time.perf_counter()
     try:
         scorer = factory(spec)
     except Exception as exc:
         raise VideobgmError(f"cannot start the scorer: {one_line(exc)}") from None
+    summary.startup_s = time.perf_counter() - t0
     for it in todo:
         finish(run_item(scorer, it))  # run_item cleans up the item on KeyboardInterrupt
 
@@ -490,27 +493,32 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _run_ray(todo: list[BatchItem], factory: ScorerFactory, spec: Any,
-             finish: Callable[[dict[str, Any]], None], *, workers: int, address: str | None,
-             timeout_s: float | None) -> None:
+             finish: Callable[[dict[str, Any]], None], summary: BatchSummary, *, workers: int,
+             address: str | None, timeout_s: float | None) -> None:
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
+    t_init = time.perf_counter()
     started = _ray_init(workers, address)
     Actor = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_Worker)
     pids: dict[Any, int] = {}
     pending: dict[Any, tuple[Any, BatchItem, float]] = {}  # ref -> (actor, item, t0)
 
-    def new_actor() -> Any:
-        a = Actor.remote(factory, spec, 1)
+    def start_actors(n: int) -> list[Any]:
+        """Start ``n`` actors in parallel (each loads the model once) and wait until ready."""
+        new = [Actor.remote(factory, spec, 1) for _ in range(n)]
         try:
-            pid, err = ray.get(a.ready.remote())
+            answers = ray.get([a.ready.remote() for a in new])
         except RayActorError as exc:
             raise VideobgmError(f"a Ray worker died while starting: {one_line(exc)}") from None
-        if err:
-            ray.kill(a)
-            raise VideobgmError(f"cannot start the scorer in a Ray worker: {err}")
-        pids[a] = pid
-        return a
+        for a, (pid, err) in zip(new, answers):
+            pids[a] = pid
+            if err:
+                raise VideobgmError(f"cannot start the scorer in a Ray worker: {err}")
+        return new
+
+    def new_actor() -> Any:
+        return start_actors(1)[0]
 
     def failed(it: BatchItem, reason: str, t0: float) -> dict[str, Any]:
         remove_outputs(it)
@@ -520,7 +528,8 @@ def _run_ray(todo: list[BatchItem], factory: ScorerFactory, spec: Any,
                 "worker": None, "input": _fingerprint(it.video)}
 
     try:
-        free = [new_actor() for _ in range(max(1, min(workers, len(todo))))]
+        free = start_actors(max(1, min(workers, len(todo))))
+        summary.startup_s = time.perf_counter() - t_init
         queue = deque(todo)
         while queue or pending:
             while free and queue:

@@ -1,0 +1,89 @@
+"""Batch throughput: videos per minute, serial (in-process) vs Ray workers, and the scaling.
+
+    .venv/bin/python bench/batch.py [--videos 8] [--seconds 10] [--workers 2] [--preset small]
+
+Makes N synthetic clips (moving square + texture + cuts, 320x240 @ 30 fps), then scores them
+with ``videobgm.batch.run_batch`` once serially (``workers=0``, this process, default threads) and
+once with Ray actors (one CPU thread each). Prints wall time, start-up time (Ray start + model
+loads), videos/minute end to end and excluding start-up, and the scaling factor. The machine's
+load average is printed beside the numbers: on a shared machine they are pessimistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _util import moving_clip  # noqa: E402
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--videos", type=int, default=8)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--workers", type=int, nargs="+", default=[2])
+    p.add_argument("--preset", default="small", choices=["tiny", "small"])
+    p.add_argument("--untrained", action="store_true", help="random model (no packaged checkpoint)")
+    p.add_argument("--serial-threads", type=int, default=None,
+                   help="torch/OpenCV threads of the serial run (default: library default)")
+    p.add_argument("--keep", default=None, help="keep clips and outputs in this folder")
+    a = p.parse_args(argv)
+
+    from videobgm.batch import _limit_threads, run_batch
+    from videobgm.config import PipelineConfig
+
+    root = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="bench_batch_"))
+    clips = root / "clips"
+    clips.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    for i in range(a.videos):
+        moving_clip(clips / f"clip{i:02d}.mp4", duration_s=a.seconds, width=320, height=240)
+    print(f"{a.videos} clips of {a.seconds:g} s made in {time.perf_counter() - t0:.1f} s; "
+          f"cpus={os.cpu_count()}; load before: {load()}")
+    spec = {"config": PipelineConfig.preset(a.preset), "untrained": a.untrained}
+
+    rows = []
+    if a.serial_threads:
+        _limit_threads(a.serial_threads)
+    runs = [("serial", 0)] + [(f"ray x{w}", w) for w in a.workers]
+    for label, w in runs:
+        out = root / f"out_{w}"
+        shutil.rmtree(out, ignore_errors=True)
+        la = load()
+        s = run_batch(clips, out, spec=spec, workers=w)
+        if s.failed:
+            print(f"{label}: {len(s.failed)} failed, e.g. {next(iter(s.failed.values()))}")
+        n = len(s.ok)
+        rows.append((label, w, n, s.wall_s, s.startup_s, la, load()))
+    base = rows[0]
+    base_vpm = base[2] / base[3] * 60
+    base_vpm_ss = base[2] / max(1e-9, base[3] - base[4]) * 60
+    print()
+    print("| mode | workers | videos ok | wall s | start-up s | videos/min | videos/min excl. start-up "
+          "| scaling | scaling excl. start-up | load avg (1/5/15 min) before -> after |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for label, w, n, wall, start, la, lb in rows:
+        vpm = n / wall * 60
+        vpm_ss = n / max(1e-9, wall - start) * 60
+        print(f"| {label} | {w} | {n} | {wall:.1f} | {start:.1f} | {vpm:.2f} | {vpm_ss:.2f} "
+              f"| {vpm / base_vpm:.2f}x | {vpm_ss / base_vpm_ss:.2f}x | {la} -> {lb} |")
+    print(f"\npreset={a.preset} untrained={a.untrained} videos={a.videos} x {a.seconds:g} s; "
+          f"time {time.strftime('%H:%M UTC', time.gmtime())}")
+    if not a.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
