@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -36,6 +37,8 @@ def atomic_path(final_path: str | os.PathLike[str], *, suffix: str | None = None
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OptionError(f"cannot create output directory {parent}: {exc.strerror}") from None
+    if not parent.is_dir():  # e.g. -o some_file/out.mp4
+        raise OptionError(f"output directory {parent} exists and is not a directory")
     if not os.access(parent, os.W_OK):
         raise OptionError(f"output directory is not writable: {parent}")
     fd, tmp_name = tempfile.mkstemp(
@@ -46,10 +49,15 @@ def atomic_path(final_path: str | os.PathLike[str], *, suffix: str | None = None
     try:
         yield tmp
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno in _FULL_OR_READONLY:  # disk full etc.: one line
+            raise OptionError(f"cannot write {final}: {exc.strerror or exc}") from None
         raise
+
+
+_FULL_OR_READONLY = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO}
 
 
 def _json_default(obj: Any) -> Any:
