@@ -227,6 +227,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-structure", action="store_true",
                    help="skip the structureness indicators (the slowest metric, ~1 s per 3-min piece)")
     p.add_argument("--seed", type=int, default=0, help="seed of the grooving pair sampling")
+    p.add_argument("--pop909-split", default=None, choices=["train", "val", "test"],
+                   help="MIDI (and --reference) is the POP909 folder: use only this split's songs")
     p.set_defaults(func=_cmd_eval)
 
 
@@ -237,7 +239,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     run_eval(args.midi, reference=args.reference, json_out=args.json_out, csv_out=args.csv_out,
              convention=args.convention, seed=args.seed, structure=not args.no_structure,
-             show_progress=False if args.quiet else None)
+             pop909_split=args.pop909_split, show_progress=False if args.quiet else None)
     return 0
 
 

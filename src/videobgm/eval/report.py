@@ -37,6 +37,17 @@ def collect_midi(path: str | os.PathLike[str]) -> list[Path]:
     raise InputError(f"not found: {p}")
 
 
+def pop909_files(root: str | os.PathLike[str], split: str) -> list[Path]:
+    """The MIDI files of one POP909 split (``NNN/NNN.mid`` of the songs of ``split``)."""
+    from videobgm.train.data import song_dirs
+
+    files = [d / f"{d.name}.mid" for d in song_dirs(root, split)]
+    files = [f for f in files if f.is_file()]
+    if not files:
+        raise InputError(f"no POP909 songs of split {split!r} under {root}")
+    return files
+
+
 def load_for_eval(path: str | os.PathLike[str]) -> tuple[Score, bool]:
     """Read a MIDI file for evaluation: ``(score, key_known)``.
 
@@ -192,10 +203,14 @@ def run_eval(
     convention: str = "default",
     seed: int = 0,
     structure: bool = True,
+    pop909_split: str | None = None,
     show_progress: bool | None = None,
 ) -> dict[str, Any]:
     """``videobgm eval``: metrics of ``midi`` (file or folder) and of ``reference``; print the table,
     write JSON/CSV. Returns the report.
+
+    With ``pop909_split`` ("train", "val", "test"), ``midi`` (and ``reference``, if given) must be
+    the POP909 folder and only the songs of that split (:func:`videobgm.train.data.split_of`) are used.
 
     Raises
     ------
@@ -213,7 +228,7 @@ def run_eval(
     sets = {"inputs": midi} if reference is None else {"inputs": midi, "reference": reference}
     results: dict[str, Any] = {}
     for name, path in sets.items():
-        files = collect_midi(path)
+        files = collect_midi(path) if pop909_split is None else pop909_files(path, pop909_split)
         with stage_bar(f"{name}: {len(files)} MIDI", enabled=show_progress) as bar:
             res = evaluate_files(files, convention=convention, seed=seed, structure=structure,
                                  progress=lambda d, t: bar(d, t))
