@@ -39,6 +39,15 @@ import numpy as np
 
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
+from videobgm.tempomap import (
+    beats_from_segments,
+    fit_grid,
+    fold_tempo,
+    hit_cost,
+    locked_beats,
+    nearest_index,
+    step_times_from_beats,
+)
 from videobgm.types import (
     MODES,
     PITCH_CLASS_NAMES,
@@ -112,7 +121,6 @@ _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7}
 
 _KEY_ALIASES = {"Db": 1, "Eb": 3, "Gb": 6, "Ab": 8, "Bb": 10, "Cb": 11, "Fb": 4, "E#": 5, "B#": 0}
 TEMPO_LIMITS_BPM = (20.0, 300.0)
-_ACCENT_TOLERANCE_S = 0.07  # used by the grid search only (the eval hit window)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,23 +209,6 @@ def validate_config(cfg: PlanConfig) -> None:
 # ----------------------------------------------------------------------------------------------
 # small numeric helpers
 # ----------------------------------------------------------------------------------------------
-def fold_tempo(tempo_bpm: float, lo: float, hi: float) -> tuple[float, float]:
-    """Fold ``tempo_bpm`` by factors of 2 into ``[lo, hi]``; return ``(folded, factor)``.
-
-    When the range is narrower than an octave the octave closest (in log) to it is clipped in.
-    """
-    t, f = float(tempo_bpm), 1.0
-    while t < lo:
-        t, f = t * 2, f * 2
-    while t > hi:
-        t, f = t / 2, f / 2
-    if t < lo:  # range narrower than an octave: t/2 < lo <= ... pick the closer octave
-        if math.log(lo / t) > math.log(2 * t / hi):
-            t, f = t * 2, f * 2
-        t = min(max(t, lo), hi)
-    return t, f
-
-
 def rank_quantiles(x: np.ndarray) -> np.ndarray:
     """Average-rank quantile of each value in (0, 1): ``(rank + 0.5) / n``; ties share a rank."""
     x = np.asarray(x, dtype=float)
@@ -251,121 +242,12 @@ def _interval_means(t: np.ndarray, v: np.ndarray, edges: np.ndarray) -> np.ndarr
     return np.where(cnt > 0, sums / np.maximum(cnt, 1), interp)
 
 
-def step_times_from_beats(beat_times_s: np.ndarray) -> np.ndarray:
-    """Time of every 16th step (linear inside each beat), shape (n_beats * 4 + 1,)."""
-    bt = np.asarray(beat_times_s, dtype=float)
-    frac = np.arange(STEPS_PER_BEAT) / STEPS_PER_BEAT
-    inner = (bt[:-1, None] + np.diff(bt)[:, None] * frac[None, :]).reshape(-1)
-    return np.concatenate([inner, bt[-1:]])
-
-
-def _nearest_index(grid: np.ndarray, t: np.ndarray) -> np.ndarray:
-    i = np.clip(np.searchsorted(grid, t), 1, len(grid) - 1)
-    left = grid[i - 1]
-    return np.where(np.abs(t - left) <= np.abs(grid[i] - t), i - 1, i)
-
-
 def chord_name(root: int, quality: str) -> str:
     """Readable chord name, e.g. ``(9, "min") -> "Am"``."""
     if root < 0 or quality == "N":
         return "N"
     suffix = {"maj": "", "min": "m", "dim": "dim", "aug": "aug"}.get(quality, quality)
     return PITCH_CLASS_NAMES[root % 12] + suffix
-
-
-# ----------------------------------------------------------------------------------------------
-# bar grid
-# ----------------------------------------------------------------------------------------------
-def _segments_for(tempo: float, duration: float, cuts: np.ndarray, bpb: int, min_bars: int,
-                  max_warp: float) -> tuple[list[float], list[int], list[float]]:
-    """Anchor cuts greedily for a nominal tempo: anchors (incl. 0 and end), bars per segment, dropped cuts."""
-    bar = bpb * 60.0 / tempo
-    anchors, nbars, dropped = [0.0], [], []
-    for c in cuts:
-        seg = c - anchors[-1]
-        n = max(1, int(round(seg / bar)))
-        warp = abs(math.log(n * bar / seg)) if seg > 0 else float("inf")
-        rest_bars = int(round((duration - c) / bar))
-        if warp <= max_warp and n >= min_bars and rest_bars >= min_bars:
-            anchors.append(float(c))
-            nbars.append(n)
-        else:
-            dropped.append(float(c))
-    seg = duration - anchors[-1]
-    nbars.append(max(1, int(round(seg / bar))))
-    anchors.append(float(duration))
-    return anchors, nbars, dropped
-
-
-def _beats_from_segments(anchors: list[float], nbars: list[int], bpb: int) -> np.ndarray:
-    parts = [np.linspace(a, b, n * bpb + 1)[:-1] for a, b, n in zip(anchors[:-1], anchors[1:], nbars)]
-    return np.concatenate(parts + [np.array([anchors[-1]])])
-
-
-def _lock_segment(a: float, b: float, n_steps: int, hits_s: np.ndarray,
-                  max_warp: float) -> list[tuple[float, int]]:
-    """Hit points ``(time, step)`` inside one segment: each strong visual beat pulls its nearest
-    16th step onto itself when that changes the local tempo by at most ``max_warp``."""
-    nom = (b - a) / n_steps
-    pts = [(a, 0)]
-    for t in hits_s[(hits_s > a) & (hits_s < b)]:
-        ta, pa = pts[-1]
-        p = pa + int(round((t - ta) / nom))
-        if p <= pa or p >= n_steps:
-            continue
-        w1 = abs(math.log((p - pa) * nom / (t - ta)))
-        w2 = abs(math.log((n_steps - p) * nom / (b - t)))
-        if w1 <= max_warp and w2 <= max_warp:
-            pts.append((float(t), p))
-    pts.append((b, n_steps))
-    return pts
-
-
-def _locked_beats(anchors: list[float], nbars: list[int], bpb: int, hits_s: np.ndarray,
-                  max_warp: float) -> tuple[np.ndarray, int]:
-    """Beat times whose 16th steps pass through the strong visual beats (a film-style tempo map
-    of hit points); returns the beat times and the number of beats locked."""
-    spb = bpb * STEPS_PER_BEAT
-    beats, n_locked = [], 0
-    for a, b, n in zip(anchors[:-1], anchors[1:], nbars):
-        pts = _lock_segment(a, b, n * spb, hits_s, max_warp)
-        n_locked += len(pts) - 2
-        st, tt = np.array([p for _, p in pts], float), np.array([t for t, _ in pts])
-        beats.append(np.interp(np.arange(0, n * spb, STEPS_PER_BEAT), st, tt))
-    return np.concatenate(beats + [np.array([anchors[-1]])]), n_locked
-
-
-def _fit_grid(base: float, window: float, duration: float, cuts: np.ndarray, bpb: int,
-              min_bars: int, max_warp: float, strong_beats_s: np.ndarray,
-              tempo_limits: tuple[float, float]) -> dict[str, Any]:
-    """Search a nominal tempo near ``base`` (within +-``window``) for the best bar grid."""
-    if window > 0:
-        cands = base * np.exp(np.linspace(-math.log1p(window), math.log1p(window), 121))
-        cands = np.concatenate([[base], cands])
-    else:
-        cands = np.array([base])
-    cands = cands[(cands >= tempo_limits[0]) & (cands <= tempo_limits[1])]
-    if cands.size == 0:
-        cands = np.array([min(max(base, tempo_limits[0]), tempo_limits[1])])
-    best: dict[str, Any] | None = None
-    for t in cands:
-        anchors, nbars, dropped = _segments_for(float(t), duration, cuts, bpb, min_bars, max_warp)
-        lens = np.diff(anchors)
-        seg_tempi = np.array(nbars) * bpb * 60.0 / lens
-        warp = float(np.sum(lens / duration * np.abs(np.log(seg_tempi / t))))
-        cost = abs(math.log(t / base)) * (0.5 if window > 0.3 else 1.0) + 2.0 * warp
-        if cuts.size:
-            cost += 1.0 * len(dropped) / cuts.size
-        if strong_beats_s.size:
-            beats = _beats_from_segments(anchors, nbars, bpb)
-            steps = step_times_from_beats(beats)
-            d = np.abs(steps[_nearest_index(steps, strong_beats_s)] - strong_beats_s)
-            cost += 0.3 * float(np.mean(np.minimum(1.0, (d / _ACCENT_TOLERANCE_S) ** 2)))
-        if best is None or cost < best["cost"] - 1e-12:
-            best = dict(tempo=float(t), anchors=anchors, nbars=nbars, dropped=dropped,
-                        seg_tempi=seg_tempi, cost=cost)
-    assert best is not None
-    return best
 
 
 # ----------------------------------------------------------------------------------------------
@@ -457,7 +339,7 @@ def make_plan(
     # ---- tempo and bar grid -----------------------------------------------------------------
     base, window, tempo_reason = _base_tempo(features, cfg, desc, ref, mood, lo, hi)
     limits = (lo, hi) if window > 0.3 else TEMPO_LIMITS_BPM  # free tempo: stay in the range
-    grid = _fit_grid(base, window, duration, cuts, bpb, int(cfg.min_section_bars),
+    grid = fit_grid(base, window, duration, cuts, bpb, int(cfg.min_section_bars),
                      float(cfg.max_tempo_warp), strong_t, limits)
     anchors, nbars = grid["anchors"], grid["nbars"]
     # a video shorter than half a bar at any sensible tempo: one bar that runs past the end
@@ -467,13 +349,22 @@ def make_plan(
         anchors, nbars = [0.0, bar_s], [1]
         reasons["grid"] = (f"video ({duration:.2f} s) shorter than a bar at {grid['tempo']:.1f} bpm: "
                            f"one bar of {bar_s:.2f} s, trimmed by the renderer")
-    elif cfg.lock_beats and strong_t.size:
-        beat_times, n_locked = _locked_beats(anchors, nbars, bpb, strong_t, float(cfg.beat_warp))
-        reasons["beat_lock"] = (f"{n_locked} of {strong_t.size} strong visual beats pulled onto "
-                                f"their nearest 16th step (local tempo change <= "
-                                f"{100 * cfg.beat_warp:g}%)")
     else:
-        beat_times = _beats_from_segments(anchors, nbars, bpb)
+        beat_times = beats_from_segments(anchors, nbars, bpb)
+        if cfg.lock_beats and strong_t.size:
+            locked, n_locked = locked_beats(anchors, nbars, bpb, strong_t, float(cfg.beat_warp))
+            before, after = hit_cost(beat_times, strong_t), hit_cost(locked, strong_t)
+            # bend only for more hits, or (same hits) accents >= 10 ms tighter on average
+            if after[0] < before[0] or (after[0] == before[0] and after[1] < before[1] - 0.01):
+                beat_times = locked
+                reasons["beat_lock"] = (
+                    f"{n_locked} of {strong_t.size} strong visual beats pulled onto their nearest "
+                    f"16th step (local tempo change <= {100 * cfg.beat_warp:g}%): within 70 ms "
+                    f"{100 * (1 - before[0]):.0f}% -> {100 * (1 - after[0]):.0f}%")
+            else:
+                reasons["beat_lock"] = ("tempo map not bent to the visual beats: it would not bring "
+                                        "more strong beats within 70 ms of a 16th step "
+                                        f"({100 * (1 - before[0]):.0f}% already are)")
     n_bars = int(sum(nbars))
     n_beats = n_bars * bpb
     mean_tempo = n_beats * 60.0 / float(beat_times[-1])
@@ -535,9 +426,9 @@ def make_plan(
     accent_steps = np.zeros(n_bars * spb, dtype=bool)
     inside = strong_t[strong_t < beat_times[-1]]
     if inside.size:
-        idx = np.minimum(_nearest_index(steps, inside), accent_steps.size - 1)
+        idx = np.minimum(nearest_index(steps, inside), accent_steps.size - 1)
         accent_steps[idx] = True
-        err_ms = 1000 * np.abs(steps[_nearest_index(steps, inside)] - inside)
+        err_ms = 1000 * np.abs(steps[nearest_index(steps, inside)] - inside)
         reasons["accents"] = (f"{inside.size} strong visual beats (strength >= the "
                               f"{cfg.accent_quantile:g} quantile) -> nearest 16th step "
                               f"({int(accent_steps.sum())} steps; quantisation error mean "
