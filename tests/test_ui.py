@@ -6,6 +6,7 @@ come back as a message and the same app object keeps working.
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ pytest.importorskip("gradio")
 
 from videobgm.config import PipelineConfig, UIConfig  # noqa: E402
 from videobgm.errors import OptionError  # noqa: E402
-from videobgm.ui.handlers import MusicControls, SessionState, UIHandlers  # noqa: E402
+from videobgm.ui.handlers import KEYS, MusicControls, SessionState, UIHandlers  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -183,13 +184,21 @@ def test_music_controls_parse_widget_values() -> None:
 
 def test_edited_description_and_controls_reach_the_plan(handlers: UIHandlers, generated) -> None:
     up, _ = generated
+    proposed = up.state.proposed
+    key = (KEYS.index(proposed.key) + 2) % 12  # a key the upload did not propose
     out = handlers.generate(up.state, "sad slow music for cello and piano",
-                            MusicControls(tempo_bpm=72.0, key="D", mode="minor", seed=1))
+                            dataclasses.replace(proposed, tempo_bpm=72.0, key=KEYS[key],
+                                                mode="minor", seed=1))
     assert out.ok, out.status
     plan = out.state.result.plan
-    assert abs(plan.tempo_bpm - 72.0) < 72.0 * 0.16  # the planner may warp to put cuts on bars
-    assert plan.controls.key_tonic == 2 and plan.controls.mode == "minor"
-    assert out.state.result.description.source == "edited"
+    assert out.state.config.plan.tempo_bpm == 72.0 and out.state.config.sample.seed == 1
+    # the planner may change the tempo to put the cut on a bar line (its tempo map)
+    assert abs(plan.tempo_bpm - 72.0) <= 72.0 * 0.25, plan.reasons.get("tempo")
+    assert plan.controls.key_tonic == key and plan.controls.mode == "minor"
+    desc = out.state.result.description
+    assert desc.source == "edited" and desc.mood == "sad"
+    # the untouched pre-filled mood did not override the edited words
+    assert plan.mood == "sad" and "cello" in (desc.instruments or [])
 
 
 def test_build_app_queues_heavy_work(tmp_path: Path) -> None:

@@ -134,8 +134,7 @@ def test_upload_generate_download_in_chromium(
             status = _wait_status(page, "Analysed")
             assert "square.mp4" in status
             assert page.locator("#vbgm-desc textarea").input_value().strip()
-            page.wait_for_selector("#vbgm-plot img, #vbgm-plot svg, #vbgm-plot canvas",
-                                   timeout=TIMEOUT_MS)
+            page.wait_for_selector("#vbgm-plot img", timeout=TIMEOUT_MS)  # matplotlib -> <img>
 
             page.locator("#vbgm-generate").click()
             status = _wait_status(page, "Done (v1)")
@@ -144,15 +143,24 @@ def test_upload_generate_download_in_chromium(
             hrefs = [links.nth(i).get_attribute("href") or "" for i in range(links.count())]
             for ext in (".mp4", ".wav", ".mid", ".zip"):
                 assert any(h.endswith(ext) for h in hrefs), (ext, hrefs)
-            page.wait_for_timeout(500)  # let the player and plot settle for the screenshot
-            page.screenshot(path=str(ARTIFACTS / "ui_result.png"), full_page=True)
-
             # download the scored video through the page's own link
             mp4 = next(h for h in hrefs if h.endswith(".mp4"))
             resp = page.request.get(mp4)
             assert resp.ok, resp.status
             out = tmp_path / "downloaded.mp4"
             out.write_bytes(resp.body())
+
+            # regenerate bars 2-3 from the page: a new version, the rest kept (see test_ui.py)
+            page.locator("#vbgm-first-bar input").fill("2")
+            page.locator("#vbgm-last-bar input").fill("3")
+            page.locator("#vbgm-regenerate").click()
+            status = _wait_status(page, "Done (v2)")
+            assert "bars 2-3 regenerated" in status
+            # the earlier warning toast closes by itself (6 s); keep it out of the screenshot
+            page.locator('[data-testid="toast-body"]').first.wait_for(state="detached",
+                                                                     timeout=15_000)
+            page.wait_for_timeout(500)  # let the player and plot settle for the screenshot
+            page.screenshot(path=str(ARTIFACTS / "ui_result.png"), full_page=True)
         finally:
             browser.close()
 

@@ -122,7 +122,7 @@ def build_app(
                 instruments = gr.Dropdown(list(INSTRUMENTS), value=[], multiselect=True,
                                           label="Instruments (empty = chosen by the style)", scale=3)
                 density = gr.Slider(0.25, 3.0, value=config.plan.density_scale, step=0.05,
-                                    label="Note density x", scale=1)
+                                    label="Density ×", scale=1)
                 seed = gr.Number(value=config.sample.seed, precision=0, minimum=0, label="Seed",
                                  scale=1)
         generate_btn = gr.Button("Generate music", variant="primary", size="lg",
@@ -133,11 +133,13 @@ def build_app(
             with gr.Row(equal_height=True):
                 section = gr.Dropdown([], label="Section (fills the bar range)", value=None,
                                       scale=3, elem_id="vbgm-section")
-                first_bar = gr.Number(value=1, precision=0, minimum=1, label="From bar", scale=1)
-                last_bar = gr.Number(value=1, precision=0, minimum=1, label="To bar", scale=1)
+                first_bar = gr.Number(value=1, precision=0, minimum=1, label="From bar", scale=1,
+                                      elem_id="vbgm-first-bar")
+                last_bar = gr.Number(value=1, precision=0, minimum=1, label="To bar", scale=1,
+                                     elem_id="vbgm-last-bar")
                 new_seed = gr.Number(value=config.sample.seed + 1, precision=0, minimum=0,
                                      label="New seed", scale=1)
-            regen_btn = gr.Button("Regenerate these bars", variant="secondary",
+            regen_btn = gr.Button("Regenerate these bars", variant="primary",
                                   elem_id="vbgm-regenerate")
 
         controls = [mood, style, tempo, key, mode, instruments, density, seed]
@@ -145,7 +147,7 @@ def build_app(
         def on_upload(video: str | None, st: SessionState, progress=gr.Progress()):  # noqa: B008
             o = h.upload(video, st, progress)
             if not o.ok:
-                gr.Warning(o.status.replace("**", ""))
+                gr.Warning(o.status.replace("**", ""), duration=6)
                 # clear the refused file so the upload box is ready for the next one
                 return (o.status, None, gr.update(), *[gr.update()] * len(controls),
                         gr.update(choices=[], value=None), None, None, o.state, None)
@@ -175,7 +177,7 @@ def build_app(
 
         def _result_updates(o: Outcome):
             if not o.ok:
-                gr.Warning(o.status.replace("**", ""))
+                gr.Warning(o.status.replace("**", ""), duration=6)
                 return o.status, gr.update(), gr.update(), gr.update(), gr.update(), o.state, gr.update()
             keep = gr.update(choices=o.sections)
             return o.status, o.figure, o.video, o.files, keep, o.state, gr.update()

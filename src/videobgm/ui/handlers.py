@@ -82,6 +82,23 @@ class MusicControls:
         return cls(mood=opt(mood), style=opt(style), tempo_bpm=tempo_f, key=opt(key),
                    mode=opt(mode), instruments=inst, density_scale=dens, seed=seed_i)
 
+    def unchanged_as_auto(self, proposed: MusicControls) -> MusicControls:
+        """These controls with every musical choice still equal to ``proposed`` set to auto.
+
+        The page pre-fills the controls with what the upload's plan chose; when the user then
+        edits the description text, the untouched controls must not override the new words.
+        """
+        def same(a: Any, b: Any) -> bool:
+            if isinstance(a, float) and isinstance(b, float):
+                return abs(a - b) < 0.05
+            if isinstance(a, str) and isinstance(b, str):
+                return a.lower() == b.lower()
+            return a == b
+
+        kw = {f: None if same(getattr(self, f), getattr(proposed, f)) else getattr(self, f)
+              for f in ("mood", "style", "tempo_bpm", "key", "mode", "instruments")}
+        return dataclasses.replace(self, **kw)
+
     def apply(self, config: PipelineConfig) -> PipelineConfig:
         """``config`` with these controls in its plan and sample sections."""
         plan = config.plan.replace(
@@ -108,6 +125,7 @@ class SessionState:
     work_dir: str | None = None
     version: int = 0
     history: list[str] = dataclasses.field(default_factory=list)
+    proposed: MusicControls | None = None  # the controls as pre-filled after the upload
 
 
 @dataclasses.dataclass
@@ -270,6 +288,26 @@ class UIHandlers:
     def upload(self, video_path: str | None, state: SessionState | None,
                progress: ProgressCb = _noop_progress) -> Outcome:
         """A video was uploaded: check it, analyse it, describe it, plan a preview."""
+        return _guarded("analysing the upload", SessionState(), self._upload, video_path, state,
+                        progress)
+
+    def generate(self, state: SessionState | None, description_text: str | None,
+                 controls: MusicControls, progress: ProgressCb = _noop_progress) -> Outcome:
+        """Compose music for the uploaded video with the page's description and controls."""
+        return _guarded("generating", state or SessionState(), self._generate, state,
+                        description_text, controls, progress)
+
+    def regenerate(self, state: SessionState | None, first_bar: Any, last_bar: Any, seed: Any,
+                   progress: ProgressCb = _noop_progress) -> Outcome:
+        """Regenerate bars ``first_bar..last_bar`` (1-based, inclusive) with ``seed``.
+
+        Every note outside those bars is kept exactly; the video, WAV, MIDI and stems are rewritten.
+        """
+        return _guarded("regenerating", state or SessionState(), self._regenerate, state,
+                        first_bar, last_bar, seed, progress)
+
+    def _upload(self, video_path: str | None, state: SessionState | None,
+                progress: ProgressCb) -> Outcome:
         state = SessionState()  # a new upload starts a new session (old outputs are kept on disk)
         try:
             progress(0.0, desc="checking the upload")
@@ -301,7 +339,10 @@ class UIHandlers:
             instruments=tuple(d.instruments) if d and d.instruments else None,
             density_scale=self.config.plan.density_scale, seed=self.config.sample.seed,
         )
+        state.proposed = ctrl
         text = d.text if d and d.text else _fallback_text(features, plan)
+        if d is None or not d.text:
+            state.description = Description(text=text, source="video")
         cuts = len(features.cut_times_s)
         status = (f"**Analysed** {Path(str(video_path)).name}: {_fmt_time(info['duration_s'])}, "
                   f"{info['width']}x{info['height']} at {info['fps']:.1f} fps; "
@@ -311,12 +352,14 @@ class UIHandlers:
         return Outcome(True, status, state, figure=fig, sections=section_choices(plan),
                        description_text=text, controls=ctrl)
 
-    def generate(self, state: SessionState | None, description_text: str | None,
-                 controls: MusicControls, progress: ProgressCb = _noop_progress) -> Outcome:
-        """Compose music for the uploaded video with the page's description and controls."""
+    def _generate(self, state: SessionState | None, description_text: str | None,
+                  controls: MusicControls, progress: ProgressCb) -> Outcome:
         state = state if state is not None else SessionState()
         if state.features is None or not state.video_path:
             return Outcome(False, "**Nothing to score:** upload a video first.", state)
+        base_text = (state.description.text or "").strip() if state.description else ""
+        if state.proposed is not None and (description_text or "").strip() != base_text:
+            controls = controls.unchanged_as_auto(state.proposed)  # the edited words decide
         try:
             cfg = controls.apply(self.config)
             pipe = self.pipeline(cfg)
@@ -343,12 +386,8 @@ class UIHandlers:
         return Outcome(True, status, state, figure=fig, video=result.output_path, files=files,
                        sections=section_choices(result.plan))
 
-    def regenerate(self, state: SessionState | None, first_bar: Any, last_bar: Any, seed: Any,
-                   progress: ProgressCb = _noop_progress) -> Outcome:
-        """Regenerate bars ``first_bar..last_bar`` (1-based, inclusive) with ``seed``.
-
-        Every note outside those bars is kept exactly; the video, WAV, MIDI and stems are rewritten.
-        """
+    def _regenerate(self, state: SessionState | None, first_bar: Any, last_bar: Any, seed: Any,
+                    progress: ProgressCb) -> Outcome:
         state = state if state is not None else SessionState()
         if state.result is None or state.config is None:
             return Outcome(False, "**Nothing to regenerate:** press Generate first.", state)
@@ -408,6 +447,18 @@ class UIHandlers:
 # ---------------------------------------------------------------------------------------------
 # small helpers
 # ---------------------------------------------------------------------------------------------
+def _guarded(action: str, fallback: SessionState, fn: Callable[..., Outcome], *args: Any) -> Outcome:
+    """Run a handler; a bug (not a user error) is logged with its traceback and reported in the
+    page as one line, so the server keeps serving and the user is told something went wrong."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - logged with traceback, shown to the user
+        log.exception("internal error while %s", action)
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return Outcome(False, f"**Internal error while {action}** (a bug; the server log has the "
+                       f"traceback): {msg}", fallback)
+
+
 def _default_factory(config: PipelineConfig) -> Any:
     from videobgm.pipeline import Pipeline
 
