@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import POP909
 from videobgm import midi
 from videobgm.config import MidiConfig
 from videobgm.errors import InputError
@@ -127,3 +128,15 @@ def test_bad_midi_files(tmp_path: Path) -> None:
     pm.write(str(drums))
     s = midi.read_midi(drums)
     assert {n.track for n in s.notes} == {"drums"}
+
+
+@pytest.mark.skipif(not POP909.is_dir(), reason="POP909 not available")
+def test_pop909_song_write_read_round_trip(tmp_path: Path) -> None:
+    from videobgm.train.data import load_song
+
+    s, _ = load_song(POP909 / "001")
+    path = midi.write_midi(s, tmp_path / "001.mid")
+    back = midi.read_midi(path, beats_per_bar=s.beats_per_bar)
+    assert _key(back) == _key(s)
+    bt = s.beat_times()
+    assert np.allclose(back.beat_times()[: len(bt)], bt - bt[0], atol=1e-3)

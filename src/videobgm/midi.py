@@ -1,6 +1,6 @@
 """[6] Score <-> MIDI: writing (with a tempo map that puts every beat on a tick), stems, reading.
 
-Writing: every beat of ``score.beat_times()`` falls on a multiple of ``cfg.ticks_per_beat`` ticks
+Writing: the first beat is at 0 s and every beat of ``score.beat_times()`` falls on a multiple of ``cfg.ticks_per_beat`` ticks
 (one tempo event per beat whose length differs from the previous one), so DAWs show the music on
 its grid. A time signature ``beats_per_bar/4`` and one instrument per non-empty track, named
 after the track in upper case (``MELODY``, ``BRIDGE``, ``PIANO``, ``BASS``, ``DRUMS``), are written.
@@ -43,9 +43,10 @@ def _beat_times_for_writing(score: Score) -> np.ndarray:
     bt = score.beat_times()
     if bt.shape[0] < 2 or not np.all(np.isfinite(bt)) or np.any(np.diff(bt) <= 0):
         raise InputError(f"score {score.name or ''} has invalid beat times (must increase strictly)")
-    if bt[0] < 0:  # a pickup extrapolated before time 0: shift so the piece starts at 0
-        bt = bt - bt[0]
-    return bt
+    # the file starts at the first beat (a plan's grid starts at 0 already; POP909's first beat is
+    # a few ms in; a pickup extrapolated before 0 is negative): beat i is then exactly at tick
+    # i * ticks_per_beat, which is what readers (and read_midi's tempo-map grid) expect
+    return bt - bt[0]
 
 
 def score_to_midi(score: Score, cfg: MidiConfig | None = None) -> pretty_midi.PrettyMIDI:
@@ -61,9 +62,8 @@ def score_to_midi(score: Score, cfg: MidiConfig | None = None) -> pretty_midi.Pr
     Returns
     -------
     pretty_midi.PrettyMIDI
-        Beat ``i`` is at tick ``offset + i * ticks_per_beat`` (``offset`` = first beat time in
-        ticks at the first tempo); a note's start/end are the times of its grid ticks. If the first
-        beat time is negative, all times are shifted so that it is 0.
+        Beat ``i`` is at tick ``i * ticks_per_beat``; a note's start/end are the times of its grid
+        ticks. Times are shifted so that the first beat is at 0 s (it is 0 for a plan's grid).
     """
     import pretty_midi
 
@@ -81,7 +81,7 @@ def score_to_midi(score: Score, cfg: MidiConfig | None = None) -> pretty_midi.Pr
     tempo_us = np.round(ibi * 1e6).astype(np.int64)  # microseconds per beat, as stored in the file
     pm = pretty_midi.PrettyMIDI(resolution=res, initial_tempo=float(bpm[0]))
     scale = tempo_us * 1e-6 / res  # seconds per tick of each beat
-    offset = int(round(bt[0] / scale[0]))
+    offset = 0  # first beat at 0 s (see _beat_times_for_writing)
     tick_scales = [(0, float(scale[0]))]
     for i in range(1, len(scale)):
         if tempo_us[i] != tempo_us[i - 1]:
