@@ -249,3 +249,13 @@ def test_key_names_and_zero_duration() -> None:
     f.video = VideoInfo(path="x", duration_s=0.0, fps=30.0, width=2, height=2)
     with pytest.raises(InputError):
         make_plan(f, PlanConfig())
+
+
+def test_slow_visual_tempo_with_strong_beats_goes_double_time() -> None:
+    beats = np.arange(0.4, 24.0, 0.75)  # 80 bpm pulse
+    slow = make_plan(make_features(24.0, tempo_bpm=80.0), PlanConfig())
+    fast = make_plan(make_features(24.0, tempo_bpm=80.0, beats_s=beats), PlanConfig())
+    assert 70 <= slow.tempo_bpm <= 90
+    assert 145 <= fast.tempo_bpm <= 175 and "double-time" in fast.reasons["tempo"]
+    off = make_plan(make_features(24.0, tempo_bpm=80.0, beats_s=beats), PlanConfig(hit_tempo_bpm=0))
+    assert off.tempo_bpm < 100

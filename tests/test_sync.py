@@ -119,3 +119,11 @@ def test_duration_error_and_midi_input(tmp_path) -> None:  # noqa: ANN001
         assert m2[k] == pytest.approx(m[k], abs=1e-6)
     table = format_table({"video": m, "baseline": m2})
     assert "| hit_rate (higher is better) | 1.000 | 1.000 |" in table
+
+
+def test_dense_accents_are_still_measured() -> None:
+    # 3 of every 4 beats accented: the accents are above the lower quartile of velocities
+    acc = [4 * k for k in range(16) if k % 4 != 3]
+    s = score_with_accents(4, acc)
+    s.notes = [n for n in s.notes if n.track != "piano" or n.onset_16th % 16 == 12]
+    assert accented_onset_times(s).size == len(acc)

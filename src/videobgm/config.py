@@ -103,6 +103,7 @@ class PlanConfig(_Cfg):
     max_tempo_warp: float = 0.2  # most relative tempo change used to put a cut on a bar line
     lock_beats: bool = True  # tempo map bends so 16th steps pass through strong visual beats
     beat_warp: float = 0.08  # most local tempo change used to lock a visual beat
+    hit_tempo_bpm: float = 105.0  # slower folded visual tempi go double-time when there are strong visual beats (0 = never)
 
 
 @dataclass(frozen=True)

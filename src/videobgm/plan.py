@@ -198,6 +198,8 @@ def validate_config(cfg: PlanConfig) -> None:
         raise OptionError(f"min section bars must be >= 1, got {cfg.min_section_bars}")
     if not 0 <= cfg.accent_quantile <= 1:
         raise OptionError(f"accent quantile must be in [0, 1], got {cfg.accent_quantile}")
+    if not 0 <= cfg.hit_tempo_bpm <= 150:
+        raise OptionError(f"hit tempo must be in [0, 150] bpm, got {cfg.hit_tempo_bpm}")
     if not 0 <= cfg.beat_warp <= 0.5:
         raise OptionError(f"beat warp must be in [0, 0.5], got {cfg.beat_warp}")
     if not 0 <= cfg.max_tempo_warp <= 0.5:
@@ -337,7 +339,7 @@ def make_plan(
     strong_t = vb_t[strong]
 
     # ---- tempo and bar grid -----------------------------------------------------------------
-    base, window, tempo_reason = _base_tempo(features, cfg, desc, ref, mood, lo, hi)
+    base, window, tempo_reason = _base_tempo(features, cfg, desc, ref, mood, lo, hi, int(strong_t.size))
     limits = (lo, hi) if window > 0.3 else TEMPO_LIMITS_BPM  # free tempo: stay in the range
     grid = fit_grid(base, window, duration, cuts, bpb, int(cfg.min_section_bars),
                      float(cfg.max_tempo_warp), strong_t, limits)
@@ -400,6 +402,9 @@ def make_plan(
         if ref_level > 0:
             density = density * (0.5 + 0.5 * ref_level / float(np.median(DENSITY_TABLE)))
             dens_reason.append(f"level pulled halfway to reference {ref.id} (median {ref_level:g}/bar)")
+    if "double-time" in tempo_reason:
+        density = density * 0.7
+        dens_reason.append("x0.7 for double-time (bars half as long)")
     density = density * float(cfg.density_scale)
     if cfg.density_scale != 1.0:
         dens_reason.append(f"x{cfg.density_scale:g} (density scale)")
@@ -486,7 +491,7 @@ def _choose_mood(cfg: PlanConfig, desc: Description, valence: float, arousal: fl
 
 
 def _base_tempo(features: Features, cfg: PlanConfig, desc: Description, ref: Reference | None,
-                mood: str, lo: float, hi: float) -> tuple[float, float, str]:
+                mood: str, lo: float, hi: float, n_strong: int) -> tuple[float, float, str]:
     """Base tempo, the relative search window around it, and the reason."""
     if cfg.tempo_bpm is not None:
         return _check_tempo(cfg.tempo_bpm, "tempo"), 0.0, f"user tempo {cfg.tempo_bpm:g} bpm"
@@ -497,8 +502,16 @@ def _base_tempo(features: Features, cfg: PlanConfig, desc: Description, ref: Ref
     if math.isfinite(vt) and vt > 0 and features.tempo_confidence > 0:
         t, f = fold_tempo(vt, lo, hi)
         how = "unchanged" if f == 1 else f"folded x{f:g}"
-        return t, 0.08, (f"visual tempo {vt:.1f} bpm (confidence {features.tempo_confidence:.2f}) "
-                         f"{how} into {lo:g}..{hi:g} -> {t:.1f} bpm")
+        why = (f"visual tempo {vt:.1f} bpm (confidence {features.tempo_confidence:.2f}) "
+               f"{how} into {lo:g}..{hi:g} -> {t:.1f} bpm")
+        hit = float(cfg.hit_tempo_bpm)
+        if n_strong >= 4 and t < hit and 2 * t <= TEMPO_LIMITS_BPM[1]:
+            # a 16th at tempo T lasts 15/T s: below ~107 bpm a visual beat between two steps can
+            # be more than 70 ms from both, so the music goes double-time (2 steps per old one)
+            t *= 2
+            why += (f"; doubled to {t:.1f} bpm (double-time) so that every strong visual beat is "
+                    f"within half a 16th (<= {7500 / t:.0f} ms) of a step")
+        return t, 0.08, why
     if ref is not None and ref.tempo_bpm > 0:
         t, _ = fold_tempo(ref.tempo_bpm, lo, hi)
         return t, 0.1, f"no periodic motion; reference {ref.id} tempo {ref.tempo_bpm:g} -> {t:.1f} bpm"

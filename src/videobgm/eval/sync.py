@@ -4,8 +4,9 @@ Definitions (all times in seconds, the music timed by its own beat grid ``score.
 
 * **accented onset** -- a 16th step whose loudest pitched note (drums excluded) has velocity
   >= ``accent_velocity`` (97 = the lower edge of velocity bin 7 of 8, the sampler's
-  ``accent_velocity_bin``) *and* strictly above the median of the per-step maxima (so a piece
-  played at one constant velocity has no accents);
+  ``accent_velocity_bin``) *and* strictly above the lower quartile of the per-step maxima (so a
+  piece played at one constant velocity has no accents, while a plan that accents up to 3/4 of
+  its onsets can still be measured);
 * **strong visual beat** -- a visual beat whose strength is >= the ``strong_quantile`` quantile
   of all beat strengths (0.5: the upper half; the planner's ``accent_quantile``);
 * ``beat_alignment`` -- the Beat Alignment Score of AIST++ / Bailando (Li et al. 2021):
@@ -89,7 +90,7 @@ def accented_onset_times(score: Score, *, accent_velocity: int = ACCENT_VELOCITY
         return np.zeros(0)
     steps = np.array(sorted(vmax))
     v = np.array([vmax[s] for s in steps])
-    acc = (v >= accent_velocity) & (v > np.median(v))
+    acc = (v >= accent_velocity) & (v > np.quantile(v, 0.25))
     return st[steps[acc]]
 
 
