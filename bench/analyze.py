@@ -61,11 +61,15 @@ def make(path: Path, duration_s: float, width: int, height: int, fps: float = 30
 def _child(path: str) -> None:
     from videobgm.features import extract_features
 
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = ru0.ru_utime + ru0.ru_stime
     t0 = time.perf_counter()
     f = extract_features(path)
     wall = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"wall_s": wall, "rss_mb": rss_mb, "duration_s": f.duration_s,
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    rss_mb = ru.ru_maxrss / 1024.0
+    cpu = ru.ru_utime + ru.ru_stime - cpu0
+    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "rss_mb": rss_mb, "duration_s": f.duration_s,
                       "frames": int(f.frame_times_s.size), "tempo_bpm": f.tempo_bpm,
                       "size": f.meta["analysis_size"]}))
 
@@ -94,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
                              capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
         mbit = clip.stat().st_size * 8 / dur / 1e6
-        rows.append((label, f"{mbit:.1f}", f"{r['wall_s']:.2f}", f"{dur / r['wall_s']:.1f}x",
-                     f"{r['wall_s'] / dur * 60:.2f}", f"{r['rss_mb']:.0f}"))
+        rows.append((label, f"{mbit:.1f}", f"{r['wall_s']:.2f}", f"{r['cpu_s']:.2f}",
+                     f"{dur / r['wall_s']:.1f}x", f"{r['wall_s'] / dur * 60:.2f}", f"{r['rss_mb']:.0f}"))
     load = os.getloadavg()
-    head = ("clip", "Mbit/s", "wall s", "realtime", "s per min", "peak RSS MB")
+    head = ("clip", "Mbit/s", "wall s", "CPU s", "realtime", "wall s per min", "peak RSS MB")
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda r: "| " + " | ".join(str(x).ljust(n) for x, n in zip(r, widths)) + " |"  # noqa: E731
     print(line(head))

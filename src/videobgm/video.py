@@ -259,10 +259,61 @@ def iter_frames(
     ------
     InputError
         When the file cannot be opened or decoded.
+
+    Notes
+    -----
+    Decoding and shrinking run in a background thread, at most two chunks ahead, so that
+    FFmpeg's decoder threads keep working while the caller analyses the previous chunk.
     """
+    import queue
+    import threading
+
+    chunks = _decode_chunks(path, cfg or VideoConfig(), fps=fps, max_side=max_side)
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for chunk in chunks:
+                if not put(("chunk", chunk)):
+                    break
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            put(("error", exc))
+        finally:
+            chunks.close()
+
+    worker = threading.Thread(target=work, name="videobgm-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "chunk":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+
+
+def _decode_chunks(
+    path: str | os.PathLike[str], cfg: VideoConfig, *, fps: float | None, max_side: int | None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The decoding loop of :func:`iter_frames` (runs in its worker thread)."""
     import av
 
-    cfg = cfg or VideoConfig()
     target_fps = cfg.analysis_fps if fps is None else fps
     side = cfg.analysis_max_side if max_side is None else max_side
     chunk = max(1, int(cfg.chunk_frames))
@@ -270,6 +321,8 @@ def iter_frames(
     try:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
+        # deblocking only smooths 8x8 block edges, invisible after shrinking to analysis size
+        stream.codec_context.options = {"skip_loop_filter": "all"}
         tb = float(stream.time_base) if stream.time_base else None
         origin = (stream.start_time or 0) * tb if (tb and stream.start_time is not None) else 0.0
         rate = float(stream.average_rate or stream.guessed_rate or 30.0)

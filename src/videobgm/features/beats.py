@@ -158,7 +158,7 @@ def estimate_tempo(
     *,
     bpm_range: tuple[float, float],
     half_lag_ratio: float = 0.7,
-    min_confidence: float = 0.1,
+    min_confidence: float = 0.25,
 ) -> tuple[float, float]:
     """Dominant visual tempo from the autocorrelation of saliency.
 
@@ -203,12 +203,13 @@ def estimate_tempo(
         return nan
     ac = ac / ac[0]
     lo_bpm, hi_bpm = float(min(bpm_range)), float(max(bpm_range))
-    lag_min = max(1, int(np.floor(60.0 / hi_bpm / dt)))
-    lag_max = min(n - 2, int(np.ceil(60.0 / lo_bpm / dt)))
+    lag_min = max(1, int(np.floor(60.0 / hi_bpm / dt)) - 1)
+    lag_max = min(n - 2, int(np.ceil(60.0 / lo_bpm / dt)) + 1)
     if lag_max <= lag_min:
         return nan
     lags = np.arange(max(1, lag_min), lag_max + 1)
-    peaks = [int(lag) for lag in lags if ac[lag] > ac[lag - 1] and ac[lag] >= ac[lag + 1]]
+    # true local maxima only: a lag at the edge of the range is not a peak of the range
+    peaks = [int(lag) for lag in lags[1:-1] if ac[lag] > ac[lag - 1] and ac[lag] >= ac[lag + 1]]
     if not peaks:
         return nan
     best = max(peaks, key=lambda lag: ac[lag])
@@ -228,5 +229,6 @@ def estimate_tempo(
     conf = float(np.clip(b, 0.0, 1.0))
     if conf < min_confidence:
         return float("nan"), 0.0
-    bpm = float(np.clip(bpm, lo_bpm, hi_bpm))  # a peak at the range edge may interpolate just past it
+    if not lo_bpm <= bpm <= hi_bpm:
+        return float("nan"), 0.0
     return float(bpm), conf

@@ -7,6 +7,9 @@ import numpy as np
 N_HUE_BINS = 12
 WARM_HUE_DEG = 30.0  # orange: warmth = +1 there, -1 at the opposite hue (210 deg, cyan-blue)
 GREY_SATURATION = 0.02  # a frame whose mean saturation is below this has an all-zero hue histogram
+# per 8-bit hue code (0..255 = 0..360 deg): cos(hue - 30 deg) and the 12-bin index
+_WARM_LUT = np.cos(np.deg2rad(np.arange(256) * (360.0 / 256.0) - WARM_HUE_DEG)).astype(np.float32)
+_BIN_LUT = (np.arange(256) * N_HUE_BINS) // 256
 
 
 def hsv_stack(frames: np.ndarray) -> np.ndarray:
@@ -38,14 +41,12 @@ def color_stats(hsv: np.ndarray) -> dict[str, np.ndarray]:
     n = hsv.shape[0]
     flat = hsv.reshape(n, -1, 3)
     npix = flat.shape[1]
-    hue = flat[..., 0].astype(np.float32) * (360.0 / 256.0)
-    sat = flat[..., 1].astype(np.float32) / 255.0
-    val = flat[..., 2].astype(np.float32) / 255.0
-    brightness = val.mean(axis=1)
-    saturation = sat.mean(axis=1)
-    warmth = (sat * np.cos(np.deg2rad(hue - WARM_HUE_DEG))).mean(axis=1)
-    bins = (flat[..., 0].astype(np.int64) * N_HUE_BINS) // 256
-    idx = (bins + N_HUE_BINS * np.arange(n)[:, None]).ravel()
+    h8 = flat[..., 0]
+    sat = flat[..., 1].astype(np.float32) * np.float32(1 / 255)
+    brightness = flat[..., 2].mean(axis=1, dtype=np.float64) / 255.0
+    saturation = sat.mean(axis=1, dtype=np.float64)
+    warmth = (sat * _WARM_LUT[h8]).mean(axis=1, dtype=np.float64)
+    idx = (_BIN_LUT[h8] + (N_HUE_BINS * np.arange(n, dtype=np.int64))[:, None]).ravel()
     hist = np.bincount(idx, weights=sat.ravel(), minlength=n * N_HUE_BINS).reshape(n, N_HUE_BINS)
     total = hist.sum(axis=1, keepdims=True)
     grey = (total[:, 0] / npix) < GREY_SATURATION

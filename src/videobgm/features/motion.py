@@ -92,15 +92,21 @@ class FlowMeter:
 
 
 def directogram(flow: np.ndarray, n_bins: int, dt_s: float) -> tuple[float, np.ndarray]:
-    """Reduce a flow field (H, W, 2) in px to (mean speed px/s, directogram (n_bins,) px/s)."""
-    fx = flow[..., 0].ravel()
-    fy = flow[..., 1].ravel()
-    mag = np.sqrt(fx * fx + fy * fy)
-    pos = (np.arctan2(fy, fx) % (2 * np.pi)) * (n_bins / (2 * np.pi))
-    lo = np.floor(pos).astype(np.int64)
+    """Reduce a flow field (H, W, 2) in px to (mean speed px/s, directogram (n_bins,) px/s).
+
+    Each pixel's magnitude is split between the two nearest angle bins (linear in angle), so a
+    direction wobbling across a bin edge does not move energy in jumps.
+    """
+    import cv2
+
+    mag, ang = cv2.cartToPolar(flow[..., 0], flow[..., 1])  # float32, angle in [0, 2 pi)
+    mag = mag.ravel()
+    pos = ang.ravel() * np.float32(n_bins / (2 * np.pi))
+    lo = pos.astype(np.int32)
     frac = pos - lo
     lo %= n_bins
-    hist = np.bincount(lo, weights=mag * (1 - frac), minlength=n_bins)
-    hist += np.bincount((lo + 1) % n_bins, weights=mag * frac, minlength=n_bins)
+    upper = mag * frac
+    hist = np.bincount(lo, weights=mag - upper, minlength=n_bins)
+    hist += np.bincount((lo + 1) % n_bins, weights=upper, minlength=n_bins)
     scale = 1.0 / (mag.size * max(dt_s, 1e-6))
-    return float(mag.sum() * scale), hist * scale
+    return float(hist.sum() * scale), hist * scale
