@@ -140,7 +140,8 @@ def test_static_video_gets_flat_density() -> None:
     assert len(set(plan.controls.density_per_bar.tolist())) == 1
 
 
-@pytest.mark.parametrize("tempo,period", [(120.0, 0.5), (105.0, 60 / 105), (87.0, 0.69)])
+@pytest.mark.parametrize("tempo,period", [(120.0, 0.5), (105.0, 60 / 105), (87.0, 0.69),
+                                          (float("nan"), 0.77), (float("nan"), 0.5)])
 def test_strong_visual_beats_become_accents_within_70ms(tempo: float, period: float) -> None:
     rng = np.random.default_rng(0)
     beats = np.arange(0.31, 30.0, period) + rng.normal(0, 0.01, size=np.arange(0.31, 30.0, period).size)

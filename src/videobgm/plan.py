@@ -341,6 +341,10 @@ def make_plan(
     # ---- tempo and bar grid -----------------------------------------------------------------
     base, window, tempo_reason = _base_tempo(features, cfg, desc, ref, mood, lo, hi, int(strong_t.size))
     limits = (lo, hi) if window > 0.3 else TEMPO_LIMITS_BPM  # free tempo: stay in the range
+    if window > 0.3 and strong_t.size >= 4 and 0 < cfg.hit_tempo_bpm < hi:
+        # free tempo but strong visual beats: stay fast enough for every beat to be near a step
+        limits = (max(lo, float(cfg.hit_tempo_bpm)), hi)
+        tempo_reason += f"; strong visual beats: searched in {limits[0]:g}..{hi:g} bpm"
     grid = fit_grid(base, window, duration, cuts, bpb, int(cfg.min_section_bars),
                      float(cfg.max_tempo_warp), strong_t, limits)
     anchors, nbars = grid["anchors"], grid["nbars"]
