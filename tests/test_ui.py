@@ -7,6 +7,8 @@ come back as a message and the same app object keeps working.
 from __future__ import annotations
 
 import dataclasses
+import socket
+import threading
 import zipfile
 from pathlib import Path
 
@@ -211,3 +213,51 @@ def test_build_app_queues_heavy_work(tmp_path: Path) -> None:
     assert len(heavy) == 3  # upload, generate, regenerate share one limit
     assert all(f.concurrency_limit == 2 and f.queue for f in heavy)
     assert demo._queue.max_size == 5
+
+
+class _CountingPipeline:
+    """The real pipeline, counting how many analyses run at the same time."""
+
+    lock = threading.Lock()
+    running = 0
+    peak = 0
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self._pipe = _factory(config)
+
+    def __getattr__(self, name: str):
+        return getattr(self._pipe, name)
+
+    def analyze(self, *args, **kwargs):
+        cls = type(self)
+        with cls.lock:
+            cls.running += 1
+            cls.peak = max(cls.peak, cls.running)
+        try:
+            return self._pipe.analyze(*args, **kwargs)
+        finally:
+            with cls.lock:
+                cls.running -= 1
+
+
+def test_simultaneous_users_are_queued_not_crashed(tmp_path: Path, short_video: Path) -> None:
+    """Three uploads at once through the live server: all served, one at a time (limit 1)."""
+    from gradio_client import Client, handle_file
+
+    from videobgm.ui.app import launch
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui = UIConfig(work_dir=str(tmp_path), concurrency_limit=1, max_queue=8)
+    demo = launch("127.0.0.1", port, config=PipelineConfig.preset("tiny"), ui_config=ui,
+                  pipeline_factory=_CountingPipeline, block=False, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False,
+                        download_files=False)
+        jobs = [client.submit(handle_file(str(short_video)), api_name="/upload") for _ in range(3)]
+        statuses = [str(job.result(timeout=180)[0]) for job in jobs]
+    finally:
+        demo.close()
+    assert all(st.startswith("**Analysed** clip.mp4") for st in statuses), statuses
+    assert _CountingPipeline.peak == 1
