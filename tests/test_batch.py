@@ -270,3 +270,63 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+# ----------------------------------------------------------------------------------------------
+# the real thing: `videobgm batch` with the real pipeline (tiny preset, untrained model)
+# ----------------------------------------------------------------------------------------------
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "videobgm", "-q", "batch", *map(str, args),
+                           "--preset", "tiny", "--untrained"], capture_output=True, text=True, timeout=400)
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_cli_batch_real_pipeline_partial_success_then_nothing_new(tmp_path, workers):
+    import av
+
+    from videobgm import synth
+
+    if workers != "0":
+        pytest.importorskip("ray")
+    src = tmp_path / "in put é"
+    src.mkdir()
+    synth.write_video(src / "square.mp4", synth.oscillating_square(period_s=1.0, width=128, height=96, size=12),
+                      duration_s=2.0, fps=15.0, width=128, height=96)
+    synth.write_video(src / "cuts.mov", synth.hard_cut(cut_times_s=[1.0], width=128, height=96),
+                      duration_s=2.0, fps=15.0, width=128, height=96)
+    (src / "empty.mp4").write_bytes(b"")
+    data = (src / "square.mp4").read_bytes()
+    (src / "cut off.mp4").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    proc = _cli(src, "-o", out, "--workers", workers, "--midi")
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    recs = {Path(r["video"]).name: r for r in records(out)}
+    assert {k: r["status"] for k, r in recs.items()} == {
+        "square.mp4": "ok", "cuts.mov": "ok", "empty.mp4": "failed", "cut off.mp4": "failed"}
+    assert "empty" in recs["empty.mp4"]["error"] and "not a readable video" in recs["cut off.mp4"]["error"]
+    for name in ("square", "cuts"):
+        with av.open(str(out / f"{name}.mp4")) as c:
+            assert c.streams.video and c.streams.audio
+            assert abs(float(c.duration / 1e6) - 2.0) < 0.3
+        assert (out / f"{name}.mid").stat().st_size > 0
+        assert {"features", "compose", "mux", "total"} <= set(recs[f"{name}.mp4" if name == "square" else "cuts.mov"]["timings_s"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["square.mp4", "square.mid", "cuts.mp4", "cuts.mid", batch.MANIFEST_NAME])
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("2 ok, 2 failed, 0 already done") and len(lines) == 3
+    before = (out / batch.MANIFEST_NAME).read_bytes()
+    again = _cli(src, "-o", out, "--workers", workers, "--midi")
+    assert again.returncode == 3 and again.stdout.startswith("0 ok, 2 failed, 2 already done")
+    assert (out / batch.MANIFEST_NAME).read_bytes() == before
+
+
+def test_cli_batch_usage_errors(tmp_path):
+    (tmp_path / "f").write_text("x")
+    for args, frag in [((tmp_path / "nope", "-o", tmp_path / "o"), "input not found"),
+                       ((tmp_path, "-o", tmp_path / "f"), "not a folder"),
+                       ((tmp_path, "-o", tmp_path / "o", "--workers", "-1"), "--workers"),
+                       ((tmp_path, "-o", tmp_path / "o", "--serial", "--ray-address", "auto"), "--ray-address")]:
+        proc = _cli(*args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and frag in lines[0], proc.stderr
