@@ -313,6 +313,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-transpose", action="store_true", help="no transposition augmentation")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: all cores; 1 is faster on a busy shared machine)")
     p.set_defaults(func=_cmd_train)
 
 
@@ -326,6 +328,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         preset=args.preset, steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
         lr=args.lr, warmup_steps=args.warmup, ckpt_every=args.ckpt_every, eval_every=args.eval_every,
         max_minutes=args.max_minutes, transpose=not args.no_transpose, seed=args.seed,
+        threads=args.threads,
     )
     train(args.data, args.out, settings, resume=args.resume,
           command="videobgm " + shlex.join(sys.argv[1:]))

@@ -148,6 +148,9 @@ class SampleConfig(_Cfg):
     # notes on the first 16th of a beat: target strength .. target + strength_slack
     strength_slack: int = 1
     enforce_strength: bool = True
+    # False: grammar masks only (exact bar count); density/strength/accent/chord constraints off,
+    # the controls act through the model's conditioning alone (ablation)
+    constrained: bool = True
     accent_velocity_bin: int = 7  # notes at accent steps get velocity bin >= this (1..8)
     chord_bias: float = 3.0  # logit bonus of chord tones for accompaniment tracks (bridge, piano, bass)
     chord_tones_only_on_beats: bool = True  # accompaniment onsets on beats use chord tones only

@@ -38,6 +38,7 @@ from videobgm.types import STEPS_PER_BEAT, TRACKS, Controls, Note, Score
 # tracks the model may be asked for (drums are never sampled by the model)
 MODEL_TRACKS: tuple[str, ...] = ("melody", "bridge", "piano", "bass")
 ACCOMPANIMENT: tuple[str, ...] = ("bridge", "piano", "bass")
+PITCH_RANGE: tuple[int, int] = (21, 108)  # MIDI pitches sampled (the piano's range)
 # chord tones (semitones above the root) per quality
 CHORD_INTERVALS: dict[str, tuple[int, ...]] = {
     "maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "sus4": (0, 5, 7),
@@ -84,8 +85,12 @@ def _bar_targets(controls: Controls, cfg: SampleConfig) -> list[_Bar]:
         a = np.zeros(spb, dtype=bool)
         pa = acc[b * spb:(b + 1) * spb]
         a[: pa.shape[0]] = pa
-        if not cfg.enforce_strength:
+        if not cfg.enforce_strength or not cfg.constrained:
             s[:] = -1  # unconstrained
+        if not cfg.constrained:
+            a[:] = False
+            bars.append(_Bar(lo=0, hi=10**6, strength=s, forced=a.copy(), accent=a))
+            continue
         forced = a.copy()
         forced[::STEPS_PER_BEAT] |= s > 0
         d = float(dens[b]) if b < dens.shape[0] else 0.0
@@ -203,6 +208,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     for t in tracks:
         track_ok[1 + TRACKS.index(t)] = True
     acc_track_values = {1 + TRACKS.index(t) for t in ACCOMPANIMENT}
+    pitch_ok = np.zeros(tokenizer.field_sizes[F["pitch"]], dtype=bool)
+    pitch_ok[1 + PITCH_RANGE[0]:1 + PITCH_RANGE[1] + 1] = True
     sampler = _Sampler(model, tokenizer, cfg)
     st = _State()
 
@@ -296,6 +303,19 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 m[TYPE_BAR if st.bar + 1 < end_bar else TYPE_EOS] = True
         return m
 
+    def pitch_mask(track_value: int, chord_tones: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Allowed pitch field values (and chord-tone bias) for a note on this track."""
+        pm = pitch_ok.copy()
+        if track_value == st.last_track:
+            pm[: st.last_pitch + 1] = False
+        if track_value not in acc_track_values or chord_tones is None:
+            return pm, None
+        bias = np.zeros(pm.shape[0])
+        bias[1:][chord_tones] = float(cfg.chord_bias)
+        if cfg.chord_tones_only_on_beats and st.step % STEPS_PER_BEAT == 0:
+            pm[1:] &= chord_tones
+        return pm, bias
+
     model.eval()
     steps_done = 0
     with torch.inference_mode():
@@ -330,32 +350,21 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 g = st.bar * spb + st.step
                 for name in ("pos", "chord"):  # zero fields still pass through the cascade
                     ctx = model.extend_context(ctx, F[name], torch.tensor(0))
+                chord_tones = (_chord_tone_mask(int(tables.chord[g]), tokenizer)
+                               if cfg.constrained else None)
+
                 k = F["track"]
                 tm = track_ok.copy()
                 tm[: st.last_track] = False
-                if st.last_track and st.last_pitch >= tokenizer.field_sizes[F["pitch"]] - 1:
-                    tm[st.last_track] = False
+                for tv in np.flatnonzero(tm):
+                    tm[tv] = pitch_mask(int(tv), chord_tones)[0].any()
                 if not tm.any():
                     tm = track_ok.copy()
                 tv = sampler.pick(model.field_logits(ctx, k), k, tm)
                 row[k] = tv
                 ctx = model.extend_context(ctx, k, torch.tensor(tv))
                 k = F["pitch"]
-                pm = np.zeros(tokenizer.field_sizes[k], dtype=bool)
-                pm[1:] = True
-                if tv == st.last_track:
-                    pm[: st.last_pitch + 1] = False
-                bias = None
-                if tv in acc_track_values:
-                    tones = _chord_tone_mask(int(tables.chord[g]), tokenizer)
-                    if tones is not None:
-                        bias = np.zeros(pm.shape[0])
-                        bias[1:][tones] = float(cfg.chord_bias)
-                        if cfg.chord_tones_only_on_beats and st.step % STEPS_PER_BEAT == 0:
-                            strict = pm.copy()
-                            strict[1:] &= tones
-                            if strict.any():
-                                pm = strict
+                pm, bias = pitch_mask(tv, chord_tones)
                 if not pm.any():
                     pm[1:] = True
                 pv = sampler.pick(model.field_logits(ctx, k), k, pm, bias)

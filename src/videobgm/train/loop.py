@@ -53,6 +53,7 @@ class TrainSettings:
     seed: int = 0
     transpose: bool = True
     max_minutes: float | None = None  # stop (and save) after this much wall time
+    threads: int | None = None  # CPU threads (None = os.cpu_count())
 
 
 def lr_at(step: int, s: TrainSettings) -> float:
@@ -63,13 +64,17 @@ def lr_at(step: int, s: TrainSettings) -> float:
     return s.lr * (s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def pick_device() -> str:
-    """``"cuda"`` when a GPU is usable, else ``"cpu"`` (and use every CPU core)."""
+def pick_device(threads: int | None = None) -> str:
+    """``"cuda"`` when a GPU is usable, else ``"cpu"`` with ``threads`` threads (None = every core).
+
+    On a machine shared with other jobs one thread is often faster than all cores: the threads of
+    one matrix product wait for each other whenever one of them is descheduled.
+    """
     import torch
 
     if torch.cuda.is_available():
         return "cuda"
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(max(1, int(threads) if threads else (os.cpu_count() or 1)))
     return "cpu"
 
 
@@ -174,7 +179,7 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
         dataset = {sp: data_mod.load_dataset(data_root, sp, tokenizer) for sp in ("train", "val", "test")}
         log.info("data: %s songs train / %s val / %s test (%.1f s)", len(dataset["train"]),
                  len(dataset["val"]), len(dataset["test"]), time.perf_counter() - t0)
-    device = pick_device()
+    device = pick_device(s.threads)
     torch.manual_seed(s.seed)
     start_step, wall_before, tokens_seen = 0, 0.0, 0
     history: list[dict[str, Any]] = []
@@ -190,8 +195,7 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
         log.info("resuming from step %d", start_step)
     else:
         cfg = model_cfg or ModelConfig.preset(s.preset)
-        if cfg.max_len < s.seq_len:
-            cfg = cfg.replace(max_len=s.seq_len)
+        cfg = cfg.replace(max_len=s.seq_len)  # generation attends to as many tokens as training saw
         model = ckpt.build_untrained(cfg, tokenizer, seed=s.seed)
         extra = {}
     model.to(device).train()

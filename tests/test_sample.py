@@ -1,0 +1,136 @@
+"""Constrained sampling with an untrained ``tiny`` model: grammar, controls, seeds, regeneration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from videobgm.checkpoint import build_untrained  # noqa: E402
+from videobgm.config import ModelConfig, SampleConfig  # noqa: E402
+from videobgm.errors import OptionError  # noqa: E402
+from videobgm.sample import CHORD_INTERVALS, generate  # noqa: E402
+from videobgm.tokens import Tokenizer, controls_from_score  # noqa: E402
+from videobgm.types import Chord, Note, Score  # noqa: E402
+
+PROG = [(0, "maj"), (9, "min"), (5, "maj"), (7, "7")]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def tok() -> Tokenizer:
+    return Tokenizer()
+
+
+@pytest.fixture(scope="module")
+def model(tok):
+    return build_untrained(ModelConfig.preset("tiny"), tok, seed=0)
+
+
+def _reference(n_bars: int = 6) -> Score:
+    """A plain song: melody on every 8th, piano triads on beats 1 and 3, one chord per bar.
+
+    Bar ``b`` has ``2 + b`` extra melody 16ths so that densities differ between bars.
+    """
+    notes, chords = [], []
+    for b in range(n_bars):
+        root, q = PROG[b % 4]
+        chords.append(Chord(b * 16, root, q))
+        for s in range(0, 16, 2):
+            notes.append(Note(b * 16 + s, "melody", 72 + (s // 2) % 5, 2, 80))
+        for s in range(1, 2 + 2 * min(b, 6), 2):
+            notes.append(Note(b * 16 + s, "melody", 79, 1, 70))
+        for s in (0, 8):
+            for i in CHORD_INTERVALS[q]:
+                notes.append(Note(b * 16 + s, "piano", 48 + root + i, 8, 64))
+    notes.sort(key=lambda n: (n.onset_16th, n.track, n.pitch))
+    return Score(notes=notes, n_bars=n_bars, chords=chords, key_tonic=0, mode="major", tempo_bpm=100.0)
+
+
+@pytest.fixture(scope="module")
+def controls():
+    c = controls_from_score(_reference())
+    c.accent_steps = np.zeros_like(c.accent_steps)
+    c.accent_steps[[3, 21, 40, 90]] = True  # off-beat accents in bars 0, 1, 2, 5
+    return c
+
+
+@pytest.fixture(scope="module")
+def piece(model, tok, controls):
+    return generate(controls, model, tok, SampleConfig(seed=1))
+
+
+def test_valid_music_with_exact_bar_count(piece, controls, tok):
+    assert piece.n_bars == controls.n_bars
+    assert piece.notes and all(0 <= n.onset_16th < piece.n_steps for n in piece.notes)
+    assert {n.track for n in piece.notes} <= set(controls.tracks)
+    assert piece.chords == controls.chords
+    tokens, _ = tok.encode(piece)
+    assert (tokens[:, 0] == tok.TYPE_BAR).sum() == controls.n_bars and tokens[-1, 0] == tok.TYPE_EOS
+
+
+def test_density_strength_and_accents_are_obeyed(piece, controls):
+    real = controls_from_score(piece)
+    want = np.asarray(controls.density_per_bar)
+    got = real.density_per_bar
+    assert np.all(got >= np.floor(0.85 * want)) and np.all(got <= np.ceil(1.15 * want) + 1), (want, got)
+    ws, gs = np.asarray(controls.strength_per_beat), real.strength_per_beat
+    assert np.all(gs >= ws) and np.all(gs <= ws + 1), (ws, gs)
+    for s in np.flatnonzero(controls.accent_steps):
+        vel = [n.velocity for n in piece.notes if n.onset_16th == s]
+        assert vel and max(vel) >= 97, (s, vel)  # velocity bin >= 7
+
+
+def test_accompaniment_on_beats_uses_chord_tones(piece, controls):
+    for n in piece.notes:
+        if n.track == "piano" and n.onset_16th % 4 == 0:
+            root, q = PROG[(n.onset_16th // 16) % 4]
+            assert (n.pitch - root) % 12 in CHORD_INTERVALS[q]
+
+
+def test_seeded_determinism(model, tok, controls, piece):
+    again = generate(controls, model, tok, SampleConfig(seed=1))
+    other = generate(controls, model, tok, SampleConfig(seed=2))
+    assert again.notes == piece.notes
+    assert other.notes != piece.notes
+
+
+def test_tracks_are_restricted(model, tok, controls):
+    import dataclasses
+
+    only = dataclasses.replace(controls, tracks=("piano",))
+    out = generate(only, model, tok, SampleConfig(seed=3))
+    assert out.notes and {n.track for n in out.notes} == {"piano"}
+    with pytest.raises(OptionError):
+        generate(dataclasses.replace(controls, tracks=("drums",)), model, tok, SampleConfig(seed=3))
+
+
+def test_section_regeneration_keeps_outside_notes(model, tok, controls, piece):
+    a, b = 2, 4
+    lo, hi = a * 16, b * 16
+    new = generate(controls, model, tok, SampleConfig(seed=7), keep=piece, regenerate_bars=(a, b))
+    outside = [n for n in piece.notes if not lo <= n.onset_16th < hi]
+    assert [n for n in new.notes if not lo <= n.onset_16th < hi] == outside
+    inside_old = [n for n in piece.notes if lo <= n.onset_16th < hi]
+    inside_new = [n for n in new.notes if lo <= n.onset_16th < hi]
+    assert inside_new and inside_new != inside_old
+    assert all(n.onset_16th + n.duration_16th <= hi for n in inside_new)
+    assert new.n_bars == piece.n_bars
+    # the regenerated bars still follow the controls
+    d = controls_from_score(new).density_per_bar[a:b]
+    want = np.asarray(controls.density_per_bar)[a:b]
+    assert np.all(d >= np.floor(0.85 * want)) and np.all(d <= np.ceil(1.15 * want) + 1)
+    with pytest.raises(OptionError):
+        generate(controls, model, tok, SampleConfig(seed=7), keep=piece, regenerate_bars=(4, 2))
+
+
+def test_unconstrained_mode_still_valid(model, tok, controls):
+    out = generate(controls, model, tok, SampleConfig(seed=4, constrained=False, max_tokens_per_bar=40))
+    assert out.n_bars == controls.n_bars
+    tokens, _ = tok.encode(out)
+    assert (tokens[:, 0] == tok.TYPE_BAR).sum() == controls.n_bars
