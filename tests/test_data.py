@@ -48,7 +48,11 @@ def _fake_song(root: Path, sid: int, *, bpb: int = 4, pickup_beats: int = 1, see
     # the MIDI's time axis: bar 0 of our grid starts at beat `pickup_beats`
     grid = t[pickup_beats:]
     s = Score(notes=notes, n_bars=n_bars, beats_per_bar=bpb, beat_times_s=grid, key_tonic=7, mode="major")
-    pm = midi.score_to_midi(s)
+    pm = midi.score_to_midi(s)  # starts at the first beat: move the notes to the real times
+    for inst in pm.instruments:
+        for n in inst.notes:
+            n.start += grid[0]
+            n.end += grid[0]
     pm.write(str(d / f"{sid:03d}.mid"))
     t0 = grid[0]
     (d / "chord_midi.txt").write_text(
@@ -73,6 +77,37 @@ def test_load_song_uses_annotations(tmp_path: Path, bpb: int) -> None:
     assert (s.key_tonic, s.mode) == (7, "major")  # the longest key label
     assert s.chords[:3] == [Chord(0, 7, "maj"), Chord(8, 4, "min7"), Chord(bpb * 4, 0, "sus4")]
     assert np.allclose(s.beat_times()[: 6 * bpb + 1], truth.beat_times()[: 6 * bpb + 1], atol=1e-3)
+
+
+def test_segments_follow_irregular_downbeats(tmp_path: Path) -> None:
+    """A 2-beat bar in the annotation splits the song; every segment bar line is a downbeat."""
+    import pretty_midi
+
+    gaps = [4] * 5 + [2] + [4] * 6
+    down = np.concatenate([[0], np.cumsum(gaps)])
+    n_beats = int(down[-1]) + 4
+    t = 0.1 + 0.5 * np.arange(n_beats + 1)
+    d = tmp_path / "099"
+    d.mkdir()
+    is_down = np.isin(np.arange(n_beats), down)
+    (d / "beat_midi.txt").write_text("".join(f"{t[i]} {float(is_down[i])} {float(is_down[i])}\n"
+                                             for i in range(n_beats)))
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(0, name="PIANO")
+    for b in range(n_beats):  # a loud chord on every annotated downbeat, a soft note on other beats
+        pitches = (48, 52, 55) if is_down[b] else (60,)
+        for p in pitches:
+            inst.notes.append(pretty_midi.Note(velocity=100 if is_down[b] else 50, pitch=p,
+                                               start=t[b], end=t[b] + 0.4))
+    pm.instruments.append(inst)
+    pm.write(str(d / "099.mid"))
+    whole, segs, info = D.load_song_segments(d)
+    assert [s.n_bars for s in segs] == [5, 7]
+    for s in segs:
+        chord_onsets = {n.onset_16th for n in s.notes if n.pitch == 48}
+        assert chord_onsets == set(range(0, s.n_steps, 16))
+    assert info.notes_in_segments == info.notes_kept - 4  # the 2-beat bar (chord + 1 note) is left out
+    assert whole.n_bars == 13 and info.irregular_bars == 1
 
 
 def test_parse_chord_and_split() -> None:
@@ -111,10 +146,11 @@ def test_cache_load_dataset_and_batches(tmp_path: Path) -> None:
     assert len(files) == 1
     again = D.load_dataset(root, "train", tok, cache_dir=cache)  # from the cache
     assert all((a[0] == b[0]).all() and (a[1] == b[1]).all() for a, b in zip(train, again))
-    s, _ = D.load_song(root / "021")
-    assert (train[0][0] == tok.encode(s)[0]).all()
+    _, segs, _ = D.load_song_segments(root / "021")
+    assert len(segs) == 1 and (train[0][0] == tok.encode(segs[0])[0]).all()
     stats = D.load_cache(root, tok, cache_dir=cache)["stats"]
     assert stats["songs"] == 4 and stats["note_survival"] == 1.0 and stats["roundtrip_exact_songs"] == 4
+    assert stats["segments"] == 4 and stats["notes_in_segments"] == 1.0
 
     b1 = D.iter_batches(train, 3, 64, seed=7)
     b2 = D.iter_batches(train, 3, 64, seed=7)

@@ -11,6 +11,11 @@ starts on a bar line; leading empty bars are removed). Chords come from ``chord_
 notes on the 16th grid (32nd-note figures annotated at half tempo) is read on a grid of half
 beats, so every annotated bar becomes two bars.
 
+Training sequences are *segments*: maximal runs of annotated bars of exactly ``beats_per_bar``
+beats, so that every bar line the model sees is an annotated downbeat (many songs contain 2/4
+bars or downbeat-tracking jitter that a single regular grid cannot follow). Whole songs
+(:func:`load_song`) are used for the round-trip and survival figures and for evaluation.
+
 Split (deterministic, by song id ``n`` = folder number): ``test`` if ``n % 19 == 0`` (47 songs,
 5.2 %), ``val`` if ``n % 19 == 1`` (48 songs), else ``train``.
 
@@ -40,7 +45,8 @@ from videobgm.midi import extend_beats, load_pretty_midi, pretty_midi_to_score, 
 from videobgm.tokens import CHORD_TYPES, Tokenizer
 from videobgm.types import PITCH_CLASS_NAMES, STEPS_PER_BEAT, Chord, Score
 
-DATA_VERSION = 2
+DATA_VERSION = 3
+MIN_SEGMENT_BARS = 4  # shorter regular runs are not used for training
 MIN_SURVIVAL = 0.97  # below this fraction of notes kept, a slow song is re-read on a half-beat grid
 SPLITS = ("train", "val", "test")
 
@@ -114,12 +120,15 @@ class SongInfo:
     downbeats: int = 0  # annotated downbeats
     downbeats_on_grid: int = 0  # of which on our bar lines
     half_beats: bool = False  # read on a grid of half the annotated beats (see load_song)
+    segments: int = 0  # training segments (see load_song_segments)
+    notes_in_segments: int = 0
 
 
-def _beat_grid(beat_file: Path) -> tuple[np.ndarray, int, int, int, int]:
+def _beat_grid(beat_file: Path) -> tuple[np.ndarray, int, int, int, np.ndarray]:
     """Beat times aligned so that beat 0 is a bar line.
 
-    Returns (beats, beats_per_bar, irregular annotated bars, downbeats on our bar lines, downbeats).
+    Returns (beats, beats_per_bar, irregular annotated bars, downbeats on our bar lines,
+    annotated downbeat indices into ``beats``).
     """
     a = np.loadtxt(beat_file, ndmin=2)
     if a.shape[0] < 4 or a.shape[1] < 3:
@@ -143,7 +152,7 @@ def _beat_grid(beat_file: Path) -> tuple[np.ndarray, int, int, int, int]:
     ibi = t[1] - t[0]
     lead = t[0] - ibi * np.arange(pre, 0, -1)
     beats = np.concatenate([lead, t])
-    return beats, bpb, irregular, agree, int(down.size)
+    return beats, bpb, irregular, agree, down + pre
 
 
 def _read_chords(chord_file: Path, beats: np.ndarray) -> tuple[list[Chord], int]:
@@ -187,21 +196,29 @@ def _read_key(key_file: Path) -> tuple[int, str, int]:
     return best[0], best[1], max(0, n - 1)
 
 
-def load_song(song_dir: str | os.PathLike[str]) -> tuple[Score, SongInfo]:
-    """One POP909 song folder -> (Score on the annotated beat grid, SongInfo).
+@dataclass
+class _Song:
+    """A POP909 song opened once: MIDI, beat grid and annotations."""
 
-    Raises
-    ------
-    InputError
-        Missing MIDI/beat file, unreadable MIDI, no notes.
-    """
+    d: Path
+    pm: Any
+    beats: np.ndarray  # beat times, beat 0 on a bar line (half beats if ``half``)
+    bpb: int
+    down: np.ndarray  # annotated downbeats as indices into ``beats``
+    score: Score  # the whole song on the regular grid (before removing leading empty bars)
+    info: SongInfo
+    tonic: int
+    mode: str
+
+
+def _open_song(song_dir: str | os.PathLike[str]) -> _Song:
     d = Path(song_dir)
     sid = int(d.name) if d.name.isdigit() else -1
     midi_path = d / f"{d.name}.mid"
     beat_file = d / "beat_midi.txt"
     if not midi_path.is_file() or not beat_file.is_file():
         raise InputError(f"not a POP909 song folder (needs {d.name}.mid and beat_midi.txt): {d}")
-    beats, bpb, irregular, agree, n_down = _beat_grid(beat_file)
+    beats, bpb, irregular, agree, down = _beat_grid(beat_file)
     pm = load_pretty_midi(midi_path)
     n_raw = sum(len(i.notes) for i in pm.instruments)
     # exact duplicates (same instrument, pitch and start to the millisecond) are data errors, not
@@ -213,15 +230,40 @@ def load_song(song_dir: str | os.PathLike[str]) -> tuple[Score, SongInfo]:
         # a slow song annotated at half tempo whose 32nd notes collide on the 16th grid: use
         # 8th-note "beats" (bar lines stay on annotated downbeats, each annotated bar -> 2 bars)
         beats = np.sort(np.concatenate([beats, 0.5 * (beats[1:] + beats[:-1])]))
+        down = 2 * down
         score = pretty_midi_to_score(pm, beat_times_s=beats, beats_per_bar=bpb, name=d.name)
         half_beats = True
-    chords, unknown = _read_chords(d / "chord_midi.txt", beats)
     tonic, mode, key_changes = _read_key(d / "key_audio.txt")
-    # onset quantisation error
     starts = np.array([n.start for i in pm.instruments for n in i.notes])
     frac = times_to_steps(starts, beats)
     err = float(np.mean(np.abs(frac - np.round(frac)))) if frac.size else 0.0
-    # remove leading empty bars
+    info = SongInfo(song_id=sid, notes_in_midi=n_midi, duplicate_notes=n_raw - n_midi,
+                    notes_kept=len(score.notes), beats_per_bar=bpb, irregular_bars=irregular,
+                    key_changes=key_changes, onset_error_steps=err, downbeats=int(down.size),
+                    downbeats_on_grid=agree, half_beats=half_beats)
+    return _Song(d=d, pm=pm, beats=beats, bpb=bpb, down=down, score=score, info=info, tonic=tonic, mode=mode)
+
+
+def load_song(song_dir: str | os.PathLike[str]) -> tuple[Score, SongInfo]:
+    """One POP909 song folder -> (whole Score on the regular annotated beat grid, SongInfo).
+
+    The bar phase is the one most annotated downbeats agree with (see the module docstring);
+    leading empty bars are removed. Use :func:`load_song_segments` for training sequences whose
+    bar lines all fall on annotated downbeats.
+
+    Raises
+    ------
+    InputError
+        Missing MIDI/beat file, unreadable MIDI, no notes.
+    """
+    song = _open_song(song_dir)
+    return _trim_leading(song), song.info
+
+
+def _trim_leading(song: _Song) -> Score:
+    score, bpb, d = song.score, song.bpb, song.d
+    chords, unknown = _read_chords(d / "chord_midi.txt", song.beats)
+    song.info.unknown_chords = unknown
     spb = bpb * STEPS_PER_BEAT
     b0 = score.notes[0].onset_16th // spb if score.notes else 0
     shift = b0 * spb
@@ -235,14 +277,68 @@ def load_song(song_dir: str | os.PathLike[str]) -> tuple[Score, SongInfo]:
             kept_chords.append(Chord(on, c.root, c.quality))
     n_bars = score.n_bars - b0
     bt = extend_beats(np.asarray(score.beat_times_s)[b0 * bpb:], n_bars * bpb + 1)
-    out = Score(notes=notes, n_bars=n_bars, beats_per_bar=bpb, tempo_bpm=score.tempo_bpm,
-                key_tonic=tonic, mode=mode, chords=kept_chords, beat_times_s=bt,
-                programs=score.programs, name=d.name)
-    info = SongInfo(song_id=sid, notes_in_midi=n_midi, duplicate_notes=n_raw - n_midi, notes_kept=len(notes), beats_per_bar=bpb,
-                    irregular_bars=irregular, unknown_chords=unknown, key_changes=key_changes,
-                    leading_bars_removed=b0, onset_error_steps=err, downbeats=n_down,
-                    downbeats_on_grid=agree, half_beats=half_beats)
-    return out, info
+    song.info.leading_bars_removed = b0
+    song.info.notes_kept = len(notes)
+    return Score(notes=notes, n_bars=n_bars, beats_per_bar=bpb, tempo_bpm=score.tempo_bpm,
+                 key_tonic=song.tonic, mode=song.mode, chords=kept_chords, beat_times_s=bt,
+                 programs=score.programs, name=d.name)
+
+
+def _segment_scores(song: _Song, min_bars: int) -> list[Score]:
+    """Maximal runs of regular annotated bars, each as its own Score (see load_song_segments)."""
+    bpb, down, beats = song.bpb, song.down, song.beats
+    bar_beats = bpb * (2 if song.info.half_beats else 1)  # beats of one annotated bar
+    spb = bpb * STEPS_PER_BEAT
+    runs: list[tuple[int, int]] = []  # (first beat, end beat) of each run
+    i = 0
+    while i < down.size:
+        j = i
+        while j + 1 < down.size and down[j + 1] - down[j] == bar_beats:
+            j += 1
+        end = int(down[j])
+        if j == down.size - 1:  # the last annotated bar (and any beats after it) run to the end
+            end += max(bar_beats, -(-(len(beats) - 1 - end) // bpb) * bpb)
+        runs.append((int(down[i]), end))
+        i = j + 1
+    out = []
+    for k, (a, b) in enumerate(runs):
+        n_bars = (b - a) // bpb
+        if n_bars < min_bars:
+            continue
+        seg_beats = extend_beats(beats[a:], n_bars * bpb + 1)
+        try:
+            sc = pretty_midi_to_score(song.pm, beat_times_s=seg_beats, beats_per_bar=bpb,
+                                      name=f"{song.d.name}:{k}")
+        except InputError:
+            continue
+        n_steps = n_bars * spb
+        notes = [n for n in sc.notes if n.onset_16th < n_steps]
+        if not notes:
+            continue
+        chords, _ = _read_chords(song.d / "chord_midi.txt", seg_beats)
+        out.append(Score(notes=notes, n_bars=n_bars, beats_per_bar=bpb, tempo_bpm=sc.tempo_bpm,
+                         key_tonic=song.tonic, mode=song.mode,
+                         chords=[c for c in chords if c.onset_16th < n_steps],
+                         beat_times_s=seg_beats, programs=sc.programs, name=sc.name))
+    return out
+
+
+def load_song_segments(song_dir: str | os.PathLike[str], *, min_bars: int = MIN_SEGMENT_BARS
+                       ) -> tuple[Score, list[Score], SongInfo]:
+    """(whole song as :func:`load_song`, training segments, SongInfo).
+
+    A segment is a maximal run of annotated bars of exactly ``beats_per_bar`` beats (the last
+    annotated bar runs to the end of the song), so every bar line of a segment is an annotated
+    downbeat; irregular annotated bars (2/4 inserts, downbeat-tracking jitter) between runs and
+    the pickup before the first downbeat are left out; runs shorter than ``min_bars`` are dropped.
+    ``SongInfo.notes_in_segments`` counts the notes kept.
+    """
+    song = _open_song(song_dir)
+    whole = _trim_leading(song)
+    segs = _segment_scores(song, min_bars)
+    song.info.notes_in_segments = sum(len(s.notes) for s in segs)
+    song.info.segments = len(segs)
+    return whole, segs, song.info
 
 
 def song_dirs(root: str | os.PathLike[str] | None = None, split: str | None = None) -> list[Path]:
@@ -341,8 +437,10 @@ def build_dataset(root: str | os.PathLike[str] | None = None, tokenizer: Tokeniz
                   *, progress: bool = False) -> dict[str, Any]:
     """Load and encode every POP909 song (no cache). Returns the arrays :func:`load_dataset` caches.
 
-    Keys: ``tokens`` (N, F) uint8, ``cond`` (N, C) uint8, ``offsets`` (S+1,), ``song_ids`` (S,),
-    ``splits`` (S,) str, ``stats`` (dict). Songs that fail to load are skipped and counted.
+    One entry per training segment (:func:`load_song_segments`). Keys: ``tokens`` (N, F) uint8,
+    ``cond`` (N, C) uint8, ``offsets`` (S+1,), ``song_ids`` (S,), ``splits`` (S,) str, ``stats``
+    (dict; survival and round-trip figures are over whole songs). Songs that fail to load are
+    skipped and counted.
     """
     tokenizer = tokenizer or Tokenizer()
     dirs = song_dirs(root)
@@ -353,18 +451,20 @@ def build_dataset(root: str | os.PathLike[str] | None = None, tokenizer: Tokeniz
     roundtrip_ok = 0
     for i, d in enumerate(dirs):
         try:
-            score, info = load_song(d)
-            tk, cd = tokenizer.encode(score)
+            score, segments, info = load_song_segments(d)
+            tk, _ = tokenizer.encode(score)
+            encoded = [tokenizer.encode(seg) for seg in segments]
         except InputError as exc:
             skipped[d.name] = str(exc)
             continue
         back = tokenizer.decode(tk, beats_per_bar=score.beats_per_bar)
         roundtrip_ok += [(n.onset_16th, n.track, n.pitch) for n in back.notes] == \
             [(n.onset_16th, n.track, n.pitch) for n in score.notes]
-        toks.append(tk.astype(np.uint8))
-        conds.append(cd.astype(np.uint8))
-        ids.append(int(d.name))
-        splits.append(split_of(int(d.name)))
+        for stk, scd in encoded:
+            toks.append(stk.astype(np.uint8))
+            conds.append(scd.astype(np.uint8))
+            ids.append(int(d.name))
+            splits.append(split_of(int(d.name)))
         infos.append(info)
         if progress and (i + 1) % 100 == 0:
             print(f"  {i + 1}/{len(dirs)} songs, {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -386,10 +486,13 @@ def _stats(infos: list[SongInfo], lengths: np.ndarray, splits: list[str], skippe
            roundtrip_ok: int, seconds: float) -> dict[str, Any]:
     n_midi = sum(i.notes_in_midi for i in infos)
     n_kept = sum(i.notes_kept for i in infos)
-    per_split = {s: {"songs": int(sum(x == s for x in splits)),
+    per_split = {s: {"songs": int(sum(split_of(i.song_id) == s for i in infos)),
+                     "segments": int(sum(x == s for x in splits)),
                      "tokens": int(sum(int(n) for n, x in zip(lengths, splits) if x == s))} for s in SPLITS}
     return {
         "songs": len(infos),
+        "segments": len(splits),
+        "notes_in_segments": sum(i.notes_in_segments for i in infos) / max(1, n_kept),
         "skipped": skipped,
         "per_split": per_split,
         "songs_3_4": sum(i.beats_per_bar == 3 for i in infos),
@@ -406,7 +509,7 @@ def _stats(infos: list[SongInfo], lengths: np.ndarray, splits: list[str], skippe
                                 sorted(infos, key=lambda i: i.notes_kept / max(1, i.notes_in_midi))[:5]},
         "mean_onset_error_steps": float(np.mean([i.onset_error_steps for i in infos])) if infos else float("nan"),
         "roundtrip_exact_songs": roundtrip_ok,
-        "tokens_per_song": {
+        "tokens_per_segment": {
             "mean": float(lengths.mean()) if lengths.size else 0.0,
             "median": float(np.median(lengths)) if lengths.size else 0.0,
             "max": int(lengths.max()) if lengths.size else 0,
@@ -420,7 +523,10 @@ def _stats(infos: list[SongInfo], lengths: np.ndarray, splits: list[str], skippe
 def load_dataset(root: str | os.PathLike[str] | None = None, split: str | None = "train",
                  tokenizer: Tokenizer | None = None, *, cache_dir: str | os.PathLike[str] | None = None,
                  rebuild: bool = False, progress: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Encoded POP909 songs of ``split`` (None = all) as ``[(tokens (L, F) int64, cond (L, C) int64)]``.
+    """Encoded POP909 training segments of ``split`` (None = all): ``[(tokens (L, F), cond (L, C))]``.
+
+    One entry per segment (a run of regular annotated bars, :func:`load_song_segments`; about 3
+    per song), int64, in song-id order; every sequence starts with BOS and ends with EOS.
 
     Builds the cache on first use (about a minute on one core), then loads it in well under a
     second. Song order is by id. Use :func:`load_cache` for the ids and statistics.
