@@ -140,3 +140,12 @@ def test_interrupted_wav_write_leaves_nothing(tmp_path, monkeypatch) -> None:  #
 
 def test_loudness_of_silence_is_minus_inf() -> None:
     assert loudness_lufs(np.zeros((SR, 2)), SR) == -math.inf
+
+
+def test_loudness_matches_pyloudnorm() -> None:
+    pyloudnorm = pytest.importorskip("pyloudnorm")
+    rng = np.random.default_rng(0)
+    t = np.arange(int(6.3 * SR)) / SR
+    x = np.stack([0.2 * np.sin(2 * np.pi * 440 * t) * (t % 1 < 0.5), 0.05 * rng.normal(size=t.size)], 1)
+    ref = pyloudnorm.Meter(SR).integrated_loudness(x)
+    assert loudness_lufs(x, SR, chunk_s=0.7) == pytest.approx(ref, abs=0.01)
