@@ -101,6 +101,7 @@ def decode_original_audio(path: str | os.PathLike[str], sample_rate: int, n_samp
     row 0 is the video's first frame; None when the file has no audio."""
     import av
 
+    out = np.zeros((n_samples, 2), np.float32)
     with av.open(str(path)) as c:
         if not c.streams.audio:
             return None
@@ -108,23 +109,28 @@ def decode_original_audio(path: str | os.PathLike[str], sample_rate: int, n_samp
         mono = st.codec_context.channels == 1  # duplicated at unit gain (not FFmpeg's -3 dB upmix)
         res = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo",
                                 rate=int(sample_rate))
-        chunks, first_t = [], None
+        pos = None  # write position of the next resampled sample in ``out``
+
+        def put(frames: list) -> None:  # noqa: ANN001
+            nonlocal pos
+            for f in frames:
+                x = f.to_ndarray()  # (channels, k)
+                a, b = pos, pos + x.shape[1]
+                lo, hi = max(a, 0), min(b, n_samples)
+                if hi > lo:
+                    out[lo:hi] = x[:, lo - a:hi - a].T
+                pos = b
+
         for frame in c.decode(st):
-            if first_t is None:
-                first_t = float(frame.time) if frame.time is not None else 0.0
-            chunks.extend(f.to_ndarray() for f in res.resample(frame))
-        chunks.extend(f.to_ndarray() for f in res.resample(None))
-    if not chunks:
-        return np.zeros((n_samples, 2), np.float32)
-    x = np.concatenate(chunks, axis=1).T.astype(np.float32)
-    if x.shape[1] == 1:
-        x = np.repeat(x, 2, axis=1)
-    offset = int(round(((first_t or 0.0) - video_start_s) * sample_rate))
-    if offset > 0:
-        x = np.concatenate([np.zeros((offset, 2), np.float32), x])
-    elif offset < 0:
-        x = x[-offset:]
-    return _fit(x, n_samples)
+            if pos is None:
+                t0 = float(frame.time) if frame.time is not None else 0.0
+                pos = int(round((t0 - video_start_s) * sample_rate))
+            put(res.resample(frame))
+            if pos >= n_samples:
+                break
+        if pos is not None and pos < n_samples:
+            put(res.resample(None))
+    return out
 
 
 def duck_gain(original: np.ndarray, sample_rate: int, *, duck_level: float,
@@ -136,7 +142,10 @@ def duck_gain(original: np.ndarray, sample_rate: int, *, duck_level: float,
     m = n // hop
     if m == 0:
         return np.ones(n, np.float32)
-    power = np.mean(original[: m * hop].astype(np.float64) ** 2, axis=1).reshape(m, hop).mean(axis=1)
+    power = np.empty(m)
+    for k in range(0, m, 1000):  # 10 s at a time: bounded temporaries for long videos
+        blk = original[k * hop:min(m, k + 1000) * hop].astype(np.float64)
+        power[k:k + blk.shape[0] // hop] = (blk**2).mean(axis=1).reshape(-1, hop).mean(axis=1)
     active = 10 * np.log10(power + 1e-12) > threshold_dbfs
     a_up = 1 - math.exp(-_HOP_S / _ATTACK_S)
     a_dn = 1 - math.exp(-_HOP_S / _RELEASE_S)
@@ -154,21 +163,21 @@ def mix_audio(music: np.ndarray, original: np.ndarray | None, sample_rate: int,
               cfg: MuxConfig) -> tuple[np.ndarray, str]:
     """The final soundtrack (n, 2) for ``cfg.original_audio``; returns it and the mode applied."""
     mode = _check(cfg)
-    out = music * np.float32(cfg.music_level)
+    out = np.array(music, dtype=np.float32)  # one working copy, then in place
+    out *= np.float32(cfg.music_level)
     if mode == "replace" or original is None:
         applied = "replace"
     else:
-        orig = _fit(original, music.shape[0]) * np.float32(cfg.original_level)
+        orig = _fit(original, music.shape[0])
         if mode == "duck":
-            g = duck_gain(original, sample_rate, duck_level=float(cfg.duck_level),
-                          threshold_dbfs=float(cfg.duck_threshold_dbfs))
-            out = out * g[:, None]
-        out = out + orig
+            out *= duck_gain(orig, sample_rate, duck_level=float(cfg.duck_level),
+                             threshold_dbfs=float(cfg.duck_threshold_dbfs))[:, None]
+        out += orig * np.float32(cfg.original_level)
         applied = mode
     peak = float(np.max(np.abs(out))) if out.size else 0.0
     if peak > 0.999:
-        out = out * np.float32(0.999 / peak)
-    return out.astype(np.float32), applied
+        out *= np.float32(0.999 / peak)
+    return out, applied
 
 
 def _encode_until(stream: Any, out: Any, audio: np.ndarray, pos: int, target: int, pts0: int,
