@@ -261,3 +261,19 @@ def test_simultaneous_users_are_queued_not_crashed(tmp_path: Path, short_video: 
         demo.close()
     assert all(st.startswith("**Analysed** clip.mp4") for st in statuses), statuses
     assert _CountingPipeline.peak == 1
+
+
+def test_ui_command_refuses_bad_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from videobgm.cli import main
+    from videobgm.ui.app import launch
+
+    assert main(["ui", "--port", "0"]) == 2
+    assert main(["ui", "--concurrency", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--port must be in 1..65535" in err and "--concurrency must be > 0" in err
+    with socket.socket() as s:  # a busy port is a one-line error, not a traceback
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        with pytest.raises(OptionError, match="cannot serve on 127.0.0.1"):
+            launch("127.0.0.1", s.getsockname()[1], config=PipelineConfig.preset("tiny"),
+                   ui_config=UIConfig(work_dir=str(tmp_path)), block=False, quiet=True)

@@ -30,6 +30,7 @@ from videobgm.ui.handlers import (
     PipelineFactory,
     SessionState,
     UIHandlers,
+    cleanup,
     vocabulary,
 )
 
@@ -87,7 +88,9 @@ def build_app(
     MOODS, STYLES, INSTRUMENTS = vocab["moods"], vocab["styles"], vocab["instruments"]  # noqa: N806
     work = {"concurrency_limit": int(ui.concurrency_limit), "concurrency_id": "videobgm-work"}
 
-    with gr.Blocks(title="videobgm - music for your video", analytics_enabled=False) as demo:
+    # uploads and results Gradio copies into its cache are removed after 6 h (checked hourly)
+    with gr.Blocks(title="videobgm - music for your video", analytics_enabled=False,
+                   delete_cache=(3600, 6 * 3600)) as demo:
         state = gr.State(SessionState())
         gr.Markdown("# videobgm\nBackground music composed for your video: its motion, cuts and "
                     "colours set the tempo, sections and mood. Everything runs on this computer.",
@@ -260,4 +263,6 @@ def launch(
             demo.block_thread()
         finally:
             demo.close()
+            if ui.work_dir is None:  # outputs in the system temp folder go with the server
+                cleanup(demo.videobgm_handlers)
     return demo
