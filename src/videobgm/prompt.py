@@ -44,6 +44,19 @@ _KEY_RE = re.compile(
     r"|\bkey\s+of\s+([A-G]" + _ACC + r")(?![A-Za-z])"
     r"|\bin\s+([A-G]" + _ACC + r")(?![A-Za-z])")
 _MODE_RE = re.compile(r"\b(major|minor)\b", re.I)
+_ENERGY_RE = re.compile(r"\b(very low|low|medium|moderate|high|very high)[ -]energy\b", re.I)
+ENERGY_WORDS = {"very low": 0.1, "low": 0.25, "medium": 0.5, "moderate": 0.5, "high": 0.8, "very high": 0.95}
+
+
+ENERGY_RANGES = {"very low": (0.0, 0.2), "low": (0.0, 0.35), "medium": (0.35, 0.6),
+                 "moderate": (0.35, 0.6), "high": (0.6, 1.0), "very high": (0.8, 1.0)}
+
+
+def stated_energy(text: str) -> tuple[float, float] | None:
+    """Energy range named in ``text`` ("low energy" -> (0, 0.35), "medium" -> (0.35, 0.6),
+    "high energy" -> (0.6, 1)), else None. The same bins name the energy of library phrases."""
+    m = _ENERGY_RE.search(text.lower())
+    return ENERGY_RANGES[m.group(1).lower()] if m else None
 
 
 def _phrase_hits(text: str, phrases: tuple[str, ...] | list[str]) -> list[tuple[int, str]]:
@@ -199,8 +212,12 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None) -> Descriptio
         tempo = vocab.TEMPO_WORDS[w]
         reasons["tempo"] = f"'{w}' -> {tempo:g} bpm"
         consume(pos, pos + len(w))
-    # 4. energy shape
-    base = vocab.MOODS[mood].energy if mood else 0.5
+    # 4. energy level and shape
+    m_energy = _ENERGY_RE.search(low)
+    stated = ENERGY_WORDS[m_energy.group(1)] if m_energy else None
+    base = stated if stated is not None else vocab.MOODS[mood].energy if mood else 0.5
+    for em in _ENERGY_RE.finditer(low):
+        consume(em.start(), em.end())
     rising = any(_phrase_hits(low, _RISING))
     falling = any(_phrase_hits(low, _FALLING))
     if rising and not falling:
@@ -210,8 +227,10 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None) -> Descriptio
         curve = [min(1.0, base + 0.2), base, max(0.0, base - 0.25)]
         reasons["energy"] = f"fading words -> energy {curve[0]:.2f} -> {curve[-1]:.2f}"
     else:
-        curve = [base * 0.85, base, base * 0.85] if mood else []
-        if mood:
+        curve = [base * 0.85, base, base * 0.85] if (mood or stated is not None) else []
+        if stated is not None:
+            reasons["energy"] = f"'{_ENERGY_RE.search(low).group(0)}' -> energy around {base:.2f} (arch)"
+        elif mood:
             reasons["energy"] = f"{mood} -> energy around {base:.2f} (arch)"
     for w in (*_RISING, *_FALLING):
         for pos, ph in _phrase_hits(low, [w]):

@@ -11,7 +11,8 @@ automatic text description (:func:`entry_text`) embedded with MiniLM (float16, u
 
 **Search.** ``score = cos(query text, entry text)`` (when both have embeddings) plus attribute
 terms for the fields the query sets: ``+0.3`` same mode, ``+0.3 * exp(-(dtempo / 12)^2)``,
-``+0.1`` same key, ``+0.2 * (1 - |denergy|)``. ``filters`` are hard constraints (``mode``,
+``+0.1`` same key, ``+0.2 * (1 - distance of the entry's energy to the query's energy or
+energy bin)`` (text queries: only an energy they name, "low/medium/high energy"). ``filters`` are hard constraints (``mode``,
 ``key``, ``tempo_range``, ``tempo_bin``, ``exclude`` id prefixes). A query string is parsed with the
 prompt rules first, so ``"sad piano at 70 bpm in A minor"`` gets both terms.
 
@@ -302,14 +303,21 @@ def search(description: Description | str, *, k: int = 5, index: Index | None = 
         raise OptionError(f"k must be >= 1, got {k}")
     index = index if index is not None else load_index(None)
     w = {**WEIGHTS, **(weights or {})}
+    energy_range: tuple[float, float] | None = None
     if isinstance(description, str):
-        from videobgm.prompt import parse_prompt
+        from videobgm.prompt import parse_prompt, stated_energy
 
         text = description
         desc = parse_prompt(description, use_embeddings=False)
+        # only an energy the text names is scored (a mood's default energy is a guess)
+        energy_range = stated_energy(description)
+        desc.energy_curve = []
     else:
         desc = description
         text = description_query_text(desc)
+        if desc.energy_curve:
+            e = float(np.mean(desc.energy_curve))
+            energy_range = (e, e)
     n = len(index)
     if n == 0:
         return []
@@ -329,9 +337,10 @@ def search(description: Description | str, *, k: int = 5, index: Index | None = 
     if desc.key:
         pc = vocab.parse_key(desc.key)
         score += w["key"] * np.array([e["key_tonic"] == pc for e in ents], dtype=float)
-    if desc.energy_curve:
-        en = float(np.mean(desc.energy_curve))
-        score += w["energy"] * (1.0 - np.abs(np.array([e["energy"] for e in ents]) - en))
+    if energy_range is not None:
+        en = np.array([e["energy"] for e in ents])
+        gap = np.maximum(energy_range[0] - en, 0.0) + np.maximum(en - energy_range[1], 0.0)
+        score += w["energy"] * (1.0 - gap)
     keep = _filter_mask(ents, filters or {})
     score[~keep] = -np.inf
     order = np.argsort(-score, kind="stable")[:k]

@@ -8,6 +8,8 @@ Nothing is downloaded: the user points ``--labels-model PATH`` at one of
   ``labels.txt`` embedded as a TorchScript extra file, or a ``labels.txt`` / ``PATH.labels.txt``
   beside it (one name per line). An optional ``preprocess.json`` beside it sets ``size``
   (default 224), ``mean``, ``std`` (default ImageNet).
+* a **torch.export** program (``.pt2``, ``torch.export.save``; labels as an ``extra_files``
+  entry ``labels.txt`` or beside it; same input conventions);
 * an **ONNX** classifier (``.onnx``; same conventions; needs the ``onnxruntime`` package);
 * a **CLIP** checkpoint folder (Hugging Face layout, ``config.json`` with ``model_type: clip``),
   used zero-shot over :data:`SCENE_LABELS` (needs ``transformers``; loaded with
@@ -20,6 +22,7 @@ naming the problem; without a model the labels are empty and ``describe`` says s
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,7 +104,9 @@ def _load_torchscript(file: Path) -> LabelsModel:
 
     extra = {"labels.txt": ""}
     try:
-        module = torch.jit.load(str(file), map_location="cpu", _extra_files=extra)
+        with warnings.catch_warnings():  # TorchScript is deprecated in recent torch but still loads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(file), map_location="cpu", _extra_files=extra)
     except (RuntimeError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MissingDependencyError(_WHAT, f"{file} is not a TorchScript model ({first})") from None
@@ -123,6 +128,35 @@ def _load_torchscript(file: Path) -> LabelsModel:
         return out.float().cpu().numpy()
 
     return LabelsModel("torchscript", labels, predict, str(file))
+
+
+def _load_exported(file: Path) -> LabelsModel:
+    import torch
+
+    extra = {"labels.txt": ""}
+    try:
+        program = torch.export.load(str(file), extra_files=extra)
+    except (RuntimeError, ValueError, OSError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MissingDependencyError(_WHAT, f"{file} is not a torch.export program ({first})") from None
+    module = program.module()
+    raw = extra["labels.txt"]
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    labels = [ln.strip() for ln in text.splitlines() if ln.strip()] or _read_labels(
+        file.parent / "labels.txt", file.with_name(file.name + ".labels.txt"))
+    if not labels:
+        raise MissingDependencyError(_WHAT, f"no class names for {file}: save labels.txt as an extra "
+                                            "file or put labels.txt beside it")
+    cfg = _preprocess_cfg(file.parent)
+
+    def predict(frames: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = module(torch.from_numpy(_to_tensor_array(frames, cfg)))
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        return out.float().cpu().numpy()
+
+    return LabelsModel("torch.export", labels, predict, str(file))
 
 
 def _load_onnx(file: Path) -> LabelsModel:
@@ -170,7 +204,7 @@ def _load_clip(folder: Path) -> LabelsModel:
 
 
 def load_labels_model(path: str | Path) -> LabelsModel:
-    """Load a labels model from a local path (TorchScript file/folder, ONNX file, CLIP folder).
+    """Load a labels model from a local path (TorchScript / .pt2 file or folder, ONNX, CLIP folder).
 
     Raises
     ------
@@ -192,15 +226,19 @@ def load_labels_model(path: str | Path) -> LabelsModel:
         for name in ("model.pt", "model.ts", "model.torchscript", "model.pth"):
             if (p / name).is_file():
                 return _load_torchscript(p / name)
+        if (p / "model.pt2").is_file():
+            return _load_exported(p / "model.pt2")
         if (p / "model.onnx").is_file():
             return _load_onnx(p / "model.onnx")
         raise MissingDependencyError(_WHAT, f"{p} holds no model.pt / model.onnx / CLIP config.json")
     if p.suffix.lower() == ".onnx":
         return _load_onnx(p)
+    if p.suffix.lower() == ".pt2":
+        return _load_exported(p)
     if p.suffix.lower() in TORCHSCRIPT_SUFFIXES:
         return _load_torchscript(p)
     raise MissingDependencyError(_WHAT, f"{p.name}: unknown model format; accepted: TorchScript "
-                                        f"({', '.join(TORCHSCRIPT_SUFFIXES)}), .onnx, a CLIP folder")
+                                        f"({', '.join(TORCHSCRIPT_SUFFIXES)}), torch.export .pt2, .onnx, a CLIP folder")
 
 
 def label_frames(model: LabelsModel, times_s: np.ndarray, frames: np.ndarray, *, top_k: int = 1,
