@@ -11,7 +11,7 @@ from videobgm import vocab
 from videobgm.describe import NO_LABELS_NOTE, describe, format_description, parse_description
 from videobgm.errors import InputError, OptionError
 from videobgm.features.still import neutral_features, still_image_features
-from videobgm.types import Description, Features, VideoInfo
+from videobgm.types import Features, VideoInfo
 
 
 def make_features(*, duration=30.0, speed_px_s=0.0, brightness=0.5, saturation=0.3, warmth=0.0,
