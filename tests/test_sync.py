@@ -127,3 +127,31 @@ def test_dense_accents_are_still_measured() -> None:
     s = score_with_accents(4, acc)
     s.notes = [n for n in s.notes if n.track != "piano" or n.onset_16th % 16 == 12]
     assert accented_onset_times(s).size == len(acc)
+
+
+def test_cli_eval_video(tmp_path, capsys) -> None:  # noqa: ANN001
+    import json
+
+    from videobgm.cli import main
+    from videobgm.midi import write_midi
+
+    s = score_with_accents(4, [2, 10, 18, 26])
+    f = feats(8.0, beats=[0.25, 1.25, 2.25, 3.25], cuts=[4.0])
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"")  # --features given: the video is only named, not decoded
+    (tmp_path / "f.json").write_text(json.dumps(f.to_dict()))
+    (tmp_path / "plan.json").write_text(json.dumps({"sections": [{"start_s": 0.0}, {"start_s": 4.0}],
+                                                    "beat_times_s": s.beat_times().tolist(),
+                                                    "beats_per_bar": 4}))
+    write_midi(s, tmp_path / "m.mid")
+    rc = main(["eval", str(tmp_path / "m.mid"), "--video", str(video), "--features",
+               str(tmp_path / "f.json"), "--plan", str(tmp_path / "plan.json"),
+               "--json", str(tmp_path / "out.json")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "hit_rate" in out
+    m = json.loads((tmp_path / "out.json").read_text())
+    assert m["hit_rate"] == 1.0 and m["cut_phrase_alignment"] == 1.0
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["eval", str(tmp_path / "m.mid"), "--video", str(video), "--plan",
+                 str(tmp_path / "bad.json")]) == 2
+    assert "not a plan.json" in capsys.readouterr().err
