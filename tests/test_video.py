@@ -139,3 +139,19 @@ def test_analysis_size_keeps_aspect_and_never_upscales():
     assert video.analysis_size(1280, 720, 160) == (160, 90)
     assert video.analysis_size(720, 1280, 160) == (90, 160)
     assert video.analysis_size(100, 50, 160) == (100, 50)
+    # tiny or thin: stretched to what optical flow needs (>= 32 px, aspect <= 4)
+    assert video.analysis_size(1280, 32, 160) == (160, 40)
+    assert video.analysis_size(32, 1280, 160) == (40, 160)
+    assert video.analysis_size(8, 8, 160) == (32, 32)
+
+
+@pytest.mark.parametrize(("w", "h"), [(8, 8), (1280, 32), (2, 2), (384, 96), (600, 150)])
+def test_tiny_and_thin_videos_are_analysed(tmp_path, w, h):
+    from videobgm import synth
+    from videobgm.features import extract_features
+
+    rng = np.random.default_rng(0)
+    p = synth.write_video(tmp_path / "t.mp4", lambda t: rng.integers(0, 255, (h, w, 3), dtype=np.uint8),
+                          duration_s=0.5, width=w, height=h)
+    f = extract_features(p)
+    assert f.frame_times_s.size == 15 and np.all(np.isfinite(f.motion_speed))

@@ -178,10 +178,26 @@ def probe(path: str | os.PathLike[str], cfg: VideoConfig | None = None) -> Video
     )
 
 
+# OpenCV's DIS optical flow crashes (segfault) on small or very thin images, e.g. 96x24 or
+# 160x16; every size with both sides >= 32 and an aspect ratio <= 4 works (swept 3260 sizes).
+MIN_ANALYSIS_SIDE = 32
+MAX_ANALYSIS_RATIO = 4.0
+
+
 def analysis_size(width: int, height: int, max_side: int) -> tuple[int, int]:
-    """Size (w, h) of analysis frames: longest side ``max_side`` (never upscaled), aspect kept."""
+    """Size (w, h) of analysis frames: longest side ``max_side`` (never upscaled), aspect kept.
+
+    Tiny or very thin videos are stretched so that each side is at least ``MIN_ANALYSIS_SIDE``
+    pixels and the aspect ratio at most ``MAX_ANALYSIS_RATIO`` (what optical flow needs).
+    """
     scale = min(1.0, max_side / max(width, height))
-    return max(2, int(round(width * scale))), max(2, int(round(height * scale)))
+    w = max(MIN_ANALYSIS_SIDE, int(round(width * scale)))
+    h = max(MIN_ANALYSIS_SIDE, int(round(height * scale)))
+    if w > h * MAX_ANALYSIS_RATIO:
+        h = int(math.ceil(w / MAX_ANALYSIS_RATIO))
+    elif h > w * MAX_ANALYSIS_RATIO:
+        w = int(math.ceil(h / MAX_ANALYSIS_RATIO))
+    return w, h
 
 
 _YUV420 = ("yuv420p", "yuvj420p")
