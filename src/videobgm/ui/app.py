@@ -193,14 +193,16 @@ def build_app(
 
         upload_outs = [status, plot, desc, *controls, section, video_out, files_out, state,
                        video_in]
-        video_in.upload(on_upload, [video_in, state], upload_outs, api_name="upload", **work)
+        video_in.upload(on_upload, [video_in, state], upload_outs, api_name="upload",
+                        show_progress_on=[plot], **work)
         video_in.clear(lambda: ("Upload a video to start.", None, SessionState()), None,
                        [status, plot, state], queue=False)
         result_outs = [status, plot, video_out, files_out, section, state, first_bar]
         generate_btn.click(on_generate, [state, desc, *controls], result_outs,
-                           api_name="generate", **work)
+                           api_name="generate", show_progress_on=[plot, video_out], **work)
         regen_btn.click(on_regenerate, [state, first_bar, last_bar, new_seed],
-                        [*result_outs, new_seed], api_name="regenerate", **work)
+                        [*result_outs, new_seed], api_name="regenerate",
+                        show_progress_on=[plot, video_out], **work)
         section.change(on_section, [section], [first_bar, last_bar], queue=False)
 
     demo.queue(max_size=int(ui.max_queue), default_concurrency_limit=int(ui.concurrency_limit))
