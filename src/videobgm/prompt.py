@@ -7,7 +7,7 @@ Rules, in order (each match is recorded in ``Description.reasons``):
 2. key and mode: ``D minor``, ``F# major``, ``Bb maj``, ``Am``, ``key of G``; a bare ``major`` /
    ``minor`` sets only the mode;
 3. mood, style, instruments: words and phrases of :mod:`videobgm.vocab` (synonyms map to the
-   canonical names the planner knows). Ties and prompts without a mood word are settled by
+   canonical names the planner knows; a canonical name counts twice, a synonym once). Ties and prompts without a mood word are settled by
    nearest-neighbour matching of the whole text against mood / style anchor phrases with the
    packaged MiniLM model (when installed; cosine >= ``MIN_COS``, ``MIN_COS_STYLE`` for styles);
 4. energy shape words (``building``, ``rising``, ``fading``) shape ``energy_curve``;
@@ -26,7 +26,7 @@ from videobgm.errors import OptionError
 from videobgm.types import Description
 
 MIN_COS = 0.25  # mood anchors: the closest mood is adopted from this cosine up
-MIN_COS_STYLE = 0.45  # style anchors are less reliable: only clear matches count
+MIN_COS_STYLE = 0.5  # style anchors are less reliable: only clear matches count
 # the planner's own mood -> style defaults (plan.MOOD_STYLE), so a prompt and a plan agree
 MOOD_DEFAULT_STYLE = {"calm": "ambient", "happy": "pop", "sad": "cinematic", "tense": "cinematic",
                       "epic": "cinematic", "playful": "pop"}
@@ -163,14 +163,18 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None) -> Descriptio
         reasons["instruments"] = f"named in the prompt -> {', '.join(inst_names)}"
 
     def vote(table: dict[str, tuple[str, ...]]) -> dict[str, list[int]]:
+        """name -> positions of its words; the name itself counts twice (naming the mood
+        "calm" outweighs a scene word like "rainy")."""
         votes: dict[str, list[int]] = {}
         for name, words in table.items():
             for pos, w in _phrase_hits(low, (name, *words)):
                 if not used[pos:pos + len(w)].any():
-                    votes.setdefault(name, []).append(pos)
+                    votes.setdefault(name, []).extend([pos] * (2 if w == name else 1))
                     consume(pos, pos + len(w))
         return votes
 
+    # the text without tempo numbers and key names: what the anchors are compared with
+    words_text = " ".join("".join(" " if used[i] else c for i, c in enumerate(prompt)).replace(",", " ").split())
     tempo_words = sorted(vocab.TEMPO_WORDS, key=len, reverse=True)
     tempo_hits = [(pos, w) for w in tempo_words for pos, w in _phrase_hits(low, [w])]
     mood_votes = vote({k: v.words for k, v in vocab.MOODS.items()})
@@ -187,9 +191,9 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None) -> Descriptio
             best_n = max(len(v) for v in votes.values())
             tied = sorted((min(v), k) for k, v in votes.items() if len(v) == best_n)
             choice = tied[0][1]
-            words = ", ".join(f"'{low[p:].split()[0].strip(',.;')}'" for p in sorted(votes[choice]))
+            words = ", ".join(f"'{low[p:].split()[0].strip(',.;')}'" for p in sorted(set(votes[choice])))
             if len(tied) > 1 and embed:
-                near = _nearest(prompt, {k: anchors[k] for _, k in tied})
+                near = _nearest(words_text, {k: anchors[k] for _, k in tied})
                 if near:
                     choice = near[0]
                     reasons[what] = (f"words for {', '.join(k for _, k in tied)} tie; text is closest to "
@@ -198,7 +202,7 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None) -> Descriptio
             reasons[what] = f"{words} -> {choice}"
             return choice
         if embed:
-            near = _nearest(prompt, anchors)
+            near = _nearest(words_text, anchors) if words_text else None
             if near and near[1] >= min_cos:
                 reasons[what] = f"text is closest to '{near[2]}' (cos {near[1]:.2f}) -> {near[0]}"
                 return near[0]
