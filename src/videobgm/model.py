@@ -202,12 +202,13 @@ class MusicTransformer(nn.Module):
         window = self.cfg.max_len
         start = 0 if cache is None else cache.pos
         n_past = 0 if cache is None else len(cache)
-        q_pos = torch.arange(start, start + n, device=tokens.device)
-        cos, sin = _rope(q_pos, self.blocks[0].head_dim, tokens.device, x.dtype)
+        cos, sin = self._rope_table(start + n, tokens.device, x.dtype)
+        cos, sin = cos[start:start + n], sin[start:start + n]
         mask, causal = None, False
         if n_past == 0 and n <= window:
             causal = n > 1
         elif not (n == 1 and n_past + 1 <= window):
+            q_pos = torch.arange(start, start + n, device=tokens.device)
             k_pos = torch.arange(start - n_past, start + n, device=tokens.device)
             rel = q_pos[:, None] - k_pos[None, :]
             mask = (rel >= 0) & (rel < window)
@@ -216,6 +217,16 @@ class MusicTransformer(nn.Module):
         if cache is not None:
             cache.pos += n
         return self.ln_f(x)
+
+    def _rope_table(self, length: int, device: torch.device, dtype: torch.dtype):
+        """Rotary tables for positions ``0 .. length - 1`` (cached, grown by doubling)."""
+        tab = getattr(self, "_rope_cache", None)
+        if tab is None or tab[0].shape[0] < length or tab[0].device != device or tab[0].dtype != dtype:
+            size = max(length, 2 * (tab[0].shape[0] if tab is not None else 0), self.cfg.max_len)
+            with torch.inference_mode(False), torch.no_grad():  # usable in training afterwards
+                tab = _rope(torch.arange(size, device=device), self.blocks[0].head_dim, device, dtype)
+            self._rope_cache = tab
+        return tab
 
     def field_logits(self, ctx: torch.Tensor, k: int) -> torch.Tensor:
         """Logits of field ``k`` from a head context (B, ..., d_model) -> (B, ..., V_k)."""

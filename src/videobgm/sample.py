@@ -115,13 +115,10 @@ def _chord_tone_mask(chord_value: int, tokenizer: Any) -> np.ndarray | None:
 
 
 class _Sampler:
-    """Masked, seeded sampling of one field at a time from logits."""
+    """Masked, seeded sampling of one field at a time from logits (NumPy on the small vectors)."""
 
     def __init__(self, model: Any, tokenizer: Any, cfg: SampleConfig) -> None:
-        import torch
-
-        self.torch = torch
-        self.gen = torch.Generator().manual_seed(int(cfg.seed))
+        self.rng = np.random.default_rng(int(cfg.seed))
         names = list(tokenizer.field_names)
         ft, fp = dict(cfg.field_temperature), dict(cfg.field_top_p)
         for n in list(ft) + list(fp):
@@ -132,26 +129,27 @@ class _Sampler:
 
     def pick(self, logits, k: int, allowed: np.ndarray, bias: np.ndarray | None = None) -> int:  # noqa: ANN001
         """Sample a value of field ``k`` among ``allowed`` (bool (V,)) from ``logits`` (V,)."""
-        torch = self.torch
         idx = np.flatnonzero(allowed)
         if idx.size == 1:
             return int(idx[0])
-        lg = logits.float().clone()
+        lg = logits.float().numpy().astype(np.float64)[idx]
         if bias is not None:
-            lg += torch.from_numpy(bias.astype(np.float32))
-        lg[torch.from_numpy(~allowed)] = float("-inf")
+            lg = lg + bias[idx]
         t = self.temp[k]
         if t <= 0:
-            return int(lg.argmax())
-        probs = torch.softmax(lg / t, dim=-1)
-        p = self.top_p[k]
-        if p < 1.0:
-            sp, si = torch.sort(probs, descending=True)
-            cum = torch.cumsum(sp, 0)
-            cut = cum - sp > p  # keep the smallest prefix with mass >= p (at least one)
-            sp[cut] = 0.0
-            probs = torch.zeros_like(probs).scatter_(0, si, sp)
-        return int(torch.multinomial(probs, 1, generator=self.gen))
+            return int(idx[int(np.argmax(lg))])
+        z = (lg - lg.max()) / t
+        p = np.exp(z)
+        p /= p.sum()
+        top = self.top_p[k]
+        if top < 1.0:
+            order = np.argsort(-p, kind="stable")
+            sp = p[order]
+            keep = (np.cumsum(sp) - sp) <= top  # smallest prefix with mass >= top (at least one)
+            q = np.zeros_like(p)
+            q[order[keep]] = sp[keep]
+            p = q / q.sum()
+        return int(idx[int(self.rng.choice(idx.size, p=p))])
 
 
 def _validate(controls: Controls, model: Any, tokenizer: Any) -> None:

@@ -205,11 +205,12 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
                              {"params": no_decay, "weight_decay": 0.0}], lr=s.lr, betas=(0.9, 0.98))
     if extra.get("optimizer"):
         opt.load_state_dict(extra["optimizer"])
-    # the data stream depends on (seed, start step) only: resuming at step k gives the same batches
-    # as any other resume at step k
-    batches = data_mod.iter_batches(dataset["train"], s.batch_size, s.seq_len + 1,
-                                    seed=s.seed * 1_000_003 + start_step, tokenizer=tokenizer,
-                                    transpose=s.transpose)
+    # one seeded data stream per run; a resumed run skips the batches already used, so that
+    # training k steps, stopping and resuming gives the same batches as an uninterrupted run
+    batches = data_mod.iter_batches(dataset["train"], s.batch_size, s.seq_len + 1, seed=s.seed,
+                                    tokenizer=tokenizer, transpose=s.transpose)
+    for _ in range(start_step):
+        next(batches)
     val_windows = fixed_windows(dataset["val"], s.seq_len, s.val_windows)
     n_params = model.num_parameters()
     log.info("model: %s parameters, %s, device %s, %d threads", f"{n_params:,}", model.cfg.to_dict(),

@@ -1,0 +1,104 @@
+"""Generation speed: 32 bars with the ``small`` checkpoint (target: <= 3 s on 2 CPU cores).
+
+Usage::
+
+    python bench/generate.py [--checkpoint DIR] [--bars 32] [--runs 3] [--threads N] [--song ID]
+
+Controls come from a POP909 test song (its first ``--bars`` bars: density, strength, chords, key)
+when POP909 is present, else from a synthetic plan (18 onsets per bar, I-vi-IV-V). Prints one row
+per run: seconds, compound tokens, notes, tokens/s; then model load time, peak RSS and the load
+average (the machine is shared, so numbers under load are pessimistic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def _controls(n_bars: int, song: int | None):
+    from videobgm.tokens import controls_from_score
+    from videobgm.types import Chord, Controls
+
+    try:
+        from videobgm.train import data as D
+
+        dirs = D.song_dirs(None, "test")
+        if dirs:
+            d = next((x for x in dirs if song is None or int(x.name) == song), dirs[0])
+            score, _ = D.load_song(d)
+            c = controls_from_score(score)
+            spb = c.steps_per_bar
+            c.n_bars = min(n_bars, c.n_bars)
+            c.density_per_bar = c.density_per_bar[: c.n_bars]
+            c.strength_per_beat = c.strength_per_beat[: c.n_bars * c.beats_per_bar]
+            c.accent_steps = c.accent_steps[: c.n_bars * spb]
+            c.chords = [ch for ch in c.chords if ch.onset_16th < c.n_bars * spb]
+            c.tracks = ("melody", "bridge", "piano")
+            return c, f"POP909 test song {d.name}"
+    except Exception as exc:  # noqa: BLE001 - the benchmark falls back to synthetic controls
+        print(f"(POP909 unavailable: {exc}; synthetic controls)", file=sys.stderr)
+    prog = [(0, "maj"), (9, "min"), (5, "maj"), (7, "maj")]
+    chords = [Chord(b * 16, *prog[b % 4]) for b in range(n_bars)]
+    strength = np.tile([3, 1, 2, 1], n_bars)
+    acc = np.zeros(n_bars * 16, dtype=bool)
+    return Controls(n_bars=n_bars, beats_per_bar=4, density_per_bar=np.full(n_bars, 18),
+                    strength_per_beat=strength, accent_steps=acc, chords=chords,
+                    tracks=("melody", "piano")), "synthetic"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--checkpoint", default=None, help="checkpoint folder (default: packaged small)")
+    ap.add_argument("--bars", type=int, default=32)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    ap.add_argument("--song", type=int, default=None, help="POP909 test song id for the controls")
+    ap.add_argument("--untrained", action="store_true", help="untrained small model (no checkpoint)")
+    args = ap.parse_args()
+
+    import torch
+
+    from videobgm import checkpoint as ckpt
+    from videobgm.config import ModelConfig, SampleConfig
+    from videobgm.sample import generate
+    from videobgm.tokens import Tokenizer
+
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    t0 = time.perf_counter()
+    if args.untrained:
+        tok = Tokenizer()
+        model = ckpt.build_untrained(ModelConfig.preset("small"), tok, seed=0)
+    else:
+        model, tok, _ = ckpt.load_checkpoint(args.checkpoint)
+    load_s = time.perf_counter() - t0
+    controls, source = _controls(args.bars, args.song)
+    print(f"controls: {source}, {controls.n_bars} bars, tracks {','.join(controls.tracks)}, "
+          f"mean density {np.mean(controls.density_per_bar):.1f} onsets/bar")
+    print(f"model: {model.num_parameters():,} parameters {model.cfg.to_dict()}; load {load_s:.2f} s; "
+          f"threads {torch.get_num_threads()}")
+    print(f"{'run':>3} {'seed':>4} {'seconds':>8} {'cpu s':>6} {'tokens':>7} {'notes':>6} {'tokens/s':>9}")
+    rows = []
+    for r in range(args.runs):
+        t, c0 = time.perf_counter(), time.process_time()
+        score = generate(controls, model, tok, SampleConfig(seed=r))
+        dt, cpu = time.perf_counter() - t, time.process_time() - c0
+        n_tok = int(tok.encode(score)[0].shape[0])  # the compound tokens generated (BOS..EOS)
+        rows.append((dt, cpu, n_tok, len(score.notes)))
+        print(f"{r:>3} {r:>4} {dt:>8.2f} {cpu:>6.2f} {n_tok:>7} {len(score.notes):>6} {n_tok / dt:>9.0f}")
+    secs = np.array([x[0] for x in rows])
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    cpus = np.array([x[1] for x in rows])
+    print(f"median {np.median(secs):.2f} s wall, {np.median(cpus):.2f} s CPU for {controls.n_bars} bars "
+          f"(target <= 3 s); "
+          f"peak RSS {rss_mb:.0f} MiB; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
