@@ -244,9 +244,9 @@ def make_plan(
     cuts = cuts[(cuts > 0.25) & (cuts < duration - 0.25)]
 
     # ---- colour -> valence; motion + cuts -> arousal; mood -------------------------------
-    bright = float(np.mean(features.brightness)) if np.size(features.brightness) else 0.5
-    satur = float(np.mean(features.saturation)) if np.size(features.saturation) else 0.3
-    warm = float(np.mean(features.warmth)) if np.size(features.warmth) else 0.0
+    bright = _mean_or(features.brightness, 0.5)
+    satur = _mean_or(features.saturation, 0.3)
+    warm = _mean_or(features.warmth, 0.0)
     valence = (bright - 0.45) + 0.5 * warm + 0.3 * (satur - 0.3)
     motion_level = speed / (speed + _SPEED_REF_PX_S)
     cut_rate = cuts.size / duration * 60.0
@@ -345,11 +345,7 @@ def make_plan(
 
     # ---- strength per beat ----------------------------------------------------------------------
     beat_len = np.diff(beat_times)
-    beat_sal = np.zeros(n_beats)
-    if ft.size:
-        for j in range(n_beats):
-            m = (ft >= beat_times[j] - beat_len[j] / 4) & (ft < beat_times[j] + beat_len[j] / 4)
-            beat_sal[j] = sal[m].max() if m.any() else np.interp(beat_times[j], ft, sal)
+    beat_sal = _window_max(ft, sal, beat_times[:-1] - beat_len / 4, beat_times[:-1] + beat_len / 4)
     metric = np.tile(_metrical_prior(bpb), n_bars)
     sq = 0.7 * rank_quantiles(beat_sal) + 0.3 * metric
     strength = np.interp(sq, QUANTILE_LEVELS, STRENGTH_TABLE) * float(cfg.strength_scale)
@@ -397,6 +393,29 @@ def make_plan(
 
 # Motion speed (px/s at analysis size) at which the absolute motion level reaches 0.5.
 _SPEED_REF_PX_S = 20.0
+
+
+def _mean_or(x: np.ndarray, default: float) -> float:
+    """Mean of the finite values of ``x``, or ``default`` when there are none."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else default
+
+
+def _window_max(t: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Max of samples ``v`` (at sorted times ``t``) in each window ``[lo[j], hi[j])``; windows are
+    sorted and disjoint. Empty windows take ``v`` interpolated at their centre; no samples -> 0."""
+    if t.size == 0:
+        return np.zeros(lo.size)
+    a = np.searchsorted(t, lo, side="left")
+    b = np.searchsorted(t, hi, side="left")
+    out = np.interp(0.5 * (lo + hi), t, v)
+    full = b > a
+    if full.any():
+        idx = a[full]
+        red = np.maximum.reduceat(np.append(v, 0.0), np.minimum(np.column_stack([idx, b[full]]).ravel(), v.size))
+        out[full] = red[::2]
+    return out
 
 
 def _metrical_prior(bpb: int) -> np.ndarray:
@@ -482,7 +501,10 @@ def _make_sections(anchors: list[float], nbars: list[int], dropped: list[float],
         s.label = "chorus" if s.energy > med else "verse"
     if len(sections) >= 3:
         sections[0].label, sections[-1].label = "intro", "outro"
-    reasons["sections"] = "; ".join([f"{len(sections)} sections at bars {edges[:-1]}"] + notes)
+    starts = str(edges[:-1]) if len(edges) <= 41 else f"{str(edges[:40])[:-1]}, ...]"
+    if len(notes) > 10:
+        notes = notes[:10] + [f"... and {len(notes) - 10} more cuts not used as boundaries"]
+    reasons["sections"] = "; ".join([f"{len(sections)} sections at bars {starts}"] + notes)
     return sections
 
 
