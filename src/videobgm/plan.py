@@ -305,8 +305,9 @@ def make_plan(
                         f"(fits bars to cuts/end, strong visual beats near 16th steps); "
                         f"mean {mean_tempo:.2f} bpm after fitting")
     if "grid" not in reasons:
-        segs = ", ".join(f"{a:.2f}-{b:.2f} s: {n} bars at {t:.1f} bpm"
-                         for a, b, n, t in zip(anchors[:-1], anchors[1:], nbars, grid["seg_tempi"]))
+        seg_list = [f"{a:.2f}-{b:.2f} s: {n} bars at {t:.1f} bpm"
+                    for a, b, n, t in zip(anchors[:-1], anchors[1:], nbars, grid["seg_tempi"])]
+        segs = ", ".join(seg_list[:12] + ([f"... ({len(seg_list)} segments)"] if len(seg_list) > 12 else []))
         reasons["grid"] = (f"{n_bars} bars of {bpb}/4 from 0 s to {beat_times[-1]:.3f} s "
                            f"(video {duration:.3f} s); tempo map: {segs}; tempo adjusted by "
                            f"{100 * (mean_tempo / grid['tempo'] - 1):+.1f}% on average to fit")
