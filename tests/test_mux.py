@@ -174,3 +174,24 @@ def test_interrupted_write_leaves_no_file(tone_video: Path, tmp_path: Path, monk
         mux(tone_video, music(3.0), SR, out, MuxConfig())
     assert calls["n"] == 3
     assert list(out.parent.iterdir()) == []
+
+
+def test_rotation_metadata_is_kept(tmp_path: Path) -> None:
+    """A phone-style display matrix (tkhd) on the input survives the stream copy."""
+    import struct
+
+    from videobgm import synth, video
+    from videobgm.config import VideoConfig
+
+    src = synth.write_video(tmp_path / "rot.mp4", synth.static(width=160, height=96),
+                            duration_s=1.0, width=160, height=96)
+    data = bytearray(src.read_bytes())
+    i = data.find(b"tkhd")
+    at = i + 4 + 4 + (32 if data[i + 4] == 1 else 20) + 8 + 8
+    data[at:at + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)  # 90 deg
+    src.write_bytes(bytes(data))
+    out = tmp_path / "out.mp4"
+    mux(src, music(1.0), SR, out, MuxConfig())
+    a, b = video.probe(src, VideoConfig()), video.probe(out, VideoConfig())
+    assert a.rotation_deg == 90
+    assert (b.rotation_deg, b.width, b.height) == (a.rotation_deg, a.width, a.height)
