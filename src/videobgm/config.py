@@ -145,6 +145,7 @@ class SampleConfig(_Cfg):
     field_top_p: tuple[tuple[str, float], ...] = ()
     # constrained decoding: a bar closes only with density_target * (1 -/+ tolerance) onsets
     density_tolerance: float = 0.15
+    close_bias: float = 4.0  # logit bonus of closing the bar once its density target is reached
     # notes on the first 16th of a beat: target strength .. target + strength_slack
     strength_slack: int = 1
     enforce_strength: bool = True

@@ -52,6 +52,7 @@ class _Bar:
 
     lo: int
     hi: int
+    target: int
     strength: np.ndarray  # (beats_per_bar,) target notes on each beat's first step
     forced: np.ndarray  # (steps_per_bar,) bool: steps that must carry onsets
     accent: np.ndarray  # (steps_per_bar,) bool
@@ -89,7 +90,7 @@ def _bar_targets(controls: Controls, cfg: SampleConfig) -> list[_Bar]:
             s[:] = -1  # unconstrained
         if not cfg.constrained:
             a[:] = False
-            bars.append(_Bar(lo=0, hi=10**6, strength=s, forced=a.copy(), accent=a))
+            bars.append(_Bar(lo=0, hi=10**6, target=10**6, strength=s, forced=a.copy(), accent=a))
             continue
         forced = a.copy()
         forced[::STEPS_PER_BEAT] |= s > 0
@@ -99,7 +100,7 @@ def _bar_targets(controls: Controls, cfg: SampleConfig) -> list[_Bar]:
                              for i in np.flatnonzero(forced)))
         hi = max(hi, min_forced)
         lo = min(max(lo, min_forced), hi)
-        bars.append(_Bar(lo=lo, hi=hi, strength=s, forced=forced, accent=a))
+        bars.append(_Bar(lo=lo, hi=hi, target=int(round(d)), strength=s, forced=forced, accent=a))
     return bars
 
 
@@ -323,7 +324,13 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         while not st.done:
             h = model.hidden(x, c, cache=cache)[0, -1]
             row = np.zeros(nf, dtype=np.int64)
-            t = sampler.pick(model.field_logits(h, 0), 0, type_mask())
+            tmask = type_mask()
+            tbias = None
+            if st.bar >= start_bar:  # steer the bar's length toward its density target
+                tbias = np.zeros(tmask.shape[0])
+                reached = st.notes_in_bar >= bars[st.bar].target
+                tbias[[TYPE_BAR, TYPE_EOS]] = float(cfg.close_bias) * (1 if reached else -1)
+            t = sampler.pick(model.field_logits(h, 0), 0, tmask, tbias)
             row[0] = t
             ctx = model.extend_context(h, 0, torch.tensor(t))
             if t == TYPE_BAR and st.bar + 1 >= end_bar:
