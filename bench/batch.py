@@ -4,7 +4,8 @@
 
 Makes N synthetic clips (moving square + texture + cuts, 320x240 @ 30 fps), then scores them
 with ``videobgm.batch.run_batch`` once serially (``workers=0``, this process, default threads) and
-once with Ray actors (one CPU thread each). Prints wall time, start-up time (Ray start + model
+once with Ray actors (one CPU thread each), alternating ``--repeats`` times (scaling is computed
+from the per-mode medians; the serial baseline is the first mode). Prints wall time, start-up time (Ray start + model
 loads), videos/minute end to end and excluding start-up, and the scaling factor. The machine's
 load average is printed beside the numbers: on a shared machine they are pessimistic.
 """
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--untrained", action="store_true", help="random model (no packaged checkpoint)")
     p.add_argument("--serial-threads", type=int, default=None,
                    help="torch/OpenCV threads of the serial run (default: library default)")
+    p.add_argument("--repeats", type=int, default=2, help="alternate serial / Ray runs this many times")
     p.add_argument("--keep", default=None, help="keep clips and outputs in this folder")
     a = p.parse_args(argv)
 
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.serial_threads:
         _limit_threads(a.serial_threads)
     runs = [("serial", 0)] + [(f"ray x{w}", w) for w in a.workers]
-    for label, w in runs:
+    for label, w in runs * a.repeats:  # alternate modes so that load changes hit both
         out = root / f"out_{w}"
         shutil.rmtree(out, ignore_errors=True)
         la = load()
@@ -66,18 +68,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label}: {len(s.failed)} failed, e.g. {next(iter(s.failed.values()))}")
         n = len(s.ok)
         rows.append((label, w, n, s.wall_s, s.startup_s, la, load()))
-    base = rows[0]
-    base_vpm = base[2] / base[3] * 60
-    base_vpm_ss = base[2] / max(1e-9, base[3] - base[4]) * 60
+    import statistics
+
+    def vpm(r: tuple, excl: bool = False) -> float:
+        return r[2] / max(1e-9, r[3] - (r[4] if excl else 0.0)) * 60
+
+    base_vpm = statistics.median(vpm(r) for r in rows if r[1] == 0)
+    base_vpm_ss = statistics.median(vpm(r, True) for r in rows if r[1] == 0)
     print()
     print("| mode | workers | videos ok | wall s | start-up s | videos/min | videos/min excl. start-up "
           "| scaling | scaling excl. start-up | load avg (1/5/15 min) before -> after |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for label, w, n, wall, start, la, lb in rows:
-        vpm = n / wall * 60
-        vpm_ss = n / max(1e-9, wall - start) * 60
-        print(f"| {label} | {w} | {n} | {wall:.1f} | {start:.1f} | {vpm:.2f} | {vpm_ss:.2f} "
-              f"| {vpm / base_vpm:.2f}x | {vpm_ss / base_vpm_ss:.2f}x | {la} -> {lb} |")
+    for r in rows:
+        label, w, n, wall, start, la, lb = r
+        print(f"| {label} | {w} | {n} | {wall:.1f} | {start:.1f} | {vpm(r):.2f} | {vpm(r, True):.2f} "
+              f"| {vpm(r) / base_vpm:.2f}x | {vpm(r, True) / base_vpm_ss:.2f}x | {la} -> {lb} |")
+    for label, w in runs:
+        mine = [r for r in rows if r[1] == w]
+        m, m_ss = statistics.median(vpm(r) for r in mine), statistics.median(vpm(r, True) for r in mine)
+        print(f"| **{label} median** | {w} | | | | {m:.2f} | {m_ss:.2f} | {m / base_vpm:.2f}x "
+              f"| {m_ss / base_vpm_ss:.2f}x | |")
     print(f"\npreset={a.preset} untrained={a.untrained} videos={a.videos} x {a.seconds:g} s; "
           f"time {time.strftime('%H:%M UTC', time.gmtime())}")
     if not a.keep:

@@ -268,6 +268,13 @@ def pipeline_scorer(spec: dict[str, Any]) -> Scorer:
 
     pipe = Pipeline(spec["config"], untrained=bool(spec.get("untrained", False)), progress=False)
     pipe.load_model()
+    # pay the stages' import costs (FFmpeg, OpenCV, the synthesiser) once, at worker start-up
+    import importlib
+
+    for mod in ("av", "cv2", "videobgm.video", "videobgm.features", "videobgm.plan", "videobgm.sample",
+                "videobgm.midi", "videobgm.render", "videobgm.mux", "tinysoundfont"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(mod)
 
     def score(video: Path, outputs: dict[str, Path]) -> dict[str, float]:
         res = pipe.score(video, outputs.get("video"), midi=outputs.get("midi"),
