@@ -260,3 +260,17 @@ def test_slow_visual_tempo_with_strong_beats_goes_double_time() -> None:
     assert 145 <= fast.tempo_bpm <= 175 and "double-time" in fast.reasons["tempo"]
     off = make_plan(make_features(24.0, tempo_bpm=80.0, beats_s=beats), PlanConfig(hit_tempo_bpm=0))
     assert off.tempo_bpm < 100
+
+
+def test_description_from_the_video_only_suggests_the_tempo() -> None:
+    beats = np.arange(0.4, 24.0, 0.75)  # 80 bpm pulse: double-time expected
+    f = make_features(24.0, tempo_bpm=80.0, beats_s=beats)
+    video_desc = Description(tempo_bpm=80.0, source="video")
+    user_desc = Description(tempo_bpm=80.0, source="text")
+    assert make_plan(f, PlanConfig(), description=video_desc).tempo_bpm > 140
+    assert make_plan(f, PlanConfig(), description=user_desc).tempo_bpm < 90
+    # no periodic motion: the suggestion is the base of the free search (cuts at 3 s still fit)
+    g = make_features(9.0, cuts_s=(3.0, 6.0))
+    p = make_plan(g, PlanConfig(), description=Description(tempo_bpm=90.0, source="video"))
+    assert np.allclose([s.start_s for s in p.sections], [0.0, 3.0, 6.0], atol=1e-6)
+    assert "suggests 90.0 bpm" in p.reasons["tempo"]

@@ -434,7 +434,10 @@ def _base_tempo(features: Features, cfg: PlanConfig, desc: Description, ref: Ref
     """Base tempo, the relative search window around it, and the reason."""
     if cfg.tempo_bpm is not None:
         return _check_tempo(cfg.tempo_bpm, "tempo"), 0.0, f"user tempo {cfg.tempo_bpm:g} bpm"
-    if desc.tempo_bpm is not None:
+    # a description built from this video (source "video") only suggests a tempo: the video's
+    # own rhythm (below) and the grid search still apply; a user's description fixes it
+    from_video = (desc.source or "video") == "video"
+    if desc.tempo_bpm is not None and not from_video:
         t = _check_tempo(desc.tempo_bpm, "tempo in description")
         return t, 0.0, f"description tempo {t:g} bpm"
     vt = float(features.tempo_bpm)
@@ -454,10 +457,15 @@ def _base_tempo(features: Features, cfg: PlanConfig, desc: Description, ref: Ref
     if ref is not None and ref.tempo_bpm > 0:
         t, _ = fold_tempo(ref.tempo_bpm, lo, hi)
         return t, 0.1, f"no periodic motion; reference {ref.id} tempo {ref.tempo_bpm:g} -> {t:.1f} bpm"
-    t = lo + MOOD_TEMPO_FRAC.get(mood, 0.45) * (hi - lo)
+    if desc.tempo_bpm is not None:
+        t = min(max(_check_tempo(desc.tempo_bpm, "tempo in description"), lo), hi)
+        why = f"no periodic motion; video description suggests {t:.1f} bpm"
+    else:
+        t = lo + MOOD_TEMPO_FRAC.get(mood, 0.45) * (hi - lo)
+        why = f"no periodic motion; {mood} mood -> {t:.1f} bpm"
     # no rhythm to follow: the search may move anywhere in the range to fit the cuts
     window = max(hi / t, t / lo) - 1.0
-    return t, window, f"no periodic motion; {mood} mood -> {t:.1f} bpm"
+    return t, window, why
 
 
 def _make_sections(anchors: list[float], nbars: list[int], dropped: list[float],
