@@ -211,6 +211,10 @@ def test_reference_supplies_chords() -> None:
     roots = [c.root for c in plan.controls.chords[:4]]
     assert roots == [0, 5, 9, 7]  # D G Bm A transposed to C: C F Am G
     assert "reference" in plan.reasons["chords"]
+    # a major reference in an A minor plan: D major's scale lands on C major, A minor's relative
+    # major: D G Bm A -> C F Am G, all diatonic to A minor
+    minor = make_plan(f, PlanConfig(key="A", mode="minor"), references=[ref])
+    assert [(c.root, c.quality) for c in minor.controls.chords[:4]] == [(0, "maj"), (5, "maj"), (9, "min"), (7, "maj")]
 
 
 def test_deterministic_and_json() -> None:

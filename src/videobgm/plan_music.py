@@ -212,16 +212,20 @@ def make_chords(sections: list[Section], n_bars: int, spb: int, tonic: int, mode
     per_bar: list[tuple[int, str]] = [(tonic, "maj" if mode == "major" else "min")] * n_bars
     if ref is not None and ref.chords and ref.n_bars > 0:
         ref_chords = sorted(ref.chords, key=lambda c: c.onset_16th)
+        # the reference's scale is moved onto the plan's: same mode -> same tonic; otherwise its
+        # relative key (minor ref in a major plan: ref tonic + 3 -> plan tonic, and vice versa)
+        ref_home = ref.key_tonic if ref.mode == mode else ref.key_tonic + (3 if mode == "major" else 9)
         prog = []
         for k in range(ref.n_bars):
             at = [c for c in ref_chords if c.onset_16th <= k * spb]
             c = at[-1] if at else ref_chords[0]
-            root = -1 if c.root < 0 else (c.root - ref.key_tonic + tonic) % 12
+            root = -1 if c.root < 0 else (c.root - ref_home + tonic) % 12
             prog.append((root, c.quality))
         for s in sections:
             for i, b in enumerate(range(s.start_bar, s.end_bar)):
                 per_bar[b] = prog[i % len(prog)]
-        reasons["chords"] = (f"progression of reference {ref.id} transposed to "
+        how = "transposed" if ref.mode == mode else f"moved from {ref.mode} to the relative {mode} key of"
+        reasons["chords"] = (f"progression of reference {ref.id} ({ref.mode}) {how} "
                              f"{PITCH_CLASS_NAMES[tonic]} {mode}, restarted at each section")
     else:
         family = _MOOD_FAMILY.get(mood, "bright")
