@@ -127,8 +127,8 @@ def _events_from_score(score: Score, tracks: Sequence[str] | None) -> tuple[list
         ch = channels[n.track]
         on, off = t_of(n.onset_16th), t_of(n.onset_16th + max(1, n.duration_16th))
         vel = int(np.clip(n.velocity, 1, 127))
-        events.append((on, 1, "on", ch, int(n.pitch), vel))
-        events.append((off, 0, "off", ch, int(n.pitch), 0))
+        events.append((on, 1, "on", ch, int(np.clip(n.pitch, 0, 127)), vel))
+        events.append((off, 0, "off", ch, int(np.clip(n.pitch, 0, 127)), 0))
     return events, setup
 
 
@@ -154,8 +154,8 @@ def _events_from_midi(pm: Any, tracks: Sequence[str] | None) -> tuple[list[Event
         prog_channel[key] = ch
         setup.setdefault(ch, (int(inst.program), bool(inst.is_drum), TRACK_GAIN.get(name, 0.8)))
         for n in inst.notes:
-            events.append((float(n.start), 1, "on", ch, int(n.pitch), int(np.clip(n.velocity, 1, 127))))
-            events.append((float(n.end), 0, "off", ch, int(n.pitch), 0))
+            events.append((float(n.start), 1, "on", ch, int(np.clip(n.pitch, 0, 127)), int(np.clip(n.velocity, 1, 127))))
+            events.append((float(n.end), 0, "off", ch, int(np.clip(n.pitch, 0, 127)), 0))
     return events, setup
 
 
