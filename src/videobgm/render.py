@@ -122,7 +122,7 @@ def _events_from_score(score: Score, tracks: Sequence[str] | None) -> tuple[list
         channels[t] = ch
     events: list[Event] = []
     for n in score.notes:
-        if n.track not in channels:
+        if n.track not in channels or n.onset_16th < 0:
             continue
         ch = channels[n.track]
         on, off = t_of(n.onset_16th), t_of(n.onset_16th + max(1, n.duration_16th))
