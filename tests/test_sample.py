@@ -106,8 +106,33 @@ def test_tracks_are_restricted(model, tok, controls):
     only = dataclasses.replace(controls, tracks=("piano",))
     out = generate(only, model, tok, SampleConfig(seed=3))
     assert out.notes and {n.track for n in out.notes} == {"piano"}
-    with pytest.raises(OptionError):
-        generate(dataclasses.replace(controls, tracks=("drums",)), model, tok, SampleConfig(seed=3))
+    with pytest.raises(OptionError, match="track"):
+        generate(dataclasses.replace(controls, tracks=("violin",)), model, tok, SampleConfig(seed=3))
+
+
+def test_rule_bass_and_drums(model, tok, controls):
+    import dataclasses
+
+    from videobgm.sample import CHORD_INTERVALS as IV
+
+    drums_only = generate(dataclasses.replace(controls, tracks=("drums",)), model, tok, SampleConfig(seed=3))
+    assert drums_only.notes and {n.track for n in drums_only.notes} == {"drums"}
+    full = dataclasses.replace(controls, tracks=("melody", "piano", "bass", "drums"))
+    out = generate(full, model, tok, SampleConfig(seed=3))
+    assert {n.track for n in out.notes} == {"melody", "piano", "bass", "drums"}
+    for n in out.notes:
+        if n.track == "bass":  # the bass plays chord roots in octave 2
+            root, _ = PROG[(n.onset_16th // 16) % 4]
+            assert 36 <= n.pitch <= 47 and n.pitch % 12 == root and 0 in IV["maj"]
+    crash = {n.onset_16th for n in out.notes if n.track == "drums" and n.pitch == 49}
+    assert crash == set(np.flatnonzero(controls.accent_steps).tolist())
+    # bass onsets count toward the bar's density: the total still follows the request
+    real = controls_from_score(out).density_per_bar
+    want = np.asarray(controls.density_per_bar)
+    assert np.all(real >= np.floor(0.85 * want)) and np.all(real <= np.ceil(1.15 * want) + 1), (want, real)
+    regen = generate(full, model, tok, SampleConfig(seed=9), keep=out, regenerate_bars=(1, 3))
+    assert [n for n in regen.notes if n.track in ("bass", "drums")] == \
+        [n for n in out.notes if n.track in ("bass", "drums")]
 
 
 def test_section_regeneration_keeps_outside_notes(model, tok, controls, piece):

@@ -25,6 +25,7 @@ by the start of bar ``b``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ from videobgm.progress import ProgressFn, null_progress
 from videobgm.types import STEPS_PER_BEAT, TRACKS, Controls, Note, Score
 
 # tracks the model may be asked for (drums are never sampled by the model)
-MODEL_TRACKS: tuple[str, ...] = ("melody", "bridge", "piano", "bass")
+MODEL_TRACKS: tuple[str, ...] = ("melody", "bridge", "piano")  # what POP909 taught the model
 ACCOMPANIMENT: tuple[str, ...] = ("bridge", "piano", "bass")
 PITCH_RANGE: tuple[int, int] = (21, 108)  # MIDI pitches sampled (the piano's range)
 # chord tones (semitones above the root) per quality
@@ -193,6 +194,24 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     cfg = cfg or SampleConfig()
     progress = progress or null_progress
     _validate(controls, model, tokenizer)
+    from videobgm import arrange
+
+    full = controls
+    bad = [t for t in controls.tracks if t not in MODEL_TRACKS + arrange.RULE_TRACKS]
+    if bad or not controls.tracks:
+        raise OptionError(f"unknown track(s) {bad or '(none)'} in controls.tracks; accepted: {', '.join(TRACKS)}")
+    if (keep is None) != (regenerate_bars is None):
+        raise OptionError("section regeneration needs both keep (a Score) and regenerate_bars (a, b)")
+    span = (0, controls.n_bars) if regenerate_bars is None else tuple(int(x) for x in regenerate_bars)
+    if keep is not None:
+        _check_keep(keep, controls, span)
+    rule = arrange.rule_notes(controls, span)
+    if not any(t in MODEL_TRACKS for t in controls.tracks):  # only rule parts asked for
+        empty = np.array([[1] + [0] * (len(tokenizer.field_names) - 1)], dtype=np.int64)
+        return _to_score(empty, full, tokenizer, keep=keep, bars=span, extra=rule)
+    if rule:  # the model writes what the rule parts leave of the density / strength targets
+        dens, stren = arrange.remaining_targets(controls, rule)
+        controls = dataclasses.replace(controls, density_per_bar=dens, strength_per_beat=stren)
     from videobgm.tokens import TYPE_BAR, TYPE_BOS, TYPE_EOS, TYPE_NOTE, TYPE_POS, cond_tables
 
     F = tokenizer.F
@@ -200,9 +219,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     tables = cond_tables(controls)
     bars = _bar_targets(controls, cfg)
     spb, n_bars = controls.steps_per_bar, controls.n_bars
-    tracks = [t for t in controls.tracks if t in MODEL_TRACKS and t in TRACKS]
-    if not tracks:
-        raise OptionError(f"no trackable part in controls.tracks {controls.tracks}; accepted: {', '.join(MODEL_TRACKS)}")
+    tracks = [t for t in controls.tracks if t in MODEL_TRACKS]
     track_ok = np.zeros(tokenizer.field_sizes[F["track"]], dtype=bool)
     for t in tracks:
         track_ok[1 + TRACKS.index(t)] = True
@@ -215,16 +232,10 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     start_bar, end_bar = 0, n_bars
     prefix = np.zeros((1, nf), dtype=np.int64)
     prefix[0, 0] = TYPE_BOS
-    if regenerate_bars is not None or keep is not None:
-        if keep is None or regenerate_bars is None:
-            raise OptionError("section regeneration needs both keep (a Score) and regenerate_bars (a, b)")
-        a, b = (int(x) for x in regenerate_bars)
-        if not 0 <= a < b <= n_bars:
-            raise OptionError(f"regenerate_bars must satisfy 0 <= a < b <= {n_bars}, got ({a}, {b})")
-        if keep.n_bars != n_bars or keep.beats_per_bar != controls.beats_per_bar:
-            raise OptionError(f"keep has {keep.n_bars} bars of {keep.beats_per_bar} beats; controls "
-                              f"ask for {n_bars} of {controls.beats_per_bar}")
-        toks, _ = tokenizer.encode(keep, controls=controls)
+    if keep is not None:
+        a, b = span
+        model_part = dataclasses.replace(keep, notes=[n for n in keep.notes if n.track in MODEL_TRACKS])
+        toks, _ = tokenizer.encode(model_part, controls=controls)
         bar_rows = np.flatnonzero(toks[:, 0] == TYPE_BAR)
         prefix = toks[: bar_rows[a]]  # BOS .. end of bar a-1
         start_bar, end_bar = a, b
@@ -399,17 +410,30 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 c = torch.from_numpy(cond_for(t))[None, None]
     progress(end_bar - start_bar, end_bar - start_bar)
     tokens = np.stack(st.rows)
-    return _to_score(tokens, controls, tokenizer, keep=keep, bars=(start_bar, end_bar))
+    return _to_score(tokens, full, tokenizer, keep=keep, bars=(start_bar, end_bar), extra=rule)
+
+
+def _check_keep(keep: Score, controls: Controls, span: tuple[int, ...]) -> None:
+    if len(span) != 2:
+        raise OptionError(f"regenerate_bars must be two bar indices (a, b), got {span}")
+    a, b = span
+    if not 0 <= a < b <= controls.n_bars:
+        raise OptionError(f"regenerate_bars must satisfy 0 <= a < b <= {controls.n_bars}, got ({a}, {b})")
+    if keep.n_bars != controls.n_bars or keep.beats_per_bar != controls.beats_per_bar:
+        raise OptionError(f"keep has {keep.n_bars} bars of {keep.beats_per_bar} beats; controls "
+                          f"ask for {controls.n_bars} of {controls.beats_per_bar}")
 
 
 def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: Score | None,
-              bars: tuple[int, int]) -> Score:
-    """Decode generated tokens; for a regenerated section merge with the kept notes."""
+              bars: tuple[int, int], extra: list[Note] | None = None) -> Score:
+    """Decode generated tokens (+ rule notes ``extra``); for a section merge with the kept notes."""
     score = tokenizer.decode(
         tokens, beats_per_bar=controls.beats_per_bar, tempo_bpm=controls.tempo_bpm,
         key_tonic=controls.key_tonic, mode=controls.mode, chords=list(controls.chords),
     )
     score.n_bars = controls.n_bars
+    score.notes = sorted(score.notes + list(extra or []),
+                         key=lambda n: (n.onset_16th, TRACKS.index(n.track), n.pitch))
     if keep is None:
         return score
     spb = controls.steps_per_bar
