@@ -141,6 +141,21 @@ def test_bad_paths(tone_video: Path, tmp_path: Path) -> None:
         mux(tmp_path / "nope.mp4", music(1.0), SR, tmp_path / "x.mp4", MuxConfig())
     with pytest.raises(OptionError, match="accepted: .mp4"):
         mux(tone_video, music(1.0), SR, tmp_path / "x.avi", MuxConfig())
+    audio_only = tmp_path / "audio.m4a"
+    import av
+
+    with av.open(str(audio_only), "w", format="mp4") as c:
+        st = c.add_stream("aac", rate=SR)
+        st.layout = "stereo"
+        for k in range(0, SR, 1024):
+            fr = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            fr.sample_rate, fr.pts = SR, k
+            for p in st.encode(fr):
+                c.mux(p)
+        for p in st.encode():
+            c.mux(p)
+    with pytest.raises(InputError, match="no video stream"):
+        mux(audio_only, music(1.0), SR, tmp_path / "x.mp4", MuxConfig())
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video at all")
     with pytest.raises(InputError):

@@ -263,11 +263,13 @@ def mux(
     try:
         total = float(duration_s) if duration_s is not None else video_duration_s(src)
         with av.open(str(src)) as probe:
+            if not probe.streams.video:
+                raise InputError(f"no video stream in {src.name}; nothing to put the music on")
             vin = probe.streams.video[0]
             start = float(vin.start_time * vin.time_base) if vin.start_time is not None else 0.0
             has_audio = bool(probe.streams.audio)
-    except (av.error.FFmpegError, IndexError) as exc:
-        raise InputError(f"cannot read video {src.name}: {exc}") from None
+    except av.error.FFmpegError as exc:
+        raise InputError(f"cannot read video {src.name}: {' '.join(str(exc).split())}") from None
     n = int(round(total * sr))
     notes = []
     music = _fit(music, n)
