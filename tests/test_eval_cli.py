@@ -97,3 +97,20 @@ def test_eval_drums_only_gives_nan_not_crash(tmp_path: Path) -> None:
     assert main(["-q", "eval", str(tmp_path / "d.mid"), "--json", str(js)]) == 0
     m = json.loads(js.read_text())["inputs"]["per_file"][str(tmp_path / "d.mid")]
     assert m["pitch_entropy"] is None and m["empty_beat_rate"] == 0.0
+
+
+def test_eval_pop909_split_applies_to_the_pop909_folder(sets: tuple[Path, Path], tmp_path: Path) -> None:
+    from test_data import _fake_song
+
+    root = tmp_path / "POP909"
+    _fake_song(root, 19, seed=1)  # test split
+    _fake_song(root, 21, seed=2)  # train split
+    inp, _ = sets
+    js = tmp_path / "p.json"
+    assert main(["-q", "eval", str(inp), "--reference", str(root), "--pop909-split", "test",
+                 "--no-structure", "--json", str(js)]) == 0
+    rep = json.loads(js.read_text())
+    assert rep["inputs"]["n_files"] == 2
+    assert list(rep["reference"]["per_file"]) == [str(root / "019" / "019.mid")]
+    # read on its annotations: the key comes from key_audio.txt (G major), so pitch-in-scale is set
+    assert rep["reference"]["mean"]["pitch_in_scale_rate"] is not None

@@ -228,7 +228,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                    help="skip the structureness indicators (the slowest metric, ~1 s per 3-min piece)")
     p.add_argument("--seed", type=int, default=0, help="seed of the grooving pair sampling")
     p.add_argument("--pop909-split", default=None, choices=["train", "val", "test"],
-                   help="MIDI (and --reference) is the POP909 folder: use only this split's songs")
+                   help="where MIDI or --reference is the POP909 folder, use only this split's songs")
     p.set_defaults(func=_cmd_eval)
 
 

@@ -37,6 +37,15 @@ def collect_midi(path: str | os.PathLike[str]) -> list[Path]:
     raise InputError(f"not found: {p}")
 
 
+def is_pop909_root(path: str | os.PathLike[str]) -> bool:
+    """True for a folder holding POP909-style song folders (``NNN/NNN.mid`` + ``beat_midi.txt``)."""
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    return any((d / "beat_midi.txt").is_file() and (d / f"{d.name}.mid").is_file()
+               for d in p.iterdir() if d.is_dir() and d.name.isdigit())
+
+
 def pop909_files(root: str | os.PathLike[str], split: str) -> list[Path]:
     """The MIDI files of one POP909 split (``NNN/NNN.mid`` of the songs of ``split``)."""
     from videobgm.train.data import song_dirs
@@ -209,8 +218,8 @@ def run_eval(
     """``videobgm eval``: metrics of ``midi`` (file or folder) and of ``reference``; print the table,
     write JSON/CSV. Returns the report.
 
-    With ``pop909_split`` ("train", "val", "test"), ``midi`` (and ``reference``, if given) must be
-    the POP909 folder and only the songs of that split (:func:`videobgm.train.data.split_of`) are used.
+    With ``pop909_split`` ("train", "val", "test"), whichever of ``midi`` / ``reference`` is the
+    POP909 folder contributes only the songs of that split (:func:`videobgm.train.data.split_of`).
 
     Raises
     ------
@@ -228,7 +237,7 @@ def run_eval(
     sets = {"inputs": midi} if reference is None else {"inputs": midi, "reference": reference}
     results: dict[str, Any] = {}
     for name, path in sets.items():
-        files = collect_midi(path) if pop909_split is None else pop909_files(path, pop909_split)
+        files = pop909_files(path, pop909_split) if pop909_split and is_pop909_root(path) else collect_midi(path)
         with stage_bar(f"{name}: {len(files)} MIDI", enabled=show_progress) as bar:
             res = evaluate_files(files, convention=convention, seed=seed, structure=structure,
                                  progress=lambda d, t: bar(d, t))
