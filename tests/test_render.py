@@ -149,3 +149,16 @@ def test_loudness_matches_pyloudnorm() -> None:
     x = np.stack([0.2 * np.sin(2 * np.pi * 440 * t) * (t % 1 < 0.5), 0.05 * rng.normal(size=t.size)], 1)
     ref = pyloudnorm.Meter(SR).integrated_loudness(x)
     assert loudness_lufs(x, SR, chunk_s=0.7) == pytest.approx(ref, abs=0.01)
+
+
+def test_user_soundfont_path(tmp_path) -> None:  # noqa: ANN001
+    import shutil
+
+    sf = tmp_path / "my.sf2"
+    shutil.copy(default_soundfont(), sf)
+    a = render_audio(song(), 2.0, RenderConfig(sample_rate=SR, soundfont=str(sf)))
+    assert a.tobytes() == render_audio(song(), 2.0, CFG).tobytes()
+    txt = tmp_path / "x.txt"
+    txt.write_text("not a soundfont")
+    with pytest.raises(InputError, match=".sf2"):
+        render_audio(song(), 2.0, RenderConfig(soundfont=str(txt)))
