@@ -262,19 +262,16 @@ def run_item(scorer: Scorer, item: BatchItem) -> dict[str, Any]:
 def pipeline_scorer(spec: dict[str, Any]) -> Scorer:
     """The real scorer: one :class:`~videobgm.pipeline.Pipeline` (model loaded once) per worker.
 
-    ``spec`` = ``{"config": PipelineConfig, "untrained": bool}``.
+    ``spec`` = ``{"config": PipelineConfig, "untrained": bool, "warm_up": bool (default True)}``;
+    the warm-up scores a 1 s synthetic clip so that start-up problems (a bad soundfont, a broken
+    install) stop the batch with one line instead of failing every video.
     """
     from videobgm.pipeline import Pipeline
 
     pipe = Pipeline(spec["config"], untrained=bool(spec.get("untrained", False)), progress=False)
     pipe.load_model()
-    # pay the stages' import costs (FFmpeg, OpenCV, the synthesiser) once, at worker start-up
-    import importlib
-
-    for mod in ("av", "cv2", "videobgm.video", "videobgm.features", "videobgm.plan", "videobgm.sample",
-                "videobgm.midi", "videobgm.render", "videobgm.mux", "tinysoundfont"):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(mod)
+    if spec.get("warm_up", True):
+        _warm_up(pipe)
 
     def score(video: Path, outputs: dict[str, Path]) -> dict[str, float]:
         res = pipe.score(video, outputs.get("video"), midi=outputs.get("midi"),
@@ -282,6 +279,19 @@ def pipeline_scorer(spec: dict[str, Any]) -> Scorer:
         return dict(res.timings_s)
 
     return score
+
+
+def _warm_up(pipe: Any) -> None:
+    """Score a 1 s synthetic clip once, so that a worker's first video does not pay the stages'
+    first-call costs (imports of SciPy/OpenCV/FFmpeg, soundfont loading: ~2-4 s)."""
+    import tempfile
+
+    from videobgm import synth
+
+    with tempfile.TemporaryDirectory(prefix="videobgm-warmup-") as d:
+        clip = synth.write_video(Path(d) / "warmup.mp4", synth.oscillating_square(
+            period_s=0.5, width=64, height=48, size=8), duration_s=1.0, fps=10.0, width=64, height=48)
+        pipe.score(clip, Path(d) / "out.mp4", midi=Path(d) / "out.mid")
 
 
 def _limit_threads(n: int) -> None:
