@@ -106,6 +106,16 @@ def test_tempo_interpolates_between_frames():
     assert math.isnan(bpm2) or bpm2 == pytest.approx(30 / period, rel=0.02)
 
 
+def test_tempo_survives_one_huge_outlier():
+    fps = 30.0
+    t = np.arange(0, 30, 1 / fps)
+    s = np.zeros_like(t)
+    s[np.round(np.arange(0.25, 30, 0.5) * fps).astype(int)] = 3.0
+    s[400] = 500.0  # e.g. the picture jumps once: must not hide the periodic beats
+    bpm, conf = beats.estimate_tempo(t, s, bpm_range=(40, 200))
+    assert bpm == pytest.approx(120.0, rel=0.02) and conf > 0.5
+
+
 def test_tempo_none_for_noise():
     rng = np.random.default_rng(0)
     t = np.arange(0, 20, 1 / 30)

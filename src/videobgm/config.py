@@ -70,7 +70,7 @@ class FeaturesConfig(_Cfg):
     saliency_eps_px_s: float = 2.0  # motion (px/s) under which a stop is not "sudden"
     saliency_power: float = 2.0  # exponent of the suddenness factor (fraction of motion lost)
     tempo_range_bpm: tuple[float, float] = (40.0, 200.0)
-    tempo_half_lag_ratio: float = 0.7  # take the half lag when its autocorrelation is this close
+    tempo_half_lag_ratio: float = 0.5  # take the half lag when its autocorrelation is this close
     tempo_min_confidence: float = 0.25  # weaker autocorrelation = no tempo (NaN)
     beat_threshold: float = 1.5  # adaptive threshold: local median + k * local MAD
     beat_window_s: float = 4.0  # window of that local median / MAD

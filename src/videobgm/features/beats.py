@@ -17,8 +17,8 @@ MAD, an absolute floor, and a fraction of the local maximum). ``s_t`` compares t
 halves -- to the frame interval in which the motion has stopped or reversed -- and placed at the
 midpoint of that interval's two frames (the video's own timestamps).
 
-**Tempo** means visual beats per minute: the lag of the highest peak of the saliency's
-autocorrelation within ``tempo_range_bpm`` (refined by parabolic interpolation), preferring the
+**Tempo** means visual beats per minute: the lag of the highest peak of the (log-compressed,
+capped) saliency's autocorrelation within ``tempo_range_bpm`` (refined by parabolic interpolation), preferring the
 half lag when its peak is nearly as high. A square swinging back and forth with a 1 s period turns
 twice per second: 120 bpm.
 """
@@ -157,13 +157,15 @@ def estimate_tempo(
     sal: np.ndarray,
     *,
     bpm_range: tuple[float, float],
-    half_lag_ratio: float = 0.7,
+    half_lag_ratio: float = 0.5,
     min_confidence: float = 0.25,
+    cap_percentile: float = 99.5,
 ) -> tuple[float, float]:
     """Dominant visual tempo from the autocorrelation of saliency.
 
     The saliency is first resampled onto a uniform grid at the median frame interval (variable
-    frame rates), mean-removed, and autocorrelated (biased estimate, normalised to 1 at lag 0).
+    frame rates), smoothed by a one-frame Gaussian (beats that jitter by a frame still line up),
+    mean-removed, and autocorrelated (biased estimate, normalised to 1 at lag 0).
 
     Parameters
     ----------
@@ -176,6 +178,10 @@ def estimate_tempo(
         the chosen peak, the faster tempo is taken (twice the beats, e.g. both turning points).
     min_confidence : float
         Below this normalised autocorrelation the video has no tempo (NaN).
+    cap_percentile : float
+        Saliency is first compressed (``log1p``) and capped at this percentile of its positive
+        values, so that one outlier (a flash, a jump in the picture) cannot dominate the
+        autocorrelation.
 
     Returns
     -------
@@ -192,8 +198,14 @@ def estimate_tempo(
     dt = float(np.median(np.diff(t)))
     if dt <= 0:
         return nan
+    s = np.log1p(np.maximum(s, 0.0))  # compress: a few huge values must not dominate
+    s = np.minimum(s, np.percentile(s[s > 0], cap_percentile))
     grid = np.arange(t[0], t[-1] + 0.5 * dt, dt)
     x = np.interp(grid, t, s)
+    # smooth by ~1 frame so that beats jittering by a frame (14/16/14/16...) still line up
+    from scipy.ndimage import gaussian_filter1d
+
+    x = gaussian_filter1d(x, sigma=1.0, mode="constant")
     x = x - x.mean()
     n = x.size
     size = 1 << int(np.ceil(np.log2(2 * n)))
