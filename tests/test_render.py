@@ -162,3 +162,7 @@ def test_user_soundfont_path(tmp_path) -> None:  # noqa: ANN001
     txt.write_text("not a soundfont")
     with pytest.raises(InputError, match=".sf2"):
         render_audio(song(), 2.0, RenderConfig(soundfont=str(txt)))
+    junk = tmp_path / "junk.sf2"
+    junk.write_bytes(b"RIFF" + bytes(100))
+    with pytest.raises(InputError, match="cannot load soundfont"):
+        render_audio(song(), 2.0, RenderConfig(soundfont=str(junk)))

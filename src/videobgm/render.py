@@ -186,7 +186,10 @@ def _synth_tinysoundfont(events: list[Event], setup: dict[int, tuple[int, bool, 
     import tinysoundfont
 
     synth = tinysoundfont.Synth(samplerate=sr, gain=-3.0)
-    sfid = synth.sfload(str(soundfont))
+    try:
+        sfid = synth.sfload(str(soundfont))
+    except (tinysoundfont.SoundFontException, OSError, RuntimeError) as exc:
+        raise InputError(f"cannot load soundfont {soundfont.name}: {exc}") from None
     for ch, (prog, drums, gain) in setup.items():
         try:
             synth.program_select(ch, sfid, 128 if drums else 0, 0 if drums else prog, is_drums=drums)
