@@ -36,8 +36,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     from videobgm.config import PipelineConfig
     from videobgm.errors import OptionError
-    from videobgm.features import extract_features
-    from videobgm.fileio import write_json
+    from videobgm.features import extract_features, features_json
+    from videobgm.fileio import write_bytes
     from videobgm.progress import stage_bar
 
     src = Path(args.video)
@@ -50,7 +50,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     cfg = PipelineConfig.preset(args.preset)
     with stage_bar("analyze", enabled=False if args.quiet else None) as bar:
         feats = extract_features(src, cfg.features, cfg.video, progress=bar)
-    write_json(out, feats.to_dict())
+    write_bytes(out, features_json(feats).encode("utf-8"))
     if args.plot:
         from videobgm.features.plot import plot_features
 

@@ -188,4 +188,24 @@ def extract_features(
     )
 
 
-__all__ = ["extract_features"]
+def features_json(features: Features) -> str:
+    """``Features.to_dict()`` as JSON text: one top-level key per line, each array on one line.
+
+    Compact (a 20-minute video is a few MB) yet readable and diff-able key by key.
+    """
+    import json
+
+    from videobgm.fileio import dumps_json
+
+    d = features.to_dict()
+    lines = []
+    for key, value in d.items():
+        if isinstance(value, list) and key not in ("labels",):
+            text = json.dumps(value, separators=(",", ":"))
+        else:
+            text = dumps_json(value).strip().replace("\n", "\n  ")
+        lines.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+__all__ = ["extract_features", "features_json"]
