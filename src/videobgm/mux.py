@@ -10,7 +10,8 @@
   fills the gaps. This is the "auto-ducking" of video editors (the music ducks under the original).
 
 When the input has no audio, ``mix``/``duck`` fall back to the music alone (``info["notes"]``
-says so). The output is written under a temporary name beside the target and renamed into place
+says so). The output holds the input's first video stream (rotation metadata included) and the
+new soundtrack; other streams (subtitles, extra audio, data) are not carried over. The output is written under a temporary name beside the target and renamed into place
 only when complete; the input is never overwritten (output == input is refused).
 """
 
