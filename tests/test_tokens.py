@@ -154,3 +154,23 @@ def test_encode_refuses_bad_scores() -> None:
         tok.encode(Score(notes=[], n_bars=1, beats_per_bar=5))
     with pytest.raises(InputError):
         tok.encode(Score(notes=[Note(0, "violin", 60, 1, 80)], n_bars=1))
+
+
+def test_cond_from_controls_matches_cond_row_on_any_sequence() -> None:
+    tok = T.Tokenizer()
+    s = synthetic_score(7)
+    ctrl = T.controls_from_score(s)
+    tables = T.cond_tables(ctrl)
+    toks, _ = tok.encode(s)
+    rng = np.random.default_rng(1)
+    junk = rng.integers(0, np.array(tok.field_sizes), size=(300, len(tok.field_sizes)))
+    for seq in (toks, np.concatenate([toks[:40], junk, toks[40:]]), junk):
+        fast = tok.cond_from_controls(ctrl, seq)
+        bar, step, seen = 0, 0, False
+        for i, row in enumerate(seq):
+            t = int(row[0])
+            if t == T.TYPE_BAR:
+                bar, step, seen = (bar + 1 if seen else 0), 0, True
+            elif t == T.TYPE_POS and 1 <= row[tok.F["pos"]] <= tables.steps_per_bar:
+                step = int(row[tok.F["pos"]]) - 1
+            assert (fast[i] == tok.cond_row(tables, t, bar, step)).all(), i

@@ -112,7 +112,7 @@ def score_to_midi(score: Score, cfg: MidiConfig | None = None) -> pretty_midi.Pr
             t0 = offset + n.onset_16th * step_ticks
             t1 = t0 + max(1, n.duration_16th) * step_ticks
             inst.notes.append(pretty_midi.Note(
-                velocity=int(np.clip(n.velocity, 1, 127)), pitch=int(np.clip(n.pitch, 0, 127)),
+                velocity=min(max(int(n.velocity), 1), 127), pitch=min(max(int(n.pitch), 0), 127),
                 start=float(pm.tick_to_time(t0)), end=float(pm.tick_to_time(t1)),
             ))
         pm.instruments.append(inst)
@@ -297,7 +297,7 @@ def pretty_midi_to_score(
         if s < 0:
             continue
         track = tracks[id(inst)]
-        note = Note(int(s), track, int(n.pitch), int(max(1, e - s)), int(np.clip(n.velocity, 1, 127)))
+        note = Note(int(s), track, int(n.pitch), int(max(1, e - s)), min(max(int(n.velocity), 1), 127))
         k = (note.onset_16th, track, note.pitch)
         if k not in merged or note.duration_16th > merged[k].duration_16th:
             merged[k] = note

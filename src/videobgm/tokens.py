@@ -92,18 +92,18 @@ def density_bin(n: int) -> int:
 
 def density_of_bin(b: int) -> int:
     """A representative onset count (the lower edge) of density bin ``b`` >= 1."""
-    b = int(np.clip(b, 1, len(DENSITY_EDGES)))
+    b = min(max(int(b), 1), len(DENSITY_EDGES))
     return int(DENSITY_EDGES[b - 1])
 
 
 def strength_bin(n: int) -> int:
     """Strength bin 1..MAX_STRENGTH+1 of ``n`` simultaneous notes on a beat's first step."""
-    return 1 + int(np.clip(int(n), 0, MAX_STRENGTH))
+    return 1 + min(max(int(n), 0), MAX_STRENGTH)
 
 
 def progress_bin(x: float) -> int:
     """Progress bin 1..N_PROGRESS_BINS of the bar position ``x`` in [0, 1] (clipped)."""
-    x = float(np.clip(x, 0.0, 1.0)) if np.isfinite(x) else 0.0
+    x = min(max(float(x), 0.0), 1.0) if np.isfinite(x) else 0.0
     return 1 + min(N_PROGRESS_BINS - 1, int(x * N_PROGRESS_BINS))
 
 
@@ -146,26 +146,29 @@ def key_index(tonic: int, mode: str) -> int:
 
 def velocity_bin(v: int) -> int:
     """Velocity bin 1..8 of MIDI velocity ``v`` (1..127, clipped): 16 velocities per bin."""
-    v = int(np.clip(int(v), 1, 127))
+    v = min(max(int(v), 1), 127)
     return 1 + min(N_VELOCITY_BINS - 1, (v - 1) // 16)
 
 
 def velocity_of_bin(b: int) -> int:
     """MIDI velocity at the centre of bin ``b`` (1..8): 8, 24, ..., 120."""
-    b = int(np.clip(int(b), 1, N_VELOCITY_BINS))
+    b = min(max(int(b), 1), N_VELOCITY_BINS)
     return min(127, 16 * (b - 1) + 8)
 
 
 def duration_bin(n: int) -> int:
     """Duration bin (1-based) of ``n`` 16th steps: the nearest of DURATION_STEPS (ties: shorter)."""
     n = max(1, int(n))
-    arr = np.asarray(DURATION_STEPS)
-    return 1 + int(np.argmin(np.abs(arr - n)))
+    return _DURATION_LUT[n] if n < len(_DURATION_LUT) else len(DURATION_STEPS)
+
+
+_DURATION_LUT = [0] + [1 + int(np.argmin(np.abs(np.asarray(DURATION_STEPS) - n)))
+                       for n in range(1, DURATION_STEPS[-1] + 1)]
 
 
 def duration_of_bin(b: int) -> int:
     """Duration in 16th steps of bin ``b`` (1..len(DURATION_STEPS), clipped)."""
-    b = int(np.clip(int(b), 1, len(DURATION_STEPS)))
+    b = min(max(int(b), 1), len(DURATION_STEPS))
     return DURATION_STEPS[b - 1]
 
 
@@ -448,20 +451,42 @@ class Tokenizer:
         return row
 
     def cond_from_controls(self, controls: Controls, tokens: np.ndarray) -> np.ndarray:
-        """Conditioning rows (L, C) for a token sequence (L, F) under ``controls``."""
+        """Conditioning rows (L, C) for a token sequence (L, F) under ``controls``.
+
+        Row ``i`` equals ``cond_row(tables, type_i, bar_i, step_i)`` where ``bar_i`` counts the BAR
+        tokens up to ``i`` (0 before the first) and ``step_i`` is the step of the last valid POS of
+        that bar (0 before it); vectorised.
+        """
         tables = cond_tables(controls)
         tokens = np.asarray(tokens, dtype=np.int64)
-        out = np.zeros((tokens.shape[0], len(self.cond_names)), dtype=np.int64)
-        bar, step = 0, 0
-        seen_bar = False
-        for i, row in enumerate(tokens):
-            t = int(row[0])
-            if t == TYPE_BAR:
-                bar = bar + 1 if seen_bar else 0
-                seen_bar, step = True, 0
-            elif t == TYPE_POS and 1 <= row[self.F["pos"]] <= tables.steps_per_bar:
-                step = int(row[self.F["pos"]]) - 1
-            out[i] = self.cond_row(tables, t, bar, step)
+        n = tokens.shape[0]
+        out = np.zeros((n, len(self.cond_names)), dtype=np.int64)
+        if n == 0:
+            return out
+        c = self.C
+        types = tokens[:, 0]
+        spb = tables.steps_per_bar
+        out[:, c["key"]] = tables.key
+        out[:, c["tempo"]] = tables.tempo
+        is_bar = types == TYPE_BAR
+        bar = np.maximum(np.cumsum(is_bar) - 1, 0)
+        pos = tokens[:, self.F["pos"]]
+        valid_pos = (types == TYPE_POS) & (pos >= 1) & (pos <= spb)
+        # forward-fill the step of the last valid POS, reset to 0 at every BAR
+        marker = valid_pos | is_bar
+        last = np.maximum.accumulate(np.where(marker, np.arange(n), -1))
+        step = np.where(last >= 0, np.where(valid_pos[np.maximum(last, 0)], pos[np.maximum(last, 0)] - 1, 0), 0)
+        out[types == TYPE_EOS, c["progress"]] = N_PROGRESS_BINS
+        live = (types != TYPE_PAD) & (types != TYPE_EOS)
+        if tables.n_bars == 0 or not live.any():
+            return out
+        b = np.clip(bar, 0, tables.n_bars - 1)[live]
+        g = b * spb + np.clip(step, 0, spb - 1)[live]
+        out[live, c["density"]] = tables.density[b]
+        out[live, c["progress"]] = tables.progress[b]
+        out[live, c["strength"]] = tables.strength[g // STEPS_PER_BEAT]
+        out[live, c["chord"]] = tables.chord[g]
+        out[live, c["accent"]] = tables.accent[g]
         return out
 
     # ----- encode ----------------------------------------------------------------------------
