@@ -244,8 +244,8 @@ def read_midi(
         Missing/corrupt file, no notes, tempo outside 8..960 bpm, or absurd length.
     """
     p = Path(path)
-    return pretty_midi_to_score(load_pretty_midi(p), beat_times_s=beat_times_s,
-                                beats_per_bar=beats_per_bar, name=p.stem if name is None else name)
+    return pretty_midi_to_score(load_pretty_midi(p), beat_times_s=beat_times_s, beats_per_bar=beats_per_bar,
+                                name=p.stem if name is None else name, source=str(p))
 
 
 def pretty_midi_to_score(
@@ -254,9 +254,11 @@ def pretty_midi_to_score(
     beat_times_s: np.ndarray | None = None,
     beats_per_bar: int | None = None,
     name: str = "",
+    source: str | None = None,
 ) -> Score:
-    """:func:`read_midi` for an already-open ``PrettyMIDI`` object (same rules and errors)."""
-    p = name or "MIDI"
+    """:func:`read_midi` for an already-open ``PrettyMIDI`` object (same rules and errors;
+    ``source`` names the file in error messages)."""
+    p = source or name or "MIDI"
     all_notes = [(inst, n) for inst in pm.instruments for n in inst.notes]
     if not all_notes:
         raise InputError(f"MIDI file has no notes: {p}")

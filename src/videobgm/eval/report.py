@@ -71,7 +71,7 @@ def load_for_eval(path: str | os.PathLike[str]) -> tuple[Score, bool]:
     from videobgm.midi import load_pretty_midi, pretty_midi_to_score
 
     pm = load_pretty_midi(p)
-    return pretty_midi_to_score(pm, name=p.stem), bool(pm.key_signature_changes)
+    return pretty_midi_to_score(pm, name=p.stem, source=str(p)), bool(pm.key_signature_changes)
 
 
 def evaluate_files(
