@@ -174,3 +174,37 @@ def test_cond_from_controls_matches_cond_row_on_any_sequence() -> None:
             elif t == T.TYPE_POS and 1 <= row[tok.F["pos"]] <= tables.steps_per_bar:
                 step = int(row[tok.F["pos"]]) - 1
             assert (fast[i] == tok.cond_row(tables, t, bar, step)).all(), i
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - hypothesis is a dev dependency
+    given = None
+
+if given is not None:
+    _note = st.tuples(st.integers(0, 4 * 16 - 1), st.sampled_from(TRACKS), st.integers(0, 127),
+                      st.sampled_from(T.DURATION_STEPS), st.integers(1, 8))
+    _chord = st.tuples(st.integers(0, 4 * 16 - 1), st.integers(-1, 11), st.sampled_from(T.CHORD_TYPES))
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(_note, max_size=60), st.lists(_chord, max_size=8), st.sampled_from([3, 4]))
+    def test_round_trip_property(raw_notes: list, raw_chords: list, bpb: int) -> None:
+        tok = T.Tokenizer()
+        n_steps = 4 * bpb * 4
+        uniq = {}
+        for on, tr, p, d, vb in raw_notes:
+            uniq[(on % n_steps, tr, p)] = Note(on % n_steps, tr, p, d, T.velocity_of_bin(vb))
+        notes = sorted(uniq.values(), key=lambda n: (n.onset_16th, TRACKS.index(n.track), n.pitch))
+        # chord labels: one per onset, consecutive duplicates merged, as decode() normalises them
+        by_onset = {on % n_steps: (r, q if r >= 0 else "N") for on, r, q in raw_chords}
+        chords, last = [], (-1, "N")
+        for on in sorted(by_onset):
+            if by_onset[on] != last:
+                chords.append(Chord(on, *by_onset[on]))
+                last = by_onset[on]
+        s = Score(notes=notes, n_bars=4, beats_per_bar=bpb, chords=chords)
+        toks, cond = tok.encode(s)
+        back = tok.decode(toks, beats_per_bar=bpb)
+        assert back.notes == notes and back.chords == chords and back.n_bars == 4
+        assert (tok.cond_from_controls(T.controls_from_score(s), toks) == cond).all()
