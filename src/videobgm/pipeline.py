@@ -87,6 +87,18 @@ class Pipeline:
             yield null_progress
         self.timings_s[name] = self.timings_s.get(name, 0.0) + time.perf_counter() - t0
 
+    @property
+    def model_bundle(self) -> tuple[Any, Any, dict[str, Any]] | None:
+        """``(model, tokenizer, meta)`` once loaded, else None (share it with :meth:`use_model`)."""
+        if self._model is None:
+            return None
+        return self._model, self._tokenizer, dict(self._model_meta)
+
+    def use_model(self, model: Any, tokenizer: Any, meta: dict[str, Any] | None = None) -> Pipeline:
+        """Use an already loaded model (e.g. shared between the per-request pipelines of a server)."""
+        self._model, self._tokenizer, self._model_meta = model, tokenizer, dict(meta or {})
+        return self
+
     def load_model(self) -> tuple[Any, Any]:
         """Load (once) and return ``(model, tokenizer)``."""
         if self._model is None:

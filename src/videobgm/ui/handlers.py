@@ -206,10 +206,10 @@ class UIHandlers:
         pipe = self._factory(config)
         with self._model_lock:
             if self._model is None and hasattr(pipe, "load_model"):
-                model, tok = pipe.load_model()
-                self._model = (model, tok, dict(getattr(pipe, "_model_meta", {})))
-            elif self._model is not None and hasattr(pipe, "_model"):
-                pipe._model, pipe._tokenizer, pipe._model_meta = self._model
+                pipe.load_model()
+                self._model = pipe.model_bundle
+            elif self._model is not None and hasattr(pipe, "use_model"):
+                pipe.use_model(*self._model)
         return pipe
 
     def _new_work_dir(self, state: SessionState) -> Path:
