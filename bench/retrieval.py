@@ -74,19 +74,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pop909", default=None, help="POP909 folder (default: $VIDEOBGM_POP909 or ../shared)")
     ap.add_argument("--build-default", action="store_true", help="write src/videobgm/assets/index")
     ap.add_argument("--limit", type=int, default=None, help="songs per split (quick runs)")
+    ap.add_argument("--rebuild", action="store_true", help="re-embed the train index even if cached")
     args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    train = _load("train", args.pop909, args.limit)
-    test = _load("test", args.pop909, args.limit and max(2, args.limit // 10))
-    t_load = time.perf_counter() - t0
-    emb = textembed.load_embedder()
-    t0 = time.perf_counter()
-    vecs = emb.encode([e["text"] for e in train]).astype(np.float16)
-    t_embed = time.perf_counter() - t0
     meta = {"version": retrieve.INDEX_VERSION, "phrase_bars": retrieve.PHRASE_BARS,
             "embedding_model": textembed.MODEL_NAME, "source": "pop909 train split",
             "energy": "0.7*min(density/32,1)+0.3*velocity/127", "weights": retrieve.WEIGHTS}
-    full = retrieve.Index(train, vecs, {**meta, "n_entries": len(train)})
+    cache = Path(os.environ.get("VIDEOBGM_CACHE") or Path.home() / ".cache" / "videobgm") / "retrieval-train-index"
+    t0 = time.perf_counter()
+    test = _load("test", args.pop909, args.limit and max(2, args.limit // 10))
+    t_embed = 0.0
+    if args.limit is None and not args.rebuild and (cache / "index.json.gz").is_file():
+        full = retrieve.load_index(cache)
+        train, vecs = full.entries, full.embeddings
+        t_load = time.perf_counter() - t0
+        print(f"reusing the embedded train index in {cache} (--rebuild to redo it)")
+    else:
+        train = _load("train", args.pop909, args.limit)
+        t_load = time.perf_counter() - t0
+        emb = textembed.load_embedder()
+        t0 = time.perf_counter()
+        vecs = emb.encode([e["text"] for e in train]).astype(np.float16)
+        t_embed = time.perf_counter() - t0
+        full = retrieve.Index(train, vecs, {**meta, "n_entries": len(train)})
+        if args.limit is None:
+            retrieve.save_index(full, cache)
     keep = _subset(train, DEFAULT_PER_SONG)
     small = retrieve.Index([train[i] for i in keep], vecs[keep],
                            {**meta, "n_entries": len(keep), "per_song": DEFAULT_PER_SONG})
@@ -98,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nindex: {len(train)} train phrases ({len(small)} in the shipped index); "
           f"queries: {len(test)} test phrases; load {t_load:.0f} s, embed {t_embed:.0f} s; "
           f"loadavg {load:.1f}")
-    print(f"\n| index | scorer | recall@1 | recall@5 | recall@10 |\n|---|---|---|---|---|")
+    print("\n| index | scorer | recall@1 | recall@5 | recall@10 |\n|---|---|---|---|---|")
     for name, idx in (("full train", full), ("shipped", small)):
         for scorer, kw in (("hybrid (text + attributes)", {}),
                            ("text only (MiniLM)", {"weights": {"mode": 0, "tempo": 0, "key": 0, "energy": 0}}),
