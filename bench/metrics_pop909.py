@@ -9,11 +9,15 @@ For every song it computes scale consistency (SC), pitch entropy (PE) and pitch-
 
 * ``muspy (raw MIDI)``: muspy's definitions on the notes exactly as stored in the MIDI file
   (every non-drum note, exact duplicates included), which is what ``muspy.read_midi`` +
-  ``muspy.scale_consistency`` etc. see (muspy itself does not install beside NumPy 2);
+  ``muspy.scale_consistency`` etc. see (without needing muspy installed);
 * ``ours (quantised)``: :mod:`videobgm.eval.symbolic` on the Score from
   :func:`videobgm.train.data.load_song` (16th grid, duplicates merged);
 * the same with ``convention="muspy"`` for the empty-beat rate and groove consistency, for
-  completeness.
+  completeness;
+* with ``--with-muspy`` (needs ``muspy`` importable, e.g. ``pip install --target DIR muspy`` and
+  ``PYTHONPATH=DIR``; it is not a dependency of videobgm): the muspy 0.5 library itself on the
+  MIDI files (resolution = the files' ticks per beat, groove consistency over 4-beat measures),
+  beside our muspy-convention values on the files' own tempo grid (``midi.read_midi``).
 
 Also prints the note survival rate of the quantisation. Reports load (``os.getloadavg``).
 """
@@ -50,6 +54,7 @@ def main() -> int:
     ap.add_argument("--root", default=None)
     ap.add_argument("--split", default="all", choices=["all", "train", "val", "test"])
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--with-muspy", action="store_true", help="also run the muspy library (if importable)")
     args = ap.parse_args()
     dirs = D.song_dirs(args.root, None if args.split == "all" else args.split)
     if args.limit:
@@ -79,7 +84,41 @@ def main() -> int:
         b = np.nanmean([m[k] for m in ours])
         rs = f"{r:.4f}" if np.isfinite(r) else "-"
         print(f"| {k} | {rs} | {a:.4f} | {b:.4f} |")
+    if args.with_muspy:
+        library_cross_check(dirs)
     return 0
+
+
+def library_cross_check(dirs: list) -> None:
+    """muspy 0.5 itself vs our muspy convention on each file's own MIDI grid."""
+    import muspy
+
+    from videobgm.midi import read_midi
+
+    names = {"scale_consistency": "scale_consistency", "pitch_entropy": "pitch_entropy",
+             "pitch_class_entropy": "pitch_class_entropy", "empty_beat_rate": "empty_beat_rate",
+             "polyphony": "polyphony", "groove_consistency": "grooving_similarity"}
+    lib: dict[str, list[float]] = {k: [] for k in names}
+    ours: dict[str, list[float]] = {k: [] for k in names}
+    for d in dirs:
+        path = d / f"{d.name}.mid"
+        m = muspy.read_midi(path)
+        for k in names:
+            fn = getattr(muspy, k)
+            lib[k].append(fn(m, 4 * m.resolution) if k == "groove_consistency" else fn(m))
+        s = read_midi(path, beats_per_bar=4)
+        o = S.compute_all(s, convention="muspy", structure=False)
+        for k, ok in names.items():
+            ours[k].append(o[ok])
+    print()
+    print(f"muspy {muspy.__version__} library vs ours (muspy convention, the files' own MIDI grid), "
+          f"{len(dirs)} songs:")
+    print()
+    print("| metric | muspy library | ours | max abs difference per song |")
+    print("|---|---|---|---|")
+    for k in names:
+        a, b = np.array(lib[k], float), np.array(ours[k], float)
+        print(f"| {k} | {np.nanmean(a):.4f} | {np.nanmean(b):.4f} | {np.nanmax(np.abs(a - b)):.4f} |")
 
 
 if __name__ == "__main__":

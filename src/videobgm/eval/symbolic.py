@@ -12,8 +12,9 @@ Conventions shared by every function (``convention="default"``):
 * **Undefined values** are NaN (no pitched note; fewer than two bars with onsets; ...), never an
   exception.
 
-``convention="muspy"`` reproduces muspy 0.5's choices where they differ (muspy does not install
-next to NumPy 2, so they are reimplemented here; see docs/metrics.md):
+``convention="muspy"`` reproduces muspy 0.5's choices where they differ (muspy is not a
+dependency: it pulls in music21 and friends; its definitions are reimplemented here and checked
+against the library in bench/metrics_pop909.py --with-muspy; see docs/metrics.md):
 
 * empty-beat rate: beats ``0 .. last_end // 4`` (inclusive), a note marks beats
   ``onset // 4 .. end // 4`` *inclusive*, so a note ending exactly on a beat fills the next beat;
