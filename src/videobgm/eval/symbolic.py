@@ -380,14 +380,19 @@ def fitness_scape(ch: np.ndarray, *, min_frames: int = 2, max_frames: int | None
     return fit
 
 
-def structureness(score: Score, *, rate_hz: float = 2.0) -> dict[str, float]:
+def structureness(score: Score, *, rate_hz: float = 2.0, max_frames: int = 1200) -> dict[str, float]:
     """Structureness indicators SI_short/mid/long (Jazz Transformer): the maximum fitness over
     segments lasting 3-8 s, 8-15 s and >= 15 s, from the pitched chroma at ``rate_hz`` (2 Hz).
 
+    Pieces longer than ``max_frames / rate_hz`` seconds (10 minutes) are analysed at a lower frame
+    rate so that at most ``max_frames`` frames are used (time and memory grow as frames^2..^3).
     Returns ``{"si_short", "si_mid", "si_long"}`` in [0, 1]; NaN where the piece is too short for
     a range (a segment can be at most half the piece).
     """
     ch = chroma(score, rate_hz=rate_hz)
+    if ch.shape[0] > max_frames:
+        rate_hz = rate_hz * max_frames / ch.shape[0]
+        ch = chroma(score, rate_hz=rate_hz)
     out = {}
     if ch.shape[0] < 4:
         return {f"si_{k}": NAN for k in SI_RANGES_S}
