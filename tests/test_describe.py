@@ -190,3 +190,40 @@ def test_embedding_anchor_matching():
     assert d.mood in ("happy", "sad") and "tie" in d.reasons["mood"]
     # a named mood outweighs a scene word, with or without the embedding
     assert parse_description("calm piano, rainy evening, 80 bpm", use_embeddings=True).mood == "calm"
+
+
+def test_describe_cli_on_a_synthetic_video(square_video, tmp_path, capsys):
+    """The square turns every 0.5 s: visual tempo 120 bpm -> the description's tempo."""
+    from videobgm.cli import main
+
+    out = tmp_path / "d.json"
+    assert main(["-q", "describe", str(square_video["path"]), "--preset", "tiny", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    d = parse_description(out)
+    assert d.source == "edited" and d.tempo_bpm == pytest.approx(120, abs=4)
+    assert "visual tempo" in d.reasons["tempo"] and d.text in printed
+    assert NO_LABELS_NOTE in printed
+
+
+def test_compose_cli_from_a_prompt(tmp_path, capsys):
+    """Text -> description -> plan on neutral features -> tiny untrained model -> MIDI."""
+    pytest.importorskip("torch")
+    import torch
+
+    from videobgm.cli import main
+    from videobgm.midi import read_midi
+
+    torch.set_num_threads(1)
+    out = tmp_path / "calm.mid"
+    plan = tmp_path / "plan.json"
+    rc = main(["-q", "compose", "--prompt", "calm piano, 90 bpm, D minor", "--duration", "8",
+               "-o", str(out), "--plan", str(plan), "--preset", "tiny", "--untrained", "--seed", "3"])
+    assert rc == 0 and out.is_file()
+    record = json.loads(plan.read_text())
+    assert record["description"]["key"] == "D" and record["description"]["source"] == "text"
+    assert (record["plan"]["key"], record["plan"]["mode"], record["plan"]["mood"]) == ("D", "minor", "calm")
+    assert record["plan"]["programs"]["melody"] == 0  # piano
+    score = read_midi(out)
+    assert score.tempo_bpm == pytest.approx(90, rel=0.08)
+    assert main(["compose", "--prompt", "x", "--duration", "5", "-o", str(tmp_path / "x.mp3")]) == 2
+    assert "must end in .wav" in capsys.readouterr().err
