@@ -181,3 +181,29 @@ def test_pop909_test_split_round_trip() -> None:
         assert _pitches(back) == _pitches(s), d.name
         assert back.n_bars == s.n_bars
     assert kept / total >= 0.98
+
+
+def test_segment_key_follows_modulation(tmp_path: Path) -> None:
+    """A key change in key_audio.txt reaches the segments it overlaps (whole song: longest key)."""
+    import pretty_midi
+
+    gaps = [4] * 6 + [2] + [4] * 4  # two segments: bars 0-5 and 4 bars after the 2-beat bar
+    down = np.concatenate([[0], np.cumsum(gaps)])
+    n_beats = int(down[-1]) + 4
+    t = 0.5 * np.arange(n_beats + 1)
+    d = tmp_path / "077"
+    d.mkdir()
+    is_down = np.isin(np.arange(n_beats), down)
+    (d / "beat_midi.txt").write_text("".join(f"{t[i]} {float(is_down[i])} {float(is_down[i])}\n"
+                                             for i in range(n_beats)))
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(0, name="MELODY")
+    inst.notes += [pretty_midi.Note(velocity=80, pitch=60 + b % 7, start=t[b], end=t[b] + 0.4) for b in range(n_beats)]
+    pm.instruments.append(inst)
+    pm.write(str(d / "077.mid"))
+    switch = t[int(down[7])]  # modulation at the start of the second segment
+    (d / "key_audio.txt").write_text(f"0.0\t{switch}\tC:maj\n{switch}\t{t[-1]}\tD:min\n")
+    whole, segs, info = D.load_song_segments(d)
+    assert [s.n_bars for s in segs] == [6, 5]
+    assert [(s.key_tonic, s.mode) for s in segs] == [(0, "major"), (2, "minor")]
+    assert (whole.key_tonic, whole.mode) == (0, "major") and info.key_changes == 1

@@ -3,11 +3,12 @@
 Bar lines come from POP909's ``beat_midi.txt`` (not from MIDI time signatures, which say 2/4 for
 most files): column 0 is the beat time, column 2 flags quadruple-meter downbeats (every 4 beats)
 and column 1 duple ones. A song whose column-2 downbeats are mostly 4 beats apart is 4/4; mostly 6
-apart means 3/4 (29 songs), whose bars are then the column-1 downbeats, 3 beats apart. The grid is
-regular from the first downbeat (pickup beats before it are extrapolated backwards so that bar 0
-starts on a bar line; leading empty bars are removed). Chords come from ``chord_midi.txt`` (mapped to
+apart means 3/4 (29 songs), whose bars are then the column-1 downbeats, 3 beats apart. A whole song
+uses one regular grid at the bar phase most annotated downbeats agree with (beats before the
+first bar line are extrapolated backwards so that bar 0 starts on a bar line; leading empty bars
+are removed). Chords come from ``chord_midi.txt`` (mapped to
 :data:`~videobgm.types.CHORD_QUALITIES`, see :func:`parse_chord`), the key from ``key_audio.txt``
-(the key that lasts longest). A slow song (< 80 bpm) that would lose more than 3 % of its
+(whole songs: the key that lasts longest; training segments: the key that overlaps them most). A slow song (< 80 bpm) that would lose more than 3 % of its
 notes on the 16th grid (32nd-note figures annotated at half tempo) is read on a grid of half
 beats, so every annotated bar becomes two bars.
 
@@ -45,7 +46,7 @@ from videobgm.midi import extend_beats, load_pretty_midi, pretty_midi_to_score, 
 from videobgm.tokens import CHORD_TYPES, Tokenizer
 from videobgm.types import PITCH_CLASS_NAMES, STEPS_PER_BEAT, Chord, Score
 
-DATA_VERSION = 3
+DATA_VERSION = 4
 MIN_SEGMENT_BARS = 4  # shorter regular runs are not used for training
 MIN_SURVIVAL = 0.97  # below this fraction of notes kept, a slow song is re-read on a half-beat grid
 SPLITS = ("train", "val", "test")
@@ -178,22 +179,30 @@ def _read_chords(chord_file: Path, beats: np.ndarray) -> tuple[list[Chord], int]
     return chords, unknown
 
 
-def _read_key(key_file: Path) -> tuple[int, str, int]:
+def _read_keys(key_file: Path) -> list[tuple[float, float, int, str]]:
+    """Key labels of ``key_audio.txt`` as ``(start_s, end_s, tonic, mode)``."""
+    keys: list[tuple[float, float, int, str]] = []
     if not key_file.is_file():
-        return 0, "major", 0
-    best, best_len, n = (0, "major"), -1.0, 0
+        return keys
     for line in key_file.read_text().splitlines():
         parts = line.split()
         if len(parts) < 3:
             continue
-        n += 1
         root_s, _, q = parts[2].partition(":")
-        if root_s not in _PC:
-            continue
-        length = float(parts[1]) - float(parts[0])
-        if length > best_len:
-            best, best_len = (_PC[root_s], "minor" if q.startswith("min") else "major"), length
-    return best[0], best[1], max(0, n - 1)
+        if root_s in _PC:
+            keys.append((float(parts[0]), float(parts[1]), _PC[root_s], "minor" if q.startswith("min") else "major"))
+    return keys
+
+
+def _key_for_span(keys: list[tuple[float, float, int, str]], t0: float, t1: float) -> tuple[int, str]:
+    """The key label overlapping ``[t0, t1]`` the most (the longest one if none overlaps)."""
+    if not keys:
+        return 0, "major"
+    overlap = [min(e, t1) - max(s, t0) for s, e, _, _ in keys]
+    if max(overlap) <= 0:
+        overlap = [e - s for s, e, _, _ in keys]
+    k = keys[int(np.argmax(overlap))]
+    return k[2], k[3]
 
 
 @dataclass
@@ -209,6 +218,7 @@ class _Song:
     info: SongInfo
     tonic: int
     mode: str
+    keys: list  # all key labels (start_s, end_s, tonic, mode)
 
 
 def _open_song(song_dir: str | os.PathLike[str]) -> _Song:
@@ -233,7 +243,9 @@ def _open_song(song_dir: str | os.PathLike[str]) -> _Song:
         down = 2 * down
         score = pretty_midi_to_score(pm, beat_times_s=beats, beats_per_bar=bpb, name=d.name)
         half_beats = True
-    tonic, mode, key_changes = _read_key(d / "key_audio.txt")
+    keys = _read_keys(d / "key_audio.txt")
+    tonic, mode = _key_for_span(keys, -np.inf, np.inf)  # the longest key
+    key_changes = max(0, len(keys) - 1)
     starts = np.array([n.start for i in pm.instruments for n in i.notes])
     frac = times_to_steps(starts, beats)
     err = float(np.mean(np.abs(frac - np.round(frac)))) if frac.size else 0.0
@@ -241,7 +253,8 @@ def _open_song(song_dir: str | os.PathLike[str]) -> _Song:
                     notes_kept=len(score.notes), beats_per_bar=bpb, irregular_bars=irregular,
                     key_changes=key_changes, onset_error_steps=err, downbeats=int(down.size),
                     downbeats_on_grid=agree, half_beats=half_beats)
-    return _Song(d=d, pm=pm, beats=beats, bpb=bpb, down=down, score=score, info=info, tonic=tonic, mode=mode)
+    return _Song(d=d, pm=pm, beats=beats, bpb=bpb, down=down, score=score, info=info, tonic=tonic,
+                 mode=mode, keys=keys)
 
 
 def load_song(song_dir: str | os.PathLike[str]) -> tuple[Score, SongInfo]:
@@ -316,8 +329,9 @@ def _segment_scores(song: _Song, min_bars: int) -> list[Score]:
         if not notes:
             continue
         chords, _ = _read_chords(song.d / "chord_midi.txt", seg_beats)
+        tonic, mode = _key_for_span(song.keys, float(seg_beats[0]), float(seg_beats[-1]))
         out.append(Score(notes=notes, n_bars=n_bars, beats_per_bar=bpb, tempo_bpm=sc.tempo_bpm,
-                         key_tonic=song.tonic, mode=song.mode,
+                         key_tonic=tonic, mode=mode,
                          chords=[c for c in chords if c.onset_16th < n_steps],
                          beat_times_s=seg_beats, programs=sc.programs, name=sc.name))
     return out
