@@ -67,27 +67,30 @@ def main(argv: list[str] | None = None) -> int:
         if s.failed:
             print(f"{label}: {len(s.failed)} failed, e.g. {next(iter(s.failed.values()))}")
         n = len(s.ok)
-        rows.append((label, w, n, s.wall_s, s.startup_s, la, load()))
+        rows.append((label, w, n, s.wall_s, s.startup_s, s.scoring_s, la, load()))
     import statistics
 
-    def vpm(r: tuple, excl: bool = False) -> float:
-        return r[2] / max(1e-9, r[3] - (r[4] if excl else 0.0)) * 60
+    def vpm(r: tuple, steady: bool = False) -> float:
+        return r[2] / max(1e-9, r[5] if steady else r[3]) * 60
 
     base_vpm = statistics.median(vpm(r) for r in rows if r[1] == 0)
     base_vpm_ss = statistics.median(vpm(r, True) for r in rows if r[1] == 0)
     print()
-    print("| mode | workers | videos ok | wall s | start-up s | videos/min | videos/min excl. start-up "
-          "| scaling | scaling excl. start-up | load avg (1/5/15 min) before -> after |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| mode | workers | videos ok | wall s | start-up s | scoring s | videos/min (wall) "
+          "| videos/min (scoring) | scaling (wall) | scaling (scoring) | load avg before -> after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        label, w, n, wall, start, la, lb = r
-        print(f"| {label} | {w} | {n} | {wall:.1f} | {start:.1f} | {vpm(r):.2f} | {vpm(r, True):.2f} "
-              f"| {vpm(r) / base_vpm:.2f}x | {vpm(r, True) / base_vpm_ss:.2f}x | {la} -> {lb} |")
+        label, w, n, wall, start, scoring, la, lb = r
+        print(f"| {label} | {w} | {n} | {wall:.1f} | {start:.1f} | {scoring:.1f} | {vpm(r):.2f} "
+              f"| {vpm(r, True):.2f} | {vpm(r) / base_vpm:.2f}x | {vpm(r, True) / base_vpm_ss:.2f}x "
+              f"| {la} -> {lb} |")
     for label, w in runs:
         mine = [r for r in rows if r[1] == w]
         m, m_ss = statistics.median(vpm(r) for r in mine), statistics.median(vpm(r, True) for r in mine)
-        print(f"| **{label} median** | {w} | | | | {m:.2f} | {m_ss:.2f} | {m / base_vpm:.2f}x "
+        print(f"| **{label} median** | {w} | | | | | {m:.2f} | {m_ss:.2f} | {m / base_vpm:.2f}x "
               f"| {m_ss / base_vpm_ss:.2f}x | |")
+    print("\nwall = start-up (Ray start, model load, warm-up) + scoring (first dispatch to last result)"
+          " + shutdown; 'scoring' is the steady-state rate that matters for large batches.")
     print(f"\npreset={a.preset} untrained={a.untrained} videos={a.videos} x {a.seconds:g} s; "
           f"time {time.strftime('%H:%M UTC', time.gmtime())}")
     if not a.keep:

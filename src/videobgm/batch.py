@@ -338,7 +338,9 @@ class BatchSummary:
     skipped: list[str] = field(default_factory=list)  # finished in an earlier run
     scored: int = 0  # attempts made in this run
     wall_s: float = 0.0
-    startup_s: float = 0.0  # until the workers were ready (Ray start, model loads)
+    startup_s: float = 0.0  # until the workers were ready (Ray start, model loads, warm-up)
+    scoring_s: float = 0.0  # from the workers being ready to the last video's result
+    _t_ready: float = 0.0
     manifest: str = ""
 
     @property
@@ -438,6 +440,7 @@ def run_batch(
             todo.append(it)
 
     def finish(rec: dict[str, Any]) -> None:
+        summary.scoring_s = time.perf_counter() - summary._t_ready
         rec["config_hash"] = chash
         manifest.append(rec)
         summary.scored += 1
@@ -467,7 +470,8 @@ def _run_serial(todo: list[BatchItem], factory: ScorerFactory, spec: Any,
         scorer = factory(spec)
     except Exception as exc:
         raise VideobgmError(f"cannot start the scorer: {one_line(exc)}") from None
-    summary.startup_s = time.perf_counter() - t0
+    summary._t_ready = time.perf_counter()
+    summary.startup_s = summary._t_ready - t0
     for it in todo:
         finish(run_item(scorer, it))  # run_item cleans up the item on KeyboardInterrupt
 
@@ -546,7 +550,8 @@ def _run_ray(todo: list[BatchItem], factory: ScorerFactory, spec: Any,
 
     try:
         free = start_actors(max(1, min(workers, len(todo))))
-        summary.startup_s = time.perf_counter() - t_init
+        summary._t_ready = time.perf_counter()
+        summary.startup_s = summary._t_ready - t_init
         queue = deque(todo)
         while queue or pending:
             while free and queue:
