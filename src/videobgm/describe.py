@@ -262,6 +262,9 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
         reasons["style"] = f"{mood} mood, moderate editing -> pop"
     instruments = list(vocab.STYLES[style].instruments)
     reasons["instruments"] = f"{style} style -> {', '.join(instruments)}"
+    if mood in ("calm", "sad") and "drums" in instruments:
+        instruments.remove("drums")
+        reasons["instruments"] += " (no drums for a calm/sad mood)"
 
     desc = Description(
         mood=mood, energy_curve=[float(e) for e in energies], tempo_bpm=float(tempo),
