@@ -63,7 +63,8 @@ class FeaturesConfig(_Cfg):
     """[2] Visual feature extraction."""
 
     flow: str = "dis"  # "dis" or "farneback"
-    dis_preset: str = "fast"  # "ultrafast", "fast", "medium"
+    dis_preset: str = "medium"  # "ultrafast", "fast", "medium" (see docs/analyze.md)
+    dis_finest_scale: int | None = None  # DIS pyramid level the flow ends at; None = preset's
     direction_bins: int = 8  # angle bins of the directogram
     flow_noise_level: int = 5  # grey-level change that is real (not coding noise)
     flow_min_changed: float = 0.002  # fraction of changed pixels for full flow (less: scaled down)

@@ -65,6 +65,7 @@ def extract_features(
     meter = motion.FlowMeter(
         cfg.flow, n_bins=cfg.direction_bins, dis_preset=cfg.dis_preset,
         noise_level=cfg.flow_noise_level, min_changed=cfg.flow_min_changed,
+        finest_scale=cfg.dis_finest_scale,
     )
 
     times: list[np.ndarray] = []
@@ -161,7 +162,9 @@ def extract_features(
         "analysis_size": list(size),
         "analysis_fps": float((t.size - 1) / decoded_s) if decoded_s > 0 else 0.0,
         "n_analysed_frames": int(t.size),
-        "flow": cfg.flow if cfg.flow != "dis" else f"dis/{cfg.dis_preset}",
+        "flow": cfg.flow if cfg.flow != "dis" else (
+            f"dis/{cfg.dis_preset}" + ("" if cfg.dis_finest_scale is None else f"/finest{cfg.dis_finest_scale}")
+        ),
         "motion_units": "px/s at analysis size",
         "tempo_definition": "visual beats per minute (autocorrelation of motion saliency)",
         "cut_distance_max": float(dist.max()) if dist.size else 0.0,

@@ -28,6 +28,9 @@ class FlowMeter:
         Number of angle bins of the directogram (soft assignment to the two nearest bins).
     dis_preset : str
         ``"ultrafast"``, ``"fast"`` or ``"medium"``.
+    finest_scale : int, optional
+        DIS pyramid level the flow is finished at (0 = full analysis resolution, 1 = half...);
+        None keeps the preset's (``fast``: 2, ``medium``: 1).
     noise_level : int
         Grey-level change (0..255) that counts as a real change rather than coding noise.
     min_changed : float
@@ -38,8 +41,8 @@ class FlowMeter:
     """
 
     def __init__(
-        self, method: str = "dis", *, n_bins: int = 8, dis_preset: str = "fast",
-        noise_level: int = 5, min_changed: float = 0.002,
+        self, method: str = "dis", *, n_bins: int = 8, dis_preset: str = "medium",
+        noise_level: int = 5, min_changed: float = 0.002, finest_scale: int | None = None,
     ) -> None:
         import cv2
 
@@ -59,6 +62,8 @@ class FlowMeter:
             if dis_preset not in presets:
                 raise OptionError(f"unknown DIS preset {dis_preset!r}; accepted: {', '.join(presets)}")
             self._dis = cv2.DISOpticalFlow_create(presets[dis_preset])
+            if finest_scale is not None:
+                self._dis.setFinestScale(int(finest_scale))
 
     def flow(self, prev_gray: np.ndarray, gray: np.ndarray) -> np.ndarray:
         """Dense flow from ``prev_gray`` to ``gray`` (both uint8 (H, W)); returns float32 (H, W, 2) in px."""
