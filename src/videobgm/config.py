@@ -156,7 +156,8 @@ class SampleConfig(_Cfg):
     accent_velocity_bin: int = 7  # notes at accent steps get velocity bin >= this (1..8)
     chord_bias: float = 3.0  # logit bonus of chord tones for accompaniment tracks (bridge, piano, bass)
     chord_tones_only_on_beats: bool = True  # accompaniment onsets on beats use chord tones only
-    max_tokens_per_bar: int = 160  # safety cap: a bar is closed after this many tokens
+    melody_chord_bias: float = 1.0  # logit bonus of chord tones for the melody
+    max_tokens_per_bar: int = 100  # safety cap: a bar is closed after this many tokens
 
 
 @dataclass(frozen=True)

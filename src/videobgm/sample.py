@@ -318,8 +318,14 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         pm = pitch_ok.copy()
         if track_value == st.last_track:
             pm[: st.last_pitch + 1] = False
-        if track_value not in acc_track_values or chord_tones is None:
+        if chord_tones is None:
             return pm, None
+        if track_value not in acc_track_values:
+            if not cfg.melody_chord_bias:
+                return pm, None
+            bias = np.zeros(pm.shape[0])
+            bias[1:][chord_tones] = float(cfg.melody_chord_bias)
+            return pm, bias
         bias = np.zeros(pm.shape[0])
         bias[1:][chord_tones] = float(cfg.chord_bias)
         if cfg.chord_tones_only_on_beats and st.step % STEPS_PER_BEAT == 0:
