@@ -38,6 +38,21 @@ def test_square_beats_within_one_frame_of_turning_points(square_features, square
     assert np.all((square_features.visual_beat_strength > 0) & (square_features.visual_beat_strength <= 1))
 
 
+@pytest.mark.parametrize(("period", "fps"), [(0.7, 30.0), (0.8, 30.0), (1.6, 30.0), (1.0, 25.0)])
+def test_other_periods_and_frame_rates(tmp_path, period, fps):
+    """Turning points between frames (0.7, 1.0 @ 25) or on a frame (0.8, 1.6), fast and slow turns."""
+    from videobgm import synth
+
+    p = synth.write_video(tmp_path / "p.mp4", synth.oscillating_square(period_s=period), duration_s=8.0, fps=fps)
+    f = extract_features(p)
+    assert f.tempo_bpm == pytest.approx(2 * 60 / period, rel=0.02)
+    turns = synth.square_turning_times(period, 8.0)
+    for t in turns[turns > 0.15]:
+        assert np.min(np.abs(f.visual_beat_times_s - t)) <= 1 / fps + 1e-6, t
+    for b in f.visual_beat_times_s:
+        assert np.min(np.abs(turns - b)) <= 1 / fps + 1e-6, b
+
+
 def test_bouncing_square_beats_and_tempo(tmp_path):
     from videobgm import synth
 
