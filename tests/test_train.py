@@ -102,3 +102,14 @@ def test_bad_settings(tmp_path, corpus):
     with pytest.raises(OptionError, match="resume"):
         train(None, tmp_path / "none", _settings(), dataset=corpus, resume=True)
     assert ModelConfig.preset("tiny").max_len >= 64
+
+
+def test_cli_train_errors(tmp_path, capsys):
+    from videobgm.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train"])  # --out is required
+    assert exc.value.code == 2
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("videobgm: error: --resume: no checkpoint")

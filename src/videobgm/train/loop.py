@@ -173,19 +173,19 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
     if s.steps < 1 or s.batch_size < 1 or s.seq_len < 2:
         raise OptionError("steps and batch size must be >= 1 and seq_len >= 2")
     out = Path(out_dir)
+    if resume and not (out / ckpt.WEIGHTS).is_file():
+        raise OptionError(f"--resume: no checkpoint to resume in {out}")
     tokenizer = Tokenizer()
     if dataset is None:
         t0 = time.perf_counter()
         dataset = {sp: data_mod.load_dataset(data_root, sp, tokenizer) for sp in ("train", "val", "test")}
-        log.info("data: %s songs train / %s val / %s test (%.1f s)", len(dataset["train"]),
+        log.info("data: %s sequences train / %s val / %s test (%.1f s)", len(dataset["train"]),
                  len(dataset["val"]), len(dataset["test"]), time.perf_counter() - t0)
     device = pick_device(s.threads)
     torch.manual_seed(s.seed)
     start_step, wall_before, tokens_seen = 0, 0.0, 0
     history: list[dict[str, Any]] = []
     if resume:
-        if not (out / ckpt.WEIGHTS).is_file():
-            raise OptionError(f"--resume: no checkpoint to resume in {out}")
         model, tokenizer, meta, extra = ckpt.load_checkpoint(out, with_extra=True)
         prov = meta["provenance"]
         start_step = int(extra.get("step", prov.get("steps", 0)))
