@@ -58,6 +58,14 @@ class Index:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def matrix(self) -> np.ndarray | None:
+        """Embeddings as float32 (N, 384), converted once and kept."""
+        if self.embeddings is None:
+            return None
+        if getattr(self, "_f32", None) is None or self._f32.shape != self.embeddings.shape:
+            self._f32 = np.asarray(self.embeddings, dtype=np.float32)
+        return self._f32
+
 
 # ------------------------------------------------------------------------------------------------
 # entries
@@ -327,7 +335,7 @@ def search(description: Description | str, *, k: int = 5, index: Index | None = 
 
         if textembed.available():
             q = textembed.load_embedder().encode([text])[0]
-            score += w["text"] * (index.embeddings.astype(np.float32) @ q)
+            score += w["text"] * (index.matrix() @ q)
     ents = index.entries
     if desc.mode:
         score += w["mode"] * np.array([e["mode"] == desc.mode for e in ents], dtype=float)
