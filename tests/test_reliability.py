@@ -679,3 +679,34 @@ def test_edge_videos_score_or_refuse_cleanly(tmp_path, tiny_pipeline, kind):
             (info.height, info.width) if info.rotation_deg in (90, 270) else (info.width, info.height))
     if info.rotation_deg:
         assert video.probe(out, VCFG).rotation_deg == info.rotation_deg
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(flips=st.lists(st.tuples(st.floats(0.1, 1), st.integers(1, 255)), min_size=1, max_size=30))
+def test_fuzz_corrupt_frames_through_whole_pipeline(tmp_path, sample_faststart, tiny_pipeline, flips):
+    """Damaged frame data (index intact): a complete output or one clean line, never a crash."""
+    src = tmp_path / "damaged.mp4"
+    src.write_bytes(_flip(sample_faststart, flips, "all"))
+    out = tmp_path / "o" / "scored.mp4"
+    try:
+        with time_limit(120):
+            tiny_pipeline.score(src, out)
+    except VideobgmError as exc:
+        assert_one_line(str(exc))
+        assert not out.exists()
+        event("error: " + str(exc).replace(str(src), "FILE").split(" (")[0][:60])
+        return
+    valid_mp4(out)
+    event("ok")
+
+
+def test_cli_refuses_overwriting_input_and_odd_inputs(tmp_path, short_clip):
+    clip = tmp_path / "c.mp4"
+    clip.write_bytes(short_clip.read_bytes())
+    assert_cli_error(cli("score", clip, "-o", clip, *TINY), "input")
+    assert clip.read_bytes() == short_clip.read_bytes()
+    (tmp_path / "d.mp4").mkdir()
+    assert_cli_error(cli("score", tmp_path / "d.mp4", "-o", tmp_path / "o.mp4", *TINY), "not a file")
+    (tmp_path / "img.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert_cli_error(cli("score", tmp_path / "img.png", "--wav", tmp_path / "o.wav", *TINY), "--duration")
