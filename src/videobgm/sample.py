@@ -334,86 +334,92 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
 
     model.eval()
     steps_done = 0
-    with torch.inference_mode():
-        cache = model.new_cache()
-        x = torch.from_numpy(np.ascontiguousarray(prefix))[None]
-        c = torch.from_numpy(np.ascontiguousarray(cond_prefix))[None]
-        while not st.done:
-            h = model.hidden(x, c, cache=cache)[0, -1]
-            row = np.zeros(nf, dtype=np.int64)
-            tmask = type_mask()
-            tbias = None
-            if st.bar >= start_bar:  # steer the bar's length toward its density target
-                tbias = np.zeros(tmask.shape[0])
-                reached = st.notes_in_bar >= bars[st.bar].target
-                tbias[[TYPE_BAR, TYPE_EOS]] = float(cfg.close_bias) * (1 if reached else -1)
-            t = sampler.pick(model.field_logits(h, 0), 0, tmask, tbias)
-            row[0] = t
-            ctx = model.extend_context(h, 0, torch.tensor(t))
-            if t == TYPE_BAR and st.bar + 1 >= end_bar:
-                st.done = True  # end of a regenerated section: stop before the next bar
-            elif t == TYPE_EOS:
-                st.done = True
-            elif t == TYPE_BAR:
-                st.bar += 1
-                st.step, st.notes_in_bar, st.notes_at_step, st.tokens_in_bar = -1, 0, 0, 0
-                progress(st.bar - start_bar, end_bar - start_bar)
-            elif t == TYPE_POS:
-                k = F["pos"]
-                pm = np.zeros(tokenizer.field_sizes[k], dtype=bool)
-                pm[1:spb + 1] = pos_candidates(bars[st.bar].hi - st.notes_in_bar - reserve_after(st.step))
-                if not pm.any():
-                    pm[st.step + 2:spb + 1] = True
-                pv = sampler.pick(model.field_logits(ctx, k), k, pm)
-                row[k] = pv
-                st.step, st.notes_at_step, st.last_track, st.last_pitch = pv - 1, 0, 0, 0
-                row[F["chord"]] = int(tables.chord[st.bar * spb + st.step])
-            elif t == TYPE_NOTE:
-                g = st.bar * spb + st.step
-                for name in ("pos", "chord"):  # zero fields still pass through the cascade
-                    ctx = model.extend_context(ctx, F[name], torch.tensor(0))
-                chord_tones = (_chord_tone_mask(int(tables.chord[g]), tokenizer)
-                               if cfg.constrained else None)
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    try:
+        with torch.inference_mode():
+            cache = model.new_cache()
+            x = torch.from_numpy(np.ascontiguousarray(prefix))[None]
+            c = torch.from_numpy(np.ascontiguousarray(cond_prefix))[None]
+            while not st.done:
+                h = model.hidden(x, c, cache=cache)[0, -1]
+                row = np.zeros(nf, dtype=np.int64)
+                tmask = type_mask()
+                tbias = None
+                if st.bar >= start_bar:  # steer the bar's length toward its density target
+                    tbias = np.zeros(tmask.shape[0])
+                    reached = st.notes_in_bar >= bars[st.bar].target
+                    tbias[[TYPE_BAR, TYPE_EOS]] = float(cfg.close_bias) * (1 if reached else -1)
+                t = sampler.pick(model.field_logits(h, 0), 0, tmask, tbias)
+                row[0] = t
+                ctx = model.extend_context(h, 0, torch.tensor(t))
+                if t == TYPE_BAR and st.bar + 1 >= end_bar:
+                    st.done = True  # end of a regenerated section: stop before the next bar
+                elif t == TYPE_EOS:
+                    st.done = True
+                elif t == TYPE_BAR:
+                    st.bar += 1
+                    st.step, st.notes_in_bar, st.notes_at_step, st.tokens_in_bar = -1, 0, 0, 0
+                    progress(st.bar - start_bar, end_bar - start_bar)
+                elif t == TYPE_POS:
+                    k = F["pos"]
+                    pm = np.zeros(tokenizer.field_sizes[k], dtype=bool)
+                    pm[1:spb + 1] = pos_candidates(bars[st.bar].hi - st.notes_in_bar - reserve_after(st.step))
+                    if not pm.any():
+                        pm[st.step + 2:spb + 1] = True
+                    pv = sampler.pick(model.field_logits(ctx, k), k, pm)
+                    row[k] = pv
+                    st.step, st.notes_at_step, st.last_track, st.last_pitch = pv - 1, 0, 0, 0
+                    row[F["chord"]] = int(tables.chord[st.bar * spb + st.step])
+                elif t == TYPE_NOTE:
+                    g = st.bar * spb + st.step
+                    for name in ("pos", "chord"):  # zero fields still pass through the cascade
+                        ctx = model.extend_context(ctx, F[name], torch.tensor(0))
+                    chord_tones = (_chord_tone_mask(int(tables.chord[g]), tokenizer)
+                                   if cfg.constrained else None)
 
-                k = F["track"]
-                tm = track_ok.copy()
-                tm[: st.last_track] = False
-                for tv in np.flatnonzero(tm):
-                    tm[tv] = pitch_mask(int(tv), chord_tones)[0].any()
-                if not tm.any():
+                    k = F["track"]
                     tm = track_ok.copy()
-                tv = sampler.pick(model.field_logits(ctx, k), k, tm)
-                row[k] = tv
-                ctx = model.extend_context(ctx, k, torch.tensor(tv))
-                k = F["pitch"]
-                pm, bias = pitch_mask(tv, chord_tones)
-                if not pm.any():
-                    pm[1:] = True
-                pv = sampler.pick(model.field_logits(ctx, k), k, pm, bias)
-                row[k] = pv
-                ctx = model.extend_context(ctx, k, torch.tensor(pv))
-                k = F["duration"]
-                dm = np.ones(tokenizer.field_sizes[k], dtype=bool)
-                dm[0] = False
-                dv = sampler.pick(model.field_logits(ctx, k), k, dm)
-                row[k] = dv
-                ctx = model.extend_context(ctx, k, torch.tensor(dv))
-                k = F["velocity"]
-                vm = np.ones(tokenizer.field_sizes[k], dtype=bool)
-                vm[0] = False
-                if bars[st.bar].accent[st.step]:
-                    vm[: min(int(cfg.accent_velocity_bin), vm.shape[0] - 1)] = False
-                row[k] = sampler.pick(model.field_logits(ctx, k), k, vm)
-                st.last_track, st.last_pitch = tv, pv
-                st.notes_in_bar += 1
-                st.notes_at_step += 1
-            st.rows.append(row)
-            st.prev_type = t
-            st.tokens_in_bar += 1
-            steps_done += 1
-            if not st.done:
-                x = torch.from_numpy(row)[None, None]
-                c = torch.from_numpy(cond_for(t))[None, None]
+                    tm[: st.last_track] = False
+                    for tv in np.flatnonzero(tm):
+                        tm[tv] = pitch_mask(int(tv), chord_tones)[0].any()
+                    if not tm.any():
+                        tm = track_ok.copy()
+                    tv = sampler.pick(model.field_logits(ctx, k), k, tm)
+                    row[k] = tv
+                    ctx = model.extend_context(ctx, k, torch.tensor(tv))
+                    k = F["pitch"]
+                    pm, bias = pitch_mask(tv, chord_tones)
+                    if not pm.any():
+                        pm[1:] = True
+                    pv = sampler.pick(model.field_logits(ctx, k), k, pm, bias)
+                    row[k] = pv
+                    ctx = model.extend_context(ctx, k, torch.tensor(pv))
+                    k = F["duration"]
+                    dm = np.ones(tokenizer.field_sizes[k], dtype=bool)
+                    dm[0] = False
+                    dv = sampler.pick(model.field_logits(ctx, k), k, dm)
+                    row[k] = dv
+                    ctx = model.extend_context(ctx, k, torch.tensor(dv))
+                    k = F["velocity"]
+                    vm = np.ones(tokenizer.field_sizes[k], dtype=bool)
+                    vm[0] = False
+                    if bars[st.bar].accent[st.step]:
+                        vm[: min(int(cfg.accent_velocity_bin), vm.shape[0] - 1)] = False
+                    row[k] = sampler.pick(model.field_logits(ctx, k), k, vm)
+                    st.last_track, st.last_pitch = tv, pv
+                    st.notes_in_bar += 1
+                    st.notes_at_step += 1
+                st.rows.append(row)
+                st.prev_type = t
+                st.tokens_in_bar += 1
+                steps_done += 1
+                if not st.done:
+                    x = torch.from_numpy(row)[None, None]
+                    c = torch.from_numpy(cond_for(t))[None, None]
+    finally:
+        torch.set_num_threads(threads)
     progress(end_bar - start_bar, end_bar - start_bar)
     tokens = np.stack(st.rows)
     return _to_score(tokens, full, tokenizer, keep=keep, bars=(start_bar, end_bar), extra=rule)
