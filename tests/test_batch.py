@@ -330,3 +330,13 @@ def test_cli_batch_usage_errors(tmp_path):
         proc = _cli(*args)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and frag in lines[0], proc.stderr
+
+
+def test_temporaries_of_a_killed_run_are_removed(tmp_path, mp4_bytes):
+    src = make_folder(tmp_path, mp4_bytes, ["a.mp4"], [])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".a.part.x1y2z3.mp4").write_bytes(b"half")  # what SIGKILL mid-write leaves
+    (out / ".other.part.x1y2z3.mp4").write_bytes(b"not ours")
+    assert run(src, out, {"log": str(tmp_path / "l")}).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [".other.part.x1y2z3.mp4", "a.mp4", batch.MANIFEST_NAME]

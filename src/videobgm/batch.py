@@ -452,6 +452,10 @@ def run_batch(
             extra = f"{rec['timings_s'].get('total', 0):.1f} s" if rec["status"] == "ok" else rec["error"]
             log(f"{rec['status']:>6}  {rec['name']}  ({extra})")
 
+    for it in todo:  # temporaries left by a killed earlier run (SIGKILL, power loss)
+        for tmp in _temp_files(it):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
     if todo:
         with _sigterm_as_interrupt():
             if workers == 0:
