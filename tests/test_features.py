@@ -198,8 +198,9 @@ def test_long_video_memory_does_not_grow(tmp_path):
     from videobgm import synth
 
     duration = 20 * 60.0
-    p = synth.write_video(tmp_path / "long.mp4", synth.oscillating_square(period_s=1.0, width=96, height=64, size=12),
-                          duration_s=duration, fps=10.0, width=96, height=64)
+    # amplitude/size chosen so that the square moves less than its own size per frame at 10 fps
+    square = synth.oscillating_square(period_s=1.0, width=96, height=64, size=16, amplitude=0.2)
+    p = synth.write_video(tmp_path / "long.mp4", square, duration_s=duration, fps=10.0, width=96, height=64)
 
     def rss_mb() -> float:
         with open("/proc/self/status") as fh:
@@ -217,4 +218,5 @@ def test_long_video_memory_does_not_grow(tmp_path):
     f = extract_features(p, progress=progress)
     assert f.frame_times_s.size == pytest.approx(duration * 10, abs=2)
     assert f.tempo_bpm == pytest.approx(120, rel=0.02)
+    assert f.visual_beat_times_s.size == pytest.approx(2 * duration, rel=0.02)
     assert marks[3] - marks[1] < 20.0, marks
