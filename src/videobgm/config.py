@@ -157,6 +157,7 @@ class SampleConfig(_Cfg):
     chord_bias: float = 3.0  # logit bonus of chord tones for accompaniment tracks (bridge, piano, bass)
     chord_tones_only_on_beats: bool = True  # accompaniment onsets on beats use chord tones only
     melody_chord_bias: float = 1.0  # logit bonus of chord tones for the melody
+    release_at_chord_change: bool = True  # accompaniment notes end by the next chord change
     max_tokens_per_bar: int = 100  # safety cap: a bar is closed after this many tokens
     # torch threads while decoding (restored afterwards): one-token steps gain nothing from more,
     # and on a busy machine 2 threads were 10x slower than 1; 0 = leave torch's setting

@@ -224,6 +224,14 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     for t in tracks:
         track_ok[1 + TRACKS.index(t)] = True
     acc_track_values = {1 + TRACKS.index(t) for t in ACCOMPANIMENT}
+    from videobgm.tokens import duration_of_bin
+
+    dur_steps = np.array([0] + [duration_of_bin(i) for i in range(1, tokenizer.field_sizes[F["duration"]])])
+    # steps from each step to the next chord change (or the end of the piece)
+    chg = np.flatnonzero(np.diff(tables.chord) != 0) + 1
+    nxt = np.searchsorted(chg, np.arange(tables.chord.shape[0]), side="right")
+    bounds = np.append(chg, tables.chord.shape[0])
+    steps_to_change = bounds[nxt] - np.arange(tables.chord.shape[0])
     pitch_ok = np.zeros(tokenizer.field_sizes[F["pitch"]], dtype=bool)
     pitch_ok[1 + PITCH_RANGE[0]:1 + PITCH_RANGE[1] + 1] = True
     sampler = _Sampler(model, tokenizer, cfg)
@@ -399,6 +407,11 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     k = F["duration"]
                     dm = np.ones(tokenizer.field_sizes[k], dtype=bool)
                     dm[0] = False
+                    if cfg.constrained and tv in acc_track_values and cfg.release_at_chord_change:
+                        # accompaniment ends by the next chord change (keeps the harmony clean)
+                        left = int(steps_to_change[g])
+                        fits = dm & (dur_steps <= left)
+                        dm = fits if fits.any() else (dm & (dur_steps == dur_steps[1:].min()))
                     dv = sampler.pick(model.field_logits(ctx, k), k, dm)
                     row[k] = dv
                     ctx = model.extend_context(ctx, k, torch.tensor(dv))
