@@ -35,3 +35,14 @@ def test_unwritable_dir(tmp_path):
                 pass
     finally:
         d.chmod(0o700)
+
+
+def test_atomic_output_has_umask_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        p = write_json(tmp_path / "perm.json", {})
+    finally:
+        os.umask(umask)
+    assert (p.stat().st_mode & 0o777) == 0o644

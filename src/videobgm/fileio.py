@@ -46,7 +46,10 @@ def atomic_path(final_path: str | os.PathLike[str], *, suffix: str | None = None
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        tmp.chmod(0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
         yield tmp
         os.replace(tmp, final)
     except BaseException as exc:

@@ -55,7 +55,9 @@ def write_video(
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         vs.options = {"preset": "ultrafast", "crf": "18", "g": "30"}
         if rotation_deg:
-            vs.metadata["rotate"] = str(rotation_deg)
+            # display-matrix side data (the legacy 'rotate' tag is dropped by current FFmpeg);
+            # metadata rotation is clockwise, the display matrix counter-clockwise
+            vs.set_display_rotation(-int(rotation_deg))
         aus = None
         if audio_tone_hz:
             aus = out.add_stream("aac", rate=44100)
