@@ -54,10 +54,16 @@ def estimate_key(score: Score) -> tuple[int, str, float]:
     return int(t), ("major", "minor")[int(m)], float(corr[m, t])
 
 
-def mode_strength(score: Score) -> float:
-    """Best major-key correlation minus best minor-key correlation (> 0 leans major)."""
+def mode_strength(score: Score, tonic: int | None = None) -> float:
+    """Major-key minus minor-key profile correlation (> 0 leans major).
+
+    ``tonic=None``: best major key vs best minor key over all tonics (a natural-minor piece can
+    then read as its relative major); with ``tonic``: ``tonic`` major vs ``tonic`` minor.
+    """
     corr = key_correlations(pitch_class_histogram(score))
-    return float(corr[0].max() - corr[1].max())
+    if tonic is None:
+        return float(corr[0].max() - corr[1].max())
+    return float(corr[0, int(tonic) % 12] - corr[1, int(tonic) % 12])
 
 
 def estimate_chords(score: Score, *, per_bar: int = 1) -> list[Chord]:
