@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", default=None, help="keep clips and outputs in this folder")
     a = p.parse_args(argv)
 
-    from videobgm.batch import _limit_threads, run_batch
+    from videobgm.batch import run_batch
+    from videobgm.batch_ray import limit_threads
     from videobgm.config import PipelineConfig
 
     root = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="bench_batch_"))
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     if a.serial_threads:
-        _limit_threads(a.serial_threads)
+        limit_threads(a.serial_threads)
     runs = [("serial", 0)] + [(f"ray x{w}", w) for w in a.workers]
     for label, w in runs * a.repeats:  # alternate modes so that load changes hit both
         out = root / f"out_{w}"

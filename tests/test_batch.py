@@ -262,7 +262,15 @@ def test_sigint_stops_cleanly(tmp_path, mp4_bytes, workers):
     assert [r["name"] for r in records(out)] == ["a"]
     for pid in map(int, log.read_text().split()):  # no worker left running
         if pid != proc.pid:
-            assert not batch._pid_alive(pid) or _is_zombie(pid)
+            assert not _pid_alive(pid) or _is_zombie(pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _is_zombie(pid: int) -> bool:
