@@ -17,6 +17,7 @@ Rules, in order (each match is recorded in ``Description.reasons``):
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -59,10 +60,15 @@ def stated_energy(text: str) -> tuple[float, float] | None:
     return ENERGY_RANGES[m.group(1).lower()] if m else None
 
 
+@functools.lru_cache(maxsize=2048)
+def _word_re(phrase: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![a-z])" + re.escape(phrase) + r"(?![a-z])")
+
+
 def _phrase_hits(text: str, phrases: tuple[str, ...] | list[str]) -> list[tuple[int, str]]:
     hits = []
     for p in phrases:
-        for m in re.finditer(r"(?<![a-z])" + re.escape(p) + r"(?![a-z])", text):
+        for m in _word_re(p).finditer(text):
             hits.append((m.start(), p))
     return hits
 

@@ -58,6 +58,13 @@ class Index:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """Attribute arrays (mode is "major"/"minor", key_tonic, tempo_bpm, energy), built once."""
+        if getattr(self, "_cols", None) is None or len(self._cols["mode"]) != len(self.entries):
+            self._cols = {k: np.array([e[k] for e in self.entries])
+                          for k in ("mode", "key_tonic", "tempo_bpm", "energy")}
+        return self._cols
+
     def matrix(self) -> np.ndarray | None:
         """Embeddings as float32 (N, 384), converted once and kept."""
         if self.embeddings is None:
@@ -337,16 +344,16 @@ def search(description: Description | str, *, k: int = 5, index: Index | None = 
             q = textembed.load_embedder().encode([text])[0]
             score += w["text"] * (index.matrix() @ q)
     ents = index.entries
+    cols = index.columns()
     if desc.mode:
-        score += w["mode"] * np.array([e["mode"] == desc.mode for e in ents], dtype=float)
+        score += w["mode"] * (cols["mode"] == desc.mode)
     if desc.tempo_bpm:
-        t = np.array([e["tempo_bpm"] for e in ents])
+        t = cols["tempo_bpm"]
         score += w["tempo"] * np.exp(-(((t - float(desc.tempo_bpm)) / TEMPO_SCALE_BPM) ** 2))
     if desc.key:
-        pc = vocab.parse_key(desc.key)
-        score += w["key"] * np.array([e["key_tonic"] == pc for e in ents], dtype=float)
+        score += w["key"] * (cols["key_tonic"] == vocab.parse_key(desc.key))
     if energy_range is not None:
-        en = np.array([e["energy"] for e in ents])
+        en = cols["energy"]
         gap = np.maximum(energy_range[0] - en, 0.0) + np.maximum(en - energy_range[1], 0.0)
         score += w["energy"] * (1.0 - gap)
     keep = _filter_mask(ents, filters or {})
