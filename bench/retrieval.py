@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="songs per split (quick runs)")
     ap.add_argument("--rebuild", action="store_true", help="re-embed the train index even if cached")
     args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)  # faster than 2 on a shared 2-core machine
     meta = {"version": retrieve.INDEX_VERSION, "phrase_bars": retrieve.PHRASE_BARS,
             "embedding_model": textembed.MODEL_NAME, "source": "pop909 train split",
             "energy": "0.7*min(density/32,1)+0.3*velocity/127", "weights": retrieve.WEIGHTS}
