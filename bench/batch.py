@@ -13,6 +13,7 @@ load average is printed beside the numbers: on a shared machine they are pessimi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
           f"cpus={os.cpu_count()}; load before: {load()}")
     spec = {"config": PipelineConfig.preset(a.preset), "untrained": a.untrained}
 
-    rows = []
+    rows, details = [], []
     if a.serial_threads:
         limit_threads(a.serial_threads)
     runs = [("serial", 0)] + [(f"ray x{w}", w) for w in a.workers]
@@ -68,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         if s.failed:
             print(f"{label}: {len(s.failed)} failed, e.g. {next(iter(s.failed.values()))}")
         n = len(s.ok)
+        recs = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+        per_video = sum(r["timings_s"]["total"] for r in recs) / max(1, len(recs))
+        cores = sum(r["timings_s"].get("cpu", 0) for r in recs) / max(1e-9, sum(r["timings_s"]["total"] for r in recs))
+        details.append((label, per_video, cores))
         rows.append((label, w, n, s.wall_s, s.startup_s, s.scoring_s, la, load()))
     import statistics
 
@@ -90,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         m, m_ss = statistics.median(vpm(r) for r in mine), statistics.median(vpm(r, True) for r in mine)
         print(f"| **{label} median** | {w} | | | | | {m:.2f} | {m_ss:.2f} | {m / base_vpm:.2f}x "
               f"| {m_ss / base_vpm_ss:.2f}x | |")
+    print("\n| run | mean wall s per video (in its worker) | CPU cores used while scoring a video |")
+    print("|---|---|---|")
+    for label, per_video, cores in details:
+        print(f"| {label} | {per_video:.2f} | {cores:.2f} |")
     print("\nwall = start-up (Ray start, model load, warm-up) + scoring (first dispatch to last result)"
           " + shutdown; 'scoring' is the steady-state rate that matters for large batches.")
     print(f"\npreset={a.preset} untrained={a.untrained} videos={a.videos} x {a.seconds:g} s; "

@@ -233,7 +233,7 @@ def remove_outputs(item: BatchItem) -> None:
 def run_item(scorer: Scorer, item: BatchItem) -> dict[str, Any]:
     """Score one item, never raising except on interruption; return its manifest record."""
     started = time.time()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     rec: dict[str, Any] = {
         "video": item.key, "name": item.name, "status": "ok",
         "outputs": {k: str(p) for k, p in item.outputs.items()}, "timings_s": {}, "error": None,
@@ -254,6 +254,7 @@ def run_item(scorer: Scorer, item: BatchItem) -> dict[str, Any]:
         remove_outputs(item)
         raise
     rec["timings_s"]["total"] = round(time.perf_counter() - t0, 4)
+    rec["timings_s"]["cpu"] = round(time.process_time() - cpu0, 4)  # all threads of the worker
     rec["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started))
     return rec
 
