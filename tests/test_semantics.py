@@ -8,6 +8,9 @@ import pytest
 from videobgm.errors import MissingDependencyError
 from videobgm.features import semantics
 
+# the tests build TorchScript models on purpose (deprecated in recent torch, still what users have)
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 
 class _MeanColour:
     """Factory for a 2-class classifier: red-dominant frames -> class 0, blue-dominant -> class 1."""
