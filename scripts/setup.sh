@@ -14,15 +14,15 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 PIP="$VENV/bin/python -m pip"
-$PIP install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+$PIP install -q --upgrade pip
 # torch first: a bare `torch` pulls a multi-GB CUDA build
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086
-  $PIP install -q $TORCH_SPEC 2>&1 | grep -v "^WARNING: Location" || true
+  $PIP install -q $TORCH_SPEC
 fi
-$PIP install -q -e ".[${EXTRAS}]" 2>&1 | grep -v "^WARNING: Location" || true
+$PIP install -q -e ".[${EXTRAS}]"
 # tinysoundfont renders MIDI offline; its pyaudio dependency does not build and is not needed
-$PIP install -q --no-deps tinysoundfont 2>&1 | grep -v "^WARNING: Location" || true
+$PIP install -q --no-deps tinysoundfont
 "$VENV/bin/python" -c "import torch, av, cv2, pretty_midi, tinysoundfont, videobgm" \
   || { echo "setup: import check failed" >&2; exit 1; }
 echo "setup: ok ($VENV)"
