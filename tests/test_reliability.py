@@ -128,6 +128,32 @@ def valid_mp4(path: Path) -> tuple[float, bool]:
     return dur, has_audio
 
 
+def tolerant_frames(path: Path) -> int:
+    """Video frames that decode, skipping packets the decoder rejects (damaged input data)."""
+    import av
+
+    n = 0
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        for pkt in c.demux(vs):
+            try:
+                n += len(pkt.decode())
+            except av.FFmpegError:
+                continue
+    return n
+
+
+def check_scored_copy(src: Path, out: Path) -> None:
+    """``out`` is complete: audio decodes fully, and its (copied) video stream yields as many
+    frames as the damaged input's does."""
+    import av
+
+    with av.open(str(out)) as c:
+        assert c.streams.video and c.streams.audio
+        assert sum(f.samples for f in c.decode(audio=0)) > 0
+    assert tolerant_frames(out) >= tolerant_frames(src) - 2
+
+
 def _size(p: Path) -> int:
     try:
         return p.stat().st_size
@@ -686,9 +712,12 @@ def test_edge_videos_score_or_refuse_cleanly(tmp_path, tiny_pipeline, kind):
 @given(flips=st.lists(st.tuples(st.floats(0.1, 1), st.integers(1, 255)), min_size=1, max_size=30))
 def test_fuzz_corrupt_frames_through_whole_pipeline(tmp_path, sample_faststart, tiny_pipeline, flips):
     """Damaged frame data (index intact): a complete output or one clean line, never a crash."""
-    src = tmp_path / "damaged.mp4"
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(dir=tmp_path))  # hypothesis reuses tmp_path across examples
+    src = d / "damaged.mp4"
     src.write_bytes(_flip(sample_faststart, flips, "all"))
-    out = tmp_path / "o" / "scored.mp4"
+    out = d / "o" / "scored.mp4"
     try:
         with time_limit(120):
             tiny_pipeline.score(src, out)
@@ -697,7 +726,7 @@ def test_fuzz_corrupt_frames_through_whole_pipeline(tmp_path, sample_faststart, 
         assert not out.exists()
         event("error: " + str(exc).replace(str(src), "FILE").split(" (")[0][:60])
         return
-    valid_mp4(out)
+    check_scored_copy(src, out)
     event("ok")
 
 
@@ -710,3 +739,30 @@ def test_cli_refuses_overwriting_input_and_odd_inputs(tmp_path, short_clip):
     assert_cli_error(cli("score", tmp_path / "d.mp4", "-o", tmp_path / "o.mp4", *TINY), "not a file")
     (tmp_path / "img.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     assert_cli_error(cli("score", tmp_path / "img.png", "--wav", tmp_path / "o.wav", *TINY), "--duration")
+
+
+@pytest.mark.slow
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(flips=flips_st, region=st.sampled_from(["all", "head", "tail"]), frac=st.floats(0.3, 1),
+       faststart=st.booleans())
+def test_fuzz_whole_pipeline_heavy(tmp_path, sample_video, sample_faststart, tiny_pipeline, flips,
+                                   region, frac, faststart):
+    """Flipped and truncated files through score + mux: a complete MP4 or one clean line."""
+    data = sample_faststart if faststart else sample_video
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(dir=tmp_path))  # hypothesis reuses tmp_path across examples
+    src = d / "damaged.mp4"
+    src.write_bytes(_flip(data[: max(1, int(frac * len(data)))], flips, region))
+    out = d / "o" / "scored.mp4"
+    try:
+        with time_limit(120):
+            tiny_pipeline.score(src, out)
+    except VideobgmError as exc:
+        assert_one_line(str(exc))
+        assert not out.exists()
+        event("error: " + str(exc).replace(str(src), "FILE").split(" (")[0][:60])
+        return
+    check_scored_copy(src, out)
+    event("ok")
