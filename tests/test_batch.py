@@ -329,12 +329,15 @@ def test_cli_batch_real_pipeline_partial_success_then_nothing_new(tmp_path, work
     assert (out / batch.MANIFEST_NAME).read_bytes() == before
 
 
-def test_cli_batch_usage_errors(tmp_path):
+def test_cli_batch_usage_errors(tmp_path, mp4_bytes):
     (tmp_path / "f").write_text("x")
+    (tmp_path / "v.mp4").write_bytes(mp4_bytes)
     for args, frag in [((tmp_path / "nope", "-o", tmp_path / "o"), "input not found"),
                        ((tmp_path, "-o", tmp_path / "f"), "not a folder"),
                        ((tmp_path, "-o", tmp_path / "o", "--workers", "-1"), "--workers"),
-                       ((tmp_path, "-o", tmp_path / "o", "--serial", "--ray-address", "auto"), "--ray-address")]:
+                       ((tmp_path, "-o", tmp_path / "o", "--serial", "--ray-address", "auto"), "--ray-address"),
+                       ((tmp_path, "-o", tmp_path / "o", "--serial", "--soundfont", tmp_path / "no.sf2"),
+                        "cannot start the scorer: soundfont not found")]:
         proc = _cli(*args)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and frag in lines[0], proc.stderr
