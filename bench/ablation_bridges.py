@@ -2,6 +2,8 @@
 
 For every video in ../shared/videos the same model composes four times with the same seed:
 
+Every condition is composed with seeds 0..N-1 (``--seeds``, default 3) and the metrics averaged.
+
 * **none** - ``plan.make_plan(features)``: the plan follows the video only;
 * **text** - plus the video's own description (``describe.describe``; text bridge);
 * **music** - plus the top-3 phrases retrieved from the shipped index with that description
@@ -11,7 +13,7 @@ For every video in ../shared/videos the same model composes four times with the 
 Each result is scored with the music-only metrics of ``videobgm.eval.symbolic`` (structureness
 skipped for time) and the sync metrics of ``videobgm.eval.sync`` against the video's features.
 
-    python bench/ablation_bridges.py [--videos DIR] [--features-dir DIR] [--untrained] [--seed 0]
+    python bench/ablation_bridges.py [--videos DIR] [--features-dir DIR] [--untrained] [--seeds 3]
 
 ``--features-dir`` reuses ``NAME.features.json`` files (from ``videobgm analyze -o``) instead of
 analysing the videos again.
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--features-dir", default=None)
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--untrained", action="store_true")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per video and condition")
     args = ap.parse_args(argv)
 
     import torch
@@ -52,7 +54,6 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     cfg = PipelineConfig.preset("small")
-    cfg = cfg.replace(sample=cfg.sample.replace(seed=args.seed))
     pipe = Pipeline(cfg, checkpoint=args.checkpoint, untrained=args.untrained)
     pipe.load_model()
     index = load_index(None)
@@ -73,22 +74,28 @@ def main(argv: list[str] | None = None) -> int:
         for cond, d, r in (("none", None, None), ("text", desc, None), ("music", None, refs),
                            ("both", desc, refs)):
             plan = pipe.plan(feats, description=d, references=r)
-            score = pipe.compose(plan)
-            q = compute_all(score, structure=False)
-            s = sync_metrics(feats, score, plan=plan)
-            sync_keys = sync_keys or [k for k, x in s.items() if isinstance(x, (int, float))]
-            rows.append({"video": v.stem, "bridge": cond, "mood": plan.mood, "tempo": plan.tempo_bpm,
-                         **{k: q[k] for k in QUALITY}, **{k: s[k] for k in sync_keys}})
+            per_seed = []
+            for seed in range(args.seeds):
+                score = pipe.compose(plan, seed=seed)
+                q = compute_all(score, structure=False)
+                s = sync_metrics(feats, score, plan=plan)
+                sync_keys = sync_keys or [k for k, x in s.items() if isinstance(x, (int, float))]
+                per_seed.append({**{k: q[k] for k in QUALITY}, **{k: s[k] for k in sync_keys}})
+            mean = {k: float(np.nanmean([float(p[k]) for p in per_seed])) for k in per_seed[0]}
+            rows.append({"video": v.stem, "bridge": cond, "mood": plan.mood, "tempo": plan.tempo_bpm, **mean})
             print(f"{v.stem} {cond}: {plan.mood} {plan.tempo_bpm:.0f} bpm, refs "
                   f"{[x.id for x in (r or [])]}", file=sys.stderr)
     cols = ["tempo", *QUALITY, *sync_keys]
     meta = pipe._model_meta
-    print(f"model {meta}; seed {args.seed}; {len(videos)} videos; loadavg {os.getloadavg()[0]:.1f}\n")
+    ck = meta.get("checkpoint"), meta.get("provenance", {}).get("steps"), meta.get("untrained", False)
+    print(f"model checkpoint={ck[0]} steps={ck[1]} untrained={ck[2]}; seeds 0..{args.seeds - 1} "
+          f"(metrics averaged per video); {len(videos)} videos; loadavg {os.getloadavg()[0]:.1f}\n")
     print("Mean over videos:\n")
     print("| bridge | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
     for cond in ("none", "text", "music", "both"):
         sel = [r for r in rows if r["bridge"] == cond]
-        vals = [np.nanmean([float(r[c]) for r in sel]) for c in cols]
+        vals = [float(np.nanmean(x)) if np.isfinite(x := np.array([float(r[c]) for r in sel])).any()
+                else float("nan") for c in cols]
         print(f"| {cond} | " + " | ".join(f"{x:.3f}" for x in vals) + " |")
     print("\nPer video:\n")
     print("| video | bridge | mood | " + " | ".join(cols) + " |\n|---|---|---|" + "---|" * len(cols))

@@ -187,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, r))
         print(f"{name}: {r['agree']:.0%} ({gen.n_generated} generations so far)", file=sys.stderr)
     meta = gen.pipe._model_meta
-    print(f"\nmodel: {meta}; {args.n} trials per attribute, {args.duration:g} s each; "
+    model = (f"checkpoint={meta.get('checkpoint')} steps={meta.get('provenance', {}).get('steps')} "
+             f"untrained={meta.get('untrained', False)}")
+    print(f"\nmodel: {model}; {args.n} trials per attribute, {args.duration:g} s each; "
           f"{gen.n_generated} generations in {gen.seconds:.0f} s; loadavg {os.getloadavg()[0]:.1f}")
     print("\n| attribute | agreement (requested direction) | absolute hit rate | notes |\n|---|---|---|---|")
     for name, r in rows:
