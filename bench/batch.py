@@ -26,6 +26,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import moving_clip  # noqa: E402
 
 
+def _spin(seconds: float) -> float:
+    t, w = time.process_time(), time.time()
+    while time.time() - w < seconds:
+        pass
+    return time.process_time() - t
+
+
+def free_cores(n: int, seconds: float = 1.5) -> float:
+    """Control experiment without videobgm or Ray: CPU seconds that ``n`` busy processes get in
+    ``seconds`` of wall time, divided by ``seconds``: the parallel speed-up this machine can give
+    right now (``n`` on an idle machine, less when other jobs hold cores)."""
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(n) as pool:
+        return sum(pool.map(_spin, [seconds] * n)) / seconds
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -64,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, w in runs * a.repeats:  # alternate modes so that load changes hit both
         out = root / f"out_{w}"
         shutil.rmtree(out, ignore_errors=True)
+        ceiling = free_cores(max(1, w))
         la = load()
         s = run_batch(clips, out, spec=spec, workers=w)
         if s.failed:
@@ -72,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         recs = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
         per_video = sum(r["timings_s"]["total"] for r in recs) / max(1, len(recs))
         cores = sum(r["timings_s"].get("cpu", 0) for r in recs) / max(1e-9, sum(r["timings_s"]["total"] for r in recs))
-        details.append((label, per_video, cores))
+        details.append((label, per_video, cores, ceiling))
         rows.append((label, w, n, s.wall_s, s.startup_s, s.scoring_s, la, load()))
     import statistics
 
@@ -95,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         m, m_ss = statistics.median(vpm(r) for r in mine), statistics.median(vpm(r, True) for r in mine)
         print(f"| **{label} median** | {w} | | | | | {m:.2f} | {m_ss:.2f} | {m / base_vpm:.2f}x "
               f"| {m_ss / base_vpm_ss:.2f}x | |")
-    print("\n| run | mean wall s per video (in its worker) | CPU cores used while scoring a video |")
-    print("|---|---|---|")
-    for label, per_video, cores in details:
-        print(f"| {label} | {per_video:.2f} | {cores:.2f} |")
+    print("\n| run | mean wall s per video (in its worker) | CPU cores used while scoring a video "
+          "| control: cores that max(1, workers) busy processes got just before the run |")
+    print("|---|---|---|---|")
+    for label, per_video, cores, ceiling in details:
+        print(f"| {label} | {per_video:.2f} | {cores:.2f} | {ceiling:.2f} |")
     print("\nwall = start-up (Ray start, model load, warm-up) + scoring (first dispatch to last result)"
           " + shutdown; 'scoring' is the steady-state rate that matters for large batches.")
     print(f"\npreset={a.preset} untrained={a.untrained} videos={a.videos} x {a.seconds:g} s; "
