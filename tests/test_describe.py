@@ -147,6 +147,8 @@ def test_parse_json_roundtrip_and_edit(tmp_path):
     p.write_text("{not json")
     with pytest.raises(InputError):
         parse_description(p)
+    with pytest.raises(InputError, match="not found"):
+        parse_description(str(tmp_path / "missing.json"))  # not silently read as a prompt
 
 
 def test_format_lists_every_reason():

@@ -382,8 +382,9 @@ def parse_description(text_or_path: str | Path, *, use_embeddings: bool | None =
     """
     raw = str(text_or_path)
     is_path = isinstance(text_or_path, Path) or ("\n" not in raw and len(raw) < 1024 and Path(raw).suffix != "" and Path(raw).is_file())
-    if isinstance(text_or_path, Path) and not text_or_path.is_file():
-        raise InputError(f"description file not found: {text_or_path}")
+    looks_like_file = " " not in raw.strip() and raw.strip().lower().endswith((".json", ".txt"))
+    if (isinstance(text_or_path, Path) or looks_like_file) and not Path(raw.strip()).is_file():
+        raise InputError(f"description file not found: {raw.strip()}")
     if is_path:
         try:
             raw = Path(text_or_path).read_text(encoding="utf-8")
