@@ -159,3 +159,22 @@ def test_unconstrained_mode_still_valid(model, tok, controls):
     assert out.n_bars == controls.n_bars
     tokens, _ = tok.encode(out)
     assert (tokens[:, 0] == tok.TYPE_BAR).sum() == controls.n_bars
+
+
+def test_phrase_repetition(model, tok):
+    """With repeat_prob 1, a bar whose beats carry the same chords as 4 bars earlier repeats it."""
+    import dataclasses
+
+    ref = _reference(4)
+    bar0 = [n for n in ref.notes if n.onset_16th < 16]
+    same = Score(notes=[dataclasses.replace(n, onset_16th=n.onset_16th + 16 * b) for b in range(8) for n in bar0],
+                 n_bars=8, chords=[Chord(16 * b, *PROG[b % 4]) for b in range(8)])
+    c = controls_from_score(same)
+    c.accent_steps[:] = False
+    out = generate(c, model, tok, SampleConfig(seed=5, repeat_prob=1.0, repeat_periods=(4,)))
+    first = [(n.onset_16th, n.track, n.pitch, n.duration_16th) for n in out.notes if n.onset_16th < 64]
+    second = [(n.onset_16th - 64, n.track, n.pitch, n.duration_16th) for n in out.notes if n.onset_16th >= 64]
+    assert first and first == second
+    off = generate(c, model, tok, SampleConfig(seed=5, repeat_prob=0.0))
+    first = [(n.onset_16th, n.pitch) for n in off.notes if n.onset_16th < 64]
+    assert first != [(n.onset_16th - 64, n.pitch) for n in off.notes if n.onset_16th >= 64]

@@ -158,6 +158,11 @@ class SampleConfig(_Cfg):
     chord_tones_only_on_beats: bool = True  # accompaniment onsets on beats use chord tones only
     melody_chord_bias: float = 1.0  # logit bonus of chord tones for the melody
     release_at_chord_change: bool = True  # accompaniment notes end by the next chord change
+    # phrase repetition (structure): a bar whose chords and accents equal those of the bar
+    # ``p`` bars earlier (p tried in this order) repeats it with this probability when it fits
+    # the bar's density/strength targets
+    repeat_prob: float = 0.5
+    repeat_periods: tuple[int, ...] = (16, 8, 4)
     max_tokens_per_bar: int = 100  # safety cap: a bar is closed after this many tokens
     # torch threads while decoding (restored afterwards): one-token steps gain nothing from more,
     # and on a busy machine 2 threads were 10x slower than 1; 0 = leave torch's setting

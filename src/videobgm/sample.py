@@ -340,6 +340,71 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
             pm[1:] &= chord_tones
         return pm, bias
 
+    def rows_of_bar(j: int) -> list[np.ndarray]:
+        """POS/NOTE rows of bar ``j`` in the sequence so far."""
+        bar_idx = [i for i, r in enumerate(st.rows) if r[0] == TYPE_BAR]
+        if j >= len(bar_idx):
+            return []
+        end = bar_idx[j + 1] if j + 1 < len(bar_idx) else len(st.rows)
+        return [r for r in st.rows[bar_idx[j] + 1:end] if r[0] in (TYPE_POS, TYPE_NOTE)]
+
+    def bar_fits(i: int, rows: list[np.ndarray]) -> bool:
+        """Whether ``rows`` (an earlier bar) obey bar ``i``'s targets."""
+        bt = bars[i]
+        per_step: dict[int, int] = {}
+        step = -1
+        for r in rows:
+            if r[0] == TYPE_POS:
+                step = int(r[F["pos"]]) - 1
+                per_step[step] = 0
+            elif not track_ok[int(r[F["track"]])] or step < 0:
+                return False
+            else:
+                per_step[step] += 1
+        n = sum(per_step.values())
+        if not bt.lo <= n <= bt.hi or any(v == 0 for v in per_step.values()):
+            return False
+        for s in np.flatnonzero(bt.forced):
+            if int(s) not in per_step:
+                return False
+        for b, target in enumerate(bt.strength):
+            got = per_step.get(b * STEPS_PER_BEAT, 0)
+            if target > 0 and not target <= got <= target + max(0, int(cfg.strength_slack)):
+                return False
+            if target == 0 and got and not bt.accent[b * STEPS_PER_BEAT]:
+                return False
+        return True
+
+    def repeat_rows(i: int) -> list[np.ndarray] | None:
+        """Rows of an earlier bar to repeat as bar ``i`` (same chord on every beat, fitting targets)."""
+        if not cfg.constrained or cfg.repeat_prob <= 0 or i < start_bar:
+            return None
+        cur = slice(i * spb, (i + 1) * spb)
+        for p in cfg.repeat_periods:
+            j = i - int(p)
+            if j < 0:
+                continue
+            prev = slice(j * spb, (j + 1) * spb)
+            if not np.array_equal(tables.chord[cur][::STEPS_PER_BEAT], tables.chord[prev][::STEPS_PER_BEAT]):
+                continue  # same chord on every beat
+            rows = rows_of_bar(j)
+            if not (rows and bar_fits(i, rows)):
+                continue
+            if sampler.rng.random() >= cfg.repeat_prob:
+                return None
+            out, step = [], -1
+            low = min(int(cfg.accent_velocity_bin), tokenizer.field_sizes[F["velocity"]] - 1)
+            for r in rows:  # this bar's chords (by step) and accents (velocity) are kept
+                r = r.copy()
+                if r[0] == TYPE_POS:
+                    step = int(r[F["pos"]]) - 1
+                    r[F["chord"]] = int(tables.chord[i * spb + step])
+                elif bars[i].accent[step]:
+                    r[F["velocity"]] = max(int(r[F["velocity"]]), low)
+                out.append(r)
+            return out
+        return None
+
     model.eval()
     steps_done = 0
     threads = torch.get_num_threads()
@@ -431,6 +496,23 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 if not st.done:
                     x = torch.from_numpy(row)[None, None]
                     c = torch.from_numpy(cond_for(t))[None, None]
+                    copied = repeat_rows(st.bar) if t == TYPE_BAR else None
+                    if copied is not None:  # repeat an earlier bar: feed its tokens as this bar's
+                        rows = [row] + copied
+                        conds = [cond_for(t)]
+                        for r in copied:
+                            if r[0] == TYPE_POS:
+                                st.step, st.notes_at_step, st.last_track, st.last_pitch = int(r[F["pos"]]) - 1, 0, 0, 0
+                            else:
+                                st.notes_in_bar += 1
+                                st.notes_at_step += 1
+                                st.last_track, st.last_pitch = int(r[F["track"]]), int(r[F["pitch"]])
+                            conds.append(cond_for(int(r[0])))
+                            st.rows.append(r.copy())
+                        st.prev_type = int(copied[-1][0])
+                        st.tokens_in_bar += len(copied)
+                        x = torch.from_numpy(np.stack(rows))[None]
+                        c = torch.from_numpy(np.stack(conds))[None]
     finally:
         torch.set_num_threads(threads)
     progress(end_bar - start_bar, end_bar - start_bar)
