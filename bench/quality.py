@@ -2,7 +2,9 @@
 
 Usage::
 
-    python bench/quality.py [--checkpoint DIR] [--songs N] [--max-bars B] [--md OUT.md] [--json OUT.json]
+    python bench/quality.py [--checkpoint DIR] [--songs N] [--first I] [--max-bars B] [--raw R.json]
+        [--md OUT.md] [--json OUT.json]
+    python bench/quality.py --merge R1.json R2.json ... [--md OUT.md] [--json OUT.json]
 
 For each of the first ``N`` POP909 test songs (first ``B`` bars), the song's own controls (per-bar
 density, per-beat strength, accents, chords, key, tracks) drive one generation per row:
@@ -119,10 +121,15 @@ def main() -> int:
     ap.add_argument("--rows", default="real,untrained,no controls,conditioning only,controls")
     ap.add_argument("--md", default=None, help="also write the tables as Markdown here")
     ap.add_argument("--json", default=None, help="also write all numbers as JSON here")
+    ap.add_argument("--first", type=int, default=0, help="index of the first test song (to split runs)")
+    ap.add_argument("--raw", default=None, help="write per-song raw results here (for --merge)")
+    ap.add_argument("--merge", nargs="+", default=None, help="combine --raw files and print the tables")
     args = ap.parse_args()
+    if args.merge:
+        report(merge(args.merge), args)
+        return 0
 
     import torch
-    from scipy.stats import spearmanr
 
     from videobgm import checkpoint as ckpt
     from videobgm.config import SampleConfig
@@ -136,7 +143,7 @@ def main() -> int:
     model, tok, meta = ckpt.load_checkpoint(args.checkpoint)
     untrained = ckpt.build_untrained(model.cfg, Tokenizer(), seed=0)
     rows = [r.strip() for r in args.rows.split(",")]
-    dirs = D.song_dirs(None, "test")[: args.songs]
+    dirs = D.song_dirs(None, "test")[args.first: args.first + args.songs]
     rng = np.random.default_rng(0)
     res: dict[str, dict] = {r: {"metrics": [], "dens": ([], []), "stren": ([], []), "chord": [0, 0], "seconds": 0.0}
                             for r in rows}
@@ -170,6 +177,21 @@ def main() -> int:
         print(f"song {d.name}: {real.n_bars} bars, {len(real.notes)} notes ({time.perf_counter() - t_start:.0f} s)",
               file=sys.stderr)
 
+    raw = {"songs": [d.name for d in dirs], "max_bars": args.max_bars, "rows": rows, "res": res,
+           "checkpoint": meta["checkpoint"], "steps": meta["provenance"].get("steps"),
+           "load": os.getloadavg()[0]}
+    if args.raw:
+        with open(args.raw, "w", encoding="utf-8") as fh:
+            json.dump(raw, fh)
+    report(raw, args)
+    return 0
+
+
+def report(raw: dict, args: argparse.Namespace) -> None:
+    """Print (and write) the tables from raw per-song results."""
+    from scipy.stats import spearmanr
+
+    rows, res, songs = raw["rows"], raw["res"], raw["songs"]
     summary: dict[str, dict] = {}
     for r in rows:
         ms = res[r]["metrics"]
@@ -178,12 +200,12 @@ def main() -> int:
         row["strength_spearman"] = float(spearmanr(*res[r]["stren"]).statistic)
         ok, cnt = res[r]["chord"]
         row["chord_accuracy"] = ok / cnt if cnt else float("nan")
-        row["seconds_per_song"] = res[r]["seconds"] / max(1, len(dirs))
+        row["seconds_per_song"] = res[r]["seconds"] / max(1, len(songs))
         summary[r] = row
     real_row = summary.get("real")
-    lines = [f"POP909 test songs: {len(dirs)} (ids {', '.join(d.name for d in dirs)}), first {args.max_bars} bars each; "
-             f"checkpoint {meta['checkpoint']} (steps {meta['provenance'].get('steps')}); "
-             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", ""]
+    lines = [f"POP909 test songs: {len(songs)} (ids {', '.join(songs)}), first {raw['max_bars']} bars each; "
+             f"checkpoint {raw['checkpoint']} (steps {raw['steps']}); "
+             f"load average {raw['load']:.1f} on {os.cpu_count()} cores", ""]
     head = "| row | " + " | ".join(METRICS) + " |"
     lines += [head, "|" + "---|" * (len(METRICS) + 1)]
     for r in rows:
@@ -205,8 +227,25 @@ def main() -> int:
             fh.write(text + "\n")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"songs": [d.name for d in dirs], "max_bars": args.max_bars, "rows": summary}, fh, indent=1)
-    return 0
+            json.dump({"songs": songs, "max_bars": raw["max_bars"], "rows": summary}, fh, indent=1)
+
+
+def merge(paths: list[str]) -> dict:
+    """Combine raw results of runs over different songs (same rows and bars)."""
+    parts = [json.load(open(p, encoding="utf-8")) for p in paths]
+    out = dict(parts[0])
+    out["songs"] = [s for p in parts for s in p["songs"]]
+    out["load"] = float(np.mean([p["load"] for p in parts]))
+    out["res"] = {}
+    for r in parts[0]["rows"]:
+        out["res"][r] = {
+            "metrics": [m for p in parts for m in p["res"][r]["metrics"]],
+            "dens": ([x for p in parts for x in p["res"][r]["dens"][0]], [x for p in parts for x in p["res"][r]["dens"][1]]),
+            "stren": ([x for p in parts for x in p["res"][r]["stren"][0]], [x for p in parts for x in p["res"][r]["stren"][1]]),
+            "chord": [sum(p["res"][r]["chord"][0] for p in parts), sum(p["res"][r]["chord"][1] for p in parts)],
+            "seconds": sum(p["res"][r]["seconds"] for p in parts),
+        }
+    return out
 
 
 if __name__ == "__main__":
