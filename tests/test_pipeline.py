@@ -170,3 +170,20 @@ def test_packaged_checkpoint_scores(square_video: dict, tmp_path: Path) -> None:
     _, adur, rms = _audio_stats(tmp_path / "o.mp4")
     assert rms > 1e-3 and abs(adur - square_video["duration_s"]) < 0.05
     assert len(res.score.notes) > 0
+
+
+def test_bad_output_fails_before_analysis(square_video: dict, tmp_path: Path, monkeypatch) -> None:
+    from videobgm.errors import OptionError
+
+    def boom(*a, **k):  # noqa: ANN002, ANN003
+        raise AssertionError("analysis must not start when an output cannot be written")
+
+    pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
+    monkeypatch.setattr(pipe, "analyze", boom)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OptionError, match="is a file"):
+        pipe.score(square_video["path"], blocker / "o.mp4")
+    with pytest.raises(OptionError, match="is a directory"):
+        pipe.score(square_video["path"], None, wav=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -14,6 +14,26 @@ from typing import Any
 from videobgm.errors import OptionError
 
 
+def check_output_path(final_path: str | os.PathLike[str]) -> Path:
+    """Check, without creating anything, that ``final_path`` can be written; return its folder.
+
+    The nearest existing ancestor of the folder must be a writable directory (missing folders
+    below it are created at write time). Raises :class:`OptionError` with one line otherwise.
+    """
+    final = Path(final_path)
+    if final.is_dir():
+        raise OptionError(f"output path {final} is a directory; give a file name")
+    parent = final.parent if str(final.parent) else Path(".")
+    probe = parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():  # e.g. -o some_file/out.mp4
+        raise OptionError(f"cannot create output directory {parent}: {probe} is a file")
+    if not os.access(probe, os.W_OK):
+        raise OptionError(f"output directory is not writable: {probe}")
+    return parent
+
+
 @contextlib.contextmanager
 def atomic_path(final_path: str | os.PathLike[str], *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``final_path``; rename it into place only on success.
@@ -31,16 +51,12 @@ def atomic_path(final_path: str | os.PathLike[str], *, suffix: str | None = None
         Suffix of the temporary file; defaults to the final path's suffix.
     """
     final = Path(final_path)
-    parent = final.parent if str(final.parent) else Path(".")
+    parent = check_output_path(final)
     if not parent.exists():
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OptionError(f"cannot create output directory {parent}: {exc.strerror}") from None
-    if not parent.is_dir():  # e.g. -o some_file/out.mp4
-        raise OptionError(f"output directory {parent} exists and is not a directory")
-    if not os.access(parent, os.W_OK):
-        raise OptionError(f"output directory is not writable: {parent}")
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{final.stem}.part.", suffix=final.suffix if suffix is None else suffix, dir=parent
     )

@@ -196,6 +196,21 @@ class Pipeline:
         return score
 
     # ------------------------------------------------------------------ outputs
+    @staticmethod
+    def _check_outputs(video: str | Path | None, *outputs: str | Path | None,
+                       stems: str | Path | None = None) -> None:
+        """Fail fast (before any analysis) on outputs that could not be written."""
+        from videobgm.fileio import check_output_path
+
+        for p in outputs:
+            if p is None:
+                continue
+            if video is not None and _same_file(p, video):
+                raise OptionError(f"output path {p} is the input video; choose another name")
+            check_output_path(p)
+        if stems is not None:
+            check_output_path(Path(stems) / "stem.mid")
+
     def write_outputs(
         self,
         result: Result,
@@ -297,8 +312,7 @@ class Pipeline:
             Length of the music for a still image.
         """
         self.timings_s = {}
-        if output is not None and _same_file(output, video):
-            raise OptionError(f"output path {output} is the input video; choose another name")
+        self._check_outputs(video, output, midi, wav, plan_json, stems=stems)
         features = self.analyze(video, duration_s=duration_s)
         if description is None and (use_description or use_retrieval):
             description = self.describe(features)
@@ -329,6 +343,7 @@ class Pipeline:
         from videobgm.features.still import neutral_features
 
         self.timings_s = {}
+        self._check_outputs(None, midi, wav, plan_json, stems=stems)
         if not duration_s > 0:
             raise OptionError(f"--duration must be > 0 seconds, got {duration_s}")
         features = neutral_features(duration_s)
