@@ -17,6 +17,7 @@ only when complete; the input is never overwritten (output == input is refused).
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from collections.abc import Callable
@@ -307,7 +308,10 @@ def mux(
                 for p in aout.encode(None):
                     out.mux(p)
         except av.error.FFmpegError as exc:
+            if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO,
+                                               errno.EROFS, errno.EACCES):
+                raise OptionError(f"cannot write {dst}: {exc.strerror or 'write error'}") from None
             raise InputError(f"cannot copy the video stream of {src.name} into {dst.suffix}: "
-                             f"{exc}; try an .mkv output") from None
+                             f"{getattr(exc, 'strerror', None) or exc}; try an .mkv output") from None
     return {"output": str(dst), "video_copied": True, "original_audio": applied,
             "duration_s": n / sr, "sample_rate": sr, "notes": notes}
