@@ -16,7 +16,7 @@ A to B in the requested direction:
   measured: GM programs of the MIDI file's pitched tracks. Agrees when each file holds its own
   requested program and not the other's.
 * **mood** - "M_A music" vs "M_B music". When the two moods' default modes differ the valence
-  proxy (the mode measure above) is tested; otherwise the arousal proxy
+  proxy (the mode measure above, at each plan's tonic; free-tonic count printed too) is tested; otherwise the arousal proxy
   ``tempo / 100 + onsets per bar / 25`` must move with ``vocab.MOODS[m].arousal`` (pairs whose
   arousal differs by < 0.1 and that share a mode are not drawn: nothing musical tells them apart).
 
@@ -150,14 +150,17 @@ def mood_pairs() -> list[tuple[str, str, str]]:
 def run_mood(gen: Composer, n: int, rng: random.Random) -> dict:
     pairs = mood_pairs()
     agree, by_axis = 0, {"valence": [0, 0], "arousal": [0, 0]}
+    free_ok = 0
     failures: dict[str, int] = {}
     for i in range(n):
         a, b, axis = rng.choice(pairs)
-        sa, _, _ = gen(f"{a} music", i)
-        sb, _, _ = gen(f"{b} music", i)
+        sa, _, pa = gen(f"{a} music", i)
+        sb, _, pb = gen(f"{b} music", i)
         if axis == "valence":
             want = 1 if vocab.MOODS[b].mode == "major" else -1
-            ok = (musicstats.mode_strength(sb) - musicstats.mode_strength(sa)) * want > 0
+            ta, tb = pa.controls.key_tonic, pb.controls.key_tonic
+            ok = (musicstats.mode_strength(sb, tb) - musicstats.mode_strength(sa, ta)) * want > 0
+            free_ok += (musicstats.mode_strength(sb) - musicstats.mode_strength(sa)) * want > 0
         else:
             want = np.sign(vocab.MOODS[b].arousal - vocab.MOODS[a].arousal)
             ok = (arousal_proxy(sb) - arousal_proxy(sa)) * want > 0
@@ -167,6 +170,7 @@ def run_mood(gen: Composer, n: int, rng: random.Random) -> dict:
         if not ok:
             failures[f"{a}->{b}"] = failures.get(f"{a}->{b}", 0) + 1
     extra = ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in by_axis.items())
+    extra += f" (valence over all tonics {free_ok}/{by_axis['valence'][1]})"
     worst = ", ".join(f"{k} x{v}" for k, v in sorted(failures.items(), key=lambda kv: -kv[1])[:4])
     return {"agree": agree / n, "absolute": float("nan"), "extra": f"{extra}; failures: {worst or 'none'}"}
 
