@@ -205,7 +205,9 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None) -> Descriptio
                     reasons[what] = (f"words for {', '.join(k for _, k in tied)} tie; text is closest to "
                                      f"'{near[2]}' (cos {near[1]:.2f}) -> {choice}")
                     return choice
-            reasons[what] = f"{words} -> {choice}"
+            others = [f"{k} ({', '.join(repr(low[p:].split()[0].strip(',.;')) for p in sorted(set(v)))})"
+                      for k, v in votes.items() if k != choice]
+            reasons[what] = f"{words} -> {choice}" + (f"; outvoted: {', '.join(others)}" if others else "")
             return choice
         if embed:
             near = _nearest(words_text, anchors) if words_text else None
