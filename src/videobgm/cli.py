@@ -386,18 +386,9 @@ def _cmd_describe(args: argparse.Namespace) -> int:
 
         features = Pipeline(cfg, progress=not args.quiet).analyze(src, duration_s=args.duration)
     if model is not None and features.video.path:
-        from videobgm.features import semantics
+        from videobgm.features.semantics import labels_for_input
 
-        vpath = Path(features.video.path)
-        if features.video.codec == "image":
-            import numpy as np
-            from PIL import Image
-
-            with Image.open(vpath) as im:
-                frame = np.asarray(im.convert("RGB"))
-            features.labels = semantics.label_frames(model, np.zeros(1), frame[None])
-        else:
-            features.labels = semantics.video_labels(vpath, args.labels_model, cfg.video)
+        features.labels = labels_for_input(features.video.path, model, cfg.video)
     desc = describe(features)
     print(format_description(desc))
     if args.output:

@@ -281,3 +281,29 @@ def video_labels(path: str | Path, model_path: str | Path, video_cfg: Any = None
         if progress is not None and len(times):
             progress(float(times[-1]), None)
     return labels
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def labels_for_input(path: str | Path, model: LabelsModel | str | Path, video_cfg: Any = None, *,
+                     every_s: float = 2.0) -> list[dict[str, Any]]:
+    """Labels for a video (one frame every ``every_s`` s) or a still image (one frame at t = 0).
+
+    ``model`` is a loaded :class:`LabelsModel` or a local path for :func:`load_labels_model`.
+    The result goes into ``Features.labels`` before ``describe`` (what ``--labels-model`` does).
+    """
+    m = model if isinstance(model, LabelsModel) else load_labels_model(model)
+    p = Path(path)
+    if p.suffix.lower() in IMAGE_SUFFIXES:
+        from PIL import Image
+
+        with Image.open(p) as im:
+            frame = np.asarray(im.convert("RGB"))
+        return label_frames(m, np.zeros(1), frame[None])
+    from videobgm.video import iter_frames
+
+    labels: list[dict[str, Any]] = []
+    for times, frames in iter_frames(p, video_cfg, fps=1.0 / every_s, max_side=256):
+        labels += label_frames(m, times, frames)
+    return labels
