@@ -159,3 +159,22 @@ def test_pop909_phrases_use_annotations():
     assert es and all(e["n_bars"] == 8 and len(e["density_per_bar"]) == 8 for e in es)
     assert all(40 <= e["tempo_bpm"] <= 200 for e in es)
     assert sum(len(e["chords_obj"]) for e in es) >= len(es)
+
+
+@pytest.mark.skipif(not POP909.is_dir(), reason="POP909 not available")
+def test_pop909_held_out_recall_at_5():
+    """Acceptance on a slice (120 train songs indexed, 4 test songs queried): held-out phrases
+    queried with their own description find a phrase with the same mode and tempo bin in the top 5
+    (attribute scorer, no MiniLM; the full run is bench/retrieval.py)."""
+    pytest.importorskip("videobgm.train.data")
+    train = list(retrieve.pop909_scores(POP909, split="train", limit=120))
+    test = list(retrieve.pop909_scores(POP909, split="test", limit=4))
+    index = retrieve.build_index(train, embed=False, source="pop909")
+    queries = [e for sc in test for e in retrieve.phrase_entries(sc, source="pop909")]
+    assert len(index) > 100 and len(queries) > 20
+    hits = 0
+    for q in queries:
+        refs = retrieve.search(q["text"], k=5, index=index, use_text=False)
+        hits += any(r.mode == q["mode"] and vocab.tempo_bin(r.tempo_bpm) == vocab.tempo_bin(q["tempo_bpm"])
+                    for r in refs)
+    assert hits / len(queries) >= 0.8
