@@ -161,3 +161,27 @@ def test_describe_cli_with_and_without_model(tmp_path, tiny_model, capsys):
     assert main(["describe", str(img), "--duration", "10", "--labels-model", str(tmp_path / "none.pt")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "visual-semantics model is not available" in err
+
+
+def test_score_with_labels_model_puts_labels_in_plan(tmp_path, tiny_model):
+    import json
+
+    from videobgm import synth
+    from videobgm.config import PipelineConfig
+    from videobgm.pipeline import Pipeline
+
+    video = synth.write_video(tmp_path / "red.mp4", lambda t: np.tile(np.array((220, 40, 30), np.uint8), (120, 160, 1)),
+                              duration_s=4.0, fps=10.0, width=160, height=120)
+    pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True, labels_model=tiny_model)
+    res = pipe.score(video, None, plan_json=tmp_path / "plan.json", use_description=True)
+    assert res.features.labels and {lab["label"] for lab in res.features.labels} == {"sunset"}
+    rec = json.loads((tmp_path / "plan.json").read_text())
+    assert "sunset" in json.dumps(rec["description"])
+
+
+def test_pipeline_refuses_bad_labels_model_at_once(tmp_path):
+    from videobgm.config import PipelineConfig
+    from videobgm.pipeline import Pipeline
+
+    with pytest.raises(MissingDependencyError):
+        Pipeline(PipelineConfig.preset("tiny"), labels_model=tmp_path / "nope.pt")

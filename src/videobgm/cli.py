@@ -86,6 +86,10 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
                    help="music description (edited JSON from `videobgm describe`, or free text)")
     p.add_argument("--describe", action="store_true", help="plan through the video's own text description")
     p.add_argument("--retrieve", action="store_true", help="condition on passages from the music library")
+    p.add_argument("--index", default=None, metavar="DIR",
+                   help="music-library index for --retrieve (default: the packaged one)")
+    p.add_argument("--labels-model", default=None, metavar="PATH",
+                   help="local visual-labels model (TorchScript/.pt2/ONNX/CLIP folder) for the description")
     p.add_argument("--duration", type=float, default=None, help="music length in seconds (still images)")
     p.add_argument("--original-audio", default=None, choices=["replace", "mix", "duck"],
                    help="what to do with the video's own audio (default: replace)")
@@ -184,10 +188,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
         description = parse_description(args.description)
     from videobgm.pipeline import Pipeline
 
-    pipe = Pipeline(cfg, untrained=args.untrained, progress=not args.quiet)
+    pipe = Pipeline(cfg, untrained=args.untrained, progress=not args.quiet,
+                    labels_model=args.labels_model, index=args.index)
     result = pipe.score(
         video, args.output, midi=args.midi, wav=args.wav, stems=args.stems, plan_json=args.plan,
-        description=description, use_description=args.describe, use_retrieval=args.retrieve,
+        description=description, use_description=args.describe or bool(args.labels_model),
+        use_retrieval=args.retrieve,
         duration_s=args.duration,
     )
     if not args.quiet:
@@ -413,6 +419,8 @@ def _add_compose(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="out.wav or out.mid")
     p.add_argument("--plan", default=None, metavar="JSON", help="also write the plan/description JSON")
     p.add_argument("--retrieve", action="store_true", help="condition on passages from the music library")
+    p.add_argument("--index", default=None, metavar="DIR",
+                   help="music-library index for --retrieve (default: the packaged one)")
     _add_music_options(p)
     p.set_defaults(func=_cmd_compose)
 
@@ -434,7 +442,8 @@ def _cmd_compose(args: argparse.Namespace) -> int:
         print(format_description(desc) + "\n")
     from videobgm.pipeline import Pipeline
 
-    pipe = Pipeline(config_from_args(args), untrained=args.untrained, progress=not args.quiet)
+    pipe = Pipeline(config_from_args(args), untrained=args.untrained, progress=not args.quiet,
+                    index=args.index)
     result = pipe.compose_from_description(
         desc, args.duration, midi=out if kind == "midi" else None, wav=out if kind == "wav" else None,
         plan_json=args.plan, use_retrieval=args.retrieve,

@@ -57,6 +57,11 @@ class Pipeline:
         (tests, benchmarks of the untrained baseline).
     progress : bool
         Show one progress bar per stage on the terminal.
+    labels_model : str or Path, optional
+        Local path of a visual-labels model (``features.semantics``); its labels feed the
+        description. Loaded at construction so a bad path fails at once.
+    index : str or Path, optional
+        Music-library index folder for retrieval (default: the index shipped with the package).
     """
 
     def __init__(
@@ -66,6 +71,8 @@ class Pipeline:
         checkpoint: str | Path | None = None,
         untrained: bool = False,
         progress: bool = False,
+        labels_model: str | Path | None = None,
+        index: str | Path | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
         self.checkpoint = checkpoint if checkpoint is not None else self.config.sample.checkpoint
@@ -75,6 +82,14 @@ class Pipeline:
         self._tokenizer: Any = None
         self._model_meta: dict[str, Any] = {}
         self.timings_s: dict[str, float] = {}
+        self.labels_model_path = labels_model
+        self.index_path = index
+        self._labels_model: Any = None
+        self._index: Any = None
+        if labels_model is not None:  # fail before any long work when the model is unusable
+            from videobgm.features.semantics import load_labels_model
+
+            self._labels_model = load_labels_model(labels_model)
 
     # ------------------------------------------------------------------ helpers
     @contextmanager
@@ -125,14 +140,22 @@ class Pipeline:
             from videobgm.features.still import still_image_features
 
             with self._stage(2, "features"):
-                return still_image_features(path, duration_s)
-        from videobgm import video as video_mod
-        from videobgm.features import extract_features
+                features = still_image_features(path, duration_s)
+        else:
+            from videobgm import video as video_mod
+            from videobgm.features import extract_features
 
-        with self._stage(1, "probe"):
-            video_mod.probe(path, self.config.video)
-        with self._stage(2, "features") as update:
-            return extract_features(path, self.config.features, self.config.video, progress=update)
+            with self._stage(1, "probe"):
+                video_mod.probe(path, self.config.video)
+            with self._stage(2, "features") as update:
+                features = extract_features(path, self.config.features, self.config.video,
+                                            progress=update)
+        if self._labels_model is not None:
+            from videobgm.features.semantics import labels_for_input
+
+            with self._stage(2, "labels"):
+                features.labels = labels_for_input(path, self._labels_model, self.config.video)
+        return features
 
     def describe(self, features: Features) -> Description:
         """[3a] text bridge: the video's music description."""
@@ -146,7 +169,9 @@ class Pipeline:
         from videobgm.retrieve import load_index, search
 
         with self._stage(3, "retrieve"):
-            return search(description, k=k, index=load_index(None))
+            if self._index is None:
+                self._index = load_index(self.index_path)
+            return search(description, k=k, index=self._index)
 
     def plan(
         self,
