@@ -278,3 +278,15 @@ def test_description_from_the_video_only_suggests_the_tempo() -> None:
     p = make_plan(g, PlanConfig(), description=Description(tempo_bpm=90.0, source="video"))
     assert np.allclose([s.start_s for s in p.sections], [0.0, 3.0, 6.0], atol=1e-6)
     assert "suggests 90.0 bpm" in p.reasons["tempo"]
+
+
+@pytest.mark.parametrize("user_tempo", [72.0, 96.0, 128.0])
+def test_user_tempo_is_kept(user_tempo: float) -> None:
+    # cuts at awkward times: fitting them exactly would need large tempo changes, which a tempo
+    # the user asked for does not get (section tempo change <= 5 %, plus the 8 % beat-lock bend)
+    f = make_features(40.0, tempo_bpm=120.0, cuts_s=(9.0, 17.3, 29.9))
+    plan = make_plan(f, PlanConfig(tempo_bpm=user_tempo))
+    local_bpm = 60.0 / np.diff(plan.beat_times_s)
+    assert np.all(np.abs(local_bpm / user_tempo - 1) <= 0.05 + 0.08 + 1e-9)
+    assert abs(plan.tempo_bpm / user_tempo - 1) <= 0.05
+    assert abs(plan.beat_times_s[-1] - 40.0) <= 0.05

@@ -95,6 +95,9 @@ TEMPO_LIMITS_BPM = (20.0, 300.0)
 # ----------------------------------------------------------------------------------------------
 # option parsing
 # ----------------------------------------------------------------------------------------------
+USER_TEMPO_WARP = 0.05  # largest per-section tempo change when the tempo was asked for
+
+
 def _check_tempo(t: float, what: str) -> float:
     try:
         t = float(t)
@@ -272,8 +275,11 @@ def make_plan(
         # free tempo but strong visual beats: stay fast enough for every beat to be near a step
         limits = (max(lo, float(cfg.hit_tempo_bpm)), hi)
         tempo_reason += f"; strong visual beats: searched in {limits[0]:g}..{hi:g} bpm"
+    # a tempo the user (or an edited description) asked for is kept within 5 % per section:
+    # cuts that would need more are snapped to the nearest bar line instead
+    warp = float(cfg.max_tempo_warp) if window > 0 else min(float(cfg.max_tempo_warp), USER_TEMPO_WARP)
     grid = fit_grid(base, window, duration, cuts, bpb, int(cfg.min_section_bars),
-                     float(cfg.max_tempo_warp), strong_t, limits)
+                     warp, strong_t, limits)
     anchors, nbars = grid["anchors"], grid["nbars"]
     # a video shorter than half a bar at any sensible tempo: one bar that runs past the end
     if len(nbars) == 1 and grid["seg_tempi"][0] > 1.6 * grid["tempo"]:
