@@ -121,6 +121,8 @@ def main() -> int:
     ap.add_argument("--rows", default="real,untrained,no controls,conditioning only,controls")
     ap.add_argument("--md", default=None, help="also write the tables as Markdown here")
     ap.add_argument("--json", default=None, help="also write all numbers as JSON here")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a SampleConfig field for the generated rows (JSON value), repeatable")
     ap.add_argument("--first", type=int, default=0, help="index of the first test song (to split runs)")
     ap.add_argument("--raw", default=None, help="write per-song raw results here (for --merge)")
     ap.add_argument("--merge", nargs="+", default=None, help="combine --raw files and print the tables")
@@ -139,6 +141,7 @@ def main() -> int:
     from videobgm.train import data as D
 
     torch.set_num_threads(args.threads)
+    overrides = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}
     t_start = time.perf_counter()
     model, tok, meta = ckpt.load_checkpoint(args.checkpoint)
     untrained = ckpt.build_untrained(model.cfg, Tokenizer(), seed=0)
@@ -160,7 +163,7 @@ def main() -> int:
             else:
                 m = untrained if r == "untrained" else model
                 c = shuffled if r == "no controls" else ctl
-                cfg = SampleConfig(seed=i, constrained=r in ("controls", "untrained"))
+                cfg = SampleConfig(seed=i, constrained=r in ("controls", "untrained")).replace(**overrides)
                 out = generate(c, m, tok, cfg)
                 out = dataclasses.replace(out, beat_times_s=real.beat_times_s, tempo_bpm=real.tempo_bpm,
                                           chords=list(ctl.chords))

@@ -156,7 +156,8 @@ class SampleConfig(_Cfg):
     accent_velocity_bin: int = 7  # notes at accent steps get velocity bin >= this (1..8)
     chord_bias: float = 3.0  # logit bonus of chord tones for accompaniment tracks (bridge, piano, bass)
     chord_tones_only_on_beats: bool = True  # accompaniment onsets on beats use chord tones only
-    melody_chord_bias: float = 1.0  # logit bonus of chord tones for the melody
+    chord_tones_everywhere: bool = True  # ... and on every other step too
+    melody_chord_bias: float = 2.0  # logit bonus of chord tones for the melody
     release_at_chord_change: bool = True  # accompaniment notes end by the next chord change
     # phrase repetition (structure): a bar whose chords and accents equal those of the bar
     # ``p`` bars earlier (p tried in this order) repeats it with this probability when it fits

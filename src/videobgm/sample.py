@@ -237,7 +237,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
             return pm, bias
         bias = np.zeros(pm.shape[0])
         bias[1:][chord_tones] = float(cfg.chord_bias)
-        if cfg.chord_tones_only_on_beats and st.step % STEPS_PER_BEAT == 0:
+        if cfg.chord_tones_everywhere or (cfg.chord_tones_only_on_beats and st.step % STEPS_PER_BEAT == 0):
             pm[1:] &= chord_tones
         return pm, bias
 
