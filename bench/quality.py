@@ -21,7 +21,10 @@ difference to the real songs. Control fidelity is pooled over all bars / beats o
 Spearman correlation of requested vs realised density (onsets per bar) and strength (onsets on a
 beat's first 16th), and chord accuracy = fraction of beats (with a requested chord and sounding
 notes) whose recognised chord (chroma template matching of the notes sounding in the beat,
-duration-weighted; same root and triad family counts) is the requested one.
+duration-weighted; same root and triad family counts) is the requested one; the tolerant variant
+counts a beat when the requested chord's template scores within 5 % of the best one (template
+matching cannot tell C from Am7 when an A passes by, or Csus2 from Gsus4; on real songs the strict
+recogniser agrees with POP909's own annotations on only ~75 % of beats).
 Generated scores get the real song's tempo and beat times so that real-time metrics compare.
 """
 
@@ -66,8 +69,10 @@ def _templates():
     return names, np.array(rows)
 
 
-def chord_accuracy(score, chords) -> tuple[int, int]:  # noqa: ANN001
-    """(beats whose sounding chord matches the requested one, beats counted)."""
+def chord_accuracy(score, chords) -> tuple[int, int, int]:  # noqa: ANN001
+    """(beats whose recognised chord is the requested one, beats where the requested chord's
+    template scores within 5 % of the best template (tolerant: resolves C = Am7-without-A-style
+    ties and sus2/sus4 inversions), beats counted)."""
     from videobgm.tokens import chord_of_index, chord_per_step
     from videobgm.types import STEPS_PER_BEAT
 
@@ -80,15 +85,17 @@ def chord_accuracy(score, chords) -> tuple[int, int]:  # noqa: ANN001
         for s in range(n.onset_16th, min(n.onset_16th + n.duration_16th, n_beats * STEPS_PER_BEAT)):
             chroma[s // STEPS_PER_BEAT, n.pitch % 12] += 1.0
     want = chord_per_step(chords, n_beats * STEPS_PER_BEAT)[::STEPS_PER_BEAT]
-    ok = cnt = 0
+    ok = near = cnt = 0
     for b in range(n_beats):
         root, q = chord_of_index(int(want[b]))
         if root < 0 or chroma[b].sum() == 0:
             continue
-        r2, q2 = names[int(np.argmax(T @ (chroma[b] / np.linalg.norm(chroma[b]))))]
+        sc = T @ (chroma[b] / np.linalg.norm(chroma[b]))
+        r2, q2 = names[int(np.argmax(sc))]
         cnt += 1
         ok += int(r2 == root and FAMILY[q2] == FAMILY[q])
-    return ok, cnt
+        near += int(sc[names.index((root, q))] >= 0.95 * sc.max())
+    return ok, near, cnt
 
 
 def shuffled_controls(c, rng):  # noqa: ANN001, ANN201
@@ -174,9 +181,10 @@ def main() -> int:
             res[r]["dens"][1].extend(got.density_per_bar.tolist())
             res[r]["stren"][0].extend(np.asarray(ctl.strength_per_beat).tolist())
             res[r]["stren"][1].extend(got.strength_per_beat.tolist())
-            ok, cnt = chord_accuracy(out, ctl.chords)
+            ok, near, cnt = chord_accuracy(out, ctl.chords)
             res[r]["chord"][0] += ok
             res[r]["chord"][1] += cnt
+            res[r]["chord_near"] = res[r].get("chord_near", 0) + near
         print(f"song {d.name}: {real.n_bars} bars, {len(real.notes)} notes ({time.perf_counter() - t_start:.0f} s)",
               file=sys.stderr)
 
@@ -203,6 +211,7 @@ def report(raw: dict, args: argparse.Namespace) -> None:
         row["strength_spearman"] = float(spearmanr(*res[r]["stren"]).statistic)
         ok, cnt = res[r]["chord"]
         row["chord_accuracy"] = ok / cnt if cnt else float("nan")
+        row["chord_accuracy_tolerant"] = res[r].get("chord_near", float("nan")) / cnt if cnt else float("nan")
         row["seconds_per_song"] = res[r]["seconds"] / max(1, len(songs))
         summary[r] = row
     real_row = summary.get("real")
@@ -218,11 +227,12 @@ def report(raw: dict, args: argparse.Namespace) -> None:
             gap = "" if real_row is None or r == "real" or not real_row[k] else f" ({100 * (v - real_row[k]) / abs(real_row[k]):+.0f}%)"
             cells.append(f"{v:.3f}{gap}")
         lines.append(f"| {r} | " + " | ".join(cells) + " |")
-    lines += ["", "| row | density Spearman | strength Spearman | chord accuracy | s/song |", "|---|---|---|---|---|"]
+    lines += ["", "| row | density Spearman | strength Spearman | chord accuracy | chord accuracy (tolerant) | s/song |",
+              "|---|---|---|---|---|---|"]
     for r in rows:
         s = summary[r]
         lines.append(f"| {r} | {s['density_spearman']:.3f} | {s['strength_spearman']:.3f} | "
-                     f"{s['chord_accuracy']:.3f} | {s['seconds_per_song']:.1f} |")
+                     f"{s['chord_accuracy']:.3f} | {s['chord_accuracy_tolerant']:.3f} | {s['seconds_per_song']:.1f} |")
     text = "\n".join(lines)
     print(text)
     if args.md:
@@ -246,6 +256,7 @@ def merge(paths: list[str]) -> dict:
             "dens": ([x for p in parts for x in p["res"][r]["dens"][0]], [x for p in parts for x in p["res"][r]["dens"][1]]),
             "stren": ([x for p in parts for x in p["res"][r]["stren"][0]], [x for p in parts for x in p["res"][r]["stren"][1]]),
             "chord": [sum(p["res"][r]["chord"][0] for p in parts), sum(p["res"][r]["chord"][1] for p in parts)],
+            "chord_near": sum(p["res"][r].get("chord_near", 0) for p in parts),
             "seconds": sum(p["res"][r]["seconds"] for p in parts),
         }
     return out
