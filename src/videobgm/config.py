@@ -158,6 +158,7 @@ class SampleConfig(_Cfg):
     chord_tones_only_on_beats: bool = True  # accompaniment onsets on beats use chord tones only
     chord_tones_everywhere: bool = True  # ... and on every other step too
     melody_chord_bias: float = 2.0  # logit bonus of chord tones for the melody
+    melody_chord_tones_on_beats: bool = False  # melody onsets on beats use chord tones only
     release_at_chord_change: bool = True  # accompaniment notes end by the next chord change
     # phrase repetition (structure): a bar whose chords and accents equal those of the bar
     # ``p`` bars earlier (p tried in this order) repeats it with this probability when it fits

@@ -230,6 +230,11 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         if chord_tones is None:
             return pm, None
         if track_value not in acc_track_values:
+            if cfg.melody_chord_tones_on_beats and st.step % STEPS_PER_BEAT == 0:
+                strict = pm.copy()
+                strict[1:] &= chord_tones
+                if strict.any():
+                    pm = strict
             if not cfg.melody_chord_bias:
                 return pm, None
             bias = np.zeros(pm.shape[0])
