@@ -198,21 +198,16 @@ class Pipeline:
         seed: int | None = None,
     ) -> Score:
         """[4]-[5] plan -> Score (model sampling, controls enforced); timing from the plan."""
-        from videobgm.drums import drum_part
         from videobgm.sample import generate
 
         model, tok = self.load_model()
         cfg = self.config.sample if seed is None else self.config.sample.replace(seed=int(seed))
-        if keep is not None:  # drums are rule-based (regenerated identically from the plan)
-            keep = dataclasses.replace(keep, notes=[n for n in keep.notes if n.track != "drums"])
         with self._stage(5, "compose") as update:
+            # bass and drums, which POP909 lacks, are added by rule inside the sampler (arrange.py)
             score = generate(
                 plan.controls, model, tok, cfg, keep=keep, regenerate_bars=regenerate_bars,
                 progress=update,
             )
-            drums = drum_part(plan)
-            if drums:
-                score.notes = sorted([n for n in score.notes if n.track != "drums"] + drums)
         score.beat_times_s = plan.beat_times_s
         score.tempo_bpm = plan.tempo_bpm
         score.programs = dict(plan.programs)
