@@ -229,3 +229,15 @@ def test_compose_cli_from_a_prompt(tmp_path, capsys):
     assert score.tempo_bpm == pytest.approx(90, rel=0.08)
     assert main(["compose", "--prompt", "x", "--duration", "5", "-o", str(tmp_path / "x.mp3")]) == 2
     assert "must end in .wav" in capsys.readouterr().err
+
+
+def test_mood_tempi_follow_arousal_within_a_mode():
+    """Within a mode, a more aroused mood never gets a slower default tempo (text or planner)."""
+    from videobgm.plan_music import MOOD_TEMPO_FRAC
+
+    moods = list(vocab.MOODS.values())
+    for a in moods:
+        for b in moods:
+            if a.mode == b.mode and a.arousal < b.arousal:
+                assert a.tempo_bpm <= b.tempo_bpm, (a.name, b.name)
+                assert MOOD_TEMPO_FRAC[a.name] <= MOOD_TEMPO_FRAC[b.name], (a.name, b.name)

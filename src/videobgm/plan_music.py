@@ -50,8 +50,8 @@ MOOD_STYLE = {"neutral": "pop", "calm": "ambient", "happy": "pop", "playful": "p
 MOOD_MODE = {"calm": "major", "happy": "major", "playful": "major", "tense": "minor",
              "sad": "minor", "epic": "minor"}
 # Default tempo when the video has no periodic motion: fraction of tempo_range_bpm per mood.
-MOOD_TEMPO_FRAC = {"neutral": 0.45, "calm": 0.15, "happy": 0.6, "playful": 0.7, "tense": 0.55,
-                   "sad": 0.1, "epic": 0.4}
+MOOD_TEMPO_FRAC = {"neutral": 0.45, "calm": 0.15, "happy": 0.6, "playful": 0.7, "tense": 0.5,
+                   "sad": 0.1, "epic": 0.65}
 
 # Diatonic progressions (one chord per bar), roman numerals relative to the key: upper case =
 # major triad, lower case = minor, "o" suffix = diminished. Chosen per section label (seeded).
