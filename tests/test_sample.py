@@ -161,6 +161,30 @@ def test_unconstrained_mode_still_valid(model, tok, controls):
     assert (tokens[:, 0] == tok.TYPE_BAR).sum() == controls.n_bars
 
 
+def test_similar_bar_repetition_refits_to_new_chord(model, tok):
+    """A bar whose chords differ from 4 bars earlier on one beat still repeats that bar's rhythm, but
+    accompaniment notes under the changed chord become its chord tones."""
+    import dataclasses
+
+    ref = _reference(4)
+    bar0 = [n for n in ref.notes if n.onset_16th < 16]
+    chords = [Chord(16 * b, *PROG[b % 4]) for b in range(8)]
+    chords.insert(6, Chord(16 * 5 + 12, 2, "min"))  # bar 5, last beat: Dm instead of Am
+    same = Score(notes=[dataclasses.replace(n, onset_16th=n.onset_16th + 16 * b) for b in range(8) for n in bar0],
+                 n_bars=8, chords=chords)
+    c = controls_from_score(same)
+    c.accent_steps[:] = False
+    out = generate(c, model, tok, SampleConfig(seed=5, repeat_prob=1.0, repeat_periods=(4,)))
+    bar1 = [(n.onset_16th - 16, n.track) for n in out.notes if 16 <= n.onset_16th < 32]
+    bar5 = [(n.onset_16th - 80, n.track) for n in out.notes if 80 <= n.onset_16th < 96]
+    assert bar1 and bar1 == bar5
+    dm = {(2 + i) % 12 for i in CHORD_INTERVALS["min"]}
+    late = [n for n in out.notes if 92 <= n.onset_16th < 96 and n.track in ("piano", "bridge", "bass")]
+    assert late and all(n.pitch % 12 in dm for n in late)
+    before = [n for n in out.notes if 28 <= n.onset_16th < 32 and n.track in ("piano", "bridge", "bass")]
+    assert any(n.pitch % 12 not in dm for n in before)  # bar 1 (Am there) was not already Dm-only
+
+
 def test_phrase_repetition(model, tok):
     """With repeat_prob 1, a bar whose beats carry the same chords as 4 bars earlier repeats it."""
     import dataclasses

@@ -160,11 +160,18 @@ class SampleConfig(_Cfg):
     melody_chord_bias: float = 2.0  # logit bonus of chord tones for the melody
     melody_chord_tones_on_beats: bool = False  # melody onsets on beats use chord tones only
     release_at_chord_change: bool = True  # accompaniment notes end by the next chord change
-    # phrase repetition (structure): a bar whose chords and accents equal those of the bar
-    # ``p`` bars earlier (p tried in this order) repeats it with this probability when it fits
-    # the bar's density/strength targets
-    repeat_prob: float = 0.5
+    # phrase repetition (structure): a bar whose chords equal those of the bar ``p`` bars earlier
+    # (p tried in this order) repeats it; whether a phrase repeats is drawn with repeat_prob
+    repeat_prob: float = 1.0
+    repeat_phrase_bars: int = 4  # the repeat_prob draw is made once per phrase of this many bars
     repeat_periods: tuple[int, ...] = (16, 8, 4)
+    # also repeat bars with *similar* chords (roots equal on all beats but one, or the same chords
+    # shifted by a beat); the copy is re-fitted to this bar's chords (non-chord tones moved)
+    repeat_similar: bool = True
+    # a similar earlier bar that does not fit this bar's density/strength targets is imitated
+    # (logit bonus repeat_guide_bias for its tokens) under all control masks instead of copied
+    repeat_guided: bool = True
+    repeat_guide_bias: float = 6.0
     max_tokens_per_bar: int = 100  # safety cap: a bar is closed after this many tokens
     # torch threads while decoding (restored afterwards): one-token steps gain nothing from more,
     # and on a busy machine 2 threads were 10x slower than 1; 0 = leave torch's setting

@@ -53,6 +53,8 @@ class _State:
     prev_type: int = 1
     done: bool = False
     rows: list[np.ndarray] = field(default_factory=list)
+    guide: dict[int, list[np.ndarray]] = field(default_factory=dict)  # step -> NOTE rows to imitate
+    phrase_repeats: dict[int, bool] = field(default_factory=dict)  # phrase -> repeat its bars
 
 
 def _validate(controls: Controls, model: Any, tokenizer: Any) -> None:
@@ -125,7 +127,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     for t in tracks:
         track_ok[1 + TRACKS.index(t)] = True
     acc_track_values = {1 + TRACKS.index(t) for t in ACCOMPANIMENT}
-    from videobgm.tokens import duration_of_bin
+    from videobgm.tokens import chord_of_index, duration_of_bin
 
     dur_steps = np.array([0] + [duration_of_bin(i) for i in range(1, tokenizer.field_sizes[F["duration"]])])
     # steps from each step to the next chord change (or the end of the piece)
@@ -281,35 +283,125 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 return False
         return True
 
+    beat_chords = tables.chord[::STEPS_PER_BEAT]
+    beat_roots = np.array([chord_of_index(int(v))[0] for v in beat_chords])
+    bpb = spb // STEPS_PER_BEAT
+
+    def chords_similar(i: int, j: int) -> bool:
+        """Whether bars ``i`` and ``j`` have the same (or, with ``repeat_similar``, nearly the same)
+        chords: equal roots on all beats but at most one, or equal chords shifted by one beat."""
+        c, p = beat_chords[i * bpb:(i + 1) * bpb], beat_chords[j * bpb:(j + 1) * bpb]
+        if np.array_equal(c, p):
+            return True
+        if not cfg.repeat_similar or bpb < 3:
+            return False
+        rc, rp = beat_roots[i * bpb:(i + 1) * bpb], beat_roots[j * bpb:(j + 1) * bpb]
+        if int((rc == rp).sum()) >= bpb - 1:
+            return True
+        return bool(np.array_equal(c[1:], p[:-1]) or np.array_equal(c[:-1], p[1:]))
+
+    def refit(i: int, j: int, rows: list[np.ndarray]) -> list[np.ndarray] | None:
+        """Bar ``j``'s rows re-fitted to bar ``i``'s chords: where the chord differs, notes that are
+        not tones of bar ``i``'s chord move to the nearest chord tone (order within a step kept),
+        accompaniment ends by bar ``i``'s next chord change. None when a note cannot be placed."""
+        out, step, last_track, last_pitch = [], -1, 0, 0
+        kd = F["duration"]
+        for r in rows:
+            r = r.copy()
+            if r[0] == TYPE_POS:
+                step, last_track, last_pitch = int(r[F["pos"]]) - 1, 0, 0
+                out.append(r)
+                continue
+            g, gj = i * spb + step, j * spb + step
+            tv, pv = int(r[F["track"]]), int(r[F["pitch"]])
+            floor = last_pitch + 1 if tv == last_track else 1
+            tones = _chord_tone_mask(int(tables.chord[g]), tokenizer)
+            if tones is not None and (tables.chord[g] != tables.chord[gj] or pv < floor):
+                ok = pitch_ok.copy()
+                ok[1:] &= tones
+                ok[:floor] = False
+                if not ok[pv]:
+                    cand = np.flatnonzero(ok)
+                    if cand.size == 0:
+                        return None
+                    pv = int(cand[np.argmin(np.abs(cand - pv) * 2 + (cand < pv))])
+            elif pv < floor:
+                return None
+            r[F["pitch"]] = pv
+            if tv in acc_track_values and cfg.release_at_chord_change:
+                left = int(steps_to_change[g])
+                if dur_steps[int(r[kd])] > left:
+                    fits = np.flatnonzero((dur_steps <= left) & (dur_steps > 0))
+                    r[kd] = int(fits[np.argmax(dur_steps[fits])]) if fits.size else int(r[kd])
+            last_track, last_pitch = tv, pv
+            out.append(r)
+        return out
+
     def repeat_rows(i: int) -> list[np.ndarray] | None:
-        """Rows of an earlier bar to repeat as bar ``i`` (same chord on every beat, fitting targets)."""
+        """Rows of an earlier bar to repeat as bar ``i`` (similar chords), re-fitted to bar ``i``'s
+        chords and accents. When they also fit bar ``i``'s density/strength targets they are fed as
+        they are; otherwise (``repeat_guided``) they become ``st.guide``, which the sampler imitates
+        through logit bonuses while every control mask still applies. None = no exact copy."""
+        st.guide = {}
         if not cfg.constrained or cfg.repeat_prob <= 0 or i < start_bar:
             return None
-        cur = slice(i * spb, (i + 1) * spb)
         for p in cfg.repeat_periods:
             j = i - int(p)
-            if j < 0:
+            if j < 0 or not chords_similar(i, j):
                 continue
-            prev = slice(j * spb, (j + 1) * spb)
-            if not np.array_equal(tables.chord[cur][::STEPS_PER_BEAT], tables.chord[prev][::STEPS_PER_BEAT]):
-                continue  # same chord on every beat
             rows = rows_of_bar(j)
-            if not (rows and bar_fits(i, rows)):
+            if not rows:
                 continue
-            if sampler.rng.random() >= cfg.repeat_prob:
+            exact = bar_fits(i, rows)
+            if not (exact or cfg.repeat_guided):
+                continue
+            rows = refit(i, j, rows)
+            if rows is None:
+                continue
+            ph = i // max(1, int(cfg.repeat_phrase_bars))  # one draw per phrase: repeats run on
+            if ph not in st.phrase_repeats:
+                st.phrase_repeats[ph] = bool(sampler.rng.random() < cfg.repeat_prob)
+            if not st.phrase_repeats[ph]:
                 return None
             out, step = [], -1
             low = min(int(cfg.accent_velocity_bin), tokenizer.field_sizes[F["velocity"]] - 1)
             for r in rows:  # this bar's chords (by step) and accents (velocity) are kept
-                r = r.copy()
                 if r[0] == TYPE_POS:
                     step = int(r[F["pos"]]) - 1
                     r[F["chord"]] = int(tables.chord[i * spb + step])
                 elif bars[i].accent[step]:
                     r[F["velocity"]] = max(int(r[F["velocity"]]), low)
                 out.append(r)
-            return out
+            if exact:
+                return out
+            step = -1
+            for r in out:
+                if r[0] == TYPE_POS:
+                    step = int(r[F["pos"]]) - 1
+                else:
+                    st.guide.setdefault(step, []).append(r)
+            return None
         return None
+
+    gb = float(cfg.repeat_guide_bias)
+
+    def guide_row() -> np.ndarray | None:
+        """The guide's NOTE row for the next note at the current step (None = no guide there)."""
+        g = st.guide.get(st.step)
+        return g[st.notes_at_step] if g is not None and st.notes_at_step < len(g) else None
+
+    def guide_bias(k: int, size: int, value: int | None = None) -> np.ndarray | None:
+        """Logit bonus ``repeat_guide_bias`` for the guide's value of field ``k`` (or ``value``)."""
+        if not st.guide:
+            return None
+        if value is None:
+            r = guide_row()
+            if r is None:
+                return None
+            value = int(r[k])
+        b = np.zeros(size)
+        b[value] = gb
+        return b
 
     model.eval()
     steps_done = 0
@@ -330,6 +422,11 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     tbias = np.zeros(tmask.shape[0])
                     reached = st.notes_in_bar >= bars[st.bar].target
                     tbias[[TYPE_BAR, TYPE_EOS]] = float(cfg.close_bias) * (1 if reached else -1)
+                    if st.guide:  # imitate the guide bar: its notes at this step, then its next step
+                        if st.prev_type in (TYPE_POS, TYPE_NOTE):
+                            tbias[TYPE_NOTE] += gb if guide_row() is not None else -gb
+                        if any(s_ > st.step for s_ in st.guide):
+                            tbias[TYPE_POS] += gb
                 t = sampler.pick(model.field_logits(h, 0), 0, tmask, tbias)
                 row[0] = t
                 ctx = model.extend_context(h, 0, torch.tensor(t))
@@ -347,7 +444,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     pm[1:spb + 1] = pos_candidates(bars[st.bar].hi - st.notes_in_bar - reserve_after(st.step))
                     if not pm.any():
                         pm[st.step + 2:spb + 1] = True
-                    pv = sampler.pick(model.field_logits(ctx, k), k, pm)
+                    later = [s_ for s_ in sorted(st.guide) if s_ > st.step and pm[s_ + 1]]
+                    pbias = guide_bias(k, pm.shape[0], later[0] + 1) if later else None
+                    pv = sampler.pick(model.field_logits(ctx, k), k, pm, pbias)
                     row[k] = pv
                     st.step, st.notes_at_step, st.last_track, st.last_pitch = pv - 1, 0, 0, 0
                     row[F["chord"]] = int(tables.chord[st.bar * spb + st.step])
@@ -365,13 +464,17 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         tm[tv] = pitch_mask(int(tv), chord_tones)[0].any()
                     if not tm.any():
                         tm = track_ok.copy()
-                    tv = sampler.pick(model.field_logits(ctx, k), k, tm)
+                    tv = sampler.pick(model.field_logits(ctx, k), k, tm, guide_bias(k, tm.shape[0]))
                     row[k] = tv
                     ctx = model.extend_context(ctx, k, torch.tensor(tv))
                     k = F["pitch"]
                     pm, bias = pitch_mask(tv, chord_tones)
                     if not pm.any():
                         pm[1:] = True
+                    gr = guide_row()
+                    if gr is not None and int(gr[F["track"]]) == tv:
+                        gbias = guide_bias(k, pm.shape[0])
+                        bias = gbias if bias is None else bias + gbias
                     pv = sampler.pick(model.field_logits(ctx, k), k, pm, bias)
                     row[k] = pv
                     ctx = model.extend_context(ctx, k, torch.tensor(pv))
@@ -383,7 +486,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         left = int(steps_to_change[g])
                         fits = dm & (dur_steps <= left)
                         dm = fits if fits.any() else (dm & (dur_steps == dur_steps[1:].min()))
-                    dv = sampler.pick(model.field_logits(ctx, k), k, dm)
+                    dv = sampler.pick(model.field_logits(ctx, k), k, dm, guide_bias(k, dm.shape[0]))
                     row[k] = dv
                     ctx = model.extend_context(ctx, k, torch.tensor(dv))
                     k = F["velocity"]
@@ -391,7 +494,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     vm[0] = False
                     if bars[st.bar].accent[st.step]:
                         vm[: min(int(cfg.accent_velocity_bin), vm.shape[0] - 1)] = False
-                    row[k] = sampler.pick(model.field_logits(ctx, k), k, vm)
+                    row[k] = sampler.pick(model.field_logits(ctx, k), k, vm, guide_bias(k, vm.shape[0]))
                     st.last_track, st.last_pitch = tv, pv
                     st.notes_in_bar += 1
                     st.notes_at_step += 1
