@@ -99,6 +99,29 @@ def _read_labels(*candidates: Path) -> list[str] | None:
     return None
 
 
+def _torch_labels_model(kind: str, module: Any, file: Path, raw_labels: str | bytes,
+                        embed_hint: str) -> LabelsModel:
+    """Wrap a loaded torch module: class names (embedded or beside the file) and ``predict``."""
+    import torch
+
+    text = raw_labels.decode("utf-8", "replace") if isinstance(raw_labels, bytes) else str(raw_labels)
+    labels = [ln.strip() for ln in text.splitlines() if ln.strip()] or _read_labels(
+        file.parent / "labels.txt", file.with_name(file.name + ".labels.txt"))
+    if not labels:
+        raise MissingDependencyError(_WHAT, f"no class names for {file}: {embed_hint} "
+                                            "or put labels.txt beside it")
+    cfg = _preprocess_cfg(file.parent)
+
+    def predict(frames: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = module(torch.from_numpy(_to_tensor_array(frames, cfg)))
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        return out.float().cpu().numpy()
+
+    return LabelsModel(kind, labels, predict, str(file))
+
+
 def _load_torchscript(file: Path) -> LabelsModel:
     import torch
 
@@ -111,23 +134,8 @@ def _load_torchscript(file: Path) -> LabelsModel:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MissingDependencyError(_WHAT, f"{file} is not a TorchScript model ({first})") from None
     module.eval()
-    raw = extra["labels.txt"]
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    labels = [ln.strip() for ln in text.splitlines() if ln.strip()] or _read_labels(
-        file.parent / "labels.txt", file.with_name(file.name + ".labels.txt"))
-    if not labels:
-        raise MissingDependencyError(_WHAT, f"no class names for {file}: embed labels.txt as a "
-                                            "TorchScript extra file or put labels.txt beside it")
-    cfg = _preprocess_cfg(file.parent)
-
-    def predict(frames: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            out = module(torch.from_numpy(_to_tensor_array(frames, cfg)))
-        if isinstance(out, (tuple, list)):
-            out = out[0]
-        return out.float().cpu().numpy()
-
-    return LabelsModel("torchscript", labels, predict, str(file))
+    return _torch_labels_model("torchscript", module, file, extra["labels.txt"],
+                               "embed labels.txt as a TorchScript extra file")
 
 
 def _load_exported(file: Path) -> LabelsModel:
@@ -139,24 +147,8 @@ def _load_exported(file: Path) -> LabelsModel:
     except (RuntimeError, ValueError, OSError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MissingDependencyError(_WHAT, f"{file} is not a torch.export program ({first})") from None
-    module = program.module()
-    raw = extra["labels.txt"]
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    labels = [ln.strip() for ln in text.splitlines() if ln.strip()] or _read_labels(
-        file.parent / "labels.txt", file.with_name(file.name + ".labels.txt"))
-    if not labels:
-        raise MissingDependencyError(_WHAT, f"no class names for {file}: save labels.txt as an extra "
-                                            "file or put labels.txt beside it")
-    cfg = _preprocess_cfg(file.parent)
-
-    def predict(frames: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            out = module(torch.from_numpy(_to_tensor_array(frames, cfg)))
-        if isinstance(out, (tuple, list)):
-            out = out[0]
-        return out.float().cpu().numpy()
-
-    return LabelsModel("torch.export", labels, predict, str(file))
+    return _torch_labels_model("torch.export", program.module(), file, extra["labels.txt"],
+                               "save labels.txt as an extra file")
 
 
 def _load_onnx(file: Path) -> LabelsModel:
