@@ -248,9 +248,7 @@ class Pipeline:
 
         cfg = self.config
         score, plan = result.score, result.plan
-        for p in (output, midi, wav, plan_json):
-            if p is not None and video is not None and _same_file(p, video):
-                raise OptionError(f"output path {p} is the input video; choose another name")
+        self._check_outputs(video, output, midi, wav, plan_json, stems=stems)
         with self._stage(6, "midi"):
             if midi is not None:
                 midi_mod.write_midi(score, midi, cfg.midi)
