@@ -173,7 +173,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
     video = Path(args.video)
     if not video.exists():
         raise InputError(f"input not found: {video}")
-    is_image = video.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+    from videobgm.features.still import IMAGE_SUFFIXES
+
+    is_image = video.suffix.lower() in IMAGE_SUFFIXES
     if args.output is None and not is_image:
         raise OptionError("score needs -o OUTPUT.mp4")
     if args.output is not None and Path(args.output).suffix.lower() not in (".mp4", ".mov", ".m4v", ".mkv"):

@@ -27,11 +27,11 @@ from typing import Any
 
 from videobgm.config import PipelineConfig
 from videobgm.errors import OptionError
+from videobgm.features.still import IMAGE_SUFFIXES
 from videobgm.progress import ProgressFn, null_progress, stage_bar
 from videobgm.types import Description, Features, Plan, Reference, Result, Score
 
 N_STAGES = 8
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from videobgm.errors import MissingDependencyError
+from videobgm.features.still import IMAGE_SUFFIXES
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -273,9 +274,6 @@ def video_labels(path: str | Path, model_path: str | Path, video_cfg: Any = None
         if progress is not None and len(times):
             progress(float(times[-1]), None)
     return labels
-
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def labels_for_input(path: str | Path, model: LabelsModel | str | Path, video_cfg: Any = None, *,
