@@ -174,13 +174,19 @@ def test_similar_bar_repetition_refits_to_new_chord(model, tok):
                  n_bars=8, chords=chords)
     c = controls_from_score(same)
     c.accent_steps[:] = False
-    out = generate(c, model, tok, SampleConfig(seed=5, repeat_prob=1.0, repeat_periods=(4,)))
-    bar1 = [(n.onset_16th - 16, n.track) for n in out.notes if 16 <= n.onset_16th < 32]
-    bar5 = [(n.onset_16th - 80, n.track) for n in out.notes if 80 <= n.onset_16th < 96]
-    assert bar1 and bar1 == bar5
     dm = {(2 + i) % 12 for i in CHORD_INTERVALS["min"]}
-    late = [n for n in out.notes if 92 <= n.onset_16th < 96 and n.track in ("piano", "bridge", "bass")]
-    assert late and all(n.pitch % 12 in dm for n in late)
+    repeated = checked = 0
+    for seed in range(10):  # a repeat can fail (a re-fitted note breaks the pitch order); most fire
+        out = generate(c, model, tok, SampleConfig(seed=seed, repeat_prob=1.0, repeat_periods=(4,)))
+        bar1 = [(n.onset_16th - 16, n.track) for n in out.notes if 16 <= n.onset_16th < 32]
+        bar5 = [(n.onset_16th - 80, n.track) for n in out.notes if 80 <= n.onset_16th < 96]
+        if not (bar1 and bar1 == bar5):
+            continue
+        repeated += 1
+        late = [n for n in out.notes if 92 <= n.onset_16th < 96 and n.track in ("piano", "bridge", "bass")]
+        assert all(n.pitch % 12 in dm for n in late), (seed, late)
+        checked += len(late)
+    assert repeated >= 5 and checked > 0, (repeated, checked)
     before = [n for n in out.notes if 28 <= n.onset_16th < 32 and n.track in ("piano", "bridge", "bass")]
     assert any(n.pitch % 12 not in dm for n in before)  # bar 1 (Am there) was not already Dm-only
 
@@ -202,3 +208,55 @@ def test_phrase_repetition(model, tok):
     off = generate(c, model, tok, SampleConfig(seed=5, repeat_prob=0.0))
     first = [(n.onset_16th, n.pitch) for n in off.notes if n.onset_16th < 64]
     assert first != [(n.onset_16th - 64, n.pitch) for n in off.notes if n.onset_16th >= 64]
+
+
+def test_voicing_tracker_biases_missing_chord_tones():
+    from videobgm.sample_masks import _chord_tone_mask, _Voicing
+    from videobgm.tokens import chord_index
+
+    tok = Tokenizer()
+    am = _chord_tone_mask(chord_index(9, "min"), tok)  # A C E
+    v = _Voicing(32)
+    v.add(4, 45, 2)  # A2 on beat 1
+    v.add(2, 64, 4)  # E4 from beat 0 sustained into beat 1
+    v.add(8, 48, 1)  # C3 on beat 2 only
+    bias = v.missing_bias(5, am, 3.0)
+    favoured = {(p - 1) % 12 for p in np.flatnonzero(bias)}
+    assert favoured == {0}  # only C is missing in beat 1
+    assert bias[1 + 60] == 3.0 and bias[1 + 57] == 0.0 and bias[1 + 61] == 0.0
+    assert v.missing_bias(9, am, 3.0) is not None  # beat 2: C sounds, A and E missing
+    assert {(p - 1) % 12 for p in np.flatnonzero(v.missing_bias(9, am, 3.0))} == {9, 4}
+    v.add(9, 57, 1)
+    v.add(10, 52, 1)
+    assert v.missing_bias(11, am, 3.0) is None  # complete
+    assert v.missing_bias(5, None, 3.0) is None and v.missing_bias(5, am, 0.0) is None
+
+
+def _third_rate(piece) -> float:
+    """Fraction of beats with sounding piano notes whose pitch classes include the chord's third."""
+    pcs = np.zeros((piece.n_steps // 4, 12), dtype=bool)
+    for n in piece.notes:
+        if n.track == "piano":
+            for s in range(n.onset_16th, min(n.onset_16th + n.duration_16th, piece.n_steps)):
+                pcs[s // 4, n.pitch % 12] = True
+    have = [bool(pcs[b, (PROG[(b // 4) % 4][0] + CHORD_INTERVALS[PROG[(b // 4) % 4][1]][1]) % 12])
+            for b in range(pcs.shape[0]) if pcs[b].any()]
+    return float(np.mean(have))
+
+
+def test_voicing_bias_completes_chords(model, tok):
+    """Two piano notes per beat (chord tones only): with the voicing bonus the second is a tone the
+    first left out, so the chord's third sounds in (nearly) every beat; an untrained model without
+    the bonus repeats pitch classes and leaves the third out far more often."""
+    notes, chords = [], []
+    for b in range(8):
+        root, q = PROG[b % 4]
+        chords.append(Chord(b * 16, root, q))
+        for s in range(0, 16, 4):
+            notes += [Note(b * 16 + s, "piano", 48 + root, 2, 64), Note(b * 16 + s + 2, "piano", 55 + root, 2, 64)]
+    ref = Score(notes=notes, n_bars=8, chords=chords, key_tonic=0, mode="major", tempo_bpm=100.0)
+    c = controls_from_score(ref)
+    on = [_third_rate(generate(c, model, tok, SampleConfig(seed=s, voicing_bias=8.0))) for s in range(6)]
+    off = [_third_rate(generate(c, model, tok, SampleConfig(seed=s, voicing_bias=0.0))) for s in range(6)]
+    assert np.mean(on) >= 0.9, on
+    assert np.mean(on) > np.mean(off) + 0.1, (on, off)

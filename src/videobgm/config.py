@@ -159,6 +159,10 @@ class SampleConfig(_Cfg):
     chord_tones_everywhere: bool = True  # ... and on every other step too
     melody_chord_bias: float = 2.0  # logit bonus of chord tones for the melody
     melody_chord_tones_on_beats: bool = False  # melody onsets on beats use chord tones only
+    # complete voicings: logit bonus of chord tones not yet sounding in the current beat (e.g. the
+    # third over a bare root and fifth), for accompaniment tracks and for the melody
+    voicing_bias: float = 3.0
+    melody_voicing_bias: float = 0.0
     release_at_chord_change: bool = True  # accompaniment notes end by the next chord change
     # phrase repetition (structure): a bar whose chords equal those of the bar ``p`` bars earlier
     # (p tried in this order) repeats it; whether a phrase repeats is drawn with repeat_prob

@@ -34,7 +34,13 @@ import numpy as np
 from videobgm.config import SampleConfig
 from videobgm.errors import OptionError
 from videobgm.progress import ProgressFn, null_progress
-from videobgm.sample_masks import CHORD_INTERVALS, _bar_targets, _chord_tone_mask, _Sampler  # noqa: F401 (re-export)
+from videobgm.sample_masks import (  # noqa: F401 (CHORD_INTERVALS re-exported)
+    CHORD_INTERVALS,
+    _bar_targets,
+    _chord_tone_mask,
+    _Sampler,
+    _Voicing,
+)
 from videobgm.types import STEPS_PER_BEAT, TRACKS, Controls, Note, Score
 
 # tracks the model may be asked for (drums are never sampled by the model)
@@ -139,6 +145,11 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     pitch_ok[1 + PITCH_RANGE[0]:1 + PITCH_RANGE[1] + 1] = True
     sampler = _Sampler(model, tokenizer, cfg)
     st = _State()
+    voicing = _Voicing(n_bars * spb)  # what sounds where: rule parts, kept notes, sampled notes
+    for n in list(rule) + [n for n in (keep.notes if keep is not None else [])
+                           if not span[0] * spb <= n.onset_16th < span[1] * spb]:
+        if n.track != "drums":
+            voicing.add(n.onset_16th, n.pitch, n.duration_16th)
 
     start_bar, end_bar = 0, n_bars
     prefix = np.zeros((1, nf), dtype=np.int64)
@@ -472,9 +483,13 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     if not pm.any():
                         pm[1:] = True
                     gr = guide_row()
-                    if gr is not None and int(gr[F["track"]]) == tv:
+                    if gr is not None and int(gr[F["track"]]) == tv:  # imitating a repeated bar
                         gbias = guide_bias(k, pm.shape[0])
                         bias = gbias if bias is None else bias + gbias
+                    else:  # free choice: prefer chord tones this beat still lacks
+                        vb = voicing.missing_bias(g, chord_tones, cfg.voicing_bias if tv in acc_track_values
+                                                  else cfg.melody_voicing_bias, pm.shape[0])
+                        bias = vb if bias is None else bias if vb is None else bias + vb
                     pv = sampler.pick(model.field_logits(ctx, k), k, pm, bias)
                     row[k] = pv
                     ctx = model.extend_context(ctx, k, torch.tensor(pv))
@@ -488,6 +503,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         dm = fits if fits.any() else (dm & (dur_steps == dur_steps[1:].min()))
                     dv = sampler.pick(model.field_logits(ctx, k), k, dm, guide_bias(k, dm.shape[0]))
                     row[k] = dv
+                    voicing.add(g, pv - 1, dur_steps[dv])
                     ctx = model.extend_context(ctx, k, torch.tensor(dv))
                     k = F["velocity"]
                     vm = np.ones(tokenizer.field_sizes[k], dtype=bool)
@@ -516,6 +532,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                                 st.notes_in_bar += 1
                                 st.notes_at_step += 1
                                 st.last_track, st.last_pitch = int(r[F["track"]]), int(r[F["pitch"]])
+                                voicing.add(st.bar * spb + st.step, st.last_pitch - 1,
+                                            dur_steps[int(r[F["duration"]])])
                             conds.append(cond_for(int(r[0])))
                             st.rows.append(r.copy())
                         st.prev_type = int(copied[-1][0])

@@ -110,3 +110,41 @@ class _Sampler:
             q[order[keep]] = sp[keep]
             p = q / q.sum()
         return int(idx[int(self.rng.choice(idx.size, p=p))])
+
+
+class _Voicing:
+    """Pitch classes sounding on each 16th step, to steer chords toward complete voicings.
+
+    A beat whose notes leave out a tone of its chord (typically the third: root and fifth alone
+    sound as neither major nor minor) is heard as a different or ambiguous chord. The sampler adds
+    :meth:`missing_bias` to the pitch logits so that a chord tone not yet sounding in the current
+    beat is preferred by the next note.
+
+    Parameters
+    ----------
+    n_steps : int
+        Length of the piece in 16th steps.
+    """
+
+    def __init__(self, n_steps: int) -> None:
+        self.pcs = np.zeros((int(n_steps), 12), dtype=bool)  # (n_steps, 12) sounding pitch classes
+
+    def add(self, step: int, pitch: int, duration_steps: int) -> None:
+        """Mark MIDI ``pitch`` as sounding from 16th ``step`` for ``duration_steps`` steps."""
+        self.pcs[max(0, int(step)): max(0, int(step) + max(1, int(duration_steps))), int(pitch) % 12] = True
+
+    def missing_bias(self, step: int, chord_tones: np.ndarray | None, value: float,
+                     size: int = 129) -> np.ndarray | None:
+        """Logit bonus (size,) over pitch field values (1 + MIDI pitch): ``value`` for chord tones
+        (``chord_tones``: bool (128,)) whose pitch class does not sound anywhere in the beat of
+        ``step`` so far; None when nothing is missing."""
+        if chord_tones is None or not value:
+            return None
+        b0 = int(step) // STEPS_PER_BEAT * STEPS_PER_BEAT
+        present = self.pcs[b0:b0 + STEPS_PER_BEAT].any(axis=0)
+        missing = chord_tones & ~present[np.arange(128) % 12]
+        if not missing.any():
+            return None
+        bias = np.zeros(int(size))
+        bias[1:129][missing] = float(value)
+        return bias
