@@ -1,0 +1,74 @@
+"""Command-line options shared by ``score``, ``compose``, ``batch`` and ``ui``: the user's
+overrides of the plan, sampler, renderer and mixer, turned into a :class:`PipelineConfig`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _add_music_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by score / compose / batch: the user's overrides of the plan and model."""
+    g = p.add_argument_group("music controls (default: derived from the video)")
+    g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same music)")
+    g.add_argument("--tempo", type=float, default=None, help="tempo in BPM")
+    g.add_argument("--key", default=None, help="tonic, e.g. C, F#, Bb")
+    g.add_argument("--mode", default=None, help="major or minor")
+    g.add_argument("--mood", default=None, help="e.g. calm, happy, tense, sad, epic")
+    g.add_argument("--style", default=None, help="e.g. pop, ambient, cinematic")
+    g.add_argument("--instruments", default=None, help="comma-separated, e.g. piano,strings")
+    g.add_argument("--density-scale", type=float, default=None, help="scale note density (e.g. 0.5..2)")
+    g.add_argument("--strength-scale", type=float, default=None, help="scale accents (e.g. 0.5..2)")
+    g.add_argument("--temperature", type=float, default=None, help="sampling temperature (> 0)")
+    m = p.add_argument_group("model and rendering")
+    m.add_argument("--preset", default="small", choices=["tiny", "small"], help="settings preset")
+    m.add_argument("--checkpoint", default=None, help="model checkpoint folder (default: packaged)")
+    m.add_argument("--untrained", action="store_true", help=argparse.SUPPRESS)
+    m.add_argument("--soundfont", default=None, help="a .sf2 soundfont (default: the GM one in pretty_midi)")
+
+
+def config_from_args(args: argparse.Namespace):  # noqa: ANN201
+    """Build a PipelineConfig from the preset and the command-line overrides."""
+    from videobgm.config import PipelineConfig
+    from videobgm.errors import OptionError
+
+    cfg = PipelineConfig.preset(getattr(args, "preset", "small"))
+    plan_kw = {}
+    for opt, key in (("tempo", "tempo_bpm"), ("key", "key"), ("mode", "mode"), ("mood", "mood"),
+                     ("style", "style"), ("density_scale", "density_scale"),
+                     ("strength_scale", "strength_scale")):
+        v = getattr(args, opt, None)
+        if v is not None:
+            plan_kw[key] = v
+    if getattr(args, "instruments", None):
+        plan_kw["instruments"] = tuple(x.strip() for x in args.instruments.split(",") if x.strip())
+    tempo = plan_kw.get("tempo_bpm")
+    if tempo is not None and not (20.0 <= tempo <= 300.0):
+        raise OptionError(f"--tempo must be between 20 and 300 BPM, got {tempo:g}")
+    for k in ("density_scale", "strength_scale"):
+        if k in plan_kw and not (0.0 < plan_kw[k] <= 10.0):
+            raise OptionError(f"--{k.replace('_', '-')} must be in (0, 10], got {plan_kw[k]:g}")
+    sample_kw = {}
+    if getattr(args, "seed", None) is not None:
+        if args.seed < 0:
+            raise OptionError(f"--seed must be >= 0, got {args.seed}")
+        sample_kw["seed"] = args.seed
+    if getattr(args, "temperature", None) is not None:
+        if not (0.0 < args.temperature <= 5.0):
+            raise OptionError(f"--temperature must be in (0, 5], got {args.temperature:g}")
+        sample_kw["temperature"] = args.temperature
+    if getattr(args, "checkpoint", None):
+        sample_kw["checkpoint"] = args.checkpoint
+    render_kw = {}
+    if getattr(args, "soundfont", None):
+        render_kw["soundfont"] = args.soundfont
+    mux_kw = {}
+    if getattr(args, "original_audio", None):
+        mux_kw["original_audio"] = args.original_audio
+    if getattr(args, "original_level", None) is not None:
+        if not (0.0 <= args.original_level <= 4.0):
+            raise OptionError(f"--original-level must be in [0, 4], got {args.original_level:g}")
+        mux_kw["original_level"] = args.original_level
+    return cfg.replace(
+        plan=cfg.plan.replace(**plan_kw), sample=cfg.sample.replace(**sample_kw),
+        render=cfg.render.replace(**render_kw), mux=cfg.mux.replace(**mux_kw),
+    )
