@@ -240,6 +240,7 @@ def test_deterministic_and_json() -> None:
         ({"instruments": ("piano", "kazoo")}, "accepted: piano"),
         ({"density_scale": 0.0}, "density scale"),
         ({"tempo_range_bpm": (140.0, 70.0)}, "tempo range"),
+        ({"melody_intro_bars": -1}, "melody intro bars"),
     ],
 )
 def test_bad_options_are_one_line_errors(kw: dict, needle: str) -> None:
@@ -290,3 +291,18 @@ def test_user_tempo_is_kept(user_tempo: float) -> None:
     assert np.all(np.abs(local_bpm / user_tempo - 1) <= 0.05 + 0.08 + 1e-9)
     assert abs(plan.tempo_bpm / user_tempo - 1) <= 0.05
     assert abs(plan.beat_times_s[-1] - 40.0) <= 0.05
+
+
+def test_melody_enters_after_the_intro() -> None:
+    """The melody plays in every bar after ``melody_intro_bars`` (none in short pieces)."""
+    f = make_features(30.0, tempo_bpm=120.0)
+    plan = make_plan(f, PlanConfig())
+    mb = plan.controls.melody_bars
+    assert plan.n_bars >= 8 and mb is not None and mb.shape == (plan.n_bars,)
+    assert not mb[0] and mb[1:].all()
+    assert plan_to_dict(plan)["controls"]["melody_bars"] == list(range(1, plan.n_bars))
+    assert not make_plan(f, PlanConfig(melody_intro_bars=3)).controls.melody_bars[:3].any()
+    short = make_plan(make_features(6.0, tempo_bpm=120.0), PlanConfig())
+    assert short.n_bars < 8 and short.controls.melody_bars.all()
+    no_melody = make_plan(f, PlanConfig(instruments=("piano",)))
+    assert "melody" in no_melody.controls.tracks or no_melody.controls.melody_bars is None

@@ -176,6 +176,7 @@ def test_similar_bar_repetition_refits_to_new_chord(model, tok):
     c.accent_steps[:] = False
     dm = {(2 + i) % 12 for i in CHORD_INTERVALS["min"]}
     repeated = checked = 0
+    before = []
     for seed in range(10):  # a repeat can fail (a re-fitted note breaks the pitch order); most fire
         out = generate(c, model, tok, SampleConfig(seed=seed, repeat_prob=1.0, repeat_periods=(4,)))
         bar1 = [(n.onset_16th - 16, n.track) for n in out.notes if 16 <= n.onset_16th < 32]
@@ -186,8 +187,8 @@ def test_similar_bar_repetition_refits_to_new_chord(model, tok):
         late = [n for n in out.notes if 92 <= n.onset_16th < 96 and n.track in ("piano", "bridge", "bass")]
         assert all(n.pitch % 12 in dm for n in late), (seed, late)
         checked += len(late)
+        before += [n for n in out.notes if 28 <= n.onset_16th < 32 and n.track in ("piano", "bridge", "bass")]
     assert repeated >= 5 and checked > 0, (repeated, checked)
-    before = [n for n in out.notes if 28 <= n.onset_16th < 32 and n.track in ("piano", "bridge", "bass")]
     assert any(n.pitch % 12 not in dm for n in before)  # bar 1 (Am there) was not already Dm-only
 
 
@@ -260,3 +261,26 @@ def test_voicing_bias_completes_chords(model, tok):
     off = [_third_rate(generate(c, model, tok, SampleConfig(seed=s, voicing_bias=0.0))) for s in range(6)]
     assert np.mean(on) >= 0.9, on
     assert np.mean(on) > np.mean(off) + 0.1, (on, off)
+
+
+def test_melody_bars_are_obeyed(model, tok, controls):
+    """No melody in bars marked off; the melody enters (nearly) every bar marked on."""
+    import dataclasses
+
+    want = np.array([False, True, False, True, True, True])
+    c = dataclasses.replace(controls, melody_bars=want)
+    present = []
+    for seed in range(4):
+        out = generate(c, model, tok, SampleConfig(seed=seed))
+        bars = {n.onset_16th // 16 for n in out.notes if n.track == "melody"}
+        assert not bars & set(np.flatnonzero(~want).tolist()), (seed, bars)
+        present += [b in bars for b in np.flatnonzero(want)]
+    assert np.mean(present) >= 0.9, present
+    with pytest.raises(OptionError, match="melody_bars"):
+        generate(dataclasses.replace(controls, melody_bars=np.ones(3, bool)), model, tok, SampleConfig())
+
+
+def test_controls_from_score_marks_melody_bars():
+    ref = _reference(3)
+    ref.notes = [n for n in ref.notes if not (n.track == "melody" and 16 <= n.onset_16th < 32)]
+    assert controls_from_score(ref).melody_bars.tolist() == [True, False, True]

@@ -100,6 +100,7 @@ class PlanConfig(_Cfg):
     strength_scale: float = 1.0
     min_section_bars: int = 1  # a section between two anchored cuts has at least this many bars
     phrase_bars: int = 8  # stretches without cuts get a phrase boundary about every N bars
+    melody_intro_bars: int = 1  # bars of accompaniment before the melody enters (pieces of >= 8 bars)
     accent_quantile: float = 0.5  # visual beats with strength >= this quantile become accents
     max_tempo_warp: float = 0.2  # most relative tempo change used to put a cut on a bar line
     lock_beats: bool = True  # tempo map bends so 16th steps pass through strong visual beats
@@ -163,6 +164,9 @@ class SampleConfig(_Cfg):
     # third over a bare root and fifth), for accompaniment tracks and for the melody
     voicing_bias: float = 3.0
     melody_voicing_bias: float = 0.0
+    # controls.melody_bars: bars that must have no melody get none; in the others the melody track
+    # gets this logit bonus until its first note in the bar
+    melody_presence_bias: float = 4.0
     release_at_chord_change: bool = True  # accompaniment notes end by the next chord change
     # phrase repetition (structure): a bar whose chords equal those of the bar ``p`` bars earlier
     # (p tried in this order) repeats it; whether a phrase repeats is drawn with repeat_prob

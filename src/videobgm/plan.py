@@ -134,6 +134,8 @@ def validate_config(cfg: PlanConfig) -> None:
             raise OptionError(f"{name.replace('_', ' ')} must be in (0, 4], got {v}")
     if cfg.min_section_bars < 1:
         raise OptionError(f"min section bars must be >= 1, got {cfg.min_section_bars}")
+    if cfg.melody_intro_bars < 0:
+        raise OptionError(f"melody intro bars must be >= 0, got {cfg.melody_intro_bars}")
     if not 0 <= cfg.accent_quantile <= 1:
         raise OptionError(f"accent quantile must be in [0, 1], got {cfg.accent_quantile}")
     if not 0 <= cfg.hit_tempo_bpm <= 150:
@@ -384,10 +386,18 @@ def make_plan(
     # ---- chords ------------------------------------------------------------------------------------
     chords = make_chords(sections, n_bars, spb, tonic, mode, mood, ref, seed, reasons)
 
+    # ---- melody: plays in every bar after a short intro ------------------------------------------
+    melody_bars = None
+    if "melody" in tracks:
+        intro = int(cfg.melody_intro_bars) if n_bars >= 8 else 0
+        melody_bars = np.arange(n_bars) >= intro
+        reasons["melody"] = (f"melody in every bar from bar {intro + 1}" +
+                             (f" ({intro}-bar accompaniment intro)" if intro else ""))
+
     controls = Controls(
         n_bars=n_bars, beats_per_bar=bpb, density_per_bar=density_per_bar,
         strength_per_beat=strength_per_beat, accent_steps=accent_steps, chords=chords,
-        key_tonic=tonic, mode=mode, tracks=tracks, tempo_bpm=float(mean_tempo),
+        key_tonic=tonic, mode=mode, tracks=tracks, tempo_bpm=float(mean_tempo), melody_bars=melody_bars,
     )
     if description is not None:
         reasons["description"] = f"description ({desc.source}) used: {desc.text[:120]!r}"
@@ -547,6 +557,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "density_per_bar": np.asarray(c.density_per_bar).astype(int).tolist(),
             "strength_per_beat": np.asarray(c.strength_per_beat).astype(int).tolist(),
             "accent_steps": np.flatnonzero(np.asarray(c.accent_steps)).astype(int).tolist(),
+            "melody_bars": (None if c.melody_bars is None
+                            else np.flatnonzero(np.asarray(c.melody_bars)).astype(int).tolist()),
             "chords": [{"onset_16th": ch.onset_16th, "root": ch.root, "quality": ch.quality,
                         "name": chord_name(ch.root, ch.quality)} for ch in c.chords],
         },

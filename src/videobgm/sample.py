@@ -54,6 +54,7 @@ class _State:
     notes_in_bar: int = 0
     notes_at_step: int = 0
     tokens_in_bar: int = 0
+    melody_in_bar: int = 0  # melody notes in the current bar so far
     last_track: int = 0  # field value of the last note's track at this step (0 = none)
     last_pitch: int = 0
     prev_type: int = 1
@@ -133,6 +134,13 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     for t in tracks:
         track_ok[1 + TRACKS.index(t)] = True
     acc_track_values = {1 + TRACKS.index(t) for t in ACCOMPANIMENT}
+    melody_value = 1 + TRACKS.index("melody")
+    melody_bars = None  # bars where the melody must play / must not (constrained decoding only)
+    if cfg.constrained and controls.melody_bars is not None and track_ok[melody_value]:
+        melody_bars = np.asarray(controls.melody_bars, dtype=bool)
+        if melody_bars.shape != (controls.n_bars,):
+            raise OptionError(f"controls.melody_bars must have one value per bar ({controls.n_bars}), "
+                              f"got shape {melody_bars.shape}")
     from videobgm.tokens import chord_of_index, duration_of_bin
 
     dur_steps = np.array([0] + [duration_of_bin(i) for i in range(1, tokenizer.field_sizes[F["duration"]])])
@@ -363,6 +371,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
             rows = rows_of_bar(j)
             if not rows:
                 continue
+            if melody_bars is not None and bool(melody_bars[i]) != any(
+                    r[0] == TYPE_NOTE and int(r[F["track"]]) == melody_value for r in rows):
+                continue  # the melody plays in one bar and not the other: not a repeat
             exact = bar_fits(i, rows)
             if not (exact or cfg.repeat_guided):
                 continue
@@ -448,6 +459,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 elif t == TYPE_BAR:
                     st.bar += 1
                     st.step, st.notes_in_bar, st.notes_at_step, st.tokens_in_bar = -1, 0, 0, 0
+                    st.melody_in_bar = 0
                     progress(st.bar - start_bar, end_bar - start_bar)
                 elif t == TYPE_POS:
                     k = F["pos"]
@@ -475,7 +487,20 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         tm[tv] = pitch_mask(int(tv), chord_tones)[0].any()
                     if not tm.any():
                         tm = track_ok.copy()
-                    tv = sampler.pick(model.field_logits(ctx, k), k, tm, guide_bias(k, tm.shape[0]))
+                    mbias = None
+                    if melody_bars is not None and not melody_bars[st.bar]:
+                        if tm.sum() > 1 or not tm[melody_value]:
+                            tm[melody_value] = False  # a bar without melody
+                        else:  # only the melody could take this note: any other track may
+                            tm = track_ok.copy()
+                            tm[melody_value] = False
+                    elif melody_bars is not None and st.melody_in_bar == 0 and tm[melody_value]:
+                        mbias = np.zeros(tm.shape[0])  # the melody should enter this bar
+                        mbias[melody_value] = float(cfg.melody_presence_bias)
+                    gbias = guide_bias(k, tm.shape[0])
+                    tbias_ = gbias if mbias is None else mbias if gbias is None else gbias + mbias
+                    tv = sampler.pick(model.field_logits(ctx, k), k, tm, tbias_)
+                    st.melody_in_bar += int(tv == melody_value)
                     row[k] = tv
                     ctx = model.extend_context(ctx, k, torch.tensor(tv))
                     k = F["pitch"]
@@ -532,6 +557,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                                 st.notes_in_bar += 1
                                 st.notes_at_step += 1
                                 st.last_track, st.last_pitch = int(r[F["track"]]), int(r[F["pitch"]])
+                                st.melody_in_bar += int(st.last_track == melody_value)
                                 voicing.add(st.bar * spb + st.step, st.last_pitch - 1,
                                             dur_steps[int(r[F["duration"]])])
                             conds.append(cond_for(int(r[0])))

@@ -201,15 +201,18 @@ def controls_from_score(score: Score) -> Controls:
 
     Density per bar = onsets of pitched tracks (drums excluded) in the bar; strength per beat =
     pitched notes with onset on the beat's first 16th; accents from :func:`accent_steps_of`;
-    chords, key, mode and tempo copied; tracks = tracks that have notes (in TRACKS order).
+    chords, key, mode and tempo copied; tracks = tracks that have notes (in TRACKS order);
+    melody bars = bars with a melody onset (None when the score has no melody).
     """
     spb = score.steps_per_bar
     density = np.zeros(score.n_bars, dtype=np.int64)
     strength = np.zeros(score.n_bars * score.beats_per_bar, dtype=np.int64)
+    melody = np.zeros(score.n_bars, dtype=bool)
     for n in score.notes:
         if n.track == "drums" or not 0 <= n.onset_16th < score.n_steps:
             continue
         density[n.onset_16th // spb] += 1
+        melody[n.onset_16th // spb] |= n.track == "melody"
         if n.onset_16th % STEPS_PER_BEAT == 0:
             strength[n.onset_16th // STEPS_PER_BEAT] += 1
     used = {n.track for n in score.notes}
@@ -224,6 +227,7 @@ def controls_from_score(score: Score) -> Controls:
         mode=score.mode,
         tracks=tuple(t for t in TRACKS if t in used),
         tempo_bpm=float(score.tempo_bpm),
+        melody_bars=melody if melody.any() else None,
     )
 
 

@@ -292,6 +292,9 @@ class Controls:
     tracks : tuple of str
         Tracks to generate (subset of :data:`TRACKS`).
     tempo_bpm : float
+    melody_bars : ndarray of bool, shape (n_bars,), optional
+        Bars in which the melody plays (when ``"melody"`` is in ``tracks``): constrained decoding
+        keeps the melody out of the other bars and steers it into these. None: the model decides.
     """
 
     n_bars: int
@@ -304,6 +307,7 @@ class Controls:
     mode: str = "major"
     tracks: tuple[str, ...] = ("melody", "piano")
     tempo_bpm: float = 120.0
+    melody_bars: np.ndarray | None = None
 
     @property
     def steps_per_bar(self) -> int:
