@@ -284,3 +284,59 @@ def test_controls_from_score_marks_melody_bars():
     ref = _reference(3)
     ref.notes = [n for n in ref.notes if not (n.track == "melody" and 16 <= n.onset_16th < 32)]
     assert controls_from_score(ref).melody_bars.tolist() == [True, False, True]
+
+
+def test_first_silent_beat():
+    from videobgm.sample_masks import _Voicing
+
+    v = _Voicing(32)
+    v.add(0, 60, 6)  # beats 0 and 1 (steps 0..5)
+    v.add(12, 64, 1)  # beat 3
+    assert v.first_silent_beat(0, 16) == 8  # beat 2
+    assert v.first_silent_beat(1, 11) is None  # beat 2 does not end by step 11
+    assert v.first_silent_beat(13, 32) == 16  # the next beat start after step 13
+
+
+def _empty_beats(piece) -> int:
+    filled = np.zeros(piece.n_steps // 4, dtype=bool)
+    for n in piece.notes:
+        filled[n.onset_16th // 4: (n.onset_16th + n.duration_16th - 1) // 4 + 1] = True
+    return int((~filled).sum())
+
+
+def test_gap_bias_avoids_silent_beats(model, tok):
+    """Sparse bars (3 onsets in 4 beats, no strength targets): with the gap malus fewer beats are
+    left with nothing sounding than without it."""
+    notes = [Note(b * 16 + s, "piano", 60, 1, 64) for b in range(8) for s in (1, 6, 9)]
+    ref = Score(notes=notes, n_bars=8, chords=[Chord(16 * b, *PROG[b % 4]) for b in range(8)])
+    c = controls_from_score(ref)
+    on = sum(_empty_beats(generate(c, model, tok, SampleConfig(seed=s, gap_bias=6.0))) for s in range(4))
+    off = sum(_empty_beats(generate(c, model, tok, SampleConfig(seed=s, gap_bias=0.0))) for s in range(4))
+    assert off >= 8 and on <= off / 2, (on, off)
+
+
+def test_rests_ring_through_bars_without_onsets(model, tok):
+    """Bars 1-2 ask for no onsets under one held chord: with ring_rests the last notes of bar 0
+    sound into them (the onsets and their count are unchanged); without, those bars are silent."""
+    notes = [Note(s, "piano", 60 + i, 2, 64) for s in (0, 4, 8) for i in (0, 4, 7)]
+    notes += [Note(48 + s, "piano", 60, 2, 64) for s in (0, 4, 8, 12)]
+    ref = Score(notes=notes, n_bars=4, chords=[Chord(0, 0, "maj"), Chord(48, 7, "maj")])
+    c = controls_from_score(ref)
+    assert c.density_per_bar.tolist()[1:3] == [0, 0]
+    silent_on = silent_off = 0
+    for seed in range(4):
+        off = generate(c, model, tok, SampleConfig(seed=seed, ring_rests=False))
+        on = generate(c, model, tok, SampleConfig(seed=seed))
+        assert [(n.onset_16th, n.pitch) for n in on.notes] == [(n.onset_16th, n.pitch) for n in off.notes]
+        silent_off += _empty_beats_in(off, 4, 12)
+        silent_on += _empty_beats_in(on, 4, 12)
+        # held notes stop by the chord change at bar 3
+        assert all(n.onset_16th + n.duration_16th <= 48 for n in on.notes if n.onset_16th < 48)
+    assert silent_off >= 8 and silent_on <= silent_off / 4, (silent_on, silent_off)
+
+
+def _empty_beats_in(piece, b0: int, b1: int) -> int:
+    filled = np.zeros(piece.n_steps // 4, dtype=bool)
+    for n in piece.notes:
+        filled[n.onset_16th // 4: (n.onset_16th + n.duration_16th - 1) // 4 + 1] = True
+    return int((~filled[b0:b1]).sum())

@@ -155,3 +155,21 @@ def test_cli_eval_video(tmp_path, capsys) -> None:  # noqa: ANN001
     assert main(["eval", str(tmp_path / "m.mid"), "--video", str(video), "--plan",
                  str(tmp_path / "bad.json")]) == 2
     assert "not a plan.json" in capsys.readouterr().err
+
+
+def test_plan_chord_accuracy() -> None:
+    """Bar 0 plays C major, bar 1 G major (root in the bass): a plan asking for C then G is
+    followed on every beat, one asking for G then C on none; without a plan the value is NaN."""
+    notes = [Note(b * 16 + 4 * k, "piano", p, 4, 70) for b, chord in enumerate(((48, 64, 67), (43, 62, 71)))
+             for k in range(4) for p in chord]
+    s = Score(notes=sorted(notes), n_bars=2, tempo_bpm=120.0)
+
+    def plan(roots):  # noqa: ANN001, ANN202
+        return {"sections": [{"start_s": 0.0}], "controls": {"chords": [
+            {"onset_16th": 16 * i, "root": r, "quality": "maj"} for i, r in enumerate(roots)]}}
+
+    f = feats(4.0, beats=[0.5, 1.5])
+    assert sync_metrics(f, s, plan=plan([0, 7]))["plan_chord_accuracy"] == 1.0
+    assert sync_metrics(f, s, plan=plan([7, 0]))["plan_chord_accuracy"] == 0.0
+    assert math.isnan(sync_metrics(f, s)["plan_chord_accuracy"])
+    assert math.isnan(sync_metrics(f, s, plan={"sections": [{"start_s": 0.0}]})["plan_chord_accuracy"])

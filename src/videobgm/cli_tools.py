@@ -87,7 +87,7 @@ def _eval_video(args: argparse.Namespace) -> int:
 
         feats = extract_features(video, FeaturesConfig(), VideoConfig())
     m = sync_metrics(feats, midi, plan=plan)
-    for k in METRICS:
+    for k in (*METRICS, "plan_chord_accuracy"):
         v = m[k]
         print(f"{k:<26} {'n/a' if isinstance(v, float) and math.isnan(v) else f'{v:.3f}'}")
     print(f"{'counts':<26} visual beats {m['n_visual_beats']} (strong {m['n_strong_beats']}), "

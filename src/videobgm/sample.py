@@ -405,6 +405,36 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
             return None
         return None
 
+    def ring_into_rest(nxt: int) -> None:
+        """Bar ``nxt`` (and those after it) has no onsets planned (density target 0): hold the
+        notes of the last onset of the bar just closed through them while they would be silent,
+        up to the next bar with onsets, the next chord change or the longest token duration."""
+        if nxt >= n_bars or bars[nxt].target > 0:
+            return
+        j = nxt
+        while j < n_bars and bars[j].target == 0:
+            j += 1
+        last = None
+        for i in range(len(st.rows) - 1, -1, -1):  # the closed bar's last POS row
+            if st.rows[i][0] == TYPE_BAR:
+                return
+            if st.rows[i][0] == TYPE_POS:
+                last = i
+                break
+        if last is None:
+            return
+        s = st.bar * spb + int(st.rows[last][F["pos"]]) - 1
+        end = min(j * spb, s + int(steps_to_change[s]), s + int(dur_steps.max()))
+        if voicing.first_silent_beat(nxt * spb, end) is None:
+            return
+        kd = F["duration"]
+        fits = np.flatnonzero((dur_steps > 0) & (dur_steps <= end - s))
+        best = int(fits[np.argmax(dur_steps[fits])])
+        for r in st.rows[last + 1:]:
+            if r[0] == TYPE_NOTE and dur_steps[best] > dur_steps[int(r[kd])]:
+                r[kd] = best
+                voicing.add(s, int(r[F["pitch"]]) - 1, int(dur_steps[best]))
+
     gb = float(cfg.repeat_guide_bias)
 
     def guide_row() -> np.ndarray | None:
@@ -444,6 +474,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     tbias = np.zeros(tmask.shape[0])
                     reached = st.notes_in_bar >= bars[st.bar].target
                     tbias[[TYPE_BAR, TYPE_EOS]] = float(cfg.close_bias) * (1 if reached else -1)
+                    if cfg.constrained and cfg.gap_bias and voicing.first_silent_beat(
+                            st.bar * spb + st.step + 1, (st.bar + 1) * spb) is not None:
+                        tbias[[TYPE_BAR, TYPE_EOS]] -= float(cfg.gap_bias)  # would leave a beat silent
                     if st.guide:  # imitate the guide bar: its notes at this step, then its next step
                         if st.prev_type in (TYPE_POS, TYPE_NOTE):
                             tbias[TYPE_NOTE] += gb if guide_row() is not None else -gb
@@ -457,6 +490,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 elif t == TYPE_EOS:
                     st.done = True
                 elif t == TYPE_BAR:
+                    if cfg.constrained and cfg.ring_rests and st.bar >= start_bar:
+                        ring_into_rest(st.bar + 1)
                     st.bar += 1
                     st.step, st.notes_in_bar, st.notes_at_step, st.tokens_in_bar = -1, 0, 0, 0
                     st.melody_in_bar = 0
@@ -469,6 +504,12 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         pm[st.step + 2:spb + 1] = True
                     later = [s_ for s_ in sorted(st.guide) if s_ > st.step and pm[s_ + 1]]
                     pbias = guide_bias(k, pm.shape[0], later[0] + 1) if later else None
+                    silent = (voicing.first_silent_beat(st.bar * spb + st.step + 1, (st.bar + 1) * spb)
+                              if cfg.constrained and cfg.gap_bias else None)
+                    if silent is not None:  # onsets after a silent beat would leave it silent
+                        gap = np.zeros(pm.shape[0])
+                        gap[1 + silent - st.bar * spb + STEPS_PER_BEAT:] = -float(cfg.gap_bias)
+                        pbias = gap if pbias is None else pbias + gap
                     pv = sampler.pick(model.field_logits(ctx, k), k, pm, pbias)
                     row[k] = pv
                     st.step, st.notes_at_step, st.last_track, st.last_pitch = pv - 1, 0, 0, 0

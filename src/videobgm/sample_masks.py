@@ -133,6 +133,16 @@ class _Voicing:
         """Mark MIDI ``pitch`` as sounding from 16th ``step`` for ``duration_steps`` steps."""
         self.pcs[max(0, int(step)): max(0, int(step) + max(1, int(duration_steps))), int(pitch) % 12] = True
 
+    def first_silent_beat(self, start: int, end: int) -> int | None:
+        """First step of the first beat that begins at or after 16th ``start`` and ends by ``end``
+        in which nothing sounds so far (None when there is none)."""
+        b = -(-int(start) // STEPS_PER_BEAT) * STEPS_PER_BEAT
+        while b + STEPS_PER_BEAT <= int(end):
+            if not self.pcs[b:b + STEPS_PER_BEAT].any():
+                return b
+            b += STEPS_PER_BEAT
+        return None
+
     def missing_bias(self, step: int, chord_tones: np.ndarray | None, value: float,
                      size: int = 129) -> np.ndarray | None:
         """Logit bonus (size,) over pitch field values (1 + MIDI pitch): ``value`` for chord tones

@@ -24,6 +24,10 @@ Definitions (all times in seconds, the music timed by its own beat grid ``score.
 * ``duration_error_s`` -- |music length - video length|, the music length being the end of the
   score's grid (or ``audio_duration_s`` when given, e.g. the rendered WAV).
 
+With a plan, ``plan_chord_accuracy`` also says how well the music follows the plan's chords: the
+fraction of beats (with a planned chord and sounding notes) whose chord, as the learned
+recogniser of :mod:`videobgm.eval.chords` hears it, is the planned one (root and family).
+
 Undefined values (no visual beats, no cuts, ...) are NaN, never an exception.
 """
 
@@ -106,6 +110,19 @@ def _as_score(score_or_midi: Any) -> Score:
     return pretty_midi_to_score(score_or_midi)
 
 
+def _plan_chord_accuracy(score: Score, plan: Plan | dict) -> float:
+    """Chord accuracy of ``score`` against the plan's chords (NaN when the plan has none)."""
+    from videobgm.eval.chords import chord_accuracy
+    from videobgm.types import Chord
+
+    if isinstance(plan, dict):
+        chords = [Chord(int(c["onset_16th"]), int(c["root"]), str(c["quality"]))
+                  for c in plan.get("controls", {}).get("chords", [])]
+    else:
+        chords = list(getattr(getattr(plan, "controls", None), "chords", None) or [])
+    return float(chord_accuracy(score, chords)["accuracy"]) if chords else NAN
+
+
 def _phrase_starts(score: Score, plan: Plan | dict | None, phrase_bars: int) -> tuple[np.ndarray, str]:
     if plan is not None:
         sections = plan["sections"] if isinstance(plan, dict) else plan.sections
@@ -149,7 +166,8 @@ def sync_metrics(
     Returns
     -------
     dict
-        The six metrics of :data:`METRICS` (floats, NaN where undefined) plus counts
+        The six metrics of :data:`METRICS` (floats, NaN where undefined), ``plan_chord_accuracy``
+        (NaN without a plan), plus counts
         (``n_visual_beats``, ``n_strong_beats``, ``n_accents``, ``n_cuts``, ``n_bars``) and
         ``phrase_source``.
     """
@@ -207,6 +225,8 @@ def sync_metrics(
         out["cut_phrase_alignment"] = float(np.mean(_nearest_dist(cuts, starts) <= beat_len + 1e-9))
     else:
         out["cut_phrase_alignment"] = NAN
+
+    out["plan_chord_accuracy"] = _plan_chord_accuracy(s, plan) if plan is not None else NAN
 
     music_len = float(audio_duration_s) if audio_duration_s is not None else float(bt[-1])
     out["duration_error_s"] = abs(music_len - duration)
