@@ -168,9 +168,9 @@ class SampleConfig(_Cfg):
     # gets this logit bonus until its first note in the bar
     melody_presence_bias: float = 4.0
     # logit malus of a next onset (or of closing the bar) that would leave a whole beat silent
-    gap_bias: float = 1.0
+    gap_bias: float = 0.5
     # bars with no onsets planned (density target 0) ring: the last notes before them are held
-    # (up to the next chord change) instead of leaving them silent
+    # (up to the next change to another chord) instead of leaving them silent
     ring_rests: bool = True
     release_at_chord_change: bool = True  # accompaniment notes end by the next chord change
     # phrase repetition (structure): a bar whose chords equal those of the bar ``p`` bars earlier

@@ -408,7 +408,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     def ring_into_rest(nxt: int) -> None:
         """Bar ``nxt`` (and those after it) has no onsets planned (density target 0): hold the
         notes of the last onset of the bar just closed through them while they would be silent,
-        up to the next bar with onsets, the next chord change or the longest token duration."""
+        up to the next bar with onsets, the next change to another chord (a stretch without a
+        chord rings on) or the longest token duration."""
         if nxt >= n_bars or bars[nxt].target > 0:
             return
         j = nxt
@@ -424,7 +425,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         if last is None:
             return
         s = st.bar * spb + int(st.rows[last][F["pos"]]) - 1
-        end = min(j * spb, s + int(steps_to_change[s]), s + int(dur_steps.max()))
+        end, limit = s + 1, min(j * spb, s + int(dur_steps.max()))
+        while end < limit and tables.chord[end] in (tables.chord[s], 1):  # 1 = no chord: ring on
+            end += 1
         if voicing.first_silent_beat(nxt * spb, end) is None:
             return
         kd = F["duration"]
