@@ -38,6 +38,8 @@ def _controls(n_bars: int, song: int | None):
             c.density_per_bar = c.density_per_bar[: c.n_bars]
             c.strength_per_beat = c.strength_per_beat[: c.n_bars * c.beats_per_bar]
             c.accent_steps = c.accent_steps[: c.n_bars * spb]
+            if c.melody_bars is not None:
+                c.melody_bars = c.melody_bars[: c.n_bars]
             c.chords = [ch for ch in c.chords if ch.onset_16th < c.n_bars * spb]
             c.tracks = ("melody", "bridge", "piano")
             return c, f"POP909 test song {d.name}"
