@@ -151,6 +151,13 @@ def _template_matrix() -> tuple[list[tuple[int, str]], np.ndarray]:
     return names, np.array(rows)
 
 
+def _template_scores(bc: BeatChroma, idx: np.ndarray) -> tuple[list[tuple[int, str]], np.ndarray]:
+    """Template names and cosine scores (len(idx), 108) of the beats ``idx`` (all sounding)."""
+    names, T = _template_matrix()
+    c = bc.chroma[idx]
+    return names, (c / np.linalg.norm(c, axis=1, keepdims=True)) @ T.T
+
+
 def recognise(score: Score, *, method: str = "learned", weights: np.ndarray | None = None
               ) -> list[tuple[int, str] | None]:
     """The recognised chord of every beat: ``(root 0..11, family)``, None where nothing sounds.
@@ -162,27 +169,30 @@ def recognise(score: Score, *, method: str = "learned", weights: np.ndarray | No
     weights : ndarray (6, 37), optional
         Learned weights (default: the packaged recogniser).
     """
+    return _recognise(beat_chroma(score), method, weights)[0]
+
+
+def _recognise(bc: BeatChroma, method: str, weights: np.ndarray | None
+               ) -> tuple[list[tuple[int, str] | None], dict[int, np.ndarray]]:
+    """:func:`recognise` on beat chroma; also the template scores per beat (``template`` only)."""
     if method not in METHODS:
         raise InputError(f"unknown chord recogniser {method!r}; accepted: {', '.join(METHODS)}")
-    bc = beat_chroma(score)
     on = bc.sounding
     out: list[tuple[int, str] | None] = [None] * len(on)
     idx = np.flatnonzero(on)
     if not idx.size:
-        return out
+        return out, {}
     if method == "template":
-        names, T = _template_matrix()
-        c = bc.chroma[idx]
-        best = np.argmax((c / np.linalg.norm(c, axis=1, keepdims=True)) @ T.T, axis=1)
-        for b, k in zip(idx, best, strict=True):
-            r, q = names[int(k)]
+        names, sc = _template_scores(bc, idx)
+        for b, row in zip(idx, sc, strict=True):
+            r, q = names[int(np.argmax(row))]
             out[int(b)] = (r, FAMILY[q])
-        return out
+        return out, {int(b): row for b, row in zip(idx, sc, strict=True)}
     w = load_weights()[0] if weights is None else np.asarray(weights, float)
     best = np.argmax(_logits(w, _rotated(bc.features()[idx])), axis=1)
     for b, k in zip(idx, best, strict=True):
         out[int(b)] = (int(k) // len(FAMILIES), FAMILIES[int(k) % len(FAMILIES)])
-    return out
+    return out, {}
 
 
 def _requested(chords: list[Chord], n_beats: int) -> list[tuple[int, str] | None]:
@@ -228,18 +238,15 @@ def chord_accuracy(score: Score, chords: list[Chord] | None = None, *, method: s
     """
     n_beats = score.n_bars * score.beats_per_bar
     want = _requested(score.chords if chords is None else chords, n_beats)
-    got = recognise(score, method=method, weights=weights)
+    got, scores = _recognise(beat_chroma(score), method, weights)
     beats = [b for b in range(n_beats) if want[b] is not None and got[b] is not None]
     ok = sum(int(got[b] == (want[b][0], FAMILY[want[b][1]])) for b in beats)  # type: ignore[index]
     out: dict[str, float | int] = {"correct": ok, "beats": len(beats),
                                    "accuracy": ok / len(beats) if beats else float("nan")}
     if method == "template":
-        names, T = _template_matrix()
-        c = beat_chroma(score).chroma
-        near = 0
-        for b in beats:
-            sc = T @ (c[b] / np.linalg.norm(c[b]))
-            near += int(sc[names.index(want[b])] >= (1.0 - tolerance) * sc.max())  # type: ignore[arg-type]
+        names = _template_matrix()[0]
+        near = sum(int(scores[b][names.index(want[b])] >= (1.0 - tolerance) * scores[b].max())  # type: ignore[arg-type]
+                   for b in beats)
         out.update(near=near, tolerant_accuracy=near / len(beats) if beats else float("nan"))
     return out
 
