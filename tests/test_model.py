@@ -121,3 +121,63 @@ def test_losses_ignore_none_targets_and_learn():
     assert loss.item() < 0.6 * first
     sums, counts = field_nll_sums(logits, tok[:, 1:])
     assert counts[2].item() == 0 and counts[0].item() == int((tok[:, 1:, 0] != 0).sum())
+
+
+def test_one_token_steps_equal_full_recomputation_past_the_window():
+    """The incremental path (ring-buffer cache, rotation matrices) over 3 windows of 1-token steps."""
+    m = _model(max_len=6)
+    tok, cond = _batch(2, 21, seed=3)
+    with torch.no_grad():
+        full, _ = m(tok, cond, targets=tok)
+        h_full = m.hidden(tok, cond)
+        cache = m.new_cache()
+        steps = [m(tok[:, i:i + 1], cond[:, i:i + 1], targets=tok[:, i:i + 1], cache=cache)[0]
+                 for i in range(20)]
+        copy = cache.clone()
+        copy.k[0].zero_()  # the clone's buffers are its own: the original is untouched
+        a = m.hidden(tok[:, 20:], cond[:, 20:], cache=cache)
+        b = m.hidden(tok[:, 20:], cond[:, 20:], cache=copy)
+    assert cache.pos == 21 and len(cache) == 5 and copy.pos == 21
+    for k in range(len(FIELDS)):
+        assert torch.allclose(torch.cat([s[k] for s in steps], dim=1), full[k][:, :20], atol=1e-5), k
+    assert torch.allclose(a[:, 0], h_full[:, 20], atol=1e-5)
+    assert not torch.allclose(b[:, 0], h_full[:, 20], atol=1e-5)
+
+
+def test_inference_caches_follow_training_and_casts():
+    """Stacked input tables and gathered weights must not go stale after an optimiser step or .to()."""
+    m = _model()
+    tok, cond = _batch(1, 12, seed=4)
+
+    def incremental_equals_full(model, dtype):
+        full = [x.detach() for x in model(tok, cond, targets=tok)[0]]  # module path (gradients on)
+        with torch.no_grad():
+            cache = model.new_cache()
+            inc = [model(tok[:, i:i + 1], cond[:, i:i + 1], targets=tok[:, i:i + 1], cache=cache)[0][4]
+                   for i in range(12)]
+        assert full[4].dtype == dtype
+        return torch.allclose(torch.cat(inc, dim=1), full[4], atol=1e-5)
+
+    assert incremental_equals_full(m, torch.float32)
+    before = m(tok, cond, targets=tok)[0][4].detach()
+    opt = torch.optim.SGD(m.parameters(), lr=1.0)
+    m.train()
+    field_losses(m(tok[:, :-1], cond[:, :-1], targets=tok[:, 1:])[0], tok[:, 1:]).sum().backward()
+    opt.step()
+    m.eval()
+    with torch.no_grad():
+        after, _ = m(tok, cond, targets=tok)
+    assert not torch.allclose(after[4], before, atol=1e-4)  # the step changed the model ...
+    assert incremental_equals_full(m, torch.float32)  # ... and the cached paths see the change
+    m = m.to(torch.float64)
+    assert incremental_equals_full(m, torch.float64)
+
+
+def test_out_of_range_ids_are_refused_without_gradients():
+    m = _model()
+    tok, cond = _batch(1, 3)
+    tok[0, 1, 0] = FIELDS[0]  # one past the type vocabulary (would index the next table)
+    with torch.no_grad(), pytest.raises(IndexError):
+        m.hidden(tok, cond)
+    with torch.no_grad(), pytest.raises(IndexError):
+        m.hidden(tok[:, 1:2], cond[:, 1:2], cache=m.new_cache())

@@ -342,3 +342,39 @@ def _empty_beats_in(piece, b0: int, b1: int) -> int:
     for n in piece.notes:
         filled[n.onset_16th // 4: (n.onset_16th + n.duration_16th - 1) // 4 + 1] = True
     return int((~filled[b0:b1]).sum())
+
+
+def test_sampler_draws_like_generator_choice_and_skips_forced_fields(tok):
+    """``_Sampler.pick`` inlines ``Generator.choice(n, p=p)``: the same seed gives the same values;
+    a field with one allowed value is not computed at all (its logits callable is not called)."""
+    from videobgm.sample_masks import _Sampler
+
+    cfg = SampleConfig(seed=7, temperature=0.9, top_p=0.8)
+    sampler = _Sampler(None, tok, cfg)
+    rng = np.random.default_rng(7)
+    g = np.random.default_rng(0)
+    for _ in range(300):
+        logits = torch.from_numpy(g.normal(0, 2, 129).astype(np.float32))
+        allowed = g.random(129) < 0.4
+        allowed[int(g.integers(129))] = True
+        got = sampler.pick(logits, 4, allowed)
+        idx = np.flatnonzero(allowed)
+        if idx.size == 1:
+            assert got == idx[0]
+            continue
+        z = logits.numpy()[idx].astype(np.float64) / 0.9
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        order = np.argsort(-p, kind="stable")
+        keep = (np.cumsum(p[order]) - p[order]) <= 0.8
+        q = np.zeros_like(p)
+        q[order[keep]] = p[order][keep]
+        assert got == idx[rng.choice(idx.size, p=q / q.sum())]
+
+    def never():
+        raise AssertionError("logits computed for a forced field")
+
+    one = np.zeros(9, dtype=bool)
+    one[3] = True
+    assert sampler.pick(never, 6, one) == 3
+    assert sampler.pick(lambda: torch.tensor([0.0, 50.0, 0.0]), 0, np.ones(3, dtype=bool)) == 1

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -485,9 +486,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                             tbias[TYPE_NOTE] += gb if guide_row() is not None else -gb
                         if any(s_ > st.step for s_ in st.guide):
                             tbias[TYPE_POS] += gb
-                t = sampler.pick(model.field_logits(h, 0), 0, tmask, tbias)
+                t = sampler.pick(partial(model.field_logits, h, 0), 0, tmask, tbias)
                 row[0] = t
-                ctx = model.extend_context(h, 0, torch.tensor(t))
+                ctx = model.extend_context(h, 0, int(t))
                 if t == TYPE_BAR and st.bar + 1 >= end_bar:
                     st.done = True  # end of a regenerated section: stop before the next bar
                 elif t == TYPE_EOS:
@@ -513,14 +514,14 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         gap = np.zeros(pm.shape[0])
                         gap[1 + silent - st.bar * spb + STEPS_PER_BEAT:] = -float(cfg.gap_bias)
                         pbias = gap if pbias is None else pbias + gap
-                    pv = sampler.pick(model.field_logits(ctx, k), k, pm, pbias)
+                    pv = sampler.pick(partial(model.field_logits, ctx, k), k, pm, pbias)
                     row[k] = pv
                     st.step, st.notes_at_step, st.last_track, st.last_pitch = pv - 1, 0, 0, 0
                     row[F["chord"]] = int(tables.chord[st.bar * spb + st.step])
                 elif t == TYPE_NOTE:
                     g = st.bar * spb + st.step
                     for name in ("pos", "chord"):  # zero fields still pass through the cascade
-                        ctx = model.extend_context(ctx, F[name], torch.tensor(0))
+                        ctx = model.extend_context(ctx, F[name], 0)
                     chord_tones = (_chord_tone_mask(int(tables.chord[g]), tokenizer)
                                    if cfg.constrained else None)
 
@@ -543,10 +544,10 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         mbias[melody_value] = float(cfg.melody_presence_bias)
                     gbias = guide_bias(k, tm.shape[0])
                     tbias_ = gbias if mbias is None else mbias if gbias is None else gbias + mbias
-                    tv = sampler.pick(model.field_logits(ctx, k), k, tm, tbias_)
+                    tv = sampler.pick(partial(model.field_logits, ctx, k), k, tm, tbias_)
                     st.melody_in_bar += int(tv == melody_value)
                     row[k] = tv
-                    ctx = model.extend_context(ctx, k, torch.tensor(tv))
+                    ctx = model.extend_context(ctx, k, int(tv))
                     k = F["pitch"]
                     pm, bias = pitch_mask(tv, chord_tones)
                     if not pm.any():
@@ -559,9 +560,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         vb = voicing.missing_bias(g, chord_tones, cfg.voicing_bias if tv in acc_track_values
                                                   else cfg.melody_voicing_bias, pm.shape[0])
                         bias = vb if bias is None else bias if vb is None else bias + vb
-                    pv = sampler.pick(model.field_logits(ctx, k), k, pm, bias)
+                    pv = sampler.pick(partial(model.field_logits, ctx, k), k, pm, bias)
                     row[k] = pv
-                    ctx = model.extend_context(ctx, k, torch.tensor(pv))
+                    ctx = model.extend_context(ctx, k, int(pv))
                     k = F["duration"]
                     dm = np.ones(tokenizer.field_sizes[k], dtype=bool)
                     dm[0] = False
@@ -570,16 +571,16 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         left = int(steps_to_change[g])
                         fits = dm & (dur_steps <= left)
                         dm = fits if fits.any() else (dm & (dur_steps == dur_steps[1:].min()))
-                    dv = sampler.pick(model.field_logits(ctx, k), k, dm, guide_bias(k, dm.shape[0]))
+                    dv = sampler.pick(partial(model.field_logits, ctx, k), k, dm, guide_bias(k, dm.shape[0]))
                     row[k] = dv
                     voicing.add(g, pv - 1, dur_steps[dv])
-                    ctx = model.extend_context(ctx, k, torch.tensor(dv))
+                    ctx = model.extend_context(ctx, k, int(dv))
                     k = F["velocity"]
                     vm = np.ones(tokenizer.field_sizes[k], dtype=bool)
                     vm[0] = False
                     if bars[st.bar].accent[st.step]:
                         vm[: min(int(cfg.accent_velocity_bin), vm.shape[0] - 1)] = False
-                    row[k] = sampler.pick(model.field_logits(ctx, k), k, vm, guide_bias(k, vm.shape[0]))
+                    row[k] = sampler.pick(partial(model.field_logits, ctx, k), k, vm, guide_bias(k, vm.shape[0]))
                     st.last_track, st.last_pitch = tv, pv
                     st.notes_in_bar += 1
                     st.notes_at_step += 1

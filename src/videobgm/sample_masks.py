@@ -3,6 +3,7 @@ seeded masked top-p sampling of one token field (NumPy on the small logit vector
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,14 +65,22 @@ def _bar_targets(controls: Controls, cfg: SampleConfig) -> list[_Bar]:
 
 
 def _chord_tone_mask(chord_value: int, tokenizer: Any) -> np.ndarray | None:
-    """Bool (128,) of MIDI pitches that are chord tones of chord field value, None for no chord."""
+    """Bool (128,) of MIDI pitches that are chord tones of chord field value, None for no chord
+    (read-only: one array per chord value is shared)."""
+    return _chord_tones(int(chord_value))
+
+
+@functools.lru_cache(maxsize=512)
+def _chord_tones(chord_value: int) -> np.ndarray | None:
     from videobgm.tokens import chord_of_index
 
-    root, q = chord_of_index(int(chord_value))
+    root, q = chord_of_index(chord_value)
     if root < 0 or q not in CHORD_INTERVALS:
         return None
     pcs = {(root + i) % 12 for i in CHORD_INTERVALS[q]}
-    return np.array([p % 12 in pcs for p in range(128)], dtype=bool)
+    mask = np.array([p % 12 in pcs for p in range(128)], dtype=bool)
+    mask.setflags(write=False)
+    return mask
 
 
 class _Sampler:
@@ -88,11 +97,14 @@ class _Sampler:
         self.top_p = [float(fp.get(n, cfg.top_p)) for n in names]
 
     def pick(self, logits, k: int, allowed: np.ndarray, bias: np.ndarray | None = None) -> int:  # noqa: ANN001
-        """Sample a value of field ``k`` among ``allowed`` (bool (V,)) from ``logits`` (V,)."""
+        """Sample a value of field ``k`` among ``allowed`` (bool (V,)) from ``logits`` (V,), or
+        from ``logits()`` when it is a callable (not called when only one value is allowed)."""
         idx = np.flatnonzero(allowed)
         if idx.size == 1:
             return int(idx[0])
-        lg = logits.float().numpy().astype(np.float64)[idx]
+        if callable(logits):
+            logits = logits()
+        lg = logits.float().numpy()[idx].astype(np.float64)
         if bias is not None:
             lg = lg + bias[idx]
         t = self.temp[k]
@@ -109,7 +121,10 @@ class _Sampler:
             q = np.zeros_like(p)
             q[order[keep]] = sp[keep]
             p = q / q.sum()
-        return int(idx[int(self.rng.choice(idx.size, p=p))])
+        # what Generator.choice(idx.size, p=p) does (same draw, same result), without its checks
+        cdf = np.cumsum(p)
+        cdf /= cdf[-1]
+        return int(idx[min(int(np.searchsorted(cdf, self.rng.random(), side="right")), idx.size - 1)])
 
 
 class _Voicing:

@@ -444,8 +444,8 @@ class Tokenizer:
         nb = tables.n_bars
         if nb == 0:
             return row
-        bar = int(np.clip(bar, 0, nb - 1))
-        step = int(np.clip(step, 0, tables.steps_per_bar - 1))
+        bar = min(max(int(bar), 0), nb - 1)  # (plain min/max: np.clip costs more on scalars)
+        step = min(max(int(step), 0), tables.steps_per_bar - 1)
         g = bar * tables.steps_per_bar + step
         row[c["density"]] = tables.density[bar]
         row[c["progress"]] = tables.progress[bar]
