@@ -2,12 +2,13 @@
 
 Usage::
 
-    python bench/generate.py [--checkpoint DIR] [--bars 32] [--runs 3] [--threads N] [--song ID]
+    python bench/generate.py [--checkpoint DIR] [--bars 32] [--runs 3] [--threads N] [--song ID] [--split]
 
 Controls come from a POP909 test song (its first ``--bars`` bars: density, strength, chords, key)
 when POP909 is present, else from a synthetic plan (18 onsets per bar, I-vi-IV-V). Prints one row
-per run: seconds, compound tokens, notes, tokens/s; then model load time, peak RSS and the load
-average (the machine is shared, so numbers under load are pessimistic).
+per run: seconds, compound tokens, notes, tokens/s (with ``--split``, also the seconds spent in the
+backbone, in the output heads and in the sampler's own Python/NumPy); then model load time, peak
+RSS and the load average (the machine is shared, so numbers under load are pessimistic).
 """
 
 from __future__ import annotations
@@ -54,14 +55,36 @@ def _controls(n_bars: int, song: int | None):
                     tracks=("melody", "piano")), "synthetic"
 
 
+def _timers(model) -> dict[str, float]:  # noqa: ANN001
+    """Wrap the model's backbone and head calls (instance attributes) to add up their seconds."""
+    spent = {"backbone": 0.0, "heads": 0.0}
+
+    def timed(fn, key):  # noqa: ANN001, ANN202
+        def wrapper(*a, **k):  # noqa: ANN202
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[key] += time.perf_counter() - t
+        return wrapper
+
+    model.hidden = timed(model.hidden, "backbone")
+    model.field_logits = timed(model.field_logits, "heads")
+    model.extend_context = timed(model.extend_context, "heads")
+    return spent
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", default=None, help="checkpoint folder (default: packaged small)")
     ap.add_argument("--bars", type=int, default=32)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads while decoding (SampleConfig.threads; default 1)")
     ap.add_argument("--song", type=int, default=None, help="POP909 test song id for the controls")
     ap.add_argument("--untrained", action="store_true", help="untrained small model (no checkpoint)")
+    ap.add_argument("--split", action="store_true",
+                    help="time the backbone, the heads and the sampler separately (adds ~2 %% overhead)")
     args = ap.parse_args()
 
     import torch
@@ -71,7 +94,6 @@ def main() -> int:
     from videobgm.sample import generate
     from videobgm.tokens import Tokenizer
 
-    torch.set_num_threads(args.threads or os.cpu_count() or 1)
     t0 = time.perf_counter()
     if args.untrained:
         tok = Tokenizer()
@@ -83,16 +105,22 @@ def main() -> int:
     print(f"controls: {source}, {controls.n_bars} bars, tracks {','.join(controls.tracks)}, "
           f"mean density {np.mean(controls.density_per_bar):.1f} onsets/bar")
     print(f"model: {model.num_parameters():,} parameters {model.cfg.to_dict()}; load {load_s:.2f} s; "
-          f"threads {torch.get_num_threads()}")
-    print(f"{'run':>3} {'seed':>4} {'seconds':>8} {'cpu s':>6} {'tokens':>7} {'notes':>6} {'tokens/s':>9}")
+          f"decoding threads {args.threads} (torch {torch.__version__})")
+    spent = _timers(model) if args.split else None
+    split_head = f" {'backbone':>8} {'heads':>6} {'sampler':>7}" if spent else ""
+    print(f"{'run':>3} {'seed':>4} {'seconds':>8} {'cpu s':>6} {'tokens':>7} {'notes':>6} {'tokens/s':>9}{split_head}")
     rows = []
     for r in range(args.runs):
+        if spent:
+            spent.update(backbone=0.0, heads=0.0)
         t, c0 = time.perf_counter(), time.process_time()
-        score = generate(controls, model, tok, SampleConfig(seed=r))
+        score = generate(controls, model, tok, SampleConfig(seed=r, threads=args.threads))
         dt, cpu = time.perf_counter() - t, time.process_time() - c0
         n_tok = int(tok.encode(score)[0].shape[0])  # the compound tokens generated (BOS..EOS)
         rows.append((dt, cpu, n_tok, len(score.notes)))
-        print(f"{r:>3} {r:>4} {dt:>8.2f} {cpu:>6.2f} {n_tok:>7} {len(score.notes):>6} {n_tok / dt:>9.0f}")
+        split = (f" {spent['backbone']:>8.2f} {spent['heads']:>6.2f} "
+                 f"{dt - spent['backbone'] - spent['heads']:>7.2f}") if spent else ""
+        print(f"{r:>3} {r:>4} {dt:>8.2f} {cpu:>6.2f} {n_tok:>7} {len(score.notes):>6} {n_tok / dt:>9.0f}{split}")
     secs = np.array([x[0] for x in rows])
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     cpus = np.array([x[1] for x in rows])
