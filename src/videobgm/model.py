@@ -260,14 +260,14 @@ class MusicTransformer(nn.Module):
         if nf != len(self.field_sizes) or cond.shape[:2] != (b, n) or cond.shape[2] != len(self.cond_sizes):
             raise ValueError(f"expected tokens (B, L, {len(self.field_sizes)}) and cond (B, L, "
                              f"{len(self.cond_sizes)}), got {tuple(tokens.shape)} and {tuple(cond.shape)}")
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or b * n > 4096:  # (the stacked lookup holds F + C rows per token)
             x = self.tok_emb[0](tokens[..., 0])
             for i in range(1, nf):
                 x = x + self.tok_emb[i](tokens[..., i])
             for i, emb in enumerate(self.cond_emb):
                 x = x + emb(cond[..., i])
             x = self.drop(x)
-        else:  # one lookup in the stacked tables (inference: no gradients to route)
+        else:  # one lookup in the stacked tables (inference, short inputs: decoding)
             table, offsets, sizes = self._input_table()
             ids = torch.cat([tokens, cond], dim=-1)
             if bool(((ids < 0) | (ids >= sizes)).any()):
