@@ -177,7 +177,7 @@ class SampleConfig(_Cfg):
     # (p tried in this order) repeats it; whether a phrase repeats is drawn with repeat_prob
     repeat_prob: float = 1.0
     repeat_phrase_bars: int = 4  # the repeat_prob draw is made once per phrase of this many bars
-    repeat_periods: tuple[int, ...] = (16, 8, 4)
+    repeat_periods: tuple[int, ...] = (32, 16, 8, 4)
     # also repeat bars with *similar* chords (roots equal on all beats but one, or the same chords
     # shifted by a beat); the copy is re-fitted to this bar's chords (non-chord tones moved)
     repeat_similar: bool = True
