@@ -275,8 +275,6 @@ class MusicTransformer(nn.Module):
             x = F.embedding(ids + offsets, table).sum(dim=-2)
         window = self.cfg.max_len
         start = 0 if cache is None else cache.pos
-        cos, sin = self._rope_table(start + n, tokens.device, x.dtype)
-        cos, sin = cos[start:start + n], sin[start:start + n]
         if cache is not None and n == 1 and not self.training:  # incremental decoding
             rot = self._rotation(start, tokens.device, x.dtype)
             dw = self._decode_weights()
@@ -284,6 +282,8 @@ class MusicTransformer(nn.Module):
                 x = blk.step(x, rot, cache, i, w)
             cache.pos += 1
             return F.layer_norm(x, x.shape[-1:], *dw["ln_f"])
+        cos, sin = self._rope_table(start + n, tokens.device, x.dtype)
+        cos, sin = cos[start:start + n], sin[start:start + n]
         mask, causal = None, False
         q_pos = torch.arange(start, start + n, device=tokens.device)
         if cache is not None and cache.pos > 0:  # the cache's slots, then the new tokens

@@ -473,13 +473,14 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 h = model.hidden(x, c, cache=cache)[0, -1]
                 row = np.zeros(nf, dtype=np.int64)
                 tmask = type_mask()
-                tbias = None
+                tbias, silent = None, None
                 if st.bar >= start_bar:  # steer the bar's length toward its density target
                     tbias = np.zeros(tmask.shape[0])
                     reached = st.notes_in_bar >= bars[st.bar].target
                     tbias[[TYPE_BAR, TYPE_EOS]] = float(cfg.close_bias) * (1 if reached else -1)
-                    if cfg.constrained and cfg.gap_bias and voicing.first_silent_beat(
-                            st.bar * spb + st.step + 1, (st.bar + 1) * spb) is not None:
+                    if cfg.constrained and cfg.gap_bias:  # first beat left silent so far (if any)
+                        silent = voicing.first_silent_beat(st.bar * spb + st.step + 1, (st.bar + 1) * spb)
+                    if silent is not None:
                         tbias[[TYPE_BAR, TYPE_EOS]] -= float(cfg.gap_bias)  # would leave a beat silent
                     if st.guide:  # imitate the guide bar: its notes at this step, then its next step
                         if st.prev_type in (TYPE_POS, TYPE_NOTE):
@@ -508,8 +509,6 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         pm[st.step + 2:spb + 1] = True
                     later = [s_ for s_ in sorted(st.guide) if s_ > st.step and pm[s_ + 1]]
                     pbias = guide_bias(k, pm.shape[0], later[0] + 1) if later else None
-                    silent = (voicing.first_silent_beat(st.bar * spb + st.step + 1, (st.bar + 1) * spb)
-                              if cfg.constrained and cfg.gap_bias else None)
                     if silent is not None:  # onsets after a silent beat would leave it silent
                         gap = np.zeros(pm.shape[0])
                         gap[1 + silent - st.bar * spb + STEPS_PER_BEAT:] = -float(cfg.gap_bias)
