@@ -100,9 +100,10 @@ def main() -> int:
                     help="with --merge: store the table in the checkpoint's provenance.json (metrics.rows)")
     args = ap.parse_args()
     if args.merge:
-        summary = report(merge(args.merge), args)
+        merged = merge(args.merge)
+        summary = report(merged, args)
         if args.update_provenance:
-            store_in_provenance(merge(args.merge), summary)
+            store_in_provenance(merged, summary)
         return 0
 
     import torch
@@ -183,7 +184,7 @@ def store_in_provenance(raw: dict, summary: dict) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip()
     metrics = dict(prov.get("metrics") or {})
-    metrics.update(source=f"bench/quality.py, {len(raw['songs'])} POP909 test songs, first "
+    metrics.update(source=f"bench/quality.py, {len(raw['songs'])} POP909 {raw.get('split', 'test')} songs, first "
                           f"{raw['max_bars']} bars each (sampler at commit {commit or '?'})",
                    rows=summary)
     prov["metrics"] = metrics
