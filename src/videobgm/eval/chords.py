@@ -24,6 +24,7 @@ beats that have a requested chord and sounding notes whose recognised chord is t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -138,7 +139,9 @@ def load_weights(path: str | os.PathLike[str] | None = None) -> tuple[np.ndarray
     return w, dict(d.get("provenance", {}))
 
 
-def _template_matrix() -> tuple[list[tuple[int, str]], np.ndarray]:
+@functools.lru_cache(maxsize=1)
+def _template_matrix() -> tuple[tuple[tuple[int, str], ...], np.ndarray]:
+    """Chord names ``(root, quality)`` and their unit chroma templates (108, 12), built once."""
     from videobgm.sample_masks import CHORD_INTERVALS
 
     names, rows = [], []
@@ -148,10 +151,12 @@ def _template_matrix() -> tuple[list[tuple[int, str]], np.ndarray]:
             v[[(r + i) % 12 for i in iv]] = 1.0
             names.append((r, q))
             rows.append(v / np.linalg.norm(v))
-    return names, np.array(rows)
+    templates = np.array(rows)
+    templates.setflags(write=False)
+    return tuple(names), templates
 
 
-def _template_scores(bc: BeatChroma, idx: np.ndarray) -> tuple[list[tuple[int, str]], np.ndarray]:
+def _template_scores(bc: BeatChroma, idx: np.ndarray) -> tuple[tuple[tuple[int, str], ...], np.ndarray]:
     """Template names and cosine scores (len(idx), 108) of the beats ``idx`` (all sounding)."""
     names, T = _template_matrix()
     c = bc.chroma[idx]
