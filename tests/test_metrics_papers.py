@@ -143,6 +143,18 @@ def test_synthetic_known_answers(name: str, tmp_path: Path) -> None:
     assert set(KNOWN[name]) == set(MUSPY_KEYS) | {"avg_ioi_s"}
 
 
+def test_drums_only_matches_muspy(tmp_path: Path) -> None:
+    """No pitched note: muspy's pitch metrics are NaN, its polyphony rate 0, its EBR defined."""
+    spec = dict(bpm=120.0, beats_per_bar=4, notes=[("drums", 36, 8 * b, 2) for b in range(4)])
+    path = _write_piece(spec, tmp_path / "drums_only.mid")
+    score, _ = load_for_eval(path)
+    ours = S.compute_all(score, convention="papers", structure=False)
+    ref = {**muspy_metrics(path), "avg_ioi_s": mgeval_avg_ioi(path)}
+    assert math.isnan(ref["scale_consistency"]) and ref["polyphony_rate"] == 0.0
+    assert ref["empty_beat_rate"] == pytest.approx(1 - 4 / 7)  # beats 0..6, onsets on 0, 2, 4, 6
+    assert all(_close(ours[k], ref[k]) for k in ref), (ours, ref)
+
+
 def test_default_convention_differs_where_documented(tmp_path: Path) -> None:
     """Our own variants keep their meaning: the chords piece has 3 of 8 beats silent (the
     papers' EBR counts the beat a note ends on as filled), 4 distinct onset times."""

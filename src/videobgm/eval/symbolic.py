@@ -178,15 +178,15 @@ def polyphony_rate(score: Score, threshold: int = 2, *, convention: str = "defau
     """Fraction of 16th steps (0 .. last note end) where more than ``threshold`` pitches sound.
 
     Pitched tracks only (muspy's ``polyphony_rate``: strictly more than ``threshold``). default:
-    steps up to the last pitched note's end; papers (muspy): up to the last end of any track, drums
-    included. NaN without pitched notes.
+    steps up to the last pitched note's end, NaN without pitched notes; papers (muspy): steps up
+    to the last end of any track, drums included (0.0 for drums only), NaN for a zero length.
     """
     convention = canonical_convention(convention)
     notes = _pitched(score)
-    if not notes:
-        return NAN
     counted = score.notes if convention == "papers" else notes
-    length = max(n.onset_16th + n.duration_16th for n in counted)
+    length = max((n.onset_16th + n.duration_16th for n in counted), default=0)
+    if length < 1:
+        return NAN
     counts = _pianoroll(score, notes, length).sum(axis=1)
     return float(np.mean(counts > threshold))
 
