@@ -19,7 +19,9 @@ per row:
 * ``controls``: the trained model with the true controls and constrained decoding (the default).
 
 Metrics (:mod:`videobgm.eval.symbolic`) are averaged over songs; ``gap`` is the relative
-difference to the real songs. Control fidelity is pooled over all bars / beats of all songs:
+difference to the real songs. Two tables: our default convention, and the papers' convention
+(muspy 0.5 SC / PE / PCE / EBR / groove consistency, mgeval ``avg_IOI`` in seconds; see
+docs/metrics.md), whose numbers compare with published tables such as V-MusProd's. Control fidelity is pooled over all bars / beats of all songs:
 Spearman correlation of requested vs realised density (onsets per bar) and strength (onsets on a
 beat's first 16th), and chord accuracy = fraction of beats (with a requested chord and sounding notes) whose
 recognised chord (same root and family) is the requested one, with the two recognisers of
@@ -41,8 +43,15 @@ import time
 
 import numpy as np
 
-METRICS = ("pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate", "ioi_beats",
-           "grooving_similarity", "si_short", "si_mid", "si_long")
+METRICS = ("pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate",
+           "ioi_unique_onsets_beats", "grooving_similarity", "si_short", "si_mid", "si_long")
+PAPERS_METRICS = ("scale_consistency", "pitch_entropy", "pitch_class_entropy", "empty_beat_rate", "avg_ioi_s",
+                  "groove_consistency")  # convention="papers"
+OLD_NAMES = {"ioi_beats": "ioi_unique_onsets_beats", "ioi_s": "ioi_unique_onsets_s"}  # raw files before #21
+
+
+def _renamed(m: dict) -> dict:
+    return {OLD_NAMES.get(k, k): v for k, v in m.items()}
 
 
 def truncate(score, n_bars: int):  # noqa: ANN001, ANN201
@@ -124,7 +133,7 @@ def main() -> int:
     rows = [r.strip() for r in args.rows.split(",")]
     dirs = D.song_dirs(None, args.split)[args.first: args.first + args.songs]
     rng = np.random.default_rng(0)
-    res: dict[str, dict] = {r: {"metrics": [], "dens": ([], []), "stren": ([], []), "chord": [0, 0],
+    res: dict[str, dict] = {r: {"metrics": [], "metrics_papers": [], "dens": ([], []), "stren": ([], []), "chord": [0, 0],
                                 "chord_near": 0, "chord_learned": [0, 0], "seconds": 0.0} for r in rows}
     chord_weights = CH.load_weights()[0]
     for i, d in enumerate(dirs):
@@ -146,6 +155,7 @@ def main() -> int:
                                           chords=list(ctl.chords))
             res[r]["seconds"] += time.perf_counter() - t0
             res[r]["metrics"].append(S.compute_all(out, seed=0))
+            res[r]["metrics_papers"].append(S.compute_all(out, convention="papers", structure=False))
             got = controls_from_score(out)
             res[r]["dens"][0].extend(np.asarray(ctl.density_per_bar).tolist())
             res[r]["dens"][1].extend(got.density_per_bar.tolist())
@@ -198,9 +208,12 @@ def report(raw: dict, args: argparse.Namespace) -> dict:
 
     rows, res, songs = raw["rows"], raw["res"], raw["songs"]
     summary: dict[str, dict] = {}
+    have_papers = all(res[r].get("metrics_papers") for r in rows)  # raw files before #21 lack them
     for r in rows:
-        ms = res[r]["metrics"]
+        ms = [_renamed(m) for m in res[r]["metrics"]]
         row = {k: float(np.nanmean([m[k] for m in ms])) for k in METRICS}
+        if have_papers:
+            row["papers"] = {k: float(np.nanmean([m[k] for m in res[r]["metrics_papers"]])) for k in PAPERS_METRICS}
         row["density_spearman"] = float(spearmanr(*res[r]["dens"]).statistic)
         row["strength_spearman"] = float(spearmanr(*res[r]["stren"]).statistic)
         ok, cnt = res[r]["chord"]
@@ -223,6 +236,17 @@ def report(raw: dict, args: argparse.Namespace) -> dict:
             gap = "" if real_row is None or r == "real" or not real_row[k] else f" ({100 * (v - real_row[k]) / abs(real_row[k]):+.0f}%)"
             cells.append(f"{v:.3f}{gap}")
         lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    if have_papers:
+        ref = real_row["papers"] if real_row is not None else None
+        lines += ["", "Papers' convention (muspy 0.5 SC, PE, PCE, EBR, groove consistency; mgeval avg_IOI in s):",
+                  "", "| row | " + " | ".join(PAPERS_METRICS) + " |", "|" + "---|" * (len(PAPERS_METRICS) + 1)]
+        for r in rows:
+            cells = []
+            for k in PAPERS_METRICS:
+                v = summary[r]["papers"][k]
+                gap = "" if ref is None or r == "real" or not ref[k] else f" ({100 * (v - ref[k]) / abs(ref[k]):+.0f}%)"
+                cells.append(f"{v:.3f}{gap}")
+            lines.append(f"| {r} | " + " | ".join(cells) + " |")
     lines += ["", "| row | density Spearman | strength Spearman | chord accuracy (template) | "
               "chord accuracy (template, tolerant) | chord accuracy (learned) | s/song |",
               "|---|---|---|---|---|---|---|"]
@@ -252,6 +276,8 @@ def merge(paths: list[str]) -> dict:
     for r in parts[0]["rows"]:
         out["res"][r] = {
             "metrics": [m for p in parts for m in p["res"][r]["metrics"]],
+            "metrics_papers": [m for p in parts for m in p["res"][r].get("metrics_papers", [])]
+            if all(p["res"][r].get("metrics_papers") for p in parts) else [],
             "dens": ([x for p in parts for x in p["res"][r]["dens"][0]], [x for p in parts for x in p["res"][r]["dens"][1]]),
             "stren": ([x for p in parts for x in p["res"][r]["stren"][0]], [x for p in parts for x in p["res"][r]["stren"][1]]),
             "chord": [sum(p["res"][r]["chord"][0] for p in parts), sum(p["res"][r]["chord"][1] for p in parts)],

@@ -60,15 +60,23 @@ def test_eval_json_csv_and_gap(sets: tuple[Path, Path], tmp_path: Path, capsys: 
     assert [row[0] for row in rows[1:]] == ["inputs", "inputs", "inputs", "reference", "reference", "gap"]
 
 
-def test_eval_muspy_convention(sets: tuple[Path, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["papers", "muspy"])  # muspy: the old name, still accepted
+def test_eval_papers_convention(sets: tuple[Path, Path], tmp_path: Path, name: str) -> None:
     _, ref = sets
     js = tmp_path / "m.json"
-    assert main(["-q", "eval", str(ref), "--convention", "muspy", "--no-structure", "--json", str(js)]) == 0
+    assert main(["-q", "eval", str(ref), "--convention", name, "--no-structure", "--json", str(js)]) == 0
     rep = json.loads(js.read_text())
-    assert rep["convention"] == "muspy"
+    assert rep["convention"] == "papers"
+    mean = rep["inputs"]["mean"]
     # muspy counts the beat a note ends on as filled: no empty beat in the half-silent piece
-    assert rep["inputs"]["mean"]["empty_beat_rate"] == 0.0
-    assert rep["inputs"]["mean"]["si_mid"] is None
+    assert mean["empty_beat_rate"] == 0.0
+    assert mean["si_mid"] is None
+    # mgeval avg_IOI: one note every 2 beats at 120 bpm
+    assert mean["avg_ioi_s"] == pytest.approx(1.0)
+    assert "ioi_unique_onsets_s" not in mean and "grooving_similarity" not in mean
+    with pytest.raises(SystemExit) as exc:
+        main(["-q", "eval", str(ref), "--convention", "nope"])
+    assert exc.value.code == 2
 
 
 def test_eval_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

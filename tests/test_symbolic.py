@@ -35,8 +35,17 @@ def test_c_major_scale() -> None:
     assert S.pitch_class_entropy_windows(s, 4) == pytest.approx(S.pitch_class_entropy(s))
     assert S.empty_beat_rate(s) == 0.0
     assert S.polyphony(s) == 1.0 and S.polyphony_rate(s) == 0.0
-    assert S.inter_onset_interval(s)["ioi_beats"] == 1.0
-    assert S.inter_onset_interval(s)["ioi_s"] == pytest.approx(0.5)  # 120 bpm
+    assert S.inter_onset_interval(s)["ioi_unique_onsets_beats"] == 1.0
+    assert S.inter_onset_interval(s)["ioi_unique_onsets_s"] == pytest.approx(0.5)  # 120 bpm
+    assert S.avg_ioi(s) == pytest.approx(0.5)  # monophonic: every onset is distinct
+
+
+def test_ioi_variants_on_chords() -> None:
+    # a 3-note chord on every beat of one bar: 4 distinct onsets, 12 notes
+    s = _score([Note(4 * b, "piano", p, 4, 80) for b in range(4) for p in (60, 64, 67)], 1)
+    assert S.inter_onset_interval(s)["ioi_unique_onsets_s"] == pytest.approx(0.5)
+    assert S.avg_ioi(s) == pytest.approx(1.5 / 11)  # mgeval keeps the 8 zero intervals
+    assert math.isnan(S.avg_ioi(_score([Note(0, "piano", 60, 4, 80)], 1)))
 
 
 def test_empty_beat_rate_conventions() -> None:
@@ -45,7 +54,8 @@ def test_empty_beat_rate_conventions() -> None:
     assert S.empty_beat_rate(s) == 0.5
     # muspy counts the beat in which a note ends (end // 4) as filled: every beat but... all filled
     # beats 0..(28 + 4) // 4 = 8 -> 9 beats, all filled
-    assert S.empty_beat_rate(s, convention="muspy") == 0.0
+    assert S.empty_beat_rate(s, convention="papers") == 0.0
+    assert S.empty_beat_rate(s, convention="muspy") == 0.0  # the old name of "papers"
     # drums fill beats unless excluded
     d = _score([Note(0, "drums", 36, 1, 100), Note(4, "piano", 60, 4, 80)], 1)
     assert S.empty_beat_rate(d) == 0.5 and S.empty_beat_rate(d, include_drums=False) == 0.75
@@ -60,13 +70,17 @@ def test_grooving_similarity() -> None:
     bar = [0, 4, 6, 10, 12]
     same = _score([Note(16 * b + p, "drums", 42, 1, 90) for b in range(6) for p in bar], 6)
     assert S.grooving_similarity(same) == 1.0
-    assert S.grooving_similarity(same, convention="muspy") == 1.0
+    assert S.groove_consistency(same) == 1.0  # muspy: bars 0 .. last end // 16 = 5
+    # a note ending on the bar line adds the empty bar that starts there: 5 equal pairs, 1 with
+    # distance 5 of 16
+    ends_on_bar = _score(same.notes[:-1] + [Note(16 * 5 + 12, "drums", 42, 4, 90)], 6)
+    assert S.groove_consistency(ends_on_bar) == pytest.approx(1 - 5 / (16 * 6))
     # two patterns alternating: A = {0, 8}, B = {4, 12} -> XOR = 4 positions
     notes = [Note(16 * b + p, "piano", 60, 1, 80) for b in range(4) for p in ((0, 8) if b % 2 == 0 else (4, 12))]
     alt = _score(notes, 4)
     # pairs: AA, BB equal (2 pairs), 4 mixed pairs with distance 4/16
     assert S.grooving_similarity(alt) == pytest.approx(1 - (4 * 4 / 16) / 6)
-    assert S.grooving_similarity(alt, convention="muspy") == pytest.approx(0.75)  # adjacent only
+    assert S.groove_consistency(alt) == pytest.approx(0.75)  # adjacent pairs only, 4 of 16 apart
     # sampling cap: deterministic for a seed, close to the exact value
     rng = np.random.default_rng(0)
     many = _score([Note(16 * b + int(p), "piano", 60, 1, 80) for b in range(300)

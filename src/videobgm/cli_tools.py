@@ -31,8 +31,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", default=None,
                    help="MIDI file or folder to compare with (e.g. the POP909 folder); adds a gap column")
     p.add_argument("--csv", dest="csv_out", default=None, help="write per-file metrics to this CSV file")
-    p.add_argument("--convention", default="default", choices=["default", "muspy"],
-                   help="metric conventions: ours (default) or muspy's empty-beat/groove definitions")
+    p.add_argument("--convention", default="default", choices=["default", "papers", "muspy"],
+                   help="metric definitions: ours (default) or the papers' (muspy 0.5 SC/PE/PCE/EBR/groove "
+                        "consistency, mgeval avg_IOI; see docs/metrics.md); muspy = old name of papers")
     p.add_argument("--no-structure", action="store_true",
                    help="skip the structureness indicators (the slowest metric, ~1 s per 3-min piece)")
     p.add_argument("--seed", type=int, default=0, help="seed of the grooving pair sampling")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from videobgm.errors import InputError
-from videobgm.eval.symbolic import METRIC_NAMES, compute_all
+from videobgm.eval.symbolic import canonical_convention, compute_all, metric_names
 from videobgm.types import Score
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -90,8 +90,10 @@ def evaluate_files(
     dict
         ``per_file`` {path: {metric: float}}, ``mean`` / ``std`` {metric: float} (NaN-ignoring;
         NaN when no file defines it), ``n_defined`` {metric: int}, ``n_files``, ``skipped``
-        {path: reason}. ``extra(path, score)`` may add metrics (e.g. video sync).
+        {path: reason}, ``metrics`` (the names, :func:`videobgm.eval.symbolic.metric_names` of the
+        convention first). ``extra(path, score)`` may add metrics (e.g. video sync).
     """
+    base = metric_names(convention)
     per_file: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
     for i, p in enumerate(paths):
@@ -108,7 +110,7 @@ def evaluate_files(
             per_file[str(p)] = m
         if progress is not None:
             progress(i + 1, len(paths))
-    names = list(METRIC_NAMES) + sorted({k for m in per_file.values() for k in m} - set(METRIC_NAMES))
+    names = list(base) + sorted({k for m in per_file.values() for k in m} - set(base))
     mean, std, n_def = {}, {}, {}
     for k in names:
         v = np.array([m.get(k, math.nan) for m in per_file.values()], dtype=float)
@@ -218,6 +220,9 @@ def run_eval(
     """``videobgm eval``: metrics of ``midi`` (file or folder) and of ``reference``; print the table,
     write JSON/CSV. Returns the report.
 
+    ``convention``: ``"default"`` (ours) or ``"papers"`` (muspy / mgeval as published; the old name
+    ``"muspy"`` is accepted and reported as ``"papers"``), see :mod:`videobgm.eval.symbolic`.
+
     With ``pop909_split`` ("train", "val", "test"), whichever of ``midi`` / ``reference`` is the
     POP909 folder contributes only the songs of that split (:func:`videobgm.train.data.split_of`).
 
@@ -228,12 +233,10 @@ def run_eval(
     """
     from rich.console import Console
 
-    from videobgm.eval.symbolic import CONVENTIONS
     from videobgm.fileio import write_json
     from videobgm.progress import stage_bar
 
-    if convention not in CONVENTIONS:
-        raise InputError(f"unknown convention {convention!r}; accepted: {', '.join(CONVENTIONS)}")
+    convention = canonical_convention(convention)  # OptionError if unknown; "muspy" -> "papers"
     sets = {"inputs": midi} if reference is None else {"inputs": midi, "reference": reference}
     results: dict[str, Any] = {}
     for name, path in sets.items():

@@ -1,6 +1,8 @@
 """Music-only (symbolic) metrics as plain functions over a :class:`~videobgm.types.Score`.
 
-Conventions shared by every function (``convention="default"``):
+Two conventions (``convention=`` of :func:`compute_all` and of the functions that differ):
+
+``"default"`` (our definitions; their names say what they are):
 
 * **Grid**: the score's 16th-note grid (4 steps per beat, ``beats_per_bar * 4`` per bar). A note
   occupies steps ``[onset, onset + duration)``: a note ending exactly on a beat does *not* sound in
@@ -9,19 +11,26 @@ Conventions shared by every function (``convention="default"``):
   rhythm metrics (empty beats, inter-onset interval, grooving) unless ``include_drums=False``.
 * **Counts**: histograms count notes (onsets), not durations, as muspy and the Jazz Transformer's
   MusDr do.
+* ``ioi_unique_onsets_s`` / ``_beats``: simultaneous onsets count once (not the published IOI).
+* ``grooving_similarity``: MusDr's GS, all pairs of non-empty bars.
 * **Undefined values** are NaN (no pitched note; fewer than two bars with onsets; ...), never an
   exception.
 
-``convention="muspy"`` reproduces muspy 0.5's choices where they differ (muspy is not a
-dependency: it pulls in music21 and friends; its definitions are reimplemented here and checked
-against the library in bench/metrics_pop909.py --with-muspy; see docs/metrics.md):
+``"papers"`` (``"muspy"`` is accepted as an alias, the name it had before): each metric exactly as
+the function the papers' tables were made with, on the same 16th grid (resolution 4 per beat);
+``tests/test_metrics_papers.py`` checks them against muspy 0.5 and mgeval to 1e-6:
 
-* empty-beat rate: beats ``0 .. last_end // 4`` (inclusive), a note marks beats
-  ``onset // 4 .. end // 4`` *inclusive*, so a note ending exactly on a beat fills the next beat;
-  drums count.
-* groove consistency: adjacent bar pairs only (not all pairs), including drums, every bar up to
-  the last onset (empty ones too).
-* pitch entropies, scale consistency, pitch-in-scale rate and polyphony are the same definitions.
+* scale consistency, pitch entropy, pitch-class entropy, pitch-in-scale rate, polyphony: muspy's,
+  which are our definitions too (every pitched note counts, duplicates included);
+* ``empty_beat_rate`` = ``muspy.empty_beat_rate``: beats ``0 .. length // 4`` inclusive, where
+  ``length`` is the last note end of *any* track (drums too); a note marks beats
+  ``onset // 4 .. end // 4`` *inclusive*, so a note ending exactly on a beat fills that beat;
+* ``groove_consistency`` = ``muspy.groove_consistency(music, steps_per_bar)``: adjacent bar pairs
+  of all ``length // steps_per_bar + 1`` bars (empty ones and a bar that starts at the last note
+  end included), onsets of every track;
+* ``polyphony_rate`` = muspy's: divided by the length of the whole piece (drums included);
+* ``avg_ioi_s`` = mgeval's ``avg_IOI``: the onsets of every note of every track (drums included,
+  simultaneous onsets kept), sorted, mean of the successive differences in seconds.
 """
 
 from __future__ import annotations
@@ -35,15 +44,20 @@ import numpy as np
 from videobgm.errors import OptionError
 from videobgm.types import STEPS_PER_BEAT, Note, Score
 
-CONVENTIONS = ("default", "muspy")
+CONVENTIONS = ("default", "papers")
+CONVENTION_ALIASES = {"muspy": "papers"}  # the papers' convention was called "muspy" before
 MAJOR_SCALE = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], dtype=bool)
 MINOR_SCALE = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], dtype=bool)  # natural minor
 NAN = float("nan")
 
 
-def _check_convention(convention: str) -> None:
-    if convention not in CONVENTIONS:
-        raise OptionError(f"unknown metric convention {convention!r}; accepted: {', '.join(CONVENTIONS)}")
+def canonical_convention(convention: str) -> str:
+    """The convention's canonical name (``"muspy"`` -> ``"papers"``); OptionError if unknown."""
+    name = CONVENTION_ALIASES.get(convention, convention)
+    if name not in CONVENTIONS:
+        accepted = ", ".join([*CONVENTIONS, *(f"{a} (= {b})" for a, b in CONVENTION_ALIASES.items())])
+        raise OptionError(f"unknown metric convention {convention!r}; accepted: {accepted}")
+    return name
 
 
 def _pitched(score: Score) -> list[Note]:
@@ -160,15 +174,19 @@ def polyphony(score: Score) -> float:
     return float(counts[on].sum() / on.sum()) if on.any() else NAN
 
 
-def polyphony_rate(score: Score, threshold: int = 2) -> float:
+def polyphony_rate(score: Score, threshold: int = 2, *, convention: str = "default") -> float:
     """Fraction of 16th steps (0 .. last note end) where more than ``threshold`` pitches sound.
 
-    Pitched tracks only (muspy's ``polyphony_rate``: strictly more than ``threshold``).
+    Pitched tracks only (muspy's ``polyphony_rate``: strictly more than ``threshold``). default:
+    steps up to the last pitched note's end, NaN without pitched notes; papers (muspy): steps up
+    to the last end of any track, drums included (0.0 for drums only), NaN for a zero length.
     """
+    convention = canonical_convention(convention)
     notes = _pitched(score)
-    if not notes:
+    counted = score.notes if convention == "papers" else notes
+    length = max((n.onset_16th + n.duration_16th for n in counted), default=0)
+    if length < 1:
         return NAN
-    length = max(n.onset_16th + n.duration_16th for n in notes)
     counts = _pianoroll(score, notes, length).sum(axis=1)
     return float(np.mean(counts > threshold))
 
@@ -183,15 +201,16 @@ def empty_beat_rate(score: Score, *, include_drums: bool = True, convention: str
     ``[4b, 4b + 4)``; it is empty when no note's ``[onset, onset + duration)`` intersects it (a note
     ending exactly on a beat does not fill the next one). NaN for a zero-length score.
 
-    muspy: beats ``0 .. max_end // 4`` inclusive and a note fills beats ``onset // 4 .. end // 4``
-    inclusive (see module docstring). NaN without notes.
+    papers (``muspy.empty_beat_rate``): beats ``0 .. max_end // 4`` inclusive and a note fills
+    beats ``onset // 4 .. end // 4`` inclusive (see module docstring). NaN when the last note
+    ends at step 0 or there are no notes.
     """
-    _check_convention(convention)
+    convention = canonical_convention(convention)
     notes = _rhythm_notes(score, include_drums)
-    if convention == "muspy":
-        if not notes:
+    if convention == "papers":
+        length = max((n.onset_16th + n.duration_16th for n in notes), default=0)
+        if length < 1:
             return NAN
-        length = max(n.onset_16th + n.duration_16th for n in notes)
         n_beats = length // STEPS_PER_BEAT + 1
         filled = np.zeros(n_beats, dtype=bool)
         for n in notes:
@@ -212,52 +231,83 @@ def empty_beat_rate(score: Score, *, include_drums: bool = True, convention: str
 
 
 def inter_onset_interval(score: Score, *, include_drums: bool = True) -> dict[str, float]:
-    """Mean interval between consecutive distinct onset times.
+    """Mean interval between consecutive *distinct* onset times (our variant, not the papers' IOI).
 
-    Returns ``{"ioi_s": seconds (real time from score.step_times()), "ioi_beats": beats}``;
-    simultaneous onsets count once. NaN with fewer than two distinct onsets.
+    Returns ``{"ioi_unique_onsets_s": seconds (real time from score.step_times()),
+    "ioi_unique_onsets_beats": beats}``; simultaneous onsets count once, onsets outside the score's
+    bars are left out. NaN with fewer than two distinct onsets. About twice :func:`avg_ioi` on
+    polyphonic music, which keeps every onset.
     """
     steps = np.unique([n.onset_16th for n in _rhythm_notes(score, include_drums)])
     steps = steps[(steps >= 0) & (steps < max(score.n_steps, 1))] if score.n_steps else steps
     if steps.size < 2:
-        return {"ioi_s": NAN, "ioi_beats": NAN}
+        return {"ioi_unique_onsets_s": NAN, "ioi_unique_onsets_beats": NAN}
     t = score.step_times()[steps]
-    return {"ioi_s": float(np.mean(np.diff(t))), "ioi_beats": float(np.mean(np.diff(steps)) / STEPS_PER_BEAT)}
+    return {"ioi_unique_onsets_s": float(np.mean(np.diff(t))),
+            "ioi_unique_onsets_beats": float(np.mean(np.diff(steps)) / STEPS_PER_BEAT)}
 
 
-def _groove_patterns(score: Score, notes: list[Note]) -> np.ndarray:
+def _times_of_steps(step_times: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Seconds of grid steps; steps past the last beat continue at the last step's length."""
+    s = np.asarray(steps)
+    last = len(step_times) - 1
+    step_s = (step_times[-1] - step_times[-2]) if last >= 1 else 0.5
+    return np.where(s <= last, step_times[np.clip(s, 0, last)], step_times[-1] + (s - last) * step_s)
+
+
+def avg_ioi(score: Score, *, include_drums: bool = True) -> float:
+    """mgeval's ``avg_IOI`` in seconds: the onset of every note of every track (drums included,
+    simultaneous onsets kept: ``pretty_midi.PrettyMIDI.get_onsets``), sorted, mean of the
+    successive differences. Times from ``score.step_times()``. NaN with fewer than two notes.
+    """
+    steps = np.array([n.onset_16th for n in _rhythm_notes(score, include_drums)], dtype=np.int64)
+    if steps.size < 2:
+        return NAN
+    t = np.sort(_times_of_steps(score.step_times(), steps))
+    return float(np.mean(np.diff(t)))
+
+
+def _groove_patterns(score: Score, notes: list[Note], n_bars: int | None = None) -> np.ndarray:
     spb = score.steps_per_bar
-    g = np.zeros((score.n_bars, spb), dtype=bool)
+    n_bars = score.n_bars if n_bars is None else n_bars
+    g = np.zeros((n_bars, spb), dtype=bool)
     for n in notes:
         b, pos = divmod(n.onset_16th, spb)
-        if 0 <= b < score.n_bars:
+        if 0 <= b < n_bars:
             g[b, pos] = True
     return g
 
 
+def groove_consistency(score: Score, *, include_drums: bool = True) -> float:
+    """muspy's ``groove_consistency(music, measure_resolution=steps_per_bar)`` on the 16th grid.
+
+    ``length`` = the last note end (steps, every track); the bars are ``0 .. length // spb``
+    (empty ones included, and the bar that starts where the last note ends exactly on a bar line);
+    each gives its binary onset vector ``G_i`` over ``spb`` positions, and the result is
+    ``1 - sum_i hamming(G_i, G_i+1) / (spb * (n_bars - 1))``. NaN with fewer than two bars.
+    """
+    notes = _rhythm_notes(score, include_drums)
+    spb = score.steps_per_bar
+    length = max((n.onset_16th + n.duration_16th for n in notes), default=0)
+    n_bars = length // spb + 1
+    if n_bars < 2:
+        return NAN
+    g = _groove_patterns(score, notes, n_bars)
+    return float(1.0 - np.count_nonzero(g[:-1] != g[1:]) / (spb * (n_bars - 1)))
+
+
 def grooving_similarity(score: Score, *, include_drums: bool = True, max_pairs: int = 20000,
-                        seed: int = 0, convention: str = "default") -> float:
+                        seed: int = 0) -> float:
     """Grooving pattern similarity (Jazz Transformer GS) on the 16th grid.
 
     default: each bar with at least one onset gives a binary onset vector over its
     ``steps_per_bar`` (16 in 4/4) positions; GS = mean over all pairs of such bars of
     ``1 - popcount(g_i XOR g_j) / steps_per_bar``. Bars without onsets are left out. When there are
     more than ``max_pairs`` pairs, ``max_pairs`` pairs are sampled with ``numpy.random.default_rng(seed)``.
-    NaN with fewer than two non-empty bars.
-
-    muspy (``groove_consistency``): adjacent pairs of *all* bars up to the last onset.
+    NaN with fewer than two non-empty bars. The papers' convention uses :func:`groove_consistency`.
     """
-    _check_convention(convention)
     g = _groove_patterns(score, _rhythm_notes(score, include_drums))
     q = g.shape[1]
-    if convention == "muspy":
-        onsets = np.flatnonzero(g.any(axis=1))
-        if onsets.size == 0:
-            return NAN
-        g = g[: onsets[-1] + 1]
-        if g.shape[0] < 2:
-            return NAN
-        return float(1.0 - np.count_nonzero(g[:-1] != g[1:]) / (q * (g.shape[0] - 1)))
     g = g[g.any(axis=1)].astype(np.int32)
     m = g.shape[0]
     if m < 2:
@@ -293,16 +343,9 @@ def chroma(score: Score, *, rate_hz: float = 2.0) -> np.ndarray:
     if not notes:
         return np.zeros((0, 12))
     st = score.step_times()
-    last = len(st) - 1
-    beat = (st[-1] - st[-2]) if last >= 1 else 0.5
-
-    def t_of(step: np.ndarray) -> np.ndarray:
-        s = np.asarray(step)
-        return np.where(s <= last, st[np.clip(s, 0, last)], st[-1] + (s - last) * beat)
-
     on = np.array([n.onset_16th for n in notes])
-    t0 = t_of(on)
-    t1 = t_of(on + np.array([n.duration_16th for n in notes]))
+    t0 = _times_of_steps(st, on)
+    t1 = _times_of_steps(st, on + np.array([n.duration_16th for n in notes]))
     pc = np.array([n.pitch % 12 for n in notes])
     n_frames = int(np.ceil(t1.max() * rate_hz))
     c = np.zeros((max(n_frames, 1), 12))
@@ -411,19 +454,34 @@ def structureness(score: Score, *, rate_hz: float = 2.0, max_frames: int = 1200)
 # ------------------------------------------------------------------------------------------------
 METRIC_NAMES: tuple[str, ...] = (
     "pitch_class_entropy", "pitch_class_entropy_1bar", "pitch_class_entropy_4bar", "pitch_entropy",
-    "scale_consistency", "pitch_in_scale_rate", "empty_beat_rate", "ioi_s", "ioi_beats",
-    "grooving_similarity", "polyphony", "polyphony_rate", "si_short", "si_mid", "si_long",
+    "scale_consistency", "pitch_in_scale_rate", "empty_beat_rate", "ioi_unique_onsets_s",
+    "ioi_unique_onsets_beats", "grooving_similarity", "polyphony", "polyphony_rate",
+    "si_short", "si_mid", "si_long",
 )
+"""The keys of :func:`compute_all` under the default convention."""
+
+PAPERS_METRIC_NAMES: tuple[str, ...] = (
+    "pitch_class_entropy", "pitch_class_entropy_1bar", "pitch_class_entropy_4bar", "pitch_entropy",
+    "scale_consistency", "pitch_in_scale_rate", "empty_beat_rate", "avg_ioi_s",
+    "groove_consistency", "polyphony", "polyphony_rate", "si_short", "si_mid", "si_long",
+)
+"""The keys under the papers' convention (``avg_ioi_s``: mgeval; ``groove_consistency``: muspy)."""
+
+
+def metric_names(convention: str = "default") -> tuple[str, ...]:
+    """The keys :func:`compute_all` returns under ``convention``."""
+    return PAPERS_METRIC_NAMES if canonical_convention(convention) == "papers" else METRIC_NAMES
 
 
 def compute_all(score: Score, *, convention: str = "default", seed: int = 0,
                 structure: bool = True) -> dict[str, Any]:
-    """Every metric of this module for one score, as ``{name: float}`` (keys = METRIC_NAMES).
+    """Every metric of this module for one score, as ``{name: float}`` (keys = metric_names(convention)).
 
-    ``convention`` switches empty-beat rate and grooving to muspy's definitions (the rest are the
-    same in both). ``structure=False`` skips the structureness indicators (NaN).
+    ``convention="papers"`` (alias ``"muspy"``) computes empty-beat rate, polyphony rate, groove
+    consistency (muspy) and IOI (mgeval ``avg_IOI``) as published; the other metrics are the same
+    in both. ``structure=False`` skips the structureness indicators (NaN).
     """
-    _check_convention(convention)
+    convention = canonical_convention(convention)
     out: dict[str, Any] = {
         "pitch_class_entropy": pitch_class_entropy(score),
         "pitch_class_entropy_1bar": pitch_class_entropy_windows(score, 1),
@@ -432,10 +490,14 @@ def compute_all(score: Score, *, convention: str = "default", seed: int = 0,
         "scale_consistency": scale_consistency(score),
         "pitch_in_scale_rate": pitch_in_scale_rate(score),
         "empty_beat_rate": empty_beat_rate(score, convention=convention),
-        **inter_onset_interval(score),
-        "grooving_similarity": grooving_similarity(score, seed=seed, convention=convention),
         "polyphony": polyphony(score),
-        "polyphony_rate": polyphony_rate(score),
+        "polyphony_rate": polyphony_rate(score, convention=convention),
     }
+    if convention == "papers":
+        out["avg_ioi_s"] = avg_ioi(score)
+        out["groove_consistency"] = groove_consistency(score)
+    else:
+        out.update(inter_onset_interval(score))
+        out["grooving_similarity"] = grooving_similarity(score, seed=seed)
     out.update(structureness(score) if structure else {f"si_{k}": NAN for k in SI_RANGES_S})
-    return {k: out[k] for k in METRIC_NAMES}
+    return {k: out[k] for k in metric_names(convention)}
