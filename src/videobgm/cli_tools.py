@@ -78,10 +78,9 @@ def _eval_video(args: argparse.Namespace) -> int:
     from videobgm.types import Features
 
     if args.features:
-        try:
-            feats = Features.from_dict(json.loads(Path(args.features).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"cannot read features {args.features}: {exc}") from None
+        from videobgm.schema import load_json
+
+        feats = Features.from_dict(load_json(args.features, "features"))
     else:
         from videobgm.features import extract_features
 
