@@ -330,11 +330,11 @@ class UIHandlers:
             total -= size
         return removed
 
-    def _drop_session(self, folder: Path, key: str) -> list[str]:
+    def _drop_session(self, folder: Path, key: str, keep: str | None = None) -> list[str]:
         shutil.rmtree(folder, ignore_errors=True)
         out = [str(folder)]
         upload = self._uploads.pop(key, None)
-        if upload and self._owned(upload):
+        if upload and upload != keep and self._owned(upload):
             with contextlib.suppress(OSError):
                 os.remove(upload)
                 out.append(upload)
@@ -349,9 +349,10 @@ class UIHandlers:
         except OSError:
             return False
 
-    def end_session(self, state: SessionState | None) -> None:
+    def end_session(self, state: SessionState | None, *, keep: str | None = None) -> None:
         """A browser session ended (tab closed, state expired) or was replaced by a new upload:
-        delete its outputs and its upload (unless a job of it is still running)."""
+        delete its outputs and its upload (unless a job of it is still running, or the upload
+        is ``keep``, the file being uploaded again)."""
         if state is None or not isinstance(state, SessionState):
             return
         if state.work_dir:
@@ -359,8 +360,8 @@ class UIHandlers:
             with self._active_lock:
                 busy = key in self._active
             if not busy and Path(state.work_dir).is_dir():
-                self._drop_session(Path(state.work_dir), key)
-        elif state.owns_upload and self._owned(state.video_path):
+                self._drop_session(Path(state.work_dir), key, keep)
+        elif state.owns_upload and state.video_path != keep and self._owned(state.video_path):
             with contextlib.suppress(OSError):
                 os.remove(str(state.video_path))
 
@@ -433,9 +434,9 @@ class UIHandlers:
         }
         if not self.ui.stems:
             paths.pop("stems")
+        kw: dict[str, str | None] = {k: str(v) for k, v in paths.items()}
         if (state.video_info or {}).get("still_image"):
-            paths.pop("output")  # nothing to mux the music into: WAV, MIDI, stems and plan
-        kw = {k: str(v) for k, v in paths.items()}
+            kw["output"] = None  # nothing to mux the music into: WAV, MIDI, stems and plan
         if regenerate is None:
             result = pipe.write_outputs(result, video=state.video_path, **kw)
         else:
@@ -473,8 +474,8 @@ class UIHandlers:
 
     def _upload(self, video_path: str | None, state: SessionState | None,
                 progress: ProgressCb, still_duration_s: Any = None) -> Outcome:
-        if state is not None and state.video_path != (str(video_path) if video_path else None):
-            self.end_session(state)  # a new upload replaces the session: its files go
+        if state is not None:  # a new upload replaces the session: its files go
+            self.end_session(state, keep=str(video_path) if video_path else None)
         state = SessionState()
         try:
             progress(0.0, desc="checking the upload")
@@ -530,13 +531,16 @@ class UIHandlers:
     def _generate(self, state: SessionState | None, description_text: str | None,
                   controls: MusicControls, progress: ProgressCb) -> Outcome:
         state = state if state is not None else SessionState()
+        try:
+            self.check_text(description_text)  # first: a huge text is refused at once
+        except VideobgmError as exc:
+            return Outcome(False, f"**Generation failed:** {exc}", state)
         if state.features is None or not state.video_path:
             return Outcome(False, "**Nothing to score:** upload a video first.", state)
         base_text = (state.description.text or "").strip() if state.description else ""
         if state.proposed is not None and (description_text or "").strip() != base_text:
             controls = controls.unchanged_as_auto(state.proposed)  # the edited words decide
         try:
-            self.check_text(description_text)
             cfg = controls.apply(self.config)
             description = self._description(state, description_text, controls)
             with self._heavy(state, progress) as job:
