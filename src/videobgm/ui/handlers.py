@@ -531,8 +531,10 @@ class UIHandlers:
     def _generate(self, state: SessionState | None, description_text: str | None,
                   controls: MusicControls, progress: ProgressCb) -> Outcome:
         state = state if state is not None else SessionState()
+        base = state.description.text if state.description else None
         try:
-            self.check_text(description_text)  # first: a huge text is refused at once
+            if (description_text or "").strip() != (base or "").strip():  # edited: to be parsed
+                self.check_text(description_text)  # first: a huge text is refused at once
         except VideobgmError as exc:
             return Outcome(False, f"**Generation failed:** {exc}", state)
         if state.features is None or not state.video_path:
