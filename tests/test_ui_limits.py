@@ -22,27 +22,12 @@ import pytest
 
 pytest.importorskip("gradio")
 
+from test_ui import _factory, _one_thread  # noqa: E402, F401 (the autouse fixture)
 from videobgm.config import PipelineConfig, UIConfig  # noqa: E402
 from videobgm.ui.handlers import MusicControls, SessionState, UIHandlers  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WIDGETS_AUTO = ["auto", "auto", 0, "auto", "auto", [], 1.0, 0]  # the page's controls, all auto
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _factory(config: PipelineConfig):
-    from videobgm.pipeline import Pipeline
-
-    return Pipeline(config, untrained=True)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +89,7 @@ def test_huge_description_fails_fast_while_another_users_job_completes(tmp_path,
         out_a = job_a.result(timeout=180)
     finally:
         demo.close()
+    print(f"1 MB description refused in {elapsed:.2f} s while another job ran")
     assert elapsed < 2.0, elapsed
     assert "1048586 characters long; this page accepts up to 10000" in str(out_b[0]), out_b[0]
     assert str(out_a[0]).startswith("**Done (v1)**"), out_a[0]

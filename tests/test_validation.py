@@ -252,14 +252,18 @@ def test_description_synonyms_become_canonical(env) -> None:
 # ----------------------------------------------------------------------------------------------
 # the hand list
 # ----------------------------------------------------------------------------------------------
+def _refused_without_output(env, capsys, args: list[str], out: Path, field: str) -> None:
+    _refused(*_run(args, capsys), field=field)
+    _no_output(env, out)
+
+
 @pytest.mark.parametrize("case", DESCRIPTION_CASES, ids=[c[0] for c in DESCRIPTION_CASES])
 def test_malformed_description_is_refused_by_score(env, capsys, case) -> None:
     _, path, value, field = case
     src = _write(env["dir"] / "d.json", _set(DESCRIPTION, path, value))
     out = env["dir"] / "out.mp4"
-    rc, err = _run(["score", str(env["clip"]), "-o", str(out), "--description", str(src)], capsys)
-    _refused(rc, err, field=field)
-    _no_output(env, out)
+    _refused_without_output(env, capsys, ["score", str(env["clip"]), "-o", str(out),
+                                          "--description", str(src)], out, field)
 
 
 @pytest.mark.parametrize("case", DESCRIPTION_FILES, ids=[c[0] for c in DESCRIPTION_FILES])
@@ -267,9 +271,8 @@ def test_malformed_description_file_is_refused_by_compose(env, capsys, case) -> 
     _, content, words = case
     src = _write(env["dir"] / "d.json", content)
     out = env["dir"] / "out.mid"
-    rc, err = _run(["compose", "--description", str(src), "--duration", "4", "-o", str(out)], capsys)
-    _refused(rc, err, field=words)
-    _no_output(env, out)
+    _refused_without_output(env, capsys, ["compose", "--description", str(src), "--duration", "4",
+                                          "-o", str(out)], out, words)
 
 
 @pytest.mark.parametrize("case", FEATURES_CASES, ids=[c[0] for c in FEATURES_CASES])
@@ -277,9 +280,7 @@ def test_malformed_features_is_refused_by_describe(env, capsys, case) -> None:
     _, path, value, field = case
     src = _write(env["dir"] / "f.json", _set(FEATURES, path, value))
     args, out = _describe_cmd(env, src)
-    rc, err = _run(args, capsys)
-    _refused(rc, err, field=field)
-    _no_output(env, out)
+    _refused_without_output(env, capsys, args, out, field)
 
 
 @pytest.mark.parametrize("case", FEATURES_FILES, ids=[c[0] for c in FEATURES_FILES])
@@ -287,10 +288,8 @@ def test_malformed_features_file_is_refused_by_eval(env, capsys, case) -> None:
     _, content, words = case
     src = _write(env["dir"] / "f.json", content)
     out = env["dir"] / "sync.json"
-    rc, err = _run(["eval", str(env["midi"]), "--video", str(env["clip"]), "--features", str(src),
-                    "--json", str(out)], capsys)
-    _refused(rc, err, field=words)
-    _no_output(env, out)
+    _refused_without_output(env, capsys, ["eval", str(env["midi"]), "--video", str(env["clip"]),
+                                          "--features", str(src), "--json", str(out)], out, words)
 
 
 def test_huge_duration_is_refused_before_allocating(env, capsys) -> None:

@@ -369,6 +369,9 @@ def parse_description(text_or_path: str | Path, *, use_embeddings: bool | None =
             data = schema.load_json(p, "description", max_bytes=schema.MAX_DESCRIPTION_BYTES)
             return _edited_description(data, max_duration_s)
         try:
+            if p.stat().st_size > schema.MAX_DESCRIPTION_BYTES:
+                raise InputError(f"description file {p} is {p.stat().st_size / 1e6:.1f} MB; the "
+                                 f"limit is {schema.MAX_DESCRIPTION_BYTES / 1e6:.0f} MB")
             raw = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read description file {text_or_path}: {exc}") from None

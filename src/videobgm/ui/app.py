@@ -17,9 +17,7 @@ status message in the page; the server keeps serving.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -297,6 +295,10 @@ def launch(
 
     demo.close = close_and_sweep
     if block:
+        # SIGTERM (systemd, docker stop) stops the server like Ctrl-C, so the outputs and the
+        # cache are removed on the way out (the batch runner's handler, main thread only)
+        from videobgm.batch import _sigterm_as_interrupt
+
         with _sigterm_as_interrupt():
             try:
                 demo.block_thread()
@@ -335,27 +337,6 @@ class _Sweeper:
                 continue
             if removed:
                 logging.getLogger(__name__).info("swept %d expired/over-quota path(s)", len(removed))
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """While serving, SIGTERM (systemd, docker stop) stops the server like Ctrl-C, so the
-    outputs and the cache are removed on the way out (main thread only)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 _OWN_CACHE_ENV = "_VIDEOBGM_UI_GRADIO_CACHE"
