@@ -141,14 +141,14 @@ def _folder(path: Path, mb: float, age_s: float, now: float) -> Path:
 def test_sweep_expiry_versions_and_quota(tmp_path) -> None:
     ui = UIConfig(work_dir=str(tmp_path / "work"), output_ttl_s=3600, max_work_mb=2.5, keep_versions=2)
     h = UIHandlers(PipelineConfig.preset("tiny"), ui, pipeline_factory=_factory)
-    h.upload_root = tmp_path / "cache"
+    h.store.upload_root = tmp_path / "cache"
     now = time.time()
     root = h.work_root
     expired = _folder(root / "session-expired", 0.1, 7200, now)
-    upload = h.upload_root / "abc" / "clip.mp4"
+    upload = h.store.upload_root / "abc" / "clip.mp4"
     upload.parent.mkdir(parents=True)
     upload.write_bytes(b"video")
-    h._uploads[str(expired.resolve())] = str(upload)
+    h.store._uploads[str(expired.resolve())] = str(upload)
     old = _folder(root / "session-old", 1.0, 1800, now)
     mid = _folder(root / "session-mid", 1.0, 900, now)
     new = _folder(root / "session-new", 1.0, 60, now)
@@ -156,7 +156,7 @@ def test_sweep_expiry_versions_and_quota(tmp_path) -> None:
         (new / f"v{i:03d}").mkdir()
     os.utime(new, (now - 60, now - 60))
     busy = _folder(root / "session-busy", 1.0, 7200, now)  # expired, but a job is running
-    h._active[str(busy.resolve())] = 1
+    h.store._active[str(busy.resolve())] = 1
     removed = set(h.sweep(now=now))
     assert not expired.exists() and not upload.exists()  # the session took its upload along
     assert {str(expired), str(upload)} <= removed
@@ -172,12 +172,12 @@ def test_quota_full_refuses_a_job_with_one_line(tmp_path, clip) -> None:
     other = SessionState()
     d = h._new_work_dir(other)  # another user's job is writing 1 MB: it cannot be swept
     (d / "big.bin").write_bytes(b"\0" * 1_000_000)
-    h._active[str(d.resolve())] = 1
+    h.store._active[str(d.resolve())] = 1
     out = h.upload(str(clip), None)
     assert not out.ok
     assert "disk quota for results (0.5 MB) is full (1 MB in use)" in out.status
     assert d.is_dir() and not [p for p in h.work_root.glob("session-*") if p != d]
-    del h._active[str(d.resolve())]  # that job ended: its session is swept to make room
+    del h.store._active[str(d.resolve())]  # that job ended: its session is swept to make room
     assert h.upload(str(clip), None).ok
     assert not d.exists()
 
@@ -185,8 +185,8 @@ def test_quota_full_refuses_a_job_with_one_line(tmp_path, clip) -> None:
 def test_a_new_upload_or_a_closed_tab_deletes_the_session(tmp_path, clip) -> None:
     h = UIHandlers(PipelineConfig.preset("tiny"), UIConfig(work_dir=str(tmp_path / "work")),
                    pipeline_factory=_factory)
-    h.upload_root = tmp_path / "cache"
-    served = h.upload_root / "x" / "clip.mp4"  # the server's copy of an upload
+    h.store.upload_root = tmp_path / "cache"
+    served = h.store.upload_root / "x" / "clip.mp4"  # the server's copy of an upload
     served.parent.mkdir(parents=True)
     served.write_bytes(clip.read_bytes())
     first = h.upload(str(served), None)

@@ -86,7 +86,7 @@ def build_app(
     cache = _use_own_gradio_cache(h.work_root)
     import gradio as gr
 
-    h.upload_root = Path(cache)
+    h.store.upload_root = Path(cache)
     vocab = vocabulary()
     MOODS, STYLES, INSTRUMENTS = vocab["moods"], vocab["styles"], vocab["instruments"]  # noqa: N806
     # Gradio lets this many heavy events into the handlers at once; the handlers run

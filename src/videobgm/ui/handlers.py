@@ -24,6 +24,7 @@ from typing import Any
 from videobgm.config import PipelineConfig, UIConfig
 from videobgm.errors import InputError, OptionError, VideobgmError
 from videobgm.types import PITCH_CLASS_NAMES, Description, Result
+from videobgm.ui.storage import WorkStore
 
 log = logging.getLogger(__name__)
 
@@ -216,13 +217,8 @@ class UIHandlers:
         root = self.ui.work_dir or os.path.join(tempfile.gettempdir(), "videobgm-ui")
         self.work_root = Path(root)
         self.work_root.mkdir(parents=True, exist_ok=True)
-        # uploads under this folder belong to the server (the app sets it to Gradio's upload
-        # folder); they are deleted with their session. None: never delete an uploaded path.
-        self.upload_root: Path | None = None
+        self.store = WorkStore(self.work_root, self.ui)  # expiry, quota, uploads per session
         self._slots = threading.BoundedSemaphore(max(1, int(self.ui.concurrency_limit)))
-        self._active_lock = threading.Lock()
-        self._active: dict[str, int] = {}  # session folder -> running jobs (never swept)
-        self._uploads: dict[str, str] = {}  # session folder -> its upload (when owned)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -264,106 +260,28 @@ class UIHandlers:
         progress(0.0, desc="waiting for a free worker")
         if not self._slots.acquire(timeout=float(self.ui.job_time_limit_s)):
             raise ServerBusy("the server is busy with other users' jobs; try again in a few minutes")
-        key = str(Path(self._new_work_dir(state)).resolve())
-        with self._active_lock:
-            self._active[key] = self._active.get(key, 0) + 1
         try:
-            self.sweep()
-            used_mb = _tree_bytes(self.work_root) / 1e6
-            if used_mb > self.ui.max_work_mb:
-                raise ServerBusy(f"the server's disk quota for results ({self.ui.max_work_mb:g} MB) "
-                                 f"is full ({used_mb:.0f} MB in use); try again later")
-            yield _Job(self.ui.job_time_limit_s)
+            with self.store.job(self._new_work_dir(state)):
+                self.store.sweep()
+                used_mb = self.store.used_bytes() / 1e6
+                if used_mb > self.ui.max_work_mb:
+                    raise ServerBusy(f"the server's disk quota for results ({self.ui.max_work_mb:g} "
+                                     f"MB) is full ({used_mb:.0f} MB in use); try again later")
+                yield _Job(self.ui.job_time_limit_s)
         finally:
-            with self._active_lock:
-                self._active[key] -= 1
-                if not self._active[key]:
-                    del self._active[key]
             self._slots.release()
-            with contextlib.suppress(OSError):
-                os.utime(key)  # the session's expiry counts from its last job
 
     def sweep(self, now: float | None = None) -> list[str]:
-        """Delete what the server no longer needs; return the removed paths.
-
-        1. sessions whose last job ended more than ``UIConfig.output_ttl_s`` ago (their outputs
-           and their upload);
-        2. in every session, result versions beyond the newest ``UIConfig.keep_versions``;
-        3. while the outputs exceed ``UIConfig.max_work_mb``: whole sessions, oldest first.
-
-        A session with a running job is never touched.
-        """
-        now = time.time() if now is None else float(now)
-        removed: list[str] = []
-        with self._active_lock:
-            active = set(self._active)
-        sessions = []
-        for d in self.work_root.glob("session-*"):
-            key = str(d.resolve())
-            if not d.is_dir() or key in active:
-                continue
-            try:
-                sessions.append((d.stat().st_mtime, d, key))
-            except OSError:
-                continue
-        sessions.sort()
-        keep: list[tuple[float, Path, str]] = []
-        for mtime, d, key in sessions:
-            if now - mtime > float(self.ui.output_ttl_s):
-                removed += self._drop_session(d, key)
-            else:
-                keep.append((mtime, d, key))
-        for d in [p for p in self.work_root.glob("session-*") if p.is_dir()]:
-            versions = sorted(v for v in d.glob("v[0-9][0-9][0-9]*") if v.is_dir())
-            if str(d.resolve()) in active:
-                versions = versions[:-1]  # the running job may be writing the newest one
-            for v in versions[:max(0, len(versions) - max(1, int(self.ui.keep_versions)))]:
-                shutil.rmtree(v, ignore_errors=True)
-                removed.append(str(v))
-        quota = float(self.ui.max_work_mb) * 1e6
-        total = _tree_bytes(self.work_root)
-        for _, d, key in keep:  # oldest first
-            if total <= quota:
-                break
-            size = _tree_bytes(d)
-            removed += self._drop_session(d, key)
-            total -= size
-        return removed
-
-    def _drop_session(self, folder: Path, key: str, keep: str | None = None) -> list[str]:
-        shutil.rmtree(folder, ignore_errors=True)
-        out = [str(folder)]
-        upload = self._uploads.pop(key, None)
-        if upload and upload != keep and self._owned(upload):
-            with contextlib.suppress(OSError):
-                os.remove(upload)
-                out.append(upload)
-        return out
-
-    def _owned(self, path: str | None) -> bool:
-        """Whether ``path`` is the server's copy of an upload (inside ``upload_root``)."""
-        if not path or self.upload_root is None:
-            return False
-        try:
-            return Path(path).resolve().is_relative_to(self.upload_root.resolve())
-        except OSError:
-            return False
+        """Delete expired and over-quota sessions now (:meth:`WorkStore.sweep`)."""
+        return self.store.sweep(now)
 
     def end_session(self, state: SessionState | None, *, keep: str | None = None) -> None:
         """A browser session ended (tab closed, state expired) or was replaced by a new upload:
         delete its outputs and its upload (unless a job of it is still running, or the upload
         is ``keep``, the file being uploaded again)."""
-        if state is None or not isinstance(state, SessionState):
-            return
-        if state.work_dir:
-            key = str(Path(state.work_dir).resolve())
-            with self._active_lock:
-                busy = key in self._active
-            if not busy and Path(state.work_dir).is_dir():
-                self._drop_session(Path(state.work_dir), key, keep)
-        elif state.owns_upload and state.video_path != keep and self._owned(state.video_path):
-            with contextlib.suppress(OSError):
-                os.remove(str(state.video_path))
+        if isinstance(state, SessionState):
+            self.store.end_session(state.work_dir, state.video_path if state.owns_upload else None,
+                                   keep=keep)
 
     def check_text(self, text: str | None) -> None:
         """Refuse an edited description longer than ``UIConfig.max_text_chars`` (before any work)."""
@@ -481,10 +399,10 @@ class UIHandlers:
             progress(0.0, desc="checking the upload")
             info = self.check_upload(video_path, still_duration_s)
             state.video_path, state.video_info = str(video_path), info
-            state.owns_upload = self._owned(state.video_path)
+            state.owns_upload = self.store.owns(state.video_path)
             with self._heavy(state, progress) as job:
                 if state.owns_upload and state.work_dir:
-                    self._uploads[str(Path(state.work_dir).resolve())] = state.video_path
+                    self.store.add_upload(state.work_dir, state.video_path)
                 pipe = self.pipeline(self.config, job)
                 progress(0.1, desc="analysing motion, beats, cuts and colour")
                 features = pipe.analyze(video_path, duration_s=info.get("duration_s")
@@ -681,16 +599,6 @@ def _still_duration(value: Any, max_s: float) -> float:
     return d
 
 
-def _tree_bytes(folder: Path) -> int:
-    """Bytes of the files under ``folder`` (0 when it is gone)."""
-    total = 0
-    for root, _dirs, files in os.walk(folder):
-        for f in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, f)).st_size
-    return total
-
-
 def _fallback_text(features: Any, plan: Any) -> str:
     return (f"{plan.mood} {plan.style} music at {plan.tempo_bpm:.0f} bpm in "
             f"{PITCH_CLASS_NAMES[plan.controls.key_tonic]} {plan.controls.mode}, "
@@ -719,7 +627,7 @@ def _zip_dir(folder: Path, zip_path: Path) -> Path:
 def cleanup(handlers: UIHandlers, *, outputs: bool = True) -> None:
     """At shutdown: remove the server's copies of uploads (Gradio's cache, when it is the app's
     own) and, with ``outputs``, every session folder under the work root."""
-    root = handlers.upload_root
+    root = handlers.store.upload_root
     if root is not None and os.environ.get("_VIDEOBGM_UI_GRADIO_CACHE") == str(root):
         shutil.rmtree(root, ignore_errors=True)
     if outputs:
