@@ -210,8 +210,11 @@ def test_build_app_queues_heavy_work(tmp_path: Path) -> None:
     demo = build_app(PipelineConfig.preset("tiny"), pipeline_factory=_factory, ui_config=ui)
     assert demo.videobgm_handlers.ui is ui
     heavy = [f for f in demo.fns.values() if f.concurrency_id == "videobgm-work"]
-    assert len(heavy) == 3  # upload, generate, regenerate share one limit
-    assert all(f.concurrency_limit == 2 and f.queue for f in heavy)
+    assert len(heavy) == 4  # video upload, image upload, generate, regenerate share one group
+    # Gradio lets the waiting ones into the handlers (fast checks first); the handlers' own
+    # slots run 2 heavy jobs at once
+    assert all(f.concurrency_limit == 2 + 5 and f.queue for f in heavy)
+    assert demo.videobgm_handlers._slots._value == 2
     assert demo._queue.max_size == 5
 
 

@@ -18,7 +18,11 @@ import sys
 from collections.abc import Sequence
 
 from videobgm import __version__
-from videobgm.cli_options import _add_music_options, config_from_args  # noqa: F401 (re-export)
+from videobgm.cli_options import (  # noqa: F401 (re-export)
+    OneLineErrorParser,
+    _add_music_options,
+    config_from_args,
+)
 from videobgm.cli_tools import _add_batch, _add_eval, _add_index, _add_train, _add_ui
 from videobgm.errors import VideobgmError
 
@@ -169,7 +173,6 @@ def _add_describe(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_describe(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
     from videobgm.config import PipelineConfig
@@ -187,12 +190,11 @@ def _cmd_describe(args: argparse.Namespace) -> int:
 
         model = load_labels_model(args.labels_model)  # fail before the long analysis
     if src.suffix.lower() == ".json":
+        from videobgm.schema import load_json
         from videobgm.types import Features
 
-        try:
-            features = Features.from_dict(json.loads(src.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{src} is not a features JSON from `videobgm analyze -o`: {exc}") from None
+        features = Features.from_dict(load_json(src, "features"),
+                                      max_duration_s=cfg.video.max_duration_s)
     else:
         from videobgm.pipeline import Pipeline
 
@@ -243,13 +245,13 @@ def _cmd_compose(args: argparse.Namespace) -> int:
         raise OptionError(f"output must end in .wav, .mid or .midi, got {args.output}")
     if not (args.duration and args.duration > 0):
         raise OptionError(f"--duration must be > 0 seconds, got {args.duration}")
+    cfg = config_from_args(args)  # bad options fail before the prompt is parsed
     desc = parse_description(args.prompt if args.prompt is not None else args.description)
     if not args.quiet:
         print(format_description(desc) + "\n")
     from videobgm.pipeline import Pipeline
 
-    pipe = Pipeline(config_from_args(args), untrained=args.untrained, progress=not args.quiet,
-                    index=args.index)
+    pipe = Pipeline(cfg, untrained=args.untrained, progress=not args.quiet, index=args.index)
     result = pipe.compose_from_description(
         desc, args.duration, midi=out if kind == "midi" else None, wav=out if kind == "wav" else None,
         plan_json=args.plan, use_retrieval=args.retrieve,
@@ -271,7 +273,7 @@ def _cmd_compose(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="videobgm",
         description="Compose background music that fits a video (offline, CPU).",
     )

@@ -4,6 +4,19 @@ overrides of the plan, sampler, renderer and mixer, turned into a :class:`Pipeli
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``videobgm: error: ...``, exit 2).
+
+    argparse prints the whole usage block before the error (15 lines for ``score --tempo abc``);
+    the usage stays one ``--help`` away. Subcommand parsers inherit this class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        hint = f" (see `{self.prog} --help`)"
+        self.exit(2, f"videobgm: error: {' '.join(message.split())}{hint}\n")
 
 
 def _add_music_options(p: argparse.ArgumentParser) -> None:
@@ -68,7 +81,11 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
         if not (0.0 <= args.original_level <= 4.0):
             raise OptionError(f"--original-level must be in [0, 4], got {args.original_level:g}")
         mux_kw["original_level"] = args.original_level
-    return cfg.replace(
+    cfg = cfg.replace(
         plan=cfg.plan.replace(**plan_kw), sample=cfg.sample.replace(**sample_kw),
         render=cfg.render.replace(**render_kw), mux=cfg.mux.replace(**mux_kw),
     )
+    from videobgm.plan import validate_config
+
+    validate_config(cfg.plan)  # a bad --mood / --key / --instruments fails before any work
+    return cfg

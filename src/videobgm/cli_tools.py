@@ -79,10 +79,9 @@ def _eval_video(args: argparse.Namespace) -> int:
     from videobgm.types import Features
 
     if args.features:
-        try:
-            feats = Features.from_dict(json.loads(Path(args.features).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"cannot read features {args.features}: {exc}") from None
+        from videobgm.schema import load_json
+
+        feats = Features.from_dict(load_json(args.features, "features"))
     else:
         from videobgm.features import extract_features
 
@@ -261,6 +260,12 @@ def _add_ui(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=None,
                    help="jobs run at once; the others wait in the queue (default 1)")
     p.add_argument("--work-dir", default=None, help="folder for the outputs (default: system temp)")
+    p.add_argument("--job-time-limit", type=float, default=None,
+                   help="seconds after which an analysis or generation is stopped (default 900)")
+    p.add_argument("--max-work-mb", type=float, default=None,
+                   help="disk quota of the outputs in MB; oldest sessions are deleted first (default 4000)")
+    p.add_argument("--output-ttl", type=float, default=None,
+                   help="seconds a session's outputs and upload are kept after its last job (default 3600)")
     p.set_defaults(func=_cmd_ui)
 
 
@@ -277,9 +282,13 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     ui_kw = {k: v for k, v in (("max_upload_mb", args.max_upload_mb),
                                ("max_duration_s", args.max_duration),
                                ("concurrency_limit", args.concurrency),
-                               ("work_dir", args.work_dir)) if v is not None}
+                               ("work_dir", args.work_dir),
+                               ("job_time_limit_s", args.job_time_limit),
+                               ("max_work_mb", args.max_work_mb),
+                               ("output_ttl_s", args.output_ttl)) if v is not None}
     for opt, k in (("--max-upload-mb", "max_upload_mb"), ("--max-duration", "max_duration_s"),
-                   ("--concurrency", "concurrency_limit")):
+                   ("--concurrency", "concurrency_limit"), ("--job-time-limit", "job_time_limit_s"),
+                   ("--max-work-mb", "max_work_mb"), ("--output-ttl", "output_ttl_s")):
         if k in ui_kw and not ui_kw[k] > 0:
             raise OptionError(f"{opt} must be > 0, got {ui_kw[k]:g}")
     cfg = config_from_args(args)

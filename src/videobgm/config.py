@@ -237,6 +237,14 @@ class UIConfig(_Cfg):
     max_queue: int = 16  # waiting jobs; more are refused with "queue full"
     stems: bool = True  # also write per-track stems (zipped for download)
     work_dir: str | None = None  # outputs; None = <system temp>/videobgm-ui
+    job_time_limit_s: float = 900.0  # an analysis / generation / regeneration stops after this
+    max_text_chars: int = 10_000  # longest edited description (the prompt parser's limit)
+    max_work_mb: float = 4000.0  # disk quota of the outputs (oldest sessions go first)
+    output_ttl_s: float = 3600.0  # a session's outputs and upload are deleted this long after its last job
+    upload_ttl_s: float = 3600.0  # Gradio's cached uploads and result copies are deleted after this
+    sweep_interval_s: float = 300.0  # how often expired / over-quota files are swept
+    keep_versions: int = 5  # result versions kept per session (older ones are deleted)
+    still_duration_s: float = 30.0  # the page's default music length for a still image
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,13 @@ anchor phrases.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from videobgm import vocab
-from videobgm.errors import InputError, OptionError
+from videobgm.errors import InputError
 from videobgm.types import Description, Features
 
 MIN_SECTION_S = 4.0
@@ -312,59 +311,23 @@ def format_description(desc: Description) -> str:
     return "\n".join(lines)
 
 
-def validate_description(desc: Description) -> Description:
+def validate_description(desc: Description, *, max_duration_s: float | None = None) -> Description:
     """Check and canonicalise the fields of an (edited) description, in place.
 
-    Synonyms become canonical names (``"melancholic"`` -> ``"sad"``); a word that cannot be mapped
-    is dropped and the reasons say so. Invalid tempo / key / mode raise :class:`OptionError`.
+    The one description schema (:func:`videobgm.schema.check_description`): synonyms become
+    canonical names (``"melancholic"`` -> ``"sad"``); a wrong type, a number out of range or a word
+    outside the lexicon raises :class:`~videobgm.errors.InputError` naming the field.
     """
-    if desc.tempo_bpm is not None:
-        try:
-            tempo = float(desc.tempo_bpm)
-        except (TypeError, ValueError):
-            raise OptionError(f"description tempo_bpm must be a number, got {desc.tempo_bpm!r}") from None
-        if not 30.0 <= tempo <= 300.0:
-            raise OptionError(f"description tempo_bpm must be within 30..300 bpm, got {tempo:g}")
-        desc.tempo_bpm = tempo
-    if desc.key is not None:
-        desc.key = vocab.key_name(vocab.parse_key(desc.key))
-    if desc.mode is not None:
-        mode = str(desc.mode).strip().lower()
-        mode = {"maj": "major", "min": "minor"}.get(mode, mode)
-        if mode not in ("major", "minor"):
-            raise OptionError(f"unknown mode {desc.mode!r}; accepted: major, minor")
-        desc.mode = mode
-    if desc.mood is not None:
-        m = vocab.canonical_mood(str(desc.mood))
-        if m is None:
-            desc.reasons["mood"] = (f"'{desc.mood}' is not a known mood (accepted: "
-                                    f"{', '.join(vocab.MOODS)}); left to the planner")
-        elif m != desc.mood:
-            desc.reasons.setdefault("mood", f"'{desc.mood}' -> {m}")
-        desc.mood = m
-    if desc.style is not None:
-        s = vocab.canonical_style(str(desc.style))
-        if s is None:
-            desc.reasons["style"] = (f"'{desc.style}' is not a known style (accepted: "
-                                     f"{', '.join(vocab.STYLES)}); left to the planner")
-        desc.style = s
-    if desc.instruments is not None:
-        names, unknown = [], []
-        for word in desc.instruments:
-            c = vocab.canonical_instrument(str(word))
-            if c is None:
-                unknown.append(str(word))
-            elif c not in names:
-                names.append(c)
-        if unknown:
-            desc.reasons["instruments"] = (f"unknown instrument(s) {', '.join(unknown)} dropped; "
-                                           f"accepted: {', '.join(vocab.INSTRUMENTS)}")
-        desc.instruments = names or None
-    desc.energy_curve = [float(np.clip(float(e), 0.0, 1.0)) for e in (desc.energy_curve or [])]
+    from videobgm.schema import check_description
+
+    for k, v in check_description(desc.to_dict(), max_duration_s=max_duration_s).items():
+        setattr(desc, k, v)
     return desc
 
 
-def parse_description(text_or_path: str | Path, *, use_embeddings: bool | None = None) -> Description:
+def parse_description(text_or_path: str | Path, *, use_embeddings: bool | None = None,
+                      max_duration_s: float | None = None,
+                      max_prompt_chars: int | None = None) -> Description:
     """Read a description from an edited JSON file, a JSON string, a text file or free text.
 
     Parameters
@@ -374,36 +337,60 @@ def parse_description(text_or_path: str | Path, *, use_embeddings: bool | None =
         prompt, a JSON string, or the prompt itself (``"calm piano, rainy evening, 80 bpm"``).
     use_embeddings : bool, optional
         Match the text against mood/style anchor phrases with MiniLM; default: when installed.
+    max_duration_s : float, optional
+        Latest section time a description JSON may give (default ``VideoConfig.max_duration_s``).
+    max_prompt_chars : int, optional
+        Longest prompt accepted (default ``prompt.MAX_PROMPT_CHARS``).
 
     Returns
     -------
     Description
         ``source="edited"`` for JSON, ``"text"`` for a prompt.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, invalid JSON, or a field outside the description schema (one line
+        naming the field, :mod:`videobgm.schema`).
+    OptionError
+        An empty or too long prompt, or a tempo outside 30..300 bpm in it.
     """
+    from videobgm import schema
+
     raw = str(text_or_path)
-    is_path = isinstance(text_or_path, Path) or ("\n" not in raw and len(raw) < 1024 and Path(raw).suffix != "" and Path(raw).is_file())
-    looks_like_file = " " not in raw.strip() and raw.strip().lower().endswith((".json", ".txt"))
+    short = len(raw) < 1024 and "\n" not in raw and "\x00" not in raw
+    is_path = isinstance(text_or_path, Path) or (short and Path(raw).suffix != "" and Path(raw).is_file())
+    looks_like_file = short and " " not in raw.strip() and raw.strip().lower().endswith((".json", ".txt"))
     if (isinstance(text_or_path, Path) or looks_like_file) and not Path(raw.strip()).is_file():
         raise InputError(f"description file not found: {raw.strip()}")
     if is_path:
+        p = Path(text_or_path)
+        if p.suffix.lower() == ".json":
+            data = schema.load_json(p, "description", max_bytes=schema.MAX_DESCRIPTION_BYTES)
+            return _edited_description(data, max_duration_s)
         try:
-            raw = Path(text_or_path).read_text(encoding="utf-8")
+            if p.stat().st_size > schema.MAX_DESCRIPTION_BYTES:
+                raise InputError(f"description file {p} is {p.stat().st_size / 1e6:.1f} MB; the "
+                                 f"limit is {schema.MAX_DESCRIPTION_BYTES / 1e6:.0f} MB")
+            raw = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read description file {text_or_path}: {exc}") from None
     if raw.lstrip().startswith("{"):
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"description JSON is invalid ({exc.msg} at line {exc.lineno})") from None
-        if isinstance(data.get("description"), dict):  # a plan.json written by `score --plan`
-            data = data["description"]
-        desc = Description.from_dict(data)
-        desc.reasons = dict(desc.reasons or {})
-        desc.source = "edited" if desc.source == "video" else desc.source
-        validate_description(desc)
-        if not desc.text:
-            desc.text = description_text(desc)
-        return desc
+        if len(raw) > schema.MAX_DESCRIPTION_BYTES:
+            raise InputError(f"description JSON is {len(raw)} characters; the limit is "
+                             f"{schema.MAX_DESCRIPTION_BYTES}")
+        return _edited_description(schema.parse_json_text(raw, "description JSON"), max_duration_s)
     from videobgm.prompt import parse_prompt
 
-    return parse_prompt(raw, use_embeddings=use_embeddings)
+    return parse_prompt(raw, use_embeddings=use_embeddings, max_chars=max_prompt_chars)
+
+
+def _edited_description(data: Any, max_duration_s: float | None) -> Description:
+    """A description dict (or a plan.json holding one) -> a checked, canonical Description."""
+    if isinstance(data, dict) and isinstance(data.get("description"), dict):
+        data = data["description"]  # a plan.json written by `score --plan`
+    desc = Description.from_dict(data, max_duration_s=max_duration_s)
+    desc.source = "edited" if desc.source == "video" else desc.source
+    if not desc.text:
+        desc.text = description_text(desc)
+    return desc

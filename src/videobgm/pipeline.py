@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 from videobgm.config import PipelineConfig
 from videobgm.errors import OptionError
 from videobgm.features.still import IMAGE_SUFFIXES
-from videobgm.progress import ProgressFn, null_progress, stage_bar
+from videobgm.progress import ProgressFn, checked_progress, null_progress, stage_bar
 from videobgm.types import Description, Features, Plan, Reference, Result, Score
 
 N_STAGES = 8
@@ -82,6 +82,9 @@ class Pipeline:
         self._tokenizer: Any = None
         self._model_meta: dict[str, Any] = {}
         self.timings_s: dict[str, float] = {}
+        # called at every stage start and progress update; raising there stops the run (the web
+        # UI's per-job time limit, ``UIConfig.job_time_limit_s``)
+        self.stage_check: Callable[[], None] | None = None
         self.labels_model_path = labels_model
         self.index_path = index
         self._labels_model: Any = None
@@ -95,11 +98,14 @@ class Pipeline:
     @contextmanager
     def _stage(self, index: int, name: str) -> Iterator[ProgressFn]:
         t0 = time.perf_counter()
+        check = self.stage_check
+        if check is not None:
+            check()
         if self.show_progress:
             with stage_bar(f"[{index}/{N_STAGES}] {name:<9}") as update:
-                yield update
+                yield update if check is None else checked_progress(update, check)
         else:
-            yield null_progress
+            yield null_progress if check is None else checked_progress(null_progress, check)
         self.timings_s[name] = self.timings_s.get(name, 0.0) + time.perf_counter() - t0
 
     @property

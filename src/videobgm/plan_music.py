@@ -92,17 +92,10 @@ def check_choice(value: str, accepted: tuple[str, ...], what: str) -> str:
 
 
 def check_instruments(names: Any) -> tuple[str, ...]:
-    if isinstance(names, str):
-        names = [n for n in names.replace(",", " ").split() if n]
-    out = []
-    for n in names:
-        v = str(n).strip().lower().replace(" ", "_").replace("-", "_")
-        if v not in INSTRUMENTS:
-            raise OptionError(f"unknown instrument {n!r}; accepted: {', '.join(INSTRUMENTS)}")
-        out.append(v)
-    if not out:
-        raise OptionError(f"empty instrument list; accepted: {', '.join(INSTRUMENTS)}")
-    return tuple(out)
+    """Canonical instrument names (the one check, :func:`videobgm.vocab.check_instruments`)."""
+    from videobgm.vocab import check_instruments as check
+
+    return check(names)
 
 
 def chord_name(root: int, quality: str) -> str:

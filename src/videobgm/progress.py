@@ -17,6 +17,16 @@ def null_progress(done: float, total: float | None = None) -> None:  # noqa: ARG
     """A progress callback that does nothing."""
 
 
+def checked_progress(update: ProgressFn, check: Callable[[], None]) -> ProgressFn:
+    """``update`` that first calls ``check()``, which may raise to stop the work (a time limit)."""
+
+    def checked(done: float, total: float | None = None) -> None:
+        check()
+        update(done, total)
+
+    return checked
+
+
 @contextlib.contextmanager
 def stage_bar(label: str, *, enabled: bool | None = None) -> Iterator[ProgressFn]:
     """Show one progress bar for a stage while the block runs; yield its update callback.

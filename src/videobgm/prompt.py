@@ -26,6 +26,7 @@ from videobgm import vocab
 from videobgm.errors import OptionError
 from videobgm.types import Description
 
+MAX_PROMPT_CHARS = 10_000  # longer prompts are refused (CLI and UI; ``UIConfig.max_text_chars``)
 MIN_COS = 0.25  # mood anchors: the closest mood is adopted from this cosine up
 MIN_COS_STYLE = 0.5  # style anchors are less reliable: only clear matches count
 # the planner's own mood -> style defaults (plan.MOOD_STYLE), so a prompt and a plan agree
@@ -60,6 +61,15 @@ def stated_energy(text: str) -> tuple[float, float] | None:
     return ENERGY_RANGES[m.group(1).lower()] if m else None
 
 
+_WORD_AT = re.compile(r"\S+")
+
+
+def _word_at(text: str, pos: int) -> str:
+    """The word starting at ``pos`` (without trailing punctuation); O(word length)."""
+    m = _WORD_AT.match(text, pos)
+    return m.group(0).strip(",.;") if m else ""
+
+
 @functools.lru_cache(maxsize=2048)
 def _word_re(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z])" + re.escape(phrase) + r"(?![a-z])")
@@ -90,7 +100,8 @@ def _nearest(text: str, table: dict[str, tuple[str, ...]]) -> tuple[str, float, 
     return names[i], float(cos[i]), anchors[i]
 
 
-def parse_prompt(text: str, *, use_embeddings: bool | None = None) -> Description:
+def parse_prompt(text: str, *, use_embeddings: bool | None = None,
+                 max_chars: int | None = None) -> Description:
     """Parse a free-text prompt into a :class:`Description` (``source="text"``).
 
     Parameters
@@ -99,13 +110,21 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None) -> Descriptio
         E.g. ``"calm piano, rainy evening, 80 bpm, D minor"``.
     use_embeddings : bool, optional
         Use MiniLM anchor matching for mood/style; default: when the model is installed.
+    max_chars : int, optional
+        Longest prompt accepted (default :data:`MAX_PROMPT_CHARS`). Parsing time is linear in
+        the length (``bench/prompt_parse.py``).
 
     Raises
     ------
     OptionError
-        Empty prompt, or a tempo outside 30..300 bpm.
+        Empty or too long prompt, or a tempo outside 30..300 bpm.
     """
-    prompt = " ".join(str(text).split())
+    text = str(text)
+    limit = MAX_PROMPT_CHARS if max_chars is None else int(max_chars)
+    if len(text) > limit:
+        raise OptionError(f"the prompt is {len(text)} characters long; the limit is {limit} "
+                          f"(describe the music in a few words)")
+    prompt = " ".join(text.split())
     if not prompt:
         raise OptionError("the prompt is empty; describe the music, e.g. \"calm piano, 80 bpm\"")
     low = prompt.lower()
@@ -197,7 +216,7 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None) -> Descriptio
             best_n = max(len(v) for v in votes.values())
             tied = sorted((min(v), k) for k, v in votes.items() if len(v) == best_n)
             choice = tied[0][1]
-            words = ", ".join(f"'{low[p:].split()[0].strip(',.;')}'" for p in sorted(set(votes[choice])))
+            words = ", ".join(f"'{_word_at(low, p)}'" for p in sorted(set(votes[choice])))
             if len(tied) > 1 and embed:
                 near = _nearest(words_text, {k: anchors[k] for _, k in tied})
                 if near:
@@ -205,7 +224,7 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None) -> Descriptio
                     reasons[what] = (f"words for {', '.join(k for _, k in tied)} tie; text is closest to "
                                      f"'{near[2]}' (cos {near[1]:.2f}) -> {choice}")
                     return choice
-            others = [f"{k} ({', '.join(repr(low[p:].split()[0].strip(',.;')) for p in sorted(set(v)))})"
+            others = [f"{k} ({', '.join(repr(_word_at(low, p)) for p in sorted(set(v)))})"
                       for k, v in votes.items() if k != choice]
             reasons[what] = f"{words} -> {choice}" + (f"; outvoted: {', '.join(others)}" if others else "")
             return choice

@@ -147,7 +147,18 @@ class Features:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Features:
+    def from_dict(cls, d: dict[str, Any], *, max_duration_s: float | None = None) -> Features:
+        """Read ``to_dict()``'s output, checked against the one features schema
+        (:func:`videobgm.schema.check_features`; ``max_duration_s`` default: ``VideoConfig``'s).
+
+        Raises
+        ------
+        InputError
+            One line naming the first invalid field (``features.video.duration_s: ...``).
+        """
+        from videobgm.schema import check_features
+
+        check_features(d, max_duration_s=max_duration_s)
         kw: dict[str, Any] = {name: np.asarray(d[name], dtype=float) for name in cls._ARRAYS}
         if kw["hue_hist"].size == 0:
             kw["hue_hist"] = kw["hue_hist"].reshape(0, 12)
@@ -428,9 +439,18 @@ class Description:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Description:
-        names = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in d.items() if k in names})
+    def from_dict(cls, d: dict[str, Any], *, max_duration_s: float | None = None) -> Description:
+        """Read ``to_dict()``'s output (possibly edited), checked against the one description
+        schema (:func:`videobgm.schema.check_description`): lexicon words become canonical.
+
+        Raises
+        ------
+        InputError
+            One line naming the first invalid field (``description.sections[3].energy: ...``).
+        """
+        from videobgm.schema import check_description
+
+        return cls(**check_description(d, max_duration_s=max_duration_s))
 
 
 @dataclass

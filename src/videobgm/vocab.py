@@ -219,6 +219,26 @@ def canonical_instrument(word: str) -> str | None:
     return None
 
 
+def check_instruments(names: object) -> tuple[str, ...]:
+    """Canonical instrument names for ``names`` (a list, or one comma/space-separated string).
+
+    The one instrument check: ``--instruments``, the UI, a description JSON and the planner all
+    accept exactly the names and synonyms of :data:`INSTRUMENTS` (``"Rhodes"`` ->
+    ``"electric_piano"``). Raises :class:`OptionError` naming the accepted names otherwise.
+    """
+    if isinstance(names, str):
+        names = [n for n in names.replace(",", " ").split() if n]
+    out: list[str] = []
+    for n in names:  # type: ignore[attr-defined]
+        v = canonical_instrument(str(n))
+        if v is None:
+            raise OptionError(f"unknown instrument {n!r}; accepted: {', '.join(INSTRUMENTS)}")
+        out.append(v)
+    if not out:
+        raise OptionError(f"empty instrument list; accepted: {', '.join(INSTRUMENTS)}")
+    return tuple(out)
+
+
 def canonical_mood(word: str) -> str | None:
     """The canonical mood for a word (``"melancholic"`` -> ``"sad"``), or None."""
     w = word.strip().lower()

@@ -18,6 +18,7 @@ status message in the page; the server keeps serving.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from videobgm.config import PipelineConfig, UIConfig
@@ -79,19 +80,28 @@ def build_app(
         With the queue configured; ``app.videobgm_handlers`` is the :class:`UIHandlers`.
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    import gradio as gr
-
     config = config or PipelineConfig()
     ui = ui_config or UIConfig()
     h = UIHandlers(config, ui, pipeline_factory=pipeline_factory)
+    cache = _use_own_gradio_cache(h.work_root)
+    import gradio as gr
+
+    h.store.upload_root = Path(cache)
     vocab = vocabulary()
     MOODS, STYLES, INSTRUMENTS = vocab["moods"], vocab["styles"], vocab["instruments"]  # noqa: N806
-    work = {"concurrency_limit": int(ui.concurrency_limit), "concurrency_id": "videobgm-work"}
+    # Gradio lets this many heavy events into the handlers at once; the handlers run
+    # ``concurrency_limit`` of them and keep the others waiting for a slot, after the fast
+    # checks (text length, controls, upload size), so a bad request is refused at once.
+    work = {"concurrency_limit": int(ui.concurrency_limit) + int(ui.max_queue),
+            "concurrency_id": "videobgm-work"}
 
-    # uploads and results Gradio copies into its cache are removed after 6 h (checked hourly)
+    # uploads and result copies in Gradio's cache expire after UIConfig.upload_ttl_s
     with gr.Blocks(title="videobgm - music for your video", analytics_enabled=False,
-                   delete_cache=(3600, 6 * 3600)) as demo:
-        state = gr.State(SessionState())
+                   delete_cache=(max(1, int(ui.sweep_interval_s)),
+                                 max(1, int(ui.upload_ttl_s)))) as demo:
+        # a session's outputs and upload are deleted when its tab closes or its state expires
+        state = gr.State(SessionState(), time_to_live=float(ui.output_ttl_s),
+                         delete_callback=h.end_session)
         gr.Markdown("# videobgm\nBackground music composed for your video: its motion, cuts and "
                     "colours set the tempo, sections and mood. Everything runs on this computer.",
                     elem_id="vbgm-title")
@@ -100,6 +110,13 @@ def build_app(
                 gr.Markdown("### 1 · Upload a video")
                 video_in = gr.Video(label="Video", sources=["upload"], height=260,
                                     elem_id="vbgm-upload")
+                with gr.Accordion("…or a still image", open=False):
+                    image_in = gr.Image(label="Still image (PNG, JPEG, WebP)", type="filepath",
+                                        sources=["upload"], height=160, elem_id="vbgm-image")
+                    still_len = gr.Number(value=float(ui.still_duration_s), minimum=1,
+                                          maximum=h.max_duration_s,
+                                          label="Music length for a still image (s)",
+                                          elem_id="vbgm-still-duration")
                 gr.Markdown(h.limits_text(), elem_id="vbgm-limits")
             with gr.Column(scale=3, min_width=420, elem_classes="vbgm-step"):
                 gr.Markdown("### 3 · Result")
@@ -147,8 +164,9 @@ def build_app(
 
         controls = [mood, style, tempo, key, mode, instruments, density, seed]
 
-        def on_upload(video: str | None, st: SessionState, progress=gr.Progress()):  # noqa: B008
-            o = h.upload(video, st, progress)
+        def on_upload(video: str | None, st: SessionState, length: Any,
+                      progress=gr.Progress()):  # noqa: B008
+            o = h.upload(video, st, progress, still_duration_s=length)
             if not o.ok:
                 gr.Warning(o.status.replace("**", ""), duration=6)
                 # clear the refused file so the upload box is ready for the next one
@@ -193,10 +211,16 @@ def build_app(
 
         upload_outs = [status, plot, desc, *controls, section, video_out, files_out, state,
                        video_in]
-        video_in.upload(on_upload, [video_in, state], upload_outs, api_name="upload",
+        video_in.upload(on_upload, [video_in, state, still_len], upload_outs, api_name="upload",
                         show_progress_on=[plot], **work)
-        video_in.clear(lambda: ("Upload a video to start.", None, SessionState()), None,
-                       [status, plot, state], queue=False)
+        image_outs = [*upload_outs[:-1], image_in]
+        image_in.upload(on_upload, [image_in, state, still_len], image_outs,
+                        api_name="upload_image", show_progress_on=[plot], **work)
+        def on_clear(st: SessionState):
+            h.end_session(st)
+            return "Upload a video to start.", None, SessionState()
+
+        video_in.clear(on_clear, [state], [status, plot, state], queue=False)
         result_outs = [status, plot, video_out, files_out, section, state, first_bar]
         generate_btn.click(on_generate, [state, desc, *controls], result_outs,
                            api_name="generate", show_progress_on=[plot, video_out], **work)
@@ -250,21 +274,80 @@ def launch(
     """
     ui = ui_config or UIConfig()
     demo = build_app(config, pipeline_factory=pipeline_factory, ui_config=ui)
+    h = demo.videobgm_handlers
     try:
         demo.launch(
             server_name=host, server_port=int(port), share=False, inbrowser=False,
             prevent_thread_lock=True, quiet=quiet, show_error=True, ssr_mode=False,
             max_file_size=f"{int(ui.max_upload_mb * 1e6)}b" if ui.max_upload_mb else None,
-            allowed_paths=[str(demo.videobgm_handlers.work_root)], footer_links=[],
+            allowed_paths=[str(h.work_root)], footer_links=[],
             theme=_theme(), css=CSS,
         )
     except OSError as exc:
         raise OptionError(f"cannot serve on {host}:{port}: {exc}") from None
+    sweeper = _Sweeper(h, float(ui.sweep_interval_s))
+    sweeper.start()
+    close = demo.close
+
+    def close_and_sweep(verbose: bool = True) -> None:
+        sweeper.stop()
+        close(verbose)
+
+    demo.close = close_and_sweep
     if block:
-        try:
-            demo.block_thread()
-        finally:
-            demo.close()
-            if ui.work_dir is None:  # outputs in the system temp folder go with the server
-                cleanup(demo.videobgm_handlers)
+        # SIGTERM (systemd, docker stop) stops the server like Ctrl-C, so the outputs and the
+        # cache are removed on the way out (the batch runner's handler, main thread only)
+        from videobgm.batch import _sigterm_as_interrupt
+
+        with _sigterm_as_interrupt():
+            try:
+                demo.block_thread()
+            finally:
+                demo.close()
+                # Gradio's cache (uploads, result copies) always goes with the server; the
+                # outputs too unless they were asked for in --work-dir
+                cleanup(h, outputs=ui.work_dir is None)
     return demo
+
+
+class _Sweeper:
+    """Calls ``UIHandlers.sweep`` every ``interval_s`` in a daemon thread (expiry and quota)."""
+
+    def __init__(self, handlers: UIHandlers, interval_s: float) -> None:
+        import threading
+
+        self.handlers, self.interval_s = handlers, max(1.0, float(interval_s))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="videobgm-ui-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        import logging
+
+        while not self._stop.wait(self.interval_s):
+            try:
+                removed = self.handlers.sweep()
+            except OSError as exc:  # a vanished folder: try again next time
+                logging.getLogger(__name__).warning("sweep failed: %s", exc)
+                continue
+            if removed:
+                logging.getLogger(__name__).info("swept %d expired/over-quota path(s)", len(removed))
+
+
+_OWN_CACHE_ENV = "_VIDEOBGM_UI_GRADIO_CACHE"
+
+
+def _use_own_gradio_cache(work_root: Path) -> str:
+    """Point Gradio's upload/result cache at ``<work root>/gradio-cache`` (removed at shutdown),
+    unless the user chose one with ``GRADIO_TEMP_DIR``; return the cache folder."""
+    current = os.environ.get("GRADIO_TEMP_DIR")
+    if current and current != os.environ.get(_OWN_CACHE_ENV):
+        return current  # the user's own choice: used, never deleted
+    cache = str(Path(work_root) / "gradio-cache")
+    os.environ["GRADIO_TEMP_DIR"] = os.environ[_OWN_CACHE_ENV] = cache
+    return cache

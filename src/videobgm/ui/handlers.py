@@ -8,20 +8,23 @@ one-line status message; the server keeps serving.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from videobgm.config import PipelineConfig, UIConfig
 from videobgm.errors import InputError, OptionError, VideobgmError
 from videobgm.types import PITCH_CLASS_NAMES, Description, Result
+from videobgm.ui.storage import WorkStore
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,29 @@ PipelineFactory = Callable[[PipelineConfig], Any]
 
 def _noop_progress(*_a: Any, **_k: Any) -> None:
     """Progress callback used when the caller gives none."""
+
+
+class JobTimeout(VideobgmError):
+    """A job ran past ``UIConfig.job_time_limit_s`` and was stopped."""
+
+
+class ServerBusy(VideobgmError):
+    """No worker slot or no disk space for a new job (the user may try again later)."""
+
+
+class _Job:
+    """One heavy job's deadline; :meth:`check` (called at every pipeline stage and progress
+    update) stops the job once it has run longer than the limit."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = float(limit_s)
+        self.deadline = time.monotonic() + self.limit_s
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise JobTimeout(f"the job took longer than this page's limit of "
+                             f"{_fmt_limit(self.limit_s)} and was stopped; try a shorter video "
+                             f"(or the `videobgm score` command)")
 
 
 def vocabulary() -> dict[str, tuple[str, ...]]:
@@ -126,6 +152,7 @@ class SessionState:
     version: int = 0
     history: list[str] = dataclasses.field(default_factory=list)
     proposed: MusicControls | None = None  # the controls as pre-filled after the upload
+    owns_upload: bool = False  # video_path is the server's copy of the upload (deleted with the session)
 
 
 @dataclasses.dataclass
@@ -190,6 +217,8 @@ class UIHandlers:
         root = self.ui.work_dir or os.path.join(tempfile.gettempdir(), "videobgm-ui")
         self.work_root = Path(root)
         self.work_root.mkdir(parents=True, exist_ok=True)
+        self.store = WorkStore(self.work_root, self.ui)  # expiry, quota, uploads per session
+        self._slots = threading.BoundedSemaphore(max(1, int(self.ui.concurrency_limit)))
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -201,9 +230,13 @@ class UIHandlers:
         return (f"Accepted: a video file (MP4, MOV, MKV, WebM, AVI) up to "
                 f"{self.ui.max_upload_mb:g} MB and {_fmt_limit(self.max_duration_s)} long.")
 
-    def pipeline(self, config: PipelineConfig) -> Any:
-        """A pipeline for ``config`` that shares the already loaded model (if any)."""
+    def pipeline(self, config: PipelineConfig, job: _Job | None = None) -> Any:
+        """A pipeline for ``config`` that shares the already loaded model (if any); with ``job``
+        its stages stop once the job's time limit is past."""
         pipe = self._factory(config)
+        if job is not None:
+            with contextlib.suppress(AttributeError):  # a pipeline-like object without the hook
+                pipe.stage_check = job.check
         with self._model_lock:
             if self._model is None and hasattr(pipe, "load_model"):
                 pipe.load_model()
@@ -219,8 +252,50 @@ class UIHandlers:
         state.work_dir = str(d)
         return d
 
-    def check_upload(self, video_path: str | os.PathLike[str] | None) -> dict[str, Any]:
+    @contextlib.contextmanager
+    def _heavy(self, state: SessionState, progress: ProgressCb) -> Iterator[_Job]:
+        """Run a heavy job: wait for a worker slot (``UIConfig.concurrency_limit``), sweep and
+        check the disk quota, then yield the job's deadline. Fast checks happen before this, so
+        a bad request is answered at once even while another user's job runs."""
+        progress(0.0, desc="waiting for a free worker")
+        if not self._slots.acquire(timeout=float(self.ui.job_time_limit_s)):
+            raise ServerBusy("the server is busy with other users' jobs; try again in a few minutes")
+        try:
+            with self.store.job(self._new_work_dir(state)):
+                self.store.sweep()
+                used_mb = self.store.used_bytes() / 1e6
+                if used_mb > self.ui.max_work_mb:
+                    raise ServerBusy(f"the server's disk quota for results ({self.ui.max_work_mb:g} "
+                                     f"MB) is full ({used_mb:.0f} MB in use); try again later")
+                yield _Job(self.ui.job_time_limit_s)
+        finally:
+            self._slots.release()
+
+    def sweep(self, now: float | None = None) -> list[str]:
+        """Delete expired and over-quota sessions now (:meth:`WorkStore.sweep`)."""
+        return self.store.sweep(now)
+
+    def end_session(self, state: SessionState | None, *, keep: str | None = None) -> None:
+        """A browser session ended (tab closed, state expired) or was replaced by a new upload:
+        delete its outputs and its upload (unless a job of it is still running, or the upload
+        is ``keep``, the file being uploaded again)."""
+        if isinstance(state, SessionState):
+            self.store.end_session(state.work_dir, state.video_path if state.owns_upload else None,
+                                   keep=keep)
+
+    def check_text(self, text: str | None) -> None:
+        """Refuse an edited description longer than ``UIConfig.max_text_chars`` (before any work)."""
+        n = len(text or "")
+        if n > int(self.ui.max_text_chars):
+            raise OptionError(f"the description is {n} characters long; this page accepts up to "
+                              f"{int(self.ui.max_text_chars)} (describe the music in a few words)")
+
+    def check_upload(self, video_path: str | os.PathLike[str] | None,
+                     still_duration_s: Any = None) -> dict[str, Any]:
         """Refuse what the page does not take; return the probed video's info as a dict.
+
+        A still image (PNG, JPEG, ...) is accepted with ``still_duration_s`` (the page's
+        "Music length for a still image" field): the music gets that length.
 
         Raises
         ------
@@ -238,6 +313,12 @@ class UIHandlers:
                              f"{self.ui.max_upload_mb:g} MB")
         if path.stat().st_size == 0:
             raise InputError(f"{path.name} is empty (0 bytes)")
+        from videobgm.features.still import IMAGE_SUFFIXES
+
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            d = _still_duration(still_duration_s, self.max_duration_s)
+            return {"path": str(path), "duration_s": d, "width": 0, "height": 0, "fps": 0.0,
+                    "still_image": True}
         from videobgm import video as video_mod
 
         try:
@@ -271,7 +352,9 @@ class UIHandlers:
         }
         if not self.ui.stems:
             paths.pop("stems")
-        kw = {k: str(v) for k, v in paths.items()}
+        kw: dict[str, str | None] = {k: str(v) for k, v in paths.items()}
+        if (state.video_info or {}).get("still_image"):
+            kw["output"] = None  # nothing to mux the music into: WAV, MIDI, stems and plan
         if regenerate is None:
             result = pipe.write_outputs(result, video=state.video_path, **kw)
         else:
@@ -286,10 +369,11 @@ class UIHandlers:
 
     # ------------------------------------------------------------------ events
     def upload(self, video_path: str | None, state: SessionState | None,
-               progress: ProgressCb = _noop_progress) -> Outcome:
-        """A video was uploaded: check it, analyse it, describe it, plan a preview."""
+               progress: ProgressCb = _noop_progress, still_duration_s: Any = None) -> Outcome:
+        """A video (or a still image with ``still_duration_s``) was uploaded: check it, analyse
+        it, describe it, plan a preview. The previous upload's session is deleted."""
         return _guarded("analysing the upload", SessionState(), self._upload, video_path, state,
-                        progress)
+                        progress, still_duration_s)
 
     def generate(self, state: SessionState | None, description_text: str | None,
                  controls: MusicControls, progress: ProgressCb = _noop_progress) -> Outcome:
@@ -307,26 +391,34 @@ class UIHandlers:
                         first_bar, last_bar, seed, progress)
 
     def _upload(self, video_path: str | None, state: SessionState | None,
-                progress: ProgressCb) -> Outcome:
-        state = SessionState()  # a new upload starts a new session (old outputs are kept on disk)
+                progress: ProgressCb, still_duration_s: Any = None) -> Outcome:
+        if state is not None:  # a new upload replaces the session: its files go
+            self.end_session(state, keep=str(video_path) if video_path else None)
+        state = SessionState()
         try:
             progress(0.0, desc="checking the upload")
-            info = self.check_upload(video_path)
+            info = self.check_upload(video_path, still_duration_s)
             state.video_path, state.video_info = str(video_path), info
-            pipe = self.pipeline(self.config)
-            progress(0.1, desc="analysing motion, beats, cuts and colour")
-            features = pipe.analyze(video_path)
-            state.features = features
-            progress(0.7, desc="describing the music")
-            description = _try_describe(pipe, features)
-            state.description = description
-            progress(0.85, desc="planning sections")
-            plan = pipe.plan(features, description=description)
-            state.preview_plan = plan
+            state.owns_upload = self.store.owns(state.video_path)
+            with self._heavy(state, progress) as job:
+                if state.owns_upload and state.work_dir:
+                    self.store.add_upload(state.work_dir, state.video_path)
+                pipe = self.pipeline(self.config, job)
+                progress(0.1, desc="analysing motion, beats, cuts and colour")
+                features = pipe.analyze(video_path, duration_s=info.get("duration_s")
+                                        if info.get("still_image") else None)
+                state.features = features
+                progress(0.7, desc="describing the music")
+                description = _try_describe(pipe, features)
+                state.description = description
+                progress(0.85, desc="planning sections")
+                plan = pipe.plan(features, description=description)
+                state.preview_plan = plan
         except VideobgmError as exc:
             msg = str(exc)
             if video_path:  # the upload's temporary path means nothing to the user
                 msg = msg.replace(str(video_path), Path(str(video_path)).name)
+            self.end_session(state)
             return Outcome(False, f"**Upload refused:** {msg}", SessionState())
         from videobgm.ui.plot import feature_figure
 
@@ -344,8 +436,10 @@ class UIHandlers:
         if d is None or not d.text:
             state.description = Description(text=text, source="video")
         cuts = len(features.cut_times_s)
-        status = (f"**Analysed** {Path(str(video_path)).name}: {_fmt_time(info['duration_s'])}, "
-                  f"{info['width']}x{info['height']} at {info['fps']:.1f} fps; "
+        what = (f"still image, music of {_fmt_time(info['duration_s'])}" if info.get("still_image")
+                else f"{_fmt_time(info['duration_s'])}, {info['width']}x{info['height']} at "
+                     f"{info['fps']:.1f} fps")
+        status = (f"**Analysed** {Path(str(video_path)).name}: {what}; "
                   f"{len(features.visual_beat_times_s)} visual beats, {cuts} cut{'s' * (cuts != 1)}; "
                   f"plan {plan.tempo_bpm:.0f} bpm, {plan.n_bars} bars, {len(plan.sections)} sections. "
                   f"Edit the description or controls, then press **Generate**.")
@@ -355,6 +449,12 @@ class UIHandlers:
     def _generate(self, state: SessionState | None, description_text: str | None,
                   controls: MusicControls, progress: ProgressCb) -> Outcome:
         state = state if state is not None else SessionState()
+        base = state.description.text if state.description else None
+        try:
+            if (description_text or "").strip() != (base or "").strip():  # edited: to be parsed
+                self.check_text(description_text)  # first: a huge text is refused at once
+        except VideobgmError as exc:
+            return Outcome(False, f"**Generation failed:** {exc}", state)
         if state.features is None or not state.video_path:
             return Outcome(False, "**Nothing to score:** upload a video first.", state)
         base_text = (state.description.text or "").strip() if state.description else ""
@@ -362,15 +462,17 @@ class UIHandlers:
             controls = controls.unchanged_as_auto(state.proposed)  # the edited words decide
         try:
             cfg = controls.apply(self.config)
-            pipe = self.pipeline(cfg)
             description = self._description(state, description_text, controls)
-            progress(0.05, desc="planning")
-            plan = pipe.plan(state.features, description=description)
-            progress(0.2, desc=f"composing {plan.n_bars} bars")
-            score = pipe.compose(plan)
-            result = Result(features=state.features, plan=plan, score=score, description=description)
-            progress(0.6, desc="writing MIDI, rendering audio, muxing the video")
-            result, files = self._write(pipe, result, state)
+            with self._heavy(state, progress) as job:
+                pipe = self.pipeline(cfg, job)
+                progress(0.05, desc="planning")
+                plan = pipe.plan(state.features, description=description)
+                progress(0.2, desc=f"composing {plan.n_bars} bars")
+                score = pipe.compose(plan)
+                result = Result(features=state.features, plan=plan, score=score,
+                                description=description)
+                progress(0.6, desc="writing MIDI, rendering audio, muxing the video")
+                result, files = self._write(pipe, result, state)
         except VideobgmError as exc:
             return Outcome(False, f"**Generation failed:** {exc}", state)
         state.result, state.config = result, cfg
@@ -403,9 +505,10 @@ class UIHandlers:
                                   f"(got {first_bar}-{last_bar})")
             if seed_i < 0:
                 raise OptionError(f"seed must be >= 0, got {seed_i}")
-            pipe = self.pipeline(state.config)
-            progress(0.1, desc=f"regenerating bars {a + 1}-{b}")
-            result, files = self._write(pipe, state.result, state, regenerate=((a, b), seed_i))
+            with self._heavy(state, progress) as job:
+                pipe = self.pipeline(state.config, job)
+                progress(0.1, desc=f"regenerating bars {a + 1}-{b}")
+                result, files = self._write(pipe, state.result, state, regenerate=((a, b), seed_i))
         except VideobgmError as exc:
             return Outcome(False, f"**Regeneration failed:** {exc}", state)
         state.result = result
@@ -427,7 +530,7 @@ class UIHandlers:
             return None
         desc = base
         if base is None or text != (base.text or "").strip():
-            desc = _parse_text(text) if text else None
+            desc = _parse_text(text, int(self.ui.max_text_chars)) if text else None
             if desc is None:
                 desc = Description(text=text, source="edited")
             elif base is not None:
@@ -476,12 +579,24 @@ def _try_describe(pipe: Any, features: Any) -> Description | None:
         return None
 
 
-def _parse_text(text: str) -> Description | None:
+def _parse_text(text: str, max_chars: int | None = None) -> Description | None:
     try:
         from videobgm.describe import parse_description
     except ImportError:
         return None
-    return parse_description(text)
+    return parse_description(text, max_prompt_chars=max_chars)
+
+
+def _still_duration(value: Any, max_s: float) -> float:
+    """The page's "music length for a still image" field, checked."""
+    try:
+        d = float(value)
+    except (TypeError, ValueError):
+        d = float("nan")
+    if not 0.0 < d <= max_s:  # also refuses NaN
+        raise OptionError(f"a still image needs a music length: set \"Music length for a still "
+                          f"image\" to 1..{max_s:g} seconds (got {value!r})")
+    return d
 
 
 def _fallback_text(features: Any, plan: Any) -> str:
@@ -509,6 +624,11 @@ def _zip_dir(folder: Path, zip_path: Path) -> Path:
     return zip_path
 
 
-def cleanup(handlers: UIHandlers) -> None:
-    """Remove every session folder under the UI's work root (call at shutdown)."""
-    shutil.rmtree(handlers.work_root, ignore_errors=True)
+def cleanup(handlers: UIHandlers, *, outputs: bool = True) -> None:
+    """At shutdown: remove the server's copies of uploads (Gradio's cache, when it is the app's
+    own) and, with ``outputs``, every session folder under the work root."""
+    root = handlers.store.upload_root
+    if root is not None and os.environ.get("_VIDEOBGM_UI_GRADIO_CACHE") == str(root):
+        shutil.rmtree(root, ignore_errors=True)
+    if outputs:
+        shutil.rmtree(handlers.work_root, ignore_errors=True)
