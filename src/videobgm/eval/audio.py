@@ -184,7 +184,10 @@ def analyze_audio(path: str | os.PathLike[str], *, audio: tuple[np.ndarray, int]
     env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP)
     times = librosa.times_like(env, sr=sr, hop_length=HOP)
     onsets = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=HOP, units="time")
-    tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=HOP, units="time")
+    # trim=False: librosa 0.11 otherwise drops whole seconds of beats at the end of music whose
+    # tempo changes (a planned tempo map), leaving cuts and visual beats there with no beat
+    tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=HOP, units="time",
+                                           trim=False)
     rms = librosa.feature.rms(y=y, hop_length=HOP)[0]
     chroma = librosa.feature.chroma_cqt(y=y, sr=sr, hop_length=HOP)
     n = min(env.size, rms.size, chroma.shape[1])

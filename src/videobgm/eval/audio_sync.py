@@ -12,7 +12,8 @@ picture and the audio):
 * ``beat_lift`` -- mean onset strength (the envelope's maximum within 70 ms) at the visual beats
   over its mean at the shifted visual beats (chance 1);
 * ``cut_beat_distance`` -- mean distance from each cut to the nearest music beat, in beats (the
-  local inter-beat interval); uniform chance 0.25, lower is better;
+  local inter-beat interval; cuts more than one beat outside the tracked beats are left out);
+  uniform chance 0.25, lower is better;
 * ``beat_alignment`` -- AIST++ Beat Alignment Score (Li et al. 2021): mean over the visual beats
   of ``exp(-d^2 / (2 sigma^2))``, ``d`` = distance to the nearest music beat, ``sigma`` = 3 frames
   at 60 fps (0.05 s);
@@ -151,8 +152,10 @@ def _raw(ev: PictureEvents, a: AudioAnalysis, length_s: float) -> dict[str, floa
     out["beat_lift_raw"] = float(_env_near(a, vb, HIT_WINDOW_S).mean()) if vb.size else NAN
     if cuts.size and beats.size >= 2:
         ibi = np.diff(beats)
-        j = np.clip(np.searchsorted(beats, cuts) - 1, 0, ibi.size - 1)
-        out["cut_beat_distance"] = float(np.mean(_nearest_dist(cuts, beats) / ibi[j]))
+        inside = cuts[(cuts >= beats[0] - ibi[0]) & (cuts <= beats[-1] + ibi[-1])]  # beats defined
+        j = np.clip(np.searchsorted(beats, inside) - 1, 0, ibi.size - 1)
+        out["cut_beat_distance"] = (float(np.mean(_nearest_dist(inside, beats) / ibi[j]))
+                                    if inside.size else NAN)
     else:
         out["cut_beat_distance"] = NAN
     out["beat_alignment"] = (float(np.mean(np.exp(-_nearest_dist(vb, beats) ** 2 / (2 * SIGMA_S**2))))
