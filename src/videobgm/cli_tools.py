@@ -23,8 +23,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "eval", help="judge soundtracks against their picture (audio), or music metrics for MIDI files",
         description="FILE with audio (a video, or WAV/MP3/FLAC with --video): judge the sound "
         "against the picture -- rhythm correspondence with chance levels and a mismatch control, "
-        "plus music-only audio metrics (issue 14). FILE a MIDI file or folder: symbolic metrics; "
-        "with --video: the intended view, the MIDI/plan against the video (issues 3, 5).",
+        "plus music-only audio metrics (issue 14; --seed seeds the shifts). FILE a MIDI file or "
+        "folder: symbolic metrics; with --video: the intended view, the MIDI/plan against the "
+        "video (issues 3, 5).",
         epilog=help_text(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("midi", nargs="+", metavar="FILE",
@@ -51,8 +52,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                    help="metric conventions: ours (default) or muspy's empty-beat/groove definitions")
     p.add_argument("--no-structure", action="store_true",
                    help="skip the structureness indicators (the slowest metric, ~1 s per 3-min piece)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the grooving pair sampling (MIDI) / of the circular shifts (audio)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the grooving pair sampling")
     p.add_argument("--pop909-split", default=None, choices=["train", "val", "test"],
                    help="where MIDI or --reference is the POP909 folder, use only this split's songs")
     p.set_defaults(func=_cmd_eval)

@@ -255,30 +255,22 @@ def band_shares(y: np.ndarray, sr: int) -> dict[str, float]:
             for name, lo, hi in BANDS_HZ}
 
 
-def chroma_structureness(chroma: np.ndarray, frame_times_s: np.ndarray,
-                         *, rate_hz: float = STRUCTURE_RATE_HZ) -> dict[str, float]:
-    """MusDr-style SI_short/mid/long of a chroma (12, F): fitness scape of the chroma resampled
-    to ``rate_hz`` frames per second (mean per frame, rows L2-normalised)."""
-    from videobgm.eval.symbolic import SI_RANGES_S, fitness_scape
+def audio_structureness(chroma: np.ndarray, frame_times_s: np.ndarray,
+                        *, rate_hz: float = STRUCTURE_RATE_HZ) -> dict[str, float]:
+    """MusDr-style SI_short/mid/long of an audio chroma (12, F) at ``frame_times_s``: the chroma
+    summed into ``rate_hz`` frames per second, rows L2-normalised, then the symbolic metrics'
+    fitness scape (:func:`videobgm.eval.symbolic.chroma_structureness`)."""
+    from videobgm.eval.symbolic import chroma_structureness
 
     t = np.asarray(frame_times_s, float)
     n = int(t[-1] * rate_hz) if t.size else 0
-    if n < 4:
-        return {f"si_{k}": NAN for k in SI_RANGES_S}
-    idx = np.minimum((t * rate_hz).astype(int), n - 1)
-    ch = np.zeros((n, 12))
-    np.add.at(ch, idx, np.asarray(chroma, float).T)
+    idx = np.minimum((t * rate_hz).astype(int), max(n - 1, 0))
+    ch = np.zeros((max(n, 0), 12))
+    if n:
+        np.add.at(ch, idx, np.asarray(chroma, float).T)
     norm = np.linalg.norm(ch, axis=1, keepdims=True)
     ch = np.divide(ch, norm, out=np.zeros_like(ch), where=norm > 0)
-    lo = max(1, int(math.ceil(min(r[0] for r in SI_RANGES_S.values()) * rate_hz)))
-    fit = fitness_scape(ch, min_frames=lo)
-    out = {}
-    for name, (a, b) in SI_RANGES_S.items():
-        d0 = int(math.ceil(a * rate_hz))
-        d1 = fit.shape[1] - 1 if math.isinf(b) else int(math.floor(b * rate_hz))
-        block = fit[:, d0: d1 + 1]
-        out[f"si_{name}"] = float(np.nanmax(block)) if np.isfinite(block).any() else NAN
-    return out
+    return chroma_structureness(ch, rate_hz)
 
 
 def music_metrics(a: AudioAnalysis, *, structure: bool = True) -> dict[str, Any]:
@@ -298,7 +290,7 @@ def music_metrics(a: AudioAnalysis, *, structure: bool = True) -> dict[str, Any]
     }
     out.update(band_shares(mono, a.native_sr))
     if structure and a.duration_s >= MIN_STRUCTURE_S:
-        out.update(chroma_structureness(a.chroma, a.frame_times_s))
+        out.update(audio_structureness(a.chroma, a.frame_times_s))
     else:
         out.update(si_short=NAN, si_mid=NAN, si_long=NAN)
     return out
