@@ -247,3 +247,16 @@ def test_structureness_repeats_vs_noise() -> None:
         assert rep[k] > noise[k] + 0.2
     short = music_metrics(analyze_audio("short", audio=(y[: 20 * SR, None], SR)))
     assert math.isnan(short["si_mid"])
+
+
+def test_midi_path_is_the_intended_view(cut_clip: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from videobgm import midi
+    from videobgm.types import Note, Score
+
+    m = tmp_path / "m.mid"
+    midi.write_midi(Score(notes=[Note(4 * i, "melody", 60 + i % 8, 4, 100) for i in range(48)], n_bars=3), m)
+    assert main(["eval", str(m), "--video", str(cut_clip["video"])]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("intended view") and "beat_alignment" in out
+    _one_line_error([str(m), "--video", str(cut_clip["video"]), "--plot", str(tmp_path / "p.png")],
+                    capsys, "judge audio")
