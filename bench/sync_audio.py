@@ -36,6 +36,7 @@ COLUMNS = (("cut hit rate", "cut_hit_rate"), ("cut x chance", "cut_hit_x_chance"
            ("beat lift", "beat_lift"), ("BAS", "beat_alignment"), ("BAS chance", "beat_alignment_chance"),
            ("cut-beat dist", "cut_beat_distance"), ("motion rho", "motion_onset_spearman"))
 VERDICT = (("cut x chance", "cut_hit_x_chance"), ("beat lift", "beat_lift"))
+NOTES_MARK = "<!-- notes: kept when the bench rewrites this file -->"
 
 
 def synthetic_videos(d: Path) -> dict[str, Path]:
@@ -59,6 +60,17 @@ def synthetic_videos(d: Path) -> dict[str, Path]:
 
     b = synth.write_video(d / "synth-cuts-motion.mp4", cuts_and_motion, duration_s=24.0)
     return {a.name: a, b.name: b}
+
+
+def other_video(names: list[str]) -> dict[str, str]:
+    """The other-video control of each video: the next one of its group (shared / synthetic)."""
+    out = {}
+    for group in ([n for n in names if not n.startswith("synth-")],
+                  [n for n in names if n.startswith("synth-")]):
+        for i, n in enumerate(group):
+            if len(group) > 1:
+                out[n] = group[(i + 1) % len(group)]
+    return out
 
 
 def _stats(xs: list[float]) -> tuple[float, float, float, float]:
@@ -89,7 +101,7 @@ def main() -> None:
 
     from videobgm.config import PipelineConfig
     from videobgm.eval.audio_report import evaluate_file
-    from videobgm.eval.audio_sync import picture_events
+    from videobgm.eval.audio_sync import picture_events, sync_audio_metrics
     from videobgm.features.still import neutral_features
     from videobgm.pipeline import Pipeline
     from videobgm.types import Result
@@ -107,9 +119,11 @@ def main() -> None:
     pipes = {}
     runs: list[dict] = []
     t_all = time.perf_counter()
+    features = {name: Pipeline(base_cfg).analyze(path) for name, path in videos.items()}
+    events = {name: picture_events(f) for name, f in features.items()}
+    partner = other_video(list(videos))
     for name, path in videos.items():
-        feats = Pipeline(base_cfg).analyze(path)
-        ev = picture_events(feats)
+        feats, ev = features[name], events[name]
         seeds = a.long_seeds if (a.long_seeds is not None and feats.duration_s > 60) else a.seeds
         for seed in seeds:
             if seed not in pipes:
@@ -122,8 +136,11 @@ def main() -> None:
                 out = tmp / f"{Path(name).stem}.{music}.{seed}.mp4"
                 pipe.write_outputs(Result(features=feats, plan=plan, score=score), video=path, output=out)
                 e = evaluate_file(out, ev)
+                other = (sync_audio_metrics(events[partner[name]], e.audio)
+                         if partner.get(name) else {})
                 runs.append({"video": name, "duration_s": feats.duration_s, "music": music, "seed": seed,
-                             "sync": e.sync, "control": e.control,
+                             "sync": e.sync, "control": e.control, "other": other,
+                             "other_video": partner.get(name),
                              "music_metrics": {k: e.music[k] for k in ("loudness_lufs", "key_clarity",
                                                                        "ibi_cv", "tempo_bpm")},
                              "wall_s": time.perf_counter() - t0})
@@ -137,14 +154,17 @@ def main() -> None:
     text = report(runs, total_s)
     print(text)
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(text + "\n")
+        out = Path(a.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        old = out.read_text() if out.exists() else ""
+        notes = old[old.index(NOTES_MARK):] if NOTES_MARK in old else NOTES_MARK + "\n"
+        out.write_text(text + "\n\n" + notes)
     if a.raw:
         Path(a.raw).write_text(json.dumps(runs, indent=1, default=lambda x: None))
 
 
 def _vals(runs: list[dict], video: str, music: str, key: str, part: str = "sync") -> list[float]:
-    return [r[part][key] for r in runs if r["video"] == video and r["music"] == music]
+    return [r[part].get(key) for r in runs if r["video"] == video and r["music"] == music]
 
 
 def report(runs: list[dict], total_s: float) -> str:
@@ -159,10 +179,11 @@ def report(runs: list[dict], total_s: float) -> str:
             for col, key in COLUMNS:
                 row[col] = _cell(_vals(runs, v, music, key))
             for col, key in VERDICT:
-                row[f"control {col}"] = _cell(_vals(runs, v, music, key, "control"))
+                row[f"reversed: {col}"] = _cell(_vals(runs, v, music, key, "control"))
+                row[f"other video: {col}"] = _cell(_vals(runs, v, music, key, "other"))
             rows.append(row)
     cols = ["video", "music", "seeds", "cuts", "vis. beats", *(c for c, _ in COLUMNS),
-            *(f"control {c}" for c, _ in VERDICT)]
+            *(f"{k}: {c}" for c, _ in VERDICT for k in ("reversed", "other video"))]
     # verdict: the video row beats X when its worst seed is above X's best seed (no overlap of
     # the seed ranges: the difference is larger than the seed spread)
     vrows = []
@@ -171,7 +192,8 @@ def report(runs: list[dict], total_s: float) -> str:
         for col, key in VERDICT:
             vid = _stats(_vals(runs, v, "video", key))
             for other, vals in (("baseline", _vals(runs, v, "baseline", key)),
-                                ("own control", _vals(runs, v, "video", key, "control"))):
+                                ("reversed", _vals(runs, v, "video", key, "control")),
+                                ("other video", _vals(runs, v, "video", key, "other"))):
                 o = _stats(vals)
                 if not (np.isfinite(vid[0]) and np.isfinite(o[0])):
                     row[f"{col} > {other}"] = "n/a"
@@ -180,7 +202,7 @@ def report(runs: list[dict], total_s: float) -> str:
                     row[f"{col} > {other}"] = (f"{'yes' if won else 'no'} "
                                                f"({vid[2]:.2f}..{vid[3]:.2f} vs {o[2]:.2f}..{o[3]:.2f})")
         vrows.append(row)
-    vcols = ["video", *(f"{c} > {o}" for c, _ in VERDICT for o in ("baseline", "own control"))]
+    vcols = ["video", *(f"{c} > {o}" for c, _ in VERDICT for o in ("baseline", "reversed", "other video"))]
     mrows = []
     for v in videos:
         for music in ("video", "baseline"):
@@ -195,8 +217,11 @@ def report(runs: list[dict], total_s: float) -> str:
         "the same with the picture circularly shifted (200 draws); `beat lift` = onset strength at the "
         "visual beats / at shifted visual beats (chance 1); `BAS` = AIST++ beat alignment, visual beats "
         "vs librosa music beats (its chance from the same shifts); `cut-beat dist` in beats (chance "
-        "~0.25, lower is better); `control ...` = the same metric against the picture's events "
-        "time-reversed.",
+        "~0.25, lower is better); `reversed: ...` = the same metric against the picture's events "
+        "time-reversed (the default mismatch control), `other video: ...` against another video's "
+        "events (`--control`; partners: "
+        + ", ".join(f"{v} -> {p}" for v, p in dict.fromkeys(
+            (r["video"], r["other_video"]) for r in runs if r.get("other_video"))) + ").",
         _util.table(rows, cols),
         "Verdict (the video-driven row beats the other when its lowest seed is above the other's "
         "highest seed, i.e. by more than the seed spread; seed ranges in brackets):",
