@@ -155,6 +155,24 @@ def test_minus_23_lufs_tone(tmp_path: Path) -> None:
     assert m["key_clarity"] == m["key_clarity"]  # defined (a single pitch class)
 
 
+def test_audio_files_keep_their_timing(cut_clip: dict, tmp_path: Path) -> None:
+    """A click at 1.000 s decodes at 1.000 s from WAV, FLAC and MP3 (encoder delay removed) and
+    from the muxed MP4 (AAC priming removed), within 2 ms."""
+    import soundfile as sf
+
+    from videobgm.eval.audio import load_audio
+
+    y = np.zeros(3 * SR, np.float32)
+    y[SR], y[SR + 1] = 0.9, -0.9
+    for ext in ("wav", "flac", "mp3"):
+        sf.write(str(tmp_path / f"c.{ext}"), y, SR)
+        x, sr = load_audio(tmp_path / f"c.{ext}")
+        assert abs(int(np.argmax(np.abs(x[:, 0]))) - SR) <= 0.002 * sr, ext
+    x, sr = load_audio(cut_clip["scored"])
+    first = np.flatnonzero(np.abs(x[:, 0]) > 0.1)[0] / sr
+    assert first == pytest.approx(CUTS[0], abs=0.002)
+
+
 def _one_line_error(args: list[str], capsys: pytest.CaptureFixture, expect: str) -> None:
     assert main(["-q", "eval", *args]) == 2
     err = capsys.readouterr().err.strip()

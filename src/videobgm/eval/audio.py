@@ -114,7 +114,9 @@ def has_video_stream(path: str | os.PathLike[str]) -> bool:
 def load_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """The first audio stream of ``path`` as float32 ``(n, channels)`` (1 or 2) at its own rate.
 
-    Time 0 is the stream's time 0 (a positive start time is padded with silence).
+    In a file with a video stream, row 0 is the video's first frame (audio that starts later is
+    padded with silence, audio that starts earlier is cut); in an audio-only file, row 0 is the
+    first decoded sample (an MP3's start time is its encoder delay, already removed).
 
     Raises
     ------
@@ -139,6 +141,10 @@ def load_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
             raise InputError(f"audio stream of {p.name} has no sample rate")
         stereo = (st.codec_context.channels or 1) >= 2
         res = av.AudioResampler(format="fltp", layout="stereo" if stereo else "mono", rate=sr)
+        video_t0 = None
+        if c.streams.video:
+            vs = c.streams.video[0]
+            video_t0 = float(vs.start_time * vs.time_base) if vs.start_time is not None and vs.time_base else 0.0
         chunks: list[np.ndarray] = []
         t0 = None
         try:
@@ -152,8 +158,11 @@ def load_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     if not chunks:
         raise InputError(f"empty audio stream in {p.name}")
     x = np.concatenate(chunks, axis=1).T.astype(np.float32)
-    if t0 and t0 > 0:
-        x = np.concatenate([np.zeros((int(round(t0 * sr)), x.shape[1]), np.float32), x])
+    lead = int(round(((t0 or 0.0) - video_t0) * sr)) if video_t0 is not None else 0
+    if lead > 0:
+        x = np.concatenate([np.zeros((lead, x.shape[1]), np.float32), x])
+    elif lead < 0:
+        x = x[-lead:]
     return x, sr
 
 
