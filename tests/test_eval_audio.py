@@ -155,6 +155,15 @@ def test_minus_23_lufs_tone(tmp_path: Path) -> None:
     assert m["key_clarity"] == m["key_clarity"]  # defined (a single pitch class)
 
 
+def test_true_peak_sees_intersample_peaks() -> None:
+    """A sine at fs/4 sampled 45 degrees off its crests: sample peak -3.01 dBFS, true peak 0 dBTP."""
+    from videobgm.eval.audio import true_peak_dbtp
+
+    s = np.sin(2 * np.pi * np.arange(SR) / 4 + np.pi / 4).astype(np.float32)
+    assert 20 * math.log10(np.abs(s).max()) == pytest.approx(-3.01, abs=0.01)
+    assert true_peak_dbtp(s[:, None], block=5000) == pytest.approx(0.0, abs=0.3)
+
+
 def test_audio_files_keep_their_timing(cut_clip: dict, tmp_path: Path) -> None:
     """A click at 1.000 s decodes at 1.000 s from WAV, FLAC and MP3 (encoder delay removed) and
     from the muxed MP4 (AAC priming removed), within 2 ms."""
