@@ -219,9 +219,10 @@ def plot_files(evals: list[FileEval], path: str | os.PathLike[str]) -> None:
         bot.plot(a.onset_times_s, np.full(a.onset_times_s.size, 1.1), "|", color="tab:purple",
                  ms=6, label="onsets")
         s = e.sync
-        bot.set_title(f"sound: cut hits {_fmt(s['cut_hit_rate'], 2)} (x{_fmt(s['cut_hit_x_chance'], 1)} "
-                      f"chance), beat lift {_fmt(s['beat_lift'], 2)}, BAS {_fmt(s['beat_alignment'], 2)}",
-                      fontsize=9)
+        cuts = (f"cut hits {_fmt(s['cut_hit_rate'], 2)} (x{_fmt(s['cut_hit_x_chance'], 1)} chance)"
+                if s["n_cuts"] else "no cuts")
+        bot.set_title(f"sound: {cuts}, beat lift {_fmt(s['beat_lift'], 2)}, "
+                      f"BAS {_fmt(s['beat_alignment'], 2)}", fontsize=9)
         bot.set_xlabel("time (s)")
         bot.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
