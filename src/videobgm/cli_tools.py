@@ -17,14 +17,31 @@ from videobgm.cli_options import _add_music_options, config_from_args
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="music metrics for MIDI files (and video-music sync with --video)")
-    p.add_argument("midi", help="a MIDI file or a folder of them")
+    from videobgm.eval.audio_glossary import help_text
+
+    p = sub.add_parser(
+        "eval", help="judge soundtracks against their picture (audio), or music metrics for MIDI files",
+        description="FILE with audio (a video, or WAV/MP3/FLAC with --video): judge the sound "
+        "against the picture -- rhythm correspondence with chance levels and a mismatch control, "
+        "plus music-only audio metrics (issue 14; --seed seeds the shifts). FILE a MIDI file or "
+        "folder: symbolic metrics; with --video: the intended view, the MIDI/plan against the "
+        "video (issues 3, 5).",
+        epilog=help_text(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("midi", nargs="+", metavar="FILE",
+                   help="videos with audio / audio files, or one MIDI file or folder of them")
     p.add_argument("--video", default=None,
-                   help="also report video-music sync metrics of the MIDI against this video")
+                   help="the picture to judge against (audio files; overrides FILE's own video); "
+                   "with a MIDI file: the intended sync view against this video")
+    p.add_argument("--control", default=None, metavar="OTHER",
+                   help="audio: mismatch control against OTHER video's events "
+                   "(default: the picture's events time-reversed)")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="audio: plot picture events above, onset envelope and beats below")
     p.add_argument("--plan", default=None,
-                   help="with --video: plan.json whose sections are the phrase boundaries")
+                   help="with a MIDI file and --video: plan.json whose sections are the phrase boundaries")
     p.add_argument("--features", default=None,
-                   help="with --video: features JSON from `videobgm analyze` (skips the analysis)")
+                   help="with a MIDI file and --video: features JSON from `videobgm analyze` (skips the analysis)")
     p.add_argument("--json", dest="json_out", default=None,
                    help="write the metrics to this JSON file (with --video: the sync metrics)")
     # symbolic metrics (issue 3)
@@ -42,7 +59,22 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_eval)
 
 
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from videobgm.errors import OptionError
+
+    symbolic = [Path(f).is_dir() or Path(f).suffix.lower() in MIDI_SUFFIXES for f in args.midi]
+    if not any(symbolic):
+        return _eval_audio(args)
+    if not all(symbolic) or len(args.midi) > 1:
+        raise OptionError("give one MIDI file or folder, or only videos/audio files (not a mix)")
+    args.midi = args.midi[0]
+    if args.control or args.plot:
+        raise OptionError("--control and --plot judge audio; a MIDI file has none (render it first)")
     if getattr(args, "video", None):
         return _eval_video(args)
     from videobgm.eval.report import run_eval
@@ -50,6 +82,30 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     run_eval(args.midi, reference=args.reference, json_out=args.json_out, csv_out=args.csv_out,
              convention=args.convention, seed=args.seed, structure=not args.no_structure,
              pop909_split=args.pop909_split, show_progress=False if args.quiet else None)
+    return 0
+
+
+def _eval_audio(args: argparse.Namespace) -> int:
+    """``eval FILE.mp4 [FILE2 ...] [--video V]``: the sound against the picture (issue 14)."""
+    from videobgm.errors import OptionError
+
+    for opt, v in (("--plan", args.plan), ("--features", args.features),
+                   ("--reference", args.reference), ("--csv", args.csv_out)):
+        if v:
+            raise OptionError(f"{opt} applies to MIDI input (the intended view), not to audio files")
+    from videobgm.config import FeaturesConfig, VideoConfig
+    from videobgm.eval.audio_report import evaluate_files, format_report, plot_files, report_json
+
+    evals = evaluate_files(list(args.midi), video=args.video, control=args.control,
+                           features_cfg=FeaturesConfig(), video_cfg=VideoConfig(), seed=args.seed,
+                           structure=not args.no_structure)
+    print(format_report(evals))
+    if args.json_out:
+        from videobgm.fileio import write_json
+
+        write_json(args.json_out, report_json(evals))
+    if args.plot:
+        plot_files(evals, args.plot)
     return 0
 
 
@@ -87,6 +143,8 @@ def _eval_video(args: argparse.Namespace) -> int:
 
         feats = extract_features(video, FeaturesConfig(), VideoConfig())
     m = sync_metrics(feats, midi, plan=plan)
+    print("intended view: the MIDI and plan against the video (what was planned, not what is heard; "
+          "`videobgm eval OUTPUT.mp4` judges the sound)")
     for k in (*METRICS, "plan_chord_accuracy"):
         v = m[k]
         print(f"{k:<26} {'n/a' if isinstance(v, float) and math.isnan(v) else f'{v:.3f}'}")

@@ -436,6 +436,12 @@ def structureness(score: Score, *, rate_hz: float = 2.0, max_frames: int = 1200)
     if ch.shape[0] > max_frames:
         rate_hz = rate_hz * max_frames / ch.shape[0]
         ch = chroma(score, rate_hz=rate_hz)
+    return chroma_structureness(ch, rate_hz)
+
+
+def chroma_structureness(ch: np.ndarray, rate_hz: float) -> dict[str, float]:
+    """SI_short/mid/long of a chroma sequence ``ch`` (N, 12) at ``rate_hz`` frames per second
+    (the part of :func:`structureness` after the chroma; also used on audio chroma)."""
     out = {}
     if ch.shape[0] < 4:
         return {f"si_{k}": NAN for k in SI_RANGES_S}
