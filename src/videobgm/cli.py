@@ -3,7 +3,8 @@
 A thin layer over the stages and ``pipeline.py``. Nothing heavy is imported at start-up so that
 ``videobgm --help`` is instant; each ``_cmd_*`` imports what it needs. User errors
 (:class:`~videobgm.errors.VideobgmError`) print one line to stderr and exit 2; Ctrl-C exits 130
-without leaving partial outputs (every writer uses a temporary name and renames).
+and SIGTERM 143, both without leaving partial outputs (every output is written to a temporary
+name and all are renamed into place together, see ``fileio.OutputSet``).
 
 Each subcommand owns one ``_add_*`` (arguments) and one ``_cmd_*`` (handler) function: the
 composing commands (score, analyze, describe, compose) here, the tool commands (eval, train,
@@ -14,8 +15,10 @@ index, batch, ui) in :mod:`videobgm.cli_tools`, the shared music options in
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from videobgm import __version__
 from videobgm.cli_options import _add_music_options, config_from_args  # noqa: F401 (re-export)
@@ -115,8 +118,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     is_image = video.suffix.lower() in IMAGE_SUFFIXES
     if args.output is None and not is_image:
         raise OptionError("score needs -o OUTPUT.mp4")
-    if args.output is not None and Path(args.output).suffix.lower() not in (".mp4", ".mov", ".m4v", ".mkv"):
-        raise OptionError(f"output must be a video file (.mp4, .mov, .m4v, .mkv), got {args.output}")
+    from videobgm.mux import CONTAINERS
+
+    if args.output is not None and Path(args.output).suffix.lower() not in CONTAINERS:
+        raise OptionError(f"output must be a video file ({', '.join(CONTAINERS)}), got {args.output}")
     if is_image and not (args.midi or args.wav or args.stems):
         raise OptionError("for a still image give --wav and/or --midi (there is no video to mux into)")
     cfg = config_from_args(args)
@@ -284,6 +289,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what systemd, docker and ``kill`` send), raised like Ctrl-C: same clean-up path."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:  # noqa: ARG001
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the command runs (main thread only)."""
+    try:
+        old = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (e.g. main() called from a worker thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``videobgm`` console script; returns the exit code."""
     parser = build_parser()
@@ -292,13 +319,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.func(args) or 0)
     except VideobgmError as exc:
         print(f"videobgm: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("videobgm: interrupted; no partial output was left", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every writer has removed its temporaries
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"videobgm: {how}; no partial output was left", file=sys.stderr)
+        return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         return 1
 
