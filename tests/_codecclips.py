@@ -53,8 +53,13 @@ NAMED = [
     Clip("odd_size_msmpeg4_avi", "msmpeg4", "avi", width=66, height=50),
 ]
 OUTPUTS = [".mp4", ".mov", ".mkv", ".webm"]
-# containers tried, in order, for encoders not in NAMED (the slow tier's sweep)
-SWEEP_CONTAINERS = [("mkv", "matroska"), ("avi", "avi"), ("mov", "mov"), ("nut", "nut")]
+# containers and (width, height, fps) tried, in order, for encoders not in NAMED (the slow
+# tier's sweep): some codecs only take standard sizes/rates (H.261/H.263: CIF family, MPEG-1:
+# 25 fps, DV: 720x576 at 25 fps)
+SWEEP_CONTAINERS = [("mkv", "matroska"), ("avi", "avi"), ("mov", "mov"), ("nut", "nut"),
+                    ("flv", "flv"), ("webp", "webp"), ("apng", "apng"), ("3gp", "3gp"), ("rm", "rm"),
+                    ("roq", "roq")]
+SWEEP_SHAPES = [(W, H, 10), (176, 144, 25), (720, 576, 25), (64, 64, 30)]
 
 
 def encodable_video_codecs() -> list[str]:
@@ -164,19 +169,20 @@ def sweep_clips() -> list[Clip]:
 
 
 def write_sweep_clip(clip: Clip, folder: Path) -> Path | None:
-    """Write a sweep clip in the first container that takes the codec; None if none does
-    (image-only formats, encoders needing special sizes or rates)."""
+    """Write a sweep clip in the first container and shape that the codec takes; None if none
+    does (still-image formats no video container holds, encoders with other constraints)."""
     import av
 
-    for ext, fmt in SWEEP_CONTAINERS:
-        c = Clip(clip.name, clip.encoder, ext, fmt=fmt)
-        try:
-            p = write_clip(c, folder)
-            with av.open(str(p)) as r:
-                if sum(1 for _ in r.decode(video=0)) >= 10:
-                    return p
-        except Exception:  # noqa: BLE001 -- this container/encoder pair cannot make a clip
-            continue
+    for w, h, rate in SWEEP_SHAPES:
+        for ext, fmt in SWEEP_CONTAINERS:
+            c = Clip(clip.name, clip.encoder, ext, fmt=fmt, width=w, height=h, rate=rate)
+            try:
+                p = write_clip(c, folder)
+                with av.open(str(p)) as r:
+                    if sum(1 for _ in r.decode(video=0)) >= 10:
+                        return p
+            except Exception:  # noqa: BLE001 -- this container/encoder pair cannot make a clip
+                continue
     return None
 
 

@@ -60,6 +60,16 @@ def assert_valid(src: Path, out: Path, ext: str) -> dict:
     return st
 
 
+def assert_scored(src: Path, out: Path, ext: str) -> None:
+    """A pipeline output: every input frame, legal codecs, music as long as the video (0.1 s)."""
+    st = C.stream_times(out)
+    vt = st["video_times_s"]
+    assert vt.size == np.unique(C.input_frame_times(src)).size
+    assert st["video_codec"] in LEGAL_VIDEO[ext] and st["audio_codec"] == LEGAL_AUDIO[ext]
+    v_end = vt[-1] + float(np.median(np.diff(vt)))
+    assert abs(st["audio_start_s"] + st["audio_s"] - v_end) <= SYNC_TOL_S
+
+
 def src_codec(path: Path) -> str:
     return mux_mod.input_video_codec(path) or ""
 
@@ -174,12 +184,7 @@ def test_pipeline_scores_ordinary_codecs(clips, tmp_path, tiny_pipeline, name, e
     out = tmp_path / f"scored{ext}"
     res = tiny_pipeline.score(clips[name], out, midi=tmp_path / "m.mid")
     assert res.output_path == str(out) and (tmp_path / "m.mid").stat().st_size > 0
-    st = C.stream_times(out)
-    vt = st["video_times_s"]
-    assert vt.size == np.unique(C.input_frame_times(clips[name])).size
-    assert st["video_codec"] in LEGAL_VIDEO[ext] and st["audio_codec"] == LEGAL_AUDIO[ext]
-    v_end = vt[-1] + float(np.median(np.diff(vt)))
-    assert abs(st["audio_start_s"] + st["audio_s"] - v_end) <= SYNC_TOL_S
+    assert_scored(clips[name], out, ext)
 
 
 def test_cli_gif_to_webm(clips, tmp_path):
@@ -206,5 +211,19 @@ def sweep(tmp_path_factory) -> dict[str, Path | None]:
 def test_matrix_every_encoder(sweep, tmp_path, name, ext):
     src = sweep[name]
     if src is None:
-        pytest.skip(f"{name}: no container here takes a 64x48 10 fps clip from this encoder")
+        pytest.skip(f"{name}: no container and frame shape here take a clip from this encoder")
     _mux_and_check(src, tmp_path / f"out{ext}", ext)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("i,name", list(enumerate(c.name for c in C.sweep_clips())))
+def test_pipeline_every_encoder(sweep, tmp_path, tiny_pipeline, i, name):
+    """Every sweep codec through the whole pipeline (tiny model), the output container rotating
+    over .mp4/.mov/.mkv/.webm."""
+    src = sweep[name]
+    if src is None:
+        pytest.skip(f"{name}: no container and frame shape here take a clip from this encoder")
+    ext = C.OUTPUTS[i % len(C.OUTPUTS)]
+    out = tmp_path / f"scored{ext}"
+    tiny_pipeline.score(src, out)
+    assert_scored(src, out, ext)

@@ -707,14 +707,15 @@ def test_edge_videos_score_or_refuse_cleanly(tmp_path, tiny_pipeline, kind):
         assert video.probe(out, VCFG).rotation_deg == info.rotation_deg
 
 
-def _score_damaged(tmp_path: Path, data: bytes, pipeline) -> None:  # noqa: ANN001
+def _score_damaged(tmp_path: Path, data: bytes, pipeline, *, suffix: str = ".mp4",  # noqa: ANN001
+                   out_suffix: str = ".mp4") -> None:
     """Score damaged bytes: a complete scored copy or one clean line and no output, never a crash."""
     import tempfile
 
     d = Path(tempfile.mkdtemp(dir=tmp_path))  # hypothesis reuses tmp_path across examples
-    src = d / "damaged.mp4"
+    src = d / f"damaged{suffix}"
     src.write_bytes(data)
-    out = d / "o" / "scored.mp4"
+    out = d / "o" / f"scored{out_suffix}"
     try:
         with time_limit(120):
             pipeline.score(src, out)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from videobgm.errors import OptionError
+from videobgm.errors import InputError, OptionError
 
 _NODE_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
@@ -242,8 +242,13 @@ class OutputSet:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
             self.commit()
-        else:
-            self.abort()
+            return
+        if isinstance(exc, OptionError | InputError) and exc.args:  # name the user's paths
+            msg = str(exc.args[0])
+            for tmp, final in self._files + self._dirs:
+                msg = msg.replace(str(tmp), str(final))
+            exc.args = (msg,)
+        self.abort()
 
 
 def _json_default(obj: Any) -> Any:

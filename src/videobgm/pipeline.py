@@ -256,8 +256,7 @@ class Pipeline:
                        stems: str | Path | None = None) -> None:
         """Fail fast, before any analysis, on outputs that could not be written (one line each):
         a device/FIFO/socket (or a symlink to one), the input itself, one path used for two
-        outputs, an unwritable folder or an existing file that cannot be replaced. For the video
-        output (the first of ``outputs``) the copy/re-encode choice is made here too."""
+        outputs, an unwritable folder or an existing file that cannot be replaced."""
         from videobgm.fileio import check_output_path, output_target
 
         paths = [Path(p) for p in outputs if p is not None]
