@@ -50,7 +50,7 @@ NAMED = [
     Clip("gif", "gif", "gif", pix_fmt="rgb8"),
     Clip("mpeg2_mpg", "mpeg2video", "mpg", fmt="mpeg", rate=25),
     Clip("vfr_h264_mkv", "libx264", "mkv", vfr=True),
-    Clip("odd_size_msmpeg4_avi", "msmpeg4", "avi", width=66, height=50),
+    Clip("odd_size_ffv1_mkv", "ffv1", "mkv", pix_fmt="yuv444p", width=65, height=49),
 ]
 OUTPUTS = [".mp4", ".mov", ".mkv", ".webm"]
 # containers and (width, height, fps) tried, in order, for encoders not in NAMED (the slow

@@ -134,7 +134,18 @@ def test_matrix_named_codecs(clips, tmp_path, name, ext):
     _mux_and_check(clips[name], tmp_path / f"out{ext}", ext)
 
 
-def test_reencode_keeps_rotation_and_makes_even_size(tmp_path):
+def test_reencode_makes_even_size(clips, tmp_path):
+    import av
+
+    for ext in (".mp4", ".webm"):
+        out = tmp_path / f"even{ext}"
+        _mux_and_check(clips["odd_size_ffv1_mkv"], out, ext)  # 65x49 FFV1: re-encoded
+        with av.open(str(out)) as c:
+            ctx = c.streams.video[0].codec_context
+            assert (ctx.width, ctx.height, ctx.pix_fmt) == (64, 48, "yuv420p")
+
+
+def test_reencode_keeps_rotation(tmp_path):
     from test_reliability import set_mp4_rotation
     from videobgm import video
 
