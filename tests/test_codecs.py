@@ -176,18 +176,6 @@ def test_copy_refused_by_muxer_falls_back_to_reencode(clips, tmp_path, monkeypat
 # ----------------------------------------------------------------------------------------------
 # through the whole pipeline and the CLI
 # ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tiny_pipeline():
-    import torch
-
-    from videobgm.pipeline import Pipeline
-
-    torch.set_num_threads(1)
-    pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
-    pipe.load_model()
-    return pipe
-
-
 @pytest.mark.parametrize("name,ext", [("gif", ".mp4"), ("vfr_h264_mkv", ".mp4"),
                                       ("msmpeg4v3_avi", ".webm"), ("av1_mkv", ".mov"),
                                       ("wmv2_wmv", ".mkv")])

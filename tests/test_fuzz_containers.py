@@ -64,19 +64,6 @@ def samples(tmp_path_factory) -> dict[str, bytes]:
     return out
 
 
-@pytest.fixture(scope="module")
-def tiny_pipeline():
-    import torch
-
-    from videobgm.config import PipelineConfig
-    from videobgm.pipeline import Pipeline
-
-    torch.set_num_threads(1)
-    pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
-    pipe.load_model()
-    return pipe
-
-
 def _analyse(tmp_path: Path, data: bytes, kind: str) -> str:
     p = tmp_path / f"fuzzed.{kind}"
     p.write_bytes(data)
@@ -96,19 +83,12 @@ def test_fuzz_mkv_webm_analysis(tmp_path, samples, kind, flips, region, frac):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("kind", sorted(KINDS))
 @HEAVY
 @given(flips=flips_st, region=st.sampled_from(["all", "head", "tail"]), frac=st.floats(0.05, 1))
-def test_fuzz_mkv_analysis_heavy(tmp_path, samples, flips, region, frac):
-    data = samples["mkv"]
-    event(_analyse(tmp_path, _flip(data[: max(1, int(frac * len(data)))], flips, region), "mkv"))
-
-
-@pytest.mark.slow
-@HEAVY
-@given(flips=flips_st, region=st.sampled_from(["all", "head", "tail"]), frac=st.floats(0.05, 1))
-def test_fuzz_webm_analysis_heavy(tmp_path, samples, flips, region, frac):
-    data = samples["webm"]
-    event(_analyse(tmp_path, _flip(data[: max(1, int(frac * len(data)))], flips, region), "webm"))
+def test_fuzz_analysis_heavy(tmp_path, samples, kind, flips, region, frac):
+    data = samples[kind]
+    event(_analyse(tmp_path, _flip(data[: max(1, int(frac * len(data)))], flips, region), kind))
 
 
 def _pipeline_case(tmp_path, samples, pipe, kind, flips, frac, ext) -> None:  # noqa: ANN001

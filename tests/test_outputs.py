@@ -25,7 +25,6 @@ from pathlib import Path
 import pytest
 
 from videobgm import synth
-from videobgm.config import PipelineConfig
 from videobgm.errors import InputError, OptionError
 
 TINY = ["--preset", "tiny", "--untrained"]
@@ -50,18 +49,6 @@ def clip(tmp_path_factory) -> Path:
     return synth.write_video(d / "clip.mp4", synth.oscillating_square(period_s=1.0, width=64, height=48,
                                                                       size=8),
                              duration_s=2.0, fps=10.0, width=64, height=48)
-
-
-@pytest.fixture(scope="module")
-def pipe():
-    import torch
-
-    from videobgm.pipeline import Pipeline
-
-    torch.set_num_threads(1)
-    p = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
-    p.load_model()
-    return p
 
 
 @pytest.fixture()
@@ -111,79 +98,79 @@ NODE_CASES = [  # (kind, which output, expected words)
 
 
 @pytest.mark.parametrize("kind,which,words", NODE_CASES)
-def test_refuses_special_files(pipe, monkeypatch, clip, work, kind, which, words):
+def test_refuses_special_files(tiny_pipeline, monkeypatch, clip, work, kind, which, words):
     ext = {"midi": ".mid", "wav": ".wav", "output": ".mp4", "plan_json": ".json", "stems": ""}[which]
     node = make_node(work / f"n{ext}", kind)
     kw = {"output": work / "o.mp4"} if which != "output" else {}
-    _refused(pipe, monkeypatch, clip, work, words, **kw, **{which: node})
+    _refused(tiny_pipeline, monkeypatch, clip, work, words, **kw, **{which: node})
     assert {"fifo": stat.S_ISFIFO, "chardev": stat.S_ISCHR, "socket": stat.S_ISSOCK}[kind](
         os.lstat(node).st_mode)
 
 
 @pytest.mark.parametrize("kind", ["fifo", "chardev", "socket"])
-def test_refuses_symlink_to_special_file(pipe, monkeypatch, clip, work, kind):
+def test_refuses_symlink_to_special_file(tiny_pipeline, monkeypatch, clip, work, kind):
     node = make_node(work / "node", kind)
     (work / "link.mid").symlink_to(node)
-    _refused(pipe, monkeypatch, clip, work, "through the symlink", output=work / "o.mp4",
+    _refused(tiny_pipeline, monkeypatch, clip, work, "through the symlink", output=work / "o.mp4",
              midi=work / "link.mid")
 
 
-def test_refuses_symlink_to_dev_null(pipe, monkeypatch, clip, work):
+def test_refuses_symlink_to_dev_null(tiny_pipeline, monkeypatch, clip, work):
     (work / "null.wav").symlink_to("/dev/null")
-    _refused(pipe, monkeypatch, clip, work, "character device", output=work / "o.mp4",
+    _refused(tiny_pipeline, monkeypatch, clip, work, "character device", output=work / "o.mp4",
              wav=work / "null.wav")
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
-def test_refuses_same_path_for_two_outputs(pipe, monkeypatch, clip, work):
-    _refused(pipe, monkeypatch, clip, work, "same path", output=work / "out.mp4", midi=work / "out.mp4")
-    _refused(pipe, monkeypatch, clip, work, "same path", output=work / "o.mp4", wav=work / "a.wav",
+def test_refuses_same_path_for_two_outputs(tiny_pipeline, monkeypatch, clip, work):
+    _refused(tiny_pipeline, monkeypatch, clip, work, "same path", output=work / "out.mp4", midi=work / "out.mp4")
+    _refused(tiny_pipeline, monkeypatch, clip, work, "same path", output=work / "o.mp4", wav=work / "a.wav",
              plan_json=work / "sub" / ".." / "a.wav")
     (work / "a.mid").write_bytes(b"old")
     (work / "alias.mid").symlink_to(work / "a.mid")
-    _refused(pipe, monkeypatch, clip, work, "same path", output=work / "o.mp4", midi=work / "a.mid",
+    _refused(tiny_pipeline, monkeypatch, clip, work, "same path", output=work / "o.mp4", midi=work / "a.mid",
              plan_json=work / "alias.mid")
-    _refused(pipe, monkeypatch, clip, work, "same path", output=work / "o.mp4", stems=work / "s",
+    _refused(tiny_pipeline, monkeypatch, clip, work, "same path", output=work / "o.mp4", stems=work / "s",
              plan_json=work / "s")
-    _refused(pipe, monkeypatch, clip, work, "overwritten by a stem", output=work / "o.mp4",
+    _refused(tiny_pipeline, monkeypatch, clip, work, "overwritten by a stem", output=work / "o.mp4",
              stems=work / "s", midi=work / "s" / "piano.mid")
 
 
-def test_refuses_output_equal_to_input(pipe, monkeypatch, clip, work):
+def test_refuses_output_equal_to_input(tiny_pipeline, monkeypatch, clip, work):
     src = work / "in.mp4"
     src.write_bytes(clip.read_bytes())
     (work / "in_link.mid").symlink_to(src)
-    _refused(pipe, monkeypatch, src, work, "is the input", output=src)
-    _refused(pipe, monkeypatch, src, work, "is the input", output=work / "o.mp4", midi=work / "in_link.mid")
-    _refused(pipe, monkeypatch, src, work, "is the input", output=work / "o.mp4", wav=work / "." / "in.mp4")
+    _refused(tiny_pipeline, monkeypatch, src, work, "is the input", output=src)
+    _refused(tiny_pipeline, monkeypatch, src, work, "is the input", output=work / "o.mp4", midi=work / "in_link.mid")
+    _refused(tiny_pipeline, monkeypatch, src, work, "is the input", output=work / "o.mp4", wav=work / "." / "in.mp4")
 
 
 @pytest.mark.parametrize("target,words", [
     ("/proc/videobgm_x.mp4", "not writable: /proc"), ("/proc/version", "not writable: /proc"),
     ("/sys/videobgm_x.mid", "not writable: /sys"), ("/proc/no/such/dir/x.mid", "not writable: /proc"),
 ])
-def test_refuses_unwritable_folders(pipe, monkeypatch, clip, work, target, words):
+def test_refuses_unwritable_folders(tiny_pipeline, monkeypatch, clip, work, target, words):
     which = "output" if target.endswith(".mp4") else "midi"
     kw = {"output": work / "o.mp4"} if which == "midi" else {}
-    _refused(pipe, monkeypatch, clip, work, words, **kw, **{which: Path(target)})
+    _refused(tiny_pipeline, monkeypatch, clip, work, words, **kw, **{which: Path(target)})
 
 
-def test_refuses_folder_under_a_file_and_directory_as_file(pipe, monkeypatch, clip, work):
+def test_refuses_folder_under_a_file_and_directory_as_file(tiny_pipeline, monkeypatch, clip, work):
     (work / "afile").write_text("x")
-    _refused(pipe, monkeypatch, clip, work, "afile is a file", output=work / "afile" / "o.mp4")
+    _refused(tiny_pipeline, monkeypatch, clip, work, "afile is a file", output=work / "afile" / "o.mp4")
     (work / "d.mp4").mkdir()
-    _refused(pipe, monkeypatch, clip, work, "is a directory", output=work / "d.mp4")
-    _refused(pipe, monkeypatch, clip, work, "not a directory", output=work / "o.mp4", stems=work / "afile")
+    _refused(tiny_pipeline, monkeypatch, clip, work, "is a directory", output=work / "d.mp4")
+    _refused(tiny_pipeline, monkeypatch, clip, work, "not a directory", output=work / "o.mp4", stems=work / "afile")
 
 
-def test_refuses_existing_output_that_cannot_be_replaced(pipe, monkeypatch, clip, work):
+def test_refuses_existing_output_that_cannot_be_replaced(tiny_pipeline, monkeypatch, clip, work):
     old = work / "old.mid"
     old.write_bytes(b"earlier output")
     if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(old)],
                                                          capture_output=True).returncode != 0:
         pytest.skip("cannot make a file immutable here (chattr +i refused)")
     try:
-        _refused(pipe, monkeypatch, clip, work, "cannot be replaced", output=work / "o.mp4", midi=old)
+        _refused(tiny_pipeline, monkeypatch, clip, work, "cannot be replaced", output=work / "o.mp4", midi=old)
     finally:
         subprocess.run(["chattr", "-i", str(old)], check=False)
 
@@ -217,9 +204,9 @@ def _outputs(d: Path) -> dict:
             "plan_json": d / "o.plan.json"}
 
 
-def test_all_outputs_appear_together(pipe, clip, work):
+def test_all_outputs_appear_together(tiny_pipeline, clip, work):
     outs = _outputs(work / "new")  # the folder does not exist yet
-    res = pipe.score(clip, **outs)
+    res = tiny_pipeline.score(clip, **outs)
     for key in ("output", "midi", "wav", "plan_json"):
         assert outs[key].stat().st_size > 0
     assert sorted(p.suffix for p in outs["stems"].iterdir())  # stems: MIDI + WAV per track
@@ -228,7 +215,7 @@ def test_all_outputs_appear_together(pipe, clip, work):
 
 
 @pytest.mark.parametrize("where", ["render", "mux"])
-def test_failure_late_leaves_no_output_and_keeps_earlier_ones(pipe, clip, work, monkeypatch, where):
+def test_failure_late_leaves_no_output_and_keeps_earlier_ones(tiny_pipeline, clip, work, monkeypatch, where):
     from videobgm import mux as mux_mod
     from videobgm import render as render_mod
 
@@ -244,14 +231,14 @@ def test_failure_late_leaves_no_output_and_keeps_earlier_ones(pipe, clip, work, 
 
         monkeypatch.setattr(mux_mod, "mux", fail)
         with pytest.raises(InputError, match="simulated"):
-            pipe.score(clip, **outs)
+            tiny_pipeline.score(clip, **outs)
     else:
         def interrupt(*a, **k):  # noqa: ANN002, ANN003, ANN202
             raise KeyboardInterrupt  # Ctrl-C while the stems render (MIDI, stems, WAV staged)
 
         monkeypatch.setattr(render_mod, "write_stem_wavs", interrupt)
         with pytest.raises(KeyboardInterrupt):
-            pipe.score(clip, **outs)
+            tiny_pipeline.score(clip, **outs)
     assert snapshot(work) == before
 
 

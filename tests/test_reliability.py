@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from conftest import POP909, SHARED_VIDEOS
 from videobgm import synth
-from videobgm.config import FeaturesConfig, PipelineConfig, VideoConfig
+from videobgm.config import FeaturesConfig, VideoConfig
 from videobgm.errors import InputError, VideobgmError
 
 VCFG = VideoConfig(analysis_fps=15.0, analysis_max_side=96)
@@ -168,18 +168,6 @@ def visible_files(d: Path) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 # sample files (real content where ../shared is present, synthetic otherwise)
 # ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tiny_pipeline():
-    import torch
-
-    from videobgm.pipeline import Pipeline
-
-    torch.set_num_threads(1)
-    pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
-    pipe.load_model()
-    return pipe
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("rel")
