@@ -196,6 +196,16 @@ def test_cli_same_path_refused(clip, work):
     assert list(work.iterdir()) == []
 
 
+def test_cli_analyze_and_describe_refuse_before_analysing(clip, work):
+    fifo = make_node(work / "features.json", "fifo")
+    for args in (["analyze", str(clip), "-o", str(fifo)], ["describe", str(clip), "-o", "/proc/x.json"]):
+        proc = subprocess.run([sys.executable, "-m", "videobgm", "-q", *args, "--preset", "tiny"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stdout == ""  # refused before the analysis (describe prints its result)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
 # ----------------------------------------------------------------------------------------------
 # all or nothing (in-process)
 # ----------------------------------------------------------------------------------------------

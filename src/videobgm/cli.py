@@ -45,7 +45,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from videobgm.config import PipelineConfig
     from videobgm.errors import OptionError
     from videobgm.features import extract_features, features_json
-    from videobgm.fileio import write_bytes
+    from videobgm.fileio import check_output_path, write_bytes
     from videobgm.progress import stage_bar
 
     src = Path(args.video)
@@ -55,6 +55,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             raise OptionError(f"output {target} would overwrite the input video")
     if args.plot and not str(args.plot).lower().endswith(".png"):
         raise OptionError(f"--plot must name a .png file, got {args.plot}")
+    for target in (out, Path(args.plot) if args.plot else None):  # devices, FIFOs, /proc: before work
+        if target is not None:
+            check_output_path(target)
     cfg = PipelineConfig.preset(args.preset)
     with stage_bar("analyze", enabled=False if args.quiet else None) as bar:
         feats = extract_features(src, cfg.features, cfg.video, progress=bar)
@@ -180,11 +183,13 @@ def _cmd_describe(args: argparse.Namespace) -> int:
     from videobgm.config import PipelineConfig
     from videobgm.describe import describe, format_description
     from videobgm.errors import InputError
-    from videobgm.fileio import write_json
+    from videobgm.fileio import check_output_path, write_json
 
     src = Path(args.video)
     if not src.exists():
         raise InputError(f"input not found: {src}")
+    if args.output:
+        check_output_path(args.output)  # before the analysis
     cfg = PipelineConfig.preset(args.preset)
     model = None
     if args.labels_model:
