@@ -167,7 +167,7 @@ class OutputSet:
 
     def __init__(self) -> None:
         self._files: list[tuple[Path, Path]] = []  # (temporary, final)
-        self._dirs: list[tuple[Path, Path]] = []
+        self._dirs: list[tuple[Path, Path, frozenset[str]]] = []  # (temporary, final, owned)
         self._made: list[Path] = []  # folders created for the outputs, removed on abort
 
     def _parent(self, final: Path, folder: bool = False) -> Path:
@@ -193,8 +193,13 @@ class OutputSet:
             self._files.append((tmp, final))
         return tmp
 
-    def folder(self, final_path: str | os.PathLike[str]) -> Path:
-        """A temporary folder to fill with the files of the folder ``final_path``."""
+    def folder(self, final_path: str | os.PathLike[str], *, owned: tuple[str, ...] = ()) -> Path:
+        """A temporary folder to fill with the files of the folder ``final_path``.
+
+        When ``final_path`` already exists, the new files are added to it at commit and the
+        ``owned`` names (an earlier run's files of the same kind, e.g. stems of tracks the new
+        score lacks) that the new set does not replace are removed; other files are kept.
+        """
         final = output_target(final_path)
         with signals_deferred():
             try:
@@ -202,7 +207,7 @@ class OutputSet:
                                             dir=self._parent(final, folder=True)))
             except OSError as exc:
                 raise OptionError(f"cannot write {final}: {exc.strerror or exc}") from None
-            self._dirs.append((tmp, final))
+            self._dirs.append((tmp, final, frozenset(owned)))
         return tmp
 
     def commit(self) -> None:
@@ -211,12 +216,16 @@ class OutputSet:
             try:
                 for tmp, final in self._files:
                     os.replace(tmp, final)
-                for tmp, final in self._dirs:
+                for tmp, final, owned in self._dirs:
                     if not final.exists():
                         os.rename(tmp, final)
                         continue
-                    for child in sorted(tmp.iterdir()):
-                        os.replace(child, final / child.name)
+                    new = {child.name for child in tmp.iterdir()}
+                    for name in sorted(new):
+                        os.replace(tmp / name, final / name)
+                    for name in sorted(owned - new):  # an earlier set's files: not mixed in
+                        with contextlib.suppress(FileNotFoundError):
+                            (final / name).unlink()
                     tmp.rmdir()
             except OSError as exc:
                 self.abort()
@@ -229,7 +238,7 @@ class OutputSet:
             for tmp, _ in self._files:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
-            for tmp, _ in self._dirs:
+            for tmp, _, _ in self._dirs:
                 shutil.rmtree(tmp, ignore_errors=True)
             for d in reversed(self._made):  # deepest first; only if still empty
                 with contextlib.suppress(OSError):
@@ -245,7 +254,7 @@ class OutputSet:
             return
         if isinstance(exc, OptionError | InputError) and exc.args:  # name the user's paths
             msg = str(exc.args[0])
-            for tmp, final in self._files + self._dirs:
+            for tmp, final, *_ in self._files + self._dirs:
                 msg = msg.replace(str(tmp), str(final))
             exc.args = (msg,)
         self.abort()

@@ -321,7 +321,12 @@ class Pipeline:
         if output is not None:
             self._check_video_output(video, output)
         with OutputSet() as outs:
-            stems_tmp = outs.folder(stems) if stems is not None else None
+            stems_tmp = None
+            if stems is not None:
+                from videobgm.types import TRACKS
+
+                stems_tmp = outs.folder(stems, owned=tuple(f"{t}.{e}" for t in TRACKS
+                                                           for e in ("mid", "wav")))
             with self._stage(6, "midi"):
                 if midi is not None:
                     midi_mod.write_midi(score, outs.file(midi), cfg.midi)
