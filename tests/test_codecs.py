@@ -10,6 +10,7 @@ every software video encoder of the bundled FFmpeg as input.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -181,9 +182,14 @@ def test_copy_refused_by_muxer_falls_back_to_reencode(clips, tmp_path, monkeypat
                                       ("wmv2_wmv", ".mkv")])
 def test_pipeline_scores_ordinary_codecs(clips, tmp_path, tiny_pipeline, name, ext):
     out = tmp_path / f"scored{ext}"
-    res = tiny_pipeline.score(clips[name], out, midi=tmp_path / "m.mid")
+    res = tiny_pipeline.score(clips[name], out, midi=tmp_path / "m.mid", plan_json=tmp_path / "p.json")
     assert res.output_path == str(out) and (tmp_path / "m.mid").stat().st_size > 0
     assert_scored(clips[name], out, ext)
+    recorded = json.loads((tmp_path / "p.json").read_text())["mux"]  # the plan JSON says what was done
+    plan = mux_mod.choose_streams(src_codec(clips[name]), ext)
+    assert recorded["video_copied"] == plan.copy and recorded["output"] == str(out)
+    assert plan.copy or recorded["notes"] == [f"{plan.input_codec} video cannot be copied into {ext}: "
+                                              f"re-encoded with {plan.video}"]
 
 
 def test_cli_gif_to_webm(clips, tmp_path):

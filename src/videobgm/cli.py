@@ -150,6 +150,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(f"{plan.n_bars} bars at {plan.tempo_bpm:.1f} BPM, "
               f"{len(plan.sections)} sections, {len(result.score.notes)} notes "
               f"({sum(result.timings_s.values()):.1f} s)")
+        for note in (pipe.mux_info or {}).get("notes", []):
+            print(f"note: {note}")  # e.g. the video was re-encoded, not copied
         for p in outs:
             print(f"wrote {p}")
     return 0

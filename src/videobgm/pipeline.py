@@ -115,6 +115,7 @@ class Pipeline:
         self._tokenizer: Any = None
         self._model_meta: dict[str, Any] = {}
         self.timings_s: dict[str, float] = {}
+        self.mux_info: dict[str, Any] | None = None  # what the last mux did (plan JSON "mux")
         self.labels_model_path = labels_model
         self.index_path = index
         self._labels_model: Any = None
@@ -315,6 +316,7 @@ class Pipeline:
 
         cfg = self.config
         score, plan = result.score, result.plan
+        self.mux_info = None
         if output is not None and video is None:
             raise OptionError("an output video needs an input video")
         self._check_outputs(video, output, midi, wav, plan_json, stems=stems)
@@ -345,8 +347,10 @@ class Pipeline:
                 from videobgm import mux as mux_mod
 
                 with self._stage(8, "mux") as update:
-                    mux_mod.mux(video, audio, cfg.render.sample_rate, outs.file(output), cfg.mux,
-                                duration_s=plan.duration_s, progress=_paused_once("mux", update))
+                    info = mux_mod.mux(video, audio, cfg.render.sample_rate, outs.file(output),
+                                       cfg.mux, duration_s=plan.duration_s,
+                                       progress=_paused_once("mux", update))
+                self.mux_info = {**info, "output": str(output)}
             result.timings_s = dict(self.timings_s)
             if plan_json is not None:
                 from videobgm.fileio import write_json
@@ -369,6 +373,7 @@ class Pipeline:
             "references": [dataclasses.asdict(r) for r in result.references],
             "config": self.config.to_dict(),
             "model": self._model_meta,
+            "mux": self.mux_info,  # copied or re-encoded, and why (None: no video output)
             "timings_s": dict(self.timings_s),
         }
 
