@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import _codecclips as C
+from test_reliability import time_limit
 from videobgm import mux as mux_mod
 from videobgm.config import MuxConfig, PipelineConfig
 from videobgm.errors import OptionError
@@ -78,9 +79,10 @@ def src_codec(path: Path) -> str:
 def _mux_and_check(src: Path, out: Path, ext: str) -> dict:
     from videobgm import video
 
-    info = video.probe(src)  # the pipeline passes the probed duration too
-    res = mux_mod.mux(src, tone(info.duration_s + 1.0), SR, out, MuxConfig(),
-                      duration_s=info.duration_s)
+    with time_limit(120):  # a hang fails the case instead of the suite
+        info = video.probe(src)  # the pipeline passes the probed duration too
+        res = mux_mod.mux(src, tone(info.duration_s + 1.0), SR, out, MuxConfig(),
+                          duration_s=info.duration_s)
     plan = mux_mod.choose_streams(src_codec(src), ext)
     assert res["video_copied"] == plan.copy  # the up-front decision is what happened
     assert_valid(src, out, ext)
@@ -182,7 +184,8 @@ def test_copy_refused_by_muxer_falls_back_to_reencode(clips, tmp_path, monkeypat
                                       ("wmv2_wmv", ".mkv")])
 def test_pipeline_scores_ordinary_codecs(clips, tmp_path, tiny_pipeline, name, ext):
     out = tmp_path / f"scored{ext}"
-    res = tiny_pipeline.score(clips[name], out, midi=tmp_path / "m.mid", plan_json=tmp_path / "p.json")
+    with time_limit(180):
+        res = tiny_pipeline.score(clips[name], out, midi=tmp_path / "m.mid", plan_json=tmp_path / "p.json")
     assert res.output_path == str(out) and (tmp_path / "m.mid").stat().st_size > 0
     assert_scored(clips[name], out, ext)
     recorded = json.loads((tmp_path / "p.json").read_text())["mux"]  # the plan JSON says what was done
@@ -230,5 +233,6 @@ def test_pipeline_every_encoder(sweep, tmp_path, tiny_pipeline, i, name):
         pytest.skip(f"{name}: no container and frame shape here take a clip from this encoder")
     ext = C.OUTPUTS[i % len(C.OUTPUTS)]
     out = tmp_path / f"scored{ext}"
-    tiny_pipeline.score(src, out)
+    with time_limit(180):
+        tiny_pipeline.score(src, out)
     assert_scored(src, out, ext)
