@@ -236,3 +236,22 @@ def test_pipeline_every_encoder(sweep, tmp_path, tiny_pipeline, i, name):
     with time_limit(180):
         tiny_pipeline.score(src, out)
     assert_scored(src, out, ext)
+
+
+@pytest.mark.parametrize("name", ["gif", "msmpeg4v3_avi"])
+def test_ui_generate_on_ordinary_codecs(clips, tmp_path, name):
+    """The UI's Generate used to fail with "Internal error ... a bug" on these uploads."""
+    pytest.importorskip("gradio")
+    from videobgm.config import UIConfig
+    from videobgm.pipeline import Pipeline
+    from videobgm.ui.handlers import MusicControls, UIHandlers
+
+    h = UIHandlers(PipelineConfig.preset("tiny"), UIConfig(work_dir=str(tmp_path), stems=False),
+                   pipeline_factory=lambda cfg: Pipeline(cfg, untrained=True))
+    with time_limit(180):
+        up = h.upload(str(clips[name]), None)
+        assert up.ok, up.status
+        out = h.generate(up.state, up.description_text, MusicControls(seed=0))
+    assert out.ok, out.status
+    assert_scored(clips[name], Path(out.video), ".mp4")
+    assert C.stream_times(Path(out.video))["video_codec"] == "h264"
