@@ -22,13 +22,14 @@ import pytest
 import _codecclips as C
 from test_reliability import time_limit
 from videobgm import mux as mux_mod
+from videobgm import transcode
 from videobgm.config import MuxConfig, PipelineConfig
 from videobgm.errors import OptionError
 
 SR = 44100
 # what each output container may hold after muxing (copied or re-encoded)
-LEGAL_VIDEO = {".mp4": mux_mod.COPYABLE["mp4"], ".mov": mux_mod.COPYABLE["mov"],
-               ".mkv": mux_mod.COPYABLE["matroska"], ".webm": mux_mod.COPYABLE["webm"]}
+LEGAL_VIDEO = {".mp4": transcode.COPYABLE["mp4"], ".mov": transcode.COPYABLE["mov"],
+               ".mkv": transcode.COPYABLE["matroska"], ".webm": transcode.COPYABLE["webm"]}
 LEGAL_AUDIO = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "opus"}
 SYNC_TOL_S = 0.1
 
@@ -73,7 +74,7 @@ def assert_scored(src: Path, out: Path, ext: str) -> None:
 
 
 def src_codec(path: Path) -> str:
-    return mux_mod.input_video_codec(path) or ""
+    return transcode.input_video_codec(path) or ""
 
 
 def _mux_and_check(src: Path, out: Path, ext: str) -> dict:
@@ -83,7 +84,7 @@ def _mux_and_check(src: Path, out: Path, ext: str) -> dict:
         info = video.probe(src)  # the pipeline passes the probed duration too
         res = mux_mod.mux(src, tone(info.duration_s + 1.0), SR, out, MuxConfig(),
                           duration_s=info.duration_s)
-    plan = mux_mod.choose_streams(src_codec(src), ext)
+    plan = transcode.choose_streams(src_codec(src), ext)
     assert res["video_copied"] == plan.copy  # the up-front decision is what happened
     assert_valid(src, out, ext)
     return res
@@ -102,14 +103,14 @@ def _mux_and_check(src: Path, out: Path, ext: str) -> dict:
     ("mjpeg", ".M4V", "libx264", "aac"), ("vp9", ".MKV", "copy", "aac"),
 ])
 def test_choose_streams_is_a_table(codec, ext, video, audio):
-    plan = mux_mod.choose_streams(codec, ext)
+    plan = transcode.choose_streams(codec, ext)
     assert (plan.video, plan.audio, plan.copy) == (video, audio, video == "copy")
 
 
 def test_unsupported_output_refused_in_one_line(clips, tmp_path):
     for ext in (".avi", "", ".gif"):
         with pytest.raises(OptionError, match="accepted: .mp4") as ei:
-            mux_mod.plan_output(clips["h264_mp4"], tmp_path / f"x{ext}")
+            transcode.plan_output(clips["h264_mp4"], tmp_path / f"x{ext}")
         assert "\n" not in str(ei.value)
 
 
@@ -117,13 +118,13 @@ def test_missing_encoder_refused_before_analysis(clips, tmp_path, monkeypatch):
     """No output possible (the re-encoder is absent): one line, before the pipeline analyses."""
     from videobgm.pipeline import Pipeline
 
-    monkeypatch.setattr(mux_mod, "_has_encoder", lambda name: name != "libx264")
+    monkeypatch.setattr(transcode, "_has_encoder", lambda name: name != "libx264")
     pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
     monkeypatch.setattr(pipe, "analyze", lambda *a, **k: pytest.fail("analysed before refusing"))
     with pytest.raises(OptionError, match="no libx264 encoder") as ei:
         pipe.score(clips["msmpeg4v3_avi"], tmp_path / "o.mp4")
     assert "\n" not in str(ei.value)
-    pipe_plan = mux_mod.plan_output(clips["h264_mp4"], tmp_path / "o.mp4")  # copy needs no encoder
+    pipe_plan = transcode.plan_output(clips["h264_mp4"], tmp_path / "o.mp4")  # copy needs no encoder
     assert pipe_plan is not None and pipe_plan.copy
     assert list(tmp_path.iterdir()) == []
 
@@ -169,7 +170,7 @@ def test_copy_refused_by_muxer_falls_back_to_reencode(clips, tmp_path, monkeypat
     def refuse(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise av.error.InvalidDataError(22, "Invalid argument")
 
-    monkeypatch.setattr(mux_mod, "_copy_video", refuse)
+    monkeypatch.setattr(transcode.VideoWriter, "_copy", refuse)
     out = tmp_path / "o.mp4"
     res = mux_mod.mux(clips["h264_mp4"], tone(2.0), SR, out, MuxConfig())
     assert not res["video_copied"] and "re-encoded" in res["notes"][-1]
@@ -189,7 +190,7 @@ def test_pipeline_scores_ordinary_codecs(clips, tmp_path, tiny_pipeline, name, e
     assert res.output_path == str(out) and (tmp_path / "m.mid").stat().st_size > 0
     assert_scored(clips[name], out, ext)
     recorded = json.loads((tmp_path / "p.json").read_text())["mux"]  # the plan JSON says what was done
-    plan = mux_mod.choose_streams(src_codec(clips[name]), ext)
+    plan = transcode.choose_streams(src_codec(clips[name]), ext)
     assert recorded["video_copied"] == plan.copy and recorded["output"] == str(out)
     assert plan.copy or recorded["notes"] == [f"{plan.input_codec} video cannot be copied into {ext}: "
                                               f"re-encoded with {plan.video}"]

@@ -121,7 +121,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     is_image = video.suffix.lower() in IMAGE_SUFFIXES
     if args.output is None and not is_image:
         raise OptionError("score needs -o OUTPUT.mp4")
-    from videobgm.mux import CONTAINERS
+    from videobgm.transcode import CONTAINERS
 
     if args.output is not None and Path(args.output).suffix.lower() not in CONTAINERS:
         raise OptionError(f"output must be a video file ({', '.join(CONTAINERS)}), got {args.output}")

@@ -289,9 +289,9 @@ class Pipeline:
     def _check_video_output(video: str | Path, output: str | Path) -> None:
         """Copy or re-encode, decided from the input codec and the container before any work;
         a one-line error when no output is possible (e.g. an encoder missing)."""
-        from videobgm import mux as mux_mod
+        from videobgm.transcode import plan_output
 
-        mux_mod.plan_output(video, output)
+        plan_output(video, output)
 
     def write_outputs(
         self,
