@@ -40,7 +40,7 @@ def samples(tmp_path_factory) -> dict[str, bytes]:
     out = {}
     for ext, (fmt, vcodec, acodec) in KINDS.items():
         p = d / f"sample.{ext}"
-        with av.open(str(p), "w", format=fmt) as c:
+        with av.open(str(p), "w", format=fmt, options={"fflags": "+bitexact"}) as c:  # same bytes
             vs = c.add_stream(vcodec, rate=15)
             vs.width, vs.height, vs.pix_fmt = 160, 96, "yuv420p"
             rate = 48000
