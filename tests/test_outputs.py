@@ -132,7 +132,7 @@ def test_refuses_same_path_for_two_outputs(tiny_pipeline, monkeypatch, clip, wor
              plan_json=work / "alias.mid")
     _refused(tiny_pipeline, monkeypatch, clip, work, "same path", output=work / "o.mp4", stems=work / "s",
              plan_json=work / "s")
-    _refused(tiny_pipeline, monkeypatch, clip, work, "overwritten by a stem", output=work / "o.mp4",
+    _refused(tiny_pipeline, monkeypatch, clip, work, "overwritten by a file of", output=work / "o.mp4",
              stems=work / "s", midi=work / "s" / "piano.mid")
 
 

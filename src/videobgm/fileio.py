@@ -80,6 +80,43 @@ def check_output_path(final_path: str | os.PathLike[str], *, probe: bool = True,
     return parent
 
 
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """``a`` and ``b`` name one file (another spelling, a symlink or a hard link)."""
+    a, b = Path(a), Path(b)
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_outputs(paths: list[str | os.PathLike[str]], *, source: str | os.PathLike[str] | None = None,
+                  folder: str | os.PathLike[str] | None = None,
+                  folder_names: tuple[str, ...] = ()) -> None:
+    """Check a set of outputs before any work: each with :func:`check_output_path`, none equal to
+    ``source`` (the input), no path given twice (``./a``, ``d/../a`` and symlinks to ``a`` are
+    one path; hard links are distinct names, each replaced by its own rename), and no file
+    output among the ``folder_names`` the output ``folder`` will hold. One line each."""
+    files = [Path(p) for p in paths]
+    folder_p = Path(folder) if folder is not None else None
+    for p in files + ([folder_p] if folder_p is not None else []):
+        if source is not None and same_file(p, source):
+            raise OptionError(f"output path {p} is the input video; choose another name")
+        check_output_path(p, folder=p is folder_p)
+    seen: dict[str, Path] = {}
+    for p in files + ([folder_p] if folder_p is not None else []):
+        key = os.path.realpath(p)
+        if key in seen:
+            raise OptionError(f"the same path is given for two outputs: {seen[key]} and {p}")
+        seen[key] = p
+    if folder_p is not None:
+        taken = {os.path.realpath(folder_p / name) for name in folder_names}
+        for p in files:
+            if os.path.realpath(p) in taken:
+                raise OptionError(f"output {p} would be overwritten by a file of {folder_p}")
+
+
 @contextlib.contextmanager
 def atomic_path(final_path: str | os.PathLike[str], *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``final_path``; rename it into place only on success.

@@ -41,7 +41,7 @@ import numpy as np
 
 from videobgm.config import MuxConfig
 from videobgm.errors import InputError, OptionError
-from videobgm.fileio import atomic_path
+from videobgm.fileio import atomic_path, same_file
 from videobgm.transcode import (
     OPUS_RATE,
     REENCODE,
@@ -68,15 +68,6 @@ def _check(cfg: MuxConfig) -> str:
     if not (16_000 <= int(cfg.audio_bitrate) <= 512_000):
         raise OptionError(f"audio bitrate must be 16000..512000 bit/s, got {cfg.audio_bitrate}")
     return mode
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if b.exists() and os.path.samefile(a, b):
-            return True
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
@@ -273,7 +264,7 @@ def mux(
     src, dst = Path(video_path), Path(out_path)
     if not src.is_file():
         raise InputError(f"video not found: {src}")
-    if _same_file(src, dst):
+    if same_file(src, dst):
         raise OptionError(f"output path is the input video ({dst}); choose another output file")
     choose_streams("", dst.suffix)  # the extension first: a one-line refusal before reading
     sr = int(sample_rate)

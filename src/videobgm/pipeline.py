@@ -36,22 +36,6 @@ from videobgm.types import Description, Features, Plan, Reference, Result, Score
 N_STAGES = 8
 
 
-def _same_file(a: str | Path, b: str | Path) -> bool:
-    pa, pb = Path(a), Path(b)
-    try:
-        if pa.exists() and pb.exists():
-            return pa.samefile(pb)
-    except OSError:
-        pass
-    return pa.resolve() == pb.resolve()
-
-
-def _path_key(p: Path) -> str:
-    """One spelling per output path (``./a``, ``d/../a`` and symlinks to ``a`` are all ``a``).
-    Hard links are distinct paths: each name is replaced by its own rename."""
-    return os.path.realpath(p)
-
-
 TEST_PAUSE_ENV = "VIDEOBGM_TEST_PAUSE_AT"  # test-only: see _test_pause
 
 
@@ -255,35 +239,13 @@ class Pipeline:
     @staticmethod
     def _check_outputs(video: str | Path | None, *outputs: str | Path | None,
                        stems: str | Path | None = None) -> None:
-        """Fail fast, before any analysis, on outputs that could not be written (one line each):
-        a device/FIFO/socket (or a symlink to one), the input itself, one path used for two
-        outputs, an unwritable folder or an existing file that cannot be replaced."""
-        from videobgm.fileio import check_output_path, output_target
+        """Fail fast, before any analysis, on outputs that could not be written (one line each,
+        see :func:`videobgm.fileio.check_outputs`)."""
+        from videobgm.fileio import check_outputs
+        from videobgm.types import TRACKS
 
-        paths = [Path(p) for p in outputs if p is not None]
-        stems_dir = Path(stems) if stems is not None else None
-        for p in paths:
-            if video is not None and _same_file(p, video):
-                raise OptionError(f"output path {p} is the input video; choose another name")
-            check_output_path(p)
-        if stems_dir is not None:
-            if video is not None and _same_file(stems_dir, video):
-                raise OptionError(f"stems folder {stems_dir} is the input video; choose another name")
-            check_output_path(stems_dir, folder=True)
-        seen: dict[str, Path] = {}
-        for p in paths + ([stems_dir] if stems_dir is not None else []):
-            key = _path_key(output_target(p))
-            if key in seen:
-                raise OptionError(f"the same path is given for two outputs: {seen[key]} and {p}")
-            seen[key] = p
-        if stems_dir is not None:
-            from videobgm.types import TRACKS
-
-            taken = {_path_key(output_target(stems_dir) / f"{t}.{ext}") for t in TRACKS
-                     for ext in ("mid", "wav")}
-            for p in paths:
-                if _path_key(output_target(p)) in taken:
-                    raise OptionError(f"output {p} would be overwritten by a stem in {stems_dir}")
+        check_outputs([p for p in outputs if p is not None], source=video, folder=stems,
+                      folder_names=tuple(f"{t}.{e}" for t in TRACKS for e in ("mid", "wav")))
 
     @staticmethod
     def _check_video_output(video: str | Path, output: str | Path) -> None:
