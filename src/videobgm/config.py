@@ -225,6 +225,10 @@ class MuxConfig(_Cfg):
     audio_bitrate: int = 192_000
     duck_level: float = 0.3  # duck: music gain while the original audio is active
     duck_threshold_dbfs: float = -35.0  # duck: original louder than this (10 ms RMS) is "active"
+    # re-encoding, only when the input's video codec cannot be copied into the output container
+    # (mux.choose_streams): H.264 quality (x264 CRF, lower = better) and speed preset
+    video_crf: int = 20
+    video_preset: str = "veryfast"
 
 
 @dataclass(frozen=True)
