@@ -32,7 +32,19 @@ section) enter as the initial trigram state and as the likelihood of the chords 
 
 The trained counts ship as ``assets/harmony/harmony.json`` (see its ``PROVENANCE.md``); the
 training recipe is :mod:`videobgm.train.harmony`. :func:`load` reads the asset;
-:func:`fallback_progression` is the hand table used only when no asset is available.
+:func:`~videobgm.harmony_sampling.plan_progression` samples the shipped model and falls back
+to :func:`~videobgm.harmony_sampling.fallback_progression` (a hand table, with its reason) only
+when no asset loads.
+
+Example::
+
+    from videobgm.harmony import load
+    model = load()
+    p = model.sample(24, beats_per_bar=4, mode="major", tonic=7,
+                     sections=[(0, 8, "intro"), (8, 16, "verse"), (16, 24, "chorus")],
+                     fixed={23: (7, "maj")}, seed=0)
+    p.chords  # [Chord(onset_16th=0, root=7, quality='maj'), ...], onsets from the span's start
+    p.bass    # bass pitch class per chord (the root unless the model chose an inversion)
 """
 
 from __future__ import annotations
@@ -258,15 +270,19 @@ class Progression:
 class HarmonyModel:
     """The tables of :func:`count`, turned into probabilities (see the module docstring).
 
-    ``tilt``: exponent of the role/position factor; ``smoothing``: pseudo-count pulling each
+    ``min_count``: sampling uses the chords seen at least this often in the mode (20: 99.4 %
+    of POP909's chord changes; fixed chords may lie outside). ``tilt``: exponent of the
+    role/position factor; ``smoothing``: pseudo-count pulling each
     context's distribution toward its parent; ``discount``: the n-gram's absolute discount
     (None: Kneser-Ney's estimate from the counts of counts). All three are chosen on POP909's val
     split at training.
     """
 
     def __init__(self, counts: dict[str, Any], *, tilt: float = 1.0, smoothing: float = 50.0,
-                 discount: float | None = None, meta: dict[str, Any] | None = None) -> None:
+                 discount: float | None = None, min_count: int = 20,
+                 meta: dict[str, Any] | None = None) -> None:
         self.counts, self.tilt, self.smoothing = counts, float(tilt), float(smoothing)
+        self.min_count = int(min_count)
         self.discount = None if discount is None else float(discount)
         self.meta = dict(meta or {})
         self._cache: dict[Any, Any] = {}
@@ -293,6 +309,13 @@ class HarmonyModel:
             c1 = c3.sum((0, 1))
             self._cache["uni", mode] = (c1 + 0.5) / (c1.sum() + 0.5 * V)
         return self._cache[key]
+
+    def vocabulary(self, mode: str) -> np.ndarray:
+        """Symbols seen at least ``min_count`` times in ``mode`` (the most common one if none)."""
+        rows = np.asarray(self.counts["trigram"].get(mode, []), dtype=np.int64).reshape(-1, 4)
+        c1 = np.bincount(rows[:, 2], weights=rows[:, 3], minlength=V)
+        voc = np.flatnonzero(c1 >= self.min_count)
+        return voc if voc.size else np.array([int(np.argmax(c1))])
 
     def unigram(self, mode: str) -> np.ndarray:
         self.trigram(mode)
@@ -421,7 +444,7 @@ class HarmonyModel:
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "qualities": list(QUALITIES), "roles": list(ROLES),
                 "positions": list(POSITIONS), "tilt": self.tilt, "smoothing": self.smoothing,
-                "discount": self.discount,
+                "discount": self.discount, "min_count": self.min_count,
                 "meta": self.meta, "counts": self.counts}
 
     @classmethod
@@ -429,7 +452,8 @@ class HarmonyModel:
         if d.get("format") != FORMAT or tuple(d.get("qualities", ())) != QUALITIES:
             raise InputError(f"not a {FORMAT} harmony model with qualities {', '.join(QUALITIES)}")
         return cls(d["counts"], tilt=d.get("tilt", 1.0), smoothing=d.get("smoothing", 50.0),
-                   discount=d.get("discount"), meta=d.get("meta", {}))
+                   discount=d.get("discount"), min_count=d.get("min_count", 20),
+                   meta=d.get("meta", {}))
 
     def save(self, path: str | Path) -> Path:
         """Compact JSON (one line per table), written atomically."""
@@ -445,9 +469,11 @@ class HarmonyModel:
 
 
 def fit(songs: list[HarmonySong], *, tilt: float = 1.0, smoothing: float = 50.0,
-        discount: float | None = None, meta: dict[str, Any] | None = None) -> HarmonyModel:
+        discount: float | None = None, min_count: int = 20,
+        meta: dict[str, Any] | None = None) -> HarmonyModel:
     """A :class:`HarmonyModel` from training songs."""
-    return HarmonyModel(count(songs), tilt=tilt, smoothing=smoothing, discount=discount, meta=meta)
+    return HarmonyModel(count(songs), tilt=tilt, smoothing=smoothing, discount=discount,
+                        min_count=min_count, meta=meta)
 
 
 def load(path: str | Path | None = None) -> HarmonyModel:

@@ -171,6 +171,9 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
         if kind == "half" and b not in fix:
             soft.append((f"half cadence in bar {b}", i, dom))
         elif kind == "authentic":
+            if b in fix and not ton[fix[b]]:
+                notes.append(f"authentic cadence in bar {b} left out: the bar is fixed to a non-tonic chord")
+                continue
             if b not in fix:
                 soft.append((f"authentic cadence (I) in bar {b}", i, ton))
             if i > 0:
@@ -223,29 +226,38 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
 def _sample_chain(model: HarmonyModel, mode: str, ctx: list[tuple[str, str]],
                   allowed: list[np.ndarray], init: tuple[int, int], after: list[int],
                   rng: np.random.Generator, hold: float) -> list[int]:
-    """Backward filtering, forward sampling of the tilted trigram under per-event allowed sets."""
-    p3 = model.trigram(mode)
-    key = ("tri_T", mode)
-    if key not in model._cache:
-        model._cache[key] = np.ascontiguousarray(p3.transpose(1, 0, 2))  # (b, a, c)
-    p3t = model._cache[key]
-    flat = p3.reshape(-1, V)
-    n = len(ctx)
-    weights = {c: model.context_weight(mode, *c) for c in set(ctx)}
-    z = {c: (flat @ w).reshape(V + 1, V + 1) for c, w in weights.items()}
-    beta = np.ones((V + 1, V + 1))  # beta[a, b] after the last event: P(context_after | a, b)
+    """Backward filtering, forward sampling of the tilted trigram under per-event allowed sets,
+    over the model's sampling vocabulary plus every symbol the constraints or contexts name."""
+    named = {s for s in (*init, *after) if s != BOS}
+    for al in allowed:
+        if al.sum() < V:
+            named |= set(np.flatnonzero(al).tolist())
+    voc = np.array(sorted(set(model.vocabulary(mode).tolist()) | named))
+    k = voc.size
+    pos = {int(s): i for i, s in enumerate(voc)}
+    pos[BOS] = k
+    rows = np.append(voc, BOS)
+    p3 = model.trigram(mode)[np.ix_(rows, rows, voc)]
+    p3 /= p3.sum(-1, keepdims=True)
+    p3t = np.ascontiguousarray(p3.transpose(1, 0, 2))  # (b, a, c)
+    flat = p3.reshape(-1, k)
+    al = [a[voc] for a in allowed]
+    weights = {c: model.context_weight(mode, *c)[voc] for c in set(ctx)}
+    z = {c: (flat @ w).reshape(k + 1, k + 1) for c, w in weights.items()}
+    beta = np.ones((k + 1, k + 1))  # beta[a, b] after the last event: P(context_after | a, b)
     if after:
-        x = after[0]
+        x = pos[after[0]]
+        y = pos[after[1]] if len(after) > 1 else None
         beta = p3[:, :, x].copy()
-        if len(after) > 1:
-            beta = beta * p3[:, x, after[1]][None, :]
+        if y is not None:
+            beta = beta * p3[:, x, y][None, :]
         # a span ending on the chord that follows holds into it, as often as a bar line keeps
         # its chord in the data (the rhythm table's masks without a downbeat change)
         beta *= 1.0 - hold
-        beta[:, x] = hold * (p3[:, x, after[1]] if len(after) > 1 else 1.0)
+        beta[:, x] = hold * (p3[:, x, y] if y is not None else 1.0)
     betas = [beta]
-    for t in range(n - 1, -1, -1):
-        g = weights[ctx[t]] * allowed[t] * beta[:, :V]  # (b, c) for the next state (b, c)
+    for t in range(len(ctx) - 1, -1, -1):
+        g = weights[ctx[t]] * al[t] * beta[:, :k]  # (b, c) for the next state (b, c)
         num = np.matmul(p3t, g[:, :, None])[..., 0].T  # (a, b)
         beta = num / z[ctx[t]]
         m = beta.max()
@@ -254,14 +266,14 @@ def _sample_chain(model: HarmonyModel, mode: str, ctx: list[tuple[str, str]],
         beta = beta / m
         betas.append(beta)
     betas.reverse()  # betas[t] = before event t; betas[n] = after the last
-    a, b = init
+    a, b = pos[init[0]], pos[init[1]]
     if not betas[0][a, b] > 0:
         raise ValueError("constraints cannot be met from the context")
     out = []
-    for t in range(n):
-        p = p3[a, b] * weights[ctx[t]] * allowed[t] * betas[t + 1][b, :V]
-        c = int(rng.choice(V, p=p / p.sum()))
-        out.append(c)
+    for t in range(len(ctx)):
+        p = p3[a, b] * weights[ctx[t]] * al[t] * betas[t + 1][b, :k]
+        c = int(rng.choice(k, p=p / p.sum()))
+        out.append(int(voc[c]))
         a, b = b, c
     return out
 

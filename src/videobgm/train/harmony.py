@@ -33,6 +33,7 @@ import numpy as np
 
 from videobgm.harmony import HarmonyModel, HarmonySong, count, split_phrases
 from videobgm.train.pop909 import (
+    _QUALITY_MAP,
     _key_for_span,
     _read_keys,
     default_root,
@@ -87,10 +88,12 @@ def pop909_layout(score: Score) -> tuple[list[tuple[int, int, str]], list[tuple[
     return secs, split_phrases(secs)
 
 
-def song_from_pop909(song_dir: str | Path) -> HarmonySong:
-    """One POP909 folder -> :class:`~videobgm.harmony.HarmonySong` (local keys, bass, layout)."""
+def song_from_pop909(song_dir: str | Path, score: Score | None = None) -> HarmonySong:
+    """One POP909 folder -> :class:`~videobgm.harmony.HarmonySong` (local keys, bass, layout);
+    ``score``: the folder's :func:`~videobgm.train.pop909.load_song` Score when already read."""
     d = Path(song_dir)
-    score, _ = load_song(d)
+    if score is None:
+        score, _ = load_song(d)
     keys = _read_keys(d / "key_audio.txt")
     raw = []
     chord_file = d / "chord_midi.txt"
@@ -151,9 +154,9 @@ def train(root: str | Path | None = None, *, limit: int | None = None, verbose: 
     by = {s: [x for x in songs if split_of(int(x.name)) == s] for s in ("train", "val", "test")}
     counts = count(by["train"])
     grid = {}
-    for disc in (None, 0.8, 0.9, 0.95):
+    for disc in (None, 0.9, 0.95, 0.98):
         for tilt in (0.0, 0.5, 1.0):
-            for k in (50.0, 200.0, 800.0):
+            for k in (200.0, 800.0, 3200.0):
                 m = HarmonyModel(counts, tilt=tilt, smoothing=k, discount=disc)
                 grid[disc, tilt, k] = m.log2_loss(by["val"])[0]
     disc, tilt, k = min(grid, key=grid.get)
@@ -162,7 +165,7 @@ def train(root: str | Path | None = None, *, limit: int | None = None, verbose: 
     n_changes = {s: model.log2_loss(by[s])[1] for s in ("train", "val", "test")}
     report = {
         "data": "POP909 chord_midi.txt + key_audio.txt + beat_midi.txt via videobgm.train.pop909",
-        "split": "train (song id % 19 not in {0, 1}); tilt/smoothing chosen on val; test held out",
+        "split": "train (song id % 19 not in {0, 1}); discount, tilt and smoothing chosen on val; test held out",
         "songs": {s: len(v) for s, v in by.items()},
         "chord_changes": n_changes,
         "tilt": tilt, "smoothing": k, "discount": disc,
@@ -173,6 +176,9 @@ def train(root: str | Path | None = None, *, limit: int | None = None, verbose: 
         "command": "python -m videobgm.train.harmony --data ../shared/data/POP909 "
                    "--out src/videobgm/assets/harmony",
     }
+    report["quality_map"] = {"POP909 -> ours": dict(_QUALITY_MAP),
+                             "inversions": "/x kept as the bass interval (Harte degree -> semitones)"}
+    report["sampling_vocabulary"] = {m: int(model.vocabulary(m).size) for m in ("major", "minor")}
     model.meta = report
     return model, report
 
@@ -193,6 +199,10 @@ changes per mode, role/position tilt, harmonic-rhythm and bass tables), counts o
 - command: `{report['command']}`
 - date: {report['date']}
 - section roles and phrases of POP909 are heuristic (see `videobgm.train.harmony.pop909_layout`)
+- chord qualities, POP909 -> ours (`videobgm.train.pop909.parse_chord`):
+  {', '.join(f'{k or "(none)"} -> {v}' for k, v in report['quality_map']['POP909 -> ours'].items())};
+  inversions `/x` are kept apart as the bass interval
+- sampling vocabulary (chords seen >= 20 times in the mode): {report['sampling_vocabulary']}
 
 Perplexity per chord change (lower is better; 108 possible chords):
 
