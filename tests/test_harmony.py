@@ -120,6 +120,11 @@ def test_fixed_chords_and_held_tonic(shipped) -> None:
             assert (down[b].root, down[b].quality) == (root, q)
             assert not [x for x in ch if b * 16 < x.onset_16th < (b + 1) * 16]  # held all bar
         assert ch[-1].onset_16th == 22 * 16  # the tonic holds through the last two bars
+    # a fixed chord wins over a cadence that contradicts it, and the note says so
+    p = shipped.sample(8, fixed={7: (5, "maj")}, seed=0)
+    assert (p.chords[-1].root, p.chords[-1].quality) == (5, "maj") and "left out" in p.notes[0]
+    p = shipped.sample(8, fixed={6: (5, "maj")}, seed=0)
+    assert "V before I" in p.notes[0] and p.chords[-1].root == 0
 
 
 def test_context_before_and_after() -> None:
