@@ -9,7 +9,8 @@ import pytest
 from conftest import POP909
 from videobgm import harmony
 from videobgm.errors import InputError, OptionError
-from videobgm.harmony import HarmonySong, fit, load, symbol
+from videobgm.harmony import fit, load
+from videobgm.harmony_corpus import QUALITIES, HarmonySong, split_phrases, symbol
 from videobgm.harmony_sampling import fallback_progression, plan_progression
 from videobgm.musicstats import cadence_check, chord_changes, downbeat_chords, progression_stats
 from videobgm.types import Chord, Note, Score
@@ -33,7 +34,7 @@ def _chain_corpus(n_songs: int = 120, n_bars: int = 32, *, chain: dict = CHAIN, 
                 nxt = list(chain[deg])
                 deg = int(rng.choice(nxt, p=[chain[deg][x] for x in nxt]))
         secs = [(0, n_bars, "verse")]
-        songs.append(HarmonySong(4, n_bars, events, secs, harmony.split_phrases(secs), name=str(k)))
+        songs.append(HarmonySong(4, n_bars, events, secs, split_phrases(secs), name=str(k)))
     return songs
 
 
@@ -99,7 +100,7 @@ def test_cadences_honoured(shipped, mode: str) -> None:
     tonic = 2
     for n_bars, sec_len in ((16, 4), (24, 8), (48, 8)):
         secs = [(a, a + sec_len, ("verse", "chorus")[(a // sec_len) % 2]) for a in range(0, n_bars, sec_len)]
-        phrases = harmony.split_phrases(secs, 4)
+        phrases = split_phrases(secs, 4)
         ends = {z - 1 for _, z, _ in secs}
         bars = {z - 1: ("authentic" if z - 1 in ends else "half") for _, z in phrases}
         for seed in range(3):
@@ -162,7 +163,7 @@ def test_asset_loads_and_round_trips(shipped, tmp_path) -> None:
 
 def test_outputs_use_chord_qualities_and_bass(shipped) -> None:
     p = shipped.sample(48, mode="major", tonic=7, sections=[(0, 16, "verse"), (16, 48, "chorus")], seed=0)
-    assert {c.quality for c in p.chords} <= set(harmony.QUALITIES)
+    assert {c.quality for c in p.chords} <= set(QUALITIES)
     assert len(p.bass) == len(p.chords) and all(0 <= x < 12 for x in p.bass)
     assert p.source == "pop909-ngram" and "cadence" in p.reason
 

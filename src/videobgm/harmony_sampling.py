@@ -25,15 +25,17 @@ import numpy as np
 
 from videobgm.errors import OptionError
 from videobgm.harmony import (
-    BOS,
     CADENCES,
     DOMINANT_QUALITIES,
-    QUALITIES,
     TONIC_QUALITIES,
     HarmonyModel,
     Progression,
-    V,
     _set,
+)
+from videobgm.harmony_corpus import (
+    BOS,
+    QUALITIES,
+    V,
     bar_positions,
     split_phrases,
     symbol,

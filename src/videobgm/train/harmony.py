@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from videobgm.harmony import HarmonyModel, HarmonySong, count, split_phrases
+from videobgm.errors import InputError
+from videobgm.harmony import HarmonyModel
+from videobgm.harmony_corpus import HarmonySong, count, split_phrases
 from videobgm.train.pop909 import (
     _QUALITY_MAP,
     _key_for_span,
@@ -89,7 +91,7 @@ def pop909_layout(score: Score) -> tuple[list[tuple[int, int, str]], list[tuple[
 
 
 def song_from_pop909(song_dir: str | Path, score: Score | None = None) -> HarmonySong:
-    """One POP909 folder -> :class:`~videobgm.harmony.HarmonySong` (local keys, bass, layout);
+    """One POP909 folder -> :class:`~videobgm.harmony_corpus.HarmonySong` (local keys, bass, layout);
     ``score``: the folder's :func:`~videobgm.train.pop909.load_song` Score when already read."""
     d = Path(song_dir)
     if score is None:
@@ -152,6 +154,8 @@ def train(root: str | Path | None = None, *, limit: int | None = None, verbose: 
     if songs is None:
         songs = load_corpus(root, limit=limit, verbose=verbose)
     by = {s: [x for x in songs if split_of(int(x.name)) == s] for s in ("train", "val", "test")}
+    if not by["train"] or not by["val"]:
+        raise InputError(f"need train and val songs, found {len(by['train'])} and {len(by['val'])}")
     counts = count(by["train"])
     grid = {}
     for disc in (None, 0.9, 0.95, 0.98):
@@ -221,16 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     from videobgm.errors import VideobgmError
     from videobgm.fileio import atomic_path
 
+    out = Path(a.out)
     try:
         model, report = train(a.data if a.data else default_root(), limit=a.songs)
+        model.save(out / "harmony.json")
+        with atomic_path(out / "PROVENANCE.md") as tmp:
+            Path(tmp).write_text(_provenance(report))
     except VideobgmError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "harmony.json")
-    with atomic_path(out / "PROVENANCE.md") as tmp:
-        Path(tmp).write_text(_provenance(report))
     ev = report["perplexity_per_change"]
     for s in ("val", "test"):
         print(f"{s}: " + ", ".join(f"{k} {v:.2f}" for k, v in ev[s].items()))
