@@ -12,13 +12,14 @@ Stages:
 3. ``plan.make_plan``              Features (+ description, references) -> Plan
 4-5. ``sample.generate``           Plan.controls -> Score (compound tokens, model, sampling)
 6. ``midi.write_midi``             Score -> .mid (+ stems)
-7. ``render.render_audio``         Score -> audio (n, 2) at the render sample rate
+7. ``render.render``               Score (+ plan) -> performed, mastered audio (n, 2) and stems
 8. ``mux.mux``                     video + audio -> MP4
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,6 +83,7 @@ class Pipeline:
         self._tokenizer: Any = None
         self._model_meta: dict[str, Any] = {}
         self.timings_s: dict[str, float] = {}
+        self.render_info: dict[str, Any] | None = None  # the last render's bank and mastering
         self.labels_model_path = labels_model
         self.index_path = index
         self._labels_model: Any = None
@@ -249,6 +251,7 @@ class Pipeline:
         cfg = self.config
         score, plan = result.score, result.plan
         self._check_outputs(video, output, midi, wav, plan_json, stems=stems)
+        self.render_info = None
         with self._stage(6, "midi"):
             if midi is not None:
                 midi_mod.write_midi(score, midi, cfg.midi)
@@ -258,12 +261,19 @@ class Pipeline:
         audio = None
         if output is not None or wav is not None or stems is not None:
             with self._stage(7, "render"):
-                audio = render_mod.render_audio(score, plan.duration_s, cfg.render)
+                rendered = render_mod.render(score, plan.duration_s, cfg.render, plan=plan,
+                                             stems=stems is not None)
+                self.render_info = rendered.info
+                if self.show_progress:  # which bank, and any fallback (one line each)
+                    for line in rendered.notes:
+                        print(f"videobgm: {line}", file=sys.stderr)
+                audio = rendered.mix
                 if wav is not None:
                     render_mod.write_wav(audio, cfg.render.sample_rate, wav)
                     result.wav_path = str(wav)
                 if stems is not None:
-                    render_mod.write_stem_wavs(score, stems, plan.duration_s, cfg.render)
+                    render_mod.write_stem_wavs(score, stems, plan.duration_s, cfg.render,
+                                               rendered=rendered)
                     result.stems_dir = str(stems)
         if output is not None:
             if video is None:
@@ -292,6 +302,7 @@ class Pipeline:
             "references": [dataclasses.asdict(r) for r in result.references],
             "config": self.config.to_dict(),
             "model": self._model_meta,
+            "render": self.render_info,  # sound bank, style, mastering report (None: not rendered)
             "timings_s": dict(self.timings_s),
         }
 

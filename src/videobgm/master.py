@@ -1,0 +1,428 @@
+"""[7b] Mixing and mastering: per-stem processing, reverb, bus compression, true-peak limiting and
+loudness normalisation (pedalboard for the filters and the reverb, pyloudnorm for loudness).
+
+Chain, in order (``master``):
+
+1. per stem: DC removed (mean subtracted), high-passed (two first-order pedalboard high-passes,
+   12 dB/octave: 28 Hz for bass and drums, 45 Hz for the other parts: rumble), gain-staged
+   (:func:`stage_gains`: the melody on top), panned (constant power);
+2. reverb: every stem sends ``send[track]`` of itself into one reverb (room or hall per style,
+   pedalboard's Freeverb, wet only), added to the dry mix;
+3. a gentle bus compressor (RMS detector over 5 ms frames, 2:1 above the 80th percentile of the
+   music's level, 25 ms attack, 300 ms release);
+4. the fades (raised cosine, ``RenderConfig.fade_in_s`` / ``fade_out_s``);
+5. loudness normalised to ``RenderConfig.target_lufs`` (ITU-R BS.1770-4 integrated, pyloudnorm),
+   with a true-peak limiter (4x oversampled peak detection, 2.5 ms look-ahead, 50 ms hold) keeping
+   the result at or under ``RenderConfig.true_peak_dbtp``; normalising and limiting are repeated
+   until the loudness is within 0.1 LU of the target (or the limiter cannot give more).
+
+Steps 3-5 are gains computed on the mix and applied to every stem alike, and the reverb is linear,
+so the processed stems add up to the mix. Without pedalboard the high-pass is SciPy's Butterworth
+and there is no reverb (one note says so). Deterministic: same stems, same samples.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from videobgm.config import RenderConfig
+from videobgm.errors import MissingDependencyError
+from videobgm.perform import StylePerformance
+
+# Freeverb settings of the two reverb kinds (pedalboard.Reverb arguments)
+REVERBS: dict[str, dict[str, float]] = {
+    "room": {"room_size": 0.38, "damping": 0.5, "width": 0.85},
+    "hall": {"room_size": 0.82, "damping": 0.3, "width": 1.0},
+}
+HIGHPASS_HZ = {"bass": 28.0, "drums": 28.0}
+HIGHPASS_DEFAULT_HZ = 45.0
+MAX_OVERSHOOT = 2.0  # inter-sample peaks of music stay well under +6 dB over the sample peak
+OVERSAMPLE = 4  # true-peak detection (ITU-R BS.1770-4 annex 2 uses 4x at 48 kHz)
+LIMITER_LOOKAHEAD_S = 0.0025
+LIMITER_HOLD_S = 0.05
+COMP_RATIO = 2.0
+COMP_PERCENTILE = 80.0
+COMP_ATTACK_S = 0.025
+COMP_RELEASE_S = 0.3
+COMP_FRAME_S = 0.005
+ACCOMPANIMENT = ("bridge", "piano")
+ACCOMPANIMENT_LU = -2.0  # accompaniment loudness under the melody before the in-band correction
+ACCOMPANIMENT_MOVE_DB = (-8.0, 3.0)  # limits of that correction
+
+
+def pedalboard_available() -> bool:
+    return importlib.util.find_spec("pedalboard") is not None
+
+
+# ----------------------------------------------------------------------------------------------
+# meters
+# ----------------------------------------------------------------------------------------------
+def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness (ITU-R BS.1770-4, gated; pyloudnorm) of ``audio`` (n,) or (n, ch) in
+    LUFS; -inf when silent or shorter than one 400 ms block."""
+    try:
+        import pyloudnorm
+    except ImportError:  # pragma: no cover - a core dependency
+        raise MissingDependencyError("pyloudnorm (the loudness meter)", "pip install pyloudnorm") from None
+    x = np.asarray(audio, dtype=np.float64)
+    if x.size == 0 or x.shape[0] < int(0.4 * sample_rate) + 1 or not np.any(x):
+        return -math.inf
+    with np.errstate(divide="ignore"):
+        value = float(pyloudnorm.Meter(int(sample_rate)).integrated_loudness(x))
+    return value if math.isfinite(value) else -math.inf
+
+
+def _oversampled_chunks(x: np.ndarray, factor: int, chunk: int = 1 << 15, floor: float = 0.0):  # noqa: ANN202
+    """Yield (start, oversampled chunk (m * factor, ch)) with 64 samples of context each side,
+    for the chunks whose sample peak is at least ``floor / MAX_OVERSHOOT``."""
+    from scipy.signal import resample_poly
+
+    pad = 64
+    n = x.shape[0]
+    for start in range(0, n, chunk):
+        a, b = max(0, start - pad), min(n, start + chunk + pad)
+        if floor > 0 and float(np.abs(x[a:b]).max()) * MAX_OVERSHOOT < floor:
+            continue
+        y = resample_poly(x[a:b], factor, 1, axis=0)
+        lo = (start - a) * factor
+        yield start, y[lo: lo + (min(n, start + chunk) - start) * factor]
+
+
+def true_peak_envelope(audio: np.ndarray, sample_rate: int, *, factor: int = OVERSAMPLE,
+                       floor: float = 0.0) -> np.ndarray:
+    """Per sample, the largest |value| of the ``factor``-times oversampled signal (all channels)
+    between this sample and the next; shape (n,). Chunks whose sample peak is under ``floor`` /
+    :data:`MAX_OVERSHOOT` are not oversampled (their true peak cannot reach ``floor``)."""
+    x = np.asarray(audio)
+    if x.ndim == 1:
+        x = x[:, None]
+    sample_peak = np.abs(x).max(axis=1).astype(np.float64)
+    out = sample_peak.copy()
+    for start, y in _oversampled_chunks(x, factor, floor=floor):
+        m = y.shape[0] // factor
+        out[start:start + m] = np.maximum(out[start:start + m],
+                                          np.abs(y[: m * factor]).reshape(m, factor, -1).max(axis=(1, 2)))
+    return out
+
+
+def true_peak_dbtp(audio: np.ndarray, sample_rate: int, *, floor_dbtp: float | None = None) -> float:
+    """True peak in dBTP (4x oversampling); -inf for silence. With ``floor_dbtp`` only the
+    parts that could reach it are oversampled (exact when the true peak is above it)."""
+    if np.asarray(audio).size == 0:
+        return -math.inf
+    floor = 0.0 if floor_dbtp is None else 10 ** (floor_dbtp / 20)
+    peak = float(true_peak_envelope(audio, sample_rate, floor=floor).max())
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+# ----------------------------------------------------------------------------------------------
+# per-stem processing
+# ----------------------------------------------------------------------------------------------
+def remove_dc(x: np.ndarray) -> None:
+    """Subtract each channel's mean, in place."""
+    x -= x.mean(axis=0, dtype=np.float64).astype(x.dtype)
+
+
+def highpass(x: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
+    """12 dB/octave high-pass of ``x`` (n, ch): pedalboard (two first-order stages) or SciPy."""
+    if pedalboard_available():
+        import pedalboard
+
+        board = pedalboard.Pedalboard([pedalboard.HighpassFilter(cutoff_hz), pedalboard.HighpassFilter(cutoff_hz)])
+        return np.ascontiguousarray(board(np.ascontiguousarray(x.T, dtype=np.float32), sample_rate).T)
+    from scipy.signal import butter, sosfilt
+
+    sos = butter(2, cutoff_hz, btype="highpass", fs=sample_rate, output="sos")
+    return sosfilt(sos, x, axis=0).astype(np.float32)
+
+
+def reverb(x: np.ndarray, sample_rate: int, kind: str) -> np.ndarray | None:
+    """The wet signal of the ``kind`` reverb (:data:`REVERBS`) for ``x`` (n, 2); None without
+    pedalboard."""
+    if not pedalboard_available():
+        return None
+    import pedalboard
+
+    fx = pedalboard.Reverb(wet_level=1.0, dry_level=0.0, **REVERBS.get(kind, REVERBS["room"]))
+    return np.ascontiguousarray(fx(np.ascontiguousarray(x.T, dtype=np.float32), sample_rate).T)
+
+
+def pan_gains(pan: float) -> tuple[float, float]:
+    """Constant-power (left, right) gains for ``pan`` in [-1, 1], unity at the centre."""
+    theta = (float(np.clip(pan, -1.0, 1.0)) + 1.0) * math.pi / 4
+    return math.sqrt(2) * math.cos(theta), math.sqrt(2) * math.sin(theta)
+
+
+# ----------------------------------------------------------------------------------------------
+# gain staging (the melody on top) and the measures the bench reports
+# ----------------------------------------------------------------------------------------------
+def midi_hz(pitch: float) -> float:
+    return 440.0 * 2 ** ((float(pitch) - 69) / 12)
+
+
+def melody_band_hz(pitches: list[int] | np.ndarray) -> tuple[float, float] | None:
+    """The melody's band: from a half-octave under its lowest fundamental to 1.5 octaves over its
+    highest (fundamentals and second harmonics); None without notes."""
+    p = np.asarray(pitches)
+    if p.size == 0:
+        return None
+    return midi_hz(p.min()) / math.sqrt(2), midi_hz(p.max()) * 2 * math.sqrt(2)
+
+
+def _mono(x: np.ndarray) -> np.ndarray:
+    return (x[:, 0] + x[:, 1]) * 0.5 if x.ndim == 2 and x.shape[1] == 2 else (x.mean(axis=1) if x.ndim == 2 else x)
+
+
+def frame_power(x: np.ndarray, hop: int) -> np.ndarray:
+    m = _mono(np.asarray(x)).astype(np.float64)
+    k = m.shape[0] // hop
+    return np.einsum("ij,ij->i", *(m[: k * hop].reshape(k, hop),) * 2) / hop
+
+
+def active_frames(x: np.ndarray, hop: int, *, floor_db: float = -40.0) -> np.ndarray:
+    """Frames where ``x`` plays: power within ``floor_db`` of its 95th percentile."""
+    p = frame_power(x, hop)
+    if p.size == 0 or not np.any(p > 0):
+        return np.zeros(p.shape, dtype=bool)
+    return p > np.percentile(p, 95) * 10 ** (floor_db / 10)
+
+
+def band_level_db(x: np.ndarray, sample_rate: int, band_hz: tuple[float, float],
+                  frames: np.ndarray, hop: int) -> float:
+    """Mean power (dB) of ``x`` band-passed to ``band_hz`` over the ``frames`` (bool mask)."""
+    from scipy.signal import butter, sosfilt
+
+    lo, hi = max(20.0, band_hz[0]), min(0.45 * sample_rate, band_hz[1])
+    sos = butter(2, [lo, hi], btype="bandpass", fs=sample_rate, output="sos")
+    p = frame_power(sosfilt(sos, _mono(np.asarray(x)).astype(np.float64)), hop)
+    k = min(p.size, frames.size)
+    sel = p[:k][frames[:k]]
+    return 10 * math.log10(float(sel.mean()) + 1e-20) if sel.size else -math.inf
+
+
+def melody_over_accompaniment_db(stems: dict[str, np.ndarray], sample_rate: int,
+                                 band_hz: tuple[float, float] | None) -> float:
+    """Melody level minus accompaniment (bridge + piano) level in the melody's band, while the
+    melody plays, in dB; NaN when either is missing."""
+    mel = stems.get("melody")
+    acc = [stems[t] for t in ACCOMPANIMENT if t in stems]
+    if mel is None or not acc or band_hz is None:
+        return float("nan")
+    hop = 1024
+    frames = active_frames(mel, hop)
+    a = band_level_db(sum(acc), sample_rate, band_hz, frames, hop)
+    m = band_level_db(mel, sample_rate, band_hz, frames, hop)
+    return m - a if math.isfinite(a) and math.isfinite(m) else float("nan")
+
+
+def stage_gains(stems: dict[str, np.ndarray], sample_rate: int, settings: StylePerformance,
+                band_hz: tuple[float, float] | None) -> dict[str, float]:
+    """Gain in dB per stem: the melody on top.
+
+    Bridge and piano get equal loudness, together :data:`ACCOMPANIMENT_LU` under the melody; then
+    the pair moves (by at most -8 / +3 dB) so that, in the melody's band and while it plays, the
+    melody is ``settings.melody_over_accompaniment_db`` above them. Bass and drums sit at
+    ``settings.bass_lu`` / ``drums_lu`` from the melody's loudness. Without a melody: 0 dB.
+    """
+    gains = {t: 0.0 for t in stems}
+    if "melody" not in stems or band_hz is None:
+        return gains
+    loud = {t: loudness_lufs(_mono(x), sample_rate) for t, x in stems.items()}
+    mel_l = loud["melody"]
+    if not math.isfinite(mel_l):
+        return gains
+    acc = [t for t in ACCOMPANIMENT if t in stems and math.isfinite(loud[t])]
+    if acc:
+        for t in acc:
+            gains[t] = mel_l + ACCOMPANIMENT_LU - loud[t] - 10 * math.log10(len(acc))
+        hop = 1024
+        frames = active_frames(stems["melody"], hop)
+        group = sum(stems[t] * np.float32(10 ** (gains[t] / 20)) for t in acc)
+        diff = band_level_db(stems["melody"], sample_rate, band_hz, frames, hop) - \
+            band_level_db(group, sample_rate, band_hz, frames, hop)
+        if math.isfinite(diff):
+            move = float(np.clip(diff - settings.melody_over_accompaniment_db, *ACCOMPANIMENT_MOVE_DB))
+            for t in acc:
+                gains[t] += move
+    for t, target in (("bass", settings.bass_lu), ("drums", settings.drums_lu)):
+        if t in stems and math.isfinite(loud[t]):
+            gains[t] = mel_l + target - loud[t]
+    return gains
+
+
+def octave_band_shares(audio: np.ndarray, sample_rate: int,
+                       centres_hz: tuple[float, ...] = (63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)) -> dict[int, float]:
+    """Share of the energy in each octave band (centre frequency -> fraction; the rest, under
+    44 Hz, is left out), from the power spectrum of the mono mix."""
+    m = _mono(np.asarray(audio, dtype=np.float64))
+    spec = np.abs(np.fft.rfft(m)) ** 2
+    f = np.fft.rfftfreq(m.shape[0], 1.0 / sample_rate)
+    total = float(spec.sum()) or 1.0
+    return {int(c): float(spec[(f >= c / math.sqrt(2)) & (f < c * math.sqrt(2))].sum()) / total
+            for c in centres_hz}
+
+
+def side_mid_ratio(audio: np.ndarray) -> float:
+    """Stereo width: energy of (L - R) / 2 over energy of (L + R) / 2 (0 = mono)."""
+    x = np.asarray(audio, dtype=np.float64)
+    mid, side = (x[:, 0] + x[:, 1]) / 2, (x[:, 0] - x[:, 1]) / 2
+    e = float(np.sum(mid ** 2))
+    return float(np.sum(side ** 2)) / e if e > 0 else 0.0
+
+
+# ----------------------------------------------------------------------------------------------
+# bus gains: compressor, fades, limiter
+# ----------------------------------------------------------------------------------------------
+def compressor_gain(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """Per-sample linear gain (n,) of the gentle bus compressor for ``x`` (n, ch), and its
+    largest gain reduction in dB."""
+    n = x.shape[0]
+    hop = max(1, int(round(COMP_FRAME_S * sample_rate)))
+    p = frame_power(x, hop)
+    if p.size < 2 or not np.any(p > 0):
+        return np.ones(n, dtype=np.float32), 0.0
+    from scipy.signal import lfilter
+
+    a = math.exp(-1.0 / (0.05 / COMP_FRAME_S))  # 50 ms RMS detector
+    level = 10 * np.log10(lfilter([1 - a], [1, -a], p) + 1e-12)
+    loud = level[p > np.percentile(p, 95) * 1e-4]
+    thr = float(np.percentile(loud if loud.size else level, COMP_PERCENTILE))
+    target = -np.maximum(0.0, level - thr) * (1 - 1 / COMP_RATIO)
+    att = math.exp(-COMP_FRAME_S / COMP_ATTACK_S)
+    rel = math.exp(-COMP_FRAME_S / COMP_RELEASE_S)
+    g = np.empty_like(target)
+    cur = 0.0
+    for i, t in enumerate(target.tolist()):
+        k = att if t < cur else rel
+        cur = k * cur + (1 - k) * t
+        g[i] = cur
+    centres = (np.arange(g.size) + 0.5) * hop
+    gain_db = np.interp(np.arange(n), centres, g)
+    return (10 ** (gain_db / 20)).astype(np.float32), float(-g.min())
+
+
+def limiter_gain(x: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarray:
+    """Per-sample gain (n,) <= 1 that keeps the true peak of ``x * gain`` at ``ceiling`` (linear):
+    the required gain is min-filtered over the look-ahead (plus a hold) and smoothed by a box of
+    the look-ahead's length, so the gain is down before each peak arrives."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    tp = true_peak_envelope(x, sample_rate, floor=ceiling)
+    req = np.minimum(1.0, ceiling / np.maximum(tp, 1e-12))
+    if req.min() >= 1.0:
+        return np.ones(x.shape[0], dtype=np.float64)
+    h = max(1, int(round(LIMITER_LOOKAHEAD_S * sample_rate)))
+    r = 2 * max(1, int(round(LIMITER_HOLD_S * sample_rate / 2)))
+    cm = minimum_filter1d(req, 2 * h + 1 + r, mode="nearest")
+    m = np.concatenate([np.full(r // 2, cm[0]), cm[: cm.size - r // 2]])[: req.size]
+    return uniform_filter1d(m, 2 * h + 1, mode="nearest")
+
+
+def apply_fades(x: np.ndarray, sr: int, fade_in_s: float, fade_out_s: float) -> None:
+    """Raised-cosine fade-in/out applied in place to the edges of ``x`` (n, channels)."""
+    n = x.shape[0]
+    fi = min(n // 2, int(round(fade_in_s * sr)))
+    fo = min(n // 2, int(round(fade_out_s * sr)))
+    if fi > 0:
+        x[:fi] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(fi) / fi)).astype(x.dtype)[:, None]
+    if fo > 0:
+        x[n - fo:] *= (0.5 + 0.5 * np.cos(np.pi * (np.arange(fo) + 1) / fo)).astype(x.dtype)[:, None]
+
+
+def fade_envelope(n: int, sr: int, fade_in_s: float, fade_out_s: float) -> np.ndarray:
+    env = np.ones((n, 1), dtype=np.float32)
+    apply_fades(env, sr, fade_in_s, fade_out_s)
+    return env[:, 0]
+
+
+def normalise(x: np.ndarray, sample_rate: int, target_lufs: float, ceiling_dbtp: float,
+              *, max_rounds: int = 4) -> tuple[np.ndarray, dict[str, float]]:
+    """Per-sample gain (n,) bringing ``x`` to ``target_lufs`` with the true peak at most
+    ``ceiling_dbtp``, and a report (loudness, true peak, largest limiting in dB)."""
+    n = x.shape[0]
+    lufs = loudness_lufs(x, sample_rate)
+    if not math.isfinite(lufs):
+        return np.ones(n, dtype=np.float64), {"loudness_lufs": lufs, "true_peak_dbtp": true_peak_dbtp(x, sample_rate),
+                                              "limiter_max_db": 0.0}
+    ceiling = 10 ** ((ceiling_dbtp - 0.05) / 20)  # margin for the gain's own interpolation
+    g0 = 10 ** ((target_lufs - lufs) / 20)
+    for _ in range(max_rounds):
+        lim = limiter_gain(x * np.float32(g0), sample_rate, ceiling)
+        gain = g0 * lim
+        out = loudness_lufs(x * gain[:, None].astype(np.float32), sample_rate)
+        err = target_lufs - out
+        if abs(err) < 0.1 or not math.isfinite(out):
+            break
+        g0 *= 10 ** (err / 20)
+    y = x * gain[:, None].astype(np.float32)
+    tp = true_peak_dbtp(y, sample_rate, floor_dbtp=ceiling_dbtp)
+    if tp > ceiling_dbtp:  # the last hundredths of a dB, by a constant trim
+        gain = gain * 10 ** ((ceiling_dbtp - 0.01 - tp) / 20)
+    return gain, {"loudness_lufs": out, "limiter_max_db": float(-20 * math.log10(max(1e-12, lim.min())))}
+
+
+# ----------------------------------------------------------------------------------------------
+# the chain
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class Mastered:
+    """The mastered mix (n, 2) float32, the processed stems (track -> (n, 2), summing to the
+    mix) when asked for, and a report of what the chain did."""
+
+    mix: np.ndarray
+    stems: dict[str, np.ndarray] | None
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def master(stems: dict[str, np.ndarray], sample_rate: int, cfg: RenderConfig,
+           settings: StylePerformance, *, band_hz: tuple[float, float] | None = None,
+           keep_stems: bool = False) -> Mastered:
+    """Mix and master ``stems`` (track -> raw synthesised (n, 2) float32, all the same length).
+
+    The stems' arrays are processed in place. See the module docstring for the chain.
+    """
+    sr = int(sample_rate)
+    names = list(stems)
+    n = next(iter(stems.values())).shape[0] if stems else 0
+    report: dict[str, Any] = {"reverb": settings.reverb if pedalboard_available() else None}
+    if not names or n == 0:
+        return Mastered(np.zeros((n, 2), np.float32), {} if keep_stems else None, report)
+    dry: dict[str, np.ndarray] = {}
+    for t in names:
+        x = stems[t]
+        remove_dc(x)
+        dry[t] = highpass(x, sr, HIGHPASS_HZ.get(t, HIGHPASS_DEFAULT_HZ))
+    gains = stage_gains(dry, sr, settings, band_hz)
+    report["gains_db"] = {t: round(g, 2) for t, g in gains.items()}
+    for t in names:
+        left, right = pan_gains(settings.pan.get(t, 0.0))
+        g = 10 ** (gains[t] / 20)
+        dry[t] *= np.array([g * left, g * right], dtype=np.float32)
+    mix = np.zeros((n, 2), np.float32)
+    for t in names:
+        mix += dry[t]
+    sends = {t: float(settings.send.get(t, 0.0)) for t in names}
+    wet_all = reverb(sum(dry[t] * np.float32(sends[t]) for t in names if sends[t] > 0), sr,
+                     settings.reverb) if any(sends.values()) else None
+    if wet_all is not None:
+        mix += wet_all
+    comp, comp_db = compressor_gain(mix, sr)
+    bus = comp * fade_envelope(n, sr, cfg.fade_in_s, cfg.fade_out_s)
+    gain, rep = normalise(mix * bus[:, None], sr, float(cfg.target_lufs), float(cfg.true_peak_dbtp))
+    total = (bus * gain).astype(np.float32)[:, None]
+    report.update(rep, compressor_max_db=round(comp_db, 2))
+    out_stems = None
+    if keep_stems:
+        out_stems = {}
+        for t in names:
+            s = dry[t]
+            if wet_all is not None and sends[t] > 0:
+                s = s + reverb(dry[t] * np.float32(sends[t]), sr, settings.reverb)
+            out_stems[t] = s * total
+    mix *= total
+    return Mastered(mix, out_stems, report)
