@@ -165,7 +165,8 @@ def test_user_soundfont_path(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_bank_choice_order_and_fallback_note(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    """MuseScore General > FluidR3_GM > TimGM6mb; a user path or bank name wins; missing -> note."""
+    """FluidR3_GM > MuseScore General > TimGM6mb (MuseScore first with FluidSynth); a user path or
+    bank name wins; none installed -> TimGM6mb and a note."""
     muse, fluid = tmp_path / "MuseScore_General.sf3", tmp_path / "FluidR3_GM.sf2"
     banks = (("musescore", "MuseScore General", (str(muse),)), ("fluidr3", "FluidR3_GM", (str(fluid),)))
     monkeypatch.setattr(render_mod, "BANKS", banks)
@@ -174,10 +175,11 @@ def test_bank_choice_order_and_fallback_note(tmp_path, monkeypatch) -> None:  # 
     assert none.name == "timgm6mb" and none.path == default_soundfont() and "TimGM6mb" in none.note
     r = render(song(1), 1.0, auto)
     assert r.info["bank"] == "TimGM6mb" and len(r.notes) == 2 and all("\n" not in n for n in r.notes)
-    fluid.write_bytes(b"x")
-    assert choose_soundfont(auto).path == fluid and choose_soundfont(auto).note is None
     muse.write_bytes(b"x")
-    assert choose_soundfont(auto).label == "MuseScore General"
+    assert choose_soundfont(auto).path == muse and choose_soundfont(auto).note is None
+    fluid.write_bytes(b"x")
+    assert choose_soundfont(auto).label == "FluidR3_GM"
+    assert choose_soundfont(auto, "fluidsynth").label == "MuseScore General"
     assert choose_soundfont(RenderConfig(soundfont="FluidR3")).path == fluid
     assert choose_soundfont(RenderConfig(soundfont=str(default_soundfont()))).name == "user"
     fluid.unlink()

@@ -24,7 +24,7 @@ def _add_music_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--checkpoint", default=None, help="model checkpoint folder (default: packaged)")
     m.add_argument("--untrained", action="store_true", help=argparse.SUPPRESS)
     m.add_argument("--soundfont", default=None,
-                   help="a .sf2/.sf3 file or a bank: musescore, fluidr3, timgm6mb "
+                   help="a .sf2/.sf3 file or a bank: fluidr3, musescore, timgm6mb "
                         "(default: the best installed, in that order)")
     m.add_argument("--loudness", type=float, default=None, metavar="LUFS",
                    help="integrated loudness of the music (default -14; e.g. -16, -23 for broadcast)")

@@ -209,8 +209,8 @@ class RenderConfig(_Cfg):
 
     sample_rate: int = 44100
     backend: str = "auto"  # "auto", "tinysoundfont", "fluidsynth"
-    # a .sf2/.sf3 path or a bank name ("musescore", "fluidr3", "timgm6mb"); None = the best bank
-    # installed: MuseScore General > FluidR3_GM > TimGM6mb (inside the pretty_midi wheel)
+    # a .sf2/.sf3 path or a bank name ("fluidr3", "musescore", "timgm6mb"); None = the best bank
+    # installed: FluidR3_GM > MuseScore General (first with FluidSynth) > TimGM6mb (pretty_midi's)
     soundfont: str | None = None
     target_lufs: float = -14.0  # integrated loudness of the mix (online video); -16, -23 broadcast
     true_peak_dbtp: float = -1.0  # true-peak ceiling (4x oversampled)

@@ -8,8 +8,8 @@ Chain, in order (``master``):
    (:func:`stage_gains`: the melody on top), panned (constant power);
 2. reverb: every stem sends ``send[track]`` of itself into one reverb (room or hall per style,
    pedalboard's Freeverb, wet only), added to the dry mix;
-3. a gentle bus compressor (RMS detector over 5 ms frames, 2:1 above the 80th percentile of the
-   music's level, 25 ms attack, 300 ms release);
+3. a gentle bus compressor (RMS detector over 5 ms frames, 2.5:1 above the 65th percentile of
+   the music's level, 10 ms attack, 250 ms release);
 4. the fades (raised cosine, ``RenderConfig.fade_in_s`` / ``fade_out_s``);
 5. loudness normalised to ``RenderConfig.target_lufs`` (ITU-R BS.1770-4 integrated, pyloudnorm),
    with a true-peak limiter (4x oversampled peak detection, 2.5 ms look-ahead, 50 ms hold) keeping
@@ -45,14 +45,15 @@ MAX_OVERSHOOT = 2.0  # inter-sample peaks of music stay well under +6 dB over th
 OVERSAMPLE = 4  # true-peak detection (ITU-R BS.1770-4 annex 2 uses 4x at 48 kHz)
 LIMITER_LOOKAHEAD_S = 0.0025
 LIMITER_HOLD_S = 0.05
-COMP_RATIO = 2.0
-COMP_PERCENTILE = 80.0
-COMP_ATTACK_S = 0.025
-COMP_RELEASE_S = 0.3
+COMP_RATIO = 2.5
+COMP_PERCENTILE = 65.0
+COMP_ATTACK_S = 0.01
+COMP_RELEASE_S = 0.25
 COMP_FRAME_S = 0.005
 ACCOMPANIMENT = ("bridge", "piano")
 ACCOMPANIMENT_LU = -2.0  # accompaniment loudness under the melody before the in-band correction
-ACCOMPANIMENT_MOVE_DB = (-8.0, 3.0)  # limits of that correction
+ACCOMPANIMENT_MOVE_DB = (-6.0, 3.0)  # limits of the broadband correction
+MAX_DIP_DB = -12.0  # deepest bell cut of the accompaniment in the melody band
 
 
 def pedalboard_available() -> bool:
@@ -77,9 +78,11 @@ def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
     return value if math.isfinite(value) else -math.inf
 
 
-def _oversampled_chunks(x: np.ndarray, factor: int, chunk: int = 1 << 15, floor: float = 0.0):  # noqa: ANN202
+def _oversampled_chunks(x: np.ndarray, factor: int, chunk: int = 1 << 15, floor: float = 0.0,  # noqa: ANN202
+                        need: np.ndarray | None = None):
     """Yield (start, oversampled chunk (m * factor, ch)) with 64 samples of context each side,
-    for the chunks whose sample peak is at least ``floor / MAX_OVERSHOOT``."""
+    for the chunks whose sample peak is at least ``floor / MAX_OVERSHOOT`` and that hold a
+    ``need`` sample (when given)."""
     from scipy.signal import resample_poly
 
     pad = 64
@@ -88,22 +91,25 @@ def _oversampled_chunks(x: np.ndarray, factor: int, chunk: int = 1 << 15, floor:
         a, b = max(0, start - pad), min(n, start + chunk + pad)
         if floor > 0 and float(np.abs(x[a:b]).max()) * MAX_OVERSHOOT < floor:
             continue
+        if need is not None and not need[a:b].any():
+            continue
         y = resample_poly(x[a:b], factor, 1, axis=0)
         lo = (start - a) * factor
         yield start, y[lo: lo + (min(n, start + chunk) - start) * factor]
 
 
 def true_peak_envelope(audio: np.ndarray, sample_rate: int, *, factor: int = OVERSAMPLE,
-                       floor: float = 0.0) -> np.ndarray:
+                       floor: float = 0.0, need: np.ndarray | None = None) -> np.ndarray:
     """Per sample, the largest |value| of the ``factor``-times oversampled signal (all channels)
     between this sample and the next; shape (n,). Chunks whose sample peak is under ``floor`` /
-    :data:`MAX_OVERSHOOT` are not oversampled (their true peak cannot reach ``floor``)."""
+    :data:`MAX_OVERSHOOT` are not oversampled (their true peak cannot reach ``floor``), nor, when
+    ``need`` (bool, (n,)) is given, chunks without a ``need`` sample."""
     x = np.asarray(audio)
     if x.ndim == 1:
         x = x[:, None]
     sample_peak = np.abs(x).max(axis=1).astype(np.float64)
     out = sample_peak.copy()
-    for start, y in _oversampled_chunks(x, factor, floor=floor):
+    for start, y in _oversampled_chunks(x, factor, floor=floor, need=need):
         m = y.shape[0] // factor
         out[start:start + m] = np.maximum(out[start:start + m],
                                           np.abs(y[: m * factor]).reshape(m, factor, -1).max(axis=(1, 2)))
@@ -179,9 +185,16 @@ def _mono(x: np.ndarray) -> np.ndarray:
 
 
 def frame_power(x: np.ndarray, hop: int) -> np.ndarray:
-    m = _mono(np.asarray(x)).astype(np.float64)
-    k = m.shape[0] // hop
-    return np.einsum("ij,ij->i", *(m[: k * hop].reshape(k, hop),) * 2) / hop
+    """Mean power per frame of ``hop`` samples, averaged over the channels (as BS.1770 sums
+    channel powers: a wide stereo part is not measured quieter than a centred one)."""
+    x = np.asarray(x)
+    chans = [x] if x.ndim == 1 else [x[:, c] for c in range(x.shape[1])]
+    k = x.shape[0] // hop
+    total = np.zeros(k)
+    for c in chans:
+        m = c[: k * hop].astype(np.float64).reshape(k, hop)
+        total += np.einsum("ij,ij->i", m, m)
+    return total / (hop * len(chans))
 
 
 def active_frames(x: np.ndarray, hop: int, *, floor_db: float = -40.0) -> np.ndarray:
@@ -194,12 +207,13 @@ def active_frames(x: np.ndarray, hop: int, *, floor_db: float = -40.0) -> np.nda
 
 def band_level_db(x: np.ndarray, sample_rate: int, band_hz: tuple[float, float],
                   frames: np.ndarray, hop: int) -> float:
-    """Mean power (dB) of ``x`` band-passed to ``band_hz`` over the ``frames`` (bool mask)."""
+    """Mean power (dB, channels averaged) of ``x`` band-passed to ``band_hz`` over the
+    ``frames`` (bool mask)."""
     from scipy.signal import butter, sosfilt
 
     lo, hi = max(20.0, band_hz[0]), min(0.45 * sample_rate, band_hz[1])
     sos = butter(2, [lo, hi], btype="bandpass", fs=sample_rate, output="sos")
-    p = frame_power(sosfilt(sos, _mono(np.asarray(x)).astype(np.float64)), hop)
+    p = frame_power(sosfilt(sos, np.asarray(x, dtype=np.float64), axis=0), hop)
     k = min(p.size, frames.size)
     sel = p[:k][frames[:k]]
     return 10 * math.log10(float(sel.mean()) + 1e-20) if sel.size else -math.inf
@@ -220,39 +234,72 @@ def melody_over_accompaniment_db(stems: dict[str, np.ndarray], sample_rate: int,
     return m - a if math.isfinite(a) and math.isfinite(m) else float("nan")
 
 
-def stage_gains(stems: dict[str, np.ndarray], sample_rate: int, settings: StylePerformance,
-                band_hz: tuple[float, float] | None) -> dict[str, float]:
-    """Gain in dB per stem: the melody on top.
+def peak_eq(x: np.ndarray, sample_rate: int, centre_hz: float, q: float, gain_db: float) -> np.ndarray:
+    """Bell EQ of ``x`` (n, ch): pedalboard's PeakFilter, or the same RBJ biquad with SciPy."""
+    if pedalboard_available():
+        import pedalboard
 
-    Bridge and piano get equal loudness, together :data:`ACCOMPANIMENT_LU` under the melody; then
-    the pair moves (by at most -8 / +3 dB) so that, in the melody's band and while it plays, the
-    melody is ``settings.melody_over_accompaniment_db`` above them. Bass and drums sit at
+        fx = pedalboard.PeakFilter(cutoff_frequency_hz=centre_hz, gain_db=gain_db, q=q)
+        return np.ascontiguousarray(fx(np.ascontiguousarray(x.T, dtype=np.float32), sample_rate).T)
+    from scipy.signal import sosfilt
+
+    a_ = 10 ** (gain_db / 40)
+    w0 = 2 * math.pi * centre_hz / sample_rate
+    alpha = math.sin(w0) / (2 * q)
+    b = np.array([1 + alpha * a_, -2 * math.cos(w0), 1 - alpha * a_])
+    a = np.array([1 + alpha / a_, -2 * math.cos(w0), 1 - alpha / a_])
+    return sosfilt(np.concatenate([b / a[0], a / a[0]])[None, :], x, axis=0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Gain per stem (dB) and the bell EQ cut (centre Hz, Q, dB) given to the accompaniment."""
+
+    gains_db: dict[str, float]
+    dip: tuple[float, float, float] | None = None
+
+
+def stage_gains(stems: dict[str, np.ndarray], sample_rate: int, settings: StylePerformance,
+                band_hz: tuple[float, float] | None) -> Staging:
+    """The melody on top.
+
+    Bridge and piano get equal loudness, together :data:`ACCOMPANIMENT_LU` under the melody. Where
+    they still cover the melody in its band (measured while it plays), a bell cut over that band
+    (at most :data:`MAX_DIP_DB`) and then a broadband move (:data:`ACCOMPANIMENT_MOVE_DB`) put the
+    melody ``settings.melody_over_accompaniment_db`` above them there. Bass and drums sit at
     ``settings.bass_lu`` / ``drums_lu`` from the melody's loudness. Without a melody: 0 dB.
     """
     gains = {t: 0.0 for t in stems}
     if "melody" not in stems or band_hz is None:
-        return gains
-    loud = {t: loudness_lufs(_mono(x), sample_rate) for t, x in stems.items()}
+        return Staging(gains)
+    loud = {t: loudness_lufs(x, sample_rate) for t, x in stems.items()}
     mel_l = loud["melody"]
     if not math.isfinite(mel_l):
-        return gains
+        return Staging(gains)
+    dip = None
     acc = [t for t in ACCOMPANIMENT if t in stems and math.isfinite(loud[t])]
     if acc:
         for t in acc:
             gains[t] = mel_l + ACCOMPANIMENT_LU - loud[t] - 10 * math.log10(len(acc))
         hop = 1024
         frames = active_frames(stems["melody"], hop)
+        mel_band = band_level_db(stems["melody"], sample_rate, band_hz, frames, hop)
         group = sum(stems[t] * np.float32(10 ** (gains[t] / 20)) for t in acc)
-        diff = band_level_db(stems["melody"], sample_rate, band_hz, frames, hop) - \
-            band_level_db(group, sample_rate, band_hz, frames, hop)
-        if math.isfinite(diff):
-            move = float(np.clip(diff - settings.melody_over_accompaniment_db, *ACCOMPANIMENT_MOVE_DB))
+        need = mel_band - band_level_db(group, sample_rate, band_hz, frames, hop) - settings.melody_over_accompaniment_db
+        if math.isfinite(need) and need < 0:
+            lo, hi = max(20.0, band_hz[0]), min(0.45 * sample_rate, band_hz[1])
+            centre = math.sqrt(lo * hi)
+            dip = (centre, centre / (hi - lo), max(need, MAX_DIP_DB))
+            need = mel_band - band_level_db(peak_eq(group, sample_rate, *dip), sample_rate, band_hz,
+                                            frames, hop) - settings.melody_over_accompaniment_db
+        if math.isfinite(need):
+            move = float(np.clip(need, *ACCOMPANIMENT_MOVE_DB))
             for t in acc:
                 gains[t] += move
     for t, target in (("bass", settings.bass_lu), ("drums", settings.drums_lu)):
         if t in stems and math.isfinite(loud[t]):
             gains[t] = mel_l + target - loud[t]
-    return gains
+    return Staging(gains, dip)
 
 
 def octave_band_shares(audio: np.ndarray, sample_rate: int,
@@ -306,13 +353,14 @@ def compressor_gain(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]
     return (10 ** (gain_db / 20)).astype(np.float32), float(-g.min())
 
 
-def limiter_gain(x: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarray:
+def limiter_gain(x: np.ndarray, sample_rate: int, ceiling: float, *,
+                 envelope: np.ndarray | None = None) -> np.ndarray:
     """Per-sample gain (n,) <= 1 that keeps the true peak of ``x * gain`` at ``ceiling`` (linear):
     the required gain is min-filtered over the look-ahead (plus a hold) and smoothed by a box of
     the look-ahead's length, so the gain is down before each peak arrives."""
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-    tp = true_peak_envelope(x, sample_rate, floor=ceiling)
+    tp = true_peak_envelope(x, sample_rate, floor=ceiling) if envelope is None else envelope
     req = np.minimum(1.0, ceiling / np.maximum(tp, 1e-12))
     if req.min() >= 1.0:
         return np.ones(x.shape[0], dtype=np.float64)
@@ -351,16 +399,21 @@ def normalise(x: np.ndarray, sample_rate: int, target_lufs: float, ceiling_dbtp:
                                               "limiter_max_db": 0.0}
     ceiling = 10 ** ((ceiling_dbtp - 0.05) / 20)  # margin for the gain's own interpolation
     g0 = 10 ** ((target_lufs - lufs) / 20)
+    env = true_peak_envelope(x, sample_rate)  # of x * g0 it is g0 * env
     for _ in range(max_rounds):
-        lim = limiter_gain(x * np.float32(g0), sample_rate, ceiling)
+        lim = limiter_gain(x, sample_rate, ceiling, envelope=env * g0)
         gain = g0 * lim
         out = loudness_lufs(x * gain[:, None].astype(np.float32), sample_rate)
         err = target_lufs - out
         if abs(err) < 0.1 or not math.isfinite(out):
             break
         g0 *= 10 ** (err / 20)
+    # check: the gain is smooth, so the result's true peak is about gain * env; oversample again
+    # only where that comes within 0.5 dB of the ceiling
+    near = gain * env > 10 ** ((ceiling_dbtp - 0.5) / 20)
     y = x * gain[:, None].astype(np.float32)
-    tp = true_peak_dbtp(y, sample_rate, floor_dbtp=ceiling_dbtp)
+    tp_env = true_peak_envelope(y, sample_rate, need=near)
+    tp = 20 * math.log10(max(1e-12, float(tp_env.max())))
     if tp > ceiling_dbtp:  # the last hundredths of a dB, by a constant trim
         gain = gain * 10 ** ((ceiling_dbtp - 0.01 - tp) / 20)
     return gain, {"loudness_lufs": out, "limiter_max_db": float(-20 * math.log10(max(1e-12, lim.min())))}
@@ -397,8 +450,14 @@ def master(stems: dict[str, np.ndarray], sample_rate: int, cfg: RenderConfig,
         x = stems[t]
         remove_dc(x)
         dry[t] = highpass(x, sr, HIGHPASS_HZ.get(t, HIGHPASS_DEFAULT_HZ))
-    gains = stage_gains(dry, sr, settings, band_hz)
+    staging = stage_gains(dry, sr, settings, band_hz)
+    gains = staging.gains_db
     report["gains_db"] = {t: round(g, 2) for t, g in gains.items()}
+    if staging.dip is not None:
+        report["accompaniment_dip"] = [round(v, 2) for v in staging.dip]
+        for t in ACCOMPANIMENT:
+            if t in dry:
+                dry[t] = peak_eq(dry[t], sr, *staging.dip)
     for t in names:
         left, right = pan_gains(settings.pan.get(t, 0.0))
         g = 10 ** (gains[t] / 20)

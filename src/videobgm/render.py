@@ -1,9 +1,9 @@
 """[7] Score / MIDI -> audio: a performed, mixed and mastered soundfont rendering of the music.
 
 Bank: the best General MIDI soundfont present (:func:`choose_soundfont`): ``RenderConfig.soundfont``
-(a .sf2/.sf3 path or a bank name), else MuseScore General (Debian's
-``musescore-general-soundfont-small``, sf3), else FluidR3_GM (``fluid-soundfont-gm``), else the
-TimGM6mb bank inside the ``pretty_midi`` wheel (always there). ``scripts/install_soundfonts.sh``
+(a .sf2/.sf3 path or a bank name), else FluidR3_GM (Debian's ``fluid-soundfont-gm``), else
+MuseScore General (``musescore-general-soundfont-small``, sf3; first with FluidSynth, see
+:data:`BANK_PREFERENCE`), else the TimGM6mb bank inside the ``pretty_midi`` wheel (always there). ``scripts/install_soundfonts.sh``
 installs the Debian banks. Backend: ``tinysoundfont`` (a pip wheel; reads sf2 and sf3);
 optional FluidSynth through ``pyfluidsynth`` (only when importable).
 
@@ -57,6 +57,10 @@ BANKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 FALLBACK_BANK = ("timgm6mb", "TimGM6mb")
 BANK_NAMES = tuple(b[0] for b in BANKS) + (FALLBACK_BANK[0],)
+# Preference per backend. tinysoundfont plays MuseScore General's pianos wrongly (measured on
+# MuseScore_General_Lite.sf3: C4 at velocity 90 peaks 12 dB *under* velocity 40 and 20-25 dB under
+# FluidR3_GM's piano; its velocity layers are mis-weighted), so FluidR3_GM comes first there.
+BANK_PREFERENCE = {"tinysoundfont": ("fluidr3", "musescore"), "fluidsynth": ("musescore", "fluidr3")}
 
 # one event: (time_s, order, kind, channel, key_or_controller, velocity_or_value);
 # order puts note-offs before control changes before note-ons at the same time
@@ -99,9 +103,10 @@ def _installed(name: str) -> Path | None:
     return default_soundfont() if name == FALLBACK_BANK[0] else None
 
 
-def choose_soundfont(cfg: RenderConfig) -> Bank:
+def choose_soundfont(cfg: RenderConfig, backend: str = "tinysoundfont") -> Bank:
     """The bank to use: ``cfg.soundfont`` (a path, which must exist, or a bank name from
-    :data:`BANK_NAMES`), else the first installed of :data:`BANKS`, else TimGM6mb."""
+    :data:`BANK_NAMES`), else the first installed in the backend's :data:`BANK_PREFERENCE`,
+    else TimGM6mb."""
     want = cfg.soundfont
     if want:
         key = str(want).strip().lower()
@@ -118,18 +123,19 @@ def choose_soundfont(cfg: RenderConfig) -> Bank:
         if p.suffix.lower() not in (".sf2", ".sf3"):
             raise InputError(f"soundfont must be an .sf2/.sf3 file, got {p.name}")
         return Bank(p, "user", p.name)
-    for name, label, _ in BANKS:
+    labels = {b[0]: b[1] for b in BANKS}
+    for name in BANK_PREFERENCE.get(backend, BANK_PREFERENCE["tinysoundfont"]):
         path = _installed(name)
         if path is not None:
-            return Bank(path, name, label)
+            return Bank(path, name, labels[name])
     return Bank(default_soundfont(), *FALLBACK_BANK,
                 note="no better GM bank installed: using TimGM6mb (scripts/install_soundfonts.sh "
-                     "installs MuseScore General and FluidR3_GM)")
+                     "installs FluidR3_GM and MuseScore General)")
 
 
 def resolve_soundfont(cfg: RenderConfig) -> Path:
-    """Path of the soundfont :func:`choose_soundfont` picks."""
-    return choose_soundfont(cfg).path
+    """Path of the soundfont :func:`choose_soundfont` picks for ``cfg``'s backend."""
+    return choose_soundfont(cfg, resolve_backend(cfg)).path
 
 
 def resolve_backend(cfg: RenderConfig) -> str:
@@ -424,7 +430,7 @@ def render(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise OptionError(f"audio duration must be > 0 s, got {duration_s}")
     backend = resolve_backend(cfg)
-    bank = choose_soundfont(cfg)
+    bank = choose_soundfont(cfg, backend)
     track_events, perf = _load_events(score_or_midi, tracks, plan, cfg)
     sr = int(cfg.sample_rate)
     n = int(round(duration_s * sr))
