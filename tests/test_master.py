@@ -97,11 +97,10 @@ def test_stems_sum_to_the_mix_and_melody_is_on_top() -> None:
     assert abs(level) < 0.5
     assert float(np.sum((total - out.mix) ** 2)) < 1e-6 * float(np.sum(out.mix ** 2))
     got = melody_over_accompaniment_db(out.stems, SR, band)
-    assert abs(got - settings.melody_over_accompaniment_db) < 1.0  # the reverb tails move it a little
+    assert abs(got - settings.melody_over_accompaniment_db) < 1.0  # the bus compressor weighs frames
     mel = loudness_lufs(out.stems["melody"], SR)
     assert loudness_lufs(out.stems["drums"], SR) < mel  # drums under the melody
-    # staged dry; the melody's larger reverb send adds about 1 LU to it afterwards
-    assert abs(loudness_lufs(out.stems["bass"], SR) - (mel + settings.bass_lu)) < 2.0
+    assert abs(loudness_lufs(out.stems["bass"], SR) - (mel + settings.bass_lu)) < 1.0
     assert side_mid_ratio(out.mix) > 0  # panned parts and the reverb give a stereo image
 
 

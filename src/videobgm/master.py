@@ -4,10 +4,11 @@ loudness normalisation (pedalboard for the filters and the reverb, pyloudnorm fo
 Chain, in order (``master``):
 
 1. per stem: DC removed (mean subtracted), high-passed (two first-order pedalboard high-passes,
-   12 dB/octave: 28 Hz for bass and drums, 45 Hz for the other parts: rumble), gain-staged
-   (:func:`stage_gains`: the melody on top), panned (constant power);
-2. reverb: every stem sends ``send[track]`` of itself into one reverb (room or hall per style,
-   pedalboard's Freeverb, wet only), added to the dry mix;
+   12 dB/octave: 28 Hz for bass and drums, 45 Hz for the other parts: rumble);
+2. reverb: each stem sends ``send[track]`` of itself into its own copy of the style's reverb
+   (room or hall, pedalboard's Freeverb, wet only) and gets the wet signal back; then it is
+   gain-staged (:func:`stage_gains`: the melody on top, measured as heard, with the reverb) and
+   panned (constant power); the mix is their sum;
 3. a gentle bus compressor (RMS detector over 5 ms frames, 2.5:1 above the 65th percentile of
    the music's level, 10 ms attack, 250 ms release);
 4. the fades (raised cosine, ``RenderConfig.fade_in_s`` / ``fade_out_s``);
@@ -16,8 +17,8 @@ Chain, in order (``master``):
    the result at or under ``RenderConfig.true_peak_dbtp``; normalising and limiting are repeated
    until the loudness is within 0.1 LU of the target (or the limiter cannot give more).
 
-Steps 3-5 are gains computed on the mix and applied to every stem alike, and the reverb is linear,
-so the processed stems add up to the mix. Without pedalboard the high-pass is SciPy's Butterworth
+Steps 3-5 are gains computed on the mix and applied to every stem alike, so the processed stems
+add up to the mix. Without pedalboard the high-pass is SciPy's Butterworth
 and there is no reverb (one note says so). Deterministic: same stems, same samples.
 """
 
@@ -437,7 +438,7 @@ def master(stems: dict[str, np.ndarray], sample_rate: int, cfg: RenderConfig,
            keep_stems: bool = False) -> Mastered:
     """Mix and master ``stems`` (track -> raw synthesised (n, 2) float32, all the same length).
 
-    The stems' arrays are processed in place. See the module docstring for the chain.
+    ``stems`` is emptied (its arrays are processed in place). See the module docstring.
     """
     sr = int(sample_rate)
     names = list(stems)
@@ -445,31 +446,31 @@ def master(stems: dict[str, np.ndarray], sample_rate: int, cfg: RenderConfig,
     report: dict[str, Any] = {"reverb": settings.reverb if pedalboard_available() else None}
     if not names or n == 0:
         return Mastered(np.zeros((n, 2), np.float32), {} if keep_stems else None, report)
-    dry: dict[str, np.ndarray] = {}
+    parts: dict[str, np.ndarray] = {}  # each stem: dry (high-passed) + its reverb send's wet
     for t in names:
-        x = stems[t]
+        x = stems.pop(t)  # the raw stem is not needed any more (memory)
         remove_dc(x)
-        dry[t] = highpass(x, sr, HIGHPASS_HZ.get(t, HIGHPASS_DEFAULT_HZ))
-    staging = stage_gains(dry, sr, settings, band_hz)
+        part = highpass(x, sr, HIGHPASS_HZ.get(t, HIGHPASS_DEFAULT_HZ))
+        del x
+        send = float(settings.send.get(t, 0.0))
+        wet = reverb(part * np.float32(send), sr, settings.reverb) if send > 0 else None
+        if wet is not None:
+            part += wet
+        parts[t] = part
+    staging = stage_gains(parts, sr, settings, band_hz)  # with the reverb, as heard
     gains = staging.gains_db
     report["gains_db"] = {t: round(g, 2) for t, g in gains.items()}
     if staging.dip is not None:
         report["accompaniment_dip"] = [round(v, 2) for v in staging.dip]
         for t in ACCOMPANIMENT:
-            if t in dry:
-                dry[t] = peak_eq(dry[t], sr, *staging.dip)
+            if t in parts:
+                parts[t] = peak_eq(parts[t], sr, *staging.dip)
+    mix = np.zeros((n, 2), np.float32)
     for t in names:
         left, right = pan_gains(settings.pan.get(t, 0.0))
         g = 10 ** (gains[t] / 20)
-        dry[t] *= np.array([g * left, g * right], dtype=np.float32)
-    mix = np.zeros((n, 2), np.float32)
-    for t in names:
-        mix += dry[t]
-    sends = {t: float(settings.send.get(t, 0.0)) for t in names}
-    wet_all = reverb(sum(dry[t] * np.float32(sends[t]) for t in names if sends[t] > 0), sr,
-                     settings.reverb) if any(sends.values()) else None
-    if wet_all is not None:
-        mix += wet_all
+        parts[t] *= np.array([g * left, g * right], dtype=np.float32)
+        mix += parts[t]
     comp, comp_db = compressor_gain(mix, sr)
     bus = comp * fade_envelope(n, sr, cfg.fade_in_s, cfg.fade_out_s)
     gain, rep = normalise(mix * bus[:, None], sr, float(cfg.target_lufs), float(cfg.true_peak_dbtp))
@@ -477,11 +478,8 @@ def master(stems: dict[str, np.ndarray], sample_rate: int, cfg: RenderConfig,
     report.update(rep, compressor_max_db=round(comp_db, 2))
     out_stems = None
     if keep_stems:
-        out_stems = {}
         for t in names:
-            s = dry[t]
-            if wet_all is not None and sends[t] > 0:
-                s = s + reverb(dry[t] * np.float32(sends[t]), sr, settings.reverb)
-            out_stems[t] = s * total
+            parts[t] *= total
+        out_stems = parts
     mix *= total
     return Mastered(mix, out_stems, report)

@@ -37,7 +37,6 @@ import numpy as np
 from videobgm.config import RenderConfig
 from videobgm.errors import InputError, MissingDependencyError, OptionError
 from videobgm.fileio import atomic_path
-from videobgm.master import apply_fades as _apply_fades  # noqa: F401 (kept for callers)
 from videobgm.master import loudness_lufs  # noqa: F401 (the loudness meter lives in master)
 from videobgm.types import TRACKS, Plan, Score
 
@@ -299,10 +298,40 @@ def _with_pedal(events: list[Event]) -> list[Event]:
     return out
 
 
+def _play(events: list[Event], n_samples: int, sr: int, generate: Any, send: Any) -> np.ndarray:
+    """Run ``events`` (sorted) through a synthesiser: ``generate(k)`` -> (k, 2) float32 samples,
+    ``send(kind, channel, key, value)`` for each event at its sample."""
+    out = np.zeros((n_samples, 2), dtype=np.float32)
+    pos = 0
+    for t, _, kind, ch, key, vel in events:
+        at = min(n_samples, max(0, int(round(t * sr))))
+        if at > pos:
+            out[pos:at] = generate(at - pos)
+            pos = at
+        if at >= n_samples:
+            break
+        send(kind, ch, key, vel)
+    if pos < n_samples:
+        out[pos:] = generate(n_samples - pos)
+    return out
+
+
 def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int,
                          soundfont: Path) -> dict[str, np.ndarray]:
     st = soundfont.stat()
     synth, sfid, lock = _loaded_synth(str(soundfont), st.st_mtime_ns, st.st_size, sr)
+
+    def generate(k: int) -> np.ndarray:
+        return np.frombuffer(synth.generate_simple(k), dtype=np.float32).reshape(-1, 2)
+
+    def send(kind: str, ch: int, key: int, vel: int) -> None:
+        if kind == "on":
+            synth.noteon(ch, key, vel)
+        elif kind == "off":
+            synth.noteoff(ch, key)
+        else:
+            synth.control_change(ch, key, vel)
+
     stems: dict[str, np.ndarray] = {}
     with lock:
         for track, (events, setup) in track_events.items():
@@ -312,24 +341,7 @@ def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int,
                     synth.program_select(ch, sfid, 128 if drums else 0, 0 if drums else prog, is_drums=drums)
                 except RuntimeError:  # preset missing from this soundfont: fall back to bank 0 / piano
                     synth.program_select(ch, sfid, 0, 0, is_drums=drums)
-            out = np.zeros((n_samples, 2), dtype=np.float32)
-            pos = 0
-            for t, _, kind, ch, key, vel in _with_pedal(events):
-                at = min(n_samples, max(0, int(round(t * sr))))
-                if at > pos:
-                    out[pos:at] = np.frombuffer(synth.generate_simple(at - pos), dtype=np.float32).reshape(-1, 2)
-                    pos = at
-                if at >= n_samples:
-                    break
-                if kind == "on":
-                    synth.noteon(ch, key, vel)
-                elif kind == "off":
-                    synth.noteoff(ch, key)
-                else:
-                    synth.control_change(ch, key, vel)
-            if pos < n_samples:
-                out[pos:] = np.frombuffer(synth.generate_simple(n_samples - pos), dtype=np.float32).reshape(-1, 2)
-            stems[track] = out
+            stems[track] = _play(_with_pedal(events), n_samples, sr, generate, send)
         _reset(synth)
     return stems
 
@@ -352,25 +364,16 @@ def _synth_fluidsynth(track_events: TrackEvents, n_samples: int, sr: int,
         sfid = fs.sfload(str(soundfont))
         for ch, (prog, drums) in setup.items():
             fs.program_select(ch, sfid, 128 if drums else 0, 0 if drums else prog)
-        chunks, pos = [], 0
-        for t, _, kind, ch, key, vel in sorted(events):
-            at = min(n_samples, max(0, int(round(t * sr))))
-            if at > pos:
-                chunks.append(np.asarray(fs.get_samples(at - pos), dtype=np.float32))
-                pos = at
-            if at >= n_samples:
-                break
-            if kind == "on":
-                fs.noteon(ch, key, vel)
-            elif kind == "off":
-                fs.noteoff(ch, key)
-            else:
-                fs.cc(ch, key, vel)
-        if pos < n_samples:
-            chunks.append(np.asarray(fs.get_samples(n_samples - pos), dtype=np.float32))
+
+        def generate(k: int, fs: Any = fs) -> np.ndarray:
+            return (np.asarray(fs.get_samples(k), dtype=np.float32).reshape(-1, 2) / 32768.0)
+
+        def send(kind: str, ch: int, key: int, vel: int, fs: Any = fs) -> None:
+            {"on": lambda: fs.noteon(ch, key, vel), "off": lambda: fs.noteoff(ch, key),
+             "cc": lambda: fs.cc(ch, key, vel)}[kind]()
+
+        stems[track] = _play(sorted(events), n_samples, sr, generate, send)  # FluidSynth does CC64
         fs.delete()
-        x = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-        stems[track] = (x.reshape(-1, 2) / 32768.0).astype(np.float32)
     return stems
 
 
@@ -450,9 +453,16 @@ def render(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
             "style": perf.style if perf is not None else None,
             "humanize": bool(cfg.humanize and perf is not None),
             "mastering": "pedalboard" if pedalboard_available() else "scipy (no reverb)",
-            **done.report, "notes": notes}
+            **{k: _finite(v) for k, v in done.report.items()}, "notes": notes}
     np.clip(done.mix, -1.0, 1.0, out=done.mix)
     return Rendered(done.mix, done.stems, info)
+
+
+def _finite(v: Any) -> Any:
+    """Report values for JSON: floats rounded to 0.01, non-finite ones None."""
+    if isinstance(v, float):
+        return round(v, 2) if math.isfinite(v) else None
+    return v
 
 
 def render_audio(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
