@@ -49,8 +49,12 @@ def compose_jobs(videos: list[str], moods: list[str], work: Path) -> list[Path]:
     base = Pipeline(PipelineConfig())
     for v in videos:
         path = VIDEOS / f"{v}.mp4"
-        features = base.analyze(path)
+        features = None if all((work / f"{v}-{m}.pkl").is_file() for m in moods) else base.analyze(path)
         for mood in moods:
+            job = work / f"{v}-{mood}.pkl"
+            if job.is_file():  # composed by an earlier run with the same --work
+                jobs.append(job)
+                continue
             cfg = PipelineConfig()
             cfg = cfg.replace(plan=cfg.plan.replace(mood=mood))
             pipe = Pipeline(cfg)
@@ -60,7 +64,6 @@ def compose_jobs(videos: list[str], moods: list[str], work: Path) -> list[Path]:
             score = pipe.compose(plan)
             if base.model_bundle is None:
                 base.use_model(*pipe.model_bundle)
-            job = work / f"{v}-{mood}.pkl"
             with open(job, "wb") as f:
                 pickle.dump({"video": v, "mood": mood, "score": score, "plan": plan,
                              "duration_s": plan.duration_s}, f)
@@ -112,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--moods", nargs="+", default=["calm", "happy", "epic"])
     p.add_argument("--base", default="f3ea7b7", help="commit whose renderer is 'before'")
     p.add_argument("--out", default=str(ROOT / "docs" / "results" / "audio.md"))
+    p.add_argument("--work", default=None, help="work folder (default: a new temporary one); "
+                   "pieces composed there by an earlier run are reused")
     a = p.parse_args(argv)
     missing = [v for v in a.videos if not (VIDEOS / f"{v}.mp4").is_file()]
     if missing:
@@ -120,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     from videobgm.config import RenderConfig
     from videobgm.render import _loaded_synth, choose_soundfont, render
 
-    work = Path(tempfile.mkdtemp(prefix="videobgm-audio-"))
-    base_src = work / "base"
-    base_src.mkdir()
+    work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="videobgm-audio-"))
+    work.mkdir(parents=True, exist_ok=True)
+    base_src = Path(tempfile.mkdtemp(prefix="base-", dir=work))
     subprocess.run(f"git -C {ROOT} archive {a.base} src | tar -x -C {base_src}", shell=True, check=True)
     base_src = base_src / "src"
     jobs = compose_jobs(a.videos, a.moods, work)
@@ -195,7 +200,7 @@ def write_report(path: Path, rows: list[dict], bank: str, cfg) -> None:  # noqa:
             f"| {j['video']} | {j['mood']} | {d:.1f} | {r['t_before']:.1f} s ({d / r['t_before']:.1f}x) | "
             f"{r['t_after']:.1f} s ({d / r['t_after']:.1f}x) | {r['t_fluid']:.2f} s ({d / r['t_fluid']:.1f}x; "
             f"CPU {r['c_fluid']:.2f} s, {d / r['c_fluid']:.1f}x) | "
-            f"{r['load']:.1f} | {r['gains']} | {r['comp']:.1f} / {r['limiter']:.1f} |")
+            f"{r['load']:.1f} | {r['gains']} | {abs(r['comp']):.1f} / {abs(r['limiter']):.1f} |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 
