@@ -83,7 +83,11 @@ def measure(mix: np.ndarray, stems: dict[str, np.ndarray], sr: int, melody_pitch
         true_peak_dbtp,
     )
 
+    total = sum(x.astype(np.float64) for x in stems.values())
+    e_mix = float(np.sum(mix.astype(np.float64) ** 2))
     return {
+        "sum_db": 10 * np.log10(float(np.sum(total ** 2)) / e_mix),
+        "resid_db": 10 * np.log10(float(np.sum((total - mix) ** 2)) / e_mix + 1e-30),
         "lufs": loudness_lufs(mix, sr),
         "tp": true_peak_dbtp(mix, sr),
         "dc": float(np.abs(mix.astype(np.float64).mean(axis=0)).max()),
@@ -103,6 +107,33 @@ def run_before(job: Path, base_src: Path, work: Path) -> dict:
     wall = time.perf_counter() - t0  # includes the interpreter start and the stem renders
     d = np.load(out)
     return {"mix": d["mix"], "stems": {k[5:]: d[k] for k in d.files if k.startswith("stem_")}, "wall": wall}
+
+
+def bank_velocity_check() -> list[str]:
+    """Peak level (dBFS) of a GM piano C4 at velocities 40 / 90 / 127 in each installed bank
+    (tinysoundfont): a bank whose velocity layers play wrongly shows it here."""
+    import tinysoundfont
+
+    from videobgm.render import BANKS, _installed
+
+    lines = []
+    for name, label, _ in BANKS + (("timgm6mb", "TimGM6mb", ()),):
+        path = _installed(name)
+        if path is None:
+            continue
+        synth = tinysoundfont.Synth(samplerate=44100)
+        sfid = synth.sfload(str(path))
+        synth.program_select(0, sfid, 0, 0)
+        peaks = []
+        for vel in (40, 90, 127):
+            synth.sounds_off()
+            synth.generate_simple(4410)
+            synth.noteon(0, 60, vel)
+            x = np.frombuffer(synth.generate_simple(22050), dtype=np.float32)
+            peaks.append(20 * np.log10(float(np.abs(x).max()) + 1e-12))
+            synth.noteoff(0, 60)
+        lines.append(f"| {label} | {path.name} | " + " | ".join(f"{p:.0f}" for p in peaks) + " |")
+    return lines
 
 
 def fmt_bands(b: dict) -> str:
@@ -159,12 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{job.stem}: before {mb['lufs']:.2f} LUFS, after {ma['lufs']:.2f} LUFS, "
               f"mel/acc {mb['mel_acc']:.1f} -> {ma['mel_acc']:.1f} dB, FluidR3 mix {dur / t_fluid:.1f}x realtime "
               f"(load {load1:.1f})", file=sys.stderr)
-    write_report(Path(a.out), rows, bank.label, cfg)
+    write_report(Path(a.out), rows, bank.label, cfg, bank_velocity_check())
     print(f"wrote {a.out}")
     return 0
 
 
-def write_report(path: Path, rows: list[dict], bank: str, cfg) -> None:  # noqa: ANN001
+def write_report(path: Path, rows: list[dict], bank: str, cfg, banks: list[str]) -> None:  # noqa: ANN001
     lines = [
         "# Production sound: before and after (issue #20)",
         "",
@@ -173,9 +204,11 @@ def write_report(path: Path, rows: list[dict], bank: str, cfg) -> None:  # noqa:
         f"After: {bank} (the best bank installed here), per-style performance, pedalboard mastering, "
         f"target {cfg.target_lufs:g} LUFS, true peak <= {cfg.true_peak_dbtp:g} dBTP.",
         "Machine: 2 cores shared by six engineers; the load average (1 min) is given with each timing.",
+        "Stems: before, the 16-bit stem WAVs of `write_stem_wavs`; after, the float stems of "
+        "`render(..., stems=True)` (what `--stems` writes, before 16-bit rounding).",
         "",
-        "| video | mood / style | version | LUFS (target) | true peak dBTP | DC | side/mid | melody - accomp. dB | octave shares % (63 Hz .. 16 kHz) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| video | mood / style | version | LUFS (target) | true peak dBTP | DC | side/mid | melody - accomp. dB | stems sum - mix dB (residual) | octave shares % (63 Hz .. 16 kHz) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         j = r["job"]
@@ -183,7 +216,7 @@ def write_report(path: Path, rows: list[dict], bank: str, cfg) -> None:  # noqa:
             lines.append(
                 f"| {j['video']} | {j['mood']} / {r['style']} | {ver} | {m['lufs']:.2f} ({target:+.1f}: "
                 f"{m['lufs'] - target:+.2f}) | {m['tp']:.2f} | {m['dc']:.1e} | {m['width']:.3f} | "
-                f"{m['mel_acc']:.1f} | {fmt_bands(m['bands'])} |")
+                f"{m['mel_acc']:.1f} | {m['sum_db']:+.2f} ({m['resid_db']:.0f}) | {fmt_bands(m['bands'])} |")
     lines += [
         "",
         "Render time (music length / seconds; the machine's 1-min load average during the FluidR3 run;",
@@ -201,6 +234,15 @@ def write_report(path: Path, rows: list[dict], bank: str, cfg) -> None:  # noqa:
             f"{r['t_after']:.1f} s ({d / r['t_after']:.1f}x) | {r['t_fluid']:.2f} s ({d / r['t_fluid']:.1f}x; "
             f"CPU {r['c_fluid']:.2f} s, {d / r['c_fluid']:.1f}x) | "
             f"{r['load']:.1f} | {r['gains']} | {abs(r['comp']):.1f} / {abs(r['limiter']):.1f} |")
+    lines += [
+        "",
+        "Why FluidR3_GM comes before MuseScore General with tinysoundfont: peak level (dBFS) of the",
+        "GM piano (program 0), C4, 0.5 s, at three velocities (louder must mean higher velocity):",
+        "",
+        "| bank | file | velocity 40 | 90 | 127 |",
+        "|---|---|---|---|---|",
+        *banks,
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 
