@@ -71,7 +71,8 @@ def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
         import pyloudnorm
     except ImportError:  # pragma: no cover - a core dependency
         raise MissingDependencyError("pyloudnorm (the loudness meter)", "pip install pyloudnorm") from None
-    x = np.asarray(audio, dtype=np.float64)
+    x = np.asarray(audio)
+    x = x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
     if x.size == 0 or x.shape[0] < int(0.4 * sample_rate) + 1 or not np.any(x):
         return -math.inf
     with np.errstate(divide="ignore"):
@@ -108,8 +109,7 @@ def true_peak_envelope(audio: np.ndarray, sample_rate: int, *, factor: int = OVE
     x = np.asarray(audio)
     if x.ndim == 1:
         x = x[:, None]
-    sample_peak = np.abs(x).max(axis=1).astype(np.float64)
-    out = sample_peak.copy()
+    out = np.abs(x).max(axis=1).astype(np.float32)
     for start, y in _oversampled_chunks(x, factor, floor=floor, need=need):
         m = y.shape[0] // factor
         out[start:start + m] = np.maximum(out[start:start + m],
@@ -135,28 +135,51 @@ def remove_dc(x: np.ndarray) -> None:
     x -= x.mean(axis=0, dtype=np.float64).astype(x.dtype)
 
 
+CHUNK_S = 10.0  # effects run over the audio in pieces of this length (memory)
+
+
+def _run_in_place(fx, x: np.ndarray, sample_rate: int, *, scale: float = 1.0, add: bool = False) -> None:  # noqa: ANN001
+    """Stream ``x`` (n, ch) through the pedalboard effect ``fx`` piece by piece (its state carried
+    over, so the result is that of one pass): ``x = fx(scale * x)``, or ``x += fx(scale * x)``."""
+    step = max(1, int(CHUNK_S * sample_rate))
+    fx.reset()
+    for a in range(0, x.shape[0], step):
+        piece = np.ascontiguousarray(x[a:a + step].T, dtype=np.float32)
+        if scale != 1.0:
+            piece *= np.float32(scale)
+        y = fx(piece, sample_rate, reset=False).T
+        if add:
+            x[a:a + step] += y
+        else:
+            x[a:a + step] = y
+
+
 def highpass(x: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
-    """12 dB/octave high-pass of ``x`` (n, ch): pedalboard (two first-order stages) or SciPy."""
+    """12 dB/octave high-pass of ``x`` (n, ch), in place: pedalboard (two first-order stages) or
+    SciPy's Butterworth. Returns ``x``."""
     if pedalboard_available():
         import pedalboard
 
-        board = pedalboard.Pedalboard([pedalboard.HighpassFilter(cutoff_hz), pedalboard.HighpassFilter(cutoff_hz)])
-        return np.ascontiguousarray(board(np.ascontiguousarray(x.T, dtype=np.float32), sample_rate).T)
+        _run_in_place(pedalboard.Pedalboard([pedalboard.HighpassFilter(cutoff_hz),
+                                             pedalboard.HighpassFilter(cutoff_hz)]), x, sample_rate)
+        return x
     from scipy.signal import butter, sosfilt
 
     sos = butter(2, cutoff_hz, btype="highpass", fs=sample_rate, output="sos")
-    return sosfilt(sos, x, axis=0).astype(np.float32)
+    x[:] = sosfilt(sos, x, axis=0)
+    return x
 
 
-def reverb(x: np.ndarray, sample_rate: int, kind: str) -> np.ndarray | None:
-    """The wet signal of the ``kind`` reverb (:data:`REVERBS`) for ``x`` (n, 2); None without
-    pedalboard."""
+def add_reverb(x: np.ndarray, sample_rate: int, kind: str, send: float) -> bool:
+    """Add the wet signal of the ``kind`` reverb (:data:`REVERBS`) fed with ``send * x`` to ``x``
+    (n, 2), in place; False (nothing done) without pedalboard."""
     if not pedalboard_available():
-        return None
+        return False
     import pedalboard
 
     fx = pedalboard.Reverb(wet_level=1.0, dry_level=0.0, **REVERBS.get(kind, REVERBS["room"]))
-    return np.ascontiguousarray(fx(np.ascontiguousarray(x.T, dtype=np.float32), sample_rate).T)
+    _run_in_place(fx, x, sample_rate, scale=send, add=True)
+    return True
 
 
 def pan_gains(pan: float) -> tuple[float, float]:
@@ -214,7 +237,15 @@ def band_level_db(x: np.ndarray, sample_rate: int, band_hz: tuple[float, float],
 
     lo, hi = max(20.0, band_hz[0]), min(0.45 * sample_rate, band_hz[1])
     sos = butter(2, [lo, hi], btype="bandpass", fs=sample_rate, output="sos")
-    p = frame_power(sosfilt(sos, np.asarray(x, dtype=np.float64), axis=0), hop)
+    x = np.asarray(x)
+    x = x[:, None] if x.ndim == 1 else x
+    zi = np.zeros((sos.shape[0], 2, x.shape[1]))
+    step = hop * max(1, int(CHUNK_S * sample_rate) // hop)
+    parts = []
+    for a in range(0, x.shape[0], step):
+        y, zi = sosfilt(sos, x[a:a + step].astype(np.float64), axis=0, zi=zi)
+        parts.append(frame_power(y, hop))
+    p = np.concatenate(parts) if parts else np.zeros(0)
     k = min(p.size, frames.size)
     sel = p[:k][frames[:k]]
     return 10 * math.log10(float(sel.mean()) + 1e-20) if sel.size else -math.inf
@@ -236,12 +267,13 @@ def melody_over_accompaniment_db(stems: dict[str, np.ndarray], sample_rate: int,
 
 
 def peak_eq(x: np.ndarray, sample_rate: int, centre_hz: float, q: float, gain_db: float) -> np.ndarray:
-    """Bell EQ of ``x`` (n, ch): pedalboard's PeakFilter, or the same RBJ biquad with SciPy."""
+    """Bell EQ of ``x`` (n, ch), in place (returns ``x``): pedalboard's PeakFilter, or the same
+    RBJ biquad with SciPy."""
     if pedalboard_available():
         import pedalboard
 
-        fx = pedalboard.PeakFilter(cutoff_frequency_hz=centre_hz, gain_db=gain_db, q=q)
-        return np.ascontiguousarray(fx(np.ascontiguousarray(x.T, dtype=np.float32), sample_rate).T)
+        _run_in_place(pedalboard.PeakFilter(cutoff_frequency_hz=centre_hz, gain_db=gain_db, q=q), x, sample_rate)
+        return x
     from scipy.signal import sosfilt
 
     a_ = 10 ** (gain_db / 40)
@@ -249,7 +281,8 @@ def peak_eq(x: np.ndarray, sample_rate: int, centre_hz: float, q: float, gain_db
     alpha = math.sin(w0) / (2 * q)
     b = np.array([1 + alpha * a_, -2 * math.cos(w0), 1 - alpha * a_])
     a = np.array([1 + alpha / a_, -2 * math.cos(w0), 1 - alpha / a_])
-    return sosfilt(np.concatenate([b / a[0], a / a[0]])[None, :], x, axis=0).astype(np.float32)
+    x[:] = sosfilt(np.concatenate([b / a[0], a / a[0]])[None, :], x, axis=0)
+    return x
 
 
 @dataclass(frozen=True)
@@ -350,8 +383,10 @@ def compressor_gain(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]
         cur = k * cur + (1 - k) * t
         g[i] = cur
     centres = (np.arange(g.size) + 0.5) * hop
-    gain_db = np.interp(np.arange(n), centres, g)
-    return (10 ** (gain_db / 20)).astype(np.float32), float(-g.min())
+    gain = np.interp(np.arange(n, dtype=np.float32), centres, g).astype(np.float32)
+    gain *= np.float32(math.log(10) / 20)
+    np.exp(gain, out=gain)
+    return gain, float(-g.min())
 
 
 def limiter_gain(x: np.ndarray, sample_rate: int, ceiling: float, *,
@@ -362,13 +397,16 @@ def limiter_gain(x: np.ndarray, sample_rate: int, ceiling: float, *,
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
     tp = true_peak_envelope(x, sample_rate, floor=ceiling) if envelope is None else envelope
-    req = np.minimum(1.0, ceiling / np.maximum(tp, 1e-12))
+    req = np.minimum(np.float32(1.0), np.float32(ceiling) / np.maximum(tp, np.float32(1e-12)), dtype=np.float32)
     if req.min() >= 1.0:
-        return np.ones(x.shape[0], dtype=np.float64)
+        return np.ones(x.shape[0], dtype=np.float32)
     h = max(1, int(round(LIMITER_LOOKAHEAD_S * sample_rate)))
     r = 2 * max(1, int(round(LIMITER_HOLD_S * sample_rate / 2)))
+    del tp
     cm = minimum_filter1d(req, 2 * h + 1 + r, mode="nearest")
-    m = np.concatenate([np.full(r // 2, cm[0]), cm[: cm.size - r // 2]])[: req.size]
+    del req
+    m = np.concatenate([np.full(r // 2, cm[0], dtype=np.float32), cm[: cm.size - r // 2]])
+    del cm
     return uniform_filter1d(m, 2 * h + 1, mode="nearest")
 
 
@@ -396,15 +434,15 @@ def normalise(x: np.ndarray, sample_rate: int, target_lufs: float, ceiling_dbtp:
     n = x.shape[0]
     lufs = loudness_lufs(x, sample_rate)
     if not math.isfinite(lufs):
-        return np.ones(n, dtype=np.float64), {"loudness_lufs": lufs, "true_peak_dbtp": true_peak_dbtp(x, sample_rate),
+        return np.ones(n, dtype=np.float32), {"loudness_lufs": lufs, "true_peak_dbtp": true_peak_dbtp(x, sample_rate),
                                               "limiter_max_db": 0.0}
     ceiling = 10 ** ((ceiling_dbtp - 0.05) / 20)  # margin for the gain's own interpolation
     g0 = 10 ** ((target_lufs - lufs) / 20)
     env = true_peak_envelope(x, sample_rate)  # of x * g0 it is g0 * env
     for _ in range(max_rounds):
-        lim = limiter_gain(x, sample_rate, ceiling, envelope=env * g0)
-        gain = g0 * lim
-        out = loudness_lufs(x * gain[:, None].astype(np.float32), sample_rate)
+        lim = limiter_gain(x, sample_rate, ceiling, envelope=env * np.float32(g0))
+        gain = lim * np.float32(g0)
+        out = loudness_lufs(x * gain[:, None], sample_rate)
         err = target_lufs - out
         if abs(err) < 0.1 or not math.isfinite(out):
             break
@@ -412,11 +450,11 @@ def normalise(x: np.ndarray, sample_rate: int, target_lufs: float, ceiling_dbtp:
     # check: the gain is smooth, so the result's true peak is about gain * env; oversample again
     # only where that comes within 0.5 dB of the ceiling
     near = gain * env > 10 ** ((ceiling_dbtp - 0.5) / 20)
-    y = x * gain[:, None].astype(np.float32)
+    y = x * gain[:, None]
     tp_env = true_peak_envelope(y, sample_rate, need=near)
     tp = 20 * math.log10(max(1e-12, float(tp_env.max())))
     if tp > ceiling_dbtp:  # the last hundredths of a dB, by a constant trim
-        gain = gain * 10 ** ((ceiling_dbtp - 0.01 - tp) / 20)
+        gain = gain * np.float32(10 ** ((ceiling_dbtp - 0.01 - tp) / 20))
     return gain, {"loudness_lufs": out, "limiter_max_db": float(-20 * math.log10(max(1e-12, lim.min())))}
 
 
@@ -448,14 +486,12 @@ def master(stems: dict[str, np.ndarray], sample_rate: int, cfg: RenderConfig,
         return Mastered(np.zeros((n, 2), np.float32), {} if keep_stems else None, report)
     parts: dict[str, np.ndarray] = {}  # each stem: dry (high-passed) + its reverb send's wet
     for t in names:
-        x = stems.pop(t)  # the raw stem is not needed any more (memory)
-        remove_dc(x)
-        part = highpass(x, sr, HIGHPASS_HZ.get(t, HIGHPASS_DEFAULT_HZ))
-        del x
+        part = stems.pop(t)  # processed in place (memory)
+        remove_dc(part)
+        highpass(part, sr, HIGHPASS_HZ.get(t, HIGHPASS_DEFAULT_HZ))
         send = float(settings.send.get(t, 0.0))
-        wet = reverb(part * np.float32(send), sr, settings.reverb) if send > 0 else None
-        if wet is not None:
-            part += wet
+        if send > 0:
+            add_reverb(part, sr, settings.reverb, send)
         parts[t] = part
     staging = stage_gains(parts, sr, settings, band_hz)  # with the reverb, as heard
     gains = staging.gains_db
