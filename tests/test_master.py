@@ -173,3 +173,28 @@ def test_same_seed_same_samples() -> None:
     s = _score()
     a = render_audio(s, 3.0, cfg)
     assert a.tobytes() == render_audio(s, 3.0, cfg).tobytes()
+
+
+def test_plan_hit_points_are_protected() -> None:
+    from videobgm.config import PlanConfig
+    from videobgm.features.still import neutral_features
+    from videobgm.perform import plan_protected_steps
+    from videobgm.plan import make_plan
+
+    plan = make_plan(neutral_features(20.0), PlanConfig(), seed=0)
+    steps = plan_protected_steps(plan)
+    spb = plan.controls.steps_per_bar
+    assert set(np.flatnonzero(plan.controls.accent_steps)) <= set(steps)
+    assert {s.start_bar * spb for s in plan.sections} <= set(steps)
+
+
+def test_loudness_option() -> None:
+    from videobgm.cli import build_parser
+    from videobgm.cli_options import config_from_args
+    from videobgm.errors import OptionError
+
+    args = build_parser().parse_args(["score", "v.mp4", "-o", "o.mp4", "--loudness", "-23"])
+    assert config_from_args(args).render.target_lufs == -23.0
+    assert RenderConfig().target_lufs == -14.0
+    with pytest.raises(OptionError, match="--loudness"):
+        config_from_args(build_parser().parse_args(["score", "v.mp4", "-o", "o.mp4", "--loudness", "3"]))
