@@ -187,6 +187,7 @@ def test_bank_choice_order_and_fallback_note(tmp_path, monkeypatch) -> None:  # 
         choose_soundfont(RenderConfig(soundfont="fluidr3"))
 
 
+@pytest.mark.slow  # decoding the 40 MB sf3 takes 2.5 s idle, 10 s on a busy machine
 @pytest.mark.skipif(not any(p.is_file() for p in map(__import__("pathlib").Path, render_mod.BANKS[0][2])),
                     reason="MuseScore General (sf3) not installed (scripts/install_soundfonts.sh)")
 def test_sf3_bank_renders() -> None:
