@@ -323,7 +323,7 @@ def stage_gains(stems: dict[str, np.ndarray], sample_rate: int, settings: StyleP
         if math.isfinite(need) and need < 0:
             lo, hi = max(20.0, band_hz[0]), min(0.45 * sample_rate, band_hz[1])
             centre = math.sqrt(lo * hi)
-            dip = (centre, centre / (hi - lo), max(need, MAX_DIP_DB))
+            dip = (centre, float(np.clip(centre / (hi - lo), 0.3, 4.0)), max(need, MAX_DIP_DB))
             need = mel_band - band_level_db(peak_eq(group, sample_rate, *dip), sample_rate, band_hz,
                                             frames, hop) - settings.melody_over_accompaniment_db
         if math.isfinite(need):
