@@ -74,7 +74,7 @@ def compose_jobs(videos: list[str], moods: list[str], work: Path) -> list[Path]:
 
 
 def measure(mix: np.ndarray, stems: dict[str, np.ndarray], sr: int, melody_pitches: list[int]) -> dict:
-    from videobgm.master import (
+    from videobgm.meters import (
         loudness_lufs,
         melody_band_hz,
         melody_over_accompaniment_db,

@@ -1,4 +1,4 @@
-"""master.py and perform.py: mastering chain and performance, with known answers."""
+"""master.py, meters.py and perform.py: mastering chain, measures and performance, with known answers."""
 
 from __future__ import annotations
 
@@ -9,15 +9,11 @@ import pytest
 
 from videobgm import vocab
 from videobgm.config import RenderConfig
-from videobgm.master import (
+from videobgm.master import master, normalise, pan_gains, peak_eq, stage_gains
+from videobgm.meters import (
     loudness_lufs,
-    master,
     melody_over_accompaniment_db,
-    normalise,
-    pan_gains,
-    peak_eq,
     side_mid_ratio,
-    stage_gains,
     true_peak_dbtp,
 )
 from videobgm.perform import STYLE_PERFORMANCE, perform, style_performance, timing_shift_s

@@ -12,7 +12,7 @@ import pytest
 from videobgm import render as render_mod
 from videobgm.config import RenderConfig
 from videobgm.errors import InputError, MissingDependencyError, OptionError
-from videobgm.master import loudness_lufs, true_peak_dbtp
+from videobgm.meters import loudness_lufs, true_peak_dbtp
 from videobgm.render import (
     choose_soundfont,
     default_soundfont,

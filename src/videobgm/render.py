@@ -37,7 +37,7 @@ import numpy as np
 from videobgm.config import RenderConfig
 from videobgm.errors import InputError, MissingDependencyError, OptionError
 from videobgm.fileio import atomic_path
-from videobgm.master import loudness_lufs  # noqa: F401 (the loudness meter lives in master)
+from videobgm.meters import loudness_lufs  # noqa: F401 (the loudness meter lives in meters)
 from videobgm.types import TRACKS, Plan, Score
 
 BACKENDS = ("auto", "tinysoundfont", "fluidsynth")
@@ -426,7 +426,8 @@ def render(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
     MissingDependencyError
         The requested backend is not installed.
     """
-    from videobgm.master import master, melody_band_hz, pedalboard_available
+    from videobgm.master import master, pedalboard_available
+    from videobgm.meters import melody_band_hz
     from videobgm.perform import style_performance
 
     _check_cfg(cfg)
