@@ -7,6 +7,7 @@ the packaged checkpoint when it is present.
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -88,6 +89,8 @@ def test_score_end_to_end(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Pa
     assert rms > 1e-3  # audible music
     assert (tmp_path / "m.mid").stat().st_size > 100
     assert (tmp_path / "plan.json").read_text().lstrip().startswith("{")
+    rec = json.loads((tmp_path / "plan.json").read_text())["render"]  # which bank, how mastered
+    assert rec["bank"] in ("FluidR3_GM", "MuseScore General", "TimGM6mb") and rec["style"] == res.plan.style
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mid", "m.wav", "plan.json", "scored.mp4"]
     assert set(res.timings_s) >= {"features", "plan", "compose", "render", "mux"}
 

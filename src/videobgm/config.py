@@ -209,8 +209,12 @@ class RenderConfig(_Cfg):
 
     sample_rate: int = 44100
     backend: str = "auto"  # "auto", "tinysoundfont", "fluidsynth"
-    soundfont: str | None = None  # None = the GM soundfont shipped in the pretty_midi wheel
-    target_lufs: float = -16.0
+    # a .sf2/.sf3 path or a bank name ("fluidr3", "musescore", "timgm6mb"); None = the best bank
+    # installed: FluidR3_GM > MuseScore General (first with FluidSynth) > TimGM6mb (pretty_midi's)
+    soundfont: str | None = None
+    target_lufs: float = -14.0  # integrated loudness of the mix (online video); -16, -23 broadcast
+    true_peak_dbtp: float = -1.0  # true-peak ceiling (4x oversampled)
+    humanize: bool = True  # per-style timing/velocity performance (False: exactly on the grid)
     fade_in_s: float = 0.05
     fade_out_s: float = 2.0
 

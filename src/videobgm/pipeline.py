@@ -12,7 +12,7 @@ Stages:
 3. ``plan.make_plan``              Features (+ description, references) -> Plan
 4-5. ``sample.generate``           Plan.controls -> Score (compound tokens, model, sampling)
 6. ``midi.write_midi``             Score -> .mid (+ stems)
-7. ``render.render_audio``         Score -> audio (n, 2) at the render sample rate
+7. ``render.render``               Score (+ plan) -> performed, mastered audio (n, 2) and stems
 8. ``mux.mux``                     video + audio -> MP4
 """
 
@@ -103,6 +103,7 @@ class Pipeline:
         # UI's per-job time limit, ``UIConfig.job_time_limit_s``)
         self.stage_check: Callable[[], None] | None = None
         self.mux_info: dict[str, Any] | None = None  # what the last mux did (plan JSON "mux")
+        self.render_info: dict[str, Any] | None = None  # the last render's bank and mastering
         self.labels_model_path = labels_model
         self.index_path = index
         self._labels_model: Any = None
@@ -288,6 +289,7 @@ class Pipeline:
         if output is not None and video is None:
             raise OptionError("an output video needs an input video")
         self._check_outputs(video, output, midi, wav, plan_json, stems=stems)
+        self.render_info = None
         if output is not None:
             self._check_video_output(video, output)
         with OutputSet() as outs:
@@ -306,11 +308,18 @@ class Pipeline:
             if output is not None or wav is not None or stems is not None:
                 with self._stage(7, "render"):
                     _test_pause("render")
-                    audio = render_mod.render_audio(score, plan.duration_s, cfg.render)
+                    rendered = render_mod.render(score, plan.duration_s, cfg.render, plan=plan,
+                                                 stems=stems_tmp is not None)
+                    self.render_info = rendered.info
+                    if self.show_progress:  # which bank, and any fallback (one line each)
+                        for line in rendered.notes:
+                            print(f"videobgm: {line}", file=sys.stderr)
+                    audio = rendered.mix
                     if wav is not None:
                         render_mod.write_wav(audio, cfg.render.sample_rate, outs.file(wav))
                     if stems_tmp is not None:
-                        render_mod.write_stem_wavs(score, stems_tmp, plan.duration_s, cfg.render)
+                        render_mod.write_stem_wavs(score, stems_tmp, plan.duration_s, cfg.render,
+                                                   rendered=rendered)
             if output is not None:
                 from videobgm import mux as mux_mod
 
@@ -342,6 +351,7 @@ class Pipeline:
             "config": self.config.to_dict(),
             "model": self._model_meta,
             "mux": self.mux_info,  # copied or re-encoded, and why (None: no video output)
+            "render": self.render_info,  # sound bank, style, mastering report (None: not rendered)
             "timings_s": dict(self.timings_s),
         }
 
