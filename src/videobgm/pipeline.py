@@ -245,6 +245,7 @@ class Pipeline:
         """[6]-[8]: MIDI, stems, audio, plan JSON and the muxed video (each written atomically)."""
         from videobgm import midi as midi_mod
         from videobgm import render as render_mod
+        from videobgm.plan import plan_render_config
 
         cfg = self.config
         score, plan = result.score, result.plan
@@ -258,12 +259,13 @@ class Pipeline:
         audio = None
         if output is not None or wav is not None or stems is not None:
             with self._stage(7, "render"):
-                audio = render_mod.render_audio(score, plan.duration_s, cfg.render)
+                rcfg = plan_render_config(plan, cfg.render)  # the fade covers only the ring-out
+                audio = render_mod.render_audio(score, plan.duration_s, rcfg)
                 if wav is not None:
                     render_mod.write_wav(audio, cfg.render.sample_rate, wav)
                     result.wav_path = str(wav)
                 if stems is not None:
-                    render_mod.write_stem_wavs(score, stems, plan.duration_s, cfg.render)
+                    render_mod.write_stem_wavs(score, stems, plan.duration_s, rcfg)
                     result.stems_dir = str(stems)
         if output is not None:
             if video is None:
