@@ -219,18 +219,21 @@ def grid_beats(grid: dict[str, Any], bpb: int) -> np.ndarray:
 
 
 def bend_to_hits(beat_times: np.ndarray, fixed_beats: list[int], hits_s: np.ndarray,
-                 max_warp: float = HIT_WARP) -> tuple[np.ndarray, list[int | None]]:
+                 max_warp: float = HIT_WARP, fixed_steps: list[int] = ()) -> tuple[np.ndarray, list[int | None]]:
     """Bend the grid so that the nearest 16th step of each hit falls on it.
 
     Between two fixed points (the fixed beats, 0 and the end, and every hit already placed) the
     steps are moved linearly; a hit is placed only when both stretches it creates keep their
-    tempo within ``max_warp`` (relative) of the unbent grid. Returns the new beat times and, per
+    tempo within ``max_warp`` (relative) of the unbent grid; ``fixed_steps`` (16th steps) stay
+    where they are too. The warp of a second pass is measured against the grid it is given.
+    Returns the new beat times and, per
     hit, the step it was placed on (None when it could not be placed without a larger bend).
     """
     base = step_times_from_beats(np.asarray(beat_times, dtype=float))
     cur = base.copy()
     n = base.size - 1
-    fixed = sorted({0, n, *[STEPS_PER_BEAT * int(b) for b in fixed_beats if 0 <= b * STEPS_PER_BEAT <= n]})
+    fixed = sorted({0, n, *[STEPS_PER_BEAT * int(b) for b in fixed_beats if 0 <= b * STEPS_PER_BEAT <= n],
+                    *[int(k) for k in fixed_steps if 0 <= k <= n]})
     lim = math.log1p(max_warp) + 1e-9
     placed: list[int | None] = []
     for h in np.asarray(hits_s, dtype=float):
