@@ -277,7 +277,7 @@ def make_plan(
     cand = np.flatnonzero(cut_w >= form.BOUNDARY_STRENGTH)
     warp_hits = float(cfg.beat_warp) if cfg.lock_beats else 0.0
     grid = form_grid(base, window, duration, cuts[cand], cut_w[cand], bpb, min_bars, seg_warp,
-                     hits_s=cuts, hit_warp=warp_hits)
+                     hits_s=cuts, hit_warp=warp_hits, beats_s=strong_t)
     anchors, nbars, fin = grid["anchors"], grid["nbars"], grid["final"]
     anchored = [int(cand[i]) for i in grid["anchored"]]
     beat_times = grid_beats(grid, bpb)
@@ -339,16 +339,12 @@ def make_plan(
     fixed = [int(x) * bpb for x in starts]
     others = [i for i in range(cuts.size) if i not in anchored]
     beat_times, placed = bend_to_hits(beat_times, fixed, cuts[others], warp_hits)
-    # strong visual beats (velocity accents) may bend the rest of the grid, within the same limit
+    # strong visual beats (velocity accents) may bend the rest of the grid: the cuts' steps stay,
+    # the total bend against the unbent grid stays within the same limit
     if strong_t.size and warp_hits > 0:
         keep = [k for k in placed if k is not None] + [int(x) * spb for x in starts]
-        step_now = step_times_from_beats(beat_times)
-        base_steps = step_times_from_beats(grid_beats(grid, bpb))
-        # the grid is linear between fixed points: bend only stretches the cuts left unbent
-        free = np.abs(np.diff(step_now) / np.diff(base_steps) - 1) < 1e-9
-        ok = free[np.minimum(nearest_index(step_now, strong_t), free.size - 1)]
-        if ok.any():
-            beat_times, _ = bend_to_hits(beat_times, [], strong_t[ok], warp_hits, fixed_steps=keep)
+        beat_times, _ = bend_to_hits(beat_times, [], strong_t, warp_hits, fixed_steps=keep,
+                                     reference=grid_beats(grid, bpb))
     bar_times = beat_times[::bpb]
     for s_ in sections:
         s_.start_s, s_.end_s = float(bar_times[s_.start_bar]), float(bar_times[s_.end_bar])

@@ -103,7 +103,7 @@ def final_stretch(t0: float, duration: float, bar_s: float, bpb: int, min_bars: 
 def form_grid(base: float, window: float, duration: float, cut_t: np.ndarray, cut_w: np.ndarray,
               bpb: int, min_bars: int, seg_warp: float, n_tempi: int = 33,
               hits_s: np.ndarray | None = None, hit_warp: float = HIT_WARP,
-              n_refine: int = 64) -> dict[str, Any]:
+              n_refine: int = 64, beats_s: np.ndarray | None = None) -> dict[str, Any]:
     """Search the nominal tempo (``base`` * (1 +- ``window``)) and the anchored cuts.
 
     Parameters
@@ -113,6 +113,8 @@ def form_grid(base: float, window: float, duration: float, cut_t: np.ndarray, cu
     hits_s : ndarray, optional
         Every cut: the ``n_refine`` best tempi by anchoring are re-scored by how close the hit
         points come to their 16th steps once the grid is bent (:func:`bend_to_hits`).
+    beats_s : ndarray, optional
+        Strong visual beats (velocity accents): a lighter term for how close they fall to a step.
 
     Returns
     -------
@@ -182,15 +184,20 @@ def form_grid(base: float, window: float, duration: float, cut_t: np.ndarray, cu
     best: dict[str, Any] | None = None
     results.sort(key=lambda r: r["cost"])
     hits = np.zeros(0) if hits_s is None else np.asarray(hits_s, dtype=float)
-    for r in results[: max(1, n_refine) if hits.size else 1]:
+    vis = np.zeros(0) if beats_s is None else np.asarray(beats_s, dtype=float)
+    for r in results[: max(1, n_refine) if hits.size or vis.size else 1]:
+        beats = grid_beats(r, bpb)
         if hits.size:
-            beats = grid_beats(r, bpb)
             fixed = list(np.concatenate([[0], np.cumsum(r["nbars"])]) * bpb)
-            bent, _ = bend_to_hits(beats, fixed, hits, hit_warp)
-            steps = step_times_from_beats(bent)
+            beats, _ = bend_to_hits(beats, fixed, hits, hit_warp)
+            steps = step_times_from_beats(beats)
             d = np.abs(steps[nearest_index(steps, hits)] - hits)
             r["hit_cost"] = float(np.mean(np.minimum(1.0, (d / ACCENT_TOLERANCE_S) ** 2)))
             r["cost"] += 1.5 * r["hit_cost"]
+        if vis.size:
+            steps = step_times_from_beats(beats)
+            d = np.abs(steps[nearest_index(steps, vis)] - vis)
+            r["cost"] += 0.5 * float(np.mean(np.minimum(1.0, (d / ACCENT_TOLERANCE_S) ** 2)))
         if best is None or r["cost"] < best["cost"] - 1e-12:
             best = r
     if best is None:  # nothing fits (cannot happen for positive durations): one bar
@@ -219,18 +226,19 @@ def grid_beats(grid: dict[str, Any], bpb: int) -> np.ndarray:
 
 
 def bend_to_hits(beat_times: np.ndarray, fixed_beats: list[int], hits_s: np.ndarray,
-                 max_warp: float = HIT_WARP, fixed_steps: list[int] = ()) -> tuple[np.ndarray, list[int | None]]:
+                 max_warp: float = HIT_WARP, fixed_steps: list[int] = (),
+                 reference: np.ndarray | None = None) -> tuple[np.ndarray, list[int | None]]:
     """Bend the grid so that the nearest 16th step of each hit falls on it.
 
     Between two fixed points (the fixed beats, 0 and the end, and every hit already placed) the
     steps are moved linearly; a hit is placed only when both stretches it creates keep their
     tempo within ``max_warp`` (relative) of the unbent grid; ``fixed_steps`` (16th steps) stay
-    where they are too. The warp of a second pass is measured against the grid it is given.
-    Returns the new beat times and, per
+    where they are too. The warp is measured against ``reference`` (beat times; default the grid
+    given), so a second pass over an already bent grid stays within the same limit. Returns the new beat times and, per
     hit, the step it was placed on (None when it could not be placed without a larger bend).
     """
-    base = step_times_from_beats(np.asarray(beat_times, dtype=float))
-    cur = base.copy()
+    cur = step_times_from_beats(np.asarray(beat_times, dtype=float))
+    base = cur.copy() if reference is None else step_times_from_beats(np.asarray(reference, dtype=float))
     n = base.size - 1
     fixed = sorted({0, n, *[STEPS_PER_BEAT * int(b) for b in fixed_beats if 0 <= b * STEPS_PER_BEAT <= n],
                     *[int(k) for k in fixed_steps if 0 <= k <= n]})
