@@ -117,7 +117,7 @@ def _metrics(features, plan, score, audio, sr, cuts_true) -> dict:
         "shortest_bar_s": float(lens_h.min()) if lens_h.size else float(lens.min()),
         "median_bar_s": float(np.median(lens_h)) if lens_h.size else float(np.median(lens)),
         "max_crash_bar": int(crash.max(initial=0)), "intro_bars": intro,
-        "held_tonic": bool(held), "cadence": cadence,
+        "held_tonic": bool(held and cadence), "held": bool(held), "cadence": cadence,
         "last_melody_s": last_mel, "n_cuts": int(cuts.size),
         "hit": hit, "chance": chance, "hit_ratio": hit / chance if chance and chance > 0 else float("nan"),
     }
@@ -175,7 +175,8 @@ def _row(name: str, tag: str, m: dict) -> str:
     return (f"| {name} | {tag} | {m['n_bars']} | {secs} | {ge4} | {m['tempo']:.1f} / {m['desc_tempo']:.0f} "
             f"({100 * m['tempo_dev']:+.0f}%) | {100 * m['steps_gt10']:.1f}% | {m['shortest_bar_s']:.2f} "
             f"({m['shortest_bar_s'] / m['median_bar_s']:.2f}x) | {m['max_crash_bar']} | "
-            f"{_fmt(m['intro_bars'], 'd')} | {'yes' if m['held_tonic'] else 'no'} {m['cadence']} | "
+            f"{_fmt(m['intro_bars'], 'd')} | {'yes' if m['held_tonic'] else 'no'} "
+            f"({'held' if m.get('held') else 'not held'}, {m['cadence'] or 'no V/IV-I'}) | "
             f"{_fmt(m['last_melody_s'])} | {m['n_cuts']} | {_fmt(m['hit'])} / {_fmt(m['chance'])} "
             f"({_fmt(m['hit_ratio'], '.1f')}x) |")
 

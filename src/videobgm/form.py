@@ -15,7 +15,8 @@ bars between them group into phrases, and what musical event every other cut get
   ``min_bars`` long, so at most one section change per 4 bars.
 * **hit points**: every other cut gets one event on its nearest 16th step (after the grid bent
   to it): a crash (drum styles) or a stab, at most two per bar outside a section start (more
-  become accents), plus a chord change on that beat where the harmony allows it.
+  become accents, and so does a hit less than ``MIN_CRASH_GAP_S`` after a crash / stab), plus a
+  chord change on that beat where the harmony allows it.
 
 Used only by :mod:`videobgm.plan`; see ``docs/form.md``.
 """
@@ -33,6 +34,7 @@ BOUNDARY_STRENGTH = 0.5  # a cut this strong may open a section
 ANACRUSIS_STRENGTH = BOUNDARY_STRENGTH  # a section-opening cut this strong gets a fill / pickup before it
 LONG_SHOT_S = 6.0  # shots this long on both sides of a cut: shot-length term 1
 MAX_HITS_PER_BAR = 2  # crashes / stabs per bar outside a section start
+MIN_CRASH_GAP_S = 1.0  # a hit this close after a crash / stab is an accent (no cymbal on cymbal)
 SNAP_BEATS = 1.0  # a strong cut within this many beats of a phrase boundary moves the section there
 
 
@@ -108,6 +110,7 @@ def assign_hits(hit_t: np.ndarray, hit_steps: list[int | None], steps_s: np.ndar
     """Kind of each hit point: ``(step, kind, reason)``; ``step`` None = ignored."""
     used: dict[int, float] = {}
     per_bar: dict[int, int] = {}
+    last_crash = -np.inf
     out: list[tuple[int | None, str, str]] = []
     n = steps_s.size - 1
     for t, k in zip(hit_t, hit_steps):
@@ -122,9 +125,14 @@ def assign_hits(hit_t: np.ndarray, hit_steps: list[int | None], steps_s: np.ndar
         err = 1000 * abs(steps_s[k] - t)
         if k % spb == 0 and bar in section_starts:
             out.append((k, "section", f"on the downbeat of a new section ({err:.0f} ms)"))
+            last_crash = float(t)
             continue
-        if per_bar.get(bar, 0) < MAX_HITS_PER_BAR:
+        if t - last_crash < MIN_CRASH_GAP_S:
+            out.append((k, "accent", f"accented onset (kick + snare) only: a crash/stab "
+                                      f"{t - last_crash:.2f} s before ({err:.0f} ms)"))
+        elif per_bar.get(bar, 0) < MAX_HITS_PER_BAR:
             per_bar[bar] = per_bar.get(bar, 0) + 1
+            last_crash = float(t)
             kind = "crash" if drums else "stab"
             out.append((k, kind, f"{kind} on the nearest 16th ({err:.0f} ms from the cut)"))
         else:

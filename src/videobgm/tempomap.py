@@ -20,6 +20,7 @@ Used only by :mod:`videobgm.plan`.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -139,19 +140,15 @@ def form_grid(base: float, window: float, duration: float, cut_t: np.ndarray, cu
         prev = np.full(k, -1)
         nb = np.zeros(k, dtype=int)
         for j in range(1, k):
-            for i in range(j):
-                if not np.isfinite(val[i]):
-                    continue
-                seg = nodes[j] - nodes[i]
-                n = 2 * int(round(seg / bar / 2))
-                if n < min_bars:
-                    continue
-                dev = abs(math.log(n * bar / seg))
-                if dev > seg_warp:
-                    continue
-                v = val[i] + weights[j] - 2.0 * dev - 0.05
-                if v > val[j]:
-                    val[j], prev[j], nb[j] = v, i, n
+            seg = nodes[j] - nodes[:j]
+            n = 2 * np.round(seg / bar / 2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dev = np.abs(np.log(n * bar / seg))
+            v = val[:j] + weights[j] - 2.0 * dev - 0.05
+            v[~((n >= min_bars) & (dev <= seg_warp) & np.isfinite(val[:j]))] = -np.inf
+            i = int(np.argmax(v))
+            if np.isfinite(v[i]):
+                val[j], prev[j], nb[j] = v[i], i, int(n[i])
         end_best = None
         for i in range(k):
             if not np.isfinite(val[i]):
@@ -228,50 +225,57 @@ def grid_beats(grid: dict[str, Any], bpb: int) -> np.ndarray:
 def bend_to_hits(beat_times: np.ndarray, fixed_beats: list[int], hits_s: np.ndarray,
                  max_warp: float = HIT_WARP, fixed_steps: list[int] = (),
                  reference: np.ndarray | None = None) -> tuple[np.ndarray, list[int | None]]:
-    """Bend the grid so that the nearest 16th step of each hit falls on it.
+    """Bend the grid so that the nearest 16th step of each hit falls on it (or as close as the
+    limit allows).
 
-    Between two fixed points (the fixed beats, 0 and the end, and every hit already placed) the
-    steps are moved linearly; a hit is placed only when both stretches it creates keep their
-    tempo within ``max_warp`` (relative) of the unbent grid; ``fixed_steps`` (16th steps) stay
-    where they are too. The warp is measured against ``reference`` (beat times; default the grid
-    given), so a second pass over an already bent grid stays within the same limit. Returns the new beat times and, per
-    hit, the step it was placed on (None when it could not be placed without a larger bend).
+    Between two fixed points (the fixed beats, 0 and the end, ``fixed_steps`` and every hit
+    already placed) the steps move linearly; a hit's step moves onto the hit, or as close to it
+    as keeps both stretches it creates within ``max_warp`` (relative) of the ``reference`` grid's
+    tempo (beat times; default the grid given, so a second pass over a bent grid stays within the
+    same limit). Returns the new beat times and, per hit, the step it was placed on (None when it
+    could not be brought closer).
     """
     cur = step_times_from_beats(np.asarray(beat_times, dtype=float))
     base = cur.copy() if reference is None else step_times_from_beats(np.asarray(reference, dtype=float))
     n = base.size - 1
     fixed = sorted({0, n, *[STEPS_PER_BEAT * int(b) for b in fixed_beats if 0 <= b * STEPS_PER_BEAT <= n],
                     *[int(k) for k in fixed_steps if 0 <= k <= n]})
-    lim = math.log1p(max_warp) + 1e-9
+    g = 1.0 + float(max_warp)
     placed: list[int | None] = []
     for h in np.asarray(hits_s, dtype=float):
-        j = int(np.searchsorted(cur, h))
-        if j <= 0 or j > n:
+        jr = int(np.searchsorted(cur, h, side="right")) - 1  # cur[jr] <= h < cur[jr + 1]
+        if jr < 0 or jr >= n or g <= 1.0:
             placed.append(None)
             continue
-        kp = max(f for f in fixed if cur[f] <= h)
-        kq = min(f for f in fixed if cur[f] > h) if any(cur[f] > h for f in fixed) else n
+        i = bisect.bisect_right(fixed, jr) - 1
+        kp = fixed[i]
+        kq = fixed[i + 1] if i + 1 < len(fixed) else n
         if cur[kp] == h:
             placed.append(kp)
             continue
-        near = [j - 1, j] if abs(cur[j - 1] - h) <= abs(cur[j] - h) else [j, j - 1]
-        ok = None
-        for k in near:
+        best = None
+        for k in sorted({jr, jr + 1}, key=lambda x: abs(cur[x] - h)):
             if not kp < k < kq:
                 continue
-            # tempo of each new stretch against the unbent grid's (ratio of step lengths)
-            r1 = (h - cur[kp]) / (base[k] - base[kp])
-            r2 = (cur[kq] - h) / (base[kq] - base[k])
-            if abs(math.log(r1)) <= lim and abs(math.log(r2)) <= lim:
-                seg1 = np.arange(kp, k + 1)
-                seg2 = np.arange(k, kq + 1)
-                cur[seg1] = cur[kp] + (base[seg1] - base[kp]) * r1
-                cur[seg2] = h + (base[seg2] - base[k]) * r2
-                ok = k
-                break
-        if ok is None:
+            l1, l2 = base[k] - base[kp], base[kq] - base[k]
+            lo = max(cur[kp] + l1 / g, cur[kq] - l2 * g)
+            hi = min(cur[kp] + l1 * g, cur[kq] - l2 / g)
+            if lo > hi:
+                continue
+            t = min(max(h, lo), hi)
+            if best is None or abs(t - h) < abs(best[1] - h):
+                best = (k, t)
+        if best is None or abs(best[1] - h) >= abs(cur[best[0]] - h) - 1e-12:
             placed.append(None)
-        else:
-            fixed = sorted(set(fixed) | {ok})
-            placed.append(ok)
+            continue
+        k, t = best
+        # tempo of each new stretch against the reference grid's (ratio of step lengths)
+        r1 = (t - cur[kp]) / (base[k] - base[kp])
+        r2 = (cur[kq] - t) / (base[kq] - base[k])
+        seg1, seg2 = np.arange(kp, k + 1), np.arange(k, kq + 1)
+        left = cur[kp]
+        cur[seg2] = t + (base[seg2] - base[k]) * r2
+        cur[seg1] = left + (base[seg1] - base[kp]) * r1
+        bisect.insort(fixed, k)
+        placed.append(k)
     return cur[::STEPS_PER_BEAT].copy(), placed
