@@ -250,8 +250,11 @@ def bend_to_hits(beat_times: np.ndarray, fixed_beats: list[int], hits_s: np.ndar
         i = bisect.bisect_right(fixed, jr) - 1
         kp = fixed[i]
         kq = fixed[i + 1] if i + 1 < len(fixed) else n
-        if cur[kp] == h:
-            placed.append(kp)
+        near = min((jr, jr + 1), key=lambda x: abs(cur[x] - h))
+        if abs(cur[near] - h) <= 1e-9:  # already on a step: keep it there
+            if near not in fixed:
+                bisect.insort(fixed, near)
+            placed.append(near)
             continue
         best = None
         for k in sorted({jr, jr + 1}, key=lambda x: abs(cur[x] - h)):
