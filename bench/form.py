@@ -181,6 +181,25 @@ def _row(name: str, tag: str, m: dict) -> str:
             f"({_fmt(m['hit_ratio'], '.1f')}x) |")
 
 
+NOTES = [
+    "Notes:",
+    "",
+    "* The four shared videos have no hard cuts the detector finds (0 cuts each), so their rows show",
+    "  sections, tempo and the ending only; the cut-hit targets are measured on the six synthetic",
+    "  videos (ground-truth cuts; detection lags them by up to one frame, 67 ms at 15 fps, which the",
+    "  measured hit times include).",
+    "* \"tempo / description\": the plan's mean tempo after fitting against the tempo of the",
+    "  description `videobgm describe` derives for the same video.",
+    "* \"held tonic after cadence\": the last chord heard is the tonic, the one before it V or IV, and",
+    "  a tonic-triad note struck >= 1 beat before the end sounds to the end. The old planner's \"held\"",
+    "  endings without a cadence are pieces whose last bar happened to be a long tonic chord.",
+    "* \"last melody note\": the new melody ends on the held tonic (a rule note lasting the ring-out),",
+    "  the old one on whatever the model wrote last (mostly a 16th or 8th).",
+    "* Crashes: the new planner's maximum of 2 per bar includes a section-start crash; a hit less",
+    "  than 1 s after a crash gets a kick + snare accent instead.",
+]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "form.md"))
@@ -259,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "| planner | sections >= 4 bars | tempo within 10 % | bar-to-bar > 10 % | shortest / median bar "
         "| most crashes in a bar | held tonic after cadence | audio cut hits | hits / chance |",
         "|---|---|---|---|---|---|---|---|---|",
-        *summary, "", head, *rows, "",
+        *summary, "", head, *rows, "", *NOTES, "",
     ]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text("\n".join(text))
