@@ -109,7 +109,7 @@ def test_accents_that_are_not_cuts_add_no_crash() -> None:
     n_bars, spb = 4, 16
     acc = np.zeros(n_bars * spb, bool)
     acc[[4, 20, 22, 40]] = True
-    ctl = Controls(n_bars=n_bars, beats_per_bar=4, density_per_bar=np.full(n_bars, 20),
+    ctl = Controls(n_bars=n_bars, beats_per_bar=4, density_per_bar=np.array([20, 20, 20, 0]),
                    strength_per_beat=np.full(n_bars * 4, 2), accent_steps=acc,
                    chords=[Chord(0, 0, "maj"), Chord(32, 7, "maj"), Chord(48, 0, "maj")],
                    tracks=("piano", "drums", "bass"), hits=((20, "crash"), (22, "accent")),
@@ -120,7 +120,8 @@ def test_accents_that_are_not_cuts_add_no_crash() -> None:
     fill = [n for n in notes if n.track == "drums" and 44 <= n.onset_16th < 48]
     assert len(fill) >= 4 and fill[-1].velocity > fill[0].velocity  # crescendo into the tonic
     held = [n for n in notes if n.onset_16th == 48 and n.track in ("bass", "piano")]
-    assert held and all(n.onset_16th + n.duration_16th == 64 for n in held)
+    assert {n.track for n in held} == {"bass", "piano"}  # also when the bar's density is 0
+    assert all(n.onset_16th + n.duration_16th == 64 for n in held)
     assert {n.pitch % 12 for n in held} <= {0, 4, 7}
 
 

@@ -56,17 +56,17 @@ def bass_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
     out: list[Note] = []
     for bar in range(a, b):
         d = int(dens[bar]) if bar < dens.shape[0] else 0
+        start = bar * spb
+        if bar == controls.ending_bar:  # the final tonic: one long root (the bar's density is 0)
+            out.append(Note(start, "bass", BASS_LOW + int(roots[start]), total - start, 100))
+            continue
         if d < SPARSE:
             continue
-        start = bar * spb
         beats = [0]
         if d >= MEDIUM and controls.beats_per_bar >= 4:
             beats.append(2)
         if d >= BUSY:
             beats = list(range(controls.beats_per_bar))
-        if bar == controls.ending_bar:  # the final tonic: one long root
-            out.append(Note(start, "bass", BASS_LOW + int(roots[start]), total - start, 100))
-            continue
         steps = {x * STEPS_PER_BEAT for x in beats}
         steps |= {s - start for s in range(start + 1, start + spb) if roots[s] != roots[s - 1]}
         steps |= {k - start for k in hit_steps if start <= k < start + spb}
@@ -74,7 +74,7 @@ def bass_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
         for i, s in enumerate(steps):
             end = steps[i + 1] if i + 1 < len(steps) else spb
             g = start + s
-            vel = 112 if g in hit_steps else 104 if g < acc.shape[0] and acc[g] else 88
+            vel = 112 if g in hit_steps else 108 if g < acc.shape[0] and acc[g] else 88
             out.append(Note(g, "bass", BASS_LOW + int(roots[g]), max(1, end - s), vel))
     return out
 
