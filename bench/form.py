@@ -4,7 +4,8 @@ film-scoring one, on the four shared videos and six synthetic videos with known 
 Each video is analysed once (features JSON); every planner then runs in its own process with the
 packaged small checkpoint (the default Pipeline): plan -> compose -> render (no mux). The "old"
 column runs the same worker with ``PYTHONPATH`` pointing at a checkout of the previous planner
-(``--old-src``, default ``/work/main/src``). Cut hits are measured from the rendered audio with
+(``--old-src``, default ``/work/main/src``; e.g. ``git archive f3ea7b7 src | tar -x -C /tmp/base``
+and ``--old-src /tmp/base/src --old-label "f3ea7b7 (before issue 17)"``). Cut hits are measured from the rendered audio with
 librosa's onset detector: the share of cuts (ground truth for the synthetic videos, the detected
 ones for the shared videos) with an audio onset within 70 ms, against the mean share of the
 same cuts circularly shifted by 40 random offsets (the chance rate).
@@ -205,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "form.md"))
     ap.add_argument("--work", default="/tmp/videobgm-bench-form")
     ap.add_argument("--old-src", default="/work/main/src")
+    ap.add_argument("--old-label", default=None, help="how the table names the old planner's code")
     ap.add_argument("--only", default=None)
     ap.add_argument("--worker", nargs=3, metavar=("FEATURES", "CUTS_JSON", "OUT"))
     a = ap.parse_args(argv)
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     text = [
         "# Form benchmark (issue 17): today's planner (old) vs the film-scoring form (new)",
         "",
-        f"`PYTHONPATH=src python bench/form.py` ({time.strftime('%Y-%m-%d')}); old = `{a.old_src}`. "
+        f"`PYTHONPATH=src python bench/form.py` ({time.strftime('%Y-%m-%d')}); old = {a.old_label or a.old_src}. "
         "Default pipeline (packaged small checkpoint, seed 0), plan -> compose -> render; cut hits "
         "from the rendered audio (librosa onset detector, 70 ms), chance = the same cuts circularly "
         "shifted (40 offsets). Synthetic videos (`synth.hard_cut`, 15 fps) are measured against their "
