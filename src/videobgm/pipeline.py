@@ -282,6 +282,7 @@ class Pipeline:
         from videobgm import midi as midi_mod
         from videobgm import render as render_mod
         from videobgm.fileio import OutputSet
+        from videobgm.plan import plan_render_config
 
         cfg = self.config
         score, plan = result.score, result.plan
@@ -308,7 +309,8 @@ class Pipeline:
             if output is not None or wav is not None or stems is not None:
                 with self._stage(7, "render"):
                     _test_pause("render")
-                    rendered = render_mod.render(score, plan.duration_s, cfg.render, plan=plan,
+                    rcfg = plan_render_config(plan, cfg.render)  # the fade covers the ring-out
+                    rendered = render_mod.render(score, plan.duration_s, rcfg, plan=plan,
                                                  stems=stems_tmp is not None)
                     self.render_info = rendered.info
                     if self.show_progress:  # which bank, and any fallback (one line each)
@@ -318,7 +320,7 @@ class Pipeline:
                     if wav is not None:
                         render_mod.write_wav(audio, cfg.render.sample_rate, outs.file(wav))
                     if stems_tmp is not None:
-                        render_mod.write_stem_wavs(score, stems_tmp, plan.duration_s, cfg.render,
+                        render_mod.write_stem_wavs(score, stems_tmp, plan.duration_s, rcfg,
                                                    rendered=rendered)
             if output is not None:
                 from videobgm import mux as mux_mod
