@@ -89,7 +89,7 @@ MOOD_VOCABULARY: dict[str, Vocabulary] = {
     "calm": Vocabulary(
         "calm", quality={"sus2": 1.2, "sus4": 0.8, "maj7": 1.0, "min7": 0.4, "dim": -1.5,
                          "aug": -1.5, "7": -0.3},
-        chromatic=-0.5, change=-0.35,
+        chromatic=-0.5, change=-0.7,
         why="calm: sus2/sus4/maj7 colour, no dim/aug, a slower harmonic rhythm"),
     "happy": Vocabulary(
         "happy", quality={"maj": 0.4, "dim": -1.0, "aug": -1.0, "min7": -0.2},
@@ -97,7 +97,7 @@ MOOD_VOCABULARY: dict[str, Vocabulary] = {
         why="happy: bright major triads (I IV V), a slightly faster harmonic rhythm"),
     "playful": Vocabulary(
         "playful", quality={"maj": 0.4, "7": 0.3, "dim": -0.8, "aug": -1.0},
-        degree={5: 0.3, 7: 0.3, 2: 0.2}, chromatic=-0.2, change=0.3,
+        degree={5: 0.3, 7: 0.3, 2: 0.2}, chromatic=-0.2, change=0.4,
         why="playful: major and dominant-7th colour, a faster harmonic rhythm"),
     "sad": Vocabulary(
         "sad", quality={"min": 0.4, "min7": 0.5, "aug": -1.0},
@@ -111,7 +111,7 @@ MOOD_VOCABULARY: dict[str, Vocabulary] = {
     "epic": Vocabulary(
         "epic", quality={"maj": 0.5, "min": 0.3, "7": -0.6, "maj7": -0.8, "min7": -0.6,
                          "sus2": -0.6, "dim": -1.0, "aug": -1.0},
-        degree={0: 0.3, 8: 0.9, 3: 0.8, 10: 0.9}, chromatic=-0.5, change=-0.35,
+        degree={0: 0.3, 8: 0.9, 3: 0.8, 10: 0.9}, chromatic=-0.5, change=-0.6,
         why="epic: i-VI-III-VII triads, a slow ostinato-friendly harmonic rhythm"),
 }
 STYLE_VOCABULARY: dict[str, Vocabulary] = {
