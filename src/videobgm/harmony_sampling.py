@@ -263,13 +263,14 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
             if b in pedal_bars and b not in fix:
                 n_pedal += bass[i] != tonic
                 bass[i] = tonic
+    n_forced = sum(bin(m & ~1 if b == 0 else m).count("1") for b, m in forced.items())
     n_auth = sum(1 for k in cad.values() if k == "authentic")
     n_half = sum(1 for k in cad.values() if k == "half")
     ppl = model.meta.get("perplexity", {}).get("test")
     reason = (f"POP909 chord trigram ({mode}, seed {seed}; {len(chords) / n_bars:.2f} chords/bar)"
               f"; {n_auth} authentic and {n_half} half cadences by constrained sampling"
               + (f"; {len(fix)} fixed bars" if fix else "")
-              + (f"; {len(forced)} change(s) on hit beats" if forced else "")
+              + (f"; changes asked on {n_forced} hit beat(s)" if forced else "")
               + (f"; vocabulary {voc_.name} ({voc_.why})" if voc_ is not None and voc_ != Vocabulary()
                  else "")
               + (f"; tonic pedal under {n_pedal} chords" if n_pedal else "")

@@ -142,10 +142,8 @@ def make_chords(sections: list[Section], n_bars: int, bpb: int, tonic: int, mode
     onsets = {c.onset_16th for c in chords}
     placed = {k for k, kind, _ in hit3  # hit points on a beat where a chord starts
               if k is not None and not str(kind).startswith("section") and k in onsets and k % spb}
-    n_auth = sum(1 for k in cad.values() if k == "authentic")
     reasons["chords"] = (f"learned ({prog.source}): {prog.reason}; {len(periods)} period(s) over "
-                         f"{len(phrases)} phrase(s), {n_auth} authentic / "
-                         f"{len(cad) - n_auth} half cadences"
+                         f"{len(phrases)} phrase(s)"
                          + (f"; {len(placed)} chord change(s) on a hit point's beat" if placed else "")
                          + ("; " + "; ".join(prog.notes) if prog.notes else ""))
     if ending_bar is not None and len(chords) >= 2:
