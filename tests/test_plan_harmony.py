@@ -183,3 +183,28 @@ def test_the_bass_reaches_the_plan_json_and_the_arranger() -> None:
                for x, c in zip(d, p.controls.chords))
     # a plain chord keeps its old equality (no bass)
     assert dataclasses.replace(chords[0]) == Chord(0, 0, "maj")
+
+
+def test_pipeline_regenerate_resamples_the_chords_of_the_bars(tmp_path) -> None:
+    from videobgm.config import PipelineConfig
+    from videobgm.pipeline import Pipeline
+    from videobgm.types import Result
+
+    pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
+    f = make_features(20.0, cuts_s=(4.1, 9.0, 13.1), tempo_bpm=100.0)
+    plan = pipe.plan(f)
+    res = Result(features=f, plan=plan, score=pipe.compose(plan))
+    spb = plan.controls.steps_per_bar
+    a, b = 1, 3
+    new = pipe.regenerate(res, bars=(a, b), seed=5, plan_json=tmp_path / "plan.json")
+    old_c, new_c = plan.controls.chords, new.plan.controls.chords
+    assert [x for x in new_c if x.onset_16th < a * spb] == [x for x in old_c if x.onset_16th < a * spb]
+    assert [x for x in new_c if x.onset_16th >= b * spb] == [x for x in old_c if x.onset_16th >= b * spb]
+    assert ([x for x in new_c if a * spb <= x.onset_16th < b * spb]
+            != [x for x in old_c if a * spb <= x.onset_16th < b * spb])
+    assert "re-sampled" in new.plan.reasons["chords"]
+    assert (tmp_path / "plan.json").exists()
+    # every note outside the bars is kept
+    keep = {(n.onset_16th, n.track, n.pitch) for n in res.score.notes
+            if not a * spb <= n.onset_16th < b * spb}
+    assert keep <= {(n.onset_16th, n.track, n.pitch) for n in new.score.notes}
