@@ -323,6 +323,13 @@ def video_plans(a) -> int:
             lines.append(video_row(f"{label}, --mood {mood}", rs))
     t = "\n".join(lines) + "\n"
     print(t)
+    per_video = []
+    for v in sorted({r["video"] for r in res["after"]}):
+        rs = [r for r in res["after"] if r["mood_opt"] is None and r["video"] == v]
+        sts = [video_stats(r) for r in rs]
+        per_video.append(f"{v} ({rs[0]['n_bars']} bars, {rs[0]['mood']}): "
+                         f"{np.mean([x['changes_per_bar'] for x in sts]):.2f} changes/bar, "
+                         f"{100 * np.mean([x['tonic_bars'] for x in sts]):.0f} % tonic bars")
     videos = sorted({r["video"] for r in res["after"]})
     ms = 1000 * float(np.mean([r["s"] for r in res["after"]]))
     ms0 = 1000 * float(np.mean([r["s"] for r in res["before"]]))
@@ -345,7 +352,11 @@ is the tonic from the ending bar's downbeat, the one before V or IV; "hit beats 
 hit points on a beat (not section starts, not the last two bars) where a chord starts. The
 colour columns are shares of chord changes: roots outside the mode's scale, diminished chords,
 roots a semitone from the previous root, a tonic bass under a non-tonic chord (pedal point),
-any bass other than the root, and a bass a semitone from one of the chord's tones.
+any bass other than the root, and a bass a semitone from one of the chord's tones (a maj7
+chord in root position counts: its root and 7th are a semitone apart).
+
+Per video, after, the video's own mood (means over seeds): {'; '.join(per_video)}. Short pieces
+hold the most tonic bars (the first and the held last bar are both I).
 """
     md = Path(a.md)
     text = md.read_text() if md.exists() else ""
