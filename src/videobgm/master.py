@@ -199,14 +199,12 @@ def stage_gains(stems: dict[str, np.ndarray], sample_rate: int, settings: StyleP
 # ----------------------------------------------------------------------------------------------
 # bus gains: compressor, fades, limiter
 # ----------------------------------------------------------------------------------------------
-def compressor_gain(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
-    """Per-sample linear gain (n,) of the gentle bus compressor for ``x`` (n, ch), and its
-    largest gain reduction in dB."""
-    n = x.shape[0]
-    hop = max(1, int(round(COMP_FRAME_S * sample_rate)))
-    p = frame_power(x, hop)
+def compressor_frames(p: np.ndarray, hop: int) -> tuple[tuple[np.ndarray, np.ndarray] | None, float]:
+    """The bus compressor on frame powers ``p`` (frames of ``hop`` samples): (frame centres in
+    samples, gain in dB per frame), or None when there is nothing to compress, and the largest
+    gain reduction in dB."""
     if p.size < 2 or not np.any(p > 0):
-        return np.ones(n, dtype=np.float32), 0.0
+        return None, 0.0
     from scipy.signal import lfilter
 
     a = math.exp(-1.0 / (0.05 / COMP_FRAME_S))  # 50 ms RMS detector
@@ -223,10 +221,22 @@ def compressor_gain(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]
         cur = k * cur + (1 - k) * t
         g[i] = cur
     centres = (np.arange(g.size) + 0.5) * hop
+    return (centres, g), float(-g.min())
+
+
+def compressor_gain(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """Per-sample linear gain (n,) of the gentle bus compressor for ``x`` (n, ch), and its
+    largest gain reduction in dB."""
+    n = x.shape[0]
+    hop = max(1, int(round(COMP_FRAME_S * sample_rate)))
+    frames, max_db = compressor_frames(frame_power(x, hop), hop)
+    if frames is None:
+        return np.ones(n, dtype=np.float32), 0.0
+    centres, g = frames
     gain = np.interp(np.arange(n, dtype=np.float32), centres, g).astype(np.float32)
     gain *= np.float32(math.log(10) / 20)
     np.exp(gain, out=gain)
-    return gain, float(-g.min())
+    return gain, max_db
 
 
 def limiter_gain(x: np.ndarray, sample_rate: int, ceiling: float, *,
