@@ -136,13 +136,18 @@ def peak_eq(x: np.ndarray, sample_rate: int, centre_hz: float, q: float, gain_db
         return x
     from scipy.signal import sosfilt
 
+    x[:] = sosfilt(peak_sos(sample_rate, centre_hz, q, gain_db), x, axis=0)
+    return x
+
+
+def peak_sos(sample_rate: int, centre_hz: float, q: float, gain_db: float) -> np.ndarray:
+    """The RBJ bell biquad as one SciPy second-order section (1, 6)."""
     a_ = 10 ** (gain_db / 40)
     w0 = 2 * math.pi * centre_hz / sample_rate
     alpha = math.sin(w0) / (2 * q)
     b = np.array([1 + alpha * a_, -2 * math.cos(w0), 1 - alpha * a_])
     a = np.array([1 + alpha / a_, -2 * math.cos(w0), 1 - alpha / a_])
-    x[:] = sosfilt(np.concatenate([b / a[0], a / a[0]])[None, :], x, axis=0)
-    return x
+    return np.concatenate([b / a[0], a / a[0]])[None, :]
 
 
 @dataclass(frozen=True)

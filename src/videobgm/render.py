@@ -14,6 +14,11 @@ gain staging, pan, reverb, bus compression, fades, loudness to ``RenderConfig.ta
 a true-peak ceiling). The processed stems add up to the mix. The output is cut or zero-padded to
 exactly ``duration_s``; rendering is deterministic (same input and seed, same samples).
 
+Music longer than :data:`STREAM_ABOVE_S` is rendered and mastered in chunks with the audio on
+disk (:mod:`videobgm.stream_audio`; the same chain, same results up to float rounding and the
+synthesiser's chunk cuts), so memory does not grow with length; the mix and stems are then
+``DiskAudio`` objects read by slices (``write_wav`` and ``mux.mux`` take them as they are).
+
 The sustain pedal (CC64) is applied here, by holding note-offs while the pedal is down, because
 tinysoundfont ignores CC64; FluidSynth gets the CC64 events themselves. Other control changes of a
 MIDI file (volume, pan, expression) are passed to the synthesiser.

@@ -58,7 +58,7 @@ class DiskAudio:
     encoder loop, the WAV writer) takes it as is."""
 
     def __init__(self, n: int, channels: int = 2, *, folder: str | os.PathLike[str] | None = None) -> None:
-        fd, name = tempfile.mkstemp(prefix="videobgm-audio-", suffix=".f32", dir=folder)
+        fd, name = tempfile.mkstemp(prefix="videobgm-stream-", suffix=".f32", dir=folder)
         self.path = Path(name)
         self._f = os.fdopen(fd, "r+b")
         self._f.truncate(int(n) * channels * 4)
@@ -298,18 +298,13 @@ def reverb_effect(sample_rate: int, kind: str) -> Effect | None:
 
 def peak_eq_effect(sample_rate: int, centre_hz: float, q: float, gain_db: float) -> Effect:
     """The stateful equivalent of :func:`videobgm.master.peak_eq`."""
-    from videobgm.master import pedalboard_available
+    from videobgm.master import peak_sos, pedalboard_available
 
     if pedalboard_available():
         import pedalboard
 
         return _pedal(pedalboard.PeakFilter(cutoff_frequency_hz=centre_hz, gain_db=gain_db, q=q), sample_rate)
-    a_ = 10 ** (gain_db / 40)
-    w0 = 2 * math.pi * centre_hz / sample_rate
-    alpha = math.sin(w0) / (2 * q)
-    b = np.array([1 + alpha * a_, -2 * math.cos(w0), 1 - alpha * a_])
-    a = np.array([1 + alpha / a_, -2 * math.cos(w0), 1 - alpha / a_])
-    return _sos_effect(np.concatenate([b / a[0], a / a[0]])[None, :])
+    return _sos_effect(peak_sos(sample_rate, centre_hz, q, gain_db))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -539,7 +534,7 @@ def _stage_gains(parts: dict[str, DiskAudio], loud: dict[str, float], sr: int, s
     """:func:`videobgm.master.stage_gains` from the measures of pass 2 (and passes over the
     accompaniment for its in-band level)."""
     from videobgm import master as M
-    from videobgm.meters import ACCOMPANIMENT
+    from videobgm.meters import ACCOMPANIMENT, active_from_power
 
     gains = {t: 0.0 for t in parts}
     if "melody" not in parts or band_hz is None:
@@ -554,9 +549,7 @@ def _stage_gains(parts: dict[str, DiskAudio], loud: dict[str, float], sr: int, s
         for t in acc:
             gains[t] = mel_l + M.ACCOMPANIMENT_LU - loud[t] - 10 * math.log10(len(acc))
         hop = 1024
-        p = mel_frames.result()
-        frames = (p > np.percentile(p, 95) * 10 ** (-40.0 / 10)) if p.size and np.any(p > 0) \
-            else np.zeros(p.shape, dtype=bool)
+        frames = active_from_power(mel_frames.result())
         mel_db = mel_band.level_db(frames)
 
         def group_level(eq: tuple[float, float, float] | None) -> float:
