@@ -91,7 +91,7 @@ def _tile(score, n_bars_done: int):  # noqa: ANN001, ANN202
     return dataclasses.replace(score, notes=sorted(notes))
 
 
-def long_child(video: str, compose_minutes: float, untrained: bool) -> None:
+def long_child(video: str, compose_minutes: float, untrained: bool, compose_only: bool = False) -> None:
     import resource
     import time
 
@@ -139,6 +139,12 @@ def long_child(video: str, compose_minutes: float, untrained: bool) -> None:
     extra.update(bars_total=total_bars, bars_composed=k, compose_bars_per_s=k / c_s,
                  compose_notes_per_s=sum(n.onset_16th < k * score.steps_per_bar for n in score.notes) / c_s,
                  compose_full_estimate_s=total_bars / (k / c_s))
+    if compose_only:
+        rss.stop.set()
+        rss.note()
+        print(json.dumps({"seconds": rows, "peak_mib": rss.peaks, "duration_s": plan.duration_s, **extra}))
+        _util.print_peak_rss()
+        return
     if k < total_bars:
         score = stage("tile", lambda: _tile(score, k))
     extra["notes"] = len(score.notes)
@@ -167,7 +173,13 @@ def long_main(a: argparse.Namespace) -> None:
     video = _util.moving_clip(tmp / "long.mp4", duration_s=dur, width=64, height=36, fps=a.fps)
     cmd = [_util.PY, __file__, "--long-child", str(video), "--compose-minutes", str(a.compose_minutes)]
     cmd += ["--untrained"] if a.untrained else []
-    wall, peak, stdout = _util.run_with_rss(cmd)
+    cmd += ["--compose-only"] if a.compose_only else []
+    try:
+        wall, peak, stdout = _util.run_with_rss(cmd)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)  # gigabytes of WAV and video
     info = _util.child_json(stdout)
     sec, mib = info.get("seconds", {}), info.get("peak_mib", {})
     order = ["imports", "load_model", "features", "plan", "compose", "tile", "midi", "render", "wav", "mux"]
@@ -177,7 +189,7 @@ def long_main(a: argparse.Namespace) -> None:
     est = info.get("compose_full_estimate_s", float("nan"))
     text = (f"# videobgm score, {a.hours:g}-hour video: memory by stage\n\n"
             f"`python bench/score.py --long --hours {a.hours:g} --fps {a.fps:g} --compose-minutes "
-            f"{a.compose_minutes:g}` ({_util.load_info()}, {os.cpu_count()} cores, model: "
+            f"{a.compose_minutes:g}{' --compose-only' if a.compose_only else ''}` ({_util.load_info()}, {os.cpu_count()} cores, model: "
             f"{'untrained small' if a.untrained else 'packaged small'}).\n\n"
             f"Synthetic {a.hours:g} h clip, 64x36 at {a.fps:g} fps (a square oscillating at 0.8 s, a cut "
             f"every 15 s). Peak RSS per stage from a 20 ms sampler of /proc/self/statm; total from "
@@ -190,8 +202,9 @@ def long_main(a: argparse.Namespace) -> None:
             f"about {est / 60:.0f} min at that rate"
             + (" (composed in full here)." if info.get("bars_composed") == info.get("bars_total") else
                "; the composed bars are repeated to the full length for MIDI, render and mux.")
-            + f"\n- Render streamed (chunks on disk): {info.get('streamed')}; loudness "
-            f"{info.get('loudness_lufs')} LUFS; notes rendered: {info.get('notes')}.\n")
+            + (f"\n- Render streamed (chunks on disk): {info.get('streamed')}; loudness "
+               f"{info.get('loudness_lufs')} LUFS; notes rendered: {info.get('notes')}.\n"
+               if not a.compose_only else "\n- Stopped after composition (--compose-only).\n"))
     print(text)
     out = Path(a.out or "docs/results/score_long.md")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -209,10 +222,11 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=2.0, help="--long: frame rate of the clip")
     ap.add_argument("--compose-minutes", type=float, default=10.0,
                     help="--long: compose this many minutes of bars (0: all), repeated to the length")
+    ap.add_argument("--compose-only", action="store_true", help="--long: stop after composition")
     ap.add_argument("--long-child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.long_child:
-        long_child(a.long_child, a.compose_minutes, a.untrained)
+        long_child(a.long_child, a.compose_minutes, a.untrained, a.compose_only)
         return
     if a.long:
         long_main(a)

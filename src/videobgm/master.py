@@ -221,10 +221,13 @@ def compressor_frames(p: np.ndarray, hop: int) -> tuple[tuple[np.ndarray, np.nda
     rel = math.exp(-COMP_FRAME_S / COMP_RELEASE_S)
     g = np.empty_like(target)
     cur = 0.0
-    for i, t in enumerate(target.tolist()):
-        k = att if t < cur else rel
-        cur = k * cur + (1 - k) * t
-        g[i] = cur
+    for a in range(0, target.size, 1 << 16):  # in blocks: no list of a float per frame (memory)
+        block = target[a:a + (1 << 16)].tolist()
+        for i, t in enumerate(block):
+            k = att if t < cur else rel
+            cur = k * cur + (1 - k) * t
+            block[i] = cur
+        g[a:a + len(block)] = block
     centres = (np.arange(g.size) + 0.5) * hop
     return (centres, g), float(-g.min())
 
