@@ -136,13 +136,18 @@ def peak_eq(x: np.ndarray, sample_rate: int, centre_hz: float, q: float, gain_db
         return x
     from scipy.signal import sosfilt
 
+    x[:] = sosfilt(peak_sos(sample_rate, centre_hz, q, gain_db), x, axis=0)
+    return x
+
+
+def peak_sos(sample_rate: int, centre_hz: float, q: float, gain_db: float) -> np.ndarray:
+    """The RBJ bell biquad as one SciPy second-order section (1, 6)."""
     a_ = 10 ** (gain_db / 40)
     w0 = 2 * math.pi * centre_hz / sample_rate
     alpha = math.sin(w0) / (2 * q)
     b = np.array([1 + alpha * a_, -2 * math.cos(w0), 1 - alpha * a_])
     a = np.array([1 + alpha / a_, -2 * math.cos(w0), 1 - alpha / a_])
-    x[:] = sosfilt(np.concatenate([b / a[0], a / a[0]])[None, :], x, axis=0)
-    return x
+    return np.concatenate([b / a[0], a / a[0]])[None, :]
 
 
 @dataclass(frozen=True)
@@ -199,14 +204,12 @@ def stage_gains(stems: dict[str, np.ndarray], sample_rate: int, settings: StyleP
 # ----------------------------------------------------------------------------------------------
 # bus gains: compressor, fades, limiter
 # ----------------------------------------------------------------------------------------------
-def compressor_gain(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
-    """Per-sample linear gain (n,) of the gentle bus compressor for ``x`` (n, ch), and its
-    largest gain reduction in dB."""
-    n = x.shape[0]
-    hop = max(1, int(round(COMP_FRAME_S * sample_rate)))
-    p = frame_power(x, hop)
+def compressor_frames(p: np.ndarray, hop: int) -> tuple[tuple[np.ndarray, np.ndarray] | None, float]:
+    """The bus compressor on frame powers ``p`` (frames of ``hop`` samples): (frame centres in
+    samples, gain in dB per frame), or None when there is nothing to compress, and the largest
+    gain reduction in dB."""
     if p.size < 2 or not np.any(p > 0):
-        return np.ones(n, dtype=np.float32), 0.0
+        return None, 0.0
     from scipy.signal import lfilter
 
     a = math.exp(-1.0 / (0.05 / COMP_FRAME_S))  # 50 ms RMS detector
@@ -218,15 +221,30 @@ def compressor_gain(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]
     rel = math.exp(-COMP_FRAME_S / COMP_RELEASE_S)
     g = np.empty_like(target)
     cur = 0.0
-    for i, t in enumerate(target.tolist()):
-        k = att if t < cur else rel
-        cur = k * cur + (1 - k) * t
-        g[i] = cur
+    for a in range(0, target.size, 1 << 16):  # in blocks: no list of a float per frame (memory)
+        block = target[a:a + (1 << 16)].tolist()
+        for i, t in enumerate(block):
+            k = att if t < cur else rel
+            cur = k * cur + (1 - k) * t
+            block[i] = cur
+        g[a:a + len(block)] = block
     centres = (np.arange(g.size) + 0.5) * hop
+    return (centres, g), float(-g.min())
+
+
+def compressor_gain(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """Per-sample linear gain (n,) of the gentle bus compressor for ``x`` (n, ch), and its
+    largest gain reduction in dB."""
+    n = x.shape[0]
+    hop = max(1, int(round(COMP_FRAME_S * sample_rate)))
+    frames, max_db = compressor_frames(frame_power(x, hop), hop)
+    if frames is None:
+        return np.ones(n, dtype=np.float32), 0.0
+    centres, g = frames
     gain = np.interp(np.arange(n, dtype=np.float32), centres, g).astype(np.float32)
     gain *= np.float32(math.log(10) / 20)
     np.exp(gain, out=gain)
-    return gain, float(-g.min())
+    return gain, max_db
 
 
 def limiter_gain(x: np.ndarray, sample_rate: int, ceiling: float, *,

@@ -118,7 +118,11 @@ def frame_power(x: np.ndarray, hop: int) -> np.ndarray:
 
 def active_frames(x: np.ndarray, hop: int, *, floor_db: float = -40.0) -> np.ndarray:
     """Frames where ``x`` plays: power within ``floor_db`` of its 95th percentile."""
-    p = frame_power(x, hop)
+    return active_from_power(frame_power(x, hop), floor_db=floor_db)
+
+
+def active_from_power(p: np.ndarray, *, floor_db: float = -40.0) -> np.ndarray:
+    """:func:`active_frames` from the frame powers ``p``."""
     if p.size == 0 or not np.any(p > 0):
         return np.zeros(p.shape, dtype=bool)
     return p > np.percentile(p, 95) * 10 ** (floor_db / 10)

@@ -172,10 +172,38 @@ def duck_gain(original: np.ndarray, sample_rate: int, *, duck_level: float,
     return np.interp(np.arange(n), centres, g).astype(np.float32)
 
 
-def mix_audio(music: np.ndarray, original: np.ndarray | None, sample_rate: int,
-              cfg: MuxConfig) -> tuple[np.ndarray, str]:
-    """The final soundtrack (n, 2) for ``cfg.original_audio``; returns it and the mode applied."""
+class _StreamTrack:
+    """The music-only soundtrack of music on disk (``stream_audio.DiskAudio``), computed by
+    slices: zero-padded to ``n`` rows, times ``level`` and the peak scale (as :func:`mix_audio`)."""
+
+    def __init__(self, music: Any, n: int, level: float) -> None:
+        self.music, self.level, self.shape = music, np.float32(level), (int(n), 2)
+        m = min(n, music.shape[0])
+        peak = 0.0
+        for a in range(0, m, 1 << 20):
+            peak = max(peak, float(np.max(np.abs(music[a:min(m, a + (1 << 20))] * self.level))))
+        self.scale = np.float32(0.999 / peak) if peak > 0.999 else None
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        a, b, _ = key.indices(self.shape[0])
+        x = self.music[a:min(b, self.music.shape[0])] * self.level
+        if x.shape[0] < b - a:
+            x = np.concatenate([x, np.zeros((b - a - x.shape[0], 2), np.float32)])
+        return x * self.scale if self.scale is not None else x
+
+
+def mix_audio(music: Any, original: np.ndarray | None, sample_rate: int,
+              cfg: MuxConfig) -> tuple[Any, str]:
+    """The final soundtrack (n, 2) for ``cfg.original_audio``; returns it and the mode applied.
+    Music on disk (``stream_audio.DiskAudio``) alone stays on disk (read by slices when encoded);
+    mixed with the original audio it is read into memory."""
+    from videobgm.stream_audio import is_disk
+
     mode = _check(cfg)
+    if is_disk(music):
+        if mode == "replace" or original is None:
+            return _StreamTrack(music, music.shape[0], cfg.music_level), "replace"
+        music = music.to_array()
     out = np.array(music, dtype=np.float32)  # one working copy, then in place
     out *= np.float32(cfg.music_level)
     if mode == "replace" or original is None:
@@ -270,7 +298,10 @@ def mux(
     sr = int(sample_rate)
     if not (8000 <= sr <= 192000):
         raise OptionError(f"sample rate must be 8000..192000 Hz, got {sample_rate}")
-    music = _as_stereo(audio)
+    from videobgm.stream_audio import is_disk
+
+    disk = is_disk(audio)
+    music = audio if disk else _as_stereo(audio)
     plan = plan_output(src, dst)
     try:
         total = float(duration_s) if duration_s is not None else video_duration_s(src)
@@ -286,14 +317,16 @@ def mux(
         raise InputError(f"cannot read the video stream of {src.name}")
     n = int(round(total * sr))
     notes = []
-    music = _fit(music, n)
     original = None
     if mode != "replace":
         if has_audio:
             original = decode_original_audio(src, sr, n, start)
         else:
             notes.append(f"input has no audio: '{mode}' falls back to the music alone")
-    track, applied = mix_audio(music, original, sr, cfg)
+    if disk and (mode == "replace" or original is None):
+        track, applied = _StreamTrack(music, n, cfg.music_level), "replace"
+    else:
+        track, applied = mix_audio(_fit(music.to_array() if disk else music, n), original, sr, cfg)
     job = _Job(src=src, track=track, sr=sr, n=n, start_s=start, total_s=total, cfg=cfg,
                progress=progress)
     if not plan.copy:
@@ -321,7 +354,7 @@ class _CopyRefused(Exception):
 @dataclass
 class _Job:
     src: Path
-    track: np.ndarray  # the final soundtrack (n, 2) at sr
+    track: Any  # the final soundtrack (n, 2) at sr: an array or a _StreamTrack
     sr: int
     n: int
     start_s: float  # the video stream's start time: audio sample 0 plays at this time

@@ -14,6 +14,11 @@ gain staging, pan, reverb, bus compression, fades, loudness to ``RenderConfig.ta
 a true-peak ceiling). The processed stems add up to the mix. The output is cut or zero-padded to
 exactly ``duration_s``; rendering is deterministic (same input and seed, same samples).
 
+Music longer than :data:`STREAM_ABOVE_S` is rendered and mastered in chunks with the audio on
+disk (:mod:`videobgm.stream_audio`; the same chain, same results up to float rounding and the
+synthesiser's chunk cuts), so memory does not grow with length; the mix and stems are then
+``DiskAudio`` objects read by slices (``write_wav`` and ``mux.mux`` take them as they are).
+
 The sustain pedal (CC64) is applied here, by holding note-offs while the pedal is down, because
 tinysoundfont ignores CC64; FluidSynth gets the CC64 events themselves. Other control changes of a
 MIDI file (volume, pan, expression) are passed to the synthesiser.
@@ -41,6 +46,7 @@ from videobgm.meters import loudness_lufs  # noqa: F401 (the loudness meter live
 from videobgm.types import TRACKS, Plan, Score
 
 BACKENDS = ("auto", "tinysoundfont", "fluidsynth")
+STREAM_ABOVE_S = 240.0  # longer music is rendered and mastered in chunks on disk (flat memory)
 DRUM_CHANNEL = 9
 SUSTAIN_CC = 64
 
@@ -316,8 +322,10 @@ def _play(events: list[Event], n_samples: int, sr: int, generate: Any, send: Any
     return out
 
 
-def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int,
-                         soundfont: Path) -> dict[str, np.ndarray]:
+def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int, soundfont: Path,
+                         disk_step: int | None = None) -> dict[str, Any]:
+    """One stem per track: (n, 2) arrays, or with ``disk_step`` (stream_audio.DiskAudio, per-channel
+    sum) pairs synthesised to disk ``disk_step`` rows at a time."""
     st = soundfont.stat()
     synth, sfid, lock = _loaded_synth(str(soundfont), st.st_mtime_ns, st.st_size, sr)
 
@@ -341,7 +349,13 @@ def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int,
                     synth.program_select(ch, sfid, 128 if drums else 0, 0 if drums else prog, is_drums=drums)
                 except RuntimeError:  # preset missing from this soundfont: fall back to bank 0 / piano
                     synth.program_select(ch, sfid, 0, 0, is_drums=drums)
-            stems[track] = _play(_with_pedal(events), n_samples, sr, generate, send)
+            if disk_step is None:
+                stems[track] = _play(_with_pedal(events), n_samples, sr, generate, send)
+            else:
+                from videobgm.stream_audio import DiskAudio, play_to_disk
+
+                out = DiskAudio(n_samples)
+                stems[track] = (out, play_to_disk(_with_pedal(events), out, sr, generate, send, disk_step))
         _reset(synth)
     return stems
 
@@ -386,8 +400,8 @@ class Rendered:
     (n, 2), summing to the mix) when asked for, and ``info`` (bank, backend, style, mastering
     report) with ``notes`` (one line each: the bank used, fallbacks)."""
 
-    mix: np.ndarray
-    stems: dict[str, np.ndarray] | None
+    mix: Any  # ndarray, or a stream_audio.DiskAudio for a streamed (long) render
+    stems: dict[str, Any] | None
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -397,7 +411,7 @@ class Rendered:
 
 def render(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
            tracks: Sequence[str] | None = None, plan: Plan | None = None,
-           stems: bool = False) -> Rendered:
+           stems: bool = False, stream: bool | None = None) -> Rendered:
     """Perform, synthesise, mix and master the music to exactly ``duration_s`` seconds.
 
     Parameters
@@ -416,6 +430,10 @@ def render(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
         starts, kept exact), sections (phrase arcs) and seed. Without it: pop, no hit points.
     stems : bool
         Also return the processed stems.
+    stream : bool, optional
+        Render and master in chunks with the audio on disk (:mod:`videobgm.stream_audio`: flat
+        memory; the mix and stems are then ``DiskAudio``, read by slices). Default: for music
+        longer than :data:`STREAM_ABOVE_S` with the tinysoundfont backend.
 
     Raises
     ------
@@ -426,7 +444,7 @@ def render(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
     MissingDependencyError
         The requested backend is not installed.
     """
-    from videobgm.master import master, pedalboard_available
+    from videobgm.master import Mastered, master, pedalboard_available
     from videobgm.meters import melody_band_hz
     from videobgm.perform import style_performance
 
@@ -438,14 +456,27 @@ def render(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
     track_events, perf = _load_events(score_or_midi, tracks, plan, cfg)
     sr = int(cfg.sample_rate)
     n = int(round(duration_s * sr))
-    fn = _synth_fluidsynth if backend == "fluidsynth" else _synth_tinysoundfont
-    raw = fn(track_events, n, sr, bank.path)
+    if stream is None:
+        stream = n > STREAM_ABOVE_S * sr
+    stream = bool(stream) and backend == "tinysoundfont"
     settings = perf.settings if perf is not None else style_performance(None)
     if perf is not None:
         pitches = [p.pitch for p in perf.notes if p.track == "melody"]
     else:
         pitches = [ev[4] for ev in track_events.get("melody", ([], {}))[0] if ev[2] == "on"]
-    done = master(raw, sr, cfg, settings, band_hz=melody_band_hz(pitches), keep_stems=stems)
+    if stream:
+        from videobgm.stream_audio import CHUNK_S, master_stream
+
+        pairs = _synth_tinysoundfont(track_events, n, sr, bank.path, disk_step=int(CHUNK_S * sr))
+        del track_events
+        mix, out_stems, report = master_stream({t: p[0] for t, p in pairs.items()},
+                                               {t: p[1] for t, p in pairs.items()}, sr, cfg, settings,
+                                               band_hz=melody_band_hz(pitches), keep_stems=stems)
+        done = Mastered(mix, out_stems, report)
+    else:
+        fn = _synth_fluidsynth if backend == "fluidsynth" else _synth_tinysoundfont
+        raw = fn(track_events, n, sr, bank.path)
+        done = master(raw, sr, cfg, settings, band_hz=melody_band_hz(pitches), keep_stems=stems)
     notes = [bank.describe()] + ([bank.note] if bank.note else [])
     if not pedalboard_available():
         notes.append("pedalboard not installed: mastering without reverb, SciPy high-pass "
@@ -454,8 +485,9 @@ def render(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
             "style": perf.style if perf is not None else None,
             "humanize": bool(cfg.humanize and perf is not None),
             "mastering": "pedalboard" if pedalboard_available() else "scipy (no reverb)",
-            **{k: _finite(v) for k, v in done.report.items()}, "notes": notes}
-    np.clip(done.mix, -1.0, 1.0, out=done.mix)
+            "streamed": stream, **{k: _finite(v) for k, v in done.report.items()}, "notes": notes}
+    if not stream:  # (the streamed mix is clipped as it is written)
+        np.clip(done.mix, -1.0, 1.0, out=done.mix)
     return Rendered(done.mix, done.stems, info)
 
 
@@ -472,20 +504,25 @@ def render_audio(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
     return render(score_or_midi, duration_s, cfg, tracks=tracks, plan=plan).mix
 
 
-def write_wav(audio: np.ndarray, sample_rate: int, path: str | os.PathLike[str]) -> Path:
-    """Write float audio (n, channels) in [-1, 1] as 16-bit PCM WAV, atomically; return the path."""
-    x = np.asarray(audio, dtype=np.float64)
+def write_wav(audio: Any, sample_rate: int, path: str | os.PathLike[str]) -> Path:
+    """Write float audio (n, channels) in [-1, 1] as 16-bit PCM WAV, atomically; return the path.
+    ``audio``: an array, or a ``stream_audio.DiskAudio`` (written a chunk at a time)."""
+    from videobgm.stream_audio import is_disk
+
+    x = audio if is_disk(audio) else np.asarray(audio, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2 or x.shape[1] not in (1, 2):
         raise OptionError(f"audio must have shape (n,) or (n, 1|2), got {x.shape}")
-    pcm = np.round(np.clip(x, -1.0, 1.0) * 32767).astype("<i2")
+    step = 1 << 18
     with atomic_path(path) as tmp:
         with wave.open(str(tmp), "wb") as w:
             w.setnchannels(x.shape[1])
             w.setsampwidth(2)
             w.setframerate(int(sample_rate))
-            w.writeframes(pcm.tobytes())
+            for a in range(0, x.shape[0], step):
+                c = np.asarray(x[a:a + step], dtype=np.float64)
+                w.writeframes(np.round(np.clip(c, -1.0, 1.0) * 32767).astype("<i2").tobytes())
     return Path(path)
 
 
