@@ -221,6 +221,11 @@ def _cmd_describe(args: argparse.Namespace) -> int:
 
         features.labels = labels_for_input(features.video.path, model, cfg.video)
     desc = resolve_description(features, cfg.plan, edit)  # exactly what `score` plans from
+    from videobgm.plan import make_plan
+
+    # the planner's final values (e.g. the tempo fitted to the bars) written back: what plays
+    desc = make_plan(features, cfg.plan, description=desc, resolved=True,
+                     seed=cfg.sample.seed).description or desc
     print(format_description(desc))
     if args.output:
         write_json(args.output, desc.to_dict())
