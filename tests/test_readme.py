@@ -40,6 +40,7 @@ def test_readme_use_block_has_the_workflow() -> None:
     assert i < j
 
 
+@pytest.mark.slow  # ~3-6 min on 2 shared cores (13 commands, batch via Ray, train 2 steps)
 def test_every_readme_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("torch")
     import numpy as np

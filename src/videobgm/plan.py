@@ -489,7 +489,9 @@ def _write_back(desc: Description, mean_tempo: float, table: dict[str, str],
                                    f"length and cuts)")
     desc.tempo_bpm = played
     inst = vocab.track_instruments(table)
-    if list(desc.instruments or []) != inst:
+    if set(desc.instruments or []) == set(inst):
+        inst = list(desc.instruments or [])  # same instruments: the description's order stays
+    else:
         desc.reasons["instruments"] = (desc.reasons.get("instruments", "")
                                        + f"; planner: tracks {', '.join(f'{t}={n}' for t, n in table.items())}")
         desc.instruments = inst
