@@ -23,7 +23,13 @@ A to B in the requested direction:
 Also reported: the absolute hit rate (tempo within 8 % of the request, estimated mode = requested,
 program present) and mean |tempo error|.
 
+**describe / score agreement** (issue 16): for each shared video (``../shared/videos``), the
+description ``videobgm describe VIDEO`` prints (run on the video's features JSON) against what
+``score`` plans and plays from the same features: mood, style, key, mode, instruments equal and
+tempo within 3 %. Written to ``docs/results/describe_score.md``.
+
     python bench/controllability.py [--n 50] [--duration 20] [--checkpoint DIR | --untrained]
+    python bench/controllability.py --attributes agreement   # only the describe/score table
 """
 
 from __future__ import annotations
@@ -175,18 +181,80 @@ def run_mood(gen: Composer, n: int, rng: random.Random) -> dict:
     return {"agree": agree / n, "absolute": float("nan"), "extra": f"{extra}; failures: {worst or 'none'}"}
 
 
+def run_agreement(videos: list[Path], out_md: Path | None) -> dict:
+    """describe vs score on each video: the fields that agree, the tempi."""
+    import contextlib
+    import io
+    import json
+
+    from videobgm.cli import main as cli
+    from videobgm.config import PipelineConfig
+    from videobgm.pipeline import Pipeline
+    from videobgm.schema import load_json
+    from videobgm.types import Features
+
+    tmp = Path(tempfile.mkdtemp(prefix="videobgm-agree-"))
+    pipe = Pipeline(PipelineConfig())
+    rows, n_ok = [], 0
+    for v in videos:
+        fj, dj = tmp / f"{v.stem}.features.json", tmp / f"{v.stem}.desc.json"
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert cli(["-q", "analyze", str(v), "-o", str(fj)]) == 0
+            assert cli(["-q", "describe", str(fj), "-o", str(dj)]) == 0
+        d = json.loads(dj.read_text())
+        feats = Features.from_dict(load_json(fj, "features"))
+        plan = pipe.plan(feats, description=pipe.describe(feats), resolved=True)
+        inst = vocab.track_instruments(plan.instruments)
+        checks = {
+            "mood": d["mood"] == plan.mood, "style": d["style"] == plan.style,
+            "key": vocab.parse_key(d["key"]) == plan.controls.key_tonic,
+            "mode": d["mode"] == plan.controls.mode, "instruments": set(d["instruments"]) == set(inst),
+            "tempo": abs(plan.tempo_bpm / d["tempo_bpm"] - 1) <= 0.03,
+        }
+        ok = all(checks.values())
+        n_ok += ok
+        rows.append(f"| {v.stem} | {d['mood']} {d['style']}, {d['key']} {d['mode']}, {d['tempo_bpm']:.0f} bpm, "
+                    f"{'/'.join(d['instruments'])} | {plan.mood} {plan.style}, "
+                    f"{vocab.key_name(plan.controls.key_tonic)} {plan.controls.mode}, {plan.tempo_bpm:.1f} bpm, "
+                    f"{'/'.join(inst)} | {'yes' if ok else 'NO: ' + ', '.join(k for k, c in checks.items() if not c)} "
+                    f"| {time.perf_counter() - t0:.0f} s |")
+    share = n_ok / max(len(videos), 1)
+    table = ("| video | `describe` says | `score` plays | agree | time |\n|---|---|---|---|---|\n"
+             + "\n".join(rows) + f"\n\nagreement: {n_ok}/{len(videos)} = {share:.0%} "
+             "(mood, style, key, mode, instruments equal; tempo within 3 %)\n")
+    print("\n" + table)
+    if out_md is not None:
+        out_md.write_text("# describe / score agreement (issue 16)\n\n`python bench/controllability.py "
+                          "--attributes agreement` on the shared videos; `describe` on each video's "
+                          "features JSON, `score`'s plan from the same features (default preset).\n\n"
+                          + table, encoding="utf-8")
+    return {"agree": share, "absolute": float("nan"), "extra": f"{n_ok}/{len(videos)} videos"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=50, help="trials per attribute")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of music per generation")
     ap.add_argument("--checkpoint", default=None, help="checkpoint folder (default: packaged)")
     ap.add_argument("--untrained", action="store_true", help="randomly initialised model (baseline)")
-    ap.add_argument("--attributes", default="tempo,mode,instrument,mood")
+    ap.add_argument("--attributes", default="tempo,mode,instrument,mood,agreement")
+    ap.add_argument("--videos", default=None, help="folder of videos for the describe/score agreement "
+                    "(default ../shared/videos)")
     args = ap.parse_args(argv)
+    names = args.attributes.split(",")
+    rows = []
+    if "agreement" in names:
+        folder = Path(args.videos) if args.videos else Path(__file__).resolve().parents[1].parent / "shared" / "videos"
+        vids = sorted(folder.glob("*.mp4"))
+        out_md = Path(__file__).resolve().parents[1] / "docs" / "results" / "describe_score.md"
+        rows.append(("describe/score agreement", run_agreement(vids, out_md if vids else None)))
+        names.remove("agreement")
+        if not names:
+            return 0
     gen = Composer(args.checkpoint, args.untrained, args.duration)
     runners = {"tempo": run_tempo, "mode": run_mode, "instrument": run_instrument, "mood": run_mood}
-    rows = []
-    for name in args.attributes.split(","):
+    for name in names:
         r = runners[name](gen, args.n, random.Random(f"{name}-0"))
         rows.append((name, r))
         print(f"{name}: {r['agree']:.0%} ({gen.n_generated} generations so far)", file=sys.stderr)

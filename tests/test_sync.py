@@ -140,9 +140,15 @@ def test_cli_eval_video(tmp_path, capsys) -> None:  # noqa: ANN001
     video = tmp_path / "v.mp4"
     video.write_bytes(b"")  # --features given: the video is only named, not decoded
     (tmp_path / "f.json").write_text(json.dumps(f.to_dict()))
-    (tmp_path / "plan.json").write_text(json.dumps({"sections": [{"start_s": 0.0}, {"start_s": 4.0}],
-                                                    "beat_times_s": s.beat_times().tolist(),
-                                                    "beats_per_bar": 4}))
+    from videobgm.config import PlanConfig
+    from videobgm.plan import make_plan, plan_to_dict
+
+    plan = make_plan(f, PlanConfig(tempo_bpm=120.0))  # a real plan.json (issue 16: load_plan)
+    from videobgm.types import Section
+
+    plan.sections = [Section(0, 2, "verse", 0.0, 4.0), Section(2, 4, "chorus", 4.0, 8.0)]
+    assert np.allclose(plan.beat_times_s, s.beat_times())
+    (tmp_path / "plan.json").write_text(json.dumps({"plan": plan_to_dict(plan)}))
     write_midi(s, tmp_path / "m.mid")
     rc = main(["eval", str(tmp_path / "m.mid"), "--video", str(video), "--features",
                str(tmp_path / "f.json"), "--plan", str(tmp_path / "plan.json"),

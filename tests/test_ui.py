@@ -280,3 +280,26 @@ def test_ui_command_refuses_bad_options(capsys: pytest.CaptureFixture[str], tmp_
         with pytest.raises(OptionError, match="cannot serve on 127.0.0.1"):
             launch("127.0.0.1", s.getsockname()[1], config=PipelineConfig.preset("tiny"),
                    ui_config=UIConfig(work_dir=str(tmp_path)), block=False, quiet=True)
+
+
+def test_description_box_is_what_plays(handlers: UIHandlers, generated) -> None:
+    """Issue 16: the description box shows the description the plan was made from (with the
+    planner's final values), after the upload and after Generate; plan.json stores the same."""
+    import json
+
+    up, _ = generated  # (other tests generate on the same state: generate once more here)
+    out = handlers.generate(up.state, up.state.description.text, MusicControls(mood="epic", seed=0))
+    assert out.ok, out.status
+    assert out.state.result.plan.mood == "epic"
+    for text, plan in ((up.description_text, up.state.preview_plan),
+                       (out.description_text, out.state.result.plan)):
+        d = plan.description
+        assert text == d.text
+        head = f"{plan.mood[0].upper()}{plan.mood[1:]} {plan.style} music in " \
+               f"{KEYS[plan.controls.key_tonic]} {plan.controls.mode} at {plan.tempo_bpm:.0f} bpm"
+        assert text.startswith(head), (text, head)
+        assert set(d.instruments) == set(plan.instruments.values())
+    plan_files = [f for f in out.files if f.endswith(".json")]
+    if plan_files:
+        stored = json.loads(Path(plan_files[0]).read_text())["description"]
+        assert stored["text"] == out.description_text

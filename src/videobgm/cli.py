@@ -99,7 +99,6 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     _add_music_options(p)
     p.add_argument("--description", default=None, metavar="FILE_OR_TEXT",
                    help="music description (edited JSON from `videobgm describe`, or free text)")
-    p.add_argument("--describe", action="store_true", help="plan through the video's own text description")
     p.add_argument("--retrieve", action="store_true", help="condition on passages from the music library")
     p.add_argument("--index", default=None, metavar="DIR",
                    help="music-library index for --retrieve (default: the packaged one)")
@@ -143,8 +142,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
                     labels_model=args.labels_model, index=args.index)
     result = pipe.score(
         video, args.output, midi=args.midi, wav=args.wav, stems=args.stems, plan_json=args.plan,
-        description=description, use_description=args.describe or bool(args.labels_model),
-        use_retrieval=args.retrieve,
+        description=description, use_retrieval=args.retrieve,
         duration_s=args.duration,
     )
     if not args.quiet:
@@ -179,14 +177,20 @@ def _add_describe(sub: argparse._SubParsersAction) -> None:
                    help="local visual-semantics model (TorchScript/ONNX classifier or CLIP folder)")
     p.add_argument("--duration", type=float, default=None, help="music length for a still image (s)")
     p.add_argument("--preset", default="small", choices=["tiny", "small"], help="analysis settings")
+    p.add_argument("--description", default=None, metavar="FILE_OR_TEXT",
+                   help="an edited description JSON or free text laid over the video's")
+    g = p.add_argument_group("music controls (the same as `score`'s: what score would play)")
+    for opt, hlp in (("--tempo", "tempo in BPM"), ("--key", "tonic"), ("--mode", "major or minor"),
+                     ("--mood", "mood"), ("--style", "style"), ("--instruments", "comma-separated")):
+        g.add_argument(opt, type=float if opt == "--tempo" else str, default=None, help=hlp)
     p.set_defaults(func=_cmd_describe)
 
 
 def _cmd_describe(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from videobgm.config import PipelineConfig
-    from videobgm.describe import describe, format_description
+    from videobgm.cli_options import config_from_args
+    from videobgm.describe import format_description, parse_description, resolve_description
     from videobgm.errors import InputError
     from videobgm.fileio import check_output_path, write_json
 
@@ -195,7 +199,8 @@ def _cmd_describe(args: argparse.Namespace) -> int:
         raise InputError(f"input not found: {src}")
     if args.output:
         check_output_path(args.output)  # before the analysis
-    cfg = PipelineConfig.preset(args.preset)
+    cfg = config_from_args(args)  # the same options, the same checks as `score`
+    edit = parse_description(args.description) if args.description else None
     model = None
     if args.labels_model:
         from videobgm.features.semantics import load_labels_model
@@ -215,7 +220,12 @@ def _cmd_describe(args: argparse.Namespace) -> int:
         from videobgm.features.semantics import labels_for_input
 
         features.labels = labels_for_input(features.video.path, model, cfg.video)
-    desc = describe(features)
+    desc = resolve_description(features, cfg.plan, edit)  # exactly what `score` plans from
+    from videobgm.plan import make_plan
+
+    # the planner's final values (e.g. the tempo fitted to the bars) written back: what plays
+    desc = make_plan(features, cfg.plan, description=desc, resolved=True,
+                     seed=cfg.sample.seed).description or desc
     print(format_description(desc))
     if args.output:
         write_json(args.output, desc.to_dict())
@@ -320,6 +330,25 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+TEST_FAST_ENV = "VIDEOBGM_TEST_FAST"  # test-only (tests/test_readme.py): see _test_fast
+
+
+def _test_fast(args: argparse.Namespace) -> None:
+    """Test-only: with ``VIDEOBGM_TEST_FAST=1`` every command runs with the tiny preset and an
+    untrained model, and ``train`` for 2 steps, so that the README's commands run as written in a
+    test. Does nothing otherwise."""
+    import os
+
+    if os.environ.get(TEST_FAST_ENV) != "1":
+        return
+    if hasattr(args, "preset"):
+        args.preset = "tiny"
+    if hasattr(args, "untrained"):
+        args.untrained = True
+    if getattr(args, "command", None) == "train" or hasattr(args, "steps"):
+        args.steps, args.eval_every, args.ckpt_every = 2, 1, 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``videobgm`` console script; returns the exit code."""
     parser = build_parser()
@@ -327,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    _test_fast(args)
     try:
         with _sigterm_as_interrupt():
             return int(args.func(args) or 0)

@@ -58,12 +58,13 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
             plan_kw[key] = v
     if getattr(args, "instruments", None):
         plan_kw["instruments"] = tuple(x.strip() for x in args.instruments.split(",") if x.strip())
-    tempo = plan_kw.get("tempo_bpm")
-    if tempo is not None and not (20.0 <= tempo <= 300.0):
-        raise OptionError(f"--tempo must be between 20 and 300 BPM, got {tempo:g}")
-    for k in ("density_scale", "strength_scale"):
-        if k in plan_kw and not (0.0 < plan_kw[k] <= 10.0):
-            raise OptionError(f"--{k.replace('_', '-')} must be in (0, 10], got {plan_kw[k]:g}")
+    from videobgm import vocab
+
+    if plan_kw.get("tempo_bpm") is not None:  # the one tempo range (vocab.TEMPO_LIMITS_BPM)
+        vocab.check_tempo(plan_kw["tempo_bpm"], "--tempo")
+    for k in ("density_scale", "strength_scale"):  # the one scale range (vocab.SCALE_RANGE)
+        if k in plan_kw:
+            vocab.check_scale(plan_kw[k], f"--{k.replace('_', '-')}")
     sample_kw = {}
     if getattr(args, "seed", None) is not None:
         if args.seed < 0:

@@ -111,7 +111,6 @@ def _eval_audio(args: argparse.Namespace) -> int:
 
 def _eval_video(args: argparse.Namespace) -> int:
     """``eval MIDI --video VIDEO``: the sync metrics of :mod:`videobgm.eval.sync` (issue 5)."""
-    import json
     import math
     from pathlib import Path
 
@@ -124,12 +123,9 @@ def _eval_video(args: argparse.Namespace) -> int:
         raise InputError(f"video not found: {video}")
     plan = None
     if args.plan:
-        try:
-            plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read plan {args.plan}: {exc}") from None
-        if not isinstance(plan, dict) or "sections" not in plan:
-            raise InputError(f"{args.plan} is not a plan.json (no 'sections')")
+        from videobgm.plan import load_plan
+
+        plan = load_plan(args.plan)  # the one plan.json reader (score --plan's record)
     from videobgm.config import FeaturesConfig, VideoConfig
     from videobgm.eval.sync import METRICS, sync_metrics
     from videobgm.types import Features

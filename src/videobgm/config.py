@@ -89,7 +89,6 @@ class PlanConfig(_Cfg):
     """[3] Features -> musical plan. ``None`` means: derive it from the video."""
 
     tempo_bpm: float | None = None
-    tempo_range_bpm: tuple[float, float] = (70.0, 140.0)
     beats_per_bar: int = 4
     key: str | None = None  # e.g. "C", "F#", "Bb"
     mode: str | None = None  # "major" / "minor"

@@ -10,8 +10,8 @@ instruments, sections and one paragraph of text, every element with its reason. 
   each mapped to [0, 1]: motion is the section's median optical-flow speed in frame widths per
   second (``MOTION_FAST_FW_S`` = 0.3 -> level 1), pace is 60 / section length in cuts per minute (20 = 1),
   beats per second (2 = 1).
-* **tempo** - the visual tempo folded by octaves into 70-140 bpm when it is confident, else
-  ``70 + 60 * energy``.
+* **tempo** - the visual tempo folded by octaves into ``vocab.VIDEO_TEMPO_RANGE_BPM`` (70-140
+  bpm) when it is confident, else ``70 + 60 * energy``.
 * **mode** - valence from colour: bright, warm, saturated -> major; dark, cold, grey -> minor.
 * **key** - dominant hue on a Scriabin-like colour wheel (the circle of fifths around the hue
   circle: red C, orange G, yellow D, green A/E, blue B, violet F#); grey video -> C / A.
@@ -43,18 +43,6 @@ DEFAULT_ANALYSIS_SIDE = 256
 NO_LABELS_NOTE = "no visual-semantics model: built from motion/colour/cuts only"
 _HUE_NAMES = ("red", "orange", "yellow", "yellow-green", "green", "green", "cyan", "azure", "blue",
               "violet", "purple", "magenta")
-# visual label word -> (mood, style) votes
-LABEL_HINTS: dict[str, tuple[str | None, str | None]] = {
-    "beach": ("happy", "acoustic"), "sea": ("calm", "ambient"), "ocean": ("calm", "ambient"),
-    "sunset": ("calm", "acoustic"), "forest": ("calm", "ambient"), "nature": ("calm", "acoustic"),
-    "mountain": ("epic", "cinematic"), "city": (None, "electronic"), "night": ("tense", "electronic"),
-    "party": ("happy", "electronic"), "concert": ("happy", "pop"), "sport": ("epic", "electronic"),
-    "car": (None, "electronic"), "rain": ("sad", "ambient"), "snow": ("calm", "ambient"),
-    "wedding": ("happy", "acoustic"), "dog": ("playful", "pop"), "cat": ("playful", "pop"),
-    "child": ("playful", "pop"), "food": ("happy", "acoustic"), "fire": ("tense", "cinematic"),
-}
-
-
 def mmss(t_s: float) -> str:
     """``75.3`` -> ``"1:15"``."""
     t = max(0.0, float(t_s))
@@ -121,7 +109,7 @@ def _label_votes(labels: list[dict[str, Any]]) -> tuple[dict[str, float], dict[s
         if word and word not in seen:
             seen.append(word)
         for token in [word, *word.replace("_", " ").replace(",", " ").split()]:
-            mood, style = LABEL_HINTS.get(token, (vocab.canonical_mood(token), vocab.canonical_style(token)))
+            mood, style = vocab.LABEL_HINTS.get(token, (vocab.canonical_mood(token), vocab.canonical_style(token)))
             if mood:
                 moods[mood] = moods.get(mood, 0.0) + score
             if style:
@@ -196,15 +184,17 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
     vt, conf = float(features.tempo_bpm), float(features.tempo_confidence)
     if np.isfinite(vt) and vt > 0 and conf >= 0.3:
         tempo, fold = vt, 1.0
-        while tempo < 70.0:
+        lo, hi = vocab.VIDEO_TEMPO_RANGE_BPM
+        while tempo < lo:
             tempo, fold = tempo * 2.0, fold * 2.0
-        while tempo >= 140.0:
+        while tempo >= hi:
             tempo, fold = tempo / 2.0, fold / 2.0
         tempo = round(tempo)
         how = "" if fold == 1.0 else f" folded x{fold:g}"
         reasons["tempo"] = f"visual tempo {vt:.0f} bpm (confidence {conf:.2f}){how} -> {tempo:.0f} bpm"
     else:
-        tempo = round(70.0 + 60.0 * arousal)
+        lo, hi = vocab.VIDEO_TEMPO_RANGE_BPM
+        tempo = round(lo + (hi - lo - 10.0) * arousal)
         why = "no periodic motion" if not np.isfinite(vt) else f"visual tempo {vt:.0f} bpm too uncertain ({conf:.2f})"
         reasons["tempo"] = f"{why}; energy {arousal:.2f} -> {tempo:.0f} bpm"
 
@@ -271,6 +261,109 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
         sections=sections, reasons=reasons, source="video",
     )
     desc.text = description_text(desc, duration_s=duration)
+    return desc
+
+
+# the fields of a description the planner takes (issue 16: the planner's only source of them)
+MUSIC_FIELDS = ("mood", "style", "key", "mode", "tempo_bpm", "instruments")
+ORIGINS = ("user option", "edited", "text")  # reason prefixes of fields that do not come from the video
+_OPTION_FIELDS = {"mood": "mood", "style": "style", "key": "key", "mode": "mode",
+                  "tempo_bpm": "tempo_bpm", "instruments": "instruments"}
+
+
+def field_origin(desc: Description, name: str) -> str:
+    """Where a field of a resolved description came from: ``video``, ``user option``, ``edited``
+    or ``text`` (the prefix :func:`resolve_description` gives its reason)."""
+    why = str(desc.reasons.get("tempo" if name == "tempo_bpm" else name, ""))
+    return next((o for o in ORIGINS if why.startswith(o + ":")), "video")
+
+
+def _reason_key(name: str) -> str:
+    return "tempo" if name == "tempo_bpm" else name
+
+
+def resolve_description(features: Features, cfg: Any = None, edit: Description | None = None,
+                        *, base: Description | None = None) -> Description:
+    """The one description a score plays: the video's, with an edited description / free text and
+    then the user's options laid over it (issue 16). ``score``, ``describe``, ``compose``, the UI
+    and the planner all call this; the planner takes mood, style, key, mode, tempo, instruments and
+    energy from the result only.
+
+    A changed mood without a style/mode/instruments of its own brings the lexicon's defaults for
+    it (``vocab.MOODS[mood]``); a changed style brings its instruments. Every field taken from the
+    edit or an option has a reason starting with its origin (``user option: ...``).
+    """
+    desc = base if base is not None else describe(features)
+    desc = Description(**{**desc.to_dict(), "reasons": dict(desc.reasons),
+                          "instruments": list(desc.instruments) if desc.instruments else None})
+    changed: set[str] = set()
+
+    def put(name: str, value: Any, origin: str, why: str, force: bool = False) -> None:
+        if value is None or (value == getattr(desc, name) and not force):
+            return
+        setattr(desc, name, value)
+        desc.reasons[_reason_key(name)] = f"{origin}: {why}"
+        changed.add(name)
+
+    if edit is not None:
+        # a video description passed back in (e.g. from plan.json) keeps the video as origin
+        origin = "text" if edit.source == "text" else "video" if edit.source == "video" else "edited"
+        for name in MUSIC_FIELDS:
+            v = getattr(edit, name)
+            if v is None:
+                continue
+            v = list(v) if name == "instruments" else v
+            why = edit.reasons.get(_reason_key(name)) or f"{name} {v}"
+            if origin == "video":
+                setattr(desc, name, v)
+                desc.reasons[_reason_key(name)] = why
+            else:
+                put(name, v, origin, why, True)
+        if edit.energy_curve:
+            desc.energy_curve = [float(e) for e in edit.energy_curve]
+            why = edit.reasons.get("energy", "energy curve given")
+            desc.reasons["energy"] = why if origin == "video" else f"{origin}: {why}"
+        if edit.sections:
+            desc.sections = [dict(s) for s in edit.sections]
+        for k, v in edit.reasons.items():  # e.g. the prompt itself, unmapped words
+            if k not in desc.reasons and k not in ("section",):
+                desc.reasons[k] = v
+        desc.source = edit.source if edit.source in ("text", "video", "image") else "edited"
+    if cfg is not None:
+        for name, opt in _OPTION_FIELDS.items():
+            v = getattr(cfg, opt, None)
+            if v is None:
+                continue
+            if name == "instruments":
+                v = list(vocab.check_instruments(v))
+            elif name == "tempo_bpm":
+                v = vocab.check_tempo(v, "tempo")
+            elif name == "key":
+                v = vocab.key_name(vocab.parse_key(v))
+            else:
+                v = vocab.check_choice(v, vocab.MOOD_NAMES if name == "mood" else
+                                       vocab.STYLES if name == "style" else ("major", "minor"), name)
+            flag = "--" + opt.replace("_bpm", "").replace("_", "-")
+            put(name, v, "user option", f"{flag} {v if name != 'instruments' else ','.join(v)}", True)
+            changed.add(name)  # an option is firm even when it equals the video's value
+        if changed & set(MUSIC_FIELDS) and desc.source == "video":
+            desc.source = "options"
+    # a changed mood / style brings its own defaults for what was not given with it
+    given = {n for n in MUSIC_FIELDS if field_origin(desc, n) != "video"}
+    if "mood" in changed and desc.mood in vocab.MOODS:
+        m = vocab.MOODS[desc.mood]
+        if "mode" not in given:
+            put("mode", m.mode, "user option" if cfg is not None and getattr(cfg, "mood", None)
+                else "edited", f"default for mood {desc.mood}")
+        if "style" not in given:
+            put("style", m.style, "edited", f"default style for mood {desc.mood}")
+    if ("style" in changed or "mood" in changed) and "instruments" not in given and desc.style:
+        inst = list(vocab.STYLES[desc.style].instruments)
+        if desc.mood in ("calm", "sad") and "drums" in inst:
+            inst.remove("drums")
+        put("instruments", inst, "edited", f"{desc.style} style's instruments"
+            + (" (no drums for a calm/sad mood)" if desc.mood in ("calm", "sad") else ""))
+    desc.text = description_text(desc, duration_s=float(features.duration_s) or None)
     return desc
 
 

@@ -8,8 +8,10 @@ Stages:
 
 1. ``video.probe``                 path -> VideoInfo
 2. ``features.extract_features``   path -> Features
-3. ``describe`` / ``retrieve``     optional text bridge and music bridge
-3. ``plan.make_plan``              Features (+ description, references) -> Plan
+3. ``describe``                    Features (+ edited description / text, user options) -> the
+                                   one Description (``describe.resolve_description``)
+3. ``retrieve``                    optional music bridge
+3. ``plan.make_plan``              Features (timing) + Description (everything musical) -> Plan
 4-5. ``sample.generate``           Plan.controls -> Score (compound tokens, model, sampling)
 6. ``midi.write_midi``             Score -> .mid (+ stems)
 7. ``render.render``               Score (+ plan) -> performed, mastered audio (n, 2) and stems
@@ -183,12 +185,13 @@ class Pipeline:
                 features.labels = labels_for_input(path, self._labels_model, self.config.video)
         return features
 
-    def describe(self, features: Features) -> Description:
-        """[3a] text bridge: the video's music description."""
-        from videobgm.describe import describe
+    def describe(self, features: Features, edit: Description | None = None) -> Description:
+        """[3a] text bridge: the one description -- the video's, with ``edit`` (an edited
+        description or free text) and the user's options (``config.plan``) laid over it."""
+        from videobgm.describe import resolve_description
 
         with self._stage(3, "describe"):
-            return describe(features, labels=features.labels or None)
+            return resolve_description(features, self.config.plan, edit)
 
     def retrieve(self, description: Description, *, k: int = 3) -> list[Reference]:
         """[3b] music bridge: passages from the library that fit the description."""
@@ -205,14 +208,15 @@ class Pipeline:
         *,
         description: Description | None = None,
         references: list[Reference] | None = None,
+        resolved: bool = False,
     ) -> Plan:
-        """[3] features (+ bridges, user controls) -> musical plan."""
+        """[3] features (timing) + the description (everything musical) -> musical plan."""
         from videobgm.plan import make_plan
 
         with self._stage(3, "plan"):
             return make_plan(
                 features, self.config.plan, description=description, references=references,
-                seed=self.config.sample.seed,
+                seed=self.config.sample.seed, resolved=resolved,
             )
 
     def compose(
@@ -348,7 +352,9 @@ class Pipeline:
 
         return {
             "plan": plan_to_dict(result.plan),
-            "description": result.description.to_dict() if result.description else None,
+            # the description that plays (the planner's final values written back)
+            "description": (result.plan.description or result.description).to_dict()
+            if (result.plan.description or result.description) else None,
             "references": [dataclasses.asdict(r) for r in result.references],
             "config": self.config.to_dict(),
             "model": self._model_meta,
@@ -368,7 +374,6 @@ class Pipeline:
         stems: str | Path | None = None,
         plan_json: str | Path | None = None,
         description: Description | None = None,
-        use_description: bool = False,
         use_retrieval: bool = False,
         duration_s: float | None = None,
     ) -> Result:
@@ -383,9 +388,9 @@ class Pipeline:
         midi, wav, stems, plan_json : path, optional
             Extra outputs: MIDI file, WAV file, stems folder (one MIDI + WAV per track), plan JSON.
         description : Description, optional
-            A (user-edited) music description that overrides the video-derived choices.
-        use_description : bool
-            Build the video's own description (text bridge) and plan from it.
+            An edited description or free text: an edit of the video's own description (the
+            score always plans through the one description; ``Result.description`` is what
+            plays).
         use_retrieval : bool
             Condition the plan on passages retrieved from the music library (music bridge).
         duration_s : float, optional
@@ -398,12 +403,12 @@ class Pipeline:
                 raise OptionError("a still image has no video stream to mux into; use --wav/--midi")
             self._check_video_output(video, output)
         features = self.analyze(video, duration_s=duration_s)
-        if description is None and (use_description or use_retrieval):
-            description = self.describe(features)
-        references = self.retrieve(description) if (use_retrieval and description) else []
-        plan = self.plan(features, description=description, references=references or None)
+        description = self.describe(features, description)
+        references = self.retrieve(description) if use_retrieval else []
+        plan = self.plan(features, description=description, references=references or None,
+                         resolved=True)
         score = self.compose(plan)
-        result = Result(features=features, plan=plan, score=score, description=description,
+        result = Result(features=features, plan=plan, score=score, description=plan.description,
                         references=references)
         return self.write_outputs(
             result, video=video, output=output, midi=midi, wav=wav, stems=stems, plan_json=plan_json
@@ -428,10 +433,12 @@ class Pipeline:
         if not duration_s > 0:
             raise OptionError(f"--duration must be > 0 seconds, got {duration_s}")
         features = neutral_features(duration_s)
+        description = self.describe(features, description)
         references = self.retrieve(description) if use_retrieval else []
-        plan = self.plan(features, description=description, references=references or None)
+        plan = self.plan(features, description=description, references=references or None,
+                         resolved=True)
         score = self.compose(plan)
-        result = Result(features=features, plan=plan, score=score, description=description,
+        result = Result(features=features, plan=plan, score=score, description=plan.description,
                         references=references)
         return self.write_outputs(result, video=None, output=None, midi=midi, wav=wav,
                                   stems=stems, plan_json=plan_json)
@@ -462,6 +469,8 @@ class Pipeline:
         self.timings_s = {}
         plan = regenerate_chords(result.plan, (a, b), seed)
         score = self.compose(plan, keep=result.score, regenerate_bars=(a, b), seed=seed)
+        plan = dataclasses.replace(plan, regenerations=[
+            *plan.regenerations, {"bars": [a, b], "seed": int(seed)}])  # recorded in plan.json
         new = dataclasses.replace(result, plan=plan, score=score, output_path=None, midi_path=None,
                                   wav_path=None, stems_dir=None, plan_path=None)
         return self.write_outputs(new, video=video, output=output, midi=midi, wav=wav,

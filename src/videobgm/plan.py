@@ -5,7 +5,7 @@ strength, visual beats -> accents) and V-MusProd (Zhuo et al. 2022: colour -> ke
 explicit and rule-based so that every choice is recorded with its reason in ``Plan.reasons``:
 
 * **tempo** -- the video's dominant visual tempo folded by factors of 2 into
-  ``PlanConfig.tempo_range_bpm`` (or the user's / description's tempo);
+  ``vocab.VIDEO_TEMPO_RANGE_BPM`` by the description (or the user's / an edited tempo);
 * **bar grid** -- starts at 0 s and ends exactly with the video. Scene cuts are *anchored*: each
   stretch between two kept cuts gets an integer number of bars and its own (slightly adjusted)
   tempo, as film composers do with a tempo map so that hits land on bar lines. A cut that would
@@ -18,15 +18,13 @@ explicit and rule-based so that every choice is recorded with its reason in ``Pl
   onto POP909's notes-per-beat-onset distribution (:data:`STRENGTH_TABLE`);
 * **accents** -- every strong visual beat (strength >= the ``accent_quantile`` quantile) marks
   the nearest 16th step;
-* **key and mode** -- colour: valence from brightness, warmth and saturation (bright/warm ->
-  major, dark/cold -> minor), tonic from the dominant hue on the circle of fifths (red = C,
-  orange = G, yellow = D, ... after Scriabin's colour-key circle); V-MusProd-inspired;
-* **mood / style / instruments / chords** -- mood from valence x arousal (motion + cut rate),
-  a style and a small GM instrument table per mood, one diatonic progression per section label
-  (seeded), the last bar resolves to the tonic.
-
-Priority of every choice: ``PlanConfig`` (the user's options) > :class:`Description` >
-references > the video.
+* **mood, style, key, mode, tempo, instruments, section energy** -- the description's only
+  (:func:`videobgm.describe.resolve_description`: the video's description with an edited
+  description / free text and the user's options laid over it; issue 16). The video gives
+  only timing (beats, cuts, per-bar density and per-beat strength). The final tempo and
+  instruments are written back into ``Plan.description``: it is what plays;
+* **chords** -- one diatonic progression per section label (seeded), the last bar resolves to
+  the tonic.
 """
 
 from __future__ import annotations
@@ -37,18 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from videobgm import form
+from videobgm import form, vocab
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
 from videobgm.plan_harmony import make_chords
 from videobgm.plan_music import (  # noqa: F401 (re-exported: the planner's vocabulary)
     INSTRUMENTS,
-    MOOD_MODE,
-    MOOD_STYLE,
-    MOOD_TEMPO_FRAC,
     MOODS,
     PROGRESSIONS,
-    STYLE_INSTRUMENTS,
     STYLES,
     check_choice,
     check_instruments,
@@ -91,30 +85,18 @@ QUANTILE_LEVELS = np.array([0.02, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0
 DENSITY_TABLE = np.array([6, 11, 14, 16, 18, 20, 22, 24, 26, 30, 39], dtype=float)
 STRENGTH_TABLE = np.array([0, 1, 1, 2, 2, 2, 3, 3, 4, 5, 6], dtype=float)
 
-TEMPO_LIMITS_BPM = (20.0, 300.0)
+_check_tempo = vocab.check_tempo  # the one tempo check (vocab.TEMPO_LIMITS_BPM)
 
 
 # ----------------------------------------------------------------------------------------------
 # option parsing
 # ----------------------------------------------------------------------------------------------
-def _check_tempo(t: float, what: str) -> float:
-    try:
-        t = float(t)
-    except (TypeError, ValueError):
-        raise OptionError(f"{what} must be a number in bpm, got {t!r}") from None
-    lo, hi = TEMPO_LIMITS_BPM
-    if not (math.isfinite(t) and lo <= t <= hi):
-        raise OptionError(f"{what} must be between {lo:g} and {hi:g} bpm, got {t:g}")
-    return t
 
 
 def validate_config(cfg: PlanConfig) -> None:
     """Raise :class:`OptionError` (one line, naming the accepted values) for any invalid option."""
     if cfg.tempo_bpm is not None:
         _check_tempo(cfg.tempo_bpm, "tempo")
-    lo, hi = (float(x) for x in cfg.tempo_range_bpm)
-    if not (TEMPO_LIMITS_BPM[0] <= lo < hi <= TEMPO_LIMITS_BPM[1]):
-        raise OptionError(f"tempo range must satisfy 20 <= low < high <= 300 bpm, got {lo:g}..{hi:g}")
     if cfg.beats_per_bar not in (2, 3, 4, 5, 6, 7):
         raise OptionError(f"beats per bar must be 2..7, got {cfg.beats_per_bar}")
     if cfg.key is not None:
@@ -128,9 +110,7 @@ def validate_config(cfg: PlanConfig) -> None:
     if cfg.instruments is not None:
         check_instruments(cfg.instruments)
     for name in ("density_scale", "strength_scale"):
-        v = getattr(cfg, name)
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= 4):
-            raise OptionError(f"{name.replace('_', ' ')} must be in (0, 4], got {v}")
+        vocab.check_scale(getattr(cfg, name), name.replace("_", " "))
     if cfg.min_section_bars < 1:
         raise OptionError(f"min section bars must be >= 1, got {cfg.min_section_bars}")
     if cfg.melody_intro_bars is not None and cfg.melody_intro_bars < 0:
@@ -191,6 +171,7 @@ def make_plan(
     description: Description | None = None,
     references: list[Reference] | None = None,
     seed: int = 0,
+    resolved: bool = False,
 ) -> Plan:
     """Turn the video's features into a musical plan (tempo map, sections, controls, key, ...).
 
@@ -202,8 +183,10 @@ def make_plan(
     cfg : PlanConfig
         User options; every non-None field overrides the video-derived choice.
     description : Description, optional
-        Text-bridge description; its set fields override the video-derived choices (but not
-        ``cfg``).
+        An edited description or free text (:func:`videobgm.describe.resolve_description` lays
+        it and ``cfg``'s options over the video's own description), or with ``resolved=True``
+        the resolved description itself. The plan's ``description`` is it with the planner's
+        final values written back (what plays).
     references : list of Reference, optional
         Retrieved passages; the best-scoring one supplies the chord progression and the density
         level when given.
@@ -226,7 +209,11 @@ def make_plan(
         Features of a video with no duration.
     """
     validate_config(cfg)
-    desc = description or Description()
+    from videobgm.describe import resolve_description
+
+    # the one description: the planner's only source of mood, style, key, mode, tempo,
+    # instruments and energy (issue 16); features give only timing
+    desc = description if resolved else resolve_description(features, cfg, description)
     refs = sorted(references or [], key=lambda r: -r.score)
     ref = refs[0] if refs else None
     reasons: dict[str, str] = {}
@@ -244,19 +231,9 @@ def make_plan(
     cuts = np.sort(np.asarray(features.cut_times_s, dtype=float))
     cuts = cuts[(cuts > 0.25) & (cuts < duration - 0.25)]
 
-    # ---- colour -> valence; motion + cuts -> arousal; mood -------------------------------
-    bright = _mean_or(features.brightness, 0.5)
-    satur = _mean_or(features.saturation, 0.3)
-    warm = _mean_or(features.warmth, 0.0)
-    valence = (bright - 0.45) + 0.5 * warm + 0.3 * (satur - 0.3)
-    motion_level = speed / (speed + _SPEED_REF_PX_S)
-    cut_rate = cuts.size / duration * 60.0
-    arousal = float(0.7 * (motion_level.mean() if motion_level.size else 0.0)
-                    + 0.3 * min(1.0, cut_rate / 20.0))
-    mood, mood_src = choose_mood(cfg, desc, valence, arousal)
-    reasons["mood"] = f"{mood} ({mood_src}; valence {valence:+.2f} from brightness {bright:.2f}, " \
-                      f"warmth {warm:+.2f}, saturation {satur:.2f}; arousal {arousal:.2f} from " \
-                      f"motion and {cut_rate:.1f} cuts/min)"
+    # ---- mood: the description's -------------------------------------------------------
+    mood = choose_mood(desc)
+    reasons["mood"] = f"{mood} (description: {desc.reasons.get('mood', 'given')})"
 
     # ---- strong visual beats (velocity accents) ------------------------------------------
     strong = np.zeros(vb_t.size, dtype=bool)
@@ -267,10 +244,10 @@ def make_plan(
     strong_t = vb_t[strong]
 
     # ---- style, instruments (the hit points depend on whether there are drums) -----------
-    style, tracks, programs = choose_instruments(cfg, desc, mood, reasons)
+    style, tracks, programs, table = choose_instruments(desc, mood, reasons)
 
     # ---- tempo, cut hierarchy and bar grid -------------------------------------------------
-    base, window, seg_warp, tempo_reason = _base_tempo(features, cfg, desc, ref, mood)
+    base, window, seg_warp, tempo_reason = _base_tempo(cfg, desc)
     cut_w, cut_why = form.cut_strengths(features, cuts, duration)
     records = form.cut_records(cuts, cut_w, cut_why)
     bar_nom = bpb * 60.0 / base
@@ -326,7 +303,7 @@ def make_plan(
     first_end = min([k for k in bounds if k > 0] + [n_bars])
     if intro == 4 and first_end >= 8:
         bounds[4] = ("end of the 4-bar intro", None)
-    sections = _make_sections(bounds, bar_times, speed, ft, reasons)
+    sections = _make_sections(bounds, bar_times, desc, reasons)
     ending_bar = n_bars - 1 if n_bars >= 2 else None
     fill_bars: set[int] = set()
     for k, (_, ci) in bounds.items():
@@ -370,11 +347,10 @@ def make_plan(
     q = 0.75 * rank_quantiles(bar_speed) + 0.25 * (bar_speed / (bar_speed + _SPEED_REF_PX_S))
     dens_reason = ["mean motion speed per bar ranked (0.75) + absolute level (0.25) -> POP909 "
                    "onsets-per-bar quantiles (6..39)"]
-    if desc.energy_curve:
-        e = np.clip(np.asarray(desc.energy_curve, dtype=float), 0, 1)
-        e_bar = np.interp((np.arange(n_bars) + 0.5) / n_bars, (np.arange(e.size) + 0.5) / e.size, e)
+    if desc.sections or desc.energy_curve:
+        e_bar = np.clip(description_energy(desc, 0.5 * (bar_times[:-1] + bar_times[1:]), duration), 0, 1)
         q = 0.7 * q + 0.3 * e_bar
-        dens_reason.append("blended 30% with the description's energy curve")
+        dens_reason.append("blended 30% with the description's energy")
     density = np.interp(q, QUANTILE_LEVELS, DENSITY_TABLE)
     if ref is not None and len(ref.density_per_bar):
         ref_level = float(np.median(ref.density_per_bar))
@@ -421,7 +397,7 @@ def make_plan(
         strength_per_beat[ending_bar * bpb:] = 0
 
     # ---- key and mode ---------------------------------------------------------------------------
-    tonic, mode = choose_key(features, cfg, desc, ref, mood, valence, reasons)
+    tonic, mode = choose_key(desc, reasons)
 
     # ---- chords: the learned progression over the form, cadences, held tonic, hit changes ----
     chords, early = make_chords(sections, n_bars, bpb, tonic, mode, mood, style, ref, hits,
@@ -484,24 +460,41 @@ def make_plan(
         hits=tuple(hit_list), fill_bars=tuple(sorted(b for b in fill_bars if 0 <= b < n_bars)),
         ending_bar=ending_bar,
     )
-    if description is not None:
-        reasons["description"] = f"description ({desc.source}) used: {desc.text[:120]!r}"
+    _write_back(desc, mean_tempo, table, features)
+    reasons["description"] = f"description ({desc.source}): {desc.text[:120]!r}"
     return Plan(
         duration_s=duration, tempo_bpm=float(mean_tempo), beats_per_bar=bpb,
         beat_times_s=beat_times, sections=sections, controls=controls, programs=programs,
         style=style, mood=mood, reasons=reasons, seed=int(seed), cuts=records, fade_out_s=fade,
+        instruments=dict(table), description=desc,
     )
+
+
+def _write_back(desc: Description, mean_tempo: float, table: dict[str, str],
+                features: Features) -> None:
+    """Write the values the planner played back into the description, with the reason."""
+    from videobgm.describe import description_text
+
+    asked = float(desc.tempo_bpm) if desc.tempo_bpm is not None else None
+    played = round(float(mean_tempo), 1)
+    if asked is None or abs(played - asked) >= 0.05:
+        desc.reasons["tempo"] = (desc.reasons.get("tempo", "")
+                                 + f"; planner: {asked if asked is None else f'{asked:g}'} -> "
+                                   f"{played:g} bpm (mean tempo of the bar grid fitted to the video's "
+                                   f"length and cuts)")
+    desc.tempo_bpm = played
+    inst = vocab.track_instruments(table)
+    if set(desc.instruments or []) == set(inst):
+        inst = list(desc.instruments or [])  # same instruments: the description's order stays
+    else:
+        desc.reasons["instruments"] = (desc.reasons.get("instruments", "")
+                                       + f"; planner: tracks {', '.join(f'{t}={n}' for t, n in table.items())}")
+        desc.instruments = inst
+    desc.text = description_text(desc, duration_s=float(features.duration_s) or None)
 
 
 # Motion speed (px/s at analysis size) at which the absolute motion level reaches 0.5.
 _SPEED_REF_PX_S = 20.0
-
-
-def _mean_or(x: np.ndarray, default: float) -> float:
-    """Mean of the finite values of ``x``, or ``default`` when there are none."""
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    return float(x.mean()) if x.size else default
 
 
 def _window_max(t: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -533,48 +526,57 @@ def _metrical_prior(bpb: int) -> np.ndarray:
 TEMPO_WINDOW = 0.06  # the nominal tempo is searched within this of the description's tempo
 
 
-def _base_tempo(features: Features, cfg: PlanConfig, desc: Description, ref: Reference | None,
-                mood: str) -> tuple[float, float, float, str]:
+def _base_tempo(cfg: PlanConfig, desc: Description) -> tuple[float, float, float, str]:
     """The description's tempo, the nominal search window, the section tempo warp, the reason.
 
-    Priority: the user's tempo (kept exactly; only hit points bend it, <= ``beat_warp``) > a
-    description's tempo (user-written or edited: the nominal stays on it; derived from the
-    video: searched within +-``TEMPO_WINDOW``). Without a description the planner derives the
-    same description ``videobgm describe`` prints and takes its tempo. No half / double time:
-    the mood's tempo range (``vocab.MOODS``, at most x1.25 either side) never holds a factor of 2.
+    The tempo is always the description's. A user option (``--tempo``) is kept exactly (only hit
+    points bend it, <= ``beat_warp``); an edited / text tempo keeps the nominal on it; a tempo the
+    description derived from the video is searched within +-``TEMPO_WINDOW``. No half / double
+    time: the window never holds a factor of 2.
     """
-    if cfg.tempo_bpm is not None:
-        t = _check_tempo(cfg.tempo_bpm, "tempo")
-        return t, 0.0, 0.0, f"user tempo {t:g} bpm (every section at it; hit points bend <= {100 * cfg.beat_warp:g}%)"
-    from_video = (desc.source or "video") == "video"
-    if desc.tempo_bpm is not None and not from_video:
-        t = _check_tempo(desc.tempo_bpm, "tempo in description")
-        return t, 0.0, float(cfg.max_tempo_warp), f"description tempo {t:g} bpm ({desc.source})"
-    if desc.tempo_bpm is not None:
-        t = _check_tempo(desc.tempo_bpm, "tempo in description")
-        why = f"video description's tempo {t:g} bpm"
-    else:
-        from videobgm.describe import describe
+    from videobgm.describe import field_origin
 
-        d = describe(features, labels=features.labels or None)
-        t = _check_tempo(d.tempo_bpm, "derived description tempo")
-        why = f"derived description's tempo {t:g} bpm ({d.reasons.get('tempo', '')})"
+    t = _check_tempo(desc.tempo_bpm if desc.tempo_bpm is not None else
+                     sum(vocab.VIDEO_TEMPO_RANGE_BPM) / 2, "tempo in description")
+    origin = field_origin(desc, "tempo_bpm")
+    if cfg.tempo_bpm is not None or origin == "user option":
+        return t, 0.0, 0.0, f"user tempo {t:g} bpm (every section at it; hit points bend <= {100 * cfg.beat_warp:g}%)"
+    if origin != "video":
+        return t, 0.0, float(cfg.max_tempo_warp), f"description tempo {t:g} bpm ({origin})"
+    why = f"description's tempo {t:g} bpm ({desc.reasons.get('tempo', '')})"
     return t, TEMPO_WINDOW, float(cfg.max_tempo_warp), why
 
 
+def description_energy(desc: Description, times_s: np.ndarray, duration_s: float) -> np.ndarray:
+    """The description's energy at ``times_s``: its sections' energies by time, else its energy
+    curve spread evenly over the duration, else 0.5."""
+    t = np.asarray(times_s, dtype=float)
+    secs = [s for s in desc.sections if "start_s" in s and "end_s" in s]
+    if secs:
+        out = np.full(t.shape, float(secs[-1].get("energy", 0.5)))
+        for s in reversed(secs):
+            inside = (t >= float(s["start_s"])) & (t < float(s["end_s"]))
+            out[inside] = float(s.get("energy", 0.5))
+        return out
+    if desc.energy_curve:
+        e = np.asarray(desc.energy_curve, dtype=float)
+        return np.interp(t / max(duration_s, 1e-9), (np.arange(e.size) + 0.5) / e.size, e)
+    return np.full(t.shape, 0.5)
+
+
 def _make_sections(bounds: dict[int, tuple[str, int | None]], bar_times: np.ndarray,
-                   speed: np.ndarray, ft: np.ndarray, reasons: dict[str, str]) -> list[Section]:
+                   desc: Description, reasons: dict[str, str]) -> list[Section]:
     n_bars = len(bar_times) - 1
     edges = sorted({*bounds, n_bars})
-    bar_speed = _interval_means(ft, speed, bar_times) if ft.size else np.zeros(n_bars)
-    lvl = rank_quantiles(bar_speed) if n_bars else bar_speed
+    # each bar's energy is the description's at the bar's centre (the one source of energy)
+    lvl = description_energy(desc, 0.5 * (bar_times[:-1] + bar_times[1:]), float(bar_times[-1]))
     sections = []
     for a, z in zip(edges[:-1], edges[1:]):
         energy = float(np.mean(lvl[a:z])) if z > a else 0.5
         sections.append(Section(start_bar=a, end_bar=z, label="", start_s=float(bar_times[a]),
                                 end_s=float(bar_times[z]), energy=round(energy, 3),
                                 reason=bounds[a][0]))
-    # labels: intro/outro around >= 3 sections; the rest verse/chorus by motion energy
+    # labels: intro/outro around >= 3 sections; the rest verse/chorus by the description's energy
     mids = sections[1:-1] if len(sections) >= 3 else sections
     med = float(np.median([s.energy for s in mids])) if mids else 0.5
     for s in sections:
@@ -633,4 +635,84 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "fill_bars": [int(b) for b in c.fill_bars],
         "ending_bar": None if c.ending_bar is None else int(c.ending_bar),
         "fade_out_s": plan.fade_out_s,
+        "instruments": dict(plan.instruments),
+        "description": plan.description.to_dict() if plan.description is not None else None,
+        "regenerations": [dict(r) for r in plan.regenerations],
     }
+
+
+def plan_from_dict(d: dict[str, Any]) -> Plan:
+    """Read :func:`plan_to_dict`'s output back into a :class:`Plan` (round trip).
+
+    Raises
+    ------
+    InputError
+        One line naming the missing or malformed field.
+    """
+    from videobgm.theory import parse_key
+
+    if not isinstance(d, dict):
+        raise InputError(f"a plan must be a JSON object, got {type(d).__name__}")
+    try:
+        bpb = int(d["beats_per_bar"])
+        n_bars = int(d["n_bars"])
+        spb = bpb * STEPS_PER_BEAT
+        c = d["controls"]
+        accents = np.zeros(n_bars * spb, dtype=bool)
+        accents[np.asarray(c["accent_steps"], dtype=int)] = True
+        melody = None
+        if c.get("melody_bars") is not None:
+            melody = np.zeros(n_bars, dtype=bool)
+            melody[np.asarray(c["melody_bars"], dtype=int)] = True
+        controls = Controls(
+            n_bars=n_bars, beats_per_bar=bpb,
+            density_per_bar=np.asarray(c["density_per_bar"], dtype=np.int64),
+            strength_per_beat=np.asarray(c["strength_per_beat"], dtype=np.int64),
+            accent_steps=accents,
+            chords=[Chord(onset_16th=int(ch["onset_16th"]), root=int(ch["root"]),
+                          quality=str(ch["quality"])) for ch in c["chords"]],
+            key_tonic=parse_key(d["key"]), mode=str(d["mode"]), tracks=tuple(d["tracks"]),
+            tempo_bpm=float(d["tempo_bpm"]), melody_bars=melody,
+            hits=tuple((int(h["step"]), str(h["kind"])) for h in d.get("hit_points", [])),
+            fill_bars=tuple(int(b) for b in d.get("fill_bars", [])),
+            ending_bar=None if d.get("ending_bar") is None else int(d["ending_bar"]),
+        )
+        desc = d.get("description")
+        return Plan(
+            duration_s=float(d["duration_s"]), tempo_bpm=float(d["tempo_bpm"]), beats_per_bar=bpb,
+            beat_times_s=np.asarray(d["beat_times_s"], dtype=float),
+            sections=[Section(**s) for s in d["sections"]], controls=controls,
+            programs={str(k): int(v) for k, v in d["programs"].items()},
+            style=str(d.get("style", "pop")), mood=str(d.get("mood", "neutral")),
+            reasons=dict(d.get("reasons", {})), seed=int(d.get("seed", 0)),
+            cuts=[dict(x) for x in d.get("cuts", [])], fade_out_s=d.get("fade_out_s"),
+            instruments=dict(d.get("instruments", {})),
+            description=None if desc is None else Description.from_dict(desc),
+            regenerations=[dict(r) for r in d.get("regenerations", [])],
+        )
+    except KeyError as exc:
+        raise InputError(f"plan is missing the field {exc.args[0]!r}") from None
+    except (TypeError, ValueError, IndexError) as exc:
+        raise InputError(f"plan has a malformed field: {exc}") from None
+
+
+def load_plan(path: Any) -> Plan:
+    """The one reader of ``plan.json`` (``score --plan``'s record, or a bare plan dict).
+
+    Raises
+    ------
+    InputError
+        Unreadable file, invalid JSON or not a plan (one line).
+    """
+    from videobgm import schema
+
+    data = schema.load_json(path, "plan")
+    if isinstance(data, dict) and isinstance(data.get("plan"), dict):
+        inner = dict(data["plan"])
+        if inner.get("description") is None and isinstance(data.get("description"), dict):
+            inner["description"] = data["description"]
+        data = inner
+    if not isinstance(data, dict) or "sections" not in data:
+        raise InputError(f"{path} is not a plan.json (no 'plan' with 'sections'; write one with "
+                         f"`videobgm score ... --plan plan.json`)")
+    return plan_from_dict(data)

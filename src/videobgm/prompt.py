@@ -2,7 +2,7 @@
 
 Rules, in order (each match is recorded in ``Description.reasons``):
 
-1. tempo: a number followed by ``bpm`` / ``beats per minute`` (30..300, else an error), or a tempo
+1. tempo: a number followed by ``bpm`` / ``beats per minute`` (``vocab.TEMPO_LIMITS_BPM``, else an error), or a tempo
    word (``slow``, ``fast``, ...; :data:`videobgm.vocab.TEMPO_WORDS`);
 2. key and mode: ``D minor``, ``F# major``, ``Bb maj``, ``Am``, ``key of G``; a bare ``major`` /
    ``minor`` sets only the mode;
@@ -29,9 +29,6 @@ from videobgm.types import Description
 MAX_PROMPT_CHARS = 10_000  # longer prompts are refused (CLI and UI; ``UIConfig.max_text_chars``)
 MIN_COS = 0.25  # mood anchors: the closest mood is adopted from this cosine up
 MIN_COS_STYLE = 0.5  # style anchors are less reliable: only clear matches count
-# the planner's own mood -> style defaults (plan.MOOD_STYLE), so a prompt and a plan agree
-MOOD_DEFAULT_STYLE = {"calm": "ambient", "happy": "pop", "sad": "cinematic", "tense": "cinematic",
-                      "epic": "cinematic", "playful": "pop"}
 _STOP = set("""a an the and or with of in on at for to by from some very more less bit little
 music song songs track piece background feel feeling vibe vibes style like mood tone sound sounds
 kind sort type please make give me i want that this is it its into over under""".split())
@@ -117,7 +114,7 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None,
     Raises
     ------
     OptionError
-        Empty or too long prompt, or a tempo outside 30..300 bpm.
+        Empty or too long prompt, or a tempo outside ``vocab.TEMPO_LIMITS_BPM``.
     """
     text = str(text)
     limit = MAX_PROMPT_CHARS if max_chars is None else int(max_chars)
@@ -139,8 +136,9 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None,
     m = _TEMPO_RE.search(low) or _TEMPO2_RE.search(low)
     if m:
         tempo = float(m.group(1))
-        if not 30.0 <= tempo <= 300.0:
-            raise OptionError(f"tempo {tempo:g} bpm in the prompt is outside 30..300 bpm")
+        lo, hi = vocab.TEMPO_LIMITS_BPM
+        if not lo <= tempo <= hi:
+            raise OptionError(f"tempo {tempo:g} bpm in the prompt is outside {lo:g}..{hi:g} bpm")
         reasons["tempo"] = f"'{prompt[m.start():m.end()]}' -> {tempo:g} bpm"
         consume(m.start(), m.end())
     # 2. key and mode (on the original case: 'A' is a key, 'a' only with a mode word)
@@ -276,7 +274,7 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None,
             mode = md.mode
             reasons["mode"] = f"no mode named -> {mode} (default for mood {mood})"
         if style is None:
-            style = MOOD_DEFAULT_STYLE[mood]
+            style = md.style
             reasons["style"] = f"no style named -> {style} (default for mood {mood})"
     unmapped = [w for w in re.findall(r"[a-z][a-z'-]*", "".join(c if not used[i] else " " for i, c in enumerate(low)))
                 if w not in _STOP and len(w) > 1]

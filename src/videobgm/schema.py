@@ -35,8 +35,9 @@ MAX_ITEMS = 100_000  # sections, energy curve points, reasons, visual labels
 MAX_ANALYSIS_FPS = 240.0  # analysed frames per second of video (bounds every per-frame array)
 MAX_FPS = 1000.0
 MAX_SIDE_PX = 65_536
-TEMPO_RANGE_BPM = (30.0, 300.0)  # a description's tempo (the prompt parser's range)
-SOURCES = ("video", "text", "image", "edited")
+from videobgm.vocab import TEMPO_LIMITS_BPM as TEMPO_RANGE_BPM  # noqa: E402 (the one tempo range)
+
+SOURCES = ("video", "text", "image", "edited", "options")
 _NUM = (int, float)
 _INT_LIMIT = 2**53
 

@@ -400,6 +400,9 @@ class Plan:
     seed: int = 0
     cuts: list[dict[str, Any]] = field(default_factory=list)
     fade_out_s: float | None = None
+    instruments: dict[str, str] = field(default_factory=dict)  # track -> lexicon instrument name
+    description: Description | None = None  # the description that plays (planner's values written back)
+    regenerations: list[dict[str, Any]] = field(default_factory=list)  # {"bars": [a, b], "seed": s}
 
     @property
     def n_bars(self) -> int:

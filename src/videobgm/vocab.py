@@ -1,4 +1,5 @@
-"""Music words shared by the bridges: moods, styles, instruments, keys, tempo bins.
+"""The lexicon: the one definition of moods, styles, instruments, their words and anchors, and
+every tempo / energy / density range (issue 16: ``grep`` finds each table here and only here).
 
 Plain data and small pure functions (NumPy-free), so that the text bridge (``describe.py``), the
 music bridge (``retrieve.py``) and the planner can agree on one vocabulary without importing each
@@ -12,11 +13,10 @@ controllability benchmark measures against (``bench/controllability.py``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from videobgm.errors import OptionError
-from videobgm.types import PITCH_CLASS_NAMES
+from videobgm.theory import key_name, parse_key  # noqa: F401 (the lexicon's key words)
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Mood:
     energy: float  # default section energy in [0, 1]
     words: tuple[str, ...]  # synonyms recognised in free text (lower case)
     anchors: tuple[str, ...]  # phrases for sentence-embedding nearest-neighbour matching
+    style: str = "pop"  # the style a prompt / an option naming only this mood gets
 
 
 MOODS: dict[str, Mood] = {
@@ -41,42 +42,43 @@ MOODS: dict[str, Mood] = {
               "tranquil", "chill", "soothing", "dreamy", "lullaby", "meditative", "tender"),
              ("a calm peaceful quiet scene", "relaxing soothing gentle music",
               "a serene landscape at dawn", "soft dreamy lullaby",
-              "a slow quiet morning with a cup of tea", "gentle waves on an empty beach")),
+              "a slow quiet morning with a cup of tea", "gentle waves on an empty beach"), style="ambient"),
         Mood("happy", 0.65, 0.8, 112.0, "major", 0.65,
              ("happy", "joyful", "joy", "cheerful", "upbeat", "sunny", "uplifting", "positive",
               "celebration", "celebrate", "party", "summer", "wedding", "bright", "optimistic"),
              ("happy cheerful upbeat music", "a sunny day at the beach with friends",
               "a joyful celebration", "uplifting optimistic song",
-              "friends laughing together on a road trip", "a bright festival full of colour")),
+              "friends laughing together on a road trip", "a bright festival full of colour"), style="pop"),
         Mood("sad", 0.25, -0.7, 77.0, "minor", 0.3,
              ("sad", "melancholic", "melancholy", "sorrow", "sorrowful", "lonely", "nostalgic",
               "tearful", "grief", "heartbreak", "heartbroken", "rainy", "rain", "gloomy",
               "mournful", "farewell", "funeral", "longing"),
              ("sad melancholic music", "a lonely rainy evening", "a farewell full of sorrow",
               "nostalgic memories of the past", "missing someone you love, heartbroken",
-              "an empty room after someone has gone")),
+              "an empty room after someone has gone"), style="cinematic"),
         Mood("tense", 0.75, -0.6, 104.0, "minor", 0.7,
              ("tense", "tension", "suspense", "suspenseful", "scary", "horror", "thriller",
               "anxious", "dark", "ominous", "danger", "dangerous", "chase", "creepy", "mystery",
               "mysterious", "spooky"),
              ("tense suspenseful thriller music", "a dark scary night chase",
               "ominous danger is coming", "a mysterious creepy place",
-              "someone is following you in an abandoned building")),
+              "someone is following you in an abandoned building"), style="cinematic"),
         Mood("epic", 0.9, 0.1, 114.0, "minor", 0.85,
              ("epic", "heroic", "triumphant", "powerful", "grand", "majestic", "battle",
               "adventure", "inspiring", "inspirational", "glorious", "intense", "dramatic"),
              ("epic heroic orchestral music", "a grand battle in the mountains",
               "a triumphant powerful adventure", "dramatic trailer music",
-              "soaring over snowy peaks at sunrise", "the final race to the finish line")),
+              "soaring over snowy peaks at sunrise", "the final race to the finish line"), style="cinematic"),
         Mood("playful", 0.7, 0.7, 119.0, "major", 0.6,
              ("playful", "fun", "funny", "quirky", "bouncy", "cute", "silly", "whimsical",
               "cartoon", "kids", "children", "comedy", "goofy", "energetic", "lively"),
              ("playful quirky fun music", "cute animals playing", "a silly cartoon comedy",
               "lively bouncy song for kids", "a puppy chasing its own tail",
-              "a funny clumsy cooking video")),
+              "a funny clumsy cooking video"), style="pop"),
     )
 }
 NEUTRAL_MOOD = "neutral"
+MOOD_NAMES: tuple[str, ...] = (NEUTRAL_MOOD, *MOODS)  # every mood the planner accepts
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,8 @@ STYLES: dict[str, Style] = {
 }
 
 
-# canonical instrument name -> (GM program, synonyms). Names and programs are the planner's
-# (``plan.INSTRUMENTS``; a test checks they agree); the planner assigns them to tracks.
+# canonical instrument name -> (GM program, synonyms); the planner assigns them to tracks with
+# :func:`assign_tracks` ("drums" is the percussion channel).
 INSTRUMENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     "piano": (0, ("piano", "pianos", "keys", "grand piano", "acoustic piano")),
     "bright_piano": (1, ("bright piano", "bright_piano")),
@@ -148,6 +150,90 @@ INSTRUMENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     "drums": (0, ("drums", "drum", "percussion", "beat", "beats", "drum kit")),
 }
 
+# instruments that take the bass track when named (the others are pitched: melody/piano/bridge)
+BASS_INSTRUMENTS: tuple[str, ...] = ("bass", "acoustic_bass", "synth_bass", "cello")
+
+# ---- ranges (the one definition of each; configs, CLI, UI, schema and prompt import them) -------
+TEMPO_LIMITS_BPM: tuple[float, float] = (20.0, 300.0)  # any tempo a user, text or JSON may give
+VIDEO_TEMPO_RANGE_BPM: tuple[float, float] = (70.0, 140.0)  # a video's tempo is folded into this
+SCALE_RANGE: tuple[float, float] = (0.0, 4.0)  # density / strength scale: (low, high]
+ENERGY_RANGE: tuple[float, float] = (0.0, 1.0)  # section energy
+
+
+def check_tempo(t: object, what: str = "tempo") -> float:
+    """The one tempo check: a finite number within :data:`TEMPO_LIMITS_BPM` (one-line error)."""
+    try:
+        v = float(t)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise OptionError(f"{what} must be a number in bpm, got {t!r}") from None
+    lo, hi = TEMPO_LIMITS_BPM
+    if not (v == v and lo <= v <= hi):
+        raise OptionError(f"{what} must be between {lo:g} and {hi:g} bpm, got {v:g}")
+    return v
+
+
+def check_scale(v: object, what: str) -> float:
+    """The one density/strength-scale check: a number in :data:`SCALE_RANGE` ``(low, high]``."""
+    lo, hi = SCALE_RANGE
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise OptionError(f"{what} must be a number in ({lo:g}, {hi:g}], got {v!r}") from None
+    if not (f == f and lo < f <= hi):
+        raise OptionError(f"{what} must be in ({lo:g}, {hi:g}], got {f:g}")
+    return f
+
+
+def check_choice(value: object, accepted: tuple[str, ...] | dict, what: str) -> str:  # type: ignore[type-arg]
+    """The one check of a named control (mood, style, mode): lower-cased, one-line error."""
+    v = str(value).strip().lower()
+    if v not in accepted:
+        raise OptionError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
+    return v
+
+
+def assign_tracks(names: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Track -> instrument for a list of canonical instrument names (the one rule).
+
+    Pitched instruments in order take melody, then the piano (accompaniment) track, then the
+    bridge; with two, the first also plays the accompaniment and the second the bridge; the
+    first bass instrument takes the bass track; ``drums`` the drum track.
+    """
+    pitched = [n for n in names if n != "drums" and n not in BASS_INSTRUMENTS]
+    basses = [n for n in names if n in BASS_INSTRUMENTS]
+    table: dict[str, str] = {}
+    if pitched:
+        table["melody"] = pitched[0]
+        if len(pitched) == 2:
+            table["piano"], table["bridge"] = pitched[0], pitched[1]
+        else:
+            table["piano"] = pitched[1] if len(pitched) > 1 else pitched[0]
+            table["bridge"] = pitched[2] if len(pitched) > 2 else table["piano"]
+    elif basses:  # only basses named: the first plays everything pitched
+        table["melody"] = table["piano"] = table["bridge"] = basses[0]
+    if basses:
+        table["bass"] = basses[0]
+    if "drums" in names:
+        table["drums"] = "drums"
+    return table
+
+
+def track_instruments(table: dict[str, str]) -> list[str]:
+    """The distinct instruments of a track table, in first-use order (a description's list)."""
+    return list(dict.fromkeys(table.values()))
+
+
+# visual label word -> (mood, style) votes
+LABEL_HINTS: dict[str, tuple[str | None, str | None]] = {
+    "beach": ("happy", "acoustic"), "sea": ("calm", "ambient"), "ocean": ("calm", "ambient"),
+    "sunset": ("calm", "acoustic"), "forest": ("calm", "ambient"), "nature": ("calm", "acoustic"),
+    "mountain": ("epic", "cinematic"), "city": (None, "electronic"), "night": ("tense", "electronic"),
+    "party": ("happy", "electronic"), "concert": ("happy", "pop"), "sport": ("epic", "electronic"),
+    "car": (None, "electronic"), "rain": ("sad", "ambient"), "snow": ("calm", "ambient"),
+    "wedding": ("happy", "acoustic"), "dog": ("playful", "pop"), "cat": ("playful", "pop"),
+    "child": ("playful", "pop"), "food": ("happy", "acoustic"), "fire": ("tense", "cinematic"),
+}
+
 # tempo bins used by retrieval and its evaluation (upper edges, bpm)
 TEMPO_BINS: tuple[tuple[str, float, float], ...] = (
     ("slow", 0.0, 80.0),
@@ -161,41 +247,12 @@ TEMPO_WORDS: dict[str, float] = {
     "driving": 124.0, "rapid": 136.0,
 }
 
-_NOTE = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
 def tempo_bin(tempo_bpm: float) -> str:
     """Name of the tempo bin (``slow`` < 80 <= ``moderate`` < 100 <= ``medium`` < 120 <= ``fast``)."""
     for name, lo, hi in TEMPO_BINS:
         if lo <= tempo_bpm < hi:
             return name
     return TEMPO_BINS[-1][0]
-
-
-def parse_key(name: str) -> int:
-    """Pitch class 0..11 of a key name such as ``"C"``, ``"F#"``, ``"Bb"``, ``"Gb"``.
-
-    Raises
-    ------
-    OptionError
-        When the name is not a note name.
-    """
-    s = str(name).strip().replace("♯", "#").replace("♭", "b")
-    m = re.fullmatch(r"([A-Ga-g])\s*(#|b|-?sharp|-?flat|\s+sharp|\s+flat)?", s)
-    if not m:
-        raise OptionError(f"unknown key {name!r}; accepted: a note name such as C, F#, Bb")
-    pc = _NOTE[m.group(1).upper()]
-    acc = (m.group(2) or "").strip().lstrip("-")
-    if acc in ("#", "sharp"):
-        pc += 1
-    elif acc in ("b", "flat"):
-        pc -= 1
-    return pc % 12
-
-
-def key_name(pc: int) -> str:
-    """Canonical name of pitch class ``pc`` (sharps, as in :data:`PITCH_CLASS_NAMES`)."""
-    return PITCH_CLASS_NAMES[int(pc) % 12]
 
 
 def instrument_program(name: str) -> int:

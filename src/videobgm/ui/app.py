@@ -186,7 +186,7 @@ def build_app(
                 ctrl = MusicControls.from_inputs(mo, sty, tem, k, mde, ins, den, sd)
             except (OptionError, ValueError, TypeError) as exc:
                 msg = f"**Check the controls:** {exc}"
-                return msg, gr.update(), gr.update(), gr.update(), gr.update(), st, gr.update()
+                return msg, gr.update(), gr.update(), gr.update(), gr.update(), st, gr.update(), gr.update()
             o = h.generate(st, text, ctrl, progress)
             return _result_updates(o)
 
@@ -199,9 +199,12 @@ def build_app(
         def _result_updates(o: Outcome):
             if not o.ok:
                 gr.Warning(o.status.replace("**", ""), duration=6)
-                return o.status, gr.update(), gr.update(), gr.update(), gr.update(), o.state, gr.update()
+                return (o.status, gr.update(), gr.update(), gr.update(), gr.update(), o.state,
+                        gr.update(), gr.update())
             keep = gr.update(choices=o.sections)
-            return o.status, o.figure, o.video, o.files, keep, o.state, gr.update()
+            # the description box shows what plays (the planner's values written back)
+            text = o.description_text if o.description_text is not None else gr.update()
+            return o.status, o.figure, o.video, o.files, keep, o.state, gr.update(), text
 
         def on_section(value: str | None):
             if not value:
@@ -221,7 +224,7 @@ def build_app(
             return "Upload a video to start.", None, SessionState()
 
         video_in.clear(on_clear, [state], [status, plot, state], queue=False)
-        result_outs = [status, plot, video_out, files_out, section, state, first_bar]
+        result_outs = [status, plot, video_out, files_out, section, state, first_bar, desc]
         generate_btn.click(on_generate, [state, desc, *controls], result_outs,
                            api_name="generate", show_progress_on=[plot, video_out], **work)
         regen_btn.click(on_regenerate, [state, first_bar, last_bar, new_seed],

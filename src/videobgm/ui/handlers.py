@@ -96,8 +96,9 @@ class MusicControls:
         tempo_f = None
         if tempo not in (None, "", 0, 0.0):
             tempo_f = float(tempo)
-            if not 20.0 <= tempo_f <= 300.0:
-                raise OptionError(f"tempo must be between 20 and 300 BPM (0 = auto), got {tempo_f:g}")
+            from videobgm import vocab
+
+            vocab.check_tempo(tempo_f, "tempo (0 = auto)")
         dens = 1.0 if density in (None, "") else float(density)
         if not 0.0 < dens <= 10.0:
             raise OptionError(f"density must be in (0, 10], got {dens:g}")
@@ -414,6 +415,9 @@ class UIHandlers:
                 progress(0.85, desc="planning sections")
                 plan = pipe.plan(features, description=description)
                 state.preview_plan = plan
+                if getattr(plan, "description", None) is not None:
+                    description = plan.description  # with the planner's values written back
+                    state.description = description
         except VideobgmError as exc:
             msg = str(exc)
             if video_path:  # the upload's temporary path means nothing to the user
@@ -470,12 +474,14 @@ class UIHandlers:
                 progress(0.2, desc=f"composing {plan.n_bars} bars")
                 score = pipe.compose(plan)
                 result = Result(features=state.features, plan=plan, score=score,
-                                description=description)
+                                description=getattr(plan, "description", None) or description)
                 progress(0.6, desc="writing MIDI, rendering audio, muxing the video")
                 result, files = self._write(pipe, result, state)
         except VideobgmError as exc:
             return Outcome(False, f"**Generation failed:** {exc}", state)
         state.result, state.config = result, cfg
+        if result.description is not None:  # the box shows what plays
+            state.description = result.description
         state.history.append(f"v{state.version}: generated with seed {controls.seed}")
         from videobgm.ui.plot import feature_figure
 
@@ -486,7 +492,8 @@ class UIHandlers:
                   f"{result.plan.n_bars} bars, {n_notes} notes, seed {controls.seed}. "
                   f"{_timings(result)}")
         return Outcome(True, status, state, figure=fig, video=result.output_path, files=files,
-                       sections=section_choices(result.plan))
+                       sections=section_choices(result.plan),
+                       description_text=result.description.text if result.description else None)
 
     def _regenerate(self, state: SessionState | None, first_bar: Any, last_bar: Any, seed: Any,
                     progress: ProgressCb) -> Outcome:
