@@ -181,9 +181,15 @@ def choose_instruments(cfg: PlanConfig, desc: Description, mood: str,
             table["drums"] = "drums"
         why_i = f"{src}: {', '.join(names)}"
     else:
-        if mood in ("calm", "sad"):
+        from videobgm.styles import has_drums
+
+        named = cfg.style is not None or bool(desc.style)
+        drums = has_drums(style, mood, style_named=named)
+        if drums:
+            table["drums"] = "drums"
+        else:
             table.pop("drums", None)
-        why_i = f"{style} style table" + (" (no drums for a calm/sad mood)" if mood in ("calm", "sad") else "")
+        why_i = f"{style} style table" + ("" if drums else f" (no drums: {style} idiom / {mood} mood)")
     tracks = tuple(t for t in TRACKS if t in table)
     programs = {t: INSTRUMENTS[table[t]] for t in tracks}
     reasons["instruments"] = f"{why_i} -> " + ", ".join(f"{t}={table[t]} (GM {programs[t]})" for t in tracks)
