@@ -161,6 +161,23 @@ def idiom(style: str, mood: str | None = None) -> Idiom:
     )
 
 
+def fit_tempo(tempo_bpm: float, style: str, mood: str, *, visual: bool) -> tuple[float, str]:
+    """A tempo derived from the video, fitted to the style x mood range: folded by a factor of
+    2 when that lands inside it; otherwise moved to the nearest bound unless the video has a
+    reliable periodic motion (``visual``), whose tempo then wins. Returns (tempo, reason)."""
+    lo, hi = idiom(style, mood).tempo_range_bpm
+    t = float(tempo_bpm)
+    if lo <= t <= hi:
+        return t, ""
+    for f in (2.0, 0.5):
+        if lo <= t * f <= hi:
+            return t * f, f"folded x{f:g} into the {style}/{mood} range {lo:g}-{hi:g} bpm"
+    if visual:
+        return t, f"kept: the visual tempo wins over the {style}/{mood} range {lo:g}-{hi:g} bpm"
+    c = min(max(t, lo), hi)
+    return c, f"moved into the {style}/{mood} range {lo:g}-{hi:g} bpm"
+
+
 def has_drums(style: str, mood: str, *, style_named: bool) -> bool:
     """Whether a plan in ``style`` / ``mood`` gets a drum track: the style's drum idiom decides
     when the user or a prompt named the style; a style the video's mood chose drops its drums
