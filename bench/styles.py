@@ -36,7 +36,7 @@ PROMPTS = {
     "upbeat electronic dance": "electronic",
     "epic orchestral battle": "cinematic",
     "tense horror strings": "cinematic",
-    "calm acoustic guitar": "acoustic",
+    "calm folk guitar": "acoustic",  # "calm acoustic guitar" parses as ambient + acoustic_guitar
 }
 
 

@@ -118,6 +118,9 @@ def test_strum_broken_ambient_and_clash_known_answers() -> None:
     strum = [Note(b * 16 + s, "piano", p, 2, 90) for b in range(4) for s in (0, 4, 6, 10)
              for p in (45, 52, 57, 61)]
     assert idioms.strum_or_broken(_score(strum)) == 1.0
+    on_beats = [Note(b * 16 + s, "piano", p, 2, 90) for b in range(4) for s in (0, 4, 8, 12)
+                for p in (45, 52, 57, 61)]  # block chords on the beats: no strum
+    assert idioms.strum_or_broken(_score(on_beats)) == 0.0
     arp = [Note(b * 16 + 2 * i, "piano", (57, 60, 64, 69)[i % 4], 2, 80) for b in range(4) for i in range(8)]
     assert idioms.strum_or_broken(_score(arp)) == 1.0
     staccato = [dataclasses.replace(n, duration_16th=1) for n in arp]
@@ -135,6 +138,7 @@ def test_named_style_keeps_its_drums() -> None:
     assert not styles.has_drums("pop", "sad", style_named=False)
     assert not styles.has_drums("ambient", "epic", style_named=True)
     assert styles.has_drums("cinematic", "epic", style_named=False)
+    assert styles.has_drums("cinematic", "sad", style_named=False)  # toms on the hits only
 
 
 def test_texture_features_named() -> None:

@@ -58,6 +58,7 @@ from videobgm.plan_music import (  # noqa: F401 (re-exported: the planner's voca
     parse_key,
     phrase_chords,
 )
+from videobgm.styles import STYLE_IDIOMS, fit_tempo
 from videobgm.tempomap import (  # noqa: F401 (fold_tempo re-exported)
     bend_to_hits,
     fold_tempo,
@@ -270,6 +271,11 @@ def make_plan(
 
     # ---- tempo, cut hierarchy and bar grid -------------------------------------------------
     base, window, seg_warp, tempo_reason = _base_tempo(features, cfg, desc, ref, mood)
+    named = cfg.style is not None or bool(desc.style) or mood_src in ("user option", "description")
+    if window > 0 and named and style in STYLE_IDIOMS:  # a named style / mood: its tempo range
+        visual = bool(np.isfinite(features.tempo_bpm) and features.tempo_confidence >= 0.3)
+        base, fit_why = fit_tempo(base, style, mood, visual=visual)
+        tempo_reason += f"; {fit_why}" if fit_why else ""
     cut_w, cut_why = form.cut_strengths(features, cuts, duration)
     records = form.cut_records(cuts, cut_w, cut_why)
     bar_nom = bpb * 60.0 / base

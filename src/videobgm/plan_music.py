@@ -177,8 +177,11 @@ def choose_instruments(cfg: PlanConfig, desc: Description, mood: str,
             table["bridge"] = pitched[2] if len(pitched) > 2 else table["piano"]
         if basses:
             table["bass"] = basses[0]
-        if "drums" in names:
-            table["drums"] = "drums"
+        from videobgm.styles import has_drums
+
+        named = cfg.style is not None or bool(desc.style)
+        if "drums" in names or (src == "description" and has_drums(style, mood, style_named=named)):
+            table["drums"] = "drums"  # a prompt's instruments keep the style's drum idiom
         why_i = f"{src}: {', '.join(names)}"
     else:
         from videobgm.styles import has_drums

@@ -181,10 +181,11 @@ def fit_tempo(tempo_bpm: float, style: str, mood: str, *, visual: bool) -> tuple
 def has_drums(style: str, mood: str, *, style_named: bool) -> bool:
     """Whether a plan in ``style`` / ``mood`` gets a drum track: the style's drum idiom decides
     when the user or a prompt named the style; a style the video's mood chose drops its drums
-    for calm and sad moods."""
-    if STYLE_IDIOMS[style].drums == "none":
+    for calm and sad moods, except cinematic percussion (toms / timpani on the hits only)."""
+    kind = STYLE_IDIOMS[style].drums
+    if kind == "none":
         return False
-    return style_named or mood not in ("calm", "sad")
+    return style_named or kind == "cinematic" or mood not in ("calm", "sad")
 
 
 def check_tables() -> None:

@@ -130,7 +130,7 @@ STRUMS: tuple[tuple[tuple[int, bool], ...], ...] = (  # (step, down-stroke) per 
     ((0, True), (4, True), (6, False), (8, True), (10, False), (12, True), (14, False)),
 )
 SLOW_STRUMS: tuple[tuple[tuple[int, bool], ...], ...] = (
-    ((0, True), (8, True), (12, True)),
+    ((0, True), (8, True), (10, False)),  # D . D U
     ((0, True), (6, False), (8, True), (12, True)),
 )
 
@@ -178,6 +178,8 @@ def bar_rate(idm: Idiom, rate: int, density: int, spb: int, taken: int = 0) -> i
     want = max(1.0, ((1.0 - idm.model_share) * density - taken) / per)
     if idm.texture == "ostinato":  # a pulse: quarters in quiet bars, 16ths in busy ones
         options = [1, 2, 4]
+    elif idm.texture == "pad":  # sustained: re-struck at most every half bar
+        options = [r for r in (8, 16) if r <= spb] or [spb]
     else:
         options = [r for r in (1, 2, 4, 8, 16) if rate / 2 <= r <= min(spb, rate * 4)] or [min(rate, spb)]
     return min(options, key=lambda r: (abs(spb / r - want), -r))

@@ -58,7 +58,8 @@ def backbeat(score: Score) -> float:
 
 
 def strum_or_broken(score: Score) -> float:
-    """Share of accompaniment bars with a guitar strum (>= 3 onsets of >= 4 notes) or a ringing
+    """Share of accompaniment bars with a guitar strum (>= 3 onsets of >= 4 notes, one of them
+    an up-stroke off the beat) or a ringing
     broken-chord / fingerpicked pattern (>= 4 single-note onsets at one regular rate of an 8th or
     slower, >= 3 pitch classes, notes ringing at least to the next onset)."""
     spb = score.steps_per_bar
@@ -68,7 +69,8 @@ def strum_or_broken(score: Score) -> float:
     for b in range(nb):
         notes = bars.get(b, [])
         at = Counter(n.onset_16th for n in notes)
-        if sum(1 for c in at.values() if c >= 4) >= 3:
+        chords = [o for o, c in at.items() if c >= 4]
+        if len(chords) >= 3 and any(o % STEPS_PER_BEAT for o in chords):
             ok += 1
             continue
         single = sorted(n for n in notes if at[n.onset_16th] == 1)
