@@ -153,3 +153,14 @@ def test_legacy_controls_unchanged() -> None:
     assert arrange.rule_notes(legacy) == (arrange.bass_notes(legacy) + arrange.drum_notes(legacy)
                                           + arrange.form_notes(legacy))
     assert textures.texture_notes(legacy, styles.idiom("pop")) == []
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_each_style_passes_its_own_check_in_every_mood(style: str) -> None:
+    hits = [k for k, _ in HITS]
+    for mood in MOODS:
+        s = Score(notes=sorted(arrange.rule_notes(_controls(style, mood))), n_bars=N_BARS)
+        ok, what = idioms.check(style, s, hits)
+        assert ok, (mood, what)
+        others = [c for c in idioms.CHECKS if c != style and not idioms.check(c, s, hits)[0]]
+        assert len(others) >= 3, (mood, others)

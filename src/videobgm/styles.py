@@ -130,8 +130,7 @@ MOOD_COLOURS: dict[str, MoodColour] = {
                         ),
     "epic": MoodColour((92.0, 140.0), 2.0, -2, 0.9, 16, octave_double=True, bass="driving",
                        texture={"acoustic": "strum"}),
-    "playful": MoodColour((104.0, 140.0), 1.0, 7, 0.5, 8, bass="bouncy",
-                          texture={"ambient": "alberti", "acoustic": "alberti"}),
+    "playful": MoodColour((104.0, 140.0), 1.0, 7, 0.5, 8, bass="bouncy"),
 }
 
 
@@ -157,7 +156,7 @@ def idiom(style: str, mood: str | None = None) -> Idiom:
         register=(base.register[0] + colour.register_shift, base.register[1] + colour.register_shift),
         step_16th=step, articulation=min(1.0, base.articulation * colour.articulation),
         velocity=max(30, min(120, base.velocity + colour.velocity)),
-        bass=colour.bass or base.bass, clash=colour.clash, octave_double=colour.octave_double,
+        bass=base.bass if base.bass == "sustained" else colour.bass or base.bass, clash=colour.clash, octave_double=colour.octave_double,
     )
 
 
