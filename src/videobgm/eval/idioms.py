@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -57,30 +57,32 @@ def backbeat(score: Score) -> float:
     return sum(1 for b in range(nb) if {n.onset_16th % spb for n in bars.get(b, [])} >= want) / nb
 
 
+def _bar_share(score: Score, pattern: Callable[[list[Note]], bool]) -> float:
+    """Share of the counted bars whose accompaniment notes satisfy ``pattern``."""
+    bars = _by_bar(score.track_notes(ACCOMPANIMENT), score.steps_per_bar)
+    nb = _bars(score)
+    return sum(1 for b in range(nb) if bars.get(b) and pattern(bars[b])) / nb
+
+
+def _strum_or_broken_bar(notes: list[Note]) -> bool:
+    at = Counter(n.onset_16th for n in notes)
+    chords = [o for o, c in at.items() if c >= 4]
+    if len(chords) >= 3 and any(o % STEPS_PER_BEAT for o in chords):
+        return True
+    single = sorted(n for n in notes if at[n.onset_16th] == 1)
+    if len(single) < 4 or len(single) != len(at):
+        return False
+    ioi = set(np.diff([n.onset_16th for n in single]).tolist())
+    return len(ioi) == 1 and min(ioi) >= 2 and len({n.pitch % 12 for n in single}) >= 3 \
+        and np.median([n.duration_16th for n in single]) >= min(ioi)
+
+
 def strum_or_broken(score: Score) -> float:
     """Share of accompaniment bars with a guitar strum (>= 3 onsets of >= 4 notes, one of them
-    an up-stroke off the beat) or a ringing
-    broken-chord / fingerpicked pattern (>= 4 single-note onsets at one regular rate of an 8th or
-    slower, >= 3 pitch classes, notes ringing at least to the next onset)."""
-    spb = score.steps_per_bar
-    bars = _by_bar(score.track_notes(ACCOMPANIMENT), spb)
-    nb = _bars(score)
-    ok = 0
-    for b in range(nb):
-        notes = bars.get(b, [])
-        at = Counter(n.onset_16th for n in notes)
-        chords = [o for o, c in at.items() if c >= 4]
-        if len(chords) >= 3 and any(o % STEPS_PER_BEAT for o in chords):
-            ok += 1
-            continue
-        single = sorted(n for n in notes if at[n.onset_16th] == 1)
-        if len(single) >= 4 and len(single) == len(at):
-            ons = [n.onset_16th for n in single]
-            ioi = set(np.diff(ons).tolist())
-            if len(ioi) == 1 and min(ioi) >= 2 and len({n.pitch % 12 for n in single}) >= 3 \
-                    and np.median([n.duration_16th for n in single]) >= min(ioi):
-                ok += 1
-    return ok / nb
+    an up-stroke off the beat) or a ringing broken-chord / fingerpicked pattern (>= 4
+    single-note onsets at one regular rate of an 8th or slower, >= 3 pitch classes, notes
+    ringing at least to the next onset)."""
+    return _bar_share(score, _strum_or_broken_bar)
 
 
 def median_length_beats(score: Score) -> float:
@@ -92,23 +94,17 @@ def has_drums(score: Score) -> bool:
     return any(n.track == "drums" for n in score.notes)
 
 
+def _ostinato_or_sustained_bar(notes: list[Note]) -> bool:
+    ons = {n.onset_16th for n in notes}
+    if len(ons) >= 4 and len({n.pitch % 12 for n in notes if n.velocity < 118}) <= 2:
+        return True
+    return bool(np.median([n.duration_16th for n in notes]) >= 2 * STEPS_PER_BEAT)
+
+
 def ostinato_or_sustained(score: Score) -> float:
-    """Share of accompaniment bars with an ostinato (>= 4 onsets on <= 2 pitch classes) or a
-    sustained chord (median note >= 2 beats)."""
-    spb = score.steps_per_bar
-    bars = _by_bar(score.track_notes(ACCOMPANIMENT), spb)
-    nb = _bars(score)
-    ok = 0
-    for b in range(nb):
-        notes = bars.get(b, [])
-        if not notes:
-            continue
-        ons = {n.onset_16th for n in notes}
-        if len(ons) >= 4 and len({n.pitch % 12 for n in notes if n.velocity < 118}) <= 2:
-            ok += 1
-        elif np.median([n.duration_16th for n in notes]) >= 2 * STEPS_PER_BEAT:
-            ok += 1
-    return ok / nb
+    """Share of accompaniment bars with an ostinato (>= 4 onsets on <= 2 pitch classes, hit
+    stabs aside) or a sustained chord (median note >= 2 beats)."""
+    return _bar_share(score, _ostinato_or_sustained_bar)
 
 
 def toms_on_hits(score: Score, hit_steps: Iterable[int]) -> float:
