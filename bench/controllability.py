@@ -19,6 +19,10 @@ A to B in the requested direction:
   proxy (the mode measure above, at each plan's tonic; free-tonic count printed too) is tested; otherwise the arousal proxy
   ``tempo / 100 + onsets per bar / 25`` must move with ``vocab.MOODS[m].arousal`` (pairs whose
   arousal differs by < 0.1 and that share a mode are not drawn: nothing musical tells them apart).
+* **style** - "S_A music" vs "S_B music"; measured: the style idiom checks of
+  ``videobgm.eval.idioms`` on the MIDI read back (four-on-the-floor, backbeat, strum/broken
+  chords, sustain without drums, ostinato/sustain with toms on hits). Agrees when each piece
+  passes its own style's check and fails the other's.
 
 Also reported: the absolute hit rate (tempo within 8 % of the request, estimated mode = requested,
 program present) and mean |tempo error|.
@@ -232,13 +236,31 @@ def run_agreement(videos: list[Path], out_md: Path | None) -> dict:
     return {"agree": share, "absolute": float("nan"), "extra": f"{n_ok}/{len(videos)} videos"}
 
 
+def run_style(gen: Composer, n: int, rng: random.Random) -> dict:
+    """"S_A music" vs "S_B music": agrees when each piece passes its own style's idiom check
+    (:func:`videobgm.eval.idioms.check`, measured from the MIDI read back) and fails the other's."""
+    from videobgm.eval import idioms
+
+    agree, hits = 0, 0
+    for i in range(n):
+        a, b = rng.sample(list(vocab.STYLES), 2)
+        sa, _, pa = gen(f"{a} music", i)
+        sb, _, pb = gen(f"{b} music", i)
+        ha, hb = [k for k, _ in pa.controls.hits], [k for k, _ in pb.controls.hits]
+        own_a, own_b = idioms.check(a, sa, ha)[0], idioms.check(b, sb, hb)[0]
+        agree += own_a and own_b and not idioms.check(b, sa, ha)[0] and not idioms.check(a, sb, hb)[0]
+        hits += own_a + own_b
+    return {"agree": agree / n, "absolute": hits / (2 * n),
+            "extra": "idiom checks on the MIDI (absolute = piece passes its own style's check)"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=50, help="trials per attribute")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of music per generation")
     ap.add_argument("--checkpoint", default=None, help="checkpoint folder (default: packaged)")
     ap.add_argument("--untrained", action="store_true", help="randomly initialised model (baseline)")
-    ap.add_argument("--attributes", default="tempo,mode,instrument,mood,agreement")
+    ap.add_argument("--attributes", default="tempo,mode,instrument,mood,style,agreement")
     ap.add_argument("--videos", default=None, help="folder of videos for the describe/score agreement "
                     "(default ../shared/videos)")
     args = ap.parse_args(argv)
@@ -253,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         if not names:
             return 0
     gen = Composer(args.checkpoint, args.untrained, args.duration)
-    runners = {"tempo": run_tempo, "mode": run_mode, "instrument": run_instrument, "mood": run_mood}
+    runners = {"tempo": run_tempo, "mode": run_mode, "instrument": run_instrument, "mood": run_mood,
+               "style": run_style}
     for name in names:
         r = runners[name](gen, args.n, random.Random(f"{name}-0"))
         rows.append((name, r))

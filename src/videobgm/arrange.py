@@ -17,6 +17,11 @@ the per-bar density (busier bars get busier patterns) and the accents:
 * ending (``controls.ending_bar``): the tonic chord held from that bar's downbeat to the end
   (piano triad, bass root, the melody on the tonic), one crash + kick on the downbeat.
 
+When ``controls.style`` names a lexicon style the parts follow that style x mood's idiom
+(:mod:`videobgm.styles`, realised by :mod:`videobgm.textures`): its bass and drum idioms and, for
+the tracks in ``controls.arranged``, its accompaniment texture (:func:`styled_controls` builds
+such controls from a plan). ``style == ""`` keeps the style-independent parts above.
+
 Pure functions of :class:`~videobgm.types.Controls`: the same controls give the same notes.
 """
 
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from videobgm.types import STEPS_PER_BEAT, Controls, Note
+from videobgm.types import STEPS_PER_BEAT, Controls, Note, Plan
 
 RULE_TRACKS: tuple[str, ...] = ("bass", "drums")
 KICK, SNARE, HAT, CRASH, LOW_TOM = 36, 38, 42, 49, 45
@@ -32,6 +37,9 @@ CHORD_LOW = 55  # stab / ending chords voiced upwards from G3
 MELODY_TONIC_LOW = 67  # the melody's final tonic lies in 67..78
 BASS_LOW = 36  # C2: bass notes lie in 36..47
 BUSY, MEDIUM, SPARSE = 24, 10, 1  # density thresholds (onsets per bar) of the patterns
+# share of the density / strength targets left to the model (melody + bridge) when the arranger
+# writes the accompaniment: about the melody + bridge share of POP909's onsets (~0.4)
+MODEL_SHARE = 0.4
 
 
 def _chord_roots(controls: Controls) -> np.ndarray:
@@ -105,7 +113,8 @@ def form_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
     a, b = bars or (0, controls.n_bars)
     spb = controls.steps_per_bar
     total = controls.n_bars * spb
-    drums, piano = "drums" in controls.tracks, "piano" in controls.tracks
+    drums = "drums" in controls.tracks
+    piano = "piano" in controls.tracks or "piano" in controls.arranged
     out: list[Note] = []
     for k, kind in sorted(_hits(controls).items()):
         if a * spb <= k < b * spb and not drums and piano and kind.split("+")[0] in ("section", "stab"):
@@ -184,6 +193,22 @@ def rule_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
     """The rule parts ``controls.tracks`` asks for (bass and/or drums) and the form's notes
     (stabs, pickups, the final chord; :func:`form_notes`) in bars ``[a, b)``."""
     out: list[Note] = []
+    from videobgm import styles
+
+    if controls.style in styles.STYLE_IDIOMS:
+        from videobgm import textures
+
+        idm = styles.idiom(controls.style, controls.mood)
+        if "bass" in controls.tracks:
+            out += textures.bass_line(controls, idm, bars, controls.seed)
+        if "drums" in controls.tracks:
+            out += textures.drum_part(controls, idm, controls.mood, bars, controls.seed)
+        if "piano" in controls.arranged:
+            out += textures.texture_notes(controls, idm, bars, controls.seed)
+        for track in idm.pad_tracks:
+            if track in controls.arranged:
+                out += textures.pad_layer(controls, idm, track, bars)
+        return out + form_notes(controls, bars)
     if "bass" in controls.tracks:
         out += bass_notes(controls, bars)
     if "drums" in controls.tracks:
@@ -191,8 +216,36 @@ def rule_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
     return out + form_notes(controls, bars)
 
 
+def styled_controls(plan: Plan, seed: int | None = None) -> Controls:
+    """The plan's controls with its style and mood for the arranger: the tracks whose texture
+    the style's pattern generator writes move from ``tracks`` (the model's) to ``arranged``.
+    A style outside the lexicon leaves the controls as they are."""
+    import dataclasses
+
+    from videobgm import styles
+
+    c = plan.controls
+    if plan.style not in styles.STYLE_IDIOMS:
+        return c
+    idm = styles.idiom(plan.style, plan.mood)
+    arranged = ("piano",) if idm.texture != "model" and "piano" in c.tracks else ()
+    arranged += tuple(t for t in idm.pad_tracks if t in c.tracks)
+    tracks = tuple(t for t in c.tracks if t not in arranged)
+    if not tracks:
+        tracks, arranged = c.tracks, ()
+    melody_bars = c.melody_bars
+    if [t for t in tracks if t in ("melody", "bridge", "piano")] == ["melody"]:
+        melody_bars = None  # the melody is the model's only voice: it may not be kept out of a bar
+    return dataclasses.replace(c, style=plan.style, mood=plan.mood, tracks=tracks, arranged=arranged,
+                               seed=int(plan.seed if seed is None else seed), melody_bars=melody_bars)
+
+
 def remaining_targets(controls: Controls, rule: list[Note]) -> tuple[np.ndarray, np.ndarray]:
     """Density per bar and strength per beat left for the model once the pitched rule notes count.
+
+    Where the arranger writes the accompaniment (``controls.arranged``) the model gets the
+    style's share of each target (``Idiom.model_share``, default :data:`MODEL_SHARE`) for its
+    melody and counter-melody, whatever the texture's own onsets.
 
     Returns
     -------
@@ -210,4 +263,12 @@ def remaining_targets(controls: Controls, rule: list[Note]) -> tuple[np.ndarray,
             dens[bar] -= 1
         if n.onset_16th % STEPS_PER_BEAT == 0 and n.onset_16th // STEPS_PER_BEAT < stren.shape[0]:
             stren[n.onset_16th // STEPS_PER_BEAT] -= 1
-    return np.maximum(dens, 0), np.maximum(stren, 0)
+    dens, stren = np.maximum(dens, 0), np.maximum(stren, 0)
+    if controls.arranged:  # the arranged texture is a layer of its own: the model gets its share
+        from videobgm import styles
+
+        share = styles.idiom(controls.style, controls.mood).model_share \
+            if controls.style in styles.STYLE_IDIOMS else MODEL_SHARE
+        dens = np.ceil(share * np.asarray(controls.density_per_bar)).astype(np.int64)
+        stren = np.ceil(share * np.asarray(controls.strength_per_beat)).astype(np.int64)
+    return dens, stren

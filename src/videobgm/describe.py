@@ -358,11 +358,24 @@ def resolve_description(features: Features, cfg: Any = None, edit: Description |
         if "style" not in given:
             put("style", m.style, "edited", f"default style for mood {desc.mood}")
     if ("style" in changed or "mood" in changed) and "instruments" not in given and desc.style:
+        from videobgm.styles import has_drums
+
         inst = list(vocab.STYLES[desc.style].instruments)
-        if desc.mood in ("calm", "sad") and "drums" in inst:
+        drums = has_drums(desc.style, desc.mood or "neutral", style_named="style" in given)
+        if not drums and "drums" in inst:
             inst.remove("drums")
         put("instruments", inst, "edited", f"{desc.style} style's instruments"
-            + (" (no drums for a calm/sad mood)" if desc.mood in ("calm", "sad") else ""))
+            + ("" if drums or "drums" not in vocab.STYLES[desc.style].instruments
+               else f" (no drums: {desc.style} idiom / {desc.mood} mood)"))
+    # a named style / mood fits a tempo the video suggested into its own range (issue 19)
+    if ({"style", "mood"} & given and "tempo_bpm" not in given and desc.tempo_bpm
+            and desc.style in vocab.STYLES):
+        from videobgm.styles import fit_tempo
+
+        visual = bool(np.isfinite(features.tempo_bpm) and features.tempo_confidence >= 0.3)
+        t, why = fit_tempo(float(desc.tempo_bpm), desc.style, desc.mood or "neutral", visual=visual)
+        if why and t != desc.tempo_bpm:
+            put("tempo_bpm", round(t, 1), "edited", f"video tempo {desc.tempo_bpm:g} bpm {why}")
     desc.text = description_text(desc, duration_s=float(features.duration_s) or None)
     return desc
 

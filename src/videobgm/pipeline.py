@@ -235,8 +235,11 @@ class Pipeline:
         with self._stage(5, "compose") as update:
             _test_pause("compose")
             # bass and drums, which POP909 lacks, are added by rule inside the sampler (arrange.py)
+            from videobgm.arrange import styled_controls
+
             score = generate(
-                plan.controls, model, tok, cfg, keep=keep, regenerate_bars=regenerate_bars,
+                styled_controls(plan, cfg.seed), model, tok, cfg, keep=keep,
+                regenerate_bars=regenerate_bars,
                 progress=update,
             )
         score.beat_times_s = plan.beat_times_s

@@ -60,11 +60,17 @@ def choose_key(desc: Description, reasons: dict[str, str]) -> tuple[int, str]:
 def choose_instruments(desc: Description, mood: str,
                        reasons: dict[str, str]) -> tuple[str, tuple[str, ...], dict[str, int], dict[str, str]]:
     """Style, tracks, GM programs and track -> instrument, all from the description."""
+    from videobgm.describe import field_origin
+    from videobgm.styles import has_drums
+
     default = vocab.MOODS[mood].style if mood in vocab.MOODS else "pop"
     style = check_choice(desc.style or default, STYLES, "style in description")
     reasons["style"] = f"{style} (description: {desc.reasons.get('style', 'given')})"
     names = check_instruments(desc.instruments) if desc.instruments else vocab.STYLES[style].instruments
     table = vocab.assign_tracks(names)
+    if "drums" not in table and desc.instruments and field_origin(desc, "instruments") == "text" \
+            and has_drums(style, mood, style_named=field_origin(desc, "style") != "video"):
+        table["drums"] = "drums"  # a prompt's instruments keep the style's drum idiom
     tracks = tuple(t for t in TRACKS if t in table)
     programs = {t: INSTRUMENTS[table[t]] for t in tracks}
     reasons["instruments"] = (f"description: {', '.join(names)} -> "

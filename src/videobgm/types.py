@@ -317,6 +317,14 @@ class Controls:
         Bars that end with an anacrusis (drum fill or pickup run) into the next section.
     ending_bar : int or None
         Bar of the final held tonic (rule parts only: a chord ringing to the end), or None.
+    style, mood : str
+        The plan's style and mood for the arranger's idioms (:mod:`videobgm.styles`); "" = the
+        style-independent rule parts.
+    arranged : tuple of str
+        Tracks the arranger's pattern generators write (not the model), e.g. ``("piano",)`` for
+        every style whose texture is not the POP909-learned piano.
+    seed : int
+        Seed of the arranger's pattern variations.
     """
 
     n_bars: int
@@ -333,6 +341,10 @@ class Controls:
     hits: tuple[tuple[int, str], ...] = ()
     fill_bars: tuple[int, ...] = ()
     ending_bar: int | None = None
+    style: str = ""
+    mood: str = ""
+    arranged: tuple[str, ...] = ()
+    seed: int = 0
 
     @property
     def steps_per_bar(self) -> int:
