@@ -670,7 +670,8 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
             strength_per_beat=np.asarray(c["strength_per_beat"], dtype=np.int64),
             accent_steps=accents,
             chords=[Chord(onset_16th=int(ch["onset_16th"]), root=int(ch["root"]),
-                          quality=str(ch["quality"])) for ch in c["chords"]],
+                          quality=str(ch["quality"]), bass=int(ch.get("bass", -1)))
+                    for ch in c["chords"]],
             key_tonic=parse_key(d["key"]), mode=str(d["mode"]), tracks=tuple(d["tracks"]),
             tempo_bpm=float(d["tempo_bpm"]), melody_bars=melody,
             hits=tuple((int(h["step"]), str(h["kind"])) for h in d.get("hit_points", [])),

@@ -204,8 +204,14 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
             out += [Note(g, "piano", p, max(1, end - s), vel) for p in tones if p <= hi + 12]
         return out
     if idm.texture == "strum":
-        pats = SLOW_STRUMS if rate >= 4 else STRUMS
+        # the bar's share of the density target sets how busy the strumming is: the pattern
+        # family (slow / full) and how many strings each stroke takes, so that busier bars get
+        # more notes (motion drives density) while the strum pattern stays a strum
+        target = max(2.0, (1.0 - idm.model_share) * d - taken)
+        slow = len(SLOW_STRUMS[0]) * 4.0  # notes of a slow bar with 4 strings a stroke
+        pats = SLOW_STRUMS if target <= slow else STRUMS
         pattern = pats[variant % len(pats)] if bpb == 4 else tuple((x * 4, True) for x in range(bpb))
+        n_str = int(min(6, max(4, round(target / len(pattern)))))  # a strum keeps >= 4 strings
         steps = [s for s, _ in pattern] + [spb]
         for i, (s, down) in enumerate(pattern):
             g = start + s
@@ -215,12 +221,18 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
             five = [r, r + 7, r + 12, r + 12 + third, r + 19, r + 24]
             if idm.clash:
                 five[3] = r + 13
-            strings = five if down else five[2:]
+            strings = five[:n_str] if down else five[2:][-min(n_str, 4):]
             dur = max(1, round((steps[i + 1] - s) * idm.articulation))
             vel = _metric_velocity(idm.velocity - (0 if down else 12), s, g, acc)
             out += [Note(g, "piano", p, dur, vel) for p in strings]
         return out
     onsets = list(range(0, spb, rate))
+    # a bar busier than the texture's fastest pulse allows: the excess becomes a chord tone under
+    # the beat onsets (dyads), so the bar's note count still follows its density target
+    per = NOTES_PER_ONSET.get(idm.texture, 1) * (2 if idm.octave_double else 1)
+    spare = int(round((1.0 - idm.model_share) * d - taken - per * len(onsets))) if per == 1 else 0
+    beat_onsets = [s for s in onsets if s % STEPS_PER_BEAT == 0]
+    under = set(beat_onsets[:max(0, spare)])
     for k, s in enumerate(onsets):
         g = start + s
         base = lo + (7 if (variant and idm.texture == "arpeggio") else 0)
@@ -234,7 +246,10 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
         vel = _metric_velocity(idm.velocity, s, g, acc)
         if idm.octave_double:
             pitches = pitches + [pitches[-1] + 12]
-        out += [Note(g, "piano", p, dur, vel) for p in pitches]
+        if s in under:
+            low = [t for t in tones if t < min(pitches)]
+            pitches = [low[-1] if low else min(pitches) - 12] + list(pitches)
+        out += [Note(g, "piano", p, dur, vel) for p in pitches if 21 <= p <= 108]
     return out
 
 

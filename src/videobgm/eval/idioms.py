@@ -69,8 +69,14 @@ def _strum_or_broken_bar(notes: list[Note]) -> bool:
     chords = [o for o, c in at.items() if c >= 4]
     if len(chords) >= 3 and any(o % STEPS_PER_BEAT for o in chords):
         return True
-    single = sorted(n for n in notes if at[n.onset_16th] == 1)
-    if len(single) < 4 or len(single) != len(at):
+    if max(at.values()) > 2:  # a broken chord: one note an onset, or a thumb bass under it
+        return False
+    top: dict[int, Note] = {}
+    for n in notes:
+        if n.onset_16th not in top or n.pitch > top[n.onset_16th].pitch:
+            top[n.onset_16th] = n
+    single = sorted(top.values())
+    if len(single) < 4:
         return False
     ioi = set(np.diff([n.onset_16th for n in single]).tolist())
     return len(ioi) == 1 and min(ioi) >= 2 and len({n.pitch % 12 for n in single}) >= 3 \
@@ -80,8 +86,8 @@ def _strum_or_broken_bar(notes: list[Note]) -> bool:
 def strum_or_broken(score: Score) -> float:
     """Share of accompaniment bars with a guitar strum (>= 3 onsets of >= 4 notes, one of them
     an up-stroke off the beat) or a ringing broken-chord / fingerpicked pattern (>= 4
-    single-note onsets at one regular rate of an 8th or slower, >= 3 pitch classes, notes
-    ringing at least to the next onset)."""
+    onsets at one regular rate of an 8th or slower, one note each or a thumb bass under it,
+    >= 3 pitch classes in the upper voice, notes ringing at least to the next onset)."""
     return _bar_share(score, _strum_or_broken_bar)
 
 
