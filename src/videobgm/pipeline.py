@@ -214,6 +214,10 @@ class Pipeline:
                 plan.controls, model, tok, cfg, keep=keep, regenerate_bars=regenerate_bars,
                 progress=update,
             )
+        from videobgm.dynamics import shape
+
+        # velocities follow the sections' energy and the phrases (only the bars just sampled)
+        score = shape(score, plan.sections, plan.controls.accent_steps, cfg=cfg, bars=regenerate_bars)
         score.beat_times_s = plan.beat_times_s
         score.tempo_bpm = plan.tempo_bpm
         score.programs = dict(plan.programs)

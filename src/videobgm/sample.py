@@ -58,6 +58,8 @@ class _State:
     melody_in_bar: int = 0  # melody notes in the current bar so far
     last_track: int = 0  # field value of the last note's track at this step (0 = none)
     last_pitch: int = 0
+    melody_pitch: int = -1  # MIDI pitch of the last melody note (-1: none yet)
+    melody_nct: bool = False  # whether that note was not a tone of its chord
     prev_type: int = 1
     done: bool = False
     rows: list[np.ndarray] = field(default_factory=list)
@@ -187,8 +189,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
 
     def step_max(step: int) -> int:
         s = beat_target(step)
-        if s < 0:  # not a beat onset (or strength unconstrained): no per-step limit
-            return 10**6
+        if s < 0:  # not a beat onset (or strength unconstrained): the off-beat chord cap
+            cap = int(cfg.max_offbeat_onsets)
+            return cap if cap > 0 and cfg.constrained else 10**6
         return max(s, 1) + max(0, int(cfg.strength_slack))  # s == 0 only when an accent forces it
 
     def reserve_after(step: int) -> int:
@@ -267,6 +270,25 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         if cfg.chord_tones_everywhere or (cfg.chord_tones_only_on_beats and st.step % STEPS_PER_BEAT == 0):
             pm[1:] &= chord_tones
         return pm, bias
+
+    scale_pcs = np.zeros(12, dtype=bool)
+    scale_pcs[[(controls.key_tonic + i) % 12 for i in ((0, 2, 4, 5, 7, 9, 11) if controls.mode == "major"
+                                                       else (0, 2, 3, 5, 7, 8, 10))]] = True
+    in_scale = scale_pcs[np.arange(128) % 12]
+
+    def melody_line_bias(chord_tones: np.ndarray, size: int) -> np.ndarray | None:
+        """Melody-level help (the model alone moves by step too rarely): a logit bonus
+        ``melody_step_bias`` for scale notes 1-2 semitones from the previous melody note; after a
+        non-chord tone, ``melody_resolve_bias`` more for chord tones a step away (it resolves)."""
+        if st.melody_pitch < 0 or not (cfg.melody_step_bias or cfg.melody_resolve_bias):
+            return None
+        d = np.abs(np.arange(128) - st.melody_pitch)
+        step = (d >= 1) & (d <= 2)
+        bias = np.zeros(size)
+        bias[1:129][step & in_scale] += float(cfg.melody_step_bias)
+        if st.melody_nct:
+            bias[1:129][step & chord_tones] += float(cfg.melody_resolve_bias)
+        return bias
 
     def rows_of_bar(j: int) -> list[np.ndarray]:
         """POS/NOTE rows of bar ``j`` in the sequence so far."""
@@ -441,6 +463,10 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
 
     gb = float(cfg.repeat_guide_bias)
 
+    def note_melody(pitch: int, chord_tones: np.ndarray | None) -> None:
+        st.melody_pitch = int(pitch)
+        st.melody_nct = chord_tones is not None and not bool(chord_tones[int(pitch)])
+
     def guide_row() -> np.ndarray | None:
         """The guide's NOTE row for the next note at the current step (None = no guide there)."""
         g = st.guide.get(st.step)
@@ -558,6 +584,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     else:  # free choice: prefer chord tones this beat still lacks
                         vb = voicing.missing_bias(g, chord_tones, cfg.voicing_bias if tv in acc_track_values
                                                   else cfg.melody_voicing_bias, pm.shape[0])
+                        if tv == melody_value and chord_tones is not None:
+                            mb = melody_line_bias(chord_tones, pm.shape[0])
+                            vb = mb if vb is None else vb if mb is None else vb + mb
                         bias = vb if bias is None else bias if vb is None else bias + vb
                     pv = sampler.pick(partial(model.field_logits, ctx, k), k, pm, bias)
                     row[k] = pv
@@ -581,6 +610,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         vm[: min(int(cfg.accent_velocity_bin), vm.shape[0] - 1)] = False
                     row[k] = sampler.pick(partial(model.field_logits, ctx, k), k, vm, guide_bias(k, vm.shape[0]))
                     st.last_track, st.last_pitch = tv, pv
+                    if tv == melody_value:
+                        note_melody(pv - 1, chord_tones)
                     st.notes_in_bar += 1
                     st.notes_at_step += 1
                 st.rows.append(row)
@@ -602,6 +633,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                                 st.notes_at_step += 1
                                 st.last_track, st.last_pitch = int(r[F["track"]]), int(r[F["pitch"]])
                                 st.melody_in_bar += int(st.last_track == melody_value)
+                                if st.last_track == melody_value and cfg.constrained:
+                                    note_melody(st.last_pitch - 1, _chord_tone_mask(
+                                        int(tables.chord[st.bar * spb + st.step]), tokenizer))
                                 voicing.add(st.bar * spb + st.step, st.last_pitch - 1,
                                             dur_steps[int(r[F["duration"]])])
                             conds.append(cond_for(int(r[0])))
