@@ -23,6 +23,8 @@ fi
 $PIP install -q -e ".[${EXTRAS}]"
 # tinysoundfont renders MIDI offline; its pyaudio dependency does not build and is not needed
 $PIP install -q --no-deps tinysoundfont
-"$VENV/bin/python" -c "import torch, av, cv2, pretty_midi, tinysoundfont, videobgm" \
+# better General MIDI banks (Debian packages) when root + apt-get; never fails the setup
+bash scripts/install_soundfonts.sh || true
+"$VENV/bin/python" -c "import torch, av, cv2, pretty_midi, tinysoundfont, pedalboard, pyloudnorm, videobgm" \
   || { echo "setup: import check failed" >&2; exit 1; }
 echo "setup: ok ($VENV)"

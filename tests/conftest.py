@@ -22,6 +22,20 @@ def pytest_collection_modifyitems(config, items):  # noqa: ANN001
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="module")
+def tiny_pipeline():
+    """``Pipeline(PipelineConfig.preset("tiny"), untrained=True)``, model loaded, one torch thread."""
+    import torch
+
+    from videobgm.config import PipelineConfig
+    from videobgm.pipeline import Pipeline
+
+    torch.set_num_threads(1)
+    pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
+    pipe.load_model()
+    return pipe
+
+
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("synth")

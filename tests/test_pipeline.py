@@ -7,6 +7,7 @@ the packaged checkpoint when it is present.
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -88,6 +89,8 @@ def test_score_end_to_end(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Pa
     assert rms > 1e-3  # audible music
     assert (tmp_path / "m.mid").stat().st_size > 100
     assert (tmp_path / "plan.json").read_text().lstrip().startswith("{")
+    rec = json.loads((tmp_path / "plan.json").read_text())["render"]  # which bank, how mastered
+    assert rec["bank"] in ("FluidR3_GM", "MuseScore General", "TimGM6mb") and rec["style"] == res.plan.style
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mid", "m.wav", "plan.json", "scored.mp4"]
     assert set(res.timings_s) >= {"features", "plan", "compose", "render", "mux"}
 
@@ -103,9 +106,28 @@ def test_sync_targets(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Path) 
         audio_s = w.getnframes() / w.getframerate()
     m = sync_metrics(res.features, res.score, plan=res.plan, audio_duration_s=audio_s)
     assert len(res.features.cut_times_s) == 1 and abs(res.features.cut_times_s[0] - 8.0) < 0.05
-    assert m["hit_rate"] >= 0.8, m
-    assert m["density_motion_spearman"] >= 0.7, m
-    assert m["cut_phrase_alignment"] == 1.0, m  # every cut within one beat of a phrase boundary
+    # issue 17: the cut gets a hit point (an accented onset) within 70 ms, not necessarily a section
+    steps = res.score.step_times()
+    rec = res.plan.cuts[0]
+    assert rec["role"] in ("hit", "section") and abs(steps[rec["step"]] - 8.0) <= 0.07, rec
+    acc = {n.onset_16th for n in res.score.notes if n.velocity >= 100}
+    assert rec["step"] in acc
+    # strong visual beats are velocity accents on the nearest 16th at the description's tempo
+    # (93 bpm here: "no periodic motion"); the square's 0.27 s / 0.73 s turning pattern fits no
+    # 16th grid within +-10 % of it, so fewer land within 70 ms than at the 120 bpm the planner
+    # chose before issue 17 (1.0 then)
+    assert m["hit_rate"] >= 0.6, m
+    # density follows motion in every bar but the last (the held final tonic, rule notes only)
+    from videobgm.plan import rank_quantiles
+
+    bars = res.plan.bar_times_s()[: res.plan.controls.ending_bar + 1]
+    ft, sp = res.features.frame_times_s, res.features.motion_speed
+    motion = [sp[(ft >= a) & (ft < b)].mean() for a, b in zip(bars[:-1], bars[1:])]
+    spb = res.score.steps_per_bar
+    onsets = np.bincount([n.onset_16th // spb for n in res.score.notes if n.track != "drums"],
+                         minlength=res.plan.n_bars)[: len(motion)]
+    rho = np.corrcoef(rank_quantiles(np.array(motion)), rank_quantiles(onsets.astype(float)))[0, 1]
+    assert rho >= 0.7, (rho, m)
     assert m["duration_error_s"] <= 0.05, m
     # the untrained tiny model: chord-tone accompaniment and the rule bass alone give about 0.7
     assert m["plan_chord_accuracy"] >= 0.6, m

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from conftest import POP909, SHARED_VIDEOS
 from videobgm import synth
-from videobgm.config import FeaturesConfig, PipelineConfig, VideoConfig
+from videobgm.config import FeaturesConfig, VideoConfig
 from videobgm.errors import InputError, VideobgmError
 
 VCFG = VideoConfig(analysis_fps=15.0, analysis_max_side=96)
@@ -168,18 +168,6 @@ def visible_files(d: Path) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 # sample files (real content where ../shared is present, synthetic otherwise)
 # ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tiny_pipeline():
-    import torch
-
-    from videobgm.pipeline import Pipeline
-
-    torch.set_num_threads(1)
-    pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
-    pipe.load_model()
-    return pipe
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("rel")
@@ -707,14 +695,15 @@ def test_edge_videos_score_or_refuse_cleanly(tmp_path, tiny_pipeline, kind):
         assert video.probe(out, VCFG).rotation_deg == info.rotation_deg
 
 
-def _score_damaged(tmp_path: Path, data: bytes, pipeline) -> None:  # noqa: ANN001
+def _score_damaged(tmp_path: Path, data: bytes, pipeline, *, suffix: str = ".mp4",  # noqa: ANN001
+                   out_suffix: str = ".mp4") -> None:
     """Score damaged bytes: a complete scored copy or one clean line and no output, never a crash."""
     import tempfile
 
     d = Path(tempfile.mkdtemp(dir=tmp_path))  # hypothesis reuses tmp_path across examples
-    src = d / "damaged.mp4"
+    src = d / f"damaged{suffix}"
     src.write_bytes(data)
-    out = d / "o" / "scored.mp4"
+    out = d / "o" / f"scored{out_suffix}"
     try:
         with time_limit(120):
             pipeline.score(src, out)

@@ -9,20 +9,23 @@ import wave
 import numpy as np
 import pytest
 
+from videobgm import render as render_mod
 from videobgm.config import RenderConfig
 from videobgm.errors import InputError, MissingDependencyError, OptionError
+from videobgm.meters import loudness_lufs, true_peak_dbtp
 from videobgm.render import (
+    choose_soundfont,
     default_soundfont,
-    loudness_lufs,
     read_wav,
+    render,
     render_audio,
     write_stem_wavs,
     write_wav,
 )
-from videobgm.types import Note, Score
+from videobgm.types import Chord, Note, Score
 
 SR = 22050
-CFG = RenderConfig(sample_rate=SR)
+CFG = RenderConfig(sample_rate=SR, soundfont="timgm6mb")  # fast, on every machine
 
 
 def song(n_bars: int = 4, tempo: float = 120.0, **kw) -> Score:
@@ -50,8 +53,9 @@ def test_exact_length_non_silent_and_loudness(duration: float) -> None:
     a = render_audio(song(), duration, CFG)  # song is 8 s long: cut or padded
     assert a.shape == (round(duration * SR), 2) and a.dtype == np.float32
     assert rms(a) > 0.01
-    assert np.max(np.abs(a)) <= 10 ** (-1 / 20) + 1e-6
-    assert abs(loudness_lufs(a, SR) - CFG.target_lufs) < 1.5
+    assert true_peak_dbtp(a, SR) <= CFG.true_peak_dbtp + 1e-6
+    assert abs(loudness_lufs(a, SR) - CFG.target_lufs) < 0.5
+    assert np.abs(a.mean(axis=0)).max() < 1e-4  # no DC
     if duration > 10:  # after the song (8 s) and its release, only silence
         assert rms(a[int(9.5 * SR):]) < 1e-4
 
@@ -124,8 +128,9 @@ def test_write_wav_round_trip_and_stems(tmp_path) -> None:  # noqa: ANN001
         x, _ = read_wav(s)
         assert x.shape == a.shape and rms(x) > 1e-3
         total += x
-    # the stems share the mix's gain and fades, so they add up to the mix
-    assert rms(total - a) < 0.05 * rms(a)
+    # the stems went through the mix's chain, so they add up to the mix (16-bit rounding aside)
+    assert rms(total - a) < 0.01 * rms(a)
+    assert abs(20 * math.log10(rms(total) / rms(a))) < 0.5
 
 
 def test_interrupted_wav_write_leaves_nothing(tmp_path, monkeypatch) -> None:  # noqa: ANN001
@@ -140,15 +145,6 @@ def test_interrupted_wav_write_leaves_nothing(tmp_path, monkeypatch) -> None:  #
 
 def test_loudness_of_silence_is_minus_inf() -> None:
     assert loudness_lufs(np.zeros((SR, 2)), SR) == -math.inf
-
-
-def test_loudness_matches_pyloudnorm() -> None:
-    pyloudnorm = pytest.importorskip("pyloudnorm")
-    rng = np.random.default_rng(0)
-    t = np.arange(int(6.3 * SR)) / SR
-    x = np.stack([0.2 * np.sin(2 * np.pi * 440 * t) * (t % 1 < 0.5), 0.05 * rng.normal(size=t.size)], 1)
-    ref = pyloudnorm.Meter(SR).integrated_loudness(x)
-    assert loudness_lufs(x, SR, chunk_s=0.7) == pytest.approx(ref, abs=0.01)
 
 
 def test_user_soundfont_path(tmp_path) -> None:  # noqa: ANN001
@@ -166,3 +162,65 @@ def test_user_soundfont_path(tmp_path) -> None:  # noqa: ANN001
     junk.write_bytes(b"RIFF" + bytes(100))
     with pytest.raises(InputError, match="cannot load soundfont"):
         render_audio(song(), 2.0, RenderConfig(soundfont=str(junk)))
+
+
+def test_bank_choice_order_and_fallback_note(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """FluidR3_GM > MuseScore General > TimGM6mb (MuseScore first with FluidSynth); a user path or
+    bank name wins; none installed -> TimGM6mb and a note."""
+    muse, fluid = tmp_path / "MuseScore_General.sf3", tmp_path / "FluidR3_GM.sf2"
+    banks = (("musescore", "MuseScore General", (str(muse),)), ("fluidr3", "FluidR3_GM", (str(fluid),)))
+    monkeypatch.setattr(render_mod, "BANKS", banks)
+    auto = RenderConfig(sample_rate=SR)
+    none = choose_soundfont(auto)
+    assert none.name == "timgm6mb" and none.path == default_soundfont() and "TimGM6mb" in none.note
+    r = render(song(1), 1.0, auto)
+    assert r.info["bank"] == "TimGM6mb" and len(r.notes) == 2 and all("\n" not in n for n in r.notes)
+    muse.write_bytes(b"x")
+    assert choose_soundfont(auto).path == muse and choose_soundfont(auto).note is None
+    fluid.write_bytes(b"x")
+    assert choose_soundfont(auto).label == "FluidR3_GM"
+    assert choose_soundfont(auto, "fluidsynth").label == "MuseScore General"
+    assert choose_soundfont(RenderConfig(soundfont="FluidR3")).path == fluid
+    assert choose_soundfont(RenderConfig(soundfont=str(default_soundfont()))).name == "user"
+    fluid.unlink()
+    with pytest.raises(InputError, match="not installed"):
+        choose_soundfont(RenderConfig(soundfont="fluidr3"))
+
+
+@pytest.mark.slow  # decoding the 40 MB sf3 takes 2.5 s idle, 10 s on a busy machine
+@pytest.mark.skipif(not any(p.is_file() for p in map(__import__("pathlib").Path, render_mod.BANKS[0][2])),
+                    reason="MuseScore General (sf3) not installed (scripts/install_soundfonts.sh)")
+def test_sf3_bank_renders() -> None:
+    r = render(song(2), 2.0, RenderConfig(sample_rate=SR, soundfont="musescore"), stems=True)
+    assert r.info["soundfont"].endswith((".sf3", ".sf2"))
+    assert r.stems is not None and all(rms(x) > 1e-3 for x in r.stems.values())
+
+
+def test_fallback_without_pedalboard(monkeypatch) -> None:  # noqa: ANN001
+    """pedalboard missing: a one-line note, SciPy high-pass, no reverb; still mastered."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pedalboard", None)  # import fails, find_spec gives None
+    r = render(song(2), 4.0, CFG)
+    assert any("pedalboard not installed" in n for n in r.notes)
+    assert r.info["reverb"] is None and r.info["mastering"].startswith("scipy")
+    assert abs(loudness_lufs(r.mix, SR) - CFG.target_lufs) < 0.5
+    assert true_peak_dbtp(r.mix, SR) <= -1.0
+
+
+def test_sustain_pedal_holds_note_offs() -> None:
+    from videobgm.render import _with_pedal
+
+    ev = [(0.0, 2, "on", 0, 60, 90), (0.1, 1, "cc", 0, 64, 127), (0.5, 0, "off", 0, 60, 0),
+          (0.6, 2, "on", 0, 64, 90), (0.7, 0, "off", 0, 64, 0), (1.0, 1, "cc", 0, 64, 0),
+          (1.0, 2, "on", 0, 67, 90), (1.2, 0, "off", 0, 67, 0)]
+    out = [(t, k, key) for t, _, k, _, key, _ in _with_pedal(ev)]
+    assert out == [(0.0, "on", 60), (0.6, "on", 64), (1.0, "off", 60), (1.0, "off", 64),
+                   (1.0, "on", 67), (1.2, "off", 67)]
+    # rendered: a short piano chord rings on under the pedal (pop) but not without it (electronic)
+    s = Score(notes=[Note(0, "piano", p, 1, 90) for p in (60, 64, 67)] + [Note(0, "melody", 72, 1, 90)],
+              n_bars=2, programs={"piano": 0, "melody": 0}, chords=[Chord(0, 0, "maj"), Chord(16, 7, "maj")])
+    from videobgm.perform import perform
+
+    assert perform(s, style="pop").pedal_s["piano"][0] == pytest.approx((0.04, 2.0))
+    assert perform(s, style="electronic").pedal_s == {}

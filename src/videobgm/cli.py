@@ -3,7 +3,8 @@
 A thin layer over the stages and ``pipeline.py``. Nothing heavy is imported at start-up so that
 ``videobgm --help`` is instant; each ``_cmd_*`` imports what it needs. User errors
 (:class:`~videobgm.errors.VideobgmError`) print one line to stderr and exit 2; Ctrl-C exits 130
-without leaving partial outputs (every writer uses a temporary name and renames).
+and SIGTERM 143, both without leaving partial outputs (every output is written to a temporary
+name and all are renamed into place together, see ``fileio.OutputSet``).
 
 Each subcommand owns one ``_add_*`` (arguments) and one ``_cmd_*`` (handler) function: the
 composing commands (score, analyze, describe, compose) here, the tool commands (eval, train,
@@ -14,8 +15,10 @@ index, batch, ui) in :mod:`videobgm.cli_tools`, the shared music options in
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from videobgm import __version__
 from videobgm.cli_options import (  # noqa: F401 (re-export)
@@ -46,7 +49,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from videobgm.config import PipelineConfig
     from videobgm.errors import OptionError
     from videobgm.features import extract_features, features_json
-    from videobgm.fileio import write_bytes
+    from videobgm.fileio import check_output_path, write_bytes
     from videobgm.progress import stage_bar
 
     src = Path(args.video)
@@ -56,6 +59,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             raise OptionError(f"output {target} would overwrite the input video")
     if args.plot and not str(args.plot).lower().endswith(".png"):
         raise OptionError(f"--plot must name a .png file, got {args.plot}")
+    for target in (out, Path(args.plot) if args.plot else None):  # devices, FIFOs, /proc: before work
+        if target is not None:
+            check_output_path(target)
     cfg = PipelineConfig.preset(args.preset)
     with stage_bar("analyze", enabled=False if args.quiet else None) as bar:
         feats = extract_features(src, cfg.features, cfg.video, progress=bar)
@@ -119,8 +125,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     is_image = video.suffix.lower() in IMAGE_SUFFIXES
     if args.output is None and not is_image:
         raise OptionError("score needs -o OUTPUT.mp4")
-    if args.output is not None and Path(args.output).suffix.lower() not in (".mp4", ".mov", ".m4v", ".mkv"):
-        raise OptionError(f"output must be a video file (.mp4, .mov, .m4v, .mkv), got {args.output}")
+    from videobgm.transcode import CONTAINERS
+
+    if args.output is not None and Path(args.output).suffix.lower() not in CONTAINERS:
+        raise OptionError(f"output must be a video file ({', '.join(CONTAINERS)}), got {args.output}")
     if is_image and not (args.midi or args.wav or args.stems):
         raise OptionError("for a still image give --wav and/or --midi (there is no video to mux into)")
     cfg = config_from_args(args)
@@ -146,6 +154,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(f"{plan.n_bars} bars at {plan.tempo_bpm:.1f} BPM, "
               f"{len(plan.sections)} sections, {len(result.score.notes)} notes "
               f"({sum(result.timings_s.values()):.1f} s)")
+        for note in (pipe.mux_info or {}).get("notes", []):
+            print(f"note: {note}")  # e.g. the video was re-encoded, not copied
         for p in outs:
             print(f"wrote {p}")
     return 0
@@ -178,11 +188,13 @@ def _cmd_describe(args: argparse.Namespace) -> int:
     from videobgm.config import PipelineConfig
     from videobgm.describe import describe, format_description
     from videobgm.errors import InputError
-    from videobgm.fileio import write_json
+    from videobgm.fileio import check_output_path, write_json
 
     src = Path(args.video)
     if not src.exists():
         raise InputError(f"input not found: {src}")
+    if args.output:
+        check_output_path(args.output)  # before the analysis
     cfg = PipelineConfig.preset(args.preset)
     model = None
     if args.labels_model:
@@ -286,6 +298,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what systemd, docker and ``kill`` send), raised like Ctrl-C: same clean-up path."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:  # noqa: ARG001
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the command runs (main thread only)."""
+    try:
+        old = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (e.g. main() called from a worker thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``videobgm`` console script; returns the exit code."""
     parser = build_parser()
@@ -294,13 +328,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.func(args) or 0)
     except VideobgmError as exc:
         print(f"videobgm: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("videobgm: interrupted; no partial output was left", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every writer has removed its temporaries
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"videobgm: {how}; no partial output was left", file=sys.stderr)
+        return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         return 1
 

@@ -36,7 +36,11 @@ def _add_music_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--preset", default="small", choices=["tiny", "small"], help="settings preset")
     m.add_argument("--checkpoint", default=None, help="model checkpoint folder (default: packaged)")
     m.add_argument("--untrained", action="store_true", help=argparse.SUPPRESS)
-    m.add_argument("--soundfont", default=None, help="a .sf2 soundfont (default: the GM one in pretty_midi)")
+    m.add_argument("--soundfont", default=None,
+                   help="a .sf2/.sf3 file or a bank: fluidr3, musescore, timgm6mb "
+                        "(default: the best installed, in that order)")
+    m.add_argument("--loudness", type=float, default=None, metavar="LUFS",
+                   help="integrated loudness of the music (default -14; e.g. -16, -23 for broadcast)")
 
 
 def config_from_args(args: argparse.Namespace):  # noqa: ANN201
@@ -74,6 +78,10 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     render_kw = {}
     if getattr(args, "soundfont", None):
         render_kw["soundfont"] = args.soundfont
+    if getattr(args, "loudness", None) is not None:
+        if not (-40.0 <= args.loudness <= -6.0):
+            raise OptionError(f"--loudness must be between -40 and -6 LUFS, got {args.loudness:g}")
+        render_kw["target_lufs"] = args.loudness
     mux_kw = {}
     if getattr(args, "original_audio", None):
         mux_kw["original_audio"] = args.original_audio

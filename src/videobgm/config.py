@@ -98,14 +98,13 @@ class PlanConfig(_Cfg):
     instruments: tuple[str, ...] | None = None  # e.g. ("piano", "strings")
     density_scale: float = 1.0
     strength_scale: float = 1.0
-    min_section_bars: int = 1  # a section between two anchored cuts has at least this many bars
-    phrase_bars: int = 8  # stretches without cuts get a phrase boundary about every N bars
-    melody_intro_bars: int = 1  # bars of accompaniment before the melody enters (pieces of >= 8 bars)
-    accent_quantile: float = 0.5  # visual beats with strength >= this quantile become accents
-    max_tempo_warp: float = 0.2  # most relative tempo change used to put a cut on a bar line
-    lock_beats: bool = True  # tempo map bends so 16th steps pass through strong visual beats
-    beat_warp: float = 0.08  # most local tempo change used to lock a visual beat
-    hit_tempo_bpm: float = 105.0  # slower folded visual tempi go double-time when there are strong visual beats (0 = never)
+    min_section_bars: int = 4  # sections last >= this many bars (2 in videos shorter than 8 bars)
+    phrase_bars: int = 8  # longest phrase-section between two section-opening cuts
+    melody_intro_bars: int | None = None  # bars before the melody enters (None: 2, 4 from 32 bars)
+    accent_quantile: float = 0.5  # visual beats with strength >= this quantile become velocity accents
+    max_tempo_warp: float = 0.03  # most tempo change of a section against the nominal (anchors a strong cut)
+    lock_beats: bool = True  # the grid bends so that each hit point's 16th step falls on its cut
+    beat_warp: float = 0.04  # most local tempo bend used to put a hit point on its cut
 
 
 @dataclass(frozen=True)
@@ -233,8 +232,12 @@ class RenderConfig(_Cfg):
 
     sample_rate: int = 44100
     backend: str = "auto"  # "auto", "tinysoundfont", "fluidsynth"
-    soundfont: str | None = None  # None = the GM soundfont shipped in the pretty_midi wheel
-    target_lufs: float = -16.0
+    # a .sf2/.sf3 path or a bank name ("fluidr3", "musescore", "timgm6mb"); None = the best bank
+    # installed: FluidR3_GM > MuseScore General (first with FluidSynth) > TimGM6mb (pretty_midi's)
+    soundfont: str | None = None
+    target_lufs: float = -14.0  # integrated loudness of the mix (online video); -16, -23 broadcast
+    true_peak_dbtp: float = -1.0  # true-peak ceiling (4x oversampled)
+    humanize: bool = True  # per-style timing/velocity performance (False: exactly on the grid)
     fade_in_s: float = 0.05
     fade_out_s: float = 2.0
 
@@ -249,6 +252,10 @@ class MuxConfig(_Cfg):
     audio_bitrate: int = 192_000
     duck_level: float = 0.3  # duck: music gain while the original audio is active
     duck_threshold_dbfs: float = -35.0  # duck: original louder than this (10 ms RMS) is "active"
+    # re-encoding, only when the input's video codec cannot be copied into the output container
+    # (mux.choose_streams): H.264 quality (x264 CRF, lower = better) and speed preset
+    video_crf: int = 20
+    video_preset: str = "veryfast"
 
 
 @dataclass(frozen=True)

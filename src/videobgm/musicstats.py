@@ -120,3 +120,86 @@ def programs_used(score: Score) -> dict[str, int]:
     """GM program of every track that has notes (``-1`` for drums)."""
     tracks = {n.track for n in score.notes}
     return {t: (-1 if t == "drums" else int(score.programs.get(t, 0))) for t in sorted(tracks)}
+
+
+# diatonic major triads/7ths per mode (degrees above the tonic); minor includes the harmonic V
+_DIATONIC_MAJOR = {"major": (0, 5, 7), "minor": (3, 7, 8, 10)}
+SEVENTH_SUS = ("7", "maj7", "min7", "sus2", "sus4")
+
+
+def chord_changes(chords: list[Chord], n_steps: int) -> list[Chord]:
+    """The chords sounding in ``[0, n_steps)`` as changes: ``N`` left out, repeats merged."""
+    out: list[Chord] = []
+    for c in sorted(chords, key=lambda c: c.onset_16th):
+        if c.onset_16th >= n_steps or c.root < 0 or c.quality == "N":
+            continue
+        if out and (out[-1].root, out[-1].quality) == (c.root, c.quality):
+            continue
+        out.append(c)
+    return out
+
+
+def downbeat_chords(chords: list[Chord], n_bars: int, steps_per_bar: int) -> list[Chord | None]:
+    """The chord sounding on each bar's downbeat (None before the first chord or on ``N``)."""
+    srt = sorted(chords, key=lambda c: c.onset_16th)
+    out: list[Chord | None] = []
+    k, cur = 0, None
+    for b in range(n_bars):
+        while k < len(srt) and srt[k].onset_16th <= b * steps_per_bar:
+            cur = srt[k]
+            k += 1
+        out.append(None if cur is None or cur.root < 0 or cur.quality == "N" else cur)
+    return out
+
+
+def cadence_check(chords: list[Chord], *, n_bars: int, steps_per_bar: int, tonic: int,
+                  bars: dict[int, str]) -> dict[str, tuple[int, int]]:
+    """Cadences met: ``bars`` maps a bar to ``"authentic"`` (one chord in the bar, on I, the
+    chord before on V: degrees 0 and 7 above ``tonic``) or ``"half"`` (one chord in the bar, on
+    V). Returns ``{kind: (met, total)}``."""
+    ch = chord_changes(chords, n_bars * steps_per_bar)
+    out = {"authentic": [0, 0], "half": [0, 0]}
+    for b, kind in bars.items():
+        out[kind][1] += 1
+        inside = [i for i, c in enumerate(ch) if b * steps_per_bar <= c.onset_16th < (b + 1) * steps_per_bar]
+        at = [i for i, c in enumerate(ch) if c.onset_16th <= b * steps_per_bar]
+        if not at or any(ch[i].onset_16th > b * steps_per_bar for i in inside):
+            continue
+        i = at[-1]
+        deg = (ch[i].root - tonic) % 12
+        if kind == "half" and deg == 7:
+            out[kind][0] += 1
+        elif kind == "authentic" and deg == 0 and i > 0 and (ch[i - 1].root - tonic) % 12 == 7:
+            out[kind][0] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def progression_stats(chords: list[Chord], *, n_bars: int, steps_per_bar: int, tonic: int,
+                      mode: str, window_bars: int = 24) -> dict[str, float]:
+    """Chord-progression statistics over the first ``n_bars`` bars.
+
+    * ``changes_per_bar``: chord changes (``N`` left out, the first chord counted) per bar;
+    * ``tonic_bars``: share of bars whose downbeat chord has the tonic as root;
+    * ``distinct``: distinct (root, quality) chords in the first ``window_bars`` bars (all bars
+      when the piece is shorter);
+    * ``seventh_sus``: share of changes that are 7th or sus chords;
+    * ``secondary_dominants``: share of changes that are a non-diatonic major/dominant-7th chord
+      resolving down a fifth to the next chord.
+    """
+    n_steps = n_bars * steps_per_bar
+    ch = chord_changes(chords, n_steps)
+    down = downbeat_chords(chords, n_bars, steps_per_bar)
+    win = chord_changes(chords, min(n_bars, window_bars) * steps_per_bar)
+    sec = 0
+    for a, b in zip(ch, ch[1:]):
+        deg = (a.root - tonic) % 12
+        if a.quality in ("maj", "7") and deg not in _DIATONIC_MAJOR[mode] and b.root == (a.root + 5) % 12:
+            sec += 1
+    n = max(len(ch), 1)
+    return {
+        "changes_per_bar": len(ch) / max(n_bars, 1),
+        "tonic_bars": sum(1 for c in down if c is not None and c.root == tonic % 12) / max(n_bars, 1),
+        "distinct": float(len({(c.root, c.quality) for c in win})),
+        "seventh_sus": sum(1 for c in ch if c.quality in SEVENTH_SUS) / n,
+        "secondary_dominants": sec / n,
+    }

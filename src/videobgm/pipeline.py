@@ -12,13 +12,15 @@ Stages:
 3. ``plan.make_plan``              Features (+ description, references) -> Plan
 4-5. ``sample.generate``           Plan.controls -> Score (compound tokens, model, sampling)
 6. ``midi.write_midi``             Score -> .mid (+ stems)
-7. ``render.render_audio``         Score -> audio (n, 2) at the render sample rate
+7. ``render.render``               Score (+ plan) -> performed, mastered audio (n, 2) and stems
 8. ``mux.mux``                     video + audio -> MP4
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,14 +36,29 @@ from videobgm.types import Description, Features, Plan, Reference, Result, Score
 N_STAGES = 8
 
 
-def _same_file(a: str | Path, b: str | Path) -> bool:
-    pa, pb = Path(a), Path(b)
-    try:
-        if pa.exists() and pb.exists():
-            return pa.samefile(pb)
-    except OSError:
-        pass
-    return pa.resolve() == pb.resolve()
+TEST_PAUSE_ENV = "VIDEOBGM_TEST_PAUSE_AT"  # test-only: see _test_pause
+
+
+def _test_pause(point: str) -> None:
+    """Test-only hook: with ``VIDEOBGM_TEST_PAUSE_AT=point`` in the environment, say so on stderr
+    and sleep (``VIDEOBGM_TEST_PAUSE_S``, default 30 s), so that tests can send SIGINT/SIGTERM at a
+    known point (features, compose, render, mux, commit). Does nothing otherwise."""
+    if os.environ.get(TEST_PAUSE_ENV) == point:
+        print(f"videobgm-test: paused at {point}", file=sys.stderr, flush=True)
+        time.sleep(float(os.environ.get("VIDEOBGM_TEST_PAUSE_S", "30")))
+
+
+def _paused_once(point: str, update: ProgressFn) -> ProgressFn:
+    """``update`` that first calls :func:`_test_pause` (once, at the first progress report)."""
+    done = []
+
+    def progress(*args: Any) -> None:
+        if not done:
+            done.append(True)
+            _test_pause(point)
+        update(*args)
+
+    return progress
 
 
 class Pipeline:
@@ -85,6 +102,8 @@ class Pipeline:
         # called at every stage start and progress update; raising there stops the run (the web
         # UI's per-job time limit, ``UIConfig.job_time_limit_s``)
         self.stage_check: Callable[[], None] | None = None
+        self.mux_info: dict[str, Any] | None = None  # what the last mux did (plan JSON "mux")
+        self.render_info: dict[str, Any] | None = None  # the last render's bank and mastering
         self.labels_model_path = labels_model
         self.index_path = index
         self._labels_model: Any = None
@@ -154,6 +173,7 @@ class Pipeline:
             with self._stage(1, "probe"):
                 video_mod.probe(path, self.config.video)
             with self._stage(2, "features") as update:
+                _test_pause("features")
                 features = extract_features(path, self.config.features, self.config.video,
                                             progress=update)
         if self._labels_model is not None:
@@ -209,6 +229,7 @@ class Pipeline:
         model, tok = self.load_model()
         cfg = self.config.sample if seed is None else self.config.sample.replace(seed=int(seed))
         with self._stage(5, "compose") as update:
+            _test_pause("compose")
             # bass and drums, which POP909 lacks, are added by rule inside the sampler (arrange.py)
             score = generate(
                 plan.controls, model, tok, cfg, keep=keep, regenerate_bars=regenerate_bars,
@@ -229,17 +250,21 @@ class Pipeline:
     @staticmethod
     def _check_outputs(video: str | Path | None, *outputs: str | Path | None,
                        stems: str | Path | None = None) -> None:
-        """Fail fast (before any analysis) on outputs that could not be written."""
-        from videobgm.fileio import check_output_path
+        """Fail fast, before any analysis, on outputs that could not be written (one line each,
+        see :func:`videobgm.fileio.check_outputs`)."""
+        from videobgm.fileio import check_outputs
+        from videobgm.types import TRACKS
 
-        for p in outputs:
-            if p is None:
-                continue
-            if video is not None and _same_file(p, video):
-                raise OptionError(f"output path {p} is the input video; choose another name")
-            check_output_path(p)
-        if stems is not None:
-            check_output_path(Path(stems) / "stem.mid")
+        check_outputs([p for p in outputs if p is not None], source=video, folder=stems,
+                      folder_names=tuple(f"{t}.{e}" for t in TRACKS for e in ("mid", "wav")))
+
+    @staticmethod
+    def _check_video_output(video: str | Path, output: str | Path) -> None:
+        """Copy or re-encode, decided from the input codec and the container before any work;
+        a one-line error when no output is possible (e.g. an encoder missing)."""
+        from videobgm.transcode import plan_output
+
+        plan_output(video, output)
 
     def write_outputs(
         self,
@@ -252,44 +277,73 @@ class Pipeline:
         stems: str | Path | None = None,
         plan_json: str | Path | None = None,
     ) -> Result:
-        """[6]-[8]: MIDI, stems, audio, plan JSON and the muxed video (each written atomically)."""
+        """[6]-[8]: MIDI, stems, audio, plan JSON and the muxed video, all or nothing.
+
+        Every output is written to a temporary name in its own folder and renamed into place
+        only when all of them are ready (:class:`~videobgm.fileio.OutputSet`): after an error,
+        Ctrl-C or SIGTERM none is left and earlier files at the output paths are untouched.
+        """
         from videobgm import midi as midi_mod
         from videobgm import render as render_mod
+        from videobgm.fileio import OutputSet
+        from videobgm.plan import plan_render_config
 
         cfg = self.config
         score, plan = result.score, result.plan
+        self.mux_info = None
+        if output is not None and video is None:
+            raise OptionError("an output video needs an input video")
         self._check_outputs(video, output, midi, wav, plan_json, stems=stems)
-        with self._stage(6, "midi"):
-            if midi is not None:
-                midi_mod.write_midi(score, midi, cfg.midi)
-                result.midi_path = str(midi)
-            if stems is not None:
-                midi_mod.write_stems(score, stems, cfg.midi)
-        audio = None
-        if output is not None or wav is not None or stems is not None:
-            with self._stage(7, "render"):
-                audio = render_mod.render_audio(score, plan.duration_s, cfg.render)
-                if wav is not None:
-                    render_mod.write_wav(audio, cfg.render.sample_rate, wav)
-                    result.wav_path = str(wav)
-                if stems is not None:
-                    render_mod.write_stem_wavs(score, stems, plan.duration_s, cfg.render)
-                    result.stems_dir = str(stems)
+        self.render_info = None
         if output is not None:
-            if video is None:
-                raise OptionError("an output video needs an input video")
-            from videobgm import mux as mux_mod
+            self._check_video_output(video, output)
+        with OutputSet() as outs:
+            stems_tmp = None
+            if stems is not None:
+                from videobgm.types import TRACKS
 
-            with self._stage(8, "mux"):
-                mux_mod.mux(video, audio, cfg.render.sample_rate, output, cfg.mux,
-                            duration_s=plan.duration_s)
-            result.output_path = str(output)
-        if plan_json is not None:
-            from videobgm.fileio import write_json
+                stems_tmp = outs.folder(stems, owned=tuple(f"{t}.{e}" for t in TRACKS
+                                                           for e in ("mid", "wav")))
+            with self._stage(6, "midi"):
+                if midi is not None:
+                    midi_mod.write_midi(score, outs.file(midi), cfg.midi)
+                if stems_tmp is not None:
+                    midi_mod.write_stems(score, stems_tmp, cfg.midi)
+            audio = None
+            if output is not None or wav is not None or stems is not None:
+                with self._stage(7, "render"):
+                    _test_pause("render")
+                    rcfg = plan_render_config(plan, cfg.render)  # the fade covers the ring-out
+                    rendered = render_mod.render(score, plan.duration_s, rcfg, plan=plan,
+                                                 stems=stems_tmp is not None)
+                    self.render_info = rendered.info
+                    if self.show_progress:  # which bank, and any fallback (one line each)
+                        for line in rendered.notes:
+                            print(f"videobgm: {line}", file=sys.stderr)
+                    audio = rendered.mix
+                    if wav is not None:
+                        render_mod.write_wav(audio, cfg.render.sample_rate, outs.file(wav))
+                    if stems_tmp is not None:
+                        render_mod.write_stem_wavs(score, stems_tmp, plan.duration_s, rcfg,
+                                                   rendered=rendered)
+            if output is not None:
+                from videobgm import mux as mux_mod
 
-            write_json(plan_json, self.plan_record(result))
-            result.plan_path = str(plan_json)
-        result.timings_s = dict(self.timings_s)
+                with self._stage(8, "mux") as update:
+                    info = mux_mod.mux(video, audio, cfg.render.sample_rate, outs.file(output),
+                                       cfg.mux, duration_s=plan.duration_s,
+                                       progress=_paused_once("mux", update))
+                self.mux_info = {**info, "output": str(output)}
+            result.timings_s = dict(self.timings_s)
+            if plan_json is not None:
+                from videobgm.fileio import write_json
+
+                write_json(outs.file(plan_json), self.plan_record(result))
+            _test_pause("commit")
+        for attr, path in (("midi_path", midi), ("wav_path", wav), ("stems_dir", stems),
+                           ("output_path", output), ("plan_path", plan_json)):
+            if path is not None:  # committed: every requested output is in place
+                setattr(result, attr, str(path))
         return result
 
     def plan_record(self, result: Result) -> dict[str, Any]:
@@ -302,6 +356,8 @@ class Pipeline:
             "references": [dataclasses.asdict(r) for r in result.references],
             "config": self.config.to_dict(),
             "model": self._model_meta,
+            "mux": self.mux_info,  # copied or re-encoded, and why (None: no video output)
+            "render": self.render_info,  # sound bank, style, mastering report (None: not rendered)
             "timings_s": dict(self.timings_s),
         }
 
@@ -341,6 +397,10 @@ class Pipeline:
         """
         self.timings_s = {}
         self._check_outputs(video, output, midi, wav, plan_json, stems=stems)
+        if output is not None:
+            if Path(video).suffix.lower() in IMAGE_SUFFIXES:
+                raise OptionError("a still image has no video stream to mux into; use --wav/--midi")
+            self._check_video_output(video, output)
         features = self.analyze(video, duration_s=duration_s)
         if description is None and (use_description or use_retrieval):
             description = self.describe(features)
@@ -349,9 +409,6 @@ class Pipeline:
         score = self.compose(plan)
         result = Result(features=features, plan=plan, score=score, description=description,
                         references=references)
-        is_image = Path(video).suffix.lower() in IMAGE_SUFFIXES
-        if is_image and output is not None:
-            raise OptionError("a still image has no video stream to mux into; use --wav/--midi")
         return self.write_outputs(
             result, video=video, output=output, midi=midi, wav=wav, stems=stems, plan_json=plan_json
         )

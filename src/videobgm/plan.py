@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from videobgm import form
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
 from videobgm.plan_music import (  # noqa: F401 (re-exported: the planner's vocabulary)
@@ -54,15 +55,14 @@ from videobgm.plan_music import (  # noqa: F401 (re-exported: the planner's voca
     choose_key,
     choose_mood,
     chord_name,
-    make_chords,
     parse_key,
+    phrase_chords,
 )
-from videobgm.tempomap import (
-    beats_from_segments,
-    fit_grid,
+from videobgm.tempomap import (  # noqa: F401 (fold_tempo re-exported)
+    bend_to_hits,
     fold_tempo,
-    hit_cost,
-    locked_beats,
+    form_grid,
+    grid_beats,
     nearest_index,
     step_times_from_beats,
 )
@@ -70,6 +70,7 @@ from videobgm.types import (
     MODES,
     PITCH_CLASS_NAMES,
     STEPS_PER_BEAT,
+    Chord,
     Controls,
     Description,
     Features,
@@ -95,9 +96,6 @@ TEMPO_LIMITS_BPM = (20.0, 300.0)
 # ----------------------------------------------------------------------------------------------
 # option parsing
 # ----------------------------------------------------------------------------------------------
-USER_TEMPO_WARP = 0.05  # largest per-section tempo change when the tempo was asked for
-
-
 def _check_tempo(t: float, what: str) -> float:
     try:
         t = float(t)
@@ -134,12 +132,10 @@ def validate_config(cfg: PlanConfig) -> None:
             raise OptionError(f"{name.replace('_', ' ')} must be in (0, 4], got {v}")
     if cfg.min_section_bars < 1:
         raise OptionError(f"min section bars must be >= 1, got {cfg.min_section_bars}")
-    if cfg.melody_intro_bars < 0:
+    if cfg.melody_intro_bars is not None and cfg.melody_intro_bars < 0:
         raise OptionError(f"melody intro bars must be >= 0, got {cfg.melody_intro_bars}")
     if not 0 <= cfg.accent_quantile <= 1:
         raise OptionError(f"accent quantile must be in [0, 1], got {cfg.accent_quantile}")
-    if not 0 <= cfg.hit_tempo_bpm <= 150:
-        raise OptionError(f"hit tempo must be in [0, 150] bpm, got {cfg.hit_tempo_bpm}")
     if not 0 <= cfg.beat_warp <= 0.5:
         raise OptionError(f"beat warp must be in [0, 0.5], got {cfg.beat_warp}")
     if not 0 <= cfg.max_tempo_warp <= 0.5:
@@ -238,7 +234,6 @@ def make_plan(
         raise InputError(f"video has no duration ({duration!r} s); nothing to score")
     bpb = int(cfg.beats_per_bar)
     spb = bpb * STEPS_PER_BEAT
-    lo, hi = (float(x) for x in cfg.tempo_range_bpm)
 
     ft = np.asarray(features.frame_times_s, dtype=float)
     speed = np.nan_to_num(np.asarray(features.motion_speed, dtype=float))
@@ -262,7 +257,7 @@ def make_plan(
                       f"warmth {warm:+.2f}, saturation {satur:.2f}; arousal {arousal:.2f} from " \
                       f"motion and {cut_rate:.1f} cuts/min)"
 
-    # ---- strong visual beats -----------------------------------------------------------
+    # ---- strong visual beats (velocity accents) ------------------------------------------
     strong = np.zeros(vb_t.size, dtype=bool)
     if vb_t.size:
         thr = float(np.quantile(vb_s, cfg.accent_quantile)) if vb_s.size == vb_t.size else 0.0
@@ -270,61 +265,104 @@ def make_plan(
         strong &= (vb_t >= 0) & (vb_t < duration)
     strong_t = vb_t[strong]
 
-    # ---- tempo and bar grid -----------------------------------------------------------------
-    base, window, tempo_reason = _base_tempo(features, cfg, desc, ref, mood, lo, hi, int(strong_t.size))
-    limits = (lo, hi) if window > 0.3 else TEMPO_LIMITS_BPM  # free tempo: stay in the range
-    if window > 0.3 and strong_t.size >= 4 and 0 < cfg.hit_tempo_bpm < hi:
-        # free tempo but strong visual beats: stay fast enough for every beat to be near a step
-        limits = (max(lo, float(cfg.hit_tempo_bpm)), hi)
-        tempo_reason += f"; strong visual beats: searched in {limits[0]:g}..{hi:g} bpm"
-    # a tempo the user (or an edited description) asked for is kept within 5 % per section:
-    # cuts that would need more are snapped to the nearest bar line instead
-    warp = float(cfg.max_tempo_warp) if window > 0 else min(float(cfg.max_tempo_warp), USER_TEMPO_WARP)
-    grid = fit_grid(base, window, duration, cuts, bpb, int(cfg.min_section_bars),
-                     warp, strong_t, limits)
-    anchors, nbars = grid["anchors"], grid["nbars"]
-    # a video shorter than half a bar at any sensible tempo: one bar that runs past the end
-    if len(nbars) == 1 and grid["seg_tempi"][0] > 1.6 * grid["tempo"]:
-        bar_s = bpb * 60.0 / grid["tempo"]
-        beat_times = np.arange(bpb + 1) * bar_s / bpb
-        anchors, nbars = [0.0, bar_s], [1]
-        reasons["grid"] = (f"video ({duration:.2f} s) shorter than a bar at {grid['tempo']:.1f} bpm: "
-                           f"one bar of {bar_s:.2f} s, trimmed by the renderer")
-    else:
-        beat_times = beats_from_segments(anchors, nbars, bpb)
-        if cfg.lock_beats and strong_t.size:
-            locked, n_locked = locked_beats(anchors, nbars, bpb, strong_t, float(cfg.beat_warp))
-            before, after = hit_cost(beat_times, strong_t), hit_cost(locked, strong_t)
-            # bend only for more hits, or (same hits) accents >= 10 ms tighter on average
-            if after[0] < before[0] or (after[0] == before[0] and after[1] < before[1] - 0.01):
-                beat_times = locked
-                reasons["beat_lock"] = (
-                    f"{n_locked} of {strong_t.size} strong visual beats pulled onto their nearest "
-                    f"16th step (local tempo change <= {100 * cfg.beat_warp:g}%): within 70 ms "
-                    f"{100 * (1 - before[0]):.0f}% -> {100 * (1 - after[0]):.0f}%")
-            else:
-                reasons["beat_lock"] = ("tempo map not bent to the visual beats: it would not bring "
-                                        "more strong beats within 70 ms of a 16th step "
-                                        f"({100 * (1 - before[0]):.0f}% already are)")
+    # ---- style, instruments (the hit points depend on whether there are drums) -----------
+    style, tracks, programs = choose_instruments(cfg, desc, mood, reasons)
+
+    # ---- tempo, cut hierarchy and bar grid -------------------------------------------------
+    base, window, seg_warp, tempo_reason = _base_tempo(features, cfg, desc, ref, mood)
+    cut_w, cut_why = form.cut_strengths(features, cuts, duration)
+    records = form.cut_records(cuts, cut_w, cut_why)
+    bar_nom = bpb * 60.0 / base
+    min_bars = int(cfg.min_section_bars) if duration >= 8 * bar_nom else min(2, int(cfg.min_section_bars))
+    cand = np.flatnonzero(cut_w >= form.BOUNDARY_STRENGTH)
+    warp_hits = float(cfg.beat_warp) if cfg.lock_beats else 0.0
+    grid = form_grid(base, window, duration, cuts[cand], cut_w[cand], bpb, min_bars, seg_warp,
+                     hits_s=cuts, hit_warp=warp_hits, beats_s=strong_t)
+    anchors, nbars, fin = grid["anchors"], grid["nbars"], grid["final"]
+    anchored = [int(cand[i]) for i in grid["anchored"]]
+    beat_times = grid_beats(grid, bpb)
     n_bars = int(sum(nbars))
     n_beats = n_bars * bpb
-    mean_tempo = n_beats * 60.0 / float(beat_times[-1])
-    reasons["tempo"] = (f"{tempo_reason}; nominal {grid['tempo']:.1f} bpm chosen near it "
-                        f"(fits bars to cuts/end, strong visual beats near 16th steps); "
-                        f"mean {mean_tempo:.2f} bpm after fitting")
-    if "grid" not in reasons:
-        seg_list = [f"{a:.2f}-{b:.2f} s: {n} bars at {t:.1f} bpm"
-                    for a, b, n, t in zip(anchors[:-1], anchors[1:], nbars, grid["seg_tempi"])]
-        segs = ", ".join(seg_list[:12] + ([f"... ({len(seg_list)} segments)"] if len(seg_list) > 12 else []))
-        reasons["grid"] = (f"{n_bars} bars of {bpb}/4 from 0 s to {beat_times[-1]:.3f} s "
-                           f"(video {duration:.3f} s); tempo map: {segs}; tempo adjusted by "
-                           f"{100 * (mean_tempo / grid['tempo'] - 1):+.1f}% on average to fit")
-    bar_times = beat_times[::bpb]
-    steps = step_times_from_beats(beat_times)
+    starts = np.concatenate([[0], np.cumsum(nbars)]).astype(int)  # bar index of each anchor
+    seg_list = [f"{a:.2f}-{z:.2f} s: {n} bars at {t:.1f} bpm"
+                for a, z, n, t in zip(anchors[:-1], anchors[1:], nbars, grid["seg_tempi"])]
+    segs = ", ".join(seg_list[:12] + ([f"... ({len(seg_list)} stretches)"] if len(seg_list) > 12 else []))
+    reasons["grid"] = (f"{n_bars} bars of {bpb}/4 from 0 s to {beat_times[-1]:.3f} s (video "
+                       f"{duration:.3f} s); {len(anchored)} cut(s) anchored on bar lines; tempo "
+                       f"map: {segs}; last stretch: {fin['how']}"
+                       + (f" (ritardando +{100 * fin['rit']:.1f}% / +{200 * fin['rit']:.1f}% on the "
+                          f"last two bars)" if fin["rit"] > 0 else ""))
 
-    # ---- sections --------------------------------------------------------------------------
-    sections = _make_sections(anchors, nbars, grid["dropped"], bar_times, speed, ft,
-                              int(cfg.min_section_bars), int(cfg.phrase_bars), reasons)
+    # ---- sections: anchored cuts, then 4/6/8-bar phrases (strong cuts pull the boundary) ---
+    bar_times = beat_times[::bpb]
+    beat_s = float(np.median(np.diff(beat_times)))
+    snap: dict[int, tuple[float, int]] = {}  # bar -> (strength, cut index) of a nearby strong cut
+    for ci in cand:
+        if ci in anchored:
+            continue
+        k = int(np.argmin(np.abs(bar_times - cuts[ci])))
+        if abs(bar_times[k] - cuts[ci]) <= form.SNAP_BEATS * beat_s and cut_w[ci] > snap.get(k, (0, 0))[0]:
+            snap[k] = (float(cut_w[ci]), int(ci))
+    bounds: dict[int, tuple[str, int | None]] = {0: ("start of the video", None)}
+    for si, (a0, n) in enumerate(zip(starts[:-1], nbars)):
+        if si > 0:
+            ci = anchored[si - 1]
+            bounds[int(a0)] = (f"strong cut at {cuts[ci]:.2f} s (strength {cut_w[ci]:.2f}) on the "
+                               f"bar line", ci)
+        last = si == len(nbars) - 1
+        wants = {k - int(a0): w for k, (w, _) in snap.items() if a0 < k < a0 + n}
+        sizes = form.split_bars(int(n), min_bars, wants, odd_tail=last and n % 2 == 1)
+        pos = int(a0)
+        for size in sizes[:-1]:
+            pos += size
+            if pos in snap:
+                w, ci = snap[pos]
+                bounds[pos] = (f"strong cut at {cuts[ci]:.2f} s (strength {w:.2f}) within a beat: "
+                               f"section moved to this bar line", ci)
+            else:
+                bounds[pos] = (f"phrase boundary ({size}-bar phrase)", None)
+    intro = 0 if n_bars < 6 else 2 if n_bars < 32 else 4
+    first_end = min([k for k in bounds if k > 0] + [n_bars])
+    if intro == 4 and first_end >= 8:
+        bounds[4] = ("end of the 4-bar intro", None)
+    sections = _make_sections(bounds, bar_times, speed, ft, reasons)
+    ending_bar = n_bars - 1 if n_bars >= 2 else None
+    fill_bars: set[int] = set()
+    for k, (_, ci) in bounds.items():
+        if ci is not None and k > 0 and cut_w[ci] >= form.ANACRUSIS_STRENGTH:
+            fill_bars.add(k - 1)
+            records[ci]["anacrusis"] = True
+    if ending_bar is not None and ending_bar >= 4:
+        fill_bars.add(ending_bar - 1)
+
+    # ---- hit points: every cut gets one event; the grid bends <= 4 % to put it on the cut ----
+    fixed = [int(x) * bpb for x in starts]
+    others = [i for i in range(cuts.size) if i not in anchored]
+    beat_times, placed = bend_to_hits(beat_times, fixed, cuts[others], warp_hits)
+    # strong visual beats (velocity accents) may bend the rest of the grid: the cuts' steps stay,
+    # the total bend against the unbent grid stays within the same limit
+    if strong_t.size and warp_hits > 0:
+        keep = [k for k in placed if k is not None] + [int(x) * spb for x in starts]
+        beat_times, _ = bend_to_hits(beat_times, [], strong_t, warp_hits, fixed_steps=keep,
+                                     reference=grid_beats(grid, bpb))
+    bar_times = beat_times[::bpb]
+    for s_ in sections:
+        s_.start_s, s_.end_s = float(bar_times[s_.start_bar]), float(bar_times[s_.end_bar])
+    steps = step_times_from_beats(beat_times)
+    step_of = {ci: int(starts[j + 1]) * spb for j, ci in enumerate(anchored)}
+    step_of.update({ci: k for ci, k in zip(others, placed)})
+    order = list(range(cuts.size))
+    section_starts = {s_.start_bar for s_ in sections}
+    hits = form.assign_hits(cuts[order], [step_of.get(i) for i in order], steps, spb, section_starts,
+                            "drums" in tracks)
+    n_placed = sum(1 for k in placed if k is not None)
+    mean_tempo = n_beats * 60.0 / float(beat_times[-1])
+    reasons["tempo"] = (f"{tempo_reason}; nominal {grid['tempo']:.1f} bpm "
+                        f"({100 * (grid['tempo'] / base - 1):+.1f}%, chosen to anchor the strongest "
+                        f"cuts); mean {mean_tempo:.2f} bpm after fitting; {n_placed} of "
+                        f"{len(others)} hit points placed by bending the grid <= "
+                        f"{100 * cfg.beat_warp:g}% locally")
+
 
     # ---- density per bar ----------------------------------------------------------------------
     bar_speed = _interval_means(ft, speed, bar_times) if ft.size else np.zeros(n_bars)
@@ -342,9 +380,6 @@ def make_plan(
         if ref_level > 0:
             density = density * (0.5 + 0.5 * ref_level / float(np.median(DENSITY_TABLE)))
             dens_reason.append(f"level pulled halfway to reference {ref.id} (median {ref_level:g}/bar)")
-    if "double-time" in tempo_reason:
-        density = density * 0.7
-        dens_reason.append("x0.7 for double-time (bars half as long)")
     density = density * float(cfg.density_scale)
     if cfg.density_scale != 1.0:
         dens_reason.append(f"x{cfg.density_scale:g} (density scale)")
@@ -363,48 +398,103 @@ def make_plan(
                            "metrical prior (0.3) -> POP909 notes-per-beat quantiles (0..6)"
                            + (f" x{cfg.strength_scale:g}" if cfg.strength_scale != 1.0 else ""))
 
-    # ---- accents ---------------------------------------------------------------------------
+    # ---- accents: hit points (accented onsets) + strong visual beats (velocity accents) --
     accent_steps = np.zeros(n_bars * spb, dtype=bool)
-    inside = strong_t[strong_t < beat_times[-1]]
+    inside = strong_t[strong_t < min(beat_times[-1], duration)]
     if inside.size:
         idx = np.minimum(nearest_index(steps, inside), accent_steps.size - 1)
         accent_steps[idx] = True
         err_ms = 1000 * np.abs(steps[nearest_index(steps, inside)] - inside)
         reasons["accents"] = (f"{inside.size} strong visual beats (strength >= the "
-                              f"{cfg.accent_quantile:g} quantile) -> nearest 16th step "
-                              f"({int(accent_steps.sum())} steps; quantisation error mean "
-                              f"{err_ms.mean():.0f} ms, max {err_ms.max():.0f} ms)")
+                              f"{cfg.accent_quantile:g} quantile) -> velocity accents on the nearest "
+                              f"16th step (quantisation error mean {err_ms.mean():.0f} ms, max "
+                              f"{err_ms.max():.0f} ms); hit points on cuts are accented too")
     else:
-        reasons["accents"] = "no strong visual beats: no accented steps"
+        reasons["accents"] = "no strong visual beats: only the hit points on cuts are accented"
+    for k, _kind, _why in hits:
+        if k is not None:
+            accent_steps[k] = True
+    if ending_bar is not None:  # the final bar is the held tonic (rule parts): nothing forced
+        accent_steps[ending_bar * spb:] = False
+        density_per_bar[ending_bar] = 0
+        strength_per_beat[ending_bar * bpb:] = 0
 
     # ---- key and mode ---------------------------------------------------------------------------
     tonic, mode = choose_key(features, cfg, desc, ref, mood, valence, reasons)
 
-    # ---- style, instruments -------------------------------------------------------------------------
-    style, tracks, programs = choose_instruments(cfg, desc, mood, reasons)
+    # ---- chords: one progression per phrase, a cadence into the final tonic, hit changes -----
+    per_bar = phrase_chords(sections, n_bars, spb, tonic, mode, mood, style, ref, seed, reasons)
+    early = form.chord_change_beats(hits, per_bar, bpb, ending_bar)
+    chords = []
+    for b, (r, q) in enumerate(per_bar):
+        at = b * spb if b - 1 not in early else (b - 1) * spb + early[b - 1] * STEPS_PER_BEAT
+        chords.append(Chord(onset_16th=int(at), root=int(r), quality=q))
+    if early:
+        reasons["chords"] += f"; {len(early)} chord change(s) moved onto a hit point's beat"
 
-    # ---- chords ------------------------------------------------------------------------------------
-    chords = make_chords(sections, n_bars, spb, tonic, mode, mood, ref, seed, reasons)
+    # ---- per-cut record ---------------------------------------------------------------------
+    hit_list = []
+    for ci, (k, kind, why) in zip(order, hits):
+        rec = records[ci]
+        if k is not None and k // spb in early and k % spb == early[k // spb] * STEPS_PER_BEAT:
+            kind += "+chord"
+            why += "; the next chord starts on this beat"
+        rec["step"] = None if k is None else int(k)
+        rec["kind"] = kind
+        if ci in anchored or any(ci == c2 for c2 in (v[1] for v in bounds.values())):
+            rec["role"] = "section"
+            sec_why = next(v[0] for v in bounds.values() if v[1] == ci)
+            rec["reason"] = f"{rec['reason']} -> section boundary: {sec_why}; {why}"
+        elif k is None:
+            rec["role"] = "ignored"
+            rec["reason"] = f"{rec['reason']} -> {why}"
+        else:
+            rec["role"] = "hit"
+            rec["reason"] = (f"{rec['reason']} -> hit point ("
+                             + ("strength below the section threshold "
+                                f"{form.BOUNDARY_STRENGTH:g}" if cut_w[ci] < form.BOUNDARY_STRENGTH
+                                else f"strong, but no bar line within reach at <= {100 * cfg.max_tempo_warp:g}% tempo change")
+                             + f"): {why}")
+        if k is not None:
+            hit_list.append((int(k), kind))
+    hit_list.sort()
+    reasons["cuts"] = (f"{cuts.size} cuts: {sum(r['role'] == 'section' for r in records)} section "
+                       f"boundaries, {sum(r['role'] == 'hit' for r in records)} hit points, "
+                       f"{sum(r['role'] == 'ignored' for r in records)} ignored (see plan.cuts)")
 
-    # ---- melody: plays in every bar after a short intro ------------------------------------------
+    # ---- melody: enters after the intro, rests on the final held tonic ------------------------
     melody_bars = None
     if "melody" in tracks:
-        intro = int(cfg.melody_intro_bars) if n_bars >= 8 else 0
+        if cfg.melody_intro_bars is not None:
+            intro = int(cfg.melody_intro_bars) if n_bars >= 8 else 0
         melody_bars = np.arange(n_bars) >= intro
-        reasons["melody"] = (f"melody in every bar from bar {intro + 1}" +
-                             (f" ({intro}-bar accompaniment intro)" if intro else ""))
+        if ending_bar is not None and ending_bar > intro:
+            melody_bars[ending_bar] = False
+        reasons["melody"] = (f"melody from bar {intro + 1}" +
+                             (f" ({intro}-bar accompaniment intro)" if intro else "") +
+                             "; in the last bar it holds the tonic (rule note)")
+    fade = None
+    if ending_bar is not None:
+        t_end = float(bar_times[ending_bar])
+        fade = round(max(0.1, duration - t_end - 0.5 * beat_s), 3)
+        reasons["ending"] = (f"cadence {reasons.pop('cadence', '')} into the tonic at bar "
+                             f"{ending_bar + 1} ({t_end:.2f} s), held as a chord ringing to the end "
+                             f"({duration - t_end:.2f} s); fade-out at most {fade:.2f} s so it covers "
+                             f"only the ring-out")
 
     controls = Controls(
         n_bars=n_bars, beats_per_bar=bpb, density_per_bar=density_per_bar,
         strength_per_beat=strength_per_beat, accent_steps=accent_steps, chords=chords,
         key_tonic=tonic, mode=mode, tracks=tracks, tempo_bpm=float(mean_tempo), melody_bars=melody_bars,
+        hits=tuple(hit_list), fill_bars=tuple(sorted(b for b in fill_bars if 0 <= b < n_bars)),
+        ending_bar=ending_bar,
     )
     if description is not None:
         reasons["description"] = f"description ({desc.source}) used: {desc.text[:120]!r}"
     return Plan(
         duration_s=duration, tempo_bpm=float(mean_tempo), beats_per_bar=bpb,
         beat_times_s=beat_times, sections=sections, controls=controls, programs=programs,
-        style=style, mood=mood, reasons=reasons, seed=int(seed),
+        style=style, mood=mood, reasons=reasons, seed=int(seed), cuts=records, fade_out_s=fade,
     )
 
 
@@ -445,72 +535,42 @@ def _metrical_prior(bpb: int) -> np.ndarray:
     return w
 
 
+TEMPO_WINDOW = 0.06  # the nominal tempo is searched within this of the description's tempo
+
+
 def _base_tempo(features: Features, cfg: PlanConfig, desc: Description, ref: Reference | None,
-                mood: str, lo: float, hi: float, n_strong: int) -> tuple[float, float, str]:
-    """Base tempo, the relative search window around it, and the reason."""
+                mood: str) -> tuple[float, float, float, str]:
+    """The description's tempo, the nominal search window, the section tempo warp, the reason.
+
+    Priority: the user's tempo (kept exactly; only hit points bend it, <= ``beat_warp``) > a
+    description's tempo (user-written or edited: the nominal stays on it; derived from the
+    video: searched within +-``TEMPO_WINDOW``). Without a description the planner derives the
+    same description ``videobgm describe`` prints and takes its tempo. No half / double time:
+    the mood's tempo range (``vocab.MOODS``, at most x1.25 either side) never holds a factor of 2.
+    """
     if cfg.tempo_bpm is not None:
-        return _check_tempo(cfg.tempo_bpm, "tempo"), 0.0, f"user tempo {cfg.tempo_bpm:g} bpm"
-    # a description built from this video (source "video") only suggests a tempo: the video's
-    # own rhythm (below) and the grid search still apply; a user's description fixes it
+        t = _check_tempo(cfg.tempo_bpm, "tempo")
+        return t, 0.0, 0.0, f"user tempo {t:g} bpm (every section at it; hit points bend <= {100 * cfg.beat_warp:g}%)"
     from_video = (desc.source or "video") == "video"
     if desc.tempo_bpm is not None and not from_video:
         t = _check_tempo(desc.tempo_bpm, "tempo in description")
-        return t, 0.0, f"description tempo {t:g} bpm"
-    vt = float(features.tempo_bpm)
-    if math.isfinite(vt) and vt > 0 and features.tempo_confidence > 0:
-        t, f = fold_tempo(vt, lo, hi)
-        how = "unchanged" if f == 1 else f"folded x{f:g}"
-        why = (f"visual tempo {vt:.1f} bpm (confidence {features.tempo_confidence:.2f}) "
-               f"{how} into {lo:g}..{hi:g} -> {t:.1f} bpm")
-        hit = float(cfg.hit_tempo_bpm)
-        if n_strong >= 4 and t < hit and 2 * t <= TEMPO_LIMITS_BPM[1]:
-            # a 16th at tempo T lasts 15/T s: below ~107 bpm a visual beat between two steps can
-            # be more than 70 ms from both, so the music goes double-time (2 steps per old one)
-            t *= 2
-            why += (f"; doubled to {t:.1f} bpm (double-time) so that every strong visual beat is "
-                    f"within half a 16th (<= {7500 / t:.0f} ms) of a step")
-        return t, 0.08, why
-    if ref is not None and ref.tempo_bpm > 0:
-        t, _ = fold_tempo(ref.tempo_bpm, lo, hi)
-        return t, 0.1, f"no periodic motion; reference {ref.id} tempo {ref.tempo_bpm:g} -> {t:.1f} bpm"
+        return t, 0.0, float(cfg.max_tempo_warp), f"description tempo {t:g} bpm ({desc.source})"
     if desc.tempo_bpm is not None:
-        t = min(max(_check_tempo(desc.tempo_bpm, "tempo in description"), lo), hi)
-        why = f"no periodic motion; video description suggests {t:.1f} bpm"
+        t = _check_tempo(desc.tempo_bpm, "tempo in description")
+        why = f"video description's tempo {t:g} bpm"
     else:
-        t = lo + MOOD_TEMPO_FRAC.get(mood, 0.45) * (hi - lo)
-        why = f"no periodic motion; {mood} mood -> {t:.1f} bpm"
-    # no rhythm to follow: the search may move anywhere in the range to fit the cuts
-    window = max(hi / t, t / lo) - 1.0
-    return t, window, why
+        from videobgm.describe import describe
+
+        d = describe(features, labels=features.labels or None)
+        t = _check_tempo(d.tempo_bpm, "derived description tempo")
+        why = f"derived description's tempo {t:g} bpm ({d.reasons.get('tempo', '')})"
+    return t, TEMPO_WINDOW, float(cfg.max_tempo_warp), why
 
 
-def _make_sections(anchors: list[float], nbars: list[int], dropped: list[float],
-                   bar_times: np.ndarray, speed: np.ndarray, ft: np.ndarray, min_bars: int,
-                   phrase_bars: int, reasons: dict[str, str]) -> list[Section]:
+def _make_sections(bounds: dict[int, tuple[str, int | None]], bar_times: np.ndarray,
+                   speed: np.ndarray, ft: np.ndarray, reasons: dict[str, str]) -> list[Section]:
     n_bars = len(bar_times) - 1
-    bounds: dict[int, str] = {}
-    b = 0
-    for a, n in zip(anchors[1:-1], nbars[:-1]):
-        b += n
-        bounds[b] = f"scene cut at {a:.2f} s (bar line placed on the cut by the tempo map)"
-    notes = []
-    for c in dropped:
-        k = int(np.argmin(np.abs(bar_times - c)))
-        near = [x for x in [0, n_bars, *bounds] if abs(x - k) < min_bars]
-        if 0 < k < n_bars and not near:
-            bounds[k] = (f"scene cut at {c:.2f} s snapped to the nearest bar line "
-                         f"({bar_times[k]:.2f} s)")
-        else:
-            notes.append(f"cut at {c:.2f} s not a section boundary (too close to another)")
-    # long stretches without cuts: phrase boundaries every phrase_bars bars
-    edges = sorted({0, n_bars, *bounds})
-    for a, z in zip(edges[:-1], edges[1:]):
-        if z - a >= 2 * phrase_bars:
-            k = int(round((z - a) / phrase_bars))
-            for i in range(1, k):
-                m = a + int(round(i * (z - a) / k))
-                bounds[m] = f"no cut for {z - a} bars: phrase boundary every ~{phrase_bars} bars"
-    edges = sorted({0, n_bars, *bounds})
+    edges = sorted({*bounds, n_bars})
     bar_speed = _interval_means(ft, speed, bar_times) if ft.size else np.zeros(n_bars)
     lvl = rank_quantiles(bar_speed) if n_bars else bar_speed
     sections = []
@@ -518,7 +578,7 @@ def _make_sections(anchors: list[float], nbars: list[int], dropped: list[float],
         energy = float(np.mean(lvl[a:z])) if z > a else 0.5
         sections.append(Section(start_bar=a, end_bar=z, label="", start_s=float(bar_times[a]),
                                 end_s=float(bar_times[z]), energy=round(energy, 3),
-                                reason="start of the video" if a == 0 else bounds[a]))
+                                reason=bounds[a][0]))
     # labels: intro/outro around >= 3 sections; the rest verse/chorus by motion energy
     mids = sections[1:-1] if len(sections) >= 3 else sections
     med = float(np.median([s.energy for s in mids])) if mids else 0.5
@@ -526,11 +586,20 @@ def _make_sections(anchors: list[float], nbars: list[int], dropped: list[float],
         s.label = "chorus" if s.energy > med else "verse"
     if len(sections) >= 3:
         sections[0].label, sections[-1].label = "intro", "outro"
-    starts = str(edges[:-1]) if len(edges) <= 41 else f"{str(edges[:40])[:-1]}, ...]"
-    if len(notes) > 10:
-        notes = notes[:10] + [f"... and {len(notes) - 10} more cuts not used as boundaries"]
-    reasons["sections"] = "; ".join([f"{len(sections)} sections at bars {starts}"] + notes)
+    lens = [z - a for a, z in zip(edges[:-1], edges[1:])]
+    shown = str(lens) if len(lens) <= 40 else f"{str(lens[:40])[:-1]}, ...]"
+    reasons["sections"] = f"{len(sections)} sections, lengths in bars {shown}"
     return sections
+
+
+def plan_render_config(plan: Plan, render_cfg: Any) -> Any:
+    """``render_cfg`` with its fade-out shortened to the plan's ring-out (``plan.fade_out_s``),
+    so that the fade covers the final held chord, not the last musical gesture."""
+    if plan.fade_out_s is None or plan.fade_out_s >= render_cfg.fade_out_s:
+        return render_cfg
+    import dataclasses
+
+    return dataclasses.replace(render_cfg, fade_out_s=float(plan.fade_out_s))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -563,4 +632,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                         "name": chord_name(ch.root, ch.quality)} for ch in c.chords],
         },
         "reasons": dict(plan.reasons),
+        "cuts": [dict(c) for c in plan.cuts],
+        "hit_points": [{"step": int(k), "kind": kind} for k, kind in c.hits],
+        "fill_bars": [int(b) for b in c.fill_bars],
+        "ending_bar": None if c.ending_bar is None else int(c.ending_bar),
+        "fade_out_s": plan.fade_out_s,
     }

@@ -16,7 +16,6 @@ from videobgm.types import (
     MODES,
     PITCH_CLASS_NAMES,
     TRACKS,
-    Chord,
     Description,
     Features,
     Reference,
@@ -199,27 +198,50 @@ def _parse_roman(sym: str, mode: str, tonic: int) -> tuple[int, str]:
     return (tonic + _DEGREE_SEMITONES[mode][deg - 1]) % 12, quality
 
 
-def make_chords(sections: list[Section], n_bars: int, spb: int, tonic: int, mode: str, mood: str,
-                 ref: Reference | None, seed: int, reasons: dict[str, str]) -> list[Chord]:
+CADENCES = {"ambient": "plagal"}  # style -> cadence other than V-I
+
+
+def _cadence(mode: str, style: str, tonic: int) -> list[tuple[int, str]]:
+    """The two chords before the final tonic: ii-V (major) / iv-V (minor, V major: harmonic
+    minor) for an authentic cadence; vi-IV / VI-iv for the plagal cadence of ambient styles."""
+    if CADENCES.get(style) == "plagal":
+        syms = ("vi", "IV") if mode == "major" else ("VI", "iv")
+    else:
+        syms = ("ii", "V") if mode == "major" else ("iv", "V")
+    out = []
+    for sym in syms:
+        if mode == "minor" and sym == "V":
+            out.append(((tonic + 7) % 12, "maj"))  # the raised leading tone of harmonic minor
+        else:
+            out.append(_parse_roman(sym, mode, tonic))
+    return out
+
+
+def phrase_chords(sections: list[Section], n_bars: int, spb: int, tonic: int, mode: str, mood: str,
+                  style: str, ref: Reference | None, seed: int, reasons: dict[str, str]) -> list[tuple[int, str]]:
+    """One chord per bar: each section's progression (one per label, seeded; or the reference's)
+    runs phrase by phrase (4 bars; a 2-bar phrase takes the progression's second half, so it
+    leads on), never restarting mid-phrase; the last bars cadence into the held tonic."""
     rng = np.random.default_rng(seed)
-    per_bar: list[tuple[int, str]] = [(tonic, "maj" if mode == "major" else "min")] * n_bars
+    home = (tonic, "maj" if mode == "major" else "min")
+    per_bar: list[tuple[int, str]] = [home] * n_bars
+    progs: dict[str, list[tuple[int, str]]] = {}
     if ref is not None and ref.chords and ref.n_bars > 0:
         ref_chords = sorted(ref.chords, key=lambda c: c.onset_16th)
         # the reference's scale is moved onto the plan's: same mode -> same tonic; otherwise its
         # relative key (minor ref in a major plan: ref tonic + 3 -> plan tonic, and vice versa)
         ref_home = ref.key_tonic if ref.mode == mode else ref.key_tonic + (3 if mode == "major" else 9)
         prog = []
-        for k in range(ref.n_bars):
+        for k in range(min(ref.n_bars, 8)):
             at = [c for c in ref_chords if c.onset_16th <= k * spb]
             c = at[-1] if at else ref_chords[0]
             root = -1 if c.root < 0 else (c.root - ref_home + tonic) % 12
             prog.append((root, c.quality))
         for s in sections:
-            for i, b in enumerate(range(s.start_bar, s.end_bar)):
-                per_bar[b] = prog[i % len(prog)]
+            progs[s.label] = prog
         how = "transposed" if ref.mode == mode else f"moved from {ref.mode} to the relative {mode} key of"
-        reasons["chords"] = (f"progression of reference {ref.id} ({ref.mode}) {how} "
-                             f"{PITCH_CLASS_NAMES[tonic]} {mode}, restarted at each section")
+        why = (f"progression of reference {ref.id} ({ref.mode}, {len(prog)} bars) {how} "
+               f"{PITCH_CLASS_NAMES[tonic]} {mode}, phrase by phrase")
     else:
         family = _MOOD_FAMILY.get(mood, "bright")
         fams = PROGRESSIONS[mode]
@@ -230,11 +252,34 @@ def make_chords(sections: list[Section], n_bars: int, spb: int, tonic: int, mode
             if s.label not in chosen:
                 options = fams[family]
                 chosen[s.label] = options[int(rng.integers(len(options)))]
-            syms = chosen[s.label].split()
-            for i, b in enumerate(range(s.start_bar, s.end_bar)):
-                per_bar[b] = _parse_roman(syms[i % len(syms)], mode, tonic)
-        reasons["chords"] = (f"{family} {mode} progressions (seed {seed}): "
-                             + "; ".join(f"{k}: {v}" for k, v in chosen.items())
-                             + "; last bar resolves to the tonic")
-    per_bar[-1] = (tonic, "maj" if mode == "major" else "min")
-    return [Chord(onset_16th=b * spb, root=int(r), quality=q) for b, (r, q) in enumerate(per_bar)]
+                progs[s.label] = [_parse_roman(x, mode, tonic) for x in chosen[s.label].split()]
+        why = (f"{family} {mode} progressions (seed {seed}), phrase by phrase: "
+               + "; ".join(f"{k}: {v}" for k, v in chosen.items()))
+    for s in sections:
+        prog = progs[s.label]
+        n = len(prog)
+        b = s.start_bar
+        while b < s.end_bar:
+            left = s.end_bar - b
+            plen = n if left >= n else left
+            # a short phrase takes the end of the progression (it leads on to what follows)
+            offs = 0 if plen == n else n - plen
+            for i in range(plen):
+                per_bar[b + i] = prog[(offs + i) % n]
+            b += plen
+    cad = ""
+    per_bar[-1] = home
+    if n_bars >= 3:
+        pre, dom = _cadence(mode, style, tonic)
+        per_bar[-2] = dom
+        if n_bars >= 4:
+            per_bar[-3] = pre
+        kind = "plagal" if CADENCES.get(style) == "plagal" else "authentic"
+        names = [chord_name(*c) for c in per_bar[-3 if n_bars >= 4 else -2:]]
+        cad = f"{kind} ({' - '.join(names)})"
+    elif n_bars == 2:
+        cad = f"{chord_name(*per_bar[0])} - {chord_name(*home)}"
+    per_bar[-1] = home
+    reasons["chords"] = why + (f"; ending: {cad} cadence, tonic held in the last bar" if cad else "")
+    reasons["cadence"] = cad
+    return per_bar

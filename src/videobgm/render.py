@@ -1,23 +1,34 @@
-"""[7] Score / MIDI -> audio: soundfont synthesis fitted to the video.
+"""[7] Score / MIDI -> audio: a performed, mixed and mastered soundfont rendering of the music.
 
-Default backend: ``tinysoundfont`` (a pip wheel, no system packages) with the General MIDI
-soundfont that ships inside the ``pretty_midi`` wheel (``pretty_midi/TimGM6mb.sf2``). Optional:
-FluidSynth through ``pyfluidsynth`` (only when importable) and a user soundfont path.
+Bank: the best General MIDI soundfont present (:func:`choose_soundfont`): ``RenderConfig.soundfont``
+(a .sf2/.sf3 path or a bank name), else FluidR3_GM (Debian's ``fluid-soundfont-gm``), else
+MuseScore General (``musescore-general-soundfont-small``, sf3; first with FluidSynth, see
+:data:`BANK_PREFERENCE`), else the TimGM6mb bank inside the ``pretty_midi`` wheel (always there). ``scripts/install_soundfonts.sh``
+installs the Debian banks. Backend: ``tinysoundfont`` (a pip wheel; reads sf2 and sf3);
+optional FluidSynth through ``pyfluidsynth`` (only when importable).
 
-Mastering, in order: the synthesised audio is cut or zero-padded to exactly ``duration_s``,
-loudness-normalised to ``RenderConfig.target_lufs`` (ITU-R BS.1770-4 gated loudness, computed
-chunk by chunk with SciPy so memory stays bounded; identical to pyloudnorm's), limited to a
--1 dBFS peak by a plain gain, and given a raised-cosine fade-in and fade-out. Rendering is sample-accurate and deterministic: the same
-input gives the same samples.
+A :class:`Score` is first performed (:mod:`videobgm.perform`: per-style timing, velocities,
+sustain pedal; hit points stay exact), then every track is synthesised on its own (one stem per
+track, one soundfont load per process), then mixed and mastered (:mod:`videobgm.master`: high-pass,
+gain staging, pan, reverb, bus compression, fades, loudness to ``RenderConfig.target_lufs`` with
+a true-peak ceiling). The processed stems add up to the mix. The output is cut or zero-padded to
+exactly ``duration_s``; rendering is deterministic (same input and seed, same samples).
+
+The sustain pedal (CC64) is applied here, by holding note-offs while the pedal is down, because
+tinysoundfont ignores CC64; FluidSynth gets the CC64 events themselves. Other control changes of a
+MIDI file (volume, pan, expression) are passed to the synthesiser.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import os
+import threading
 import wave
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +37,41 @@ import numpy as np
 from videobgm.config import RenderConfig
 from videobgm.errors import InputError, MissingDependencyError, OptionError
 from videobgm.fileio import atomic_path
-from videobgm.types import TRACKS, Score
+from videobgm.meters import loudness_lufs  # noqa: F401 (the loudness meter lives in meters)
+from videobgm.types import TRACKS, Plan, Score
 
 BACKENDS = ("auto", "tinysoundfont", "fluidsynth")
-PEAK_LIMIT = 10 ** (-1.0 / 20)  # -1 dBFS
 DRUM_CHANNEL = 9
-# Per-track mixing gains (linear): accompaniment a little under the melody.
-TRACK_GAIN = {"melody": 1.0, "bridge": 0.7, "piano": 0.75, "bass": 0.8, "drums": 0.6}
+SUSTAIN_CC = 64
 
-# one event: (time_s, order, kind, channel, key, velocity); order puts note-offs before note-ons
+# General MIDI banks by preference (name, label, candidate paths: the first existing one is used)
+BANKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("musescore", "MuseScore General", (
+        "/usr/share/sounds/sf3/MuseScore_General.sf3", "/usr/share/sounds/sf3/MuseScore_General_Full.sf3",
+        "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3", "/usr/share/sounds/sf2/MuseScore_General.sf2",
+        "/usr/share/soundfonts/MuseScore_General.sf3", "/usr/share/soundfonts/MuseScore_General.sf2")),
+    ("fluidr3", "FluidR3_GM", (
+        "/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
+        "/usr/share/soundfonts/default.sf2")),
+)
+FALLBACK_BANK = ("timgm6mb", "TimGM6mb")
+BANK_NAMES = tuple(b[0] for b in BANKS) + (FALLBACK_BANK[0],)
+# Preference per backend. tinysoundfont plays MuseScore General's pianos wrongly (measured on
+# MuseScore_General_Lite.sf3: C4 at velocity 90 peaks 12 dB *under* velocity 40 and 20-25 dB under
+# FluidR3_GM's piano; its velocity layers are mis-weighted), so FluidR3_GM comes first there.
+BANK_PREFERENCE = {"tinysoundfont": ("fluidr3", "musescore"), "fluidsynth": ("musescore", "fluidr3")}
+
+# one event: (time_s, order, kind, channel, key_or_controller, velocity_or_value);
+# order puts note-offs before control changes before note-ons at the same time
 Event = tuple[float, int, str, int, int, int]
+_ORDER = {"off": 0, "cc": 1, "on": 2}
 
 
 # ----------------------------------------------------------------------------------------------
 # soundfont and backend
 # ----------------------------------------------------------------------------------------------
 def default_soundfont() -> Path:
-    """Path of the GM soundfont inside the installed ``pretty_midi`` package (not imported)."""
+    """Path of the TimGM6mb GM soundfont inside the installed ``pretty_midi`` package."""
     spec = importlib.util.find_spec("pretty_midi")
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError("pretty_midi", "pip install pretty_midi (it ships TimGM6mb.sf2)")
@@ -52,16 +81,60 @@ def default_soundfont() -> Path:
     return path
 
 
-def resolve_soundfont(cfg: RenderConfig) -> Path:
-    """The soundfont to use: ``cfg.soundfont`` (must exist) or :func:`default_soundfont`."""
-    if cfg.soundfont:
-        p = Path(cfg.soundfont).expanduser()
+@dataclass(frozen=True)
+class Bank:
+    """The soundfont a render uses: its path, bank name (or ``"user"``), label and a note when
+    it is a fallback."""
+
+    path: Path
+    name: str
+    label: str
+    note: str | None = None
+
+    def describe(self) -> str:
+        return f"sound bank: {self.label} ({self.path})"
+
+
+def _installed(name: str) -> Path | None:
+    for bank, _, paths in BANKS:
+        if bank == name:
+            return next((Path(p) for p in paths if Path(p).is_file()), None)
+    return default_soundfont() if name == FALLBACK_BANK[0] else None
+
+
+def choose_soundfont(cfg: RenderConfig, backend: str = "tinysoundfont") -> Bank:
+    """The bank to use: ``cfg.soundfont`` (a path, which must exist, or a bank name from
+    :data:`BANK_NAMES`), else the first installed in the backend's :data:`BANK_PREFERENCE`,
+    else TimGM6mb."""
+    want = cfg.soundfont
+    if want:
+        key = str(want).strip().lower()
+        if key in BANK_NAMES:
+            path = _installed(key)
+            label = dict((b[0], b[1]) for b in BANKS).get(key, FALLBACK_BANK[1])
+            if path is None:
+                raise InputError(f"sound bank {label} is not installed; run scripts/install_soundfonts.sh "
+                                 f"or give a .sf2/.sf3 path (accepted names: {', '.join(BANK_NAMES)})")
+            return Bank(path, key, label)
+        p = Path(want).expanduser()
         if not p.is_file():
-            raise InputError(f"soundfont not found: {p}")
+            raise InputError(f"soundfont not found: {p} (or give a bank name: {', '.join(BANK_NAMES)})")
         if p.suffix.lower() not in (".sf2", ".sf3"):
             raise InputError(f"soundfont must be an .sf2/.sf3 file, got {p.name}")
-        return p
-    return default_soundfont()
+        return Bank(p, "user", p.name)
+    labels = {b[0]: b[1] for b in BANKS}
+    for name in BANK_PREFERENCE.get(backend, BANK_PREFERENCE["tinysoundfont"]):
+        path = _installed(name)
+        if path is not None:
+            return Bank(path, name, labels[name])
+    return Bank(default_soundfont(), *FALLBACK_BANK,
+                note="no better GM bank installed: using TimGM6mb (scripts/install_soundfonts.sh "
+                     "installs FluidR3_GM and MuseScore General)")
+
+
+def resolve_soundfont(cfg: RenderConfig) -> Path:
+    """Path of the soundfont :func:`choose_soundfont` picks for ``cfg``'s backend."""
+    return choose_soundfont(cfg, resolve_backend(cfg)).path
 
 
 def resolve_backend(cfg: RenderConfig) -> str:
@@ -86,61 +159,65 @@ def _check_cfg(cfg: RenderConfig) -> None:
         raise OptionError(f"sample rate must be 8000..192000 Hz, got {cfg.sample_rate}")
     if not (-70.0 <= float(cfg.target_lufs) <= 0.0):
         raise OptionError(f"target loudness must be -70..0 LUFS, got {cfg.target_lufs}")
+    if not (-20.0 <= float(cfg.true_peak_dbtp) <= 0.0):
+        raise OptionError(f"true-peak ceiling must be -20..0 dBTP, got {cfg.true_peak_dbtp}")
     if cfg.fade_in_s < 0 or cfg.fade_out_s < 0:
         raise OptionError("fade lengths must be >= 0 s")
 
 
 # ----------------------------------------------------------------------------------------------
-# events
+# events, one list per track
 # ----------------------------------------------------------------------------------------------
-def _events_from_score(score: Score, tracks: Sequence[str] | None) -> tuple[list[Event], dict[int, tuple[int, bool, float]]]:
-    """Note events in seconds from the Score's own grid (``score.step_times()``)."""
-    st = score.step_times()
-    last = st.size - 1
-    # extend the grid past the end with the last step length (notes that ring past the last bar)
-    step_len = float(st[-1] - st[-2]) if st.size > 1 else 60.0 / score.tempo_bpm / 4
+TrackEvents = dict[str, tuple[list[Event], dict[int, tuple[int, bool]]]]
 
-    def t_of(step: int) -> float:
-        return float(st[step]) if step <= last else float(st[-1] + (step - last) * step_len)
+
+def _events_from_score(score: Score, tracks: Sequence[str] | None, plan: Plan | None,
+                       cfg: RenderConfig) -> tuple[TrackEvents, Any]:
+    """Per-track events of the performed Score (``perform``), and the performance."""
+    from videobgm.perform import perform, plan_protected_steps
 
     names = [t for t in TRACKS if t in {n.track for n in score.notes}]
     names += sorted({n.track for n in score.notes} - set(names))
     if tracks is not None:
         names = [t for t in names if t in tracks]
-    channels: dict[str, int] = {}
-    setup: dict[int, tuple[int, bool, float]] = {}
+    if plan is not None:
+        perf = perform(score, style=plan.style, protected_steps=plan_protected_steps(plan),
+                       phrase_start_bars=[s.start_bar for s in plan.sections], seed=plan.seed,
+                       humanize=cfg.humanize)
+    else:
+        perf = perform(score, humanize=cfg.humanize)
     free = [c for c in range(16) if c != DRUM_CHANNEL]
+    out: TrackEvents = {}
     for t in names:
         if t == "drums":
-            ch = DRUM_CHANNEL
-            setup[ch] = (0, True, TRACK_GAIN["drums"])
+            ch, setup = DRUM_CHANNEL, (0, True)
         else:
             if not free:
                 raise InputError("more than 15 pitched tracks; cannot assign MIDI channels")
-            ch = free.pop(0)
-            setup[ch] = (int(score.programs.get(t, 0)) % 128, False, TRACK_GAIN.get(t, 0.8))
-        channels[t] = ch
-    events: list[Event] = []
-    for n in score.notes:
-        if n.track not in channels or n.onset_16th < 0:
-            continue
-        ch = channels[n.track]
-        on, off = t_of(n.onset_16th), t_of(n.onset_16th + max(1, n.duration_16th))
-        vel = int(np.clip(n.velocity, 1, 127))
-        events.append((on, 1, "on", ch, int(np.clip(n.pitch, 0, 127)), vel))
-        events.append((off, 0, "off", ch, int(np.clip(n.pitch, 0, 127)), 0))
-    return events, setup
+            ch, setup = free.pop(0), (int(score.programs.get(t, 0)) % 128, False)
+        events: list[Event] = []
+        for n in perf.notes:
+            if n.track == t:
+                events.append((n.on_s, _ORDER["on"], "on", ch, n.pitch, n.velocity))
+                events.append((n.off_s, _ORDER["off"], "off", ch, n.pitch, 0))
+        for down, up in perf.pedal_s.get(t, ()):
+            events.append((down, _ORDER["cc"], "cc", ch, SUSTAIN_CC, 127))
+            events.append((up, _ORDER["cc"], "cc", ch, SUSTAIN_CC, 0))
+        out[t] = (events, {ch: setup})
+    return out, perf
 
 
-def _events_from_midi(pm: Any, tracks: Sequence[str] | None) -> tuple[list[Event], dict[int, tuple[int, bool, float]]]:
-    """Note events from a ``pretty_midi.PrettyMIDI`` (one channel per instrument, drums on 10)."""
-    events: list[Event] = []
-    setup: dict[int, tuple[int, bool, float]] = {}
+def _events_from_midi(pm: Any, tracks: Sequence[str] | None) -> TrackEvents:
+    """Per-track events of a ``pretty_midi.PrettyMIDI`` (tracks by instrument name/program, one
+    channel per instrument, drums on 10), with its control changes."""
+    from videobgm.midi import track_of_instrument
+
+    out: TrackEvents = {}
     free = [c for c in range(16) if c != DRUM_CHANNEL]
     prog_channel: dict[tuple[int, bool], int] = {}
     for inst in pm.instruments:
-        name = (inst.name or "").strip().lower()
-        if tracks is not None and name not in tracks:
+        track = track_of_instrument(inst.name, inst.program, inst.is_drum)
+        if tracks is not None and track not in tracks and (inst.name or "").strip().lower() not in tracks:
             continue
         key = (int(inst.program), bool(inst.is_drum))
         if inst.is_drum:
@@ -152,16 +229,20 @@ def _events_from_midi(pm: Any, tracks: Sequence[str] | None) -> tuple[list[Event
         else:  # more instruments than channels: share the last one
             ch = 15
         prog_channel[key] = ch
-        setup.setdefault(ch, (int(inst.program), bool(inst.is_drum), TRACK_GAIN.get(name, 0.8)))
+        events, setup = out.setdefault(track, ([], {}))
+        setup.setdefault(ch, (int(inst.program), bool(inst.is_drum)))
         for n in inst.notes:
-            events.append((float(n.start), 1, "on", ch, int(np.clip(n.pitch, 0, 127)), int(np.clip(n.velocity, 1, 127))))
-            events.append((float(n.end), 0, "off", ch, int(np.clip(n.pitch, 0, 127)), 0))
-    return events, setup
+            events.append((float(n.start), _ORDER["on"], "on", ch, int(np.clip(n.pitch, 0, 127)), int(np.clip(n.velocity, 1, 127))))
+            events.append((float(n.end), _ORDER["off"], "off", ch, int(np.clip(n.pitch, 0, 127)), 0))
+        for c in inst.control_changes:
+            events.append((float(c.time), _ORDER["cc"], "cc", ch, int(c.number) & 127, int(np.clip(c.value, 0, 127))))
+    return out
 
 
-def _load_events(score_or_midi: Any, tracks: Sequence[str] | None):  # noqa: ANN202
+def _load_events(score_or_midi: Any, tracks: Sequence[str] | None, plan: Plan | None,
+                 cfg: RenderConfig) -> tuple[TrackEvents, Any]:
     if isinstance(score_or_midi, Score):
-        return _events_from_score(score_or_midi, tracks)
+        return _events_from_score(score_or_midi, tracks, plan, cfg)
     if isinstance(score_or_midi, (str, os.PathLike)):
         p = Path(score_or_midi)
         if not p.is_file():
@@ -172,191 +253,152 @@ def _load_events(score_or_midi: Any, tracks: Sequence[str] | None):  # noqa: ANN
             pm = pretty_midi.PrettyMIDI(str(p))
         except Exception as exc:  # noqa: BLE001 - any parse failure is a bad input file
             raise InputError(f"cannot read MIDI file {p.name}: {exc}") from None
-        return _events_from_midi(pm, tracks)
+        return _events_from_midi(pm, tracks), None
     if hasattr(score_or_midi, "instruments"):
-        return _events_from_midi(score_or_midi, tracks)
+        return _events_from_midi(score_or_midi, tracks), None
     raise InputError(f"cannot render a {type(score_or_midi).__name__}; give a Score, PrettyMIDI or MIDI path")
 
 
 # ----------------------------------------------------------------------------------------------
 # synthesis
 # ----------------------------------------------------------------------------------------------
-def _synth_tinysoundfont(events: list[Event], setup: dict[int, tuple[int, bool, float]],
-                         n_samples: int, sr: int, soundfont: Path) -> np.ndarray:
+@functools.lru_cache(maxsize=2)
+def _loaded_synth(path: str, mtime_ns: int, size: int, sr: int):  # noqa: ANN202, ARG001 (cache key)
+    """A tinysoundfont Synth with ``path`` loaded, kept for the process (loading a large bank
+    takes seconds); every use resets it and holds its lock."""
     import tinysoundfont
 
     synth = tinysoundfont.Synth(samplerate=sr, gain=-3.0)
     try:
-        sfid = synth.sfload(str(soundfont))
+        sfid = synth.sfload(path)
     except (tinysoundfont.SoundFontException, OSError, RuntimeError) as exc:
-        raise InputError(f"cannot load soundfont {soundfont.name}: {exc}") from None
-    for ch, (prog, drums, gain) in setup.items():
-        try:
-            synth.program_select(ch, sfid, 128 if drums else 0, 0 if drums else prog, is_drums=drums)
-        except RuntimeError:  # preset missing from this soundfont: fall back to bank 0 / piano
-            synth.program_select(ch, sfid, 0, 0, is_drums=drums)
-        synth.control_change(ch, 7, int(round(127 * min(1.0, gain))))  # channel volume
+        raise InputError(f"cannot load soundfont {Path(path).name}: {exc}") from None
+    return synth, sfid, threading.Lock()
+
+
+def _with_pedal(events: list[Event]) -> list[Event]:
+    """Events with the sustain pedal applied: a note-off while the pedal is down waits for the
+    pedal's release (CC64 >= 64 is down, as in MIDI 1.0)."""
+    out: list[Event] = []
+    down: dict[int, bool] = {}
+    held: dict[int, list[int]] = {}
+    for ev in sorted(events):
+        t, _, kind, ch, key, val = ev
+        if kind == "cc" and key == SUSTAIN_CC:
+            if val >= 64:
+                down[ch] = True
+            elif down.get(ch):
+                down[ch] = False
+                out.extend((t, _ORDER["off"], "off", ch, k, 0) for k in held.pop(ch, []))
+            continue
+        if kind == "off" and down.get(ch):
+            held.setdefault(ch, []).append(key)
+            continue
+        out.append(ev)
+    return out
+
+
+def _play(events: list[Event], n_samples: int, sr: int, generate: Any, send: Any) -> np.ndarray:
+    """Run ``events`` (sorted) through a synthesiser: ``generate(k)`` -> (k, 2) float32 samples,
+    ``send(kind, channel, key, value)`` for each event at its sample."""
     out = np.zeros((n_samples, 2), dtype=np.float32)
     pos = 0
-    for t, _, kind, ch, key, vel in sorted(events):
+    for t, _, kind, ch, key, vel in events:
         at = min(n_samples, max(0, int(round(t * sr))))
         if at > pos:
-            buf = synth.generate_simple(at - pos)
-            out[pos:at] = np.frombuffer(buf, dtype=np.float32).reshape(-1, 2)
+            out[pos:at] = generate(at - pos)
             pos = at
         if at >= n_samples:
             break
+        send(kind, ch, key, vel)
+    if pos < n_samples:
+        out[pos:] = generate(n_samples - pos)
+    return out
+
+
+def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int,
+                         soundfont: Path) -> dict[str, np.ndarray]:
+    st = soundfont.stat()
+    synth, sfid, lock = _loaded_synth(str(soundfont), st.st_mtime_ns, st.st_size, sr)
+
+    def generate(k: int) -> np.ndarray:
+        return np.frombuffer(synth.generate_simple(k), dtype=np.float32).reshape(-1, 2)
+
+    def send(kind: str, ch: int, key: int, vel: int) -> None:
         if kind == "on":
             synth.noteon(ch, key, vel)
-        else:
+        elif kind == "off":
             synth.noteoff(ch, key)
-    if pos < n_samples:
-        buf = synth.generate_simple(n_samples - pos)
-        out[pos:] = np.frombuffer(buf, dtype=np.float32).reshape(-1, 2)
-    return out
+        else:
+            synth.control_change(ch, key, vel)
+
+    stems: dict[str, np.ndarray] = {}
+    with lock:
+        for track, (events, setup) in track_events.items():
+            _reset(synth)
+            for ch, (prog, drums) in setup.items():
+                try:
+                    synth.program_select(ch, sfid, 128 if drums else 0, 0 if drums else prog, is_drums=drums)
+                except RuntimeError:  # preset missing from this soundfont: fall back to bank 0 / piano
+                    synth.program_select(ch, sfid, 0, 0, is_drums=drums)
+            stems[track] = _play(_with_pedal(events), n_samples, sr, generate, send)
+        _reset(synth)
+    return stems
 
 
-def _synth_fluidsynth(events: list[Event], setup: dict[int, tuple[int, bool, float]],
-                      n_samples: int, sr: int, soundfont: Path) -> np.ndarray:  # pragma: no cover
+def _reset(synth: Any) -> None:
+    """Back to the state of a fresh load: tsf's reset only starts a quick release of the playing
+    voices, so a short silence is rendered (and dropped) to let them end."""
+    for sf in synth.soundfonts.values():
+        sf.reset()
+    synth.generate_simple(int(synth.samplerate * 0.2))
+
+
+def _synth_fluidsynth(track_events: TrackEvents, n_samples: int, sr: int,
+                      soundfont: Path) -> dict[str, np.ndarray]:  # pragma: no cover
     import fluidsynth
 
-    fs = fluidsynth.Synth(samplerate=float(sr))
-    sfid = fs.sfload(str(soundfont))
-    for ch, (prog, drums, gain) in setup.items():
-        fs.program_select(ch, sfid, 128 if drums else 0, 0 if drums else prog)
-        fs.cc(ch, 7, int(round(127 * min(1.0, gain))))
-    chunks, pos = [], 0
-    for t, _, kind, ch, key, vel in sorted(events):
-        at = min(n_samples, max(0, int(round(t * sr))))
-        if at > pos:
-            chunks.append(np.asarray(fs.get_samples(at - pos), dtype=np.float32))
-            pos = at
-        if at >= n_samples:
-            break
-        if kind == "on":
-            fs.noteon(ch, key, vel)
-        else:
-            fs.noteoff(ch, key)
-    if pos < n_samples:
-        chunks.append(np.asarray(fs.get_samples(n_samples - pos), dtype=np.float32))
-    fs.delete()
-    x = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    return (x.reshape(-1, 2) / 32768.0).astype(np.float32)
+    stems: dict[str, np.ndarray] = {}
+    for track, (events, setup) in track_events.items():
+        fs = fluidsynth.Synth(samplerate=float(sr))
+        sfid = fs.sfload(str(soundfont))
+        for ch, (prog, drums) in setup.items():
+            fs.program_select(ch, sfid, 128 if drums else 0, 0 if drums else prog)
 
+        def generate(k: int, fs: Any = fs) -> np.ndarray:
+            return (np.asarray(fs.get_samples(k), dtype=np.float32).reshape(-1, 2) / 32768.0)
 
-def _synthesize(score_or_midi: Any, duration_s: float, cfg: RenderConfig,
-                tracks: Sequence[str] | None = None) -> np.ndarray:
-    _check_cfg(cfg)
-    if not (math.isfinite(duration_s) and duration_s > 0):
-        raise OptionError(f"audio duration must be > 0 s, got {duration_s}")
-    backend = resolve_backend(cfg)
-    soundfont = resolve_soundfont(cfg)
-    events, setup = _load_events(score_or_midi, tracks)
-    sr = int(cfg.sample_rate)
-    n = int(round(duration_s * sr))
-    fn = _synth_fluidsynth if backend == "fluidsynth" else _synth_tinysoundfont
-    return fn(events, setup, n, sr, soundfont)
+        def send(kind: str, ch: int, key: int, vel: int, fs: Any = fs) -> None:
+            {"on": lambda: fs.noteon(ch, key, vel), "off": lambda: fs.noteoff(ch, key),
+             "cc": lambda: fs.cc(ch, key, vel)}[kind]()
+
+        stems[track] = _play(sorted(events), n_samples, sr, generate, send)  # FluidSynth does CC64
+        fs.delete()
+    return stems
 
 
 # ----------------------------------------------------------------------------------------------
-# mastering
+# render = perform + synthesise + master
 # ----------------------------------------------------------------------------------------------
-def _k_weighting(fs: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """ITU-R BS.1770 K-weighting at ``fs`` (high shelf +4 dB at 1.5 kHz, high-pass at 38 Hz),
-    RBJ biquads with the parameters pyloudnorm uses."""
-    out = []
-    for kind, gain_db, q, fc in (("shelf", 4.0, 1 / math.sqrt(2), 1500.0), ("hp", 0.0, 0.5, 38.0)):
-        a_ = 10 ** (gain_db / 40)
-        w0 = 2 * math.pi * fc / fs
-        alpha, cw = math.sin(w0) / (2 * q), math.cos(w0)
-        if kind == "shelf":
-            sq = 2 * math.sqrt(a_) * alpha
-            b = [a_ * ((a_ + 1) + (a_ - 1) * cw + sq), -2 * a_ * ((a_ - 1) + (a_ + 1) * cw),
-                 a_ * ((a_ + 1) + (a_ - 1) * cw - sq)]
-            a = [(a_ + 1) - (a_ - 1) * cw + sq, 2 * ((a_ - 1) - (a_ + 1) * cw),
-                 (a_ + 1) - (a_ - 1) * cw - sq]
-        else:
-            b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
-            a = [1 + alpha, -2 * cw, 1 - alpha]
-        out.append((np.array(b) / a[0], np.array(a) / a[0]))
-    return out
+@dataclass
+class Rendered:
+    """A render: the mastered mix (n, 2) float32 in [-1, 1], the processed stems (track ->
+    (n, 2), summing to the mix) when asked for, and ``info`` (bank, backend, style, mastering
+    report) with ``notes`` (one line each: the bank used, fallbacks)."""
+
+    mix: np.ndarray
+    stems: dict[str, np.ndarray] | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.info.get("notes", []))
 
 
-def loudness_lufs(audio: np.ndarray, sample_rate: int, *, chunk_s: float = 10.0) -> float:
-    """Integrated loudness (ITU-R BS.1770-4, gated) of ``audio`` (n, channels) in LUFS.
-
-    Filtered chunk by chunk (filter state carried over), so memory stays bounded for long audio;
-    agrees with pyloudnorm within 0.01 LU. -inf when silent or shorter than one 400 ms block.
-    """
-    from scipy.signal import lfilter
-
-    x = np.asarray(audio)
-    if x.ndim == 1:
-        x = x[:, None]
-    sr = int(sample_rate)
-    hop = int(round(0.1 * sr))  # 100 ms sub-blocks; a 400 ms block = 4 of them (75 % overlap)
-    if x.size == 0 or x.shape[0] < 4 * hop or not np.any(x):
-        return -math.inf
-    filters = _k_weighting(sr)
-    state = [np.zeros((2, x.shape[1])) for _ in filters]
-    step = max(1, int(chunk_s * sr) // hop) * hop
-    sub = []  # per sub-block mean square, (n_sub, channels)
-    for start in range(0, x.shape[0], step):
-        y = x[start:start + step].astype(np.float64)
-        for k, (b, a) in enumerate(filters):
-            y, state[k] = lfilter(b, a, y, axis=0, zi=state[k])
-        m = y.shape[0] // hop
-        if m:
-            sub.append((y[: m * hop] ** 2).reshape(m, hop, -1).mean(axis=1))
-    z_sub = np.concatenate(sub)
-    n_blocks = z_sub.shape[0] - 3
-    z = (z_sub[:-3] + z_sub[1:-2] + z_sub[2:-1] + z_sub[3:]) / 4 if n_blocks > 0 else z_sub[:0]
-    power = z.sum(axis=1)  # channel weights 1 (L, R)
-    with np.errstate(divide="ignore"):
-        blk = -0.691 + 10 * np.log10(power)
-    keep = blk > -70.0
-    if not keep.any():
-        return -math.inf
-    rel = -0.691 + 10 * math.log10(float(power[keep].mean())) - 10.0
-    keep &= blk > rel
-    return -0.691 + 10 * math.log10(float(power[keep].mean()))
-
-
-def _apply_fades(x: np.ndarray, sr: int, fade_in_s: float, fade_out_s: float) -> None:
-    """Raised-cosine fade-in/out applied in place to the edges of ``x`` (n, channels)."""
-    n = x.shape[0]
-    fi = min(n // 2, int(round(fade_in_s * sr)))
-    fo = min(n // 2, int(round(fade_out_s * sr)))
-    if fi > 0:
-        x[:fi] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(fi) / fi)).astype(np.float32)[:, None]
-    if fo > 0:
-        x[n - fo:] *= (0.5 + 0.5 * np.cos(np.pi * (np.arange(fo) + 1) / fo)).astype(np.float32)[:, None]
-
-
-def master_gain(audio: np.ndarray, cfg: RenderConfig) -> float:
-    """Linear gain that brings ``audio`` to ``cfg.target_lufs`` with the peak at most -1 dBFS."""
-    lufs = loudness_lufs(audio, int(cfg.sample_rate))
-    if not math.isfinite(lufs):
-        return 1.0
-    gain = 10 ** ((float(cfg.target_lufs) - lufs) / 20)
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    if peak * gain > PEAK_LIMIT:
-        gain = PEAK_LIMIT / peak
-    return float(gain)
-
-
-def _master(raw: np.ndarray, cfg: RenderConfig, gain: float | None) -> tuple[np.ndarray, float]:
-    """Gain, fades and clipping, in place on ``raw`` (float32, owned by the caller)."""
-    g = master_gain(raw, cfg) if gain is None else gain
-    raw *= np.float32(g)
-    _apply_fades(raw, int(cfg.sample_rate), cfg.fade_in_s, cfg.fade_out_s)
-    np.clip(raw, -1.0, 1.0, out=raw)
-    return raw, g
-
-
-def render_audio(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
-                 tracks: Sequence[str] | None = None) -> np.ndarray:
-    """Synthesise music to exactly ``duration_s`` seconds of mastered stereo audio.
+def render(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
+           tracks: Sequence[str] | None = None, plan: Plan | None = None,
+           stems: bool = False) -> Rendered:
+    """Perform, synthesise, mix and master the music to exactly ``duration_s`` seconds.
 
     Parameters
     ----------
@@ -366,26 +408,68 @@ def render_audio(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
     duration_s : float
         Output length in seconds (the video's duration): longer music is cut, shorter padded.
     cfg : RenderConfig
-        Sample rate, backend, soundfont, loudness target and fades.
+        Sample rate, backend, soundfont, loudness target, true-peak ceiling, fades.
     tracks : sequence of str, optional
         Render only these tracks (Score track names / MIDI instrument names).
-
-    Returns
-    -------
-    ndarray of float32, shape (round(duration_s * sample_rate), 2)
-        Samples in [-1, 1].
+    plan : Plan, optional
+        The plan of a Score: its style (performance and mix), hit points (accent steps and section
+        starts, kept exact), sections (phrase arcs) and seed. Without it: pop, no hit points.
+    stems : bool
+        Also return the processed stems.
 
     Raises
     ------
     InputError
-        Missing/unreadable MIDI or soundfont file.
+        Missing/unreadable MIDI or soundfont file, or a bank name that is not installed.
     OptionError
         Invalid backend, sample rate, loudness target or duration.
     MissingDependencyError
         The requested backend is not installed.
     """
-    raw = _synthesize(score_or_midi, duration_s, cfg, tracks)
-    return _master(raw, cfg, None)[0]
+    from videobgm.master import master, pedalboard_available
+    from videobgm.meters import melody_band_hz
+    from videobgm.perform import style_performance
+
+    _check_cfg(cfg)
+    if not (math.isfinite(duration_s) and duration_s > 0):
+        raise OptionError(f"audio duration must be > 0 s, got {duration_s}")
+    backend = resolve_backend(cfg)
+    bank = choose_soundfont(cfg, backend)
+    track_events, perf = _load_events(score_or_midi, tracks, plan, cfg)
+    sr = int(cfg.sample_rate)
+    n = int(round(duration_s * sr))
+    fn = _synth_fluidsynth if backend == "fluidsynth" else _synth_tinysoundfont
+    raw = fn(track_events, n, sr, bank.path)
+    settings = perf.settings if perf is not None else style_performance(None)
+    if perf is not None:
+        pitches = [p.pitch for p in perf.notes if p.track == "melody"]
+    else:
+        pitches = [ev[4] for ev in track_events.get("melody", ([], {}))[0] if ev[2] == "on"]
+    done = master(raw, sr, cfg, settings, band_hz=melody_band_hz(pitches), keep_stems=stems)
+    notes = [bank.describe()] + ([bank.note] if bank.note else [])
+    if not pedalboard_available():
+        notes.append("pedalboard not installed: mastering without reverb, SciPy high-pass "
+                     "(pip install pedalboard)")
+    info = {"soundfont": str(bank.path), "bank": bank.label, "backend": backend,
+            "style": perf.style if perf is not None else None,
+            "humanize": bool(cfg.humanize and perf is not None),
+            "mastering": "pedalboard" if pedalboard_available() else "scipy (no reverb)",
+            **{k: _finite(v) for k, v in done.report.items()}, "notes": notes}
+    np.clip(done.mix, -1.0, 1.0, out=done.mix)
+    return Rendered(done.mix, done.stems, info)
+
+
+def _finite(v: Any) -> Any:
+    """Report values for JSON: floats rounded to 0.01, non-finite ones None."""
+    if isinstance(v, float):
+        return round(v, 2) if math.isfinite(v) else None
+    return v
+
+
+def render_audio(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
+                 tracks: Sequence[str] | None = None, plan: Plan | None = None) -> np.ndarray:
+    """The mastered mix of :func:`render`: float32 (round(duration_s * sample_rate), 2) in [-1, 1]."""
+    return render(score_or_midi, duration_s, cfg, tracks=tracks, plan=plan).mix
 
 
 def write_wav(audio: np.ndarray, sample_rate: int, path: str | os.PathLike[str]) -> Path:
@@ -416,22 +500,21 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
 
 
 def write_stem_wavs(score: Score, out_dir: str | os.PathLike[str], duration_s: float,
-                    cfg: RenderConfig) -> list[Path]:
+                    cfg: RenderConfig, *, plan: Plan | None = None,
+                    rendered: Rendered | None = None) -> list[Path]:
     """Write one WAV per track of ``score`` (``TRACK.wav``) into ``out_dir``.
 
-    Every stem gets the gain of the full mix (so the stems sum to the mix before clipping) and
-    the same fades. Returns the written paths in :data:`TRACKS` order.
+    The stems went through the mix's chain (same gains, compression, limiting and fades, each with
+    its own reverb send), so they add up to the mix. ``rendered``: a :func:`render` result with
+    stems to write (else the score is rendered). Returns the paths in :data:`TRACKS` order.
     """
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OptionError(f"cannot create stems directory {out}: {exc.strerror}") from None
-    mix_raw = _synthesize(score, duration_s, cfg)
-    gain = master_gain(mix_raw, cfg)
-    present = [t for t in TRACKS if any(n.track == t for n in score.notes)]
-    paths = []
-    for t in present:
-        audio, _ = _master(_synthesize(score, duration_s, cfg, tracks=[t]), cfg, gain)
-        paths.append(write_wav(audio, int(cfg.sample_rate), out / f"{t}.wav"))
-    return paths
+    if rendered is None or rendered.stems is None:
+        rendered = render(score, duration_s, cfg, plan=plan, stems=True)
+    assert rendered.stems is not None
+    present = [t for t in TRACKS if t in rendered.stems] + sorted(set(rendered.stems) - set(TRACKS))
+    return [write_wav(rendered.stems[t], int(cfg.sample_rate), out / f"{t}.wav") for t in present]

@@ -306,6 +306,14 @@ class Controls:
     melody_bars : ndarray of bool, shape (n_bars,), optional
         Bars in which the melody plays (when ``"melody"`` is in ``tracks``): constrained decoding
         keeps the melody out of the other bars and steers it into these. None: the model decides.
+    hits : tuple of (int, str)
+        Hit points: ``(step, kind)`` for every cut that gets a musical event (kind ``"section"``,
+        ``"crash"``, ``"stab"`` or ``"accent"``, optionally ``"+chord"``). Rule parts put the
+        cymbal / stab there; other accent steps are velocity accents only.
+    fill_bars : tuple of int
+        Bars that end with an anacrusis (drum fill or pickup run) into the next section.
+    ending_bar : int or None
+        Bar of the final held tonic (rule parts only: a chord ringing to the end), or None.
     """
 
     n_bars: int
@@ -319,6 +327,9 @@ class Controls:
     tracks: tuple[str, ...] = ("melody", "piano")
     tempo_bpm: float = 120.0
     melody_bars: np.ndarray | None = None
+    hits: tuple[tuple[int, str], ...] = ()
+    fill_bars: tuple[int, ...] = ()
+    ending_bar: int | None = None
 
     @property
     def steps_per_bar(self) -> int:
@@ -366,6 +377,11 @@ class Plan:
     reasons : dict
         Why each choice was made, e.g. ``{"tempo": "visual tempo 61 bpm folded x2 -> 122 bpm"}``.
     seed : int
+    cuts : list of dict
+        Every detected cut: ``time_s``, ``strength`` in [0, 1], ``role`` (``"section"``,
+        ``"hit"`` or ``"ignored"``), ``kind``, ``step`` (16th step of its hit or None), ``reason``.
+    fade_out_s : float or None
+        Longest fade-out that stays inside the final chord's ring-out (None: the renderer's).
     """
 
     duration_s: float
@@ -379,6 +395,8 @@ class Plan:
     mood: str = "neutral"
     reasons: dict[str, str] = field(default_factory=dict)
     seed: int = 0
+    cuts: list[dict[str, Any]] = field(default_factory=list)
+    fade_out_s: float | None = None
 
     @property
     def n_bars(self) -> int:

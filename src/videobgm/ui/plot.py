@@ -142,6 +142,13 @@ def feature_figure(
             ax.bar(bars[: plan.n_bars], 0.45 * _norm(counts), width=widths, align="edge",
                    color="#3a3a3a", alpha=0.35, label="notes per bar")
             ax.legend(loc="lower right", fontsize=8, frameon=False)
+        hits = getattr(plan.controls, "hits", ())
+        if hits:  # hit points on cuts (issue 17): a marker on each, drawn at its 16th step
+            st = np.interp(np.arange(plan.n_bars * plan.controls.steps_per_bar + 1) / 4.0,
+                           np.arange(len(plan.beat_times_s)), plan.beat_times_s)
+            ht = [st[k] for k, _ in hits if k < st.size and st[k] <= duration]
+            ax.plot(ht, [0.3] * len(ht), "v", color="#d62828", ms=6, label="hit points", ls="none")
+            ax.legend(loc="lower right", fontsize=8, frameon=False)
         if highlight_bars is not None and len(bars) > 1:
             a, b = highlight_bars
             a, b = max(0, a), min(b, len(bars) - 1)
