@@ -164,6 +164,9 @@ class SampleConfig(_Cfg):
     # after a non-chord tone more for a chord tone a step away (non-chord tones resolve by step)
     melody_step_bias: float = 1.0
     melody_resolve_bias: float = 1.5
+    # melodic phrases of this many bars inside each plan section (Pipeline.compose): the last bar
+    # of each ends on a long melody note and breathes (sample.generate's phrase_ends); 0 = off
+    melody_phrase_bars: int = 4
     melody_chord_tones_on_beats: bool = False  # melody onsets on beats use chord tones only
     # complete voicings: logit bonus of chord tones not yet sounding in the current beat (e.g. the
     # third over a bare root and fifth), for accompaniment tracks and for the melody
@@ -196,18 +199,17 @@ class SampleConfig(_Cfg):
     max_offbeat_onsets: int = 4
     # dynamics (videobgm.dynamics, applied by Pipeline.compose from the plan's sections): melody
     # velocity from dynamics_low (quietest section) to dynamics_high (loudest), a swell of
-    # +-dynamics_phrase_swell over each phrase of dynamics_phrase_bars bars, metric accents, the
+    # +-dynamics_phrase_swell over each phrase (melody_phrase_bars), metric accents, the
     # other pitched tracks dynamics_accompaniment_offset softer, dynamics_model_weight of the
     # model's own deviation kept
     dynamics: bool = True
     dynamics_low: float = 52.0
     dynamics_high: float = 104.0
-    dynamics_phrase_bars: int = 4
-    dynamics_phrase_swell: float = 7.0
+    dynamics_phrase_swell: float = 10.0
     dynamics_downbeat_boost: float = 5.0
     dynamics_offbeat_cut: float = 4.0
     dynamics_accompaniment_offset: float = 10.0
-    dynamics_model_weight: float = 0.4
+    dynamics_model_weight: float = 0.6
     max_tokens_per_bar: int = 100  # safety cap: a bar is closed after this many tokens
     # torch threads while decoding (restored afterwards): one-token steps gain nothing from more,
     # and on a busy machine 2 threads were 10x slower than 1; 0 = leave torch's setting

@@ -10,7 +10,7 @@ re-shapes the sampled velocities from the plan, deterministically:
   quietest and loudest sections (so that a verse of 0.47 and a chorus of 0.52 are heard as
   softer and louder), mapped to ``[SampleConfig.dynamics_low, SampleConfig.dynamics_high]`` for the melody,
   ``dynamics_accompaniment_offset`` lower for the other pitched tracks;
-* phrase: a swell over each phrase (``dynamics_phrase_bars`` bars inside a section, shorter at its end),
+* phrase: a swell over each phrase (``melody_phrase_bars`` bars inside a section, shorter at its end),
   ``dynamics_phrase_swell`` at its crest, softer at its start and end, where the melody breathes;
 * metre: beat 1 a little stronger, off-beat 16ths a little softer;
 * the model's own nuance: ``dynamics_model_weight`` of each note's deviation from its track's median;
@@ -40,6 +40,29 @@ def section_levels(energies: list[float]) -> np.ndarray:
     return 0.5 * e + 0.5 * rel
 
 
+def phrases(sections: list, n_bars: int, phrase_bars: int = 4) -> list[tuple[int, int]]:
+    """Melodic phrases ``[start, end)`` in bars: each section cut into phrases of ``phrase_bars``
+    bars (a last remainder of one bar joins the phrase before it)."""
+    out = []
+    for s in sorted(sections, key=lambda s: s.start_bar):
+        lo, hi = max(0, int(s.start_bar)), min(int(n_bars), int(s.end_bar))
+        k = lo
+        while k < hi:
+            n = min(max(1, int(phrase_bars)), hi - k)
+            if hi - (k + n) == 1:  # no one-bar stub at the section's end
+                n += 1
+            out.append((k, k + n))
+            k += n
+    return out
+
+
+def phrase_ends(plan, phrase_bars: int = 4) -> tuple[int, ...]:  # noqa: ANN001
+    """Last bar of every melodic phrase of ``plan`` (see :func:`phrases`), the piece's last bar
+    and its held ending excepted."""
+    last = plan.n_bars - 1 if plan.controls.ending_bar is None else int(plan.controls.ending_bar) - 1
+    return tuple(e - 1 for _, e in phrases(plan.sections, plan.n_bars, phrase_bars) if e - 1 < last)
+
+
 def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, *,
           cfg: SampleConfig | None = None, bars: tuple[int, int] | None = None) -> Score:
     """``score`` with the velocities of its pitched notes in bars ``[a, b)`` (default all)
@@ -52,19 +75,13 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
     secs = sorted(sections, key=lambda s: s.start_bar)
     levels = section_levels([s.energy for s in secs])
     bar_level = np.full(score.n_bars, 0.5)
+    for s, lv in zip(secs, levels, strict=True):
+        bar_level[max(0, int(s.start_bar)):min(score.n_bars, int(s.end_bar))] = lv
     phrase_pos = np.zeros(score.n_bars)  # where each bar starts in its phrase (0..1)
     phrase_len = np.ones(score.n_bars)
-    for s, lv in zip(secs, levels, strict=True):
-        lo, hi = max(0, int(s.start_bar)), min(score.n_bars, int(s.end_bar))
-        bar_level[lo:hi] = lv
-        k = lo
-        while k < hi:
-            n = min(int(cfg.dynamics_phrase_bars), hi - k)
-            if hi - (k + n) < 2 and hi - (k + n) > 0:  # no one-bar stub at the section's end
-                n = hi - k
-            phrase_pos[k:k + n] = np.arange(n) / n
-            phrase_len[k:k + n] = n
-            k += n
+    for lo, hi in phrases(secs, score.n_bars, cfg.melody_phrase_bars):
+        phrase_pos[lo:hi] = np.arange(hi - lo) / (hi - lo)
+        phrase_len[lo:hi] = hi - lo
     acc = np.zeros(score.n_steps, dtype=bool) if accent_steps is None else np.asarray(accent_steps, dtype=bool)
     med = {t: float(np.median([n.velocity for n in score.notes if n.track == t]))
            for t in {n.track for n in score.notes}}

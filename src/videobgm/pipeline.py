@@ -224,6 +224,7 @@ class Pipeline:
         seed: int | None = None,
     ) -> Score:
         """[4]-[5] plan -> Score (model sampling, controls enforced); timing from the plan."""
+        from videobgm.dynamics import phrase_ends, shape
         from videobgm.sample import generate
 
         model, tok = self.load_model()
@@ -233,9 +234,8 @@ class Pipeline:
             # bass and drums, which POP909 lacks, are added by rule inside the sampler (arrange.py)
             score = generate(
                 plan.controls, model, tok, cfg, keep=keep, regenerate_bars=regenerate_bars,
-                progress=update,
+                progress=update, phrase_ends=phrase_ends(plan, cfg.melody_phrase_bars) if cfg.melody_phrase_bars else None,
             )
-        from videobgm.dynamics import shape
 
         # velocities follow the sections' energy and the phrases (only the bars just sampled)
         score = shape(score, plan.sections, plan.controls.accent_steps, cfg=cfg, bars=regenerate_bars)

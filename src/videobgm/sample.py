@@ -60,6 +60,7 @@ class _State:
     last_pitch: int = 0
     melody_pitch: int = -1  # MIDI pitch of the last melody note (-1: none yet)
     melody_nct: bool = False  # whether that note was not a tone of its chord
+    cadence_done: bool = False  # a phrase-end bar has had its long last melody note
     prev_type: int = 1
     done: bool = False
     rows: list[np.ndarray] = field(default_factory=list)
@@ -78,7 +79,7 @@ def _validate(controls: Controls, model: Any, tokenizer: Any) -> None:
 
 def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig | None = None, *,
              keep: Score | None = None, regenerate_bars: tuple[int, int] | None = None,
-             progress: ProgressFn | None = None) -> Score:
+             progress: ProgressFn | None = None, phrase_ends: tuple[int, ...] | None = None) -> Score:
     """Compose a piece that follows ``controls``.
 
     Parameters
@@ -95,6 +96,10 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         Bars ``[a, b)`` to regenerate (0 <= a < b <= n_bars); needs ``keep``.
     progress : callable, optional
         ``progress(bars_done, n_bars)``.
+    phrase_ends : tuple of int, optional
+        Last bar of each melodic phrase (constrained decoding): from its third beat on, the
+        melody's first note is its last in the bar and lasts toward the bar line (a long note,
+        then a breath before the next phrase); the accompaniment fills the bar.
 
     Returns
     -------
@@ -139,6 +144,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     acc_track_values = {1 + TRACKS.index(t) for t in ACCOMPANIMENT}
     melody_value = 1 + TRACKS.index("melody")
     melody_bars = None  # bars where the melody must play / must not (constrained decoding only)
+    ends = np.zeros(controls.n_bars, dtype=bool)
+    if cfg.constrained and phrase_ends:
+        ends[[int(b) for b in phrase_ends if 0 <= int(b) < controls.n_bars]] = True
     if cfg.constrained and controls.melody_bars is not None and track_ok[melody_value]:
         melody_bars = np.asarray(controls.melody_bars, dtype=bool)
         if melody_bars.shape != (controls.n_bars,):
@@ -525,7 +533,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         ring_into_rest(st.bar + 1)
                     st.bar += 1
                     st.step, st.notes_in_bar, st.notes_at_step, st.tokens_in_bar = -1, 0, 0, 0
-                    st.melody_in_bar = 0
+                    st.melody_in_bar, st.cadence_done = 0, False
                     progress(st.bar - start_bar, end_bar - start_bar)
                 elif t == TYPE_POS:
                     k = F["pos"]
@@ -564,6 +572,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         else:  # only the melody could take this note: any other track may
                             tm = track_ok.copy()
                             tm[melody_value] = False
+                    elif st.cadence_done and tm[melody_value] and tm.sum() > 1:
+                        tm[melody_value] = False  # the phrase has ended: the melody breathes
                     elif melody_bars is not None and st.melody_in_bar == 0 and tm[melody_value]:
                         mbias = np.zeros(tm.shape[0])  # the melody should enter this bar
                         mbias[melody_value] = float(cfg.melody_presence_bias)
@@ -599,7 +609,18 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         left = int(steps_to_change[g])
                         fits = dm & (dur_steps <= left)
                         dm = fits if fits.any() else (dm & (dur_steps == dur_steps[1:].min()))
-                    dv = sampler.pick(partial(model.field_logits, ctx, k), k, dm, guide_bias(k, dm.shape[0]))
+                    dbias = guide_bias(k, dm.shape[0])
+                    if tv == melody_value and ends[st.bar] and st.step >= spb // 2 and not st.cadence_done:
+                        # the phrase's last note: long (a quarter or more where the bar allows),
+                        # ending by the bar line
+                        left = spb - st.step
+                        fits = dm & (dur_steps <= left)
+                        dm = fits if fits.any() else dm
+                        long_ = dm & (dur_steps >= min(STEPS_PER_BEAT, left))
+                        if long_.any():
+                            dm = long_
+                        st.cadence_done = True
+                    dv = sampler.pick(partial(model.field_logits, ctx, k), k, dm, dbias)
                     row[k] = dv
                     voicing.add(g, pv - 1, dur_steps[dv])
                     ctx = model.extend_context(ctx, k, int(dv))

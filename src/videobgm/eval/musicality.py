@@ -235,3 +235,32 @@ def mean_stats(rows: list[dict[str, float]]) -> dict[str, float]:
         v = [r[k] for r in rows if k in r and np.isfinite(r[k])]
         out[k] = float(np.mean(v)) if v else float("nan")
     return out
+
+
+def chord_adherence(score: Score, *, first_bars: int | None = None) -> dict[str, float]:
+    """Tolerant chord adherence to ``score.chords`` (the requested labels): ``strong_beat_tones``
+    = share of pitched onsets on beats 1 and 3 that are chord tones; ``downbeat_root`` = share of
+    bars (with a chord and a sounding note on the downbeat) whose lowest sounding pitch class on
+    the downbeat is the chord's root. Passing and neighbour tones between beats are not counted."""
+    spb, bpb = score.steps_per_bar, score.beats_per_bar
+    n_bars = score.n_bars if first_bars is None else min(int(first_bars), score.n_bars)
+    end = n_bars * spb
+    chords = chord_at_steps(score, end)
+    strong = {0, 2 * STEPS_PER_BEAT} if bpb >= 4 else {0}
+    pitched = [n for n in score.notes if n.track in PITCHED and n.onset_16th < end]
+    ok = cnt = 0
+    for n in pitched:
+        c = chords[n.onset_16th]
+        if c is not None and n.onset_16th % spb in strong and chord_pcs(*c):
+            cnt += 1
+            ok += (n.pitch % 12) in chord_pcs(*c)
+    roots = bars = 0
+    for b in range(n_bars):
+        c = chords[b * spb]
+        low = [n.pitch for n in pitched if n.onset_16th <= b * spb < n.onset_16th + max(1, n.duration_16th)]
+        if c is None or not low:
+            continue
+        bars += 1
+        roots += min(low) % 12 == c[0]
+    return {"strong_beat_tones": ok / cnt if cnt else float("nan"),
+            "downbeat_root": roots / bars if bars else float("nan")}
