@@ -167,6 +167,9 @@ class SampleConfig(_Cfg):
     # melodic phrases of this many bars inside each plan section (Pipeline.compose): the last bar
     # of each ends on a long melody note and breathes (sample.generate's phrase_ends); 0 = off
     melody_phrase_bars: int = 4
+    # the whole texture rests on the last beat before a section that opens on a strong cut
+    # (Pipeline.compose; sample.generate's breath_bars)
+    section_breath: bool = True
     melody_chord_tones_on_beats: bool = False  # melody onsets on beats use chord tones only
     # complete voicings: logit bonus of chord tones not yet sounding in the current beat (e.g. the
     # third over a bare root and fifth), for accompaniment tracks and for the melody
@@ -201,7 +204,7 @@ class SampleConfig(_Cfg):
     # velocity from dynamics_low (quietest section) to dynamics_high (loudest), a swell of
     # +-dynamics_phrase_swell over each phrase (melody_phrase_bars), metric accents, the
     # other pitched tracks dynamics_accompaniment_offset softer, dynamics_model_weight of the
-    # model's own deviation kept
+    # model's own deviation kept; accents dynamics_accent_boost louder
     dynamics: bool = True
     dynamics_low: float = 52.0
     dynamics_high: float = 104.0
@@ -210,6 +213,7 @@ class SampleConfig(_Cfg):
     dynamics_offbeat_cut: float = 4.0
     dynamics_accompaniment_offset: float = 10.0
     dynamics_model_weight: float = 0.6
+    dynamics_accent_boost: float = 10.0  # accent steps (visual hits): this much louder
     max_tokens_per_bar: int = 100  # safety cap: a bar is closed after this many tokens
     # torch threads while decoding (restored afterwards): one-token steps gain nothing from more,
     # and on a busy machine 2 threads were 10x slower than 1; 0 = leave torch's setting

@@ -224,7 +224,7 @@ class Pipeline:
         seed: int | None = None,
     ) -> Score:
         """[4]-[5] plan -> Score (model sampling, controls enforced); timing from the plan."""
-        from videobgm.dynamics import phrase_ends, shape
+        from videobgm.dynamics import phrase_ends, section_breaths, shape
         from videobgm.sample import generate
 
         model, tok = self.load_model()
@@ -235,6 +235,7 @@ class Pipeline:
             score = generate(
                 plan.controls, model, tok, cfg, keep=keep, regenerate_bars=regenerate_bars,
                 progress=update, phrase_ends=phrase_ends(plan, cfg.melody_phrase_bars) if cfg.melody_phrase_bars else None,
+                breath_bars=section_breaths(plan) if cfg.section_breath else None,
             )
 
         # velocities follow the sections' energy and the phrases (only the bars just sampled)

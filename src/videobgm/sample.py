@@ -79,7 +79,8 @@ def _validate(controls: Controls, model: Any, tokenizer: Any) -> None:
 
 def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig | None = None, *,
              keep: Score | None = None, regenerate_bars: tuple[int, int] | None = None,
-             progress: ProgressFn | None = None, phrase_ends: tuple[int, ...] | None = None) -> Score:
+             progress: ProgressFn | None = None, phrase_ends: tuple[int, ...] | None = None,
+             breath_bars: tuple[int, ...] | None = None) -> Score:
     """Compose a piece that follows ``controls``.
 
     Parameters
@@ -100,6 +101,10 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         Last bar of each melodic phrase (constrained decoding): from its third beat on, the
         melody's first note is its last in the bar and lasts toward the bar line (a long note,
         then a breath before the next phrase); the accompaniment fills the bar.
+    breath_bars : tuple of int, optional
+        Bars whose last beat the whole texture leaves silent (constrained decoding; a section's
+        end before a new section's hit): no onsets there, every note (rule parts too) released
+        by it. A bar with an accent or a fill in its last beat keeps it.
 
     Returns
     -------
@@ -124,6 +129,28 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     if keep is not None:
         _check_keep(keep, controls, span)
     rule = arrange.rule_notes(controls, span)
+    spb_, bpb_ = controls.steps_per_bar, controls.beats_per_bar
+    breath = np.zeros(controls.n_bars, dtype=bool)
+    acc_ = np.asarray(controls.accent_steps, dtype=bool)
+    for b in breath_bars or () if cfg.constrained else ():
+        b = int(b)
+        if span[0] <= b < span[1] and b not in controls.fill_bars and not acc_[(b + 1) * spb_ - STEPS_PER_BEAT:(b + 1) * spb_].any():
+            breath[b] = True
+    # steps from each step to the next breath (the last beat of a breath bar)
+    starts = np.flatnonzero(breath) * spb_ + spb_ - STEPS_PER_BEAT
+    g_all = np.arange(controls.n_bars * spb_)
+    nb = np.searchsorted(starts, g_all, side="left")
+    steps_to_breath = np.where(nb < starts.shape[0], np.append(starts, 0)[nb] - g_all, 10**6)
+    in_breath = np.zeros(g_all.shape[0], dtype=bool)
+    for s0 in starts:
+        in_breath[s0:s0 + STEPS_PER_BEAT] = True
+    if breath.any():
+        stren = np.asarray(controls.strength_per_beat).copy()
+        stren[[(b + 1) * bpb_ - 1 for b in np.flatnonzero(breath)]] = 0
+        controls = dataclasses.replace(controls, strength_per_beat=stren)
+        rule = [n if steps_to_breath[n.onset_16th] >= n.duration_16th else
+                dataclasses.replace(n, duration_16th=int(steps_to_breath[n.onset_16th]))
+                for n in rule if n.onset_16th >= g_all.shape[0] or not in_breath[n.onset_16th]]
     if not any(t in MODEL_TRACKS for t in controls.tracks):  # only rule parts asked for
         empty = np.array([[1] + [0] * (len(tokenizer.field_names) - 1)], dtype=np.int64)
         return _to_score(empty, full, tokenizer, keep=keep, bars=span, extra=rule)
@@ -220,6 +247,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 ok[:nxt] = False
         elif free <= 0:
             ok[:] = False
+        if breath[st.bar]:  # the texture breathes on the bar's last beat
+            ok[spb - STEPS_PER_BEAT:] = False
         for s in range(st.step + 1, spb):  # beats with target strength 0 stay empty (unless accent)
             if s % STEPS_PER_BEAT == 0 and bt.strength[s // STEPS_PER_BEAT] == 0 and not bt.accent[s]:
                 ok[s] = False
@@ -322,6 +351,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         n = sum(per_step.values())
         if not bt.lo <= n <= bt.hi or any(v == 0 for v in per_step.values()):
             return False
+        if breath[i] and step >= spb - STEPS_PER_BEAT:
+            return False
         for s in np.flatnonzero(bt.forced):
             if int(s) not in per_step:
                 return False
@@ -383,6 +414,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 if dur_steps[int(r[kd])] > left:
                     fits = np.flatnonzero((dur_steps <= left) & (dur_steps > 0))
                     r[kd] = int(fits[np.argmax(dur_steps[fits])]) if fits.size else int(r[kd])
+            if dur_steps[int(r[kd])] > steps_to_breath[g]:
+                fits = np.flatnonzero((dur_steps <= steps_to_breath[g]) & (dur_steps > 0))
+                r[kd] = int(fits[np.argmax(dur_steps[fits])]) if fits.size else int(r[kd])
             last_track, last_pitch = tv, pv
             out.append(r)
         return out
@@ -456,7 +490,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         if last is None:
             return
         s = st.bar * spb + int(st.rows[last][F["pos"]]) - 1
-        end, limit = s + 1, min(j * spb, s + int(dur_steps.max()))
+        end, limit = s + 1, min(j * spb, s + int(dur_steps.max()), s + int(steps_to_breath[s]))
         while end < limit and tables.chord[end] in (tables.chord[s], 1):  # 1 = no chord: ring on
             end += 1
         if voicing.first_silent_beat(nxt * spb, end) is None:
@@ -609,6 +643,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         left = int(steps_to_change[g])
                         fits = dm & (dur_steps <= left)
                         dm = fits if fits.any() else (dm & (dur_steps == dur_steps[1:].min()))
+                    if steps_to_breath[g] < dur_steps.max():  # released by the next breath
+                        fits = dm & (dur_steps <= steps_to_breath[g])
+                        dm = fits if fits.any() else dm
                     dbias = guide_bias(k, dm.shape[0])
                     if tv == melody_value and ends[st.bar] and st.step >= spb // 2 and not st.cadence_done:
                         # the phrase's last note: long (a quarter or more where the bar allows),
