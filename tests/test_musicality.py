@@ -156,6 +156,25 @@ def test_no_bar_end_splats_and_phrase_ends_breathe(tiny):
             assert late[0].duration_16th >= 4
 
 
+def test_section_breath_leaves_the_last_beat_silent(tiny):
+    import dataclasses
+
+    from videobgm.config import SampleConfig
+    from videobgm.eval.symbolic import empty_beat_rate
+    from videobgm.sample import generate
+
+    model, tok = tiny
+    ctl = dataclasses.replace(_controls(n_bars=6), tracks=("melody", "piano", "bass", "drums"))
+    for seed in range(2):
+        sc = generate(ctl, model, tok, SampleConfig(seed=seed), breath_bars=(2,))
+        # nothing sounds from the 16th before bar 2's last beat to the next bar line
+        assert not [n for n in sc.notes if n.onset_16th < 48 and n.onset_16th + n.duration_16th > 16 * 2 + 11]
+        assert any(n.onset_16th == 48 for n in sc.notes)  # the next section starts on time
+        assert empty_beat_rate(sc, convention="papers") > 0  # empty by muspy's convention too
+        plain = generate(ctl, model, tok, SampleConfig(seed=seed))
+        assert [n for n in plain.notes if 16 * 2 + 12 <= n.onset_16th < 48]  # without it: notes there
+
+
 def test_dynamics_follow_sections_and_phrases():
     from videobgm.dynamics import phrases, section_levels, shape
 

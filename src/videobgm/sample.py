@@ -136,14 +136,15 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         b = int(b)
         if span[0] <= b < span[1] and b not in controls.fill_bars and not acc_[(b + 1) * spb_ - STEPS_PER_BEAT:(b + 1) * spb_].any():
             breath[b] = True
-    # steps from each step to the next breath (the last beat of a breath bar)
-    starts = np.flatnonzero(breath) * spb_ + spb_ - STEPS_PER_BEAT
+    # steps from each step to the next breath: the last beat of a breath bar and the 16th before
+    # it (notes are released a 16th early, so that no note's end touches the silent beat)
+    starts = np.flatnonzero(breath) * spb_ + spb_ - STEPS_PER_BEAT - 1
     g_all = np.arange(controls.n_bars * spb_)
     nb = np.searchsorted(starts, g_all, side="left")
     steps_to_breath = np.where(nb < starts.shape[0], np.append(starts, 0)[nb] - g_all, 10**6)
     in_breath = np.zeros(g_all.shape[0], dtype=bool)
     for s0 in starts:
-        in_breath[s0:s0 + STEPS_PER_BEAT] = True
+        in_breath[s0:s0 + STEPS_PER_BEAT + 1] = True
     if breath.any():
         stren = np.asarray(controls.strength_per_beat).copy()
         stren[[(b + 1) * bpb_ - 1 for b in np.flatnonzero(breath)]] = 0
@@ -248,7 +249,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         elif free <= 0:
             ok[:] = False
         if breath[st.bar]:  # the texture breathes on the bar's last beat
-            ok[spb - STEPS_PER_BEAT:] = False
+            ok[spb - STEPS_PER_BEAT - 1:] = False
         for s in range(st.step + 1, spb):  # beats with target strength 0 stay empty (unless accent)
             if s % STEPS_PER_BEAT == 0 and bt.strength[s // STEPS_PER_BEAT] == 0 and not bt.accent[s]:
                 ok[s] = False
@@ -351,7 +352,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         n = sum(per_step.values())
         if not bt.lo <= n <= bt.hi or any(v == 0 for v in per_step.values()):
             return False
-        if breath[i] and step >= spb - STEPS_PER_BEAT:
+        if breath[i] and step >= spb - STEPS_PER_BEAT - 1:
             return False
         for s in np.flatnonzero(bt.forced):
             if int(s) not in per_step:
