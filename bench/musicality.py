@@ -53,6 +53,7 @@ ROWS = (  # (statistic, label, target on video-driven pieces)
     ("empty_beats", "empty beats", "<= 2x POP909"),
     ("energy_velocity_r", "section energy -> velocity correlation", ">= 0.5"),
     ("bar_end_splat", "5+-note chords on the last 16th of a bar (share of onsets)", "<= 2x POP909"),
+    ("bar_end_splat_chords", "5+-note chords: share on the last 16th of a bar", "<= 2x POP909"),
     ("velocity_top_bin", "melody notes in the most common velocity bin", "<= 0.40"),
 )
 
@@ -206,7 +207,7 @@ def main() -> int:
     ap.add_argument("--cache", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "videobgm-musicality"))
     ap.add_argument("--src", default=None, help="compose with this checkout's src/ (subprocess)")
     ap.add_argument("--label", default="this code")
-    ap.add_argument("--baseline", default=None, help="JSON of an earlier run: adds its column")
+    ap.add_argument("--baseline", action="append", default=[], help="JSON of an earlier run: adds its column (repeatable)")
     ap.add_argument("--md", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--compose-only", action="store_true", help=argparse.SUPPRESS)
@@ -234,7 +235,7 @@ def main() -> int:
         pieces = compose_all(videos, seeds, cache)
     gen = piece_rows(pieces)
     val, test = pop909_rows("val"), pop909_rows("test")
-    base = json.loads(Path(args.baseline).read_text(encoding="utf-8")) if args.baseline else None
+    base = [json.loads(Path(b).read_text(encoding="utf-8")) for b in args.baseline]
     summary = {"label": args.label, "pieces": len(gen), "code": pieces[0].get("code") if pieces else None,
                "gen": {k: mean(gen, k) for k in gen[0] if k not in ("video", "seed")},
                "per_piece": gen,
@@ -250,24 +251,26 @@ def main() -> int:
     return 0
 
 
-def report(s: dict, base: dict | None) -> str:
-    cols = ([base["label"]] if base else []) + [s["label"], "POP909 val", "POP909 test", "target"]
+def report(s: dict, base: list[dict]) -> str:
+    runs = [*base, s]
+    cols = [r["label"] for r in runs] + ["POP909 val", "POP909 test"]
     lines = [f"{s['pieces']} video-driven pieces ({len(SHARED_VIDEOS)} shared + {len(SYNTH)} synthetic videos x "
              f"seeds; code {s['code']}); POP909: first 24 bars of {s['n_val']} val / {s['n_test']} test songs.", "",
-             "| statistic | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+             "| statistic | " + " | ".join(cols) + " | target |", "|---|" + "---|" * (len(cols) + 1)]
     for k, label, target in ROWS:
-        cells = ([f"{base['gen'][k]:.3f}"] if base else []) + [f"{s['gen'][k]:.3f}",
-                                                                 f"{s['pop909_val'][k]:.3f}", f"{s['pop909_test'][k]:.3f}", target]
+        cells = [f"{r['gen'].get(k, float('nan')):.3f}" for r in runs]
+        cells += [f"{s['pop909_val'][k]:.3f}", f"{s['pop909_test'][k]:.3f}", target]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    inscale = ([f"{base['pieces_in_scale']}/{base['pieces']}"] if base else []) + [f"{s['pieces_in_scale']}/{s['pieces']}", "", "", ""]
-    lines.append("| pieces with no note outside one scale | " + " | ".join(inscale) + " |")
-    lines += ["", "Papers' convention (muspy SC, PE, PCE, EBR; mgeval avg IOI in s), first 24 bars; gap to POP909 val / test:", "",
-              "| metric | " + " | ".join(cols[:-1]) + " | gap val | gap test |", "|---|" + "---|" * (len(cols) + 1)]
+    lines.append("| pieces with no note outside one scale | " + " | ".join(
+        f"{r['pieces_in_scale']}/{r['pieces']}" for r in runs) + " | | | |")
+    lines += ["", "Papers' convention (muspy SC, PE, PCE, EBR; mgeval avg IOI in s), first 24 bars; gap of the last "
+              "column to POP909 val / test:", "",
+              "| metric | " + " | ".join(cols) + " | gap val | gap test |", "|---|" + "---|" * (len(cols) + 2)]
     for k in PAPERS:
         kk = f"papers.{k}"
         g, v, t = s["gen"][kk], s["pop909_val"][kk], s["pop909_test"][kk]
-        cells = ([f"{base['gen'][kk]:.3f}"] if base else []) + [f"{g:.3f}", f"{v:.3f}", f"{t:.3f}",
-                                                                  f"{100 * (g - v) / abs(v):+.0f}%", f"{100 * (g - t) / abs(t):+.0f}%"]
+        cells = [f"{r['gen'][kk]:.3f}" for r in runs] + [f"{v:.3f}", f"{t:.3f}",
+                                                          f"{100 * (g - v) / abs(v):+.0f}%", f"{100 * (g - t) / abs(t):+.0f}%"]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", "Per piece (this code):", "", "| video | seed | stepwise | repeated | chord-tone time | NCT 1&3 | motif | "
               "energy->velocity r | splat | top velocity bin |", "|---|---|---|---|---|---|---|---|---|---|"]

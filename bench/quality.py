@@ -30,6 +30,11 @@ beat whose requested chord's template scores within 5 % of the best) and ``learn
 bass and onset features, fitted to POP909's train-split annotations; on held-out real songs it
 agrees with the annotations more often than the template matcher, see its provenance).
 Generated scores get the real song's tempo and beat times so that real-time metrics compare.
+A last table gives the melody statistics of :mod:`videobgm.eval.musicality` (stepwise and
+repeated intervals, chord-tone time, non-chord tones on beats 1 and 3 and their resolution,
+longest repeated motif, the top velocity bin's share) over the whole excerpt, and the tolerant
+chord adherence (chord tones among the pitched onsets on beats 1 and 3; the lowest note sounding
+on each downbeat is the root), which is reported, not traded against the melody.
 """
 
 from __future__ import annotations

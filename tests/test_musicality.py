@@ -57,6 +57,7 @@ def test_splats_clashes_empty_beats_and_harmony():
     chords = [Chord(0, 0, "maj"), Chord(8, 5, "maj"), Chord(16, 7, "7"), Chord(24, 0, "maj")]
     s = M.stats(_score(notes, chords=chords))
     assert s["bar_end_splat"] == pytest.approx(5 / 7)
+    assert s["bar_end_splat_chords"] == 1.0  # the one 5-note chord is on the last 16th
     assert s["semitone_clash"] == pytest.approx(4 / 5)  # sounding 16ths 0-3 and 15: 0-3 clash
     assert s["empty_beats"] == pytest.approx(6 / 8)  # beats 1 and 4 of bar 0 sound
     assert s["chord_changes_per_bar"] == 1.5 and s["tonic_bars"] == 0.5 and s["distinct_chords"] == 3.0

@@ -208,11 +208,11 @@ class SampleConfig(_Cfg):
     dynamics: bool = True
     dynamics_low: float = 52.0
     dynamics_high: float = 104.0
-    dynamics_phrase_swell: float = 10.0
+    dynamics_phrase_swell: float = 14.0
     dynamics_downbeat_boost: float = 5.0
-    dynamics_offbeat_cut: float = 4.0
+    dynamics_offbeat_cut: float = 6.0
     dynamics_accompaniment_offset: float = 10.0
-    dynamics_model_weight: float = 0.6
+    dynamics_model_weight: float = 0.8
     dynamics_accent_boost: float = 10.0  # accent steps (visual hits): this much louder
     max_tokens_per_bar: int = 100  # safety cap: a bar is closed after this many tokens
     # torch threads while decoding (restored afterwards): one-token steps gain nothing from more,

@@ -21,7 +21,8 @@ pieces and on POP909 songs (quantised on their beat annotations, first 24 bars):
   classes a semitone (or major seventh) apart;
 * ``empty_beats``: share of beats in which nothing sounds (drums included);
 * ``bar_end_splat``: share of pitched onsets that belong to a 5+-note chord on the last 16th of
-  a bar;
+  a bar; ``bar_end_splat_chords``: share of the 5+-note chords (onset steps with 5+ pitched
+  onsets) that lie on the last 16th of a bar;
 * ``velocity_top_bin``: share of melody notes in their most common velocity bin (8 bins of 16);
 * ``energy_velocity_r``: Pearson correlation of each bar's section energy with the bar's mean
   velocity of the pitched tracks (generated pieces only: POP909 has no energy).
@@ -41,7 +42,7 @@ FIRST_BARS = 24
 STAT_NAMES: tuple[str, ...] = (
     "stepwise", "repeated", "chord_tone_time", "nct_strong", "nct_resolved", "motif",
     "chord_changes_per_bar", "tonic_bars", "distinct_chords", "out_of_scale", "semitone_clash",
-    "empty_beats", "energy_velocity_r", "bar_end_splat", "velocity_top_bin",
+    "empty_beats", "energy_velocity_r", "bar_end_splat", "bar_end_splat_chords", "velocity_top_bin",
 )
 MELODY_STATS: tuple[str, ...] = ("stepwise", "repeated", "chord_tone_time", "nct_strong", "nct_resolved",
                                  "motif", "velocity_top_bin")
@@ -198,6 +199,9 @@ def stats(score: Score, *, first_bars: int = FIRST_BARS, bar_energy: np.ndarray 
             onsets[n.onset_16th] = onsets.get(n.onset_16th, 0) + 1
         splat = sum(c for s, c in onsets.items() if s % spb == spb - 1 and c >= 5)
         out["bar_end_splat"] = splat / len(pitched)
+        big = [s for s, c in onsets.items() if c >= 5]
+        if big:
+            out["bar_end_splat_chords"] = sum(1 for s in big if s % spb == spb - 1) / len(big)
     # empty beats (every track, drums included)
     if n_bars:
         n_beats = n_bars * bpb
