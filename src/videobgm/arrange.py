@@ -35,12 +35,15 @@ BUSY, MEDIUM, SPARSE = 24, 10, 1  # density thresholds (onsets per bar) of the p
 
 
 def _chord_roots(controls: Controls) -> np.ndarray:
-    """Root pitch class at every step (key tonic where there is no chord), shape (n_steps,)."""
+    """Bass pitch class at every step: the chord's ``bass`` (inversion / pedal) when the plan
+    gives one, else its root (key tonic where there is no chord), shape (n_steps,)."""
     n = controls.n_bars * controls.steps_per_bar
     roots = np.full(n, int(controls.key_tonic) % 12, dtype=np.int64)
     for c in sorted(controls.chords, key=lambda c: c.onset_16th):
         if 0 <= c.onset_16th < n:
-            roots[c.onset_16th:] = c.root if c.root >= 0 else int(controls.key_tonic) % 12
+            bass = getattr(c, "bass", -1)
+            roots[c.onset_16th:] = (bass if bass >= 0 else c.root if c.root >= 0
+                                    else int(controls.key_tonic) % 12)
     return roots
 
 

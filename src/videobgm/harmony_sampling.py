@@ -13,6 +13,12 @@ else :func:`fallback_progression` (a hand table, with the reason). :func:`sample
    trigram state) and forward sampling with ``P(c | a, b) * beta_{t+1}(b, c)``;
 3. bass: an inversion per chord from ``P(inv | chord, next chord)``.
 
+A :class:`~videobgm.harmony_vocab.Vocabulary` (``vocabulary=``, per mood/style) is one more
+expert in the product: per-chord log-weights on every event, a log-weight on semitone root
+motion folded into the trigram, a log-weight per change in the harmonic rhythm, and optionally
+a tonic pedal in the bass. ``change_beats`` (bar -> beat, e.g. hit points) forces a chord change
+on that beat where the bar is free (not a cadence or fixed bar).
+
 Constraints that contradict each other (a cadence whose V-slot is a fixed non-V chord) are
 dropped one by one, fixed chords last, and each drop is named in ``Progression.notes``.
 """
@@ -41,6 +47,7 @@ from videobgm.harmony_corpus import (
     symbol,
     unsymbol,
 )
+from videobgm.harmony_vocab import Vocabulary
 from videobgm.types import MODES, STEPS_PER_BEAT, Chord
 
 
@@ -103,7 +110,8 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
                        fixed: dict[int, Any] | None = None,
                        context_before: list[Chord] | None = None,
                        context_after: list[Chord] | None = None, max_changes: int = 2,
-                       seed: int = 0) -> Progression:
+                       seed: int = 0, vocabulary: Vocabulary | None = None,
+                       change_beats: dict[int, int | tuple[int, ...]] | None = None) -> Progression:
     """Sample ``n_bars`` bars of chords from ``model``.
 
     Parameters
@@ -124,6 +132,12 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
         leads into the first two of the latter.
     seed : int
         Same arguments and seed, same progression.
+    vocabulary : Vocabulary, optional
+        Per-mood/style tilt (:mod:`videobgm.harmony_vocab`); None = the learned model as is.
+    change_beats : dict bar -> beat or tuple of beats, optional
+        A chord change on that beat of that bar (hit points), unless the bar is a cadence or
+        fixed bar or the bar would change more than ``max_changes`` times; each one left out is
+        named in ``Progression.notes``.
     """
     _check(n_bars, beats_per_bar, mode, max_changes)
     tonic = int(tonic) % 12
@@ -139,20 +153,41 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
     after = [_rel(c, tonic) for c in (context_after or []) if c.quality != "N"][:2]
     rng = np.random.default_rng(seed)
     notes: list[str] = []
+    voc_ = vocabulary
+    if voc_ is not None:
+        max_changes = min(max_changes, voc_.max_changes)
 
     # 1. harmonic rhythm
     bpb = beats_per_bar
     n_masks = 1 << bpb
-    ok = np.array([bin(m).count("1") <= max_changes for m in range(n_masks)])
+    n_on = np.array([bin(m).count("1") for m in range(n_masks)])
+    ok = n_on <= max_changes
+    tilt = np.exp(voc_.change * n_on) if voc_ is not None and voc_.change else 1.0
+    forced: dict[int, int] = {}  # bar -> bit mask of the beats that must change
+    for b, js in sorted((change_beats or {}).items()):
+        b = int(b)
+        for j in sorted({int(x) for x in (js if isinstance(js, (tuple, list, set)) else (js,))}):
+            if not (0 <= b < n_bars and 0 <= j < bpb):
+                continue
+            m = forced.get(b, 1 if b == 0 else 0) | 1 << j
+            if b in fix or b in cad:
+                notes.append(f"no chord change on beat {j + 1} of bar {b}: a cadence or fixed bar")
+            elif bin(m).count("1") > max_changes:
+                notes.append(f"no chord change on beat {j + 1} of bar {b}: at most {max_changes} "
+                             "changes per bar")
+            else:
+                forced[b] = m
     events: list[tuple[int, int]] = []  # (bar, beat)
     for b in range(n_bars):
         if b in fix or b in cad:
             held = b in fix and b - 1 in fix and fix[b - 1] == fix[b]
             mask = 0 if held else 1
         else:
-            p = model.rhythm(bpb, role[b], pos[b]) * ok
+            p = model.rhythm(bpb, role[b], pos[b]) * ok * tilt
             if b == 0:
                 p = p * (np.arange(n_masks) & 1).astype(bool)
+            if b in forced:
+                p = p * ((np.arange(n_masks) & forced[b]) == forced[b])
             mask = int(rng.choice(n_masks, p=p / p.sum()))
         events += [(b, j) for j in range(bpb) if mask >> j & 1]
 
@@ -193,8 +228,11 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
     q = model.rhythm(bpb, role[-1], "start")
     hold = float(q[0::2].sum())
     init = (before[-2] if len(before) > 1 else BOS, before[-1] if before else BOS)
+    bias = voc_.chord_log_weights(mode) if voc_ is not None else None
+    motion = voc_.motion_log_weights() if voc_ is not None else None
+    extra = voc_.boosted(mode) if voc_ is not None else []
     try:
-        syms = _sample_chain(model, mode, ctx, allowed, init, after, rng, hold)
+        syms = _sample_chain(model, mode, ctx, allowed, init, after, rng, hold, bias, motion, extra)
     except ValueError:
         notes.append("cadences dropped: the fixed chords and cadences cannot all be met")
         allowed = [np.ones(V, dtype=bool) for _ in events]
@@ -202,7 +240,7 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
             if j == 0 and b in fix:
                 allowed[i] = np.zeros(V, dtype=bool)
                 allowed[i][fix[b]] = True
-        syms = _sample_chain(model, mode, ctx, allowed, init, after, rng, hold)
+        syms = _sample_chain(model, mode, ctx, allowed, init, after, rng, hold, bias, motion, extra)
 
     # 3. bass
     bt = model.bass_table(mode)
@@ -215,22 +253,40 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
         chords.append(Chord(onset_16th=(b * bpb + j) * STEPS_PER_BEAT, root=(tonic + deg) % 12,
                             quality=q))
         bass.append((tonic + deg + inv) % 12)
+    n_pedal = 0
+    if voc_ is not None and voc_.pedal == "tonic":
+        # a tonic pedal from each phrase's start up to its cadence (the cadence's V and I keep
+        # their learned bass)
+        cad_v = {b - 1 for b, k in cad.items() if k == "authentic"}
+        pedal_bars = {b for a, z in phr for b in range(a, z - 1) if b not in cad and b not in cad_v}
+        for i, (b, _j) in enumerate(events):
+            if b in pedal_bars and b not in fix:
+                n_pedal += bass[i] != tonic
+                bass[i] = tonic
+    n_forced = sum(bin(m & ~1 if b == 0 else m).count("1") for b, m in forced.items())
     n_auth = sum(1 for k in cad.values() if k == "authentic")
     n_half = sum(1 for k in cad.values() if k == "half")
     ppl = model.meta.get("perplexity", {}).get("test")
     reason = (f"POP909 chord trigram ({mode}, seed {seed}; {len(chords) / n_bars:.2f} chords/bar)"
               f"; {n_auth} authentic and {n_half} half cadences by constrained sampling"
               + (f"; {len(fix)} fixed bars" if fix else "")
+              + (f"; changes asked on {n_forced} hit beat(s)" if forced else "")
+              + (f"; vocabulary {voc_.name} ({voc_.why})" if voc_ is not None and voc_ != Vocabulary()
+                 else "")
+              + (f"; tonic pedal under {n_pedal} chords" if n_pedal else "")
               + (f"; held-out perplexity {ppl:.1f}" if ppl else ""))
     return Progression(chords=chords, bass=bass, source="pop909-ngram", reason=reason, notes=notes)
 
 
 def _sample_chain(model: HarmonyModel, mode: str, ctx: list[tuple[str, str]],
                   allowed: list[np.ndarray], init: tuple[int, int], after: list[int],
-                  rng: np.random.Generator, hold: float) -> list[int]:
+                  rng: np.random.Generator, hold: float, bias: np.ndarray | None = None,
+                  motion: np.ndarray | None = None, extra: list[int] | tuple = ()) -> list[int]:
     """Backward filtering, forward sampling of the tilted trigram under per-event allowed sets,
-    over the model's sampling vocabulary plus every symbol the constraints or contexts name."""
-    named = {s for s in (*init, *after) if s != BOS}
+    over the model's sampling vocabulary plus every symbol the constraints, contexts or the
+    vocabulary's favoured chords (``extra``) name. ``bias`` (V,): per-chord log-weights;
+    ``motion`` (V, V): log-weights of transitions ``b -> c`` folded into the trigram."""
+    named = {s for s in (*init, *after, *extra) if s != BOS}
     for al in allowed:
         if al.sum() < V:
             named |= set(np.flatnonzero(al).tolist())
@@ -240,11 +296,16 @@ def _sample_chain(model: HarmonyModel, mode: str, ctx: list[tuple[str, str]],
     pos[BOS] = k
     rows = np.append(voc, BOS)
     p3 = model.trigram(mode)[np.ix_(rows, rows, voc)]
+    if motion is not None:
+        m = np.ones((k + 1, k))
+        m[:k] = np.exp(motion[np.ix_(voc, voc)])
+        p3 = p3 * m[None, :, :]
     p3 /= p3.sum(-1, keepdims=True)
     p3t = np.ascontiguousarray(p3.transpose(1, 0, 2))  # (b, a, c)
     flat = p3.reshape(-1, k)
     al = [a[voc] for a in allowed]
-    weights = {c: model.context_weight(mode, *c)[voc] for c in set(ctx)}
+    tilt = np.exp(bias[voc]) if bias is not None else 1.0
+    weights = {c: model.context_weight(mode, *c)[voc] * tilt for c in set(ctx)}
     z = {c: (flat @ w).reshape(k + 1, k + 1) for c, w in weights.items()}
     beta = np.ones((k + 1, k + 1))  # beta[a, b] after the last event: P(context_after | a, b)
     if after:

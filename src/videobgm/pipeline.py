@@ -454,14 +454,20 @@ class Pipeline:
         stems: str | Path | None = None,
         plan_json: str | Path | None = None,
     ) -> Result:
-        """Regenerate bars ``[a, b)`` of ``result`` with a new seed; every other note is kept."""
+        """Regenerate bars ``[a, b)`` of ``result`` with a new seed; every other note is kept.
+
+        The chords of those bars are re-sampled too, by the learned harmony model with the
+        chords around them as context (:func:`videobgm.plan_harmony.regenerate_chords`)."""
+        from videobgm.plan_harmony import regenerate_chords
+
         a, b = int(bars[0]), int(bars[1])
         n = result.plan.n_bars
         if not (0 <= a < b <= n):
             raise OptionError(f"bar range must satisfy 0 <= start < end <= {n}, got [{a}, {b})")
         self.timings_s = {}
-        score = self.compose(result.plan, keep=result.score, regenerate_bars=(a, b), seed=seed)
-        new = dataclasses.replace(result, score=score, output_path=None, midi_path=None,
+        plan = regenerate_chords(result.plan, (a, b), seed)
+        score = self.compose(plan, keep=result.score, regenerate_bars=(a, b), seed=seed)
+        new = dataclasses.replace(result, plan=plan, score=score, output_path=None, midi_path=None,
                                   wav_path=None, stems_dir=None, plan_path=None)
         return self.write_outputs(new, video=video, output=output, midi=midi, wav=wav,
                                   stems=stems, plan_json=plan_json)

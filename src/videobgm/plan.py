@@ -40,6 +40,7 @@ import numpy as np
 from videobgm import form
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
+from videobgm.plan_harmony import make_chords
 from videobgm.plan_music import (  # noqa: F401 (re-exported: the planner's vocabulary)
     INSTRUMENTS,
     MOOD_MODE,
@@ -70,7 +71,7 @@ from videobgm.types import (
     MODES,
     PITCH_CLASS_NAMES,
     STEPS_PER_BEAT,
-    Chord,
+    Chord,  # noqa: F401 (re-exported)
     Controls,
     Description,
     Features,
@@ -422,21 +423,15 @@ def make_plan(
     # ---- key and mode ---------------------------------------------------------------------------
     tonic, mode = choose_key(features, cfg, desc, ref, mood, valence, reasons)
 
-    # ---- chords: one progression per phrase, a cadence into the final tonic, hit changes -----
-    per_bar = phrase_chords(sections, n_bars, spb, tonic, mode, mood, style, ref, seed, reasons)
-    early = form.chord_change_beats(hits, per_bar, bpb, ending_bar)
-    chords = []
-    for b, (r, q) in enumerate(per_bar):
-        at = b * spb if b - 1 not in early else (b - 1) * spb + early[b - 1] * STEPS_PER_BEAT
-        chords.append(Chord(onset_16th=int(at), root=int(r), quality=q))
-    if early:
-        reasons["chords"] += f"; {len(early)} chord change(s) moved onto a hit point's beat"
+    # ---- chords: the learned progression over the form, cadences, held tonic, hit changes ----
+    chords, early = make_chords(sections, n_bars, bpb, tonic, mode, mood, style, ref, hits,
+                                ending_bar, seed, reasons)
 
     # ---- per-cut record ---------------------------------------------------------------------
     hit_list = []
     for ci, (k, kind, why) in zip(order, hits):
         rec = records[ci]
-        if k is not None and k // spb in early and k % spb == early[k // spb] * STEPS_PER_BEAT:
+        if k is not None and k in early:
             kind += "+chord"
             why += "; the next chord starts on this beat"
         rec["step"] = None if k is None else int(k)
@@ -629,7 +624,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "melody_bars": (None if c.melody_bars is None
                             else np.flatnonzero(np.asarray(c.melody_bars)).astype(int).tolist()),
             "chords": [{"onset_16th": ch.onset_16th, "root": ch.root, "quality": ch.quality,
-                        "name": chord_name(ch.root, ch.quality)} for ch in c.chords],
+                        "name": chord_name(ch.root, ch.quality),
+                        **({"bass": ch.bass} if ch.bass >= 0 else {})} for ch in c.chords],
         },
         "reasons": dict(plan.reasons),
         "cuts": [dict(c) for c in plan.cuts],

@@ -205,12 +205,15 @@ class Note:
 class Chord:
     """A chord label starting at ``onset_16th`` and lasting until the next label.
 
-    ``root`` is a pitch class 0..11 (-1 for no chord), ``quality`` one of :data:`CHORD_QUALITIES`.
+    ``root`` is a pitch class 0..11 (-1 for no chord), ``quality`` one of :data:`CHORD_QUALITIES`;
+    ``bass`` the bass pitch class when it is not the root (an inversion, a passing bass or a pedal
+    point: the plan's learned harmony sets it, the arranger's bass line plays it), else -1.
     """
 
     onset_16th: int
     root: int
     quality: str
+    bass: int = -1
 
 
 @dataclass
