@@ -96,7 +96,7 @@ def score_to_json(score, plan) -> dict:  # noqa: ANN001
         "notes": [[n.onset_16th, n.track, n.pitch, n.duration_16th, n.velocity] for n in score.notes],
         "n_bars": score.n_bars, "beats_per_bar": score.beats_per_bar, "tempo_bpm": float(score.tempo_bpm),
         "key_tonic": int(score.key_tonic), "mode": score.mode,
-        "chords": [[c.onset_16th, c.root, c.quality] for c in score.chords],
+        "chords": [[c.onset_16th, c.root, c.quality, getattr(c, "bass", -1)] for c in score.chords],
         "beat_times_s": [float(x) for x in score.beat_times_s],
         "sections": [[s.start_bar, s.end_bar, float(s.energy), s.label] for s in plan.sections],
         "style": plan.style, "mood": plan.mood, "tracks": list(plan.controls.tracks),
@@ -109,7 +109,7 @@ def score_from_json(d: dict):  # noqa: ANN201
     return Score(notes=[Note(int(a), t, int(p), int(du), int(v)) for a, t, p, du, v in d["notes"]],
                  n_bars=int(d["n_bars"]), beats_per_bar=int(d["beats_per_bar"]), tempo_bpm=float(d["tempo_bpm"]),
                  key_tonic=int(d["key_tonic"]), mode=d["mode"],
-                 chords=[Chord(int(o), int(r), q) for o, r, q in d["chords"]],
+                 chords=[Chord(int(c[0]), int(c[1]), c[2]) for c in d["chords"]],
                  beat_times_s=np.asarray(d["beat_times_s"]))
 
 

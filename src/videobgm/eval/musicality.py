@@ -245,7 +245,7 @@ def chord_adherence(score: Score, *, first_bars: int | None = None) -> dict[str,
     """Tolerant chord adherence to ``score.chords`` (the requested labels): ``strong_beat_tones``
     = share of pitched onsets on beats 1 and 3 that are chord tones; ``downbeat_root`` = share of
     bars (with a chord and a sounding note on the downbeat) whose lowest sounding pitch class on
-    the downbeat is the chord's root. Passing and neighbour tones between beats are not counted."""
+    the downbeat is the chord's root or its stated bass (``Chord.bass``). Passing and neighbour tones between beats are not counted."""
     spb, bpb = score.steps_per_bar, score.beats_per_bar
     n_bars = score.n_bars if first_bars is None else min(int(first_bars), score.n_bars)
     end = n_bars * spb
@@ -258,6 +258,10 @@ def chord_adherence(score: Score, *, first_bars: int | None = None) -> dict[str,
         if c is not None and n.onset_16th % spb in strong and chord_pcs(*c):
             cnt += 1
             ok += (n.pitch % 12) in chord_pcs(*c)
+    basses = [-1] * end  # the label's stated bass (an inversion or pedal), -1 = the root
+    for c in sorted(score.chords, key=lambda c: c.onset_16th):
+        if 0 <= c.onset_16th < end:
+            basses[c.onset_16th:] = [int(getattr(c, "bass", -1))] * (end - c.onset_16th)
     roots = bars = 0
     for b in range(n_bars):
         c = chords[b * spb]
@@ -265,6 +269,6 @@ def chord_adherence(score: Score, *, first_bars: int | None = None) -> dict[str,
         if c is None or not low:
             continue
         bars += 1
-        roots += min(low) % 12 == c[0]
+        roots += min(low) % 12 in (c[0], basses[b * spb])
     return {"strong_beat_tones": ok / cnt if cnt else float("nan"),
             "downbeat_root": roots / bars if bars else float("nan")}
