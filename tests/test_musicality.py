@@ -141,12 +141,18 @@ def test_no_bar_end_splats_and_phrase_ends_breathe(tiny):
     from videobgm.sample import generate
 
     model, tok = tiny
+    import dataclasses
+
     ctl = _controls(n_bars=4, density=40)  # more onsets than a bar's beats hold
+    # a chord change on each bar's last 16th: the rule bass plays there too, and counts
+    chords = sorted(ctl.chords + [Chord(16 * b + 15, 7, "7") for b in range(4)], key=lambda c: c.onset_16th)
+    ctl = dataclasses.replace(ctl, chords=chords, tracks=("melody", "piano", "bass"))
     for seed in range(3):
         sc = generate(ctl, model, tok, SampleConfig(seed=seed))
         per_step: dict[int, int] = {}
         for n in sc.notes:
             per_step[n.onset_16th] = per_step.get(n.onset_16th, 0) + 1
+        assert any(n.track == "bass" and n.onset_16th % 16 == 15 for n in sc.notes)
         assert max(c for st, c in per_step.items() if st % 4) <= SampleConfig().max_offbeat_onsets
     sc = generate(_controls(), model, tok, SampleConfig(seed=1), phrase_ends=(3, 7))
     for b in (3, 7):

@@ -155,6 +155,10 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     if not any(t in MODEL_TRACKS for t in controls.tracks):  # only rule parts asked for
         empty = np.array([[1] + [0] * (len(tokenizer.field_names) - 1)], dtype=np.int64)
         return _to_score(empty, full, tokenizer, keep=keep, bars=span, extra=rule)
+    rule_onsets = np.zeros(controls.n_bars * controls.steps_per_bar + 1, dtype=np.int64)
+    for n in rule:
+        if n.track != "drums" and 0 <= n.onset_16th < rule_onsets.shape[0]:
+            rule_onsets[n.onset_16th] += 1
     if rule:  # the model writes what the rule parts leave of the density / strength targets
         dens, stren = arrange.remaining_targets(controls, rule)
         controls = dataclasses.replace(controls, density_per_bar=dens, strength_per_beat=stren)
@@ -225,9 +229,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
 
     def step_max(step: int) -> int:
         s = beat_target(step)
-        if s < 0:  # not a beat onset (or strength unconstrained): the off-beat chord cap
-            cap = int(cfg.max_offbeat_onsets)
-            return cap if cap > 0 and cfg.constrained else 10**6
+        if s < 0:  # not a beat onset (or strength unconstrained): the off-beat chord cap,
+            cap = int(cfg.max_offbeat_onsets)  # rule notes (bass at a chord change) included
+            return max(1, cap - int(rule_onsets[st.bar * spb + step])) if cap > 0 and cfg.constrained else 10**6
         return max(s, 1) + max(0, int(cfg.strength_slack))  # s == 0 only when an accent forces it
 
     def reserve_after(step: int) -> int:
