@@ -30,6 +30,11 @@ beat whose requested chord's template scores within 5 % of the best) and ``learn
 bass and onset features, fitted to POP909's train-split annotations; on held-out real songs it
 agrees with the annotations more often than the template matcher, see its provenance).
 Generated scores get the real song's tempo and beat times so that real-time metrics compare.
+A last table gives the melody statistics of :mod:`videobgm.eval.musicality` (stepwise and
+repeated intervals, chord-tone time, non-chord tones on beats 1 and 3 and their resolution,
+longest repeated motif, the top velocity bin's share) over the whole excerpt, and the tolerant
+chord adherence (chord tones among the pitched onsets on beats 1 and 3; the lowest note sounding
+on each downbeat is the root), which is reported, not traded against the melody.
 """
 
 from __future__ import annotations
@@ -120,6 +125,7 @@ def main() -> int:
     from videobgm import checkpoint as ckpt
     from videobgm.config import SampleConfig
     from videobgm.eval import chords as CH
+    from videobgm.eval import musicality as MU
     from videobgm.eval import symbolic as S
     from videobgm.sample import generate
     from videobgm.tokens import Tokenizer, controls_from_score
@@ -134,7 +140,8 @@ def main() -> int:
     dirs = D.song_dirs(None, args.split)[args.first: args.first + args.songs]
     rng = np.random.default_rng(0)
     res: dict[str, dict] = {r: {"metrics": [], "metrics_papers": [], "dens": ([], []), "stren": ([], []), "chord": [0, 0],
-                                "chord_near": 0, "chord_learned": [0, 0], "seconds": 0.0} for r in rows}
+                                "chord_near": 0, "chord_learned": [0, 0], "seconds": 0.0,
+                                "melody": [], "adherence": []} for r in rows}
     chord_weights = CH.load_weights()[0]
     for i, d in enumerate(dirs):
         real, _ = D.load_song(d)
@@ -156,6 +163,9 @@ def main() -> int:
             res[r]["seconds"] += time.perf_counter() - t0
             res[r]["metrics"].append(S.compute_all(out, seed=0))
             res[r]["metrics_papers"].append(S.compute_all(out, convention="papers", structure=False))
+            mstats = MU.stats(out, first_bars=out.n_bars)
+            res[r]["melody"].append({k: mstats[k] for k in MU.MELODY_STATS})
+            res[r]["adherence"].append(MU.chord_adherence(dataclasses.replace(out, chords=list(ctl.chords))))
             got = controls_from_score(out)
             res[r]["dens"][0].extend(np.asarray(ctl.density_per_bar).tolist())
             res[r]["dens"][1].extend(got.density_per_bar.tolist())
@@ -222,6 +232,10 @@ def report(raw: dict, args: argparse.Namespace) -> dict:
         ok, cnt = res[r].get("chord_learned", (0, 0))
         row["chord_accuracy_learned"] = ok / cnt if cnt else float("nan")
         row["seconds_per_song"] = res[r]["seconds"] / max(1, len(songs))
+        for part in ("melody", "adherence"):
+            got = res[r].get(part) or []
+            if got:
+                row[part] = {k: float(np.nanmean([m[k] for m in got])) for k in got[0]}
         summary[r] = row
     real_row = summary.get("real")
     lines = [f"POP909 {raw.get('split', 'test')} songs: {len(songs)} (ids {', '.join(songs)}), first {raw['max_bars']} bars each; "
@@ -255,6 +269,16 @@ def report(raw: dict, args: argparse.Namespace) -> dict:
         lines.append(f"| {r} | {s['density_spearman']:.3f} | {s['strength_spearman']:.3f} | "
                      f"{s['chord_accuracy']:.3f} | {s['chord_accuracy_tolerant']:.3f} | "
                      f"{s['chord_accuracy_learned']:.3f} | {s['seconds_per_song']:.1f} |")
+    if all("melody" in summary[r] for r in rows):
+        mk = list(summary[rows[0]]["melody"])
+        ak = list(summary[rows[0]].get("adherence", {}))
+        lines += ["", "Melody statistics (videobgm.eval.musicality, whole excerpt) and tolerant chord adherence "
+                  "(chord tones among onsets on beats 1 and 3; lowest note on the downbeat = root):", "",
+                  "| row | " + " | ".join(mk + ak) + " |", "|" + "---|" * (len(mk) + len(ak) + 1)]
+        for r in rows:
+            s = summary[r]
+            lines.append(f"| {r} | " + " | ".join(f"{s['melody'][k]:.3f}" for k in mk)
+                         + "".join(f" | {s['adherence'][k]:.3f}" for k in ak) + " |")
     text = "\n".join(lines)
     print(text)
     if args.md:
@@ -284,6 +308,8 @@ def merge(paths: list[str]) -> dict:
             "chord_near": sum(p["res"][r].get("chord_near", 0) for p in parts),
             "chord_learned": [sum(p["res"][r].get("chord_learned", [0, 0])[i] for p in parts) for i in (0, 1)],
             "seconds": sum(p["res"][r]["seconds"] for p in parts),
+            "melody": [m for p in parts for m in p["res"][r].get("melody", [])],
+            "adherence": [m for p in parts for m in p["res"][r].get("adherence", [])],
         }
     return out
 

@@ -156,7 +156,19 @@ class SampleConfig(_Cfg):
     chord_bias: float = 3.0  # logit bonus of chord tones for accompaniment tracks (bridge, piano, bass)
     chord_tones_only_on_beats: bool = True  # accompaniment onsets on beats use chord tones only
     chord_tones_everywhere: bool = True  # ... and on every other step too
-    melody_chord_bias: float = 2.0  # logit bonus of chord tones for the melody
+    # logit bonus of chord tones for the melody (0: the chord is conditioning, not a push; 2.0
+    # before issue 18 left 6.5 % stepwise intervals and 0.4 % non-chord tones on strong beats)
+    melody_chord_bias: float = 0.0
+    # melody-level help: bonus for scale notes 1-2 semitones from the previous melody note, and
+    # after a non-chord tone more for a chord tone a step away (non-chord tones resolve by step)
+    melody_step_bias: float = 1.0
+    melody_resolve_bias: float = 1.5
+    # melodic phrases of this many bars inside each plan section (Pipeline.compose): the last bar
+    # of each ends on a long melody note and breathes (sample.generate's phrase_ends); 0 = off
+    melody_phrase_bars: int = 4
+    # the whole texture rests on the last beat before a section that opens on a strong cut
+    # (Pipeline.compose; sample.generate's breath_bars)
+    section_breath: bool = True
     melody_chord_tones_on_beats: bool = False  # melody onsets on beats use chord tones only
     # complete voicings: logit bonus of chord tones not yet sounding in the current beat (e.g. the
     # third over a bare root and fifth), for accompaniment tracks and for the melody
@@ -183,6 +195,24 @@ class SampleConfig(_Cfg):
     # (logit bonus repeat_guide_bias for its tokens) under all control masks instead of copied
     repeat_guided: bool = True
     repeat_guide_bias: float = 6.0
+    # most onsets on one 16th that is not a beat's first (constrained decoding; 0 = no cap). Without
+    # it a bar still owing onsets to its density target near its end piled them all onto its last
+    # 16th (5+-note "splats" on 15 % of onsets; POP909 0.27 %); with it such a bar closes short
+    max_offbeat_onsets: int = 4
+    # dynamics (videobgm.dynamics, applied by Pipeline.compose from the plan's sections): melody
+    # velocity from dynamics_low (quietest section) to dynamics_high (loudest), a swell of
+    # +-dynamics_phrase_swell over each phrase (melody_phrase_bars), metric accents, the
+    # other pitched tracks dynamics_accompaniment_offset softer, dynamics_model_weight of the
+    # model's own deviation kept; accents dynamics_accent_boost louder
+    dynamics: bool = True
+    dynamics_low: float = 52.0
+    dynamics_high: float = 104.0
+    dynamics_phrase_swell: float = 14.0
+    dynamics_downbeat_boost: float = 5.0
+    dynamics_offbeat_cut: float = 6.0
+    dynamics_accompaniment_offset: float = 10.0
+    dynamics_model_weight: float = 0.8
+    dynamics_accent_boost: float = 10.0  # accent steps (visual hits): this much louder
     max_tokens_per_bar: int = 100  # safety cap: a bar is closed after this many tokens
     # torch threads while decoding (restored afterwards): one-token steps gain nothing from more,
     # and on a busy machine 2 threads were 10x slower than 1; 0 = leave torch's setting

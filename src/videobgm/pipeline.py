@@ -228,6 +228,7 @@ class Pipeline:
         seed: int | None = None,
     ) -> Score:
         """[4]-[5] plan -> Score (model sampling, controls enforced); timing from the plan."""
+        from videobgm.dynamics import phrase_ends, section_breaths, shape
         from videobgm.sample import generate
 
         model, tok = self.load_model()
@@ -239,9 +240,13 @@ class Pipeline:
 
             score = generate(
                 styled_controls(plan, cfg.seed), model, tok, cfg, keep=keep,
-                regenerate_bars=regenerate_bars,
-                progress=update,
+                regenerate_bars=regenerate_bars, progress=update,
+                phrase_ends=phrase_ends(plan, cfg.melody_phrase_bars) if cfg.melody_phrase_bars else None,
+                breath_bars=section_breaths(plan) if cfg.section_breath else None,
             )
+
+        # velocities follow the sections' energy and the phrases (only the bars just sampled)
+        score = shape(score, plan.sections, plan.controls.accent_steps, cfg=cfg, bars=regenerate_bars)
         score.beat_times_s = plan.beat_times_s
         score.tempo_bpm = plan.tempo_bpm
         score.programs = dict(plan.programs)

@@ -58,6 +58,9 @@ class _State:
     melody_in_bar: int = 0  # melody notes in the current bar so far
     last_track: int = 0  # field value of the last note's track at this step (0 = none)
     last_pitch: int = 0
+    melody_pitch: int = -1  # MIDI pitch of the last melody note (-1: none yet)
+    melody_nct: bool = False  # whether that note was not a tone of its chord
+    cadence_done: bool = False  # a phrase-end bar has had its long last melody note
     prev_type: int = 1
     done: bool = False
     rows: list[np.ndarray] = field(default_factory=list)
@@ -76,7 +79,8 @@ def _validate(controls: Controls, model: Any, tokenizer: Any) -> None:
 
 def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig | None = None, *,
              keep: Score | None = None, regenerate_bars: tuple[int, int] | None = None,
-             progress: ProgressFn | None = None) -> Score:
+             progress: ProgressFn | None = None, phrase_ends: tuple[int, ...] | None = None,
+             breath_bars: tuple[int, ...] | None = None) -> Score:
     """Compose a piece that follows ``controls``.
 
     Parameters
@@ -93,6 +97,14 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         Bars ``[a, b)`` to regenerate (0 <= a < b <= n_bars); needs ``keep``.
     progress : callable, optional
         ``progress(bars_done, n_bars)``.
+    phrase_ends : tuple of int, optional
+        Last bar of each melodic phrase (constrained decoding): from its third beat on, the
+        melody's first note is its last in the bar and lasts toward the bar line (a long note,
+        then a breath before the next phrase); the accompaniment fills the bar.
+    breath_bars : tuple of int, optional
+        Bars whose last beat the whole texture leaves silent (constrained decoding; a section's
+        end before a new section's hit): no onsets there, every note (rule parts too) released
+        by it. A bar with an accent or a fill in its last beat keeps it.
 
     Returns
     -------
@@ -117,9 +129,36 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     if keep is not None:
         _check_keep(keep, controls, span)
     rule = arrange.rule_notes(controls, span)
+    spb_, bpb_ = controls.steps_per_bar, controls.beats_per_bar
+    breath = np.zeros(controls.n_bars, dtype=bool)
+    acc_ = np.asarray(controls.accent_steps, dtype=bool)
+    for b in breath_bars or () if cfg.constrained else ():
+        b = int(b)
+        if span[0] <= b < span[1] and b not in controls.fill_bars and not acc_[(b + 1) * spb_ - STEPS_PER_BEAT:(b + 1) * spb_].any():
+            breath[b] = True
+    # steps from each step to the next breath: the last beat of a breath bar and the 16th before
+    # it (notes are released a 16th early, so that no note's end touches the silent beat)
+    starts = np.flatnonzero(breath) * spb_ + spb_ - STEPS_PER_BEAT - 1
+    g_all = np.arange(controls.n_bars * spb_)
+    nb = np.searchsorted(starts, g_all, side="left")
+    steps_to_breath = np.where(nb < starts.shape[0], np.append(starts, 0)[nb] - g_all, 10**6)
+    in_breath = np.zeros(g_all.shape[0], dtype=bool)
+    for s0 in starts:
+        in_breath[s0:s0 + STEPS_PER_BEAT + 1] = True
+    if breath.any():
+        stren = np.asarray(controls.strength_per_beat).copy()
+        stren[[(b + 1) * bpb_ - 1 for b in np.flatnonzero(breath)]] = 0
+        controls = dataclasses.replace(controls, strength_per_beat=stren)
+        rule = [n if steps_to_breath[n.onset_16th] >= n.duration_16th else
+                dataclasses.replace(n, duration_16th=int(steps_to_breath[n.onset_16th]))
+                for n in rule if n.onset_16th >= g_all.shape[0] or not in_breath[n.onset_16th]]
     if not any(t in MODEL_TRACKS for t in controls.tracks):  # only rule parts asked for
         empty = np.array([[1] + [0] * (len(tokenizer.field_names) - 1)], dtype=np.int64)
         return _to_score(empty, full, tokenizer, keep=keep, bars=span, extra=rule)
+    rule_onsets = np.zeros(controls.n_bars * controls.steps_per_bar + 1, dtype=np.int64)
+    for n in rule:
+        if n.track != "drums" and 0 <= n.onset_16th < rule_onsets.shape[0]:
+            rule_onsets[n.onset_16th] += 1
     if rule:  # the model writes what the rule parts leave of the density / strength targets
         dens, stren = arrange.remaining_targets(controls, rule)
         controls = dataclasses.replace(controls, density_per_bar=dens, strength_per_beat=stren)
@@ -137,6 +176,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     acc_track_values = {1 + TRACKS.index(t) for t in ACCOMPANIMENT}
     melody_value = 1 + TRACKS.index("melody")
     melody_bars = None  # bars where the melody must play / must not (constrained decoding only)
+    ends = np.zeros(controls.n_bars, dtype=bool)
+    if cfg.constrained and phrase_ends:
+        ends[[int(b) for b in phrase_ends if 0 <= int(b) < controls.n_bars]] = True
     if cfg.constrained and controls.melody_bars is not None and track_ok[melody_value]:
         melody_bars = np.asarray(controls.melody_bars, dtype=bool)
         if melody_bars.shape != (controls.n_bars,):
@@ -187,8 +229,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
 
     def step_max(step: int) -> int:
         s = beat_target(step)
-        if s < 0:  # not a beat onset (or strength unconstrained): no per-step limit
-            return 10**6
+        if s < 0:  # not a beat onset (or strength unconstrained): the off-beat chord cap,
+            cap = int(cfg.max_offbeat_onsets)  # rule notes (bass at a chord change) included
+            return max(1, cap - int(rule_onsets[st.bar * spb + step])) if cap > 0 and cfg.constrained else 10**6
         return max(s, 1) + max(0, int(cfg.strength_slack))  # s == 0 only when an accent forces it
 
     def reserve_after(step: int) -> int:
@@ -209,6 +252,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 ok[:nxt] = False
         elif free <= 0:
             ok[:] = False
+        if breath[st.bar]:  # the texture breathes on the bar's last beat
+            ok[spb - STEPS_PER_BEAT - 1:] = False
         for s in range(st.step + 1, spb):  # beats with target strength 0 stay empty (unless accent)
             if s % STEPS_PER_BEAT == 0 and bt.strength[s // STEPS_PER_BEAT] == 0 and not bt.accent[s]:
                 ok[s] = False
@@ -268,6 +313,25 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
             pm[1:] &= chord_tones
         return pm, bias
 
+    scale_pcs = np.zeros(12, dtype=bool)
+    scale_pcs[[(controls.key_tonic + i) % 12 for i in ((0, 2, 4, 5, 7, 9, 11) if controls.mode == "major"
+                                                       else (0, 2, 3, 5, 7, 8, 10))]] = True
+    in_scale = scale_pcs[np.arange(128) % 12]
+
+    def melody_line_bias(chord_tones: np.ndarray, size: int) -> np.ndarray | None:
+        """Melody-level help (the model alone moves by step too rarely): a logit bonus
+        ``melody_step_bias`` for scale notes 1-2 semitones from the previous melody note; after a
+        non-chord tone, ``melody_resolve_bias`` more for chord tones a step away (it resolves)."""
+        if st.melody_pitch < 0 or not (cfg.melody_step_bias or cfg.melody_resolve_bias):
+            return None
+        d = np.abs(np.arange(128) - st.melody_pitch)
+        step = (d >= 1) & (d <= 2)
+        bias = np.zeros(size)
+        bias[1:129][step & in_scale] += float(cfg.melody_step_bias)
+        if st.melody_nct:
+            bias[1:129][step & chord_tones] += float(cfg.melody_resolve_bias)
+        return bias
+
     def rows_of_bar(j: int) -> list[np.ndarray]:
         """POS/NOTE rows of bar ``j`` in the sequence so far."""
         bar_idx = [i for i, r in enumerate(st.rows) if r[0] == TYPE_BAR]
@@ -291,6 +355,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 per_step[step] += 1
         n = sum(per_step.values())
         if not bt.lo <= n <= bt.hi or any(v == 0 for v in per_step.values()):
+            return False
+        if breath[i] and step >= spb - STEPS_PER_BEAT - 1:
             return False
         for s in np.flatnonzero(bt.forced):
             if int(s) not in per_step:
@@ -353,6 +419,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 if dur_steps[int(r[kd])] > left:
                     fits = np.flatnonzero((dur_steps <= left) & (dur_steps > 0))
                     r[kd] = int(fits[np.argmax(dur_steps[fits])]) if fits.size else int(r[kd])
+            if dur_steps[int(r[kd])] > steps_to_breath[g]:
+                fits = np.flatnonzero((dur_steps <= steps_to_breath[g]) & (dur_steps > 0))
+                r[kd] = int(fits[np.argmax(dur_steps[fits])]) if fits.size else int(r[kd])
             last_track, last_pitch = tv, pv
             out.append(r)
         return out
@@ -426,7 +495,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         if last is None:
             return
         s = st.bar * spb + int(st.rows[last][F["pos"]]) - 1
-        end, limit = s + 1, min(j * spb, s + int(dur_steps.max()))
+        end, limit = s + 1, min(j * spb, s + int(dur_steps.max()), s + int(steps_to_breath[s]))
         while end < limit and tables.chord[end] in (tables.chord[s], 1):  # 1 = no chord: ring on
             end += 1
         if voicing.first_silent_beat(nxt * spb, end) is None:
@@ -440,6 +509,10 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                 voicing.add(s, int(r[F["pitch"]]) - 1, int(dur_steps[best]))
 
     gb = float(cfg.repeat_guide_bias)
+
+    def note_melody(pitch: int, chord_tones: np.ndarray | None) -> None:
+        st.melody_pitch = int(pitch)
+        st.melody_nct = chord_tones is not None and not bool(chord_tones[int(pitch)])
 
     def guide_row() -> np.ndarray | None:
         """The guide's NOTE row for the next note at the current step (None = no guide there)."""
@@ -499,7 +572,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         ring_into_rest(st.bar + 1)
                     st.bar += 1
                     st.step, st.notes_in_bar, st.notes_at_step, st.tokens_in_bar = -1, 0, 0, 0
-                    st.melody_in_bar = 0
+                    st.melody_in_bar, st.cadence_done = 0, False
                     progress(st.bar - start_bar, end_bar - start_bar)
                 elif t == TYPE_POS:
                     k = F["pos"]
@@ -538,6 +611,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         else:  # only the melody could take this note: any other track may
                             tm = track_ok.copy()
                             tm[melody_value] = False
+                    elif st.cadence_done and tm[melody_value] and tm.sum() > 1:
+                        tm[melody_value] = False  # the phrase has ended: the melody breathes
                     elif melody_bars is not None and st.melody_in_bar == 0 and tm[melody_value]:
                         mbias = np.zeros(tm.shape[0])  # the melody should enter this bar
                         mbias[melody_value] = float(cfg.melody_presence_bias)
@@ -558,6 +633,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     else:  # free choice: prefer chord tones this beat still lacks
                         vb = voicing.missing_bias(g, chord_tones, cfg.voicing_bias if tv in acc_track_values
                                                   else cfg.melody_voicing_bias, pm.shape[0])
+                        if tv == melody_value and chord_tones is not None:
+                            mb = melody_line_bias(chord_tones, pm.shape[0])
+                            vb = mb if vb is None else vb if mb is None else vb + mb
                         bias = vb if bias is None else bias if vb is None else bias + vb
                     pv = sampler.pick(partial(model.field_logits, ctx, k), k, pm, bias)
                     row[k] = pv
@@ -570,7 +648,21 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         left = int(steps_to_change[g])
                         fits = dm & (dur_steps <= left)
                         dm = fits if fits.any() else (dm & (dur_steps == dur_steps[1:].min()))
-                    dv = sampler.pick(partial(model.field_logits, ctx, k), k, dm, guide_bias(k, dm.shape[0]))
+                    if steps_to_breath[g] < dur_steps.max():  # released by the next breath
+                        fits = dm & (dur_steps <= steps_to_breath[g])
+                        dm = fits if fits.any() else dm
+                    dbias = guide_bias(k, dm.shape[0])
+                    if tv == melody_value and ends[st.bar] and st.step >= spb // 2 and not st.cadence_done:
+                        # the phrase's last note: long (a quarter or more where the bar allows),
+                        # ending by the bar line
+                        left = spb - st.step
+                        fits = dm & (dur_steps <= left)
+                        dm = fits if fits.any() else dm
+                        long_ = dm & (dur_steps >= min(STEPS_PER_BEAT, left))
+                        if long_.any():
+                            dm = long_
+                        st.cadence_done = True
+                    dv = sampler.pick(partial(model.field_logits, ctx, k), k, dm, dbias)
                     row[k] = dv
                     voicing.add(g, pv - 1, dur_steps[dv])
                     ctx = model.extend_context(ctx, k, int(dv))
@@ -581,6 +673,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         vm[: min(int(cfg.accent_velocity_bin), vm.shape[0] - 1)] = False
                     row[k] = sampler.pick(partial(model.field_logits, ctx, k), k, vm, guide_bias(k, vm.shape[0]))
                     st.last_track, st.last_pitch = tv, pv
+                    if tv == melody_value:
+                        note_melody(pv - 1, chord_tones)
                     st.notes_in_bar += 1
                     st.notes_at_step += 1
                 st.rows.append(row)
@@ -602,6 +696,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                                 st.notes_at_step += 1
                                 st.last_track, st.last_pitch = int(r[F["track"]]), int(r[F["pitch"]])
                                 st.melody_in_bar += int(st.last_track == melody_value)
+                                if st.last_track == melody_value and cfg.constrained:
+                                    note_melody(st.last_pitch - 1, _chord_tone_mask(
+                                        int(tables.chord[st.bar * spb + st.step]), tokenizer))
                                 voicing.add(st.bar * spb + st.step, st.last_pitch - 1,
                                             dur_steps[int(r[F["duration"]])])
                             conds.append(cond_for(int(r[0])))
