@@ -213,6 +213,9 @@ class SampleConfig(_Cfg):
     dynamics_accompaniment_offset: float = 10.0
     dynamics_model_weight: float = 0.8
     dynamics_accent_boost: float = 10.0  # accent steps (visual hits): this much louder
+    # ... and never softer than this on the step's loudest notes: a hit point or strong visual
+    # beat stays an audible accent in a quiet section too (eval.sync's accent_velocity, 97)
+    dynamics_accent_floor: float = 97.0
     max_tokens_per_bar: int = 100  # safety cap: a bar is closed after this many tokens
     # torch threads while decoding (restored afterwards): one-token steps gain nothing from more,
     # and on a busy machine 2 threads were 10x slower than 1; 0 = leave torch's setting

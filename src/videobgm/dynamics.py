@@ -114,7 +114,7 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
             v -= cfg.dynamics_accompaniment_offset
         v += cfg.dynamics_model_weight * (n.velocity - med[n.track])
         if n.onset_16th < acc.shape[0] and acc[n.onset_16th]:
-            v += cfg.dynamics_accent_boost
+            v = max(v + cfg.dynamics_accent_boost, cfg.dynamics_accent_floor)
         notes.append(dataclasses.replace(n, velocity=int(np.clip(round(v), 1, 127))))
     return dataclasses.replace(score, notes=notes)
 
