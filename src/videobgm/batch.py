@@ -30,16 +30,15 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videobgm.errors import InputError, OptionError, VideobgmError
+from videobgm.errors import InputError, OptionError, VideobgmError, sigterm_raises
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")
 MANIFEST_NAME = "manifest.jsonl"
@@ -313,25 +312,6 @@ class BatchSummary:
         return 3 if self.failed else 0
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C while the batch runs (main thread only)."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
 def run_batch(
     source: str | os.PathLike[str] | list[Path],
     out_dir: str | os.PathLike[str],
@@ -422,7 +402,7 @@ def run_batch(
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
     if todo:
-        with _sigterm_as_interrupt():
+        with sigterm_raises(KeyboardInterrupt):
             if workers == 0:
                 _run_serial(todo, factory, spec, finish, summary)
             else:

@@ -15,10 +15,9 @@ index, batch, ui) in :mod:`videobgm.cli_tools`, the shared music options in
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from videobgm import __version__
 from videobgm.cli_options import (  # noqa: F401 (re-export)
@@ -27,7 +26,7 @@ from videobgm.cli_options import (  # noqa: F401 (re-export)
     config_from_args,
 )
 from videobgm.cli_tools import _add_batch, _add_eval, _add_index, _add_train, _add_ui
-from videobgm.errors import VideobgmError
+from videobgm.errors import Terminated, VideobgmError, sigterm_raises
 
 # ----------------------------------------------------------------------------------------------
 # analyze (issue 2)
@@ -308,28 +307,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (what systemd, docker and ``kill`` send), raised like Ctrl-C: same clean-up path."""
-
-
-def _raise_terminated(signum: int, frame: object) -> None:  # noqa: ARG001
-    raise Terminated
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into :class:`Terminated` while the command runs (main thread only)."""
-    try:
-        old = signal.signal(signal.SIGTERM, _raise_terminated)
-    except ValueError:  # not the main thread (e.g. main() called from a worker thread)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
 TEST_FAST_ENV = "VIDEOBGM_TEST_FAST"  # test-only (tests/test_readme.py): see _test_fast
 
 
@@ -358,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _test_fast(args)
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_raises():
             return int(args.func(args) or 0)
     except VideobgmError as exc:
         print(f"videobgm: error: {exc}", file=sys.stderr)

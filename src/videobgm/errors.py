@@ -7,6 +7,9 @@ accepted values. The CLI prints that line and exits with code 2; anything else i
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class VideobgmError(Exception):
     """A problem with the user's input or options, reported as one line (exit code 2)."""
@@ -31,3 +34,28 @@ class MissingDependencyError(VideobgmError):
 
     def __init__(self, what: str, hint: str) -> None:
         super().__init__(f"{what} is not available: {hint}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what systemd, docker and ``kill`` send), raised like Ctrl-C: same clean-up path."""
+
+
+@contextlib.contextmanager
+def sigterm_raises(exc: type[BaseException] = Terminated) -> Iterator[None]:
+    """While the block runs, SIGTERM raises ``exc`` (:class:`Terminated` by default; the batch
+    runner and the UI server use a plain ``KeyboardInterrupt``), so it takes the Ctrl-C clean-up
+    path. Signal handlers belong to the main thread: elsewhere this does nothing."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:  # noqa: ARG001
+        raise exc
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. main() called from a worker thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

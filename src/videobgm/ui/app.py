@@ -300,9 +300,9 @@ def launch(
     if block:
         # SIGTERM (systemd, docker stop) stops the server like Ctrl-C, so the outputs and the
         # cache are removed on the way out (the batch runner's handler, main thread only)
-        from videobgm.batch import _sigterm_as_interrupt
+        from videobgm.errors import sigterm_raises
 
-        with _sigterm_as_interrupt():
+        with sigterm_raises(KeyboardInterrupt):
             try:
                 demo.block_thread()
             finally:
