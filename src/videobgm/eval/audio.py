@@ -234,33 +234,21 @@ def ibi_cv(beat_times_s: np.ndarray) -> float:
 
 
 def loudness_lufs(x: np.ndarray, sr: int) -> float:
-    """Integrated loudness (BS.1770-4, gated) of ``x`` (n, channels) by pyloudnorm."""
-    import pyloudnorm
+    """Integrated loudness (BS.1770-4, gated; pyloudnorm) of ``x`` (n, channels): the renderer's
+    meter (:func:`videobgm.meters.loudness_lufs`), NaN where it gives -inf (silent, or shorter
+    than one gating block)."""
+    from videobgm.meters import loudness_lufs as meter
 
-    if x.shape[0] < int(0.4 * sr):  # shorter than one gating block
-        return NAN
-    v = float(pyloudnorm.Meter(sr).integrated_loudness(np.asarray(x, np.float64)))
+    v = meter(np.asarray(x, np.float64), sr)
     return v if np.isfinite(v) else NAN
 
 
-def true_peak_dbtp(x: np.ndarray, *, oversample: int = 4, block: int = 1 << 16) -> float:
-    """Peak of the ``oversample``-times oversampled signal (polyphase FIR), in dBTP.
+def true_peak_dbtp(x: np.ndarray, sr: int) -> float:
+    """Peak of the 4x oversampled signal in dBTP (BS.1770 Annex 2): the renderer's meter
+    (:func:`videobgm.meters.true_peak_dbtp`), chunked so memory does not grow with length."""
+    from videobgm.meters import true_peak_dbtp as meter
 
-    Computed in blocks of ``block`` samples with a 64-sample overlap on each side (longer than
-    the interpolation filter's half-length), so memory does not grow with the length.
-    """
-    from scipy.signal import resample_poly
-
-    x = np.asarray(x).reshape(x.shape[0], -1)
-    pad = 64
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    for a in range(0, x.shape[0], block):
-        lo, hi = max(0, a - pad), min(x.shape[0], a + block + pad)
-        up = resample_poly(x[lo:hi].astype(np.float64), oversample, 1, axis=0)
-        keep = up[(a - lo) * oversample: (min(a + block, x.shape[0]) - lo) * oversample]
-        if keep.size:
-            peak = max(peak, float(np.max(np.abs(keep))))
-    return 20 * math.log10(peak) if peak > 0 else -math.inf
+    return meter(np.asarray(x, np.float64), sr)
 
 
 def band_shares(y: np.ndarray, sr: int) -> dict[str, float]:
@@ -303,7 +291,7 @@ def music_metrics(a: AudioAnalysis, *, structure: bool = True) -> dict[str, Any]
         "tempo_bpm": float(a.tempo_bpm) if a.beat_times_s.size >= 2 else NAN,
         "ibi_cv": ibi_cv(a.beat_times_s),
         "loudness_lufs": loudness_lufs(a.native, a.native_sr),
-        "true_peak_dbtp": true_peak_dbtp(a.native),
+        "true_peak_dbtp": true_peak_dbtp(a.native, a.native_sr),
         "dc_offset": float(np.max(np.abs(a.native.mean(axis=0)))),
         "onsets_per_s": float(a.onset_times_s.size / a.duration_s),
         "n_onsets": int(a.onset_times_s.size), "n_beats": int(a.beat_times_s.size),
