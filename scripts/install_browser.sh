@@ -10,18 +10,4 @@ for b in chromium chromium-browser; do
     exit 0
   fi
 done
-if [ "$(id -u)" != "0" ]; then
-  echo "install_browser: no chromium and not root; run 'sudo apt-get install -y chromium' (browser test will skip)"
-  exit 0
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install_browser: no chromium and no apt-get on this system (browser test will skip)"
-  exit 0
-fi
-export DEBIAN_FRONTEND=noninteractive
-if apt-get update -qq && apt-get install -y -qq chromium >/dev/null; then
-  echo "install_browser: installed $(command -v chromium)"
-else
-  echo "install_browser: apt-get install chromium failed (browser test will skip)"
-fi
-exit 0
+bash "$(dirname "$0")/apt_install.sh" install_browser "the browser test will skip" chromium

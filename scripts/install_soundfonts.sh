@@ -12,18 +12,6 @@ if [ -f "$FLUID" ] && [ -f "$MUSE" ]; then
   echo "install_soundfonts: $MUSE and $FLUID present"
   exit 0
 fi
-if [ "$(id -u)" != "0" ]; then
-  echo "install_soundfonts: not root; run 'sudo apt-get install -y fluid-soundfont-gm musescore-general-soundfont-small' for better sound (rendering uses TimGM6mb)"
-  exit 0
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install_soundfonts: no apt-get on this system; rendering uses TimGM6mb (give another bank with --soundfont)"
-  exit 0
-fi
-export DEBIAN_FRONTEND=noninteractive
-if apt-get update -qq && apt-get install -y -qq fluid-soundfont-gm musescore-general-soundfont-small >/dev/null; then
-  echo "install_soundfonts: installed $FLUID and $MUSE"
-else
-  echo "install_soundfonts: apt-get install failed; rendering uses TimGM6mb"
-fi
-exit 0
+bash "$(dirname "$0")/apt_install.sh" install_soundfonts \
+  "rendering uses TimGM6mb; give another bank with --soundfont" \
+  fluid-soundfont-gm musescore-general-soundfont-small
