@@ -13,7 +13,7 @@ import pytest
 from test_plan import make_features
 from videobgm import arrange
 from videobgm.config import PipelineConfig, PlanConfig
-from videobgm.describe import describe
+from videobgm.describe import resolve_description
 from videobgm.plan import make_plan, plan_to_dict
 from videobgm.types import Chord, Controls, Description
 
@@ -47,8 +47,8 @@ def test_form_constraints_hold_on_irregular_cuts(tempo: float, pattern: int) -> 
     # no bar shorter than 0.6 x the median; bar-to-bar tempo steps stay small
     assert bars.min() >= 0.6 * np.median(bars)
     assert np.max(np.abs(np.diff(np.log(bars)))) <= np.log(1.10) + 1e-9
-    # the nominal tempo stays within 10 % of the description's (derived, as `describe` prints)
-    target = describe(f).tempo_bpm
+    # the nominal tempo stays within 10 % of the resolved description's (fitted to the style)
+    target = resolve_description(f, PlanConfig()).tempo_bpm  # the style-fitted one
     assert abs(plan.tempo_bpm / target - 1) <= 0.10
     # every cut is a section boundary or a hit point; at most two crashes/stabs per bar
     roles = [c["role"] for c in plan.cuts]

@@ -367,9 +367,9 @@ def resolve_description(features: Features, cfg: Any = None, edit: Description |
         put("instruments", inst, "edited", f"{desc.style} style's instruments"
             + ("" if drums or "drums" not in vocab.STYLES[desc.style].instruments
                else f" (no drums: {desc.style} idiom / {desc.mood} mood)"))
-    # a named style / mood fits a tempo the video suggested into its own range (issue 19)
-    if ({"style", "mood"} & given and "tempo_bpm" not in given and desc.tempo_bpm
-            and desc.style in vocab.STYLES):
+    # the style / mood (named, or the video's own) fits a tempo the video suggested into its
+    # range (issue 19); a tempo the user, a prompt or an edit gave is kept
+    if "tempo_bpm" not in given and desc.tempo_bpm and desc.style in vocab.STYLES:
         from videobgm.styles import fit_tempo
 
         visual = bool(np.isfinite(features.tempo_bpm) and features.tempo_confidence >= 0.3)

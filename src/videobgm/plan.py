@@ -254,8 +254,12 @@ def make_plan(
     min_bars = int(cfg.min_section_bars) if duration >= 8 * bar_nom else min(2, int(cfg.min_section_bars))
     cand = np.flatnonzero(cut_w >= form.BOUNDARY_STRENGTH)
     warp_hits = float(cfg.beat_warp) if cfg.lock_beats else 0.0
+    from videobgm import styles as styles_mod
+
+    bounds = (styles_mod.idiom(style, mood).tempo_range_bpm
+              if window > 0 and style in styles_mod.STYLE_IDIOMS else None)
     grid = form_grid(base, window, duration, cuts[cand], cut_w[cand], bpb, min_bars, seg_warp,
-                     hits_s=cuts, hit_warp=warp_hits, beats_s=strong_t)
+                     hits_s=cuts, hit_warp=warp_hits, beats_s=strong_t, bounds_bpm=bounds)
     anchors, nbars, fin = grid["anchors"], grid["nbars"], grid["final"]
     anchored = [int(cand[i]) for i in grid["anchored"]]
     beat_times = grid_beats(grid, bpb)

@@ -161,9 +161,17 @@ def idiom(style: str, mood: str | None = None) -> Idiom:
 
 
 def fit_tempo(tempo_bpm: float, style: str, mood: str, *, visual: bool) -> tuple[float, str]:
-    """A tempo derived from the video, fitted to the style x mood range: folded by a factor of
-    2 when that lands inside it; otherwise moved to the nearest bound unless the video has a
-    reliable periodic motion (``visual``), whose tempo then wins. Returns (tempo, reason)."""
+    """A tempo derived from the video, fitted to the style x mood range: the octave of it
+    (x1, x2, x0.5) that lies inside the range, else the octave nearest to the range, moved to the
+    range's nearest bound. Returns (tempo, reason); the reason is empty when ``tempo_bpm`` is
+    already inside.
+
+    A reliable periodic motion (``visual``) only decides which octave: the style and mood set
+    the range (issue 19); the planner's tempo map still bends the grid onto the cuts and the
+    strong visual beats, so a visual pulse a little outside the range stays heard.
+    """
+    import math
+
     lo, hi = idiom(style, mood).tempo_range_bpm
     t = float(tempo_bpm)
     if lo <= t <= hi:
@@ -171,10 +179,15 @@ def fit_tempo(tempo_bpm: float, style: str, mood: str, *, visual: bool) -> tuple
     for f in (2.0, 0.5):
         if lo <= t * f <= hi:
             return t * f, f"folded x{f:g} into the {style}/{mood} range {lo:g}-{hi:g} bpm"
-    if visual:
-        return t, f"kept: the visual tempo wins over the {style}/{mood} range {lo:g}-{hi:g} bpm"
-    c = min(max(t, lo), hi)
-    return c, f"moved into the {style}/{mood} range {lo:g}-{hi:g} bpm"
+
+    def gap(x: float) -> float:  # log distance to the range
+        return max(0.0, math.log(lo / x), math.log(x / hi))
+
+    f = min((1.0, 2.0, 0.5), key=lambda f_: (gap(t * f_), f_ != 1.0))
+    c = min(max(t * f, lo), hi)
+    how = "" if f == 1.0 else f"folded x{f:g} ({t * f:.0f} bpm) and "
+    src = "visual tempo" if visual else "tempo"
+    return c, f"{src} {how}moved into the {style}/{mood} range {lo:g}-{hi:g} bpm"
 
 
 def has_drums(style: str, mood: str, *, style_named: bool) -> bool:

@@ -104,7 +104,8 @@ def final_stretch(t0: float, duration: float, bar_s: float, bpb: int, min_bars: 
 def form_grid(base: float, window: float, duration: float, cut_t: np.ndarray, cut_w: np.ndarray,
               bpb: int, min_bars: int, seg_warp: float, n_tempi: int = 33,
               hits_s: np.ndarray | None = None, hit_warp: float = HIT_WARP,
-              n_refine: int = 64, beats_s: np.ndarray | None = None) -> dict[str, Any]:
+              n_refine: int = 64, beats_s: np.ndarray | None = None,
+              bounds_bpm: tuple[float, float] | None = None) -> dict[str, Any]:
     """Search the nominal tempo (``base`` * (1 +- ``window``)) and the anchored cuts.
 
     Parameters
@@ -116,6 +117,8 @@ def form_grid(base: float, window: float, duration: float, cut_t: np.ndarray, cu
         points come to their 16th steps once the grid is bent (:func:`bend_to_hits`).
     beats_s : ndarray, optional
         Strong visual beats (velocity accents): a lighter term for how close they fall to a step.
+    bounds_bpm : (float, float), optional
+        The style x mood tempo range: searched tempi outside it are left out (``base`` stays).
 
     Returns
     -------
@@ -126,6 +129,8 @@ def form_grid(base: float, window: float, duration: float, cut_t: np.ndarray, cu
     """
     if window > 0:
         cands = base * np.exp(np.linspace(-math.log1p(window), math.log1p(window), n_tempi))
+        if bounds_bpm is not None:
+            cands = cands[(cands >= bounds_bpm[0]) & (cands <= bounds_bpm[1])]
         cands = np.concatenate([[base], cands])
     else:
         cands = np.array([base])
