@@ -245,6 +245,10 @@ class Pipeline:
                 breath_bars=section_breaths(plan) if cfg.section_breath else None,
             )
 
+        # semitone clashes between tracks only where the idiom wants them (tense tension bars)
+        from videobgm.clashes import resolve_score_clashes
+
+        score = resolve_score_clashes(score, plan, regenerate_bars)
         # velocities follow the sections' energy and the phrases (only the bars just sampled)
         score = shape(score, plan.sections, plan.controls.accent_steps, cfg=cfg, bars=regenerate_bars)
         score.beat_times_s = plan.beat_times_s

@@ -13,12 +13,20 @@ Each generator realises one :class:`~videobgm.styles.Idiom` from the plan's chor
 * :func:`drum_part` - pop backbeat, four-on-the-floor (kick on every beat, clap on 2 and 4,
   off-beat hats, a snare build and crash drop at phrase ends), cinematic toms and timpani-like
   rolls on hits (an ostinato for epic, a heartbeat for tense); fills at ``controls.fill_bars``
-  and at the end of every variation period.
+  and at the end of every variation period. A strong visual beat (an accent step) that falls
+  off the groove's own strokes gets one (:data:`ACCENT_STROKE`: snare / clap / low tom), so that
+  the picture's beats are heard as accents, not only as louder texture notes (issue 14); the
+  16th before every hit point is left empty, so that the hit's attack is not masked.
+* Tense idioms (``Idiom.clash``) sound their semitone colour (b9 in the texture and pads, the
+  tonic pedal under a clashing chord) only in :func:`tension_bar` bars: the end of every
+  variation period and the bars before section fills (issue 19).
 
 Pure functions of (controls, idiom, seed): the same inputs give the same notes.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -33,6 +41,28 @@ INTERVALS: dict[str, tuple[int, ...]] = {
     "sus2": (0, 2, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
 }
 HIT_VELOCITY = 118
+# the stroke that catches a strong visual beat (an accent step) where the groove has no kick,
+# snare, clap or tom of its own: per drum idiom (key, velocity)
+ACCENT_STROKE: dict[str, tuple[int, int]] = {"backbeat": (SNARE, 100), "four_floor": (CLAP, 104),
+                                             "cinematic": (TOM_LOW, 100)}
+_ACCENT_VOICES = (KICK, KICK2, SNARE, CLAP, TOM_LOW, TOM_FLOOR, TOM_MID)
+TENSION_FROM_STEP = 8  # in a tension bar the pad's cluster tone enters at the half bar
+
+
+def tension_bar(controls: Controls, idm: Idiom, bar: int) -> bool:
+    """Whether a tense idiom (``idm.clash``) sounds its semitone colour in ``bar``: the last bar
+    of every variation period and the bar before every section fill (``controls.fill_bars``),
+    i.e. the tension builds into each phrase turn and resolves on the next downbeat. In the
+    other bars the same pattern plays without the b9 and the pedal yields to the chord root
+    where it would clash, so that the dissonance stays a colour (a few % of the sounding 16ths,
+    issue 19) instead of a constant grind."""
+    if not idm.clash:
+        return False
+    return bar % idm.variation_bars == idm.variation_bars - 1 or bar in set(controls.fill_bars)
+
+
+def _bar_idiom(controls: Controls, idm: Idiom, bar: int) -> Idiom:
+    return idm if not idm.clash or tension_bar(controls, idm, bar) else replace(idm, clash=False)
 
 
 def chord_at_steps(controls: Controls) -> tuple[np.ndarray, list[tuple[int, ...]]]:
@@ -157,7 +187,8 @@ def texture_notes(controls: Controls, idm: Idiom, bars: tuple[int, int] | None =
             variant = 1 - variant if (bar // idm.variation_bars) % 2 else variant
         if d >= 1:
             stabs = 3 * sum(1 for k in range(start, start + spb) if k in hits)
-            out += _bar_texture(controls, idm, start, spb, bpb, rate, d, variant, roots, ivs, acc, stabs)
+            out += _bar_texture(controls, _bar_idiom(controls, idm, bar), start, spb, bpb, rate, d,
+                                variant, roots, ivs, acc, stabs)
         for k in range(start, start + spb):  # every hit: an accented chord (a stab)
             if k in hits:
                 tones = _voicing(int(roots[k]), ivs[k], lo + 7, extra_octave=False)
@@ -198,10 +229,11 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
             g = start + s
             end = changes[i + 1] if i + 1 < len(changes) else spb
             tones = _voicing(int(roots[g]), ivs[g], lo + (7 if variant else 0))
-            if idm.clash:
-                tones.append(tones[0] + 13)
             vel = _metric_velocity(idm.velocity, s, g, acc)
             out += [Note(g, "piano", p, max(1, end - s), vel) for p in tones if p <= hi + 12]
+            if idm.clash and end > TENSION_FROM_STEP:  # the cluster tone swells in at the half bar
+                c0 = max(s, TENSION_FROM_STEP)
+                out.append(Note(start + c0, "piano", tones[0] + 13, end - c0, max(1, vel - 10)))
         return out
     if idm.texture == "strum":
         # the bar's share of the density target sets how busy the strumming is: the pattern
@@ -271,20 +303,26 @@ def pad_layer(controls: Controls, idm: Idiom, track: str, bars: tuple[int, int] 
             g = start + s
             end = changes[i + 1] if i + 1 < len(changes) else spb
             tones = _voicing(int(roots[g]), ivs[g], lo, extra_octave=False)[1:]
-            if idm.clash:
-                tones.append(tones[-1] + 1)
             out += [Note(g, track, p, max(1, end - s), max(1, idm.velocity - 8)) for p in tones]
+            if tension_bar(controls, idm, bar) and end > TENSION_FROM_STEP:
+                c0 = max(s, TENSION_FROM_STEP)  # the b9 (above the fifth) from the half bar
+                out.append(Note(start + c0, track, tones[-1] + 1, end - c0, max(1, idm.velocity - 14)))
     return _merge([n for n in out if 21 <= n.pitch <= 108])
 
 
 # ------------------------------------------------------------------------------------ bass
+def _against(pc: int, root: int, iv: tuple[int, ...]) -> bool:
+    """Whether the chord (``root`` + ``iv``) has a tone a semitone from pitch class ``pc``."""
+    return any((int(root) + i - pc) % 12 in (1, 11) for i in iv)
+
+
 def bass_line(controls: Controls, idm: Idiom, bars: tuple[int, int] | None = None,
               seed: int = 0) -> list[Note]:
     """The bass of ``idm.bass`` in bars ``[a, b)`` (MIDI 36..59)."""
     a, b = bars or (0, controls.n_bars)
     spb, bpb = controls.steps_per_bar, controls.beats_per_bar
     total = controls.n_bars * spb
-    roots, _ = chord_at_steps(controls)
+    roots, ivs = chord_at_steps(controls)
     acc = np.asarray(controls.accent_steps, dtype=bool)
     hits = _hits(controls)
     tonic = int(controls.key_tonic) % 12
@@ -321,6 +359,11 @@ def bass_line(controls: Controls, idm: Idiom, bars: tuple[int, int] | None = Non
         elif kind == "pedal":  # tonic pedal point, restruck each bar (and halfway in busy bars)
             p = BASS_LOW + tonic
             ev = [(0, p, spb)] if d < 10 or bpb < 4 else [(0, p, spb // 2), (spb // 2, p, spb // 2)]
+            if not tension_bar(controls, idm, bar):
+                # outside the tension bars the pedal yields to the chord's root wherever the
+                # chord has a tone a semitone from the tonic (V's leading tone, bII)
+                ev = [(s, root(s) if _against(tonic, roots[start + s], ivs[start + s]) else p, n)
+                      for s, _, n in ev]
         elif kind == "bouncy":
             ev = [(s, root(s) + (12 if (s // STEPS_PER_BEAT) % 2 else 0), 2)
                   for s in range(0, spb, STEPS_PER_BEAT)]
@@ -398,8 +441,17 @@ def drum_part(controls: Controls, idm: Idiom, mood: str = "", bars: tuple[int, i
             elif g < acc.shape[0] and acc[g]:
                 for key in [k for (st, k) in h if st == s]:
                     h[(s, key)] = min(127, h[(s, key)] + 16)
+                if not ending and not any(st == s and k in _ACCENT_VOICES for (st, k) in h):
+                    # a strong visual beat off the groove's own strokes: the kit catches it
+                    key, vel = ACCENT_STROKE[idm.drums]
+                    h[(s, key)] = vel
         for (s, key), vel in sorted(h.items()):
             out.append(Note(start + s, "drums", key, 8 if key == CRASH else 2, vel))
+    # a hit point owns its moment: the kit is silent on the 16th before it (a kick or clap there
+    # would still ring and mask the hit's attack), except for the cinematic roll into it
+    before = {k - 1 for k, kind in hits.items() if kind in ("section", "crash", "stab", "accent")}
+    before -= set(hits)
+    out = [n for n in out if n.onset_16th not in before]
     # cinematic: a timpani-like roll (low tom 16ths, crescendo) into every section hit
     if idm.drums == "cinematic":
         for k, kind in hits.items():
