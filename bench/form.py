@@ -71,7 +71,13 @@ def _metrics(features, plan, score, audio, sr, cuts_true) -> dict:
         return float(steps[-1] + (step - steps.size + 1) * beat / 4)
 
     sec = [int(s.end_bar - s.start_bar) for s in plan.sections]
-    desc_t = float(describe(features, labels=features.labels or None).tempo_bpm)
+    try:  # the one description the planner plays (its tempo fitted to the style's range)
+        from videobgm.config import PlanConfig
+        from videobgm.describe import resolve_description
+
+        desc_t = float(resolve_description(features, PlanConfig()).tempo_bpm)
+    except ImportError:  # an old planner without it
+        desc_t = float(describe(features, labels=features.labels or None).tempo_bpm)
     tempo_steps = np.abs(np.diff(np.log(lens_h))) if lens_h.size > 1 else np.zeros(0)
     crash = np.bincount([n.onset_16th // spb for n in score.notes if n.track == "drums" and n.pitch == 49],
                         minlength=plan.n_bars)
@@ -190,7 +196,8 @@ NOTES = [
     "  videos (ground-truth cuts; detection lags them by up to one frame, 67 ms at 15 fps, which the",
     "  measured hit times include).",
     "* \"tempo / description\": the plan's mean tempo after fitting against the tempo of the",
-    "  description `videobgm describe` derives for the same video.",
+    "  description `videobgm describe` derives for the same video (the resolved one, whose tempo",
+    "  the style x mood range fits where the planner has it).",
     "* \"held tonic after cadence\": the last chord heard is the tonic, the one before it V or IV, and",
     "  a tonic-triad note struck >= 1 beat before the end sounds to the end. The old planner's \"held\"",
     "  endings without a cadence are pieces whose last bar happened to be a long tonic chord.",

@@ -101,26 +101,35 @@ def test_visual_beats_at_chosen_times_are_heard_in_the_midi() -> None:
 
 # ------------------------------------------------------------------------ tempo (issue 19)
 def test_fit_tempo_known_answers() -> None:
-    assert styles.fit_tempo(120.0, "pop", "neutral", visual=True) == (120.0, "")
-    t, why = styles.fit_tempo(60.0, "pop", "neutral", visual=True)
-    assert t == 120.0 and "folded x2" in why
-    # 72 bpm electronic/playful (118-132): the nearest octave is 144, moved to the bound 132
+    m = styles.FIT_MARGIN  # aimed this far inside the range
+    assert styles.fit_tempo(110.0, "pop", "neutral", visual=True) == (110.0, "")  # 88-124
+    t, why = styles.fit_tempo(55.0, "pop", "neutral", visual=True)
+    assert t == 110.0 and "folded x2" in why
+    # 72 bpm electronic/playful (118-132): the nearest octave is 144, moved to the upper bound
     t, why = styles.fit_tempo(72.0, "electronic", "playful", visual=True)
-    assert t == 132.0 and "moved into" in why
+    assert t == pytest.approx(132.0 / (1 + m)) and "moved into" in why
     t, _ = styles.fit_tempo(85.0, "pop", "happy", visual=True)  # 85 / 170 vs 100-128
-    assert t == 100.0
+    assert t == pytest.approx(100.0 * (1 + m))
+    # a narrow range: its geometric middle
+    lo, hi = styles.idiom("electronic", "calm").tempo_range_bpm
+    assert styles.fit_tempo(60.0, "electronic", "calm", visual=False)[0] == pytest.approx((lo * hi) ** 0.5)
 
 
 def test_the_description_fits_the_video_tempo_to_its_style() -> None:
     f = make_features(24.0, tempo_bpm=120.0)  # reads as ambient (56-90 bpm): 120 -> 60
     desc = resolve_description(f, PlanConfig())
     lo, hi = styles.idiom(desc.style, desc.mood).tempo_range_bpm
-    assert lo <= desc.tempo_bpm <= hi and desc.tempo_bpm == 60.0
+    assert lo <= desc.tempo_bpm <= hi and desc.tempo_bpm == 60.0  # folded x0.5
     plan = make_plan(f, PlanConfig())
     assert lo <= plan.tempo_bpm <= hi
     for style in styles.STYLE_IDIOMS:
         d = resolve_description(f, PlanConfig(style=style, mood="happy"))
         lo, hi = styles.idiom(style, "happy").tempo_range_bpm
         assert lo <= d.tempo_bpm <= hi, (style, d.tempo_bpm)
-    # a user tempo wins over the range
+    # a prompt's mood default fits its style; a user tempo wins over the range
+    from videobgm.describe import parse_description
+
+    d = parse_description("upbeat electronic dance")
+    lo, hi = styles.idiom(d.style, d.mood).tempo_range_bpm
+    assert lo <= d.tempo_bpm <= hi and parse_description("electronic dance at 100 bpm").tempo_bpm == 100.0
     assert resolve_description(f, PlanConfig(style="ambient", tempo_bpm=150.0)).tempo_bpm == 150.0

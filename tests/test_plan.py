@@ -223,13 +223,13 @@ def test_reference_supplies_chords() -> None:
                     chords=[Chord(0, 2, "maj"), Chord(16, 7, "maj"), Chord(32, 11, "min"),
                             Chord(48, 9, "maj")], n_bars=4, density_per_bar=[20, 20, 20, 20])
     f = make_features(16.0, tempo_bpm=120.0, hue_bin=0, brightness=0.8)  # C major from colour
-    plan = make_plan(f, PlanConfig(style=POP, key="C"), references=[ref])
+    plan = make_plan(f, PlanConfig(style=POP, mood="happy", key="C"), references=[ref])
     roots = [c.root for c in plan.controls.chords[:4]]
     assert roots == [0, 5, 9, 7]  # D G Bm A transposed to C: C F Am G
     assert "reference" in plan.reasons["chords"]
     # a major reference in an A minor plan: D major's scale lands on C major, A minor's relative
     # major: D G Bm A -> C F Am G, all diatonic to A minor
-    minor = make_plan(f, PlanConfig(style=POP, key="A", mode="minor"), references=[ref])
+    minor = make_plan(f, PlanConfig(style=POP, mood="happy", key="A", mode="minor"), references=[ref])
     assert [(c.root, c.quality) for c in minor.controls.chords[:4]] == [(0, "maj"), (5, "maj"), (9, "min"), (7, "maj")]
 
 
@@ -285,11 +285,11 @@ def test_slow_visual_tempo_with_strong_beats_stays_at_the_description_tempo() ->
 def test_description_tempo_fixes_or_suggests_the_tempo() -> None:
     beats = np.arange(0.4, 24.0, 0.75)
     f = make_features(24.0, tempo_bpm=80.0, beats_s=beats)
-    user = make_plan(f, PlanConfig(style=POP, mood="happy"), description=Description(tempo_bpm=100.0, source="text"))
-    assert abs(user.tempo_bpm / 100.0 - 1) <= 0.03
-    video = make_plan(f, PlanConfig(style=POP, mood="happy"), description=Description(tempo_bpm=100.0, source="video"))
-    assert abs(video.tempo_bpm / 100.0 - 1) <= 0.10
-    assert "description's tempo 100" in video.reasons["tempo"]
+    user = make_plan(f, PlanConfig(style=POP, mood="happy"), description=Description(tempo_bpm=110.0, source="text"))
+    assert abs(user.tempo_bpm / 110.0 - 1) <= 0.03
+    video = make_plan(f, PlanConfig(style=POP, mood="happy"), description=Description(tempo_bpm=110.0, source="video"))
+    assert abs(video.tempo_bpm / 110.0 - 1) <= 0.10
+    assert "description's tempo 110" in video.reasons["tempo"]
 
 
 @pytest.mark.parametrize("user_tempo", [72.0, 96.0, 128.0])
@@ -308,15 +308,15 @@ def test_melody_enters_after_the_intro() -> None:
     """The melody enters after a 2-bar intro (4 bars from 32 bars; ``melody_intro_bars`` sets it)
     and leaves the last bar to the held tonic (a rule note); short pieces have no intro."""
     f = make_features(30.0, tempo_bpm=120.0)
-    plan = make_plan(f, PlanConfig(style=POP))
+    plan = make_plan(f, PlanConfig(style=POP, mood="happy"))
     mb = plan.controls.melody_bars
     assert plan.n_bars >= 8 and mb is not None and mb.shape == (plan.n_bars,)
     assert not mb[:2].any() and mb[2:-1].all() and not mb[-1]
     assert plan_to_dict(plan)["controls"]["melody_bars"] == list(range(2, plan.n_bars - 1))
-    assert not make_plan(f, PlanConfig(style=POP, melody_intro_bars=3)).controls.melody_bars[:3].any()
-    long = make_plan(make_features(80.0, tempo_bpm=120.0), PlanConfig(style=POP))
+    assert not make_plan(f, PlanConfig(style=POP, mood="happy", melody_intro_bars=3)).controls.melody_bars[:3].any()
+    long = make_plan(make_features(80.0, tempo_bpm=120.0), PlanConfig(style=POP, mood="happy"))
     assert long.n_bars >= 32 and not long.controls.melody_bars[:4].any() and long.controls.melody_bars[4]
-    short = make_plan(make_features(6.0, tempo_bpm=120.0), PlanConfig(style=POP))
+    short = make_plan(make_features(6.0, tempo_bpm=120.0), PlanConfig(style=POP, mood="happy"))
     assert short.n_bars < 6 and short.controls.melody_bars[:-1].all()
-    no_melody = make_plan(f, PlanConfig(style=POP, instruments=("piano",)))
+    no_melody = make_plan(f, PlanConfig(style=POP, mood="happy", instruments=("piano",)))
     assert "melody" in no_melody.controls.tracks or no_melody.controls.melody_bars is None

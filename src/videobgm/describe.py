@@ -364,6 +364,8 @@ def resolve_description(features: Features, cfg: Any = None, edit: Description |
         drums = has_drums(desc.style, desc.mood or "neutral", style_named="style" in given)
         if not drums and "drums" in inst:
             inst.remove("drums")
+        elif drums and "drums" not in inst:  # cinematic: its toms / timpani on the hits
+            inst.append("drums")
         put("instruments", inst, "edited", f"{desc.style} style's instruments"
             + ("" if drums or "drums" not in vocab.STYLES[desc.style].instruments
                else f" (no drums: {desc.style} idiom / {desc.mood} mood)"))

@@ -276,6 +276,14 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None,
         if style is None:
             style = md.style
             reasons["style"] = f"no style named -> {style} (default for mood {mood})"
+        if reasons.get("tempo", "").startswith("no tempo named") and style in vocab.STYLES:
+            from videobgm.styles import fit_tempo  # the default fits the style x mood range
+
+            fitted, why = fit_tempo(tempo, style, mood, visual=False)
+            if why:
+                tempo = round(fitted, 1)
+                reasons["tempo"] = (f"no tempo named -> {md.tempo_bpm:g} bpm (default for mood "
+                                    f"{mood}) {why} -> {tempo:g} bpm")
     unmapped = [w for w in re.findall(r"[a-z][a-z'-]*", "".join(c if not used[i] else " " for i, c in enumerate(low)))
                 if w not in _STOP and len(w) > 1]
     if unmapped:

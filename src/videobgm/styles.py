@@ -25,6 +25,7 @@ the "one musical mind" issue lands, these tables belong next to its style/mood e
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from videobgm.vocab import MOODS, NEUTRAL_MOOD, STYLES
@@ -35,6 +36,7 @@ DRUM_IDIOMS: tuple[str, ...] = ("backbeat", "four_floor", "cinematic", "none")
 BASS_IDIOMS: tuple[str, ...] = ("root", "offbeat", "root_fifth", "sustained", "pedal", "bouncy",
                                 "driving")
 FEELS: tuple[str, ...] = ("straight", "swing", "half")
+FIT_MARGIN = 0.04  # fit_tempo aims this far inside the range (the planner's tempo freedom)
 
 
 @dataclass(frozen=True)
@@ -170,15 +172,17 @@ def fit_tempo(tempo_bpm: float, style: str, mood: str, *, visual: bool) -> tuple
     the range (issue 19); the planner's tempo map still bends the grid onto the cuts and the
     strong visual beats, so a visual pulse a little outside the range stays heard.
     """
-    import math
-
-    lo, hi = idiom(style, mood).tempo_range_bpm
+    lo0, hi0 = idiom(style, mood).tempo_range_bpm
+    # aimed inside the range by the planner's own tempo freedom (cuts anchored, hit points bent,
+    # the final ritardando), so that the piece's mean tempo stays in the range too
+    mid = math.sqrt(lo0 * hi0)
+    lo, hi = min(lo0 * (1 + FIT_MARGIN), mid), max(hi0 / (1 + FIT_MARGIN), mid)
     t = float(tempo_bpm)
     if lo <= t <= hi:
         return t, ""
     for f in (2.0, 0.5):
         if lo <= t * f <= hi:
-            return t * f, f"folded x{f:g} into the {style}/{mood} range {lo:g}-{hi:g} bpm"
+            return t * f, f"folded x{f:g} into the {style}/{mood} range {lo0:g}-{hi0:g} bpm"
 
     def gap(x: float) -> float:  # log distance to the range
         return max(0.0, math.log(lo / x), math.log(x / hi))
@@ -187,7 +191,7 @@ def fit_tempo(tempo_bpm: float, style: str, mood: str, *, visual: bool) -> tuple
     c = min(max(t * f, lo), hi)
     how = "" if f == 1.0 else f"folded x{f:g} ({t * f:.0f} bpm) and "
     src = "visual tempo" if visual else "tempo"
-    return c, f"{src} {how}moved into the {style}/{mood} range {lo:g}-{hi:g} bpm"
+    return c, f"{src} {how}moved into the {style}/{mood} range {lo0:g}-{hi0:g} bpm"
 
 
 def has_drums(style: str, mood: str, *, style_named: bool) -> bool:

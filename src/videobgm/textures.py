@@ -46,7 +46,7 @@ HIT_VELOCITY = 118
 ACCENT_STROKE: dict[str, tuple[int, int]] = {"backbeat": (SNARE, 100), "four_floor": (CLAP, 104),
                                              "cinematic": (TOM_LOW, 100)}
 _ACCENT_VOICES = (KICK, KICK2, SNARE, CLAP, TOM_LOW, TOM_FLOOR, TOM_MID)
-TENSION_FROM_STEP = 8  # in a tension bar the pad's cluster tone enters at the half bar
+TENSION_FROM_STEP = 8  # in a tension bar the pad's cluster tone / strum's b9 enters at the half bar
 
 
 def tension_bar(controls: Controls, idm: Idiom, bar: int) -> bool:
@@ -251,7 +251,7 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
             iv = ivs[g]
             third = iv[1] if len(iv) > 1 else 4
             five = [r, r + 7, r + 12, r + 12 + third, r + 19, r + 24]
-            if idm.clash:
+            if idm.clash and s >= TENSION_FROM_STEP:  # the b9 in the strokes of the second half
                 five[3] = r + 13
             strings = five[:n_str] if down else five[2:][-min(n_str, 4):]
             dur = max(1, round((steps[i + 1] - s) * idm.articulation))
