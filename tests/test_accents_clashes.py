@@ -133,3 +133,28 @@ def test_the_description_fits_the_video_tempo_to_its_style() -> None:
     lo, hi = styles.idiom(d.style, d.mood).tempo_range_bpm
     assert lo <= d.tempo_bpm <= hi and parse_description("electronic dance at 100 bpm").tempo_bpm == 100.0
     assert resolve_description(f, PlanConfig(style="ambient", tempo_bpm=150.0)).tempo_bpm == 150.0
+
+
+def test_named_cinematic_style_keeps_its_percussion() -> None:
+    f = make_features(24.0, tempo_bpm=96.0)
+    for mood in ("calm", "tense", "epic"):
+        d = resolve_description(f, PlanConfig(style="cinematic", mood=mood))
+        assert "drums" in d.instruments, (mood, d.instruments)
+    assert "drums" not in resolve_description(f, PlanConfig(style="ambient")).instruments
+
+
+def test_sparse_visual_beats_are_all_accented_and_heard() -> None:
+    """Four visual beats in 40 s (rarer than one per SPARSE_BEAT_S): every one is an accent, and
+    a drumless texture catches each with a chord where its own pattern has no onset."""
+    from videobgm.plan import SPARSE_BEAT_S
+
+    times = np.array([5.13, 14.37, 22.61, 31.09])
+    assert times.size * SPARSE_BEAT_S < 40.0
+    f = make_features(40.0, tempo_bpm=90.0, beats_s=times, beat_strength=np.array([0.2, 0.9, 0.5, 0.7]))
+    plan = make_plan(f, PlanConfig(style="acoustic", mood="calm"))
+    steps = step_times_from_beats(plan.beat_times_s)
+    acc = np.flatnonzero(plan.controls.accent_steps)
+    assert all(np.min(np.abs(steps[acc] - t)) <= 0.07 for t in times)
+    c = arrange.styled_controls(plan, 0)
+    piano = {n.onset_16th for n in arrange.rule_notes(c) if n.track == "piano"}
+    assert set(acc.tolist()) <= piano

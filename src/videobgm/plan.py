@@ -238,7 +238,9 @@ def make_plan(
     # ---- strong visual beats (velocity accents) ------------------------------------------
     strong = np.zeros(vb_t.size, dtype=bool)
     if vb_t.size:
-        thr = float(np.quantile(vb_s, cfg.accent_quantile)) if vb_s.size == vb_t.size else 0.0
+        # sparse visual beats (fewer than one per SPARSE_BEAT_S) are each an event: all accented
+        q = float(cfg.accent_quantile) if vb_t.size * SPARSE_BEAT_S >= duration else 0.0
+        thr = float(np.quantile(vb_s, q)) if vb_s.size == vb_t.size else 0.0
         strong = (vb_s >= thr) & (vb_s > 0) if vb_s.size == vb_t.size else np.ones(vb_t.size, bool)
         strong &= (vb_t >= 0) & (vb_t < duration)
     strong_t = vb_t[strong]
@@ -527,6 +529,7 @@ def _metrical_prior(bpb: int) -> np.ndarray:
     return w
 
 
+SPARSE_BEAT_S = 4.0  # visual beats rarer than one per this many seconds are all accented
 TEMPO_WINDOW = 0.06  # the nominal tempo is searched within this of the description's tempo
 
 

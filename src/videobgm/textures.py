@@ -41,6 +41,7 @@ INTERVALS: dict[str, tuple[int, ...]] = {
     "sus2": (0, 2, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
 }
 HIT_VELOCITY = 118
+ACCENT_VELOCITY = 104  # the texture's chord on a strong visual beat off its own onsets
 # the stroke that catches a strong visual beat (an accent step) where the groove has no kick,
 # snare, clap or tom of its own: per drum idiom (key, velocity)
 ACCENT_STROKE: dict[str, tuple[int, int]] = {"backbeat": (SNARE, 100), "four_floor": (CLAP, 104),
@@ -189,11 +190,17 @@ def texture_notes(controls: Controls, idm: Idiom, bars: tuple[int, int] | None =
             stabs = 3 * sum(1 for k in range(start, start + spb) if k in hits)
             out += _bar_texture(controls, _bar_idiom(controls, idm, bar), start, spb, bpb, rate, d,
                                 variant, roots, ivs, acc, stabs)
+        struck = {n.onset_16th for n in out}
         for k in range(start, start + spb):  # every hit: an accented chord (a stab)
             if k in hits:
                 tones = _voicing(int(roots[k]), ivs[k], lo + 7, extra_octave=False)
                 out += [Note(k, "piano", p, 2 if idm.texture != "pad" else spb - (k - start),
                              HIT_VELOCITY) for p in tones]
+            elif d >= 1 and k < acc.shape[0] and acc[k] and k not in struck:
+                # a strong visual beat between the pattern's onsets: the texture catches it
+                # with a short accented chord (the accent is heard, not only a louder note)
+                tones = _voicing(int(roots[k]), ivs[k], lo, extra_octave=False)
+                out += [Note(k, "piano", p, 2, ACCENT_VELOCITY) for p in tones]
     return _merge([n for n in out if 21 <= n.pitch <= 108])
 
 
