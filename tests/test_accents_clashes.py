@@ -145,7 +145,7 @@ def test_named_cinematic_style_keeps_its_percussion() -> None:
 
 def test_sparse_visual_beats_are_all_accented_and_heard() -> None:
     """Four visual beats in 40 s (rarer than one per SPARSE_BEAT_S): every one is an accent, and
-    a drumless texture catches each with a chord where its own pattern has no onset."""
+    a drumless arrangement strikes each (texture or bass) where the pattern has no onset."""
     from videobgm.plan import SPARSE_BEAT_S
 
     times = np.array([5.13, 14.37, 22.61, 31.09])
@@ -156,5 +156,8 @@ def test_sparse_visual_beats_are_all_accented_and_heard() -> None:
     acc = np.flatnonzero(plan.controls.accent_steps)
     assert all(np.min(np.abs(steps[acc] - t)) <= 0.07 for t in times)
     c = arrange.styled_controls(plan, 0)
-    piano = {n.onset_16th for n in arrange.rule_notes(c) if n.track == "piano"}
-    assert set(acc.tolist()) <= piano
+    notes = arrange.rule_notes(c)
+    piano = {n.onset_16th for n in notes if n.track == "piano"}
+    bass = {n.onset_16th for n in notes if n.track == "bass"}
+    # calm acoustic is an arpeggio: it keeps its pulse and the bass catches the accents it lacks
+    assert set(acc.tolist()) <= piano | bass and set(acc.tolist()) - piano

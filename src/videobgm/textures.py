@@ -197,10 +197,15 @@ def texture_notes(controls: Controls, idm: Idiom, bars: tuple[int, int] | None =
                 out += [Note(k, "piano", p, 2 if idm.texture != "pad" else spb - (k - start),
                              HIT_VELOCITY) for p in tones]
             elif d >= 1 and k < acc.shape[0] and acc[k] and k not in struck:
-                # a strong visual beat between the pattern's onsets: the texture catches it
-                # with a short accented chord (the accent is heard, not only a louder note)
-                tones = _voicing(int(roots[k]), ivs[k], lo, extra_octave=False)
-                out += [Note(k, "piano", p, 2, ACCENT_VELOCITY) for p in tones]
+                # a strong visual beat between the pattern's onsets: the texture catches it in
+                # its own idiom (the accent is heard, not only a louder note): one note for the
+                # single-line textures (the ostinato's root), a chord for strums, blocks, pads
+                if idm.texture in ("strum", "block", "pad") or "bass" not in controls.tracks:
+                    tones = _voicing(int(roots[k]), ivs[k], lo, extra_octave=idm.texture == "strum")
+                    if idm.texture not in ("strum", "block", "pad"):
+                        tones = tones[:1]
+                    out += [Note(k, "piano", p, 2, ACCENT_VELOCITY) for p in tones]
+                # (a single-line texture keeps its regular pulse: the bass catches the accent)
     return _merge([n for n in out if 21 <= n.pitch <= 108])
 
 
@@ -388,6 +393,14 @@ def bass_line(controls: Controls, idm: Idiom, bars: tuple[int, int] | None = Non
             ev = [(s, root(s) + (7 if s == spb - 2 and var_bar else 0),
                    (pts_l[i + 1] if i + 1 < len(pts_l) else spb) - s) for i, s in enumerate(pts_l)]
         hit_here = [k - start for k in hits if start <= k < start + spb]
+        if idm.texture not in ("strum", "block", "pad", "model") and "piano" in controls.arranged:
+            # a strong visual beat: the bass re-strikes the root where the single-line texture
+            # has no onset of its own (the texture keeps its regular pulse)
+            wants = [s for s in range(spb) if acc.shape[0] > start + s and acc[start + s]
+                     and (start + s) not in hits]
+            if wants:
+                tex = {n.onset_16th - start for n in texture_notes(controls, idm, (bar, bar + 1), seed)}
+                hit_here += [s for s in wants if s not in tex]
         for s in hit_here:
             if all(e[0] != s for e in ev):
                 ev.append((s, root(s), 2))
