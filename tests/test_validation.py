@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from videobgm.cli import main
-from videobgm.describe import describe
+from videobgm.config import PlanConfig
+from videobgm.describe import resolve_description
 from videobgm.types import Features, VideoInfo
 
 FAST = settings(max_examples=15, deadline=None, derandomize=True,
@@ -54,7 +55,8 @@ def _features() -> Features:
 
 N_FRAMES = 240
 FEATURES = _features().to_dict()
-DESCRIPTION = describe(_features()).to_dict()
+# what `videobgm describe` writes: the one resolved description (its tempo fitted to the style)
+DESCRIPTION = resolve_description(_features(), PlanConfig()).to_dict()
 
 
 @pytest.fixture()
