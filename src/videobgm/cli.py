@@ -23,6 +23,7 @@ from videobgm import __version__
 from videobgm.cli_options import (  # noqa: F401 (re-export)
     OneLineErrorParser,
     _add_music_options,
+    add_clip_option,
     config_from_args,
 )
 from videobgm.cli_tools import _add_batch, _add_eval, _add_index, _add_train, _add_ui
@@ -103,6 +104,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
                    help="music-library index for --retrieve (default: the packaged one)")
     p.add_argument("--labels-model", default=None, metavar="PATH",
                    help="local visual-labels model (TorchScript/.pt2/ONNX/CLIP folder) for the description")
+    add_clip_option(p)
     p.add_argument("--duration", type=float, default=None, help="music length in seconds (still images)")
     p.add_argument("--original-audio", default=None, choices=["replace", "mix", "duck"],
                    help="what to do with the video's own audio (default: replace)")
@@ -174,6 +176,7 @@ def _add_describe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default=None, help="write the description as JSON")
     p.add_argument("--labels-model", default=None, metavar="PATH",
                    help="local visual-semantics model (TorchScript/ONNX classifier or CLIP folder)")
+    add_clip_option(p)
     p.add_argument("--duration", type=float, default=None, help="music length for a still image (s)")
     p.add_argument("--preset", default="small", choices=["tiny", "small"], help="analysis settings")
     p.add_argument("--description", default=None, metavar="FILE_OR_TEXT",
@@ -219,6 +222,12 @@ def _cmd_describe(args: argparse.Namespace) -> int:
         from videobgm.features.semantics import labels_for_input
 
         features.labels = labels_for_input(features.video.path, model, cfg.video)
+    if cfg.features.clip_model and src.suffix.lower() == ".json":  # a features JSON: its video
+        if not (features.video.path and Path(features.video.path).is_file()):
+            raise InputError(f"--clip-model needs the video of {src}: {features.video.path!r} not found")
+        from videobgm.pipeline import Pipeline
+
+        Pipeline(cfg, progress=not args.quiet).add_clip_scores(features, features.video.path)
     desc = resolve_description(features, cfg.plan, edit)  # exactly what `score` plans from
     from videobgm.plan import make_plan
 

@@ -19,6 +19,13 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"videobgm: error: {' '.join(message.split())}{hint}\n")
 
 
+def add_clip_option(p: argparse.ArgumentParser) -> None:
+    """``--clip-model PATH`` (score, describe): the optional image-text model (``videobgm.clip``)."""
+    p.add_argument("--clip-model", default=None, metavar="DIR",
+                   help="local open_clip model folder (open_clip_config.json + weights): scores "
+                        "every section's frames against the mood/style/instrument anchors")
+
+
 def _add_music_options(p: argparse.ArgumentParser) -> None:
     """Options shared by score / compose / batch: the user's overrides of the plan and model."""
     g = p.add_argument_group("music controls (default: derived from the video)")
@@ -90,8 +97,13 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
         if not (0.0 <= args.original_level <= 4.0):
             raise OptionError(f"--original-level must be in [0, 4], got {args.original_level:g}")
         mux_kw["original_level"] = args.original_level
+    feat_kw = {}
+    if getattr(args, "clip_model", None):  # the image-text model's folder, checked once here
+        from videobgm.clip import check_model_folder
+
+        feat_kw["clip_model"] = str(check_model_folder(args.clip_model))
     cfg = cfg.replace(
-        plan=cfg.plan.replace(**plan_kw), sample=cfg.sample.replace(**sample_kw),
+        features=cfg.features.replace(**feat_kw), plan=cfg.plan.replace(**plan_kw), sample=cfg.sample.replace(**sample_kw),
         render=cfg.render.replace(**render_kw), mux=cfg.mux.replace(**mux_kw),
     )
     from videobgm.plan import validate_config

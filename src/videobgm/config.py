@@ -82,6 +82,10 @@ class FeaturesConfig(_Cfg):
     cut_ratio: float = 3.0  # ... and at least this x the local median distance
     cut_min_pixel_change: float = 0.03  # ... and mean |grey change| (0..1) at least this
     min_cut_gap_s: float = 0.5
+    # optional image-text model (videobgm.clip): a local open_clip folder; None = not used
+    clip_model: str | None = None
+    clip_every_s: float = 1.0  # one frame scored every this many seconds ...
+    clip_max_frames: int = 600  # ... and at most this many (longer videos: sparser)
 
 
 @dataclass(frozen=True)

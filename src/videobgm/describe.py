@@ -40,7 +40,8 @@ MIN_SECTION_S = 4.0
 MAX_SECTION_S = 20.0
 MOTION_FAST_FW_S = 0.3  # frame widths per second of median flow that count as "fast" (level 1)
 DEFAULT_ANALYSIS_SIDE = 256
-NO_LABELS_NOTE = "no visual-semantics model: built from motion/colour/cuts only"
+NO_LABELS_NOTE = ("no visual-semantics or image-text model (--labels-model, --clip-model): built "
+                  "from motion/colour/cuts only")
 _HUE_NAMES = ("red", "orange", "yellow", "yellow-green", "green", "green", "cyan", "azure", "blue",
               "violet", "purple", "magenta")
 def mmss(t_s: float) -> str:
@@ -219,8 +220,10 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
     mood = vocab.mood_from_arousal_valence(arousal, col["valence"])
     reasons["mood"] = f"energy {arousal:.2f}, colour valence {col['valence']:+.2f} -> {mood}"
     lab_moods, lab_styles, lab_words = _label_votes(labels)
+    clip = (features.meta or {}).get("clip")
     if not labels:
-        reasons["labels"] = NO_LABELS_NOTE
+        if not clip:  # else the image-text model's reasons follow (clip.join_description)
+            reasons["labels"] = NO_LABELS_NOTE
     else:
         reasons["labels"] = f"visual labels: {', '.join(lab_words[:8])}"
         total = sum(lab_moods.values())
@@ -249,31 +252,43 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
     else:
         style = "pop"
         reasons["style"] = f"{mood} mood, moderate editing -> pop"
-    instruments = list(vocab.STYLES[style].instruments)
-    reasons["instruments"] = f"{style} style -> {', '.join(instruments)}"
-    if mood in ("calm", "sad") and "drums" in instruments:
-        instruments.remove("drums")
-        reasons["instruments"] += " (no drums for a calm/sad mood)"
+    instruments, note = _style_instruments(style, mood)
+    reasons["instruments"] = f"{style} style -> {', '.join(instruments)}{note}"
 
     desc = Description(
         mood=mood, energy_curve=[float(e) for e in energies], tempo_bpm=float(tempo),
         key=vocab.key_name(tonic), mode=mode, style=style, instruments=instruments,
         sections=sections, reasons=reasons, source="video",
     )
+    if clip:  # an image-text model's top labels (--clip-model), origin "clip"
+        from videobgm.clip import join_description
+
+        join_description(desc, clip, _boundaries(duration, cuts), _style_instruments)
     desc.text = description_text(desc, duration_s=duration)
     return desc
 
 
+def _style_instruments(style: str, mood: str) -> tuple[list[str], str]:
+    """A video description's instruments for ``style``: its defaults, no drums when calm/sad."""
+    instruments = list(vocab.STYLES[style].instruments)
+    if mood in ("calm", "sad") and "drums" in instruments:
+        instruments.remove("drums")
+        return instruments, " (no drums for a calm/sad mood)"
+    return instruments, ""
+
+
 # the fields of a description the planner takes (issue 16: the planner's only source of them)
 MUSIC_FIELDS = ("mood", "style", "key", "mode", "tempo_bpm", "instruments")
-ORIGINS = ("user option", "edited", "text")  # reason prefixes of fields that do not come from the video
+ORIGINS = ("user option", "edited", "text", "clip")  # reason prefixes of fields not from motion/colour
+VIDEO_ORIGINS = ("video", "clip")  # the video's own description (clip: its image-text model)
 _OPTION_FIELDS = {"mood": "mood", "style": "style", "key": "key", "mode": "mode",
                   "tempo_bpm": "tempo_bpm", "instruments": "instruments"}
 
 
 def field_origin(desc: Description, name: str) -> str:
-    """Where a field of a resolved description came from: ``video``, ``user option``, ``edited``
-    or ``text`` (the prefix :func:`resolve_description` gives its reason)."""
+    """Where a field of a resolved description came from: ``video``, ``clip`` (the video's
+    image-text model, ``videobgm.clip``), ``user option``, ``edited`` or ``text`` (the prefix
+    :func:`resolve_description` / ``clip.join_description`` gives its reason)."""
     why = str(desc.reasons.get("tempo" if name == "tempo_bpm" else name, ""))
     return next((o for o in ORIGINS if why.startswith(o + ":")), "video")
 
@@ -349,7 +364,7 @@ def resolve_description(features: Features, cfg: Any = None, edit: Description |
         if changed & set(MUSIC_FIELDS) and desc.source == "video":
             desc.source = "options"
     # a changed mood / style brings its own defaults for what was not given with it
-    given = {n for n in MUSIC_FIELDS if field_origin(desc, n) != "video"}
+    given = {n for n in MUSIC_FIELDS if field_origin(desc, n) not in VIDEO_ORIGINS}
     if "mood" in changed and desc.mood in vocab.MOODS:
         m = vocab.MOODS[desc.mood]
         if "mode" not in given:

@@ -109,11 +109,16 @@ class Pipeline:
         self.labels_model_path = labels_model
         self.index_path = index
         self._labels_model: Any = None
+        self._clip_model: Any = None
         self._index: Any = None
         if labels_model is not None:  # fail before any long work when the model is unusable
             from videobgm.features.semantics import load_labels_model
 
             self._labels_model = load_labels_model(labels_model)
+        if self.config.features.clip_model:  # the image-text model, the same way
+            from videobgm.clip import load_clip_model
+
+            self._clip_model = load_clip_model(self.config.features.clip_model)
 
     # ------------------------------------------------------------------ helpers
     @contextmanager
@@ -183,6 +188,20 @@ class Pipeline:
 
             with self._stage(2, "labels"):
                 features.labels = labels_for_input(path, self._labels_model, self.config.video)
+        if self._clip_model is not None:
+            self.add_clip_scores(features, path)
+        return features
+
+    def add_clip_scores(self, features: Features, path: str | Path) -> Features:
+        """[2] the image-text model's frame scores into ``features.meta["clip"]`` (the
+        description's sections read them, ``clip.join_description``)."""
+        from videobgm.clip import clip_scores
+
+        fc = self.config.features
+        with self._stage(2, "clip"):
+            features.meta = {**(features.meta or {}), "clip": clip_scores(
+                path, self._clip_model, self.config.video, duration_s=features.duration_s,
+                every_s=fc.clip_every_s, max_frames=fc.clip_max_frames)}
         return features
 
     def describe(self, features: Features, edit: Description | None = None) -> Description:

@@ -1,0 +1,420 @@
+"""Optional image-text (CLIP-style) model: every section's frames scored zero-shot against the
+lexicon's mood, style and instrument anchors (issue 16, part 4).
+
+Nothing downloads: the user gives a **local folder** in open_clip's own format (what
+``open_clip.create_model_from_pretrained("local-dir:PATH")`` reads, the same files as an open_clip
+model on a model hub)::
+
+    PATH/open_clip_config.json          {"model_cfg": {...}, "preprocess_cfg": {...}}
+    PATH/open_clip_model.safetensors    (or open_clip_pytorch_model.bin) -- the weights
+
+``model_cfg`` is an open_clip architecture config (``embed_dim``, ``vision_cfg``, ``text_cfg``,
+e.g. the ``ViT-B-32.json`` shipped in open_clip's ``model_configs``); ``preprocess_cfg`` its image
+size, mean and std. It is loaded with ``HF_HUB_OFFLINE=1``, so a config that would fetch a text
+tower or tokenizer from a hub fails with the one-line error below instead of downloading.
+
+``videobgm describe|score VIDEO --clip-model PATH`` (``FeaturesConfig.clip_model``):
+
+1. :func:`check_model_folder` -- once, where the other controls are checked
+   (``cli_options.config_from_args``): a missing path, a file, a folder without
+   ``open_clip_config.json`` / weights, or a config without ``model_cfg`` is one line, exit 2.
+2. :func:`load_clip_model` -- the model (``Pipeline`` loads it before any long work); the text
+   side encodes :func:`anchor_groups` once: each mood's and style's ``anchors`` from
+   :mod:`videobgm.vocab` (the one lexicon) and one prompt per instrument, plus a ``none`` prompt
+   for "no instrument in sight". A label's embedding is the normalised mean of its anchors'.
+3. :func:`clip_scores` -- frames from the video stage's sampling (``video.iter_frames``, one
+   every ``clip_every_s``, at most ``clip_max_frames``; a still image is one frame), their
+   softmax scores per group (open_clip's zero-shot rule: ``logit_scale * cos``), stored in
+   ``Features.meta["clip"]``.
+4. :func:`join_description` (called by ``describe.describe``) -- scores per description section
+   (the mean over its frames), the length-weighted mean over the video, and the top labels into the
+   description with their scores as reasons, origin ``clip`` (``describe.field_origin``): the top
+   mood and the top style replace the colour/motion estimate; a seen instrument (top of the
+   instrument group, ``none`` included, with at least ``INSTRUMENT_MIN_SCORE``) leads the style's
+   instruments. Edits and user options are laid over it as over every video value.
+
+open_clip lists torchvision and timm as dependencies but its CLIP model classes need neither:
+``scripts/setup.sh`` installs it with ``--no-deps`` (a PyPI torchvision is a CUDA build whose
+import fails beside a CPU torch, and breaks transformers' import with it), frames are
+preprocessed here exactly as open_clip's inference transform does (:func:`_preprocess`), and
+:func:`_import_open_clip` imports open_clip without torchvision when it is absent or broken.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videobgm import vocab
+from videobgm.errors import MissingDependencyError
+
+CONFIG_FILE = "open_clip_config.json"
+WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+GROUPS = ("mood", "style", "instrument")
+NO_INSTRUMENT = "none"
+INSTRUMENT_PROMPTS = ("a photo of a {}", "someone playing the {}")
+NO_INSTRUMENT_PROMPTS = ("a photo with no musical instrument in it", "a photo of a place or people")
+INSTRUMENT_MIN_SCORE = 0.5  # an instrument "is seen" when it takes this share of its group
+BATCH = 32
+_WHAT = "the image-text model (--clip-model)"
+_HINT_INSTALL = "install the 'clip' extra (pip install 'videobgm[clip]': open_clip_torch, torchvision)"
+
+
+def anchor_groups() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Group -> label -> anchor phrases, from the lexicon (``vocab``) only."""
+    inst = {name: tuple(p.format("drum kit" if name == "drums" else name.replace("_", " "))
+                        for p in INSTRUMENT_PROMPTS) for name in vocab.INSTRUMENTS}
+    inst[NO_INSTRUMENT] = NO_INSTRUMENT_PROMPTS
+    return {"mood": {m.name: m.anchors for m in vocab.MOODS.values()},
+            "style": {s.name: s.anchors for s in vocab.STYLES.values()},
+            "instrument": inst}
+
+
+def _fail(problem: str) -> MissingDependencyError:
+    return MissingDependencyError(_WHAT, problem)
+
+
+def check_model_folder(path: str | os.PathLike[str]) -> Path:
+    """The cheap check of ``--clip-model PATH`` (no heavy import): the folder, its config with a
+    ``model_cfg`` and a weights file. Raises :class:`MissingDependencyError` (one line)."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise _fail(f"no such folder: {p}")
+    if not p.is_dir():
+        raise _fail(f"{p} is a file; give the folder holding {CONFIG_FILE} and {WEIGHT_FILES[0]}")
+    cfg = p / CONFIG_FILE
+    if not cfg.is_file():
+        raise _fail(f"{p} holds no {CONFIG_FILE} (an open_clip model folder has {CONFIG_FILE} "
+                    f"and {' or '.join(WEIGHT_FILES)})")
+    try:
+        data = json.loads(cfg.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _fail(f"cannot read {cfg}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("model_cfg"), dict):
+        raise _fail(f"{cfg} has no 'model_cfg' object (open_clip's local-folder config)")
+    if not any((p / w).is_file() for w in WEIGHT_FILES):
+        raise _fail(f"{p} holds no weights ({' or '.join(WEIGHT_FILES)})")
+    return p
+
+
+_STAND_IN_MODULES = ("torchvision", "torchvision.transforms", "torchvision.transforms.functional",
+                     "torchvision.ops", "torchvision.ops.misc")
+
+
+def _torchvision_stand_in() -> dict[str, Any]:
+    """Modules that answer every name open_clip imports from torchvision at import time with a
+    placeholder class (attributes such as ``InterpolationMode.BICUBIC`` are the class itself);
+    making one raises. open_clip's model classes need none of them; its image transforms do, and
+    :func:`_preprocess` replaces those."""
+    import types
+
+    class _Placeholder(type):
+        def __getattr__(cls, name: str) -> Any:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return cls
+
+    def placeholder(name: str) -> Any:
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            raise MissingDependencyError("torchvision", f"open_clip's {name} needs it; videobgm "
+                                                        "preprocesses frames itself")
+
+        return _Placeholder(name, (), {"__init__": init})
+
+    mods: dict[str, Any] = {}
+    for name in _STAND_IN_MODULES:
+        mod = types.ModuleType(name, "videobgm stand-in while importing open_clip (videobgm.clip)")
+        mod.__getattr__ = lambda attr: placeholder(attr)  # type: ignore[method-assign]
+        mods[name] = mod
+    for name, mod in mods.items():
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(mods[parent], child, mod)
+    return mods
+
+
+def _import_open_clip() -> Any:
+    """``import open_clip`` -- with torchvision when it works, else without it.
+
+    open_clip imports torchvision's transforms (and ``FrozenBatchNorm2d``) at import time, for its
+    training and preprocessing code only. When torchvision is not installed, or is a build whose
+    C++ ops do not load against the installed torch (a CUDA ``torchvision`` wheel beside a CPU
+    ``torch``: its import then fails), open_clip is imported with :func:`_torchvision_stand_in`
+    in ``sys.modules`` for the length of that import only, and ``timm`` (which needs torchvision)
+    hidden; afterwards ``sys.modules`` holds no torchvision entry, so other libraries (e.g.
+    transformers) see torchvision as absent, as it is.
+    """
+    import sys
+
+    if "open_clip" in sys.modules:
+        return sys.modules["open_clip"]
+    try:
+        import open_clip
+
+        return open_clip
+    except ImportError as exc:
+        if not (exc.name or "").startswith(("torchvision", "timm")):
+            what = "open_clip" if exc.name in (None, "open_clip") else f"open_clip (needs {exc.name})"
+            raise MissingDependencyError(what, _HINT_INSTALL) from None
+    except RuntimeError as exc:  # torchvision's import with its C++ ops unloadable
+        if "torchvision" not in str(exc):
+            raise MissingDependencyError("open_clip", f"its import failed: {str(exc).splitlines()[0]}") from None
+    for name in [n for n in sys.modules if n.split(".")[0] in ("torchvision", "open_clip", "timm")]:
+        del sys.modules[name]  # what the failed attempt left half-imported
+    try:  # what open_clip's hf_model imports from transformers, before the stand-in is there
+        import transformers  # noqa: F401
+        from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: F401
+    except ImportError:
+        pass
+    stand_in = _torchvision_stand_in()
+    sys.modules.update(stand_in)
+    sys.modules["timm"] = None  # type: ignore[assignment]  # open_clip then runs without timm
+    try:
+        import open_clip
+    except ImportError as exc:
+        raise MissingDependencyError(f"open_clip (needs {exc.name or 'a dependency'})", _HINT_INSTALL) from None
+    finally:
+        for name in (*stand_in, "timm"):
+            sys.modules.pop(name, None)
+    return open_clip
+
+
+def _preprocess(frames: np.ndarray, cfg: dict[str, Any]) -> np.ndarray:
+    """open_clip's inference transform on uint8 RGB frames -> float32 (N, 3, S, S), the same
+    steps and PIL resampling as its ``image_transform(..., is_train=False)``: ``resize_mode``
+    ``shortest`` (default: the short side to S, centre crop), ``squash`` or ``longest`` (the long
+    side to S, centred on ``fill_color``); then [0, 1] and ``(x - mean) / std``."""
+    from PIL import Image
+
+    size = cfg.get("size", 224)
+    s = int(size[0] if isinstance(size, (tuple, list)) else size)
+    interp = Image.BILINEAR if cfg.get("interpolation") == "bilinear" else Image.BICUBIC
+    mode = cfg.get("resize_mode", "shortest")
+    out = np.empty((len(frames), 3, s, s), np.float32)
+    mean = np.asarray(cfg.get("mean", (0.48145466, 0.4578275, 0.40821073)), np.float32)
+    std = np.asarray(cfg.get("std", (0.26862954, 0.26130258, 0.27577711)), np.float32)
+    for i, f in enumerate(frames):
+        im = Image.fromarray(np.ascontiguousarray(f))
+        w, h = im.size
+        if mode == "squash":
+            im = im.resize((s, s), interp)
+        elif mode == "longest":
+            scale = s / max(w, h)
+            im = im.resize((max(1, round(w * scale)), max(1, round(h * scale))), interp)
+            canvas = Image.new("RGB", (s, s), (int(cfg.get("fill_color", 0)),) * 3)
+            canvas.paste(im, ((s - im.size[0]) // 2, (s - im.size[1]) // 2))
+            im = canvas
+        else:  # torchvision Resize(int): short side to s, the long one truncated; then CenterCrop
+            nw, nh = (s, int(s * h / w)) if w <= h else (int(s * w / h), s)
+            if (nw, nh) != (w, h):
+                im = im.resize((nw, nh), interp)
+            top, left = int(round((nh - s) / 2.0)), int(round((nw - s) / 2.0))
+            im = im.crop((left, top, left + s, top + s))
+        a = np.asarray(im.convert("RGB"), np.float32) / 255.0
+        out[i] = ((a - mean) / std).transpose(2, 0, 1)
+    return out
+
+
+@dataclass
+class ClipModel:
+    """A loaded image-text model with the lexicon's anchors encoded.
+
+    ``label_embeddings[group]`` is (labels, D), unit rows; ``encode_images(frames)`` gives unit
+    (N, D) rows for uint8 RGB frames (N, H, W, 3); ``logit_scale`` is the model's own.
+    """
+
+    path: str
+    name: str
+    labels: dict[str, tuple[str, ...]]
+    label_embeddings: dict[str, np.ndarray]
+    logit_scale: float
+    image_size: int
+    encode_images: Callable[[np.ndarray], np.ndarray]
+
+    def scores(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        """Group -> softmax scores (N, labels) of ``frames`` (open_clip's zero-shot rule)."""
+        if len(frames) == 0:
+            return {g: np.zeros((0, len(self.labels[g]))) for g in GROUPS}
+        emb = np.concatenate([self.encode_images(frames[i:i + BATCH])
+                              for i in range(0, len(frames), BATCH)])
+        out = {}
+        for g in GROUPS:
+            logits = self.logit_scale * emb.astype(np.float64) @ self.label_embeddings[g].T.astype(np.float64)
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            out[g] = e / e.sum(axis=1, keepdims=True)
+        return out
+
+
+def load_clip_model(path: str | os.PathLike[str]) -> ClipModel:
+    """Load the open_clip model in the local folder ``path`` (see the module notes), offline.
+
+    Raises
+    ------
+    MissingDependencyError
+        The folder is missing or wrong (:func:`check_model_folder`), open_clip is not installed,
+        or open_clip cannot build the model from it (one line).
+    """
+    folder = check_model_folder(path)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import logging
+
+    import torch
+
+    open_clip = _import_open_clip()
+    logging.getLogger("root").setLevel(logging.WARNING)
+    ident = f"local-dir:{folder}"
+    try:
+        model = open_clip.create_model(ident, device="cpu", pretrained_image=False,
+                                       pretrained_text=False)
+        tokenizer = open_clip.get_tokenizer(ident)
+    except Exception as exc:  # open_clip raises RuntimeError/ValueError/KeyError/OSError for bad folders
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise _fail(f"open_clip cannot load {folder} ({type(exc).__name__}: {first[:200]})") from None
+    model.eval()
+    groups = anchor_groups()
+    label_emb: dict[str, np.ndarray] = {}
+    with torch.inference_mode():
+        for g, table in groups.items():
+            rows = []
+            for phrases in table.values():
+                t = model.encode_text(tokenizer(list(phrases))).float()
+                t = t / t.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+                m = t.mean(dim=0)
+                rows.append((m / m.norm().clamp_min(1e-12)).cpu().numpy())
+            label_emb[g] = np.stack(rows)
+        scale = float(model.logit_scale.exp().item()) if hasattr(model, "logit_scale") else 100.0
+    pp = dict(open_clip.get_model_preprocess_cfg(model))
+    size = pp.get("size", 224)
+    size = int(size[0] if isinstance(size, (tuple, list)) else size)
+
+    def encode_images(frames: np.ndarray) -> np.ndarray:
+        batch = torch.from_numpy(_preprocess(frames, pp))
+        with torch.inference_mode():
+            e = model.encode_image(batch).float()
+        return (e / e.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
+
+    return ClipModel(str(folder), folder.name, {g: tuple(t) for g, t in groups.items()},
+                     label_emb, scale, size, encode_images)
+
+
+def clip_scores(path: str | os.PathLike[str], model: ClipModel, video_cfg: Any = None, *,
+                duration_s: float | None = None, every_s: float = 1.0,
+                max_frames: int = 600) -> dict[str, Any]:
+    """Score frames of a video (one every ``every_s`` s, at most ``max_frames``; a still image:
+    its one frame at t = 0) -> the ``Features.meta["clip"]`` record::
+
+        {"model": NAME, "frame_times_s": [...], "labels": {group: [...]},
+         "scores": {group: [[score per label] per frame]}, "logit_scale": S}
+    """
+    from videobgm.features.still import IMAGE_SUFFIXES
+
+    p = Path(path)
+    if p.suffix.lower() in IMAGE_SUFFIXES:
+        from PIL import Image
+
+        with Image.open(p) as im:
+            frames = np.asarray(im.convert("RGB"))[None]
+        times = np.zeros(1)
+    else:
+        from videobgm.video import iter_frames
+
+        step = float(every_s)
+        if duration_s and max_frames and duration_s / step > max_frames:
+            step = float(duration_s) / max_frames
+        # the short side at least the model's input size for frames up to 2:1
+        side = max(2 * model.image_size, 64)
+        ts: list[np.ndarray] = []
+        fs: list[np.ndarray] = []
+        for t, f in iter_frames(p, video_cfg, fps=1.0 / step, max_side=side):
+            ts.append(t)
+            fs.append(f)
+        times = np.concatenate(ts) if ts else np.zeros(0)
+        frames = np.concatenate(fs) if fs else np.zeros((0, 1, 1, 3), np.uint8)
+    scores = model.scores(frames)
+    return {"model": model.name, "frame_times_s": [round(float(t), 3) for t in times],
+            "labels": {g: list(model.labels[g]) for g in GROUPS},
+            "scores": {g: np.round(scores[g], 5).tolist() for g in GROUPS},
+            "logit_scale": round(model.logit_scale, 4)}
+
+
+def section_scores(record: dict[str, Any], spans: list[tuple[float, float]]) -> list[dict[str, dict[str, float]]]:
+    """Per section: group -> label -> score, the mean over the section's frames (the frame
+    nearest its middle when none falls inside)."""
+    t = np.asarray(record.get("frame_times_s", []), dtype=float)
+    out: list[dict[str, dict[str, float]]] = []
+    for a, b in spans:
+        sel = np.flatnonzero((t >= a) & (t < b))
+        if sel.size == 0 and t.size:
+            sel = np.array([int(np.argmin(np.abs(t - 0.5 * (a + b))))])
+        sec: dict[str, dict[str, float]] = {}
+        for g in GROUPS:
+            labels = record["labels"][g]
+            s = np.asarray(record["scores"][g], dtype=float).reshape(-1, len(labels))
+            mean = s[sel].mean(axis=0) if sel.size else np.full(len(labels), 1.0 / len(labels))
+            sec[g] = {lab: float(v) for lab, v in zip(labels, mean)}
+        out.append(sec)
+    return out
+
+
+def _top(scores: dict[str, float], k: int = 3) -> list[tuple[str, float]]:
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+def _fmt(pairs: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{lab} {v:.2f}" for lab, v in pairs)
+
+
+def join_description(desc: Any, record: dict[str, Any], spans: list[tuple[float, float]],
+                     style_instruments: Callable[[str, str], tuple[list[str], str]]) -> None:
+    """Lay the model's top labels over a video description, in place (origin ``clip``).
+
+    ``style_instruments(style, mood) -> (instruments, note)`` is the describe rule for a style's
+    instruments. Reasons: ``clip`` (the model, frames and video-wide top labels), each
+    ``section N`` (its top labels), ``mood`` / ``style`` / ``instruments`` (``clip: ...``).
+    """
+    secs = section_scores(record, spans)
+    lengths = np.array([max(b - a, 1e-9) for a, b in spans])
+    w = lengths / lengths.sum()
+    overall = {g: {lab: float(sum(wi * s[g][lab] for wi, s in zip(w, secs)))
+                   for lab in record["labels"][g]} for g in GROUPS}
+    n_frames = len(record.get("frame_times_s", []))
+    desc.reasons["clip"] = (f"image-text model {record.get('model', '?')}: {n_frames} frame(s) in "
+                            f"{len(spans)} section(s) scored zero-shot against the lexicon; "
+                            + "; ".join(f"{g} {_fmt(_top(overall[g]))}" for g in GROUPS))
+    for i, s in enumerate(secs):
+        key = f"section {i + 1}"
+        bits = ", ".join(f"{lab} {v:.2f}" for g in GROUPS for lab, v in _top(s[g], 1))
+        desc.reasons[key] = f"{desc.reasons.get(key, '')}; clip: {bits}".lstrip("; ")
+    (mood, m_score), *m_rest = _top(overall["mood"])
+    (style, s_score), *s_rest = _top(overall["style"])
+    before_mood, before_style = desc.mood, desc.style
+    desc.mood = mood
+    desc.reasons["mood"] = (f"clip: {mood} {m_score:.2f} (then {_fmt(m_rest)}) over the sections; "
+                            f"motion/colour said {before_mood}")
+    mode = vocab.MOODS[mood].mode
+    if desc.mode != mode:  # the mood's own mode: a sad score in major does not sound sad
+        desc.reasons["mode"] = f"clip: {mood} mood -> {mode} (colour valence said {desc.mode})"
+        desc.mode = mode
+    desc.style = style
+    desc.reasons["style"] = (f"clip: {style} {s_score:.2f} (then {_fmt(s_rest)}); "
+                             f"motion/colour/editing said {before_style}")
+    inst, note = style_instruments(style, mood)
+    seen, i_score = _top(overall["instrument"], 1)[0]
+    if seen != NO_INSTRUMENT and i_score >= INSTRUMENT_MIN_SCORE:
+        inst = [seen] + [x for x in inst if x != seen]
+        desc.reasons["instruments"] = (f"clip: {seen} {i_score:.2f} seen -> it leads; {style} "
+                                       f"style -> {', '.join(inst[1:])}{note}")
+    else:
+        best = next((p for p in _top(overall["instrument"], 2) if p[0] != NO_INSTRUMENT), None)
+        desc.reasons["instruments"] = (f"clip: {style} style -> {', '.join(inst)}{note}; no "
+                                       f"instrument seen (best {best[0]} {best[1]:.2f} < "
+                                       f"{INSTRUMENT_MIN_SCORE:g})" if best else
+                                       f"clip: {style} style -> {', '.join(inst)}{note}")
+    desc.instruments = inst
