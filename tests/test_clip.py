@@ -291,3 +291,19 @@ def test_weights_that_do_not_fit_the_config_are_one_line(clip_dir, tmp_path, sta
     (d / "open_clip_config.json").write_text(json.dumps(cfg))
     rc, _, err = _describe(capsys, static_video["path"], "--preset", "tiny", "--clip-model", d)
     assert rc == 2 and err.count("\n") == 1 and "open_clip cannot load" in err, err
+
+
+def test_score_plays_the_clip_description(clip_dir, three_scenes, tmp_path):
+    """`score --clip-model`: the plan plays the model's mood/style/instruments; plan.json says so."""
+    from videobgm.cli import main
+
+    plan_json = tmp_path / "plan.json"
+    rc = main(["-q", "score", str(three_scenes["path"]), "--preset", "tiny", "--untrained",
+               "--clip-model", str(clip_dir), "--midi", str(tmp_path / "m.mid"), "--plan", str(plan_json),
+               "-o", str(tmp_path / "o.mp4")])
+    assert rc == 0
+    rec = json.loads(plan_json.read_text())
+    desc, plan = rec["description"], rec["plan"]
+    assert desc["reasons"]["mood"].startswith("clip: ") and desc["reasons"]["style"].startswith("clip: ")
+    assert plan["mood"] == desc["mood"] and plan["style"] == desc["style"]
+    assert rec["config"]["features"]["clip_model"] == str(clip_dir)
