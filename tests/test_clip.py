@@ -307,3 +307,26 @@ def test_score_plays_the_clip_description(clip_dir, three_scenes, tmp_path):
     assert desc["reasons"]["mood"].startswith("clip: ") and desc["reasons"]["style"].startswith("clip: ")
     assert plan["mood"] == desc["mood"] and plan["style"] == desc["style"]
     assert rec["config"]["features"]["clip_model"] == str(clip_dir)
+
+
+@pytest.mark.parametrize("bad", ["not-a-dict", "old-labels", "short-rows", "nan"])
+def test_an_edited_clip_record_that_does_not_fit_is_one_line(bad, static_video, tmp_path, capsys):
+    """A features JSON whose meta.clip does not fit the lexicon: one line, exit 2 (no traceback)."""
+    from videobgm.features import extract_features, features_json
+
+    feats = extract_features(static_video["path"])
+    rec = _record({"mood": [_onehot("mood", "sad")] * 2, "style": [_onehot("style", "pop")] * 2,
+                   "instrument": [_onehot("instrument", "none")] * 2}, [0.0, 1.0])
+    if bad == "not-a-dict":
+        rec = [1, 2]
+    elif bad == "old-labels":
+        rec["labels"]["mood"][0] = "gloomy"
+    elif bad == "short-rows":
+        rec["scores"]["style"] = rec["scores"]["style"][:1]
+    else:
+        rec["scores"]["mood"][0][0] = float("nan")
+    feats.meta["clip"] = rec
+    p = tmp_path / "f.json"
+    p.write_text(features_json(feats).replace("NaN", "1e999"))
+    rc, _, err = _describe(capsys, p)
+    assert rc == 2 and err.count("\n") == 1 and "features.meta.clip" in err, err

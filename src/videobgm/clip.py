@@ -63,7 +63,8 @@ NO_INSTRUMENT_PROMPTS = ("a photo with no musical instrument in it", "a photo of
 INSTRUMENT_MIN_SCORE = 0.5  # an instrument "is seen" when it takes this share of its group
 BATCH = 32
 _WHAT = "the image-text model (--clip-model)"
-_HINT_INSTALL = "install the 'clip' extra (pip install 'videobgm[clip]': open_clip_torch, torchvision)"
+_HINT_INSTALL = ("install the 'clip' extra and open_clip without its torchvision (scripts/setup.sh: "
+                 "pip install 'videobgm[clip]' then pip install --no-deps open_clip_torch==3.3.0)")
 
 
 def anchor_groups() -> dict[str, dict[str, tuple[str, ...]]]:
@@ -348,9 +349,37 @@ def clip_scores(path: str | os.PathLike[str], model: ClipModel, video_cfg: Any =
             "logit_scale": round(model.logit_scale, 4)}
 
 
+def check_record(record: Any) -> dict[str, Any]:
+    """A ``Features.meta["clip"]`` record (e.g. from an edited features JSON) fits the lexicon:
+    one row of finite scores in [0, 1] per frame time and lexicon label. One-line ``InputError``."""
+    from videobgm.errors import InputError
+
+    where = "features.meta.clip"
+    if not isinstance(record, dict):
+        raise InputError(f"{where} must be an object, got {type(record).__name__}")
+    try:
+        t = np.asarray(record.get("frame_times_s", []), dtype=float).reshape(-1)
+        groups = anchor_groups()
+        for g in GROUPS:
+            labels = list(record["labels"][g])
+            if labels != list(groups[g]):
+                raise InputError(f"{where}.labels.{g} {labels[:4]}... are not the lexicon's "
+                                 f"{list(groups[g])[:4]}... (re-run the analysis with --clip-model)")
+            s = np.asarray(record["scores"][g], dtype=float)
+            if s.shape != (t.size, len(labels)) or not (np.isfinite(s).all() and (s >= 0).all() and (s <= 1).all()):
+                raise InputError(f"{where}.scores.{g} must be {t.size} x {len(labels)} scores in "
+                                 f"[0, 1], got shape {s.shape}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{where} is not an image-text model record ({type(exc).__name__}: {exc})") from None
+    if not np.isfinite(t).all():
+        raise InputError(f"{where}.frame_times_s must be finite numbers")
+    return record
+
+
 def section_scores(record: dict[str, Any], spans: list[tuple[float, float]]) -> list[dict[str, dict[str, float]]]:
     """Per section: group -> label -> score, the mean over the section's frames (the frame
     nearest its middle when none falls inside)."""
+    record = check_record(record)
     t = np.asarray(record.get("frame_times_s", []), dtype=float)
     out: list[dict[str, dict[str, float]]] = []
     for a, b in spans:
