@@ -168,21 +168,24 @@ def _import_open_clip() -> Any:
             raise MissingDependencyError("open_clip", f"its import failed: {str(exc).splitlines()[0]}") from None
     for name in [n for n in sys.modules if n.split(".")[0] in ("torchvision", "open_clip", "timm")]:
         del sys.modules[name]  # what the failed attempt left half-imported
+    hidden = ["timm"]  # needs torchvision: open_clip then runs without timm towers
     try:  # what open_clip's hf_model imports from transformers, before the stand-in is there
-        import transformers  # noqa: F401
-        from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: F401
-    except ImportError:
-        pass
+        from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig  # noqa: F401
+        from transformers.modeling_outputs import BaseModelOutput  # noqa: F401
+    except Exception:  # noqa: BLE001 - absent or broken: open_clip then runs without HF towers
+        hidden.append("transformers")
+    saved = {n: sys.modules[n] for n in hidden if n in sys.modules}
     stand_in = _torchvision_stand_in()
     sys.modules.update(stand_in)
-    sys.modules["timm"] = None  # type: ignore[assignment]  # open_clip then runs without timm
+    sys.modules.update(dict.fromkeys(hidden))  # None: `import timm` raises ImportError
     try:
         import open_clip
     except ImportError as exc:
         raise MissingDependencyError(f"open_clip (needs {exc.name or 'a dependency'})", _HINT_INSTALL) from None
     finally:
-        for name in (*stand_in, "timm"):
+        for name in (*stand_in, *hidden):
             sys.modules.pop(name, None)
+        sys.modules.update(saved)
     return open_clip
 
 

@@ -18,6 +18,9 @@ instruments, sections and one paragraph of text, every element with its reason. 
 * **mood** - nearest mood in (arousal = mean energy, valence) space (``vocab.MOODS``), or the
   visual labels' mood when a labels model agrees strongly.
 * **style / instruments** - from mood and editing pace; instruments are the style's defaults.
+* **image-text model** (``--clip-model``, ``features.meta["clip"]``) - its top mood, style and a
+  seen instrument replace the estimates above, with their scores as reasons (origin ``clip``,
+  :mod:`videobgm.clip`).
 
 :func:`parse_description` reads an edited description (JSON) or free text / a prompt
 (``"calm piano, rainy evening, 80 bpm, D minor"``) with keyword rules (``videobgm.prompt``) and,
