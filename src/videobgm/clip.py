@@ -7,6 +7,8 @@ model on a model hub)::
 
     PATH/open_clip_config.json          {"model_cfg": {...}, "preprocess_cfg": {...}}
     PATH/open_clip_model.safetensors    (or open_clip_pytorch_model.bin) -- the weights
+                                        (open_clip takes any *.safetensors / *.bin / *.pth,
+                                        those names first)
 
 ``model_cfg`` is an open_clip architecture config (``embed_dim``, ``vision_cfg``, ``text_cfg``,
 e.g. the ``ViT-B-32.json`` shipped in open_clip's ``model_configs``); ``preprocess_cfg`` its image
@@ -29,7 +31,7 @@ tower or tokenizer from a hub fails with the one-line error below instead of dow
 4. :func:`join_description` (called by ``describe.describe``) -- scores per description section
    (the mean over its frames), the length-weighted mean over the video, and the top labels into the
    description with their scores as reasons, origin ``clip`` (``describe.field_origin``): the top
-   mood and the top style replace the colour/motion estimate; a seen instrument (top of the
+   mood (with its mood's mode) and the top style replace the colour/motion estimate; a seen instrument (top of the
    instrument group, ``none`` included, with at least ``INSTRUMENT_MIN_SCORE``) leads the style's
    instruments. Edits and user options are laid over it as over every video value.
 
@@ -55,7 +57,8 @@ from videobgm import vocab
 from videobgm.errors import MissingDependencyError
 
 CONFIG_FILE = "open_clip_config.json"
-WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")  # the usual names
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth")  # what open_clip's local-dir loader picks from
 GROUPS = ("mood", "style", "instrument")
 NO_INSTRUMENT = "none"
 INSTRUMENT_PROMPTS = ("a photo of a {}", "someone playing the {}")
@@ -99,7 +102,8 @@ def check_model_folder(path: str | os.PathLike[str]) -> Path:
         raise _fail(f"cannot read {cfg}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("model_cfg"), dict):
         raise _fail(f"{cfg} has no 'model_cfg' object (open_clip's local-folder config)")
-    if not any((p / w).is_file() for w in WEIGHT_FILES):
+    # without weights open_clip would build the model with random ones (a warning only)
+    if not any(f.is_file() and f.suffix in WEIGHT_SUFFIXES for f in p.iterdir()):
         raise _fail(f"{p} holds no weights ({' or '.join(WEIGHT_FILES)})")
     return p
 
