@@ -246,6 +246,15 @@ def test_join_rules_on_known_scores(static_video):
     d = describe(feats)
     assert d.instruments == list(vocab.STYLES["acoustic"].instruments)
     assert "no instrument seen (best violin 0.40 < 0.5)" in d.reasons["instruments"]
+    # near-uniform mood and style (< 1.5 x 1/6 = 0.25, < 1.5 x 1/5 = 0.30): the video's own stay
+    base = describe(extract_features(static_video["path"]))
+    feats.meta["clip"]["scores"]["mood"] = [_onehot("mood", "epic", 0.24)] * 4
+    feats.meta["clip"]["scores"]["style"] = [_onehot("style", "electronic", 0.29)] * 4
+    d = describe(feats)
+    assert (d.mood, d.style, d.mode, d.instruments) == (base.mood, base.style, base.mode, base.instruments)
+    assert all(field_origin(d, f) == "video" for f in ("mood", "style", "mode", "instruments"))
+    assert "clip's top mood epic 0.24 < 0.25: too uncertain" in d.reasons["mood"]
+    assert "clip's top style electronic 0.29 < 0.30: too uncertain" in d.reasons["style"]
 
 
 def test_without_model_the_description_says_so(static_video, capsys):

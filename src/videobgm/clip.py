@@ -31,7 +31,8 @@ tower or tokenizer from a hub fails with the one-line error below instead of dow
 4. :func:`join_description` (called by ``describe.describe``) -- scores per description section
    (the mean over its frames), the length-weighted mean over the video, and the top labels into the
    description with their scores as reasons, origin ``clip`` (``describe.field_origin``): the top
-   mood (with its mood's mode) and the top style replace the colour/motion estimate; a seen instrument (top of the
+   mood (with its mood's mode) and the top style replace the colour/motion estimate when they
+   reach ``MIN_SHARE`` x the uniform share (else the reason says "too uncertain"); a seen instrument (top of the
    instrument group, ``none`` included, with at least ``INSTRUMENT_MIN_SCORE``) leads the style's
    instruments. Edits and user options are laid over it as over every video value.
 
@@ -64,6 +65,7 @@ NO_INSTRUMENT = "none"
 INSTRUMENT_PROMPTS = ("a photo of a {}", "someone playing the {}")
 NO_INSTRUMENT_PROMPTS = ("a photo with no musical instrument in it", "a photo of a place or people")
 INSTRUMENT_MIN_SCORE = 0.5  # an instrument "is seen" when it takes this share of its group
+MIN_SHARE = 1.5  # a top mood / style counts at >= 1.5 x the uniform share (1/6 moods -> 0.25)
 BATCH = 32
 _WHAT = "the image-text model (--clip-model)"
 _HINT_INSTALL = ("install the 'clip' extra and open_clip without its torchvision (scripts/setup.sh: "
@@ -434,27 +436,38 @@ def join_description(desc: Any, record: dict[str, Any], spans: list[tuple[float,
         desc.reasons[key] = f"{desc.reasons.get(key, '')}; clip: {bits}".lstrip("; ")
     (mood, m_score), *m_rest = _top(overall["mood"])
     (style, s_score), *s_rest = _top(overall["style"])
-    before_mood, before_style = desc.mood, desc.style
-    desc.mood = mood
-    desc.reasons["mood"] = (f"clip: {mood} {m_score:.2f} (then {_fmt(m_rest)}) over the sections; "
-                            f"motion/colour said {before_mood}")
-    mode = vocab.MOODS[mood].mode
-    if desc.mode != mode:  # the mood's own mode: a sad score in major does not sound sad
-        desc.reasons["mode"] = f"clip: {mood} mood -> {mode} (colour valence said {desc.mode})"
-        desc.mode = mode
-    desc.style = style
-    desc.reasons["style"] = (f"clip: {style} {s_score:.2f} (then {_fmt(s_rest)}); "
-                             f"motion/colour/editing said {before_style}")
-    inst, note = style_instruments(style, mood)
+    m_min = MIN_SHARE / len(overall["mood"])
+    s_min = MIN_SHARE / len(overall["style"])
+    mood_set = m_score >= m_min
+    if mood_set:
+        desc.reasons["mood"] = (f"clip: {mood} {m_score:.2f} (then {_fmt(m_rest)}) over the "
+                                f"sections; motion/colour said {desc.mood}")
+        desc.mood = mood
+        mode = vocab.MOODS[mood].mode
+        if desc.mode != mode:  # the mood's own mode: a sad score in major does not sound sad
+            desc.reasons["mode"] = f"clip: {mood} mood -> {mode} (colour valence said {desc.mode})"
+            desc.mode = mode
+    else:  # near-uniform scores say nothing: the motion/colour estimate stays (origin video)
+        desc.reasons["mood"] += f"; clip's top mood {mood} {m_score:.2f} < {m_min:.2f}: too uncertain"
+    style_set = s_score >= s_min
+    if style_set:
+        desc.reasons["style"] = (f"clip: {style} {s_score:.2f} (then {_fmt(s_rest)}); "
+                                 f"motion/colour/editing said {desc.style}")
+        desc.style = style
+    else:
+        desc.reasons["style"] += f"; clip's top style {style} {s_score:.2f} < {s_min:.2f}: too uncertain"
+    inst, note = style_instruments(desc.style, desc.mood)
     seen, i_score = _top(overall["instrument"], 1)[0]
     if seen != NO_INSTRUMENT and i_score >= INSTRUMENT_MIN_SCORE:
         inst = [seen] + [x for x in inst if x != seen]
-        desc.reasons["instruments"] = (f"clip: {seen} {i_score:.2f} seen -> it leads; {style} "
+        desc.reasons["instruments"] = (f"clip: {seen} {i_score:.2f} seen -> it leads; {desc.style} "
                                        f"style -> {', '.join(inst[1:])}{note}")
+        desc.instruments = inst
+        return
+    best = next((p for p in _top(overall["instrument"], 2) if p[0] != NO_INSTRUMENT), None)
+    unseen = f"no instrument seen (best {best[0]} {best[1]:.2f} < {INSTRUMENT_MIN_SCORE:g})" if best else ""
+    if style_set or mood_set:
+        desc.reasons["instruments"] = f"clip: {desc.style} style -> {', '.join(inst)}{note}; {unseen}"
+        desc.instruments = inst
     else:
-        best = next((p for p in _top(overall["instrument"], 2) if p[0] != NO_INSTRUMENT), None)
-        desc.reasons["instruments"] = (f"clip: {style} style -> {', '.join(inst)}{note}; no "
-                                       f"instrument seen (best {best[0]} {best[1]:.2f} < "
-                                       f"{INSTRUMENT_MIN_SCORE:g})" if best else
-                                       f"clip: {style} style -> {', '.join(inst)}{note}")
-    desc.instruments = inst
+        desc.reasons["instruments"] += f"; clip: {unseen}"
