@@ -208,6 +208,21 @@ def test_user_options_stay_above_the_clip_labels(clip_dir, three_scenes):
     assert d.style == vocab.MOODS[other].style and d.mode == vocab.MOODS[other].mode
 
 
+def test_frame_budget(clip_dir, three_scenes):
+    """At most clip_max_frames frames (sparser sampling); a bad budget fails before any work."""
+    from videobgm.config import PipelineConfig
+    from videobgm.errors import OptionError
+    from videobgm.pipeline import Pipeline
+
+    cfg = PipelineConfig.preset("tiny")
+    fc = cfg.features.replace(clip_model=str(clip_dir), clip_max_frames=5)
+    rec = Pipeline(cfg.replace(features=fc)).analyze(three_scenes["path"]).meta["clip"]
+    assert 4 <= len(rec["frame_times_s"]) <= 6, rec["frame_times_s"]  # one every 3 s of 15 s
+    for bad in ({"clip_every_s": 0.0}, {"clip_max_frames": 0}):
+        with pytest.raises(OptionError, match="clip_every_s must be > 0"):
+            Pipeline(cfg.replace(features=fc.replace(**bad)))
+
+
 def _record(scores: dict[str, list[list[float]]], times: list[float]) -> dict:
     from videobgm.clip import anchor_groups
 

@@ -103,8 +103,9 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
 
         feat_kw["clip_model"] = str(check_model_folder(args.clip_model))
     cfg = cfg.replace(
-        features=cfg.features.replace(**feat_kw), plan=cfg.plan.replace(**plan_kw), sample=cfg.sample.replace(**sample_kw),
-        render=cfg.render.replace(**render_kw), mux=cfg.mux.replace(**mux_kw),
+        features=cfg.features.replace(**feat_kw), plan=cfg.plan.replace(**plan_kw),
+        sample=cfg.sample.replace(**sample_kw), render=cfg.render.replace(**render_kw),
+        mux=cfg.mux.replace(**mux_kw),
     )
     from videobgm.plan import validate_config
 

@@ -318,6 +318,19 @@ def load_clip_model(path: str | os.PathLike[str]) -> ClipModel:
                      label_emb, scale, size, encode_images)
 
 
+def check_sampling(every_s: Any, max_frames: Any) -> None:
+    """``FeaturesConfig.clip_every_s`` > 0 and ``clip_max_frames`` >= 1 (one-line OptionError)."""
+    from videobgm.errors import OptionError
+
+    try:
+        ok = float(every_s) > 0 and int(max_frames) >= 1 and float(max_frames) == int(max_frames)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise OptionError(f"clip_every_s must be > 0 s and clip_max_frames a whole number >= 1, "
+                          f"got {every_s!r} and {max_frames!r}")
+
+
 def clip_scores(path: str | os.PathLike[str], model: ClipModel, video_cfg: Any = None, *,
                 duration_s: float | None = None, every_s: float = 1.0,
                 max_frames: int = 600) -> dict[str, Any]:
@@ -329,6 +342,7 @@ def clip_scores(path: str | os.PathLike[str], model: ClipModel, video_cfg: Any =
     """
     from videobgm.features.still import IMAGE_SUFFIXES
 
+    check_sampling(every_s, max_frames)
     p = Path(path)
     if p.suffix.lower() in IMAGE_SUFFIXES:
         from PIL import Image
@@ -340,7 +354,7 @@ def clip_scores(path: str | os.PathLike[str], model: ClipModel, video_cfg: Any =
         from videobgm.video import iter_frames
 
         step = float(every_s)
-        if duration_s and max_frames and duration_s / step > max_frames:
+        if duration_s and duration_s / step > max_frames:
             step = float(duration_s) / max_frames
         # the short side at least the model's input size for frames up to 2:1
         side = max(2 * model.image_size, 64)

@@ -116,9 +116,11 @@ class Pipeline:
 
             self._labels_model = load_labels_model(labels_model)
         if self.config.features.clip_model:  # the image-text model, the same way
-            from videobgm.clip import load_clip_model
+            from videobgm.clip import check_sampling, load_clip_model
 
-            self._clip_model = load_clip_model(self.config.features.clip_model)
+            fc = self.config.features
+            check_sampling(fc.clip_every_s, fc.clip_max_frames)
+            self._clip_model = load_clip_model(fc.clip_model)
 
     # ------------------------------------------------------------------ helpers
     @contextmanager
