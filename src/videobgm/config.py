@@ -169,6 +169,9 @@ class SampleConfig(_Cfg):
     # the whole texture rests on the last beat before a section that opens on a strong cut
     # (Pipeline.compose; sample.generate's breath_bars)
     section_breath: bool = True
+    # melody-level form (videobgm.motif, Pipeline.compose): units restate an earlier unit's melody
+    # bar by bar (A A' B A'), pitches fitted to the chords; the plan's harmony repeats with it
+    motif: bool = True
     melody_chord_tones_on_beats: bool = False  # melody onsets on beats use chord tones only
     # complete voicings: logit bonus of chord tones not yet sounding in the current beat (e.g. the
     # third over a bare root and fifth), for accompaniment tracks and for the melody
@@ -207,11 +210,13 @@ class SampleConfig(_Cfg):
     dynamics: bool = True
     dynamics_low: float = 52.0
     dynamics_high: float = 104.0
-    dynamics_phrase_swell: float = 14.0
+    dynamics_phrase_swell: float = 18.0
     dynamics_downbeat_boost: float = 5.0
     dynamics_offbeat_cut: float = 6.0
     dynamics_accompaniment_offset: float = 10.0
     dynamics_model_weight: float = 0.8
+    dynamics_contour: float = 2.0  # melody: velocity per semitone above the phrase's median pitch
+    dynamics_contour_max: float = 12.0
     dynamics_accent_boost: float = 10.0  # accent steps (visual hits): this much louder
     # ... and never softer than this on the step's loudest notes: a hit point or strong visual
     # beat stays an audible accent in a quiet section too (eval.sync's accent_velocity, 97)

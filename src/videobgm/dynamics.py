@@ -13,10 +13,16 @@ re-shapes the sampled velocities from the plan, deterministically:
 * phrase: a swell over each phrase (``melody_phrase_bars`` bars inside a section, shorter at its end),
   ``dynamics_phrase_swell`` at its crest, softer at its start and end, where the melody breathes;
 * metre: beat 1 a little stronger, off-beat 16ths a little softer;
+* contour (melody): ``dynamics_contour`` per semitone above / below the phrase's median melody
+  pitch, at most ``dynamics_contour_max`` either way (a line swells toward its high notes, as a
+  singer's or a player's does);
 * the model's own nuance: ``dynamics_model_weight`` of each note's deviation from its track's median;
 * accents (the plan's visual hits) ``dynamics_accent_boost`` louder than their surroundings
   (not at their sampled velocity: in a fast video most melody notes are accents, and the sampler
-  gives those bin 7-8, which put 81-95 % of the melody's notes in one bin).
+  gives those bin 7-8, which put 81-95 % of the melody's notes in one bin), and at least
+  ``dynamics_accent_floor`` - on the melody only where no other pitched track plays that step
+  (there the accompaniment's hit carries the accent; with the floor on every melody note, a
+  fast video's melody sat 80 % in one velocity bin).
 
 Drums keep their velocities (rule part with its own accents).
 """
@@ -96,7 +102,17 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
     for lo, hi in phrases(secs, score.n_bars, cfg.melody_phrase_bars):
         phrase_pos[lo:hi] = np.arange(hi - lo) / (hi - lo)
         phrase_len[lo:hi] = hi - lo
+    phrase_of = np.zeros(score.n_bars, dtype=np.int64)
+    for k, (lo, hi) in enumerate(phrases(secs, score.n_bars, cfg.melody_phrase_bars)):
+        phrase_of[lo:hi] = k
+    mel_pitches: dict[int, list[int]] = {}
+    for n in score.notes:
+        if n.track == "melody" and 0 <= n.onset_16th // spb < score.n_bars:
+            mel_pitches.setdefault(int(phrase_of[n.onset_16th // spb]), []).append(n.pitch)
+    mel_mid = {k: float(np.median(v)) for k, v in mel_pitches.items()}
     acc = np.zeros(score.n_steps, dtype=bool) if accent_steps is None else np.asarray(accent_steps, dtype=bool)
+    # accent steps where another pitched track plays: it takes the floor, the melody keeps its line
+    backed = {n.onset_16th for n in score.notes if n.track not in ("melody", "drums")}
     med = {t: float(np.median([n.velocity for n in score.notes if n.track == t]))
            for t in {n.track for n in score.notes}}
     notes = []
@@ -112,9 +128,14 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
         v += cfg.dynamics_downbeat_boost if pos == 0 else 0.0 if pos % STEPS_PER_BEAT == 0 else -cfg.dynamics_offbeat_cut
         if n.track != "melody":
             v -= cfg.dynamics_accompaniment_offset
+        elif cfg.dynamics_contour:
+            lim = float(cfg.dynamics_contour_max)
+            v += float(np.clip(cfg.dynamics_contour * (n.pitch - mel_mid[int(phrase_of[bar])]), -lim, lim))
         v += cfg.dynamics_model_weight * (n.velocity - med[n.track])
         if n.onset_16th < acc.shape[0] and acc[n.onset_16th]:
-            v = max(v + cfg.dynamics_accent_boost, cfg.dynamics_accent_floor)
+            v += cfg.dynamics_accent_boost
+            if n.track != "melody" or n.onset_16th not in backed:
+                v = max(v, cfg.dynamics_accent_floor)
         notes.append(dataclasses.replace(n, velocity=int(np.clip(round(v), 1, 127))))
     return dataclasses.replace(score, notes=notes)
 

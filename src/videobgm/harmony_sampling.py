@@ -111,7 +111,8 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
                        context_before: list[Chord] | None = None,
                        context_after: list[Chord] | None = None, max_changes: int = 2,
                        seed: int = 0, vocabulary: Vocabulary | None = None,
-                       change_beats: dict[int, int | tuple[int, ...]] | None = None) -> Progression:
+                       change_beats: dict[int, int | tuple[int, ...]] | None = None,
+                       repeats: dict[int, int] | None = None) -> Progression:
     """Sample ``n_bars`` bars of chords from ``model``.
 
     Parameters
@@ -138,6 +139,11 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
         A chord change on that beat of that bar (hit points), unless the bar is a cadence or
         fixed bar or the bar would change more than ``max_changes`` times; each one left out is
         named in ``Progression.notes``.
+    repeats : dict bar -> earlier bar, optional
+        That bar repeats the earlier bar's harmonic rhythm, chords and basses (the melody's motif
+        form, :func:`videobgm.motif.layout`), where neither is a cadence, fixed or hit-change
+        bar and the repeat keeps every other constraint satisfiable (a second, exact pass with
+        the earlier bars' chords fixed); each repeat left out is counted in ``Progression.notes``.
     """
     _check(n_bars, beats_per_bar, mode, max_changes)
     tonic = int(tonic) % 12
@@ -178,8 +184,13 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
             else:
                 forced[b] = m
     events: list[tuple[int, int]] = []  # (bar, beat)
+    rep_ = {int(t): int(j) for t, j in (repeats or {}).items() if 0 <= int(j) < int(t) < n_bars
+            and not {int(t), int(j)} & (set(fix) | set(cad) | set(forced))}
+    masks: dict[int, int] = {}
     for b in range(n_bars):
-        if b in fix or b in cad:
+        if b in rep_:
+            mask = masks[rep_[b]]
+        elif b in fix or b in cad:
             held = b in fix and b - 1 in fix and fix[b - 1] == fix[b]
             mask = 0 if held else 1
         else:
@@ -189,6 +200,7 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
             if b in forced:
                 p = p * ((np.arange(n_masks) & forced[b]) == forced[b])
             mask = int(rng.choice(n_masks, p=p / p.sum()))
+        masks[b] = mask
         events += [(b, j) for j in range(bpb) if mask >> j & 1]
 
     # 2. allowed symbols per event
@@ -241,15 +253,53 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
                 allowed[i] = np.zeros(V, dtype=bool)
                 allowed[i][fix[b]] = True
         syms = _sample_chain(model, mode, ctx, allowed, init, after, rng, hold, bias, motion, extra)
+    pairs = _repeat_pairs(events, rep_)
+    if pairs:  # 2b. the repeats, bar by bar where they keep every constraint satisfiable: the
+        # earlier bars' chords fixed as sampled, the repeating bars' equal to them
+        def constrained(ps: list[tuple[int, int]]) -> list[np.ndarray] | None:
+            al2 = [a.copy() for a in allowed]
+            for t, s_ in ps:
+                ok_ = bool(allowed[t][syms[s_]] and allowed[s_][syms[s_]])
+                if not ok_:
+                    return None
+                for i in (t, s_):
+                    al2[i] = np.zeros(V, dtype=bool)
+                    al2[i][syms[s_]] = True
+            return al2
+
+        kept: list[tuple[int, int]] = []
+        for b in sorted(rep_):
+            trial = kept + [(t, s_) for t, s_ in pairs if events[t][0] == b]
+            al2 = constrained(trial)
+            if al2 is None:
+                continue
+            try:  # feasibility only (a throwaway generator: the draws stay the same)
+                _sample_chain(model, mode, ctx, al2, init, after, np.random.default_rng(0), hold,
+                              bias, motion, extra)
+            except ValueError:
+                continue
+            kept = trial
+        dropped = len(rep_) - len({events[t][0] for t, _ in kept})
+        pairs = kept
+        if pairs:
+            syms = _sample_chain(model, mode, ctx, constrained(pairs), init, after, rng, hold, bias,
+                                 motion, extra)
+        if dropped:
+            notes.append(f"{dropped} repeated bar(s) of the motif form left free: their chords "
+                         "would break a constraint")
 
     # 3. bass
     bt = model.bass_table(mode)
+    rep_src = dict(pairs)
     chords, bass = [], []
     for i, ((b, j), s) in enumerate(zip(events, syms)):
         nxt = syms[i + 1] if i + 1 < len(syms) else (after[0] if after else BOS)
         p = bt[s, nxt]
         inv = int(rng.choice(12, p=p / p.sum()))
         deg, q = unsymbol(s)
+        src = rep_src.get(i)
+        if src is not None:  # a repeated bar keeps its model's bass too
+            inv = (bass[src] - tonic - deg) % 12
         chords.append(Chord(onset_16th=(b * bpb + j) * STEPS_PER_BEAT, root=(tonic + deg) % 12,
                             quality=q))
         bass.append((tonic + deg + inv) % 12)
@@ -276,6 +326,13 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
               + (f"; tonic pedal under {n_pedal} chords" if n_pedal else "")
               + (f"; held-out perplexity {ppl:.1f}" if ppl else ""))
     return Progression(chords=chords, bass=bass, source="pop909-ngram", reason=reason, notes=notes)
+
+
+def _repeat_pairs(events: list[tuple[int, int]], repeats: dict[int, int]) -> list[tuple[int, int]]:
+    """(event, earlier event it repeats) for the events of repeating bars, beat by beat."""
+    at = {e: i for i, e in enumerate(events)}
+    return [(i, at[(repeats[b], j)]) for i, (b, j) in enumerate(events)
+            if b in repeats and (repeats[b], j) in at]
 
 
 def _sample_chain(model: HarmonyModel, mode: str, ctx: list[tuple[str, str]],

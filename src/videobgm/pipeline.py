@@ -229,6 +229,7 @@ class Pipeline:
     ) -> Score:
         """[4]-[5] plan -> Score (model sampling, controls enforced); timing from the plan."""
         from videobgm.dynamics import phrase_ends, section_breaths, shape
+        from videobgm.motif import layout_of_plan
         from videobgm.sample import generate
 
         model, tok = self.load_model()
@@ -243,6 +244,7 @@ class Pipeline:
                 regenerate_bars=regenerate_bars, progress=update,
                 phrase_ends=phrase_ends(plan, cfg.melody_phrase_bars) if cfg.melody_phrase_bars else None,
                 breath_bars=section_breaths(plan) if cfg.section_breath else None,
+                motif=layout_of_plan(plan) if cfg.motif else None,
             )
 
         # velocities follow the sections' energy and the phrases (only the bars just sampled)

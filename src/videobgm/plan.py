@@ -399,9 +399,26 @@ def make_plan(
     # ---- key and mode ---------------------------------------------------------------------------
     tonic, mode = choose_key(desc, reasons)
 
+    # ---- melody: enters after the intro, rests on the final held tonic ------------------------
+    melody_bars = None
+    if "melody" in tracks:
+        if cfg.melody_intro_bars is not None:
+            intro = int(cfg.melody_intro_bars) if n_bars >= 8 else 0
+        melody_bars = np.arange(n_bars) >= intro
+        if ending_bar is not None and ending_bar > intro:
+            melody_bars[ending_bar] = False
+        reasons["melody"] = (f"melody from bar {intro + 1}" +
+                             (f" ({intro}-bar accompaniment intro)" if intro else "") +
+                             "; in the last bar it holds the tonic (rule note)")
     # ---- chords: the learned progression over the form, cadences, held tonic, hit changes ----
+    # (the melody's motif form restates units bar by bar: those bars repeat the harmony too)
+    from videobgm import motif
+
+    repeats = motif.layout(sections, n_bars, melody_bars, ending_bar) if "melody" in tracks else {}
+    if repeats:
+        reasons["motif"] = motif.describe(repeats)
     chords, early = make_chords(sections, n_bars, bpb, tonic, mode, mood, style, ref, hits,
-                                ending_bar, seed, reasons)
+                                ending_bar, seed, reasons, repeats=repeats)
 
     # ---- per-cut record ---------------------------------------------------------------------
     hit_list = []
@@ -433,17 +450,6 @@ def make_plan(
                        f"boundaries, {sum(r['role'] == 'hit' for r in records)} hit points, "
                        f"{sum(r['role'] == 'ignored' for r in records)} ignored (see plan.cuts)")
 
-    # ---- melody: enters after the intro, rests on the final held tonic ------------------------
-    melody_bars = None
-    if "melody" in tracks:
-        if cfg.melody_intro_bars is not None:
-            intro = int(cfg.melody_intro_bars) if n_bars >= 8 else 0
-        melody_bars = np.arange(n_bars) >= intro
-        if ending_bar is not None and ending_bar > intro:
-            melody_bars[ending_bar] = False
-        reasons["melody"] = (f"melody from bar {intro + 1}" +
-                             (f" ({intro}-bar accompaniment intro)" if intro else "") +
-                             "; in the last bar it holds the tonic (rule note)")
     fade = None
     if ending_bar is not None:
         t_end = float(bar_times[ending_bar])

@@ -95,11 +95,14 @@ def _chords_of(prog: Any, offset_16th: int = 0) -> list[Chord]:
 
 def make_chords(sections: list[Section], n_bars: int, bpb: int, tonic: int, mode: str, mood: str,
                 style: str, ref: Reference | None, hits: Any, ending_bar: int | None, seed: int,
-                reasons: dict[str, str], *, model: Any = None) -> tuple[list[Chord], set[int]]:
+                reasons: dict[str, str], *, model: Any = None,
+                repeats: dict[int, int] | None = None) -> tuple[list[Chord], set[int]]:
     """The plan's chords and the steps of the hit points on which a chord starts.
 
     Sets ``reasons["chords"]`` (source, cadences, vocabulary; or why the fallback) and
-    ``reasons["cadence"]`` (the final cadence, for the ending's reason).
+    ``reasons["cadence"]`` (the final cadence, for the ending's reason). ``repeats`` (bar ->
+    earlier bar, the melody's motif form :func:`videobgm.motif.layout`): those bars repeat the
+    earlier bars' chords where the constraints allow (learned model only).
     """
     from videobgm import form
     from videobgm.errors import InputError
@@ -137,7 +140,7 @@ def make_chords(sections: list[Section], n_bars: int, bpb: int, tonic: int, mode
     vocab = vocabulary_for(mood, style)
     prog = sample_progression(model, n_bars, beats_per_bar=bpb, mode=mode, tonic=tonic,
                               sections=periods, phrases=phrases, cadences=cad, fixed=fixed,
-                              change_beats=changes, vocabulary=vocab, seed=seed)
+                              change_beats=changes, vocabulary=vocab, seed=seed, repeats=repeats)
     chords = _chords_of(prog)
     onsets = {c.onset_16th for c in chords}
     placed = {k for k, kind, _ in hit3  # hit points on a beat where a chord starts

@@ -66,6 +66,7 @@ class _State:
     rows: list[np.ndarray] = field(default_factory=list)
     guide: dict[int, list[np.ndarray]] = field(default_factory=dict)  # step -> NOTE rows to imitate
     phrase_repeats: dict[int, bool] = field(default_factory=dict)  # phrase -> repeat its bars
+    motif: dict[int, tuple[int, int]] = field(default_factory=dict)  # step -> (pitch, duration) values
 
 
 def _validate(controls: Controls, model: Any, tokenizer: Any) -> None:
@@ -80,7 +81,7 @@ def _validate(controls: Controls, model: Any, tokenizer: Any) -> None:
 def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig | None = None, *,
              keep: Score | None = None, regenerate_bars: tuple[int, int] | None = None,
              progress: ProgressFn | None = None, phrase_ends: tuple[int, ...] | None = None,
-             breath_bars: tuple[int, ...] | None = None) -> Score:
+             breath_bars: tuple[int, ...] | None = None, motif: dict[int, int] | None = None) -> Score:
     """Compose a piece that follows ``controls``.
 
     Parameters
@@ -105,6 +106,11 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         Bars whose last beat the whole texture leaves silent (constrained decoding; a section's
         end before a new section's hit): no onsets there, every note (rule parts too) released
         by it. A bar with an accent or a fill in its last beat keeps it.
+    motif : dict of int -> int, optional
+        Restating bar -> earlier bar (constrained decoding; :func:`videobgm.motif.layout`): the
+        bar's melody is the earlier bar's (onsets, durations; pitches fitted to this bar's
+        chords by :func:`videobgm.motif.adapt`), forced token by token; the other tracks are
+        sampled around it.
 
     Returns
     -------
@@ -113,6 +119,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         tempo; the caller sets ``beat_times_s``).
     """
     import torch
+
+    from videobgm import motif as motif_mod
 
     cfg = cfg or SampleConfig()
     progress = progress or null_progress
@@ -255,7 +263,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         if breath[st.bar]:  # the texture breathes on the bar's last beat
             ok[spb - STEPS_PER_BEAT - 1:] = False
         for s in range(st.step + 1, spb):  # beats with target strength 0 stay empty (unless accent)
-            if s % STEPS_PER_BEAT == 0 and bt.strength[s // STEPS_PER_BEAT] == 0 and not bt.accent[s]:
+            if s % STEPS_PER_BEAT == 0 and bt.strength[s // STEPS_PER_BEAT] == 0 and not bt.accent[s] \
+                    and s not in st.motif:
                 ok[s] = False
         return ok
 
@@ -436,7 +445,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
             return None
         for p in cfg.repeat_periods:
             j = i - int(p)
-            if j < 0 or not chords_similar(i, j):
+            if j < 0 or not chords_similar(i, j) or (i in motif_map and j != motif_map[i]):
                 continue
             rows = rows_of_bar(j)
             if not rows:
@@ -532,6 +541,29 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         b[value] = gb
         return b
 
+    motif_map = {int(t): int(j) for t, j in (motif or {}).items() if int(j) < int(t)}
+
+    def motif_plan(i: int) -> dict[int, tuple[int, int]]:
+        """Bar ``i``'s planned melody (step -> (pitch value, duration value)): its statement
+        bar's melody fitted to bar ``i``'s chords; its steps become forced steps of bar ``i``."""
+        if i not in motif_map or not cfg.constrained or not track_ok[melody_value] or i < start_bar \
+                or (melody_bars is not None and not melody_bars[i]):
+            return {}
+        j, step, notes = motif_map[i], -1, {}
+        for r in rows_of_bar(j):
+            if r[0] == TYPE_POS:
+                step = int(r[F["pos"]]) - 1
+            elif int(r[F["track"]]) == melody_value and not (breath[i] and step >= spb - STEPS_PER_BEAT - 1):
+                notes[step] = (step, int(r[F["pitch"]]) - 1, int(r[F["duration"]]))  # the top note
+        if not notes:
+            return {}
+        ordered = [notes[s_] for s_ in sorted(notes)]
+        fitted = motif_mod.adapt(
+            ordered, [_chord_tone_mask(int(tables.chord[i * spb + s_]), tokenizer) for s_, _, _ in ordered],
+            in_scale, [bool(tables.chord[i * spb + s_] == tables.chord[j * spb + s_]) for s_, _, _ in ordered])
+        motif_mod.force_steps(bars[i], [s_ for s_, _, _ in fitted])
+        return {s_: (p_ + 1, d_) for s_, p_, d_ in fitted}
+
     model.eval()
     steps_done = 0
     threads = torch.get_num_threads()
@@ -573,6 +605,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     st.bar += 1
                     st.step, st.notes_in_bar, st.notes_at_step, st.tokens_in_bar = -1, 0, 0, 0
                     st.melody_in_bar, st.cadence_done = 0, False
+                    st.motif = motif_plan(st.bar)
                     progress(st.bar - start_bar, end_bar - start_bar)
                 elif t == TYPE_POS:
                     k = F["pos"]
@@ -616,6 +649,12 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     elif melody_bars is not None and st.melody_in_bar == 0 and tm[melody_value]:
                         mbias = np.zeros(tm.shape[0])  # the melody should enter this bar
                         mbias[melody_value] = float(cfg.melody_presence_bias)
+                    if st.motif:  # a restating bar: the melody plays its planned onsets only
+                        if st.step in st.motif and st.notes_at_step == 0 and track_ok[melody_value]:
+                            tm, mbias = np.zeros_like(tm), None
+                            tm[melody_value] = True
+                        elif tm[melody_value] and tm.sum() > 1:
+                            tm[melody_value] = False
                     gbias = guide_bias(k, tm.shape[0])
                     tbias_ = gbias if mbias is None else mbias if gbias is None else gbias + mbias
                     tv = sampler.pick(partial(model.field_logits, ctx, k), k, tm, tbias_)
@@ -626,6 +665,10 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     pm, bias = pitch_mask(tv, chord_tones)
                     if not pm.any():
                         pm[1:] = True
+                    planned = st.motif.get(st.step) if tv == melody_value and st.notes_at_step == 0 else None
+                    if planned is not None:  # the motif's pitch
+                        pm = np.zeros_like(pm)
+                        pm[planned[0]] = True
                     gr = guide_row()
                     if gr is not None and int(gr[F["track"]]) == tv:  # imitating a repeated bar
                         gbias = guide_bias(k, pm.shape[0])
@@ -652,7 +695,10 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                         fits = dm & (dur_steps <= steps_to_breath[g])
                         dm = fits if fits.any() else dm
                     dbias = guide_bias(k, dm.shape[0])
-                    if tv == melody_value and ends[st.bar] and st.step >= spb // 2 and not st.cadence_done:
+                    if planned is not None and dm[planned[1]]:  # the motif's duration
+                        dm = np.zeros_like(dm)
+                        dm[planned[1]] = True
+                    elif tv == melody_value and ends[st.bar] and st.step >= spb // 2 and not st.cadence_done:
                         # the phrase's last note: long (a quarter or more where the bar allows),
                         # ending by the bar line
                         left = spb - st.step
@@ -686,6 +732,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     c = torch.from_numpy(cond_for(t))[None, None]
                     copied = repeat_rows(st.bar) if t == TYPE_BAR else None
                     if copied is not None:  # repeat an earlier bar: feed its tokens as this bar's
+                        st.motif = {}  # (its melody is the motif's, fitted by refit)
                         rows = [row] + copied
                         conds = [cond_for(t)]
                         for r in copied:
