@@ -180,6 +180,11 @@ class SampleConfig(_Cfg):
     # controls.melody_bars: bars that must have no melody get none; in the others the melody track
     # gets this logit bonus until its first note in the bar
     melody_presence_bias: float = 4.0
+    # ... and, where the arranger writes the accompaniment (the model writes melody and
+    # counter-melody), the same bonus on a step's first note while the melody holds less than
+    # this share of the model's onsets so far (pro rata): without it the counter-melody took them
+    # and acoustic pieces' melodies played 1-2 notes a bar (POP909: 5.7)
+    melody_lead_share: float = 0.6
     # logit malus of a next onset (or of closing the bar) that would leave a whole beat silent
     gap_bias: float = 0.5
     # bars with no onsets planned (density target 0) ring: the last notes before them are held

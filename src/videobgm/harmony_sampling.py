@@ -188,8 +188,10 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
             and not {int(t), int(j)} & (set(fix) | set(cad) | set(forced))}
     masks: dict[int, int] = {}
     for b in range(n_bars):
-        if b in rep_:
-            mask = masks[rep_[b]]
+        if b in rep_:  # the earlier bar's rhythm; at the start of a repeated run the chord the
+            # earlier bar holds is restated on the downbeat (inside a run it is held on as there)
+            run_start = rep_.get(b - 1) != rep_[b] - 1
+            mask = masks[rep_[b]] | (1 if run_start and rep_[b] > 0 and n_on[masks[rep_[b]] | 1] <= max_changes else 0)
         elif b in fix or b in cad:
             held = b in fix and b - 1 in fix and fix[b - 1] == fix[b]
             mask = 0 if held else 1
@@ -329,10 +331,21 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
 
 
 def _repeat_pairs(events: list[tuple[int, int]], repeats: dict[int, int]) -> list[tuple[int, int]]:
-    """(event, earlier event it repeats) for the events of repeating bars, beat by beat."""
+    """(event, earlier event it repeats) for the events of repeating bars, beat by beat (a
+    repeating bar's downbeat restates the chord an earlier bar without a downbeat change holds)."""
     at = {e: i for i, e in enumerate(events)}
-    return [(i, at[(repeats[b], j)]) for i, (b, j) in enumerate(events)
-            if b in repeats and (repeats[b], j) in at]
+    out = []
+    for i, (b, j) in enumerate(events):
+        if b not in repeats:
+            continue
+        src = (repeats[b], j)
+        if src in at:
+            out.append((i, at[src]))
+        elif j == 0:  # the earlier bar holds the chord before it: that chord
+            before = [k for k, e in enumerate(events) if e < src]
+            if before:
+                out.append((i, before[-1]))
+    return out
 
 
 def _sample_chain(model: HarmonyModel, mode: str, ctx: list[tuple[str, str]],

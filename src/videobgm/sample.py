@@ -646,8 +646,10 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                             tm[melody_value] = False
                     elif st.cadence_done and tm[melody_value] and tm.sum() > 1:
                         tm[melody_value] = False  # the phrase has ended: the melody breathes
-                    elif melody_bars is not None and st.melody_in_bar == 0 and tm[melody_value]:
-                        mbias = np.zeros(tm.shape[0])  # the melody should enter this bar
+                    elif melody_bars is not None and tm[melody_value] and (st.melody_in_bar == 0 or (
+                            full.arranged and st.notes_at_step == 0 and st.melody_in_bar
+                            < cfg.melody_lead_share * bars[st.bar].target * (st.step + 1) / spb)):
+                        mbias = np.zeros(tm.shape[0])  # the melody should enter this bar / lead
                         mbias[melody_value] = float(cfg.melody_presence_bias)
                     if st.motif:  # a restating bar: the melody plays its planned onsets only
                         if st.step in st.motif and st.notes_at_step == 0 and track_ok[melody_value]:
