@@ -148,6 +148,23 @@ def test_static_video_gets_flat_density() -> None:
     assert plan.controls.density_per_bar[-1] == 0
 
 
+def test_density_per_bar_falls_with_the_tempo_as_in_pop909() -> None:
+    from videobgm.plan import DENSITY_TEMPO_EXPONENT, DENSITY_TEMPO_REF_BPM
+
+    f = make_features(24.0, speed=lambda t: np.full_like(t, 20.0))
+    dens = {}
+    for tempo in (60.0, 80.0, 120.0):
+        plan = make_plan(f, PlanConfig(tempo_bpm=tempo))
+        assert abs(plan.tempo_bpm - tempo) < 0.5
+        dens[tempo] = float(np.median(plan.controls.density_per_bar[:-1]))
+        assert "bpm (POP909's onsets per bar" in plan.reasons["density"]
+    assert DENSITY_TEMPO_REF_BPM == 80.0
+    for tempo in (60.0, 120.0):  # x (tempo / 80)^-0.64: 1.20 at 60 bpm, 0.77 at 120 bpm
+        want = dens[80.0] * (tempo / 80.0) ** DENSITY_TEMPO_EXPONENT
+        assert abs(dens[tempo] - want) <= 1.0, (tempo, dens, want)
+    assert dens[120.0] < dens[80.0] < dens[60.0]
+
+
 @pytest.mark.parametrize("tempo,period", [(120.0, 0.5), (105.0, 60 / 105), (87.0, 0.69),
                                           (float("nan"), 0.77), (float("nan"), 0.5)])
 def test_strong_visual_beats_become_accents_within_70ms(tempo: float, period: float) -> None:
