@@ -44,12 +44,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from videobgm.bridges.describe import describe
+    from videobgm.bridges.retrieve import load_index, search
     from videobgm.config import PipelineConfig
-    from videobgm.describe import describe
     from videobgm.eval.symbolic import compute_all
     from videobgm.eval.sync import sync_metrics
     from videobgm.pipeline import Pipeline
-    from videobgm.retrieve import load_index, search
     from videobgm.types import Features
 
     torch.set_num_threads(1)

@@ -31,7 +31,7 @@ VIDEOS = ROOT.parent / "shared" / "videos"
 _BEFORE = r"""
 import pickle, sys, numpy as np
 from videobgm.config import RenderConfig
-from videobgm.render import render_audio, write_stem_wavs, read_wav
+from videobgm.audio.render import render_audio, write_stem_wavs, read_wav
 job = pickle.load(open(sys.argv[1], "rb"))
 cfg = RenderConfig()
 mix = render_audio(job["score"], job["duration_s"], cfg)
@@ -74,7 +74,7 @@ def compose_jobs(videos: list[str], moods: list[str], work: Path) -> list[Path]:
 
 
 def measure(mix: np.ndarray, stems: dict[str, np.ndarray], sr: int, melody_pitches: list[int]) -> dict:
-    from videobgm.meters import (
+    from videobgm.audio.meters import (
         loudness_lufs,
         melody_band_hz,
         melody_over_accompaniment_db,
@@ -114,7 +114,7 @@ def bank_velocity_check() -> list[str]:
     (tinysoundfont): a bank whose velocity layers play wrongly shows it here."""
     import tinysoundfont
 
-    from videobgm.render import BANKS, _installed
+    from videobgm.audio.render import BANKS, _installed
 
     lines = []
     for name, label, _ in BANKS + (("timgm6mb", "TimGM6mb", ()),):
@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"bench/audio: videos not found in {VIDEOS}: {', '.join(missing)}", file=sys.stderr)
         return 2
+    from videobgm.audio.render import _loaded_synth, choose_soundfont, render
     from videobgm.config import RenderConfig
-    from videobgm.render import _loaded_synth, choose_soundfont, render
 
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="videobgm-audio-"))
     work.mkdir(parents=True, exist_ok=True)

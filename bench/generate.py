@@ -23,12 +23,11 @@ import numpy as np
 
 
 def _controls(n_bars: int, song: int | None):
-    from videobgm.tokens import controls_from_score
+    from videobgm.compose.tokens import controls_from_score
     from videobgm.types import Chord, Controls
 
     try:
-        from videobgm.train import data as D
-
+        from videobgm.data import dataset as D
         dirs = D.song_dirs(None, "test")
         if dirs:
             d = next((x for x in dirs if song is None or int(x.name) == song), dirs[0])
@@ -89,10 +88,10 @@ def main() -> int:
 
     import torch
 
-    from videobgm import checkpoint as ckpt
+    from videobgm.compose import checkpoint as ckpt
+    from videobgm.compose.sampler import generate
+    from videobgm.compose.tokens import Tokenizer
     from videobgm.config import ModelConfig, SampleConfig
-    from videobgm.sample import generate
-    from videobgm.tokens import Tokenizer
 
     t0 = time.perf_counter()
     if args.untrained:

@@ -8,7 +8,7 @@ Usage::
 For every song it computes, and prints as a Markdown table (means over songs):
 
 * ``ours, papers``: ``videobgm eval --convention papers`` (:mod:`videobgm.eval.symbolic`) on the
-  Score that eval reads from a POP909 folder (:func:`videobgm.train.data.load_song`: the annotated
+  Score that eval reads from a POP909 folder (:func:`videobgm.data.dataset.load_song`: the annotated
   beat grid, 16th steps, notes merged on (step, track, pitch));
 * ``muspy + mgeval, files as stored``: the muspy 0.5 library on ``muspy.read_midi`` of the file
   (its own resolution, 480 ticks per beat) and mgeval's ``avg_IOI`` on ``pretty_midi`` of it;
@@ -59,9 +59,8 @@ def song_metrics(d: Path) -> dict[str, dict[str, float]]:
     import muspy
     import pretty_midi
 
+    from videobgm.data import dataset as D
     from videobgm.eval import symbolic as S
-    from videobgm.train import data as D
-
     path = d / f"{d.name}.mid"
     score, info = D.load_song(d)
     papers = S.compute_all(score, convention="papers", structure=False)
@@ -105,8 +104,7 @@ def main() -> int:
 
     import muspy
 
-    from videobgm.train import data as D
-
+    from videobgm.data import dataset as D
     dirs = D.song_dirs(args.root, None if args.split == "all" else args.split)
     if args.limit:
         dirs = dirs[: args.limit]
@@ -121,7 +119,7 @@ def main() -> int:
     text = render(res, dirs, args.split, wall, procs, muspy.__version__)
     print(text)
     if args.md:
-        from videobgm.fileio import atomic_path
+        from videobgm.io import atomic_path
 
         cmd = "nice python bench/metrics_pop909.py " + " ".join(sys.argv[1:])
         head = ("# Real POP909 under the papers' convention\n\n"

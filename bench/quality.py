@@ -72,7 +72,7 @@ def truncate(score, n_bars: int):  # noqa: ANN001, ANN201
 
 def shuffled_controls(c, rng):  # noqa: ANN001, ANN201
     """Controls whose bars are permuted (density, strength, accents and chords move together)."""
-    from videobgm.tokens import chord_of_index, chord_per_step
+    from videobgm.compose.tokens import chord_of_index, chord_per_step
     from videobgm.types import Chord
 
     nb, bpb, spb = c.n_bars, c.beats_per_bar, c.steps_per_bar
@@ -122,15 +122,14 @@ def main() -> int:
 
     import torch
 
-    from videobgm import checkpoint as ckpt
+    from videobgm.compose import checkpoint as ckpt
+    from videobgm.compose.sampler import generate
+    from videobgm.compose.tokens import Tokenizer, controls_from_score
     from videobgm.config import SampleConfig
+    from videobgm.data import dataset as D
     from videobgm.eval import chords as CH
     from videobgm.eval import musicality as MU
     from videobgm.eval import symbolic as S
-    from videobgm.sample import generate
-    from videobgm.tokens import Tokenizer, controls_from_score
-    from videobgm.train import data as D
-
     torch.set_num_threads(args.threads)
     overrides = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}
     t_start = time.perf_counter()
@@ -197,7 +196,7 @@ def store_in_provenance(raw: dict, summary: dict) -> None:
     import subprocess
     from pathlib import Path
 
-    from videobgm.fileio import write_json
+    from videobgm.io import write_json
 
     path = Path(raw["checkpoint"]) / "provenance.json"
     prov = json.loads(path.read_text(encoding="utf-8"))

@@ -97,12 +97,12 @@ def long_child(video: str, compose_minutes: float, untrained: bool, compose_only
 
     rss = _RssSampler()
     t_import = time.perf_counter()
-    from videobgm import midi as midi_mod
-    from videobgm import mux as mux_mod
-    from videobgm import render as render_mod
+    from videobgm.audio import mux as mux_mod
+    from videobgm.audio import render as render_mod
     from videobgm.config import PipelineConfig
+    from videobgm.music import midi as midi_mod
     from videobgm.pipeline import Pipeline
-    from videobgm.plan import plan_render_config
+    from videobgm.plan.planner import plan_render_config
     from videobgm.types import Score
 
     rows, extra = {}, {}

@@ -41,8 +41,7 @@ NOTES_MARK = "<!-- notes: kept when the bench rewrites this file -->"
 
 def synthetic_videos(d: Path) -> dict[str, Path]:
     """Two cut-dense clips with irregular (non-palindromic) cut times."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     rng = np.random.default_rng(7)
     cuts_a = np.round(np.cumsum(rng.uniform(1.1, 2.9, 12)), 2)
     cuts_a = [float(c) for c in cuts_a if c < 23.0]

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from _badvideos import make_bad_inputs
-from videobgm.cli import main
+from videobgm.apps.cli.main import main
 from videobgm.types import Features
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from videobgm import batch
+from videobgm.apps.batch import runner as batch
 from videobgm.errors import InputError, OptionError
-from videobgm.fileio import atomic_path
+from videobgm.io import atomic_path
 
 try:  # Ray workers cannot import tests/: ship this module's functions by value
     import ray.cloudpickle
@@ -58,8 +58,7 @@ def copy_scorer(spec: dict):
 
 @pytest.fixture(scope="module")
 def mp4_bytes(tmp_path_factory) -> bytes:
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     p = synth.write_video(tmp_path_factory.mktemp("b") / "v.mp4", synth.static(width=64, height=48),
                           duration_s=0.5, fps=10.0, width=64, height=48)
     return p.read_bytes()
@@ -235,7 +234,7 @@ SIGINT_SCRIPT = textwrap.dedent("""
     import sys, pathlib
     sys.path.insert(0, {tests!r})
     import test_batch
-    from videobgm import batch
+    from videobgm.apps.batch import runner as batch
     spec = {{"log": {log!r}, "slow_s": 3.0}}
     batch.run_batch({src!r}, {out!r}, spec=spec, factory=test_batch.copy_scorer, workers={workers})
 """)
@@ -292,8 +291,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_cli_batch_real_pipeline_partial_success_then_nothing_new(tmp_path, workers):
     import av
 
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     if workers != "0":
         pytest.importorskip("ray")
     src = tmp_path / "in put é"

@@ -8,10 +8,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from videobgm import checkpoint as ckpt  # noqa: E402
+from videobgm.compose import checkpoint as ckpt  # noqa: E402
+from videobgm.compose.tokens import Tokenizer  # noqa: E402
 from videobgm.config import ModelConfig  # noqa: E402
 from videobgm.errors import InputError, MissingDependencyError  # noqa: E402
-from videobgm.tokens import Tokenizer  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

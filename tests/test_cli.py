@@ -6,13 +6,13 @@ import subprocess
 import sys
 import time
 
-from videobgm.cli import main
+from videobgm.apps.cli.main import main
 
 
 def test_help_is_fast_and_imports_nothing_heavy():
     code = (
         "import sys, time; t=time.perf_counter(); "
-        "from videobgm.cli import build_parser; build_parser().format_help(); "
+        "from videobgm.apps.cli.main import build_parser; build_parser().format_help(); "
         "heavy=[m for m in ('torch','cv2','av','gradio','ray','matplotlib','scipy') if m in sys.modules]; "
         "print(heavy, time.perf_counter()-t)"
     )

@@ -21,8 +21,8 @@ import pytest
 
 import _codecclips as C
 from test_reliability import time_limit
-from videobgm import mux as mux_mod
-from videobgm import transcode
+from videobgm.audio import mux as mux_mod
+from videobgm.audio import transcode
 from videobgm.config import MuxConfig, PipelineConfig
 from videobgm.errors import OptionError
 
@@ -78,8 +78,7 @@ def src_codec(path: Path) -> str:
 
 
 def _mux_and_check(src: Path, out: Path, ext: str) -> dict:
-    from videobgm import video
-
+    from videobgm.video import decode as video
     with time_limit(120):  # a hang fails the case instead of the suite
         info = video.probe(src)  # the pipeline passes the probed duration too
         res = mux_mod.mux(src, tone(info.duration_s + 1.0), SR, out, MuxConfig(),
@@ -151,8 +150,7 @@ def test_reencode_makes_even_size(clips, tmp_path):
 
 def test_reencode_keeps_rotation(tmp_path):
     from test_reliability import set_mp4_rotation
-    from videobgm import video
-
+    from videobgm.video import decode as video
     src = C.write_clip(C.Clip("rot_prores", "prores_ks", "mov", pix_fmt="yuv422p10le", width=66,
                               height=50), tmp_path)
     set_mp4_rotation(src, 90)
@@ -243,9 +241,9 @@ def test_pipeline_every_encoder(sweep, tmp_path, tiny_pipeline, i, name):
 def test_ui_generate_on_ordinary_codecs(clips, tmp_path, name):
     """The UI's Generate used to fail with "Internal error ... a bug" on these uploads."""
     pytest.importorskip("gradio")
+    from videobgm.apps.ui.handlers import MusicControls, UIHandlers
     from videobgm.config import UIConfig
     from videobgm.pipeline import Pipeline
-    from videobgm.ui.handlers import MusicControls, UIHandlers
 
     h = UIHandlers(PipelineConfig.preset("tiny"), UIConfig(work_dir=str(tmp_path), stems=False),
                    pipeline_factory=lambda cfg: Pipeline(cfg, untrained=True))

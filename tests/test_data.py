@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import POP909
-from videobgm import midi
-from videobgm.tokens import Tokenizer
-from videobgm.train import data as D
+from videobgm.compose.tokens import Tokenizer
+from videobgm.data import dataset as D
+from videobgm.music import midi
 from videobgm.types import TRACKS, Chord, Note, Score
 
 

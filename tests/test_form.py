@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from test_plan import make_features
-from videobgm import arrange
+from videobgm.bridges.describe import describe
+from videobgm.compose import arrange
 from videobgm.config import PipelineConfig, PlanConfig
-from videobgm.describe import describe
-from videobgm.plan import make_plan, plan_to_dict
+from videobgm.plan.planner import make_plan, plan_to_dict
 from videobgm.types import Chord, Controls, Description
 
 IRREGULAR_CUTS = (1.3, 2.9, 4.1, 7.7, 9.0, 12.4, 13.1)
@@ -130,8 +130,8 @@ def test_irregular_cuts_end_to_end_accents_and_held_tonic(tmp_path: Path) -> Non
     has an accented MIDI onset within 70 ms, no section is shorter than 4 bars, the final chord is
     the tonic, sounds >= 1 beat and lasts to the video's end."""
     pretty_midi = pytest.importorskip("pretty_midi")
-    from videobgm import synth
     from videobgm.pipeline import Pipeline
+    from videobgm.testing import synthetic_videos as synth
 
     video = synth.write_video(tmp_path / "cuts.mp4", synth.hard_cut(cut_times_s=list(IRREGULAR_CUTS)),
                               duration_s=16.0, fps=15)

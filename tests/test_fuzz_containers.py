@@ -33,8 +33,7 @@ def samples(tmp_path_factory) -> dict[str, bytes]:
     import av
     import numpy as np
 
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     d = tmp_path_factory.mktemp("fuzzc")
     sq = synth.oscillating_square(period_s=0.8, width=160, height=96, size=16)
     out = {}

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from conftest import POP909
-from videobgm import harmony
 from videobgm.errors import InputError, OptionError
-from videobgm.harmony import fit, load
-from videobgm.harmony_corpus import QUALITIES, HarmonySong, split_phrases, symbol
-from videobgm.harmony_sampling import fallback_progression, plan_progression
-from videobgm.musicstats import cadence_check, chord_changes, downbeat_chords, progression_stats
+from videobgm.music.analysis import cadence_check, chord_changes, downbeat_chords, progression_stats
+from videobgm.plan import chord_model as harmony
+from videobgm.plan.chord_corpus import QUALITIES, HarmonySong, split_phrases, symbol
+from videobgm.plan.chord_model import fit, load
+from videobgm.plan.chord_sampling import fallback_progression, plan_progression
 from videobgm.types import Chord, Note, Score
 
 # a known first-order chain over I, IV, V, vi (degrees in a major key)

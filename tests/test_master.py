@@ -7,16 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from videobgm import vocab
-from videobgm.config import RenderConfig
-from videobgm.master import master, normalise, pan_gains, peak_eq, stage_gains
-from videobgm.meters import (
+from videobgm.audio.master import master, normalise, pan_gains, peak_eq, stage_gains
+from videobgm.audio.meters import (
     loudness_lufs,
     melody_over_accompaniment_db,
     side_mid_ratio,
     true_peak_dbtp,
 )
-from videobgm.perform import STYLE_PERFORMANCE, perform, style_performance, timing_shift_s
+from videobgm.audio.perform import STYLE_PERFORMANCE, perform, style_performance, timing_shift_s
+from videobgm.config import RenderConfig
+from videobgm.music import lexicon
 from videobgm.types import Note, Score
 
 SR = 22050
@@ -36,7 +36,7 @@ def oversampled_peak_db(x: np.ndarray, factor: int = 8) -> float:
 
 
 def test_styles_are_the_lexicon_styles() -> None:
-    assert set(STYLE_PERFORMANCE) == set(vocab.STYLES)
+    assert set(STYLE_PERFORMANCE) == set(lexicon.STYLES)
     assert style_performance(None) is STYLE_PERFORMANCE["pop"]
     for s in STYLE_PERFORMANCE.values():
         assert 3.0 <= s.melody_over_accompaniment_db <= 6.0 and s.reverb in ("room", "hall")
@@ -163,7 +163,7 @@ def test_performance_is_seeded_and_shaped() -> None:
 
 
 def test_same_seed_same_samples() -> None:
-    from videobgm.render import render_audio
+    from videobgm.audio.render import render_audio
 
     cfg = RenderConfig(sample_rate=SR, soundfont="timgm6mb")
     s = _score()
@@ -172,10 +172,10 @@ def test_same_seed_same_samples() -> None:
 
 
 def test_plan_hit_points_are_protected() -> None:
+    from videobgm.audio.perform import plan_protected_steps
     from videobgm.config import PlanConfig
     from videobgm.features.still import neutral_features
-    from videobgm.perform import plan_protected_steps
-    from videobgm.plan import make_plan
+    from videobgm.plan.planner import make_plan
 
     plan = make_plan(neutral_features(20.0), PlanConfig(), seed=0)
     steps = plan_protected_steps(plan)
@@ -185,8 +185,8 @@ def test_plan_hit_points_are_protected() -> None:
 
 
 def test_loudness_option() -> None:
-    from videobgm.cli import build_parser
-    from videobgm.cli_options import config_from_args
+    from videobgm.apps.cli.main import build_parser
+    from videobgm.apps.cli.options import config_from_args
     from videobgm.errors import OptionError
 
     args = build_parser().parse_args(["score", "v.mp4", "-o", "o.mp4", "--loudness", "-23"])

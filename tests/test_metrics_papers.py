@@ -17,9 +17,9 @@ import pretty_midi
 import pytest
 
 from conftest import POP909
-from videobgm import midi
 from videobgm.eval import symbolic as S
 from videobgm.eval.report import load_for_eval
+from videobgm.music import midi
 
 TOL = 1e-6
 MUSPY_KEYS = ("scale_consistency", "pitch_entropy", "pitch_class_entropy", "empty_beat_rate",

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import POP909
-from videobgm import midi
 from videobgm.config import MidiConfig
 from videobgm.errors import InputError
+from videobgm.music import midi
 from videobgm.types import Chord, Note, Score
 
 
@@ -132,7 +132,7 @@ def test_bad_midi_files(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not POP909.is_dir(), reason="POP909 not available")
 def test_pop909_song_write_read_round_trip(tmp_path: Path) -> None:
-    from videobgm.train.data import load_song
+    from videobgm.data.dataset import load_song
 
     s, _ = load_song(POP909 / "001")
     path = midi.write_midi(s, tmp_path / "001.mid")

@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from videobgm.compose.model import MusicTransformer, field_losses, field_nll_sums  # noqa: E402
 from videobgm.config import ModelConfig  # noqa: E402
-from videobgm.model import MusicTransformer, field_losses, field_nll_sums  # noqa: E402
 
 FIELDS = [6, 17, 110, 6, 129, 22, 9]
 CONDS = [9, 9, 9, 110, 25]

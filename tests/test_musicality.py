@@ -85,9 +85,9 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def tiny():
-    from videobgm.checkpoint import build_untrained
+    from videobgm.compose.checkpoint import build_untrained
+    from videobgm.compose.tokens import Tokenizer
     from videobgm.config import ModelConfig
-    from videobgm.tokens import Tokenizer
 
     torch.set_num_threads(1)
     tok = Tokenizer()
@@ -105,8 +105,8 @@ def _controls(n_bars=8, density=10):
 
 
 def test_melody_non_chord_tones_resolve_by_step(tiny):
+    from videobgm.compose.sampler import generate
     from videobgm.config import SampleConfig
-    from videobgm.sample import generate
 
     model, tok = tiny
 
@@ -137,8 +137,8 @@ def test_melody_non_chord_tones_resolve_by_step(tiny):
 
 
 def test_no_bar_end_splats_and_phrase_ends_breathe(tiny):
+    from videobgm.compose.sampler import generate
     from videobgm.config import SampleConfig
-    from videobgm.sample import generate
 
     model, tok = tiny
     import dataclasses
@@ -166,9 +166,9 @@ def test_no_bar_end_splats_and_phrase_ends_breathe(tiny):
 def test_section_breath_leaves_the_last_beat_silent(tiny):
     import dataclasses
 
+    from videobgm.compose.sampler import generate
     from videobgm.config import SampleConfig
     from videobgm.eval.symbolic import empty_beat_rate
-    from videobgm.sample import generate
 
     model, tok = tiny
     ctl = dataclasses.replace(_controls(n_bars=6), tracks=("melody", "piano", "bass", "drums"))
@@ -183,7 +183,7 @@ def test_section_breath_leaves_the_last_beat_silent(tiny):
 
 
 def test_dynamics_follow_sections_and_phrases():
-    from videobgm.dynamics import phrases, section_levels, shape
+    from videobgm.compose.dynamics import phrases, section_levels, shape
 
     secs = [SimpleNamespace(start_bar=0, end_bar=4, energy=0.2), SimpleNamespace(start_bar=4, end_bar=9, energy=0.8)]
     assert phrases(secs, 9, 4) == [(0, 4), (4, 9)]  # no one-bar stub
@@ -197,10 +197,10 @@ def test_dynamics_follow_sections_and_phrases():
 
 
 def test_same_seed_same_midi(tiny):
+    from videobgm.compose.dynamics import shape
+    from videobgm.compose.sampler import generate
     from videobgm.config import SampleConfig
-    from videobgm.dynamics import shape
-    from videobgm.midi import score_to_midi
-    from videobgm.sample import generate
+    from videobgm.music.midi import score_to_midi
 
     model, tok = tiny
     secs = [SimpleNamespace(start_bar=0, end_bar=4, energy=0.3), SimpleNamespace(start_bar=4, end_bar=8, energy=0.7)]

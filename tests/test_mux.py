@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from videobgm.audio.mux import duck_gain, mux
 from videobgm.config import MuxConfig
 from videobgm.errors import InputError, OptionError
-from videobgm.mux import duck_gain, mux
 
 SR = 44100
 
@@ -18,8 +18,7 @@ SR = 44100
 @pytest.fixture(scope="module")
 def tone_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3 s video with an original audio track: a 440 Hz tone."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     d = tmp_path_factory.mktemp("mux")
     return synth.write_video(d / "tone.mp4", synth.oscillating_square(period_s=1.0),
                              duration_s=3.0, audio_tone_hz=440, width=160, height=120)
@@ -172,7 +171,7 @@ def test_bad_paths(tone_video: Path, tmp_path: Path) -> None:
 
 
 def test_interrupted_write_leaves_no_file(tone_video: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    import videobgm.mux as m
+    import videobgm.audio.mux as m
 
     real = m._encode_until
     calls = {"n": 0}
@@ -195,8 +194,9 @@ def test_rotation_metadata_is_kept(tmp_path: Path) -> None:
     """A phone-style display matrix (tkhd) on the input survives the stream copy."""
     import struct
 
-    from videobgm import synth, video
     from videobgm.config import VideoConfig
+    from videobgm.testing import synthetic_videos as synth
+    from videobgm.video import decode as video
 
     src = synth.write_video(tmp_path / "rot.mp4", synth.static(width=160, height=96),
                             duration_s=1.0, width=160, height=96)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from videobgm import synth
 from videobgm.errors import InputError, OptionError
+from videobgm.testing import synthetic_videos as synth
 
 TINY = ["--preset", "tiny", "--untrained"]
 IS_ROOT = os.geteuid() == 0
@@ -215,7 +215,7 @@ def _outputs(d: Path) -> dict:
 
 
 def test_output_set_commit_and_abort(work):
-    from videobgm.fileio import OutputSet
+    from videobgm.io import OutputSet
 
     stems = work / "stems"
     stems.mkdir()
@@ -252,9 +252,8 @@ def test_all_outputs_appear_together(tiny_pipeline, clip, work):
 
 @pytest.mark.parametrize("where", ["render", "mux"])
 def test_failure_late_leaves_no_output_and_keeps_earlier_ones(tiny_pipeline, clip, work, monkeypatch, where):
-    from videobgm import mux as mux_mod
-    from videobgm import render as render_mod
-
+    from videobgm.audio import mux as mux_mod
+    from videobgm.audio import render as render_mod
     outs = _outputs(work)
     outs["midi"].write_bytes(b"earlier midi")
     outs["stems"].mkdir()
@@ -340,7 +339,6 @@ def test_signal_leaves_nothing_other_pairs(clip, work, point, sig_name):
 
 def test_no_pause_without_the_test_variable(monkeypatch, capsys):
     from videobgm import pipeline
-
     monkeypatch.delenv(pipeline.TEST_PAUSE_ENV, raising=False)
     t0 = time.perf_counter()
     for p in POINTS:

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videobgm import synth
 from videobgm.config import PipelineConfig
 from videobgm.pipeline import Pipeline
+from videobgm.testing import synthetic_videos as synth
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
@@ -118,7 +118,7 @@ def test_sync_targets(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Path) 
     # chose before issue 17 (1.0 then)
     assert m["hit_rate"] >= 0.6, m
     # density follows motion in every bar but the last (the held final tonic, rule notes only)
-    from videobgm.plan import rank_quantiles
+    from videobgm.plan.planner import rank_quantiles
 
     bars = res.plan.bar_times_s()[: res.plan.controls.ending_bar + 1]
     ft, sp = res.features.frame_times_s, res.features.motion_speed
@@ -183,8 +183,7 @@ def test_unwritable_output_dir(square_video: dict, tmp_path: Path) -> None:
 
 
 def test_packaged_checkpoint_scores(square_video: dict, tmp_path: Path) -> None:
-    from videobgm import checkpoint
-
+    from videobgm.compose import checkpoint
     try:
         checkpoint.load_checkpoint(None)
     except Exception as exc:  # noqa: BLE001

@@ -9,7 +9,7 @@ import pytest
 
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
-from videobgm.plan import (
+from videobgm.plan.planner import (
     DENSITY_TABLE,
     INSTRUMENTS,
     fold_tempo,

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from test_plan import make_features
-from videobgm import harmony
-from videobgm.arrange import bass_notes
+from videobgm.compose.arrange import bass_notes
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError
-from videobgm.harmony_vocab import MOOD_VOCABULARY, vocabulary_for
-from videobgm.musicstats import cadence_check, chord_changes
-from videobgm.plan import make_plan, plan_to_dict
-from videobgm.plan_harmony import harmony_layout, regenerate_chords
+from videobgm.music.analysis import cadence_check, chord_changes
+from videobgm.plan import chord_model as harmony
+from videobgm.plan.chord_vocab import MOOD_VOCABULARY, vocabulary_for
+from videobgm.plan.harmony import harmony_layout, regenerate_chords
+from videobgm.plan.planner import make_plan, plan_to_dict
 from videobgm.types import Chord, Controls
 
 CUTS = (1.3, 2.9, 4.1, 7.7, 9.0, 12.4, 13.1, 17.6, 21.2, 26.3, 31.0)
@@ -149,7 +149,7 @@ def test_vocabulary_tilts_the_sampler(model) -> None:
     kw = dict(beats_per_bar=4, mode="minor", tonic=2, sections=secs, fixed={31: (2, "min")})
     tense = MOOD_VOCABULARY["tense"]
     p = model.sample(32, seed=0, **kw)
-    from videobgm.harmony_sampling import sample_progression
+    from videobgm.plan.chord_sampling import sample_progression
 
     t = sample_progression(model, 32, seed=0, vocabulary=tense, **kw)
     # a tonic pedal from each phrase's start up to the bar before its cadence

@@ -30,9 +30,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import POP909, SHARED_VIDEOS
-from videobgm import synth
 from videobgm.config import FeaturesConfig, VideoConfig
 from videobgm.errors import InputError, VideobgmError
+from videobgm.testing import synthetic_videos as synth
 
 VCFG = VideoConfig(analysis_fps=15.0, analysis_max_side=96)
 FCFG = FeaturesConfig()
@@ -94,9 +94,8 @@ def _outcome(exc: InputError, path: Path) -> str:
 
 def check_video(path: Path) -> str:
     """probe + features: a consistent result ('ok') or a one-line InputError ('error: ...')."""
-    from videobgm import video
-    from videobgm.features import extract_features
-
+    from videobgm.features.analyze import extract_features
+    from videobgm.video import decode as video
     try:
         with time_limit(60):
             info = video.probe(path, VCFG)
@@ -272,10 +271,9 @@ def marker_frames(width: int = 160, height: int = 96):
 
 MEASURE = r"""
 import json, sys
-from videobgm import video
+from videobgm.video import decode as video
 from videobgm.config import FeaturesConfig, VideoConfig
-from videobgm.features import extract_features
-
+from videobgm.features.analyze import extract_features
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key):
@@ -368,7 +366,7 @@ def test_fuzz_video_heavy(tmp_path, sample_video, sample_faststart, flips, regio
 # fuzzed and truncated MIDI
 # ----------------------------------------------------------------------------------------------
 def check_midi(path: Path) -> str:
-    from videobgm.midi import read_midi
+    from videobgm.music.midi import read_midi
     from videobgm.types import TRACKS
 
     try:
@@ -422,8 +420,7 @@ def test_midi_edge_cases(tmp_path, sample_midi):
 # odd but valid videos
 # ----------------------------------------------------------------------------------------------
 def test_zero_length_and_audio_only_and_not_video(files):
-    from videobgm import video
-
+    from videobgm.video import decode as video
     (files / "zero.mp4").write_bytes(b"")
     write_audio_only(files / "audio.mp4")
     (files / "text.mp4").write_text("this is not a video\n")
@@ -437,8 +434,7 @@ def test_zero_length_and_audio_only_and_not_video(files):
 
 
 def test_variable_frame_rate_keeps_real_timestamps(tmp_path):
-    from videobgm import video
-
+    from videobgm.video import decode as video
     pts = write_vfr(tmp_path / "vfr.mp4")
     info = video.probe(tmp_path / "vfr.mp4", VCFG)
     assert info.variable_frame_rate and info.n_frames == pts.size
@@ -450,8 +446,7 @@ def test_variable_frame_rate_keeps_real_timestamps(tmp_path):
 
 @pytest.mark.parametrize("degrees", [90, 270])
 def test_rotated_video_is_analysed_upright(tmp_path, degrees):
-    from videobgm import video
-
+    from videobgm.video import decode as video
     p = tmp_path / f"rot{degrees}.mp4"
     synth.write_video(p, marker_frames(), duration_s=1.0, fps=10.0, width=160, height=96)
     set_mp4_rotation(p, degrees)
@@ -501,8 +496,7 @@ def test_two_hour_video_probe_and_analysis_memory_bounded(files):
 
 
 def test_too_long_refused_by_config(tmp_path):
-    from videobgm import video
-
+    from videobgm.video import decode as video
     p = synth.write_video(tmp_path / "long.mp4", synth.static(width=64, height=48), duration_s=3.0,
                           fps=2.0, width=64, height=48)
     with pytest.raises(InputError, match="too long") as ei:
@@ -586,7 +580,7 @@ FSIZE_SCRIPT = r"""
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # writes past the limit fail with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
-from videobgm.cli import main
+from videobgm.apps.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -670,8 +664,7 @@ EDGE_KINDS = ["one_frame", "third_second", "16x16", "static_with_audio", "rotate
 
 @pytest.mark.parametrize("kind", EDGE_KINDS)
 def test_edge_videos_score_or_refuse_cleanly(tmp_path, tiny_pipeline, kind):
-    from videobgm import video
-
+    from videobgm.video import decode as video
     src = _edge_video(kind, tmp_path)
     out = tmp_path / "out" / "scored.mp4"
     try:

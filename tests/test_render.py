@@ -9,11 +9,9 @@ import wave
 import numpy as np
 import pytest
 
-from videobgm import render as render_mod
-from videobgm.config import RenderConfig
-from videobgm.errors import InputError, MissingDependencyError, OptionError
-from videobgm.meters import loudness_lufs, true_peak_dbtp
-from videobgm.render import (
+from videobgm.audio import render as render_mod
+from videobgm.audio.meters import loudness_lufs, true_peak_dbtp
+from videobgm.audio.render import (
     choose_soundfont,
     default_soundfont,
     read_wav,
@@ -22,6 +20,8 @@ from videobgm.render import (
     write_stem_wavs,
     write_wav,
 )
+from videobgm.config import RenderConfig
+from videobgm.errors import InputError, MissingDependencyError, OptionError
 from videobgm.types import Chord, Note, Score
 
 SR = 22050
@@ -209,7 +209,7 @@ def test_fallback_without_pedalboard(monkeypatch) -> None:  # noqa: ANN001
 
 
 def test_sustain_pedal_holds_note_offs() -> None:
-    from videobgm.render import _with_pedal
+    from videobgm.audio.render import _with_pedal
 
     ev = [(0.0, 2, "on", 0, 60, 90), (0.1, 1, "cc", 0, 64, 127), (0.5, 0, "off", 0, 60, 0),
           (0.6, 2, "on", 0, 64, 90), (0.7, 0, "off", 0, 64, 0), (1.0, 1, "cc", 0, 64, 0),
@@ -220,7 +220,7 @@ def test_sustain_pedal_holds_note_offs() -> None:
     # rendered: a short piano chord rings on under the pedal (pop) but not without it (electronic)
     s = Score(notes=[Note(0, "piano", p, 1, 90) for p in (60, 64, 67)] + [Note(0, "melody", 72, 1, 90)],
               n_bars=2, programs={"piano": 0, "melody": 0}, chords=[Chord(0, 0, "maj"), Chord(16, 7, "maj")])
-    from videobgm.perform import perform
+    from videobgm.audio.perform import perform
 
     assert perform(s, style="pop").pedal_s["piano"][0] == pytest.approx((0.04, 2.0))
     assert perform(s, style="electronic").pedal_s == {}

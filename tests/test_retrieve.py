@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import POP909
-from videobgm import musicstats, retrieve, textembed, vocab
+from videobgm.bridges import retrieve, textembed
 from videobgm.errors import InputError, OptionError
+from videobgm.music import analysis as musicstats
+from videobgm.music import lexicon
 from videobgm.types import Chord, Description, Note, Score
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -113,8 +115,8 @@ def test_estimate_key_and_chords(scores):
 
 
 def test_midi_folder_and_cli(scores, tmp_path, capsys):
-    from videobgm.cli import main
-    from videobgm.midi import write_midi
+    from videobgm.apps.cli.main import main
+    from videobgm.music.midi import write_midi
 
     lib = tmp_path / "lib"
     (lib / "sub").mkdir(parents=True)
@@ -148,12 +150,12 @@ def test_default_index_is_small_and_answers():
     refs = retrieve.search(Description(mood="sad", mode="minor", tempo_bpm=72.0), k=5,
                            filters={"mode": "minor"})
     assert len(refs) == 5 and all(r.mode == "minor" for r in refs)
-    assert all(vocab.tempo_bin(r.tempo_bpm) in ("slow", "moderate") for r in refs)
+    assert all(lexicon.tempo_bin(r.tempo_bpm) in ("slow", "moderate") for r in refs)
 
 
 @pytest.mark.skipif(not POP909.is_dir(), reason="POP909 not available")
 def test_pop909_phrases_use_annotations():
-    pytest.importorskip("videobgm.train.data")
+    pytest.importorskip("videobgm.data.dataset")
     sc = next(iter(retrieve.pop909_scores(POP909, split="test", limit=1)))
     es = retrieve.phrase_entries(sc, source="pop909")
     assert es and all(e["n_bars"] == 8 and len(e["density_per_bar"]) == 8 for e in es)
@@ -166,7 +168,7 @@ def test_pop909_held_out_recall_at_5():
     """Acceptance on a slice (120 train songs indexed, 4 test songs queried): held-out phrases
     queried with their own description find a phrase with the same mode and tempo bin in the top 5
     (attribute scorer, no MiniLM; the full run is bench/retrieval.py)."""
-    pytest.importorskip("videobgm.train.data")
+    pytest.importorskip("videobgm.data.dataset")
     train = list(retrieve.pop909_scores(POP909, split="train", limit=120))
     test = list(retrieve.pop909_scores(POP909, split="test", limit=4))
     index = retrieve.build_index(train, embed=False, source="pop909")
@@ -175,6 +177,6 @@ def test_pop909_held_out_recall_at_5():
     hits = 0
     for q in queries:
         refs = retrieve.search(q["text"], k=5, index=index, use_text=False)
-        hits += any(r.mode == q["mode"] and vocab.tempo_bin(r.tempo_bpm) == vocab.tempo_bin(q["tempo_bpm"])
+        hits += any(r.mode == q["mode"] and lexicon.tempo_bin(r.tempo_bpm) == lexicon.tempo_bin(q["tempo_bpm"])
                     for r in refs)
     assert hits / len(queries) >= 0.8

@@ -7,11 +7,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from videobgm.checkpoint import build_untrained  # noqa: E402
+from videobgm.compose.checkpoint import build_untrained  # noqa: E402
+from videobgm.compose.sampler import CHORD_INTERVALS, generate  # noqa: E402
+from videobgm.compose.tokens import Tokenizer, controls_from_score  # noqa: E402
 from videobgm.config import ModelConfig, SampleConfig  # noqa: E402
 from videobgm.errors import OptionError  # noqa: E402
-from videobgm.sample import CHORD_INTERVALS, generate  # noqa: E402
-from videobgm.tokens import Tokenizer, controls_from_score  # noqa: E402
 from videobgm.types import Chord, Note, Score  # noqa: E402
 
 PROG = [(0, "maj"), (9, "min"), (5, "maj"), (7, "7")]
@@ -113,7 +113,7 @@ def test_tracks_are_restricted(model, tok, controls):
 def test_rule_bass_and_drums(model, tok, controls):
     import dataclasses
 
-    from videobgm.sample import CHORD_INTERVALS as IV
+    from videobgm.compose.sampler import CHORD_INTERVALS as IV
 
     drums_only = generate(dataclasses.replace(controls, tracks=("drums",)), model, tok, SampleConfig(seed=3))
     assert drums_only.notes and {n.track for n in drums_only.notes} == {"drums"}
@@ -216,8 +216,8 @@ def test_phrase_repetition(model, tok):
 
 
 def test_voicing_tracker_biases_missing_chord_tones():
-    from videobgm.sample_masks import _chord_tone_mask, _Voicing
-    from videobgm.tokens import chord_index
+    from videobgm.compose.constraints import _chord_tone_mask, _Voicing
+    from videobgm.compose.tokens import chord_index
 
     tok = Tokenizer()
     am = _chord_tone_mask(chord_index(9, "min"), tok)  # A C E
@@ -291,7 +291,7 @@ def test_controls_from_score_marks_melody_bars():
 
 
 def test_first_silent_beat():
-    from videobgm.sample_masks import _Voicing
+    from videobgm.compose.constraints import _Voicing
 
     v = _Voicing(32)
     v.add(0, 60, 6)  # beats 0 and 1 (steps 0..5)
@@ -345,7 +345,7 @@ def test_rests_ring_through_bars_without_onsets(model, tok):
 def test_sampler_draws_like_generator_choice_and_skips_forced_fields(tok):
     """``_Sampler.pick`` inlines ``Generator.choice(n, p=p)``: the same seed gives the same values;
     a field with one allowed value is not computed at all (its logits callable is not called)."""
-    from videobgm.sample_masks import _Sampler
+    from videobgm.compose.constraints import _Sampler
 
     cfg = SampleConfig(seed=7, temperature=0.9, top_p=0.8)
     sampler = _Sampler(None, tok, cfg)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from videobgm.errors import MissingDependencyError
-from videobgm.features import semantics
+from videobgm.features import (
+    semantics,  # the tests build TorchScript models on purpose (deprecated in recent torch, still what users have)
+)
 
-# the tests build TorchScript models on purpose (deprecated in recent torch, still what users have)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
@@ -130,8 +131,7 @@ def test_wrong_output_shape_is_refused(tmp_path, tiny_model):
 
 
 def test_video_labels_follow_the_colour(tmp_path, tiny_model):
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     def frame(t):
         c = (220, 40, 30) if t < 3.0 else (30, 40, 220)
         return np.tile(np.array(c, np.uint8), (120, 160, 1))
@@ -147,8 +147,8 @@ def test_video_labels_follow_the_colour(tmp_path, tiny_model):
 def test_describe_cli_with_and_without_model(tmp_path, tiny_model, capsys):
     from PIL import Image
 
-    from videobgm.cli import main
-    from videobgm.describe import NO_LABELS_NOTE
+    from videobgm.apps.cli.main import main
+    from videobgm.bridges.describe import NO_LABELS_NOTE
 
     img = tmp_path / "beach.png"
     Image.fromarray(_frames([(30, 60, 230)])[0]).save(img)
@@ -166,9 +166,9 @@ def test_describe_cli_with_and_without_model(tmp_path, tiny_model, capsys):
 def test_score_with_labels_model_puts_labels_in_plan(tmp_path, tiny_model):
     import json
 
-    from videobgm import synth
     from videobgm.config import PipelineConfig
     from videobgm.pipeline import Pipeline
+    from videobgm.testing import synthetic_videos as synth
 
     video = synth.write_video(tmp_path / "red.mp4", lambda t: np.tile(np.array((220, 40, 30), np.uint8), (120, 160, 1)),
                               duration_s=4.0, fps=10.0, width=160, height=120)

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
+from videobgm.audio.master import limiter_gain
+from videobgm.audio.meters import loudness_lufs, true_peak_envelope
+from videobgm.audio.stream import DiskAudio, Limiter, LoudnessMeter, stream_lufs, tp_env_range
 from videobgm.config import MuxConfig, RenderConfig
-from videobgm.master import limiter_gain
-from videobgm.meters import loudness_lufs, true_peak_envelope
-from videobgm.stream_audio import DiskAudio, Limiter, LoudnessMeter, stream_lufs, tp_env_range
 from videobgm.types import Note, Score
 
 SR = 22050
@@ -86,7 +86,7 @@ def _song(n_bars: int) -> Score:
 
 
 def test_streamed_render_matches_the_whole_array_path() -> None:
-    from videobgm.render import render
+    from videobgm.audio.render import render
 
     score, dur = _song(14), 27.0  # 27 s: three 10 s chunks, the last one partial
     whole = render(score, dur, CFG, stems=True)
@@ -112,9 +112,9 @@ def test_streamed_render_matches_the_whole_array_path() -> None:
 def test_streamed_wav_and_mux_decode_to_the_video_length(tmp_path) -> None:
     import av
 
-    from videobgm.mux import mux
-    from videobgm.render import read_wav, render, write_wav
-    from videobgm.synth import bouncing_square, write_video
+    from videobgm.audio.mux import mux
+    from videobgm.audio.render import read_wav, render, write_wav
+    from videobgm.testing.synthetic_videos import bouncing_square, write_video
 
     video = write_video(tmp_path / "v.mp4", bouncing_square(period_s=2.0, width=64, height=48),
                         duration_s=12.0, fps=10, width=64, height=48)

@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from videobgm import arrange, styles, textures
+from videobgm.compose import arrange, textures
 from videobgm.eval import idioms
+from videobgm.music import styles
 from videobgm.types import Chord, Controls, Note, Plan, Score
 
 STYLES = tuple(styles.STYLE_IDIOMS)

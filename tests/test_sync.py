@@ -105,7 +105,7 @@ def test_cut_phrase_alignment_with_and_without_plan() -> None:
 
 
 def test_duration_error_and_midi_input(tmp_path) -> None:  # noqa: ANN001
-    from videobgm.midi import write_midi
+    from videobgm.music.midi import write_midi
 
     s = score_with_accents(4, [2, 10, 18, 26])
     f = feats(8.03, beats=[0.25, 1.25, 2.25, 3.25])
@@ -132,8 +132,8 @@ def test_dense_accents_are_still_measured() -> None:
 def test_cli_eval_video(tmp_path, capsys) -> None:  # noqa: ANN001
     import json
 
-    from videobgm.cli import main
-    from videobgm.midi import write_midi
+    from videobgm.apps.cli.main import main
+    from videobgm.music.midi import write_midi
 
     s = score_with_accents(4, [2, 10, 18, 26])
     f = feats(8.0, beats=[0.25, 1.25, 2.25, 3.25], cuts=[4.0])
@@ -141,7 +141,7 @@ def test_cli_eval_video(tmp_path, capsys) -> None:  # noqa: ANN001
     video.write_bytes(b"")  # --features given: the video is only named, not decoded
     (tmp_path / "f.json").write_text(json.dumps(f.to_dict()))
     from videobgm.config import PlanConfig
-    from videobgm.plan import make_plan, plan_to_dict
+    from videobgm.plan.planner import make_plan, plan_to_dict
 
     plan = make_plan(f, PlanConfig(tempo_bpm=120.0))  # a real plan.json (issue 16: load_plan)
     from videobgm.types import Section

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from videobgm import tokens as T
+from videobgm.compose import tokens as T
 from videobgm.errors import InputError
 from videobgm.types import TRACKS, Chord, Note, Score
 

@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from videobgm import checkpoint as ckpt  # noqa: E402
+from videobgm.compose import checkpoint as ckpt  # noqa: E402
+from videobgm.compose.tokens import Tokenizer  # noqa: E402
 from videobgm.config import ModelConfig  # noqa: E402
 from videobgm.errors import OptionError  # noqa: E402
-from videobgm.tokens import Tokenizer  # noqa: E402
 from videobgm.train.loop import TrainSettings, fixed_windows, lr_at, train  # noqa: E402
 from videobgm.types import Chord, Note, Score  # noqa: E402
 
@@ -105,7 +105,7 @@ def test_bad_settings(tmp_path, corpus):
 
 
 def test_cli_train_errors(tmp_path, capsys):
-    from videobgm.cli import main
+    from videobgm.apps.cli.main import main
 
     with pytest.raises(SystemExit) as exc:
         main(["train"])  # --out is required

@@ -17,9 +17,9 @@ import pytest
 
 pytest.importorskip("gradio")
 
+from videobgm.apps.ui.handlers import KEYS, MusicControls, SessionState, UIHandlers  # noqa: E402
 from videobgm.config import PipelineConfig, UIConfig  # noqa: E402
 from videobgm.errors import OptionError  # noqa: E402
-from videobgm.ui.handlers import KEYS, MusicControls, SessionState, UIHandlers  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +41,7 @@ def _factory(config: PipelineConfig):
 @pytest.fixture(scope="module")
 def short_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """8 s, 160x120, 15 fps: a square bouncing with a 1 s period and a hard cut at 4 s."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     square = synth.bouncing_square(period_s=1.0, width=160, height=120, size=24)
     cut = synth.hard_cut(cut_times_s=[4.0], width=160, height=120)
 
@@ -204,7 +203,7 @@ def test_edited_description_and_controls_reach_the_plan(handlers: UIHandlers, ge
 
 
 def test_build_app_queues_heavy_work(tmp_path: Path) -> None:
-    from videobgm.ui.app import build_app
+    from videobgm.apps.ui.app import build_app
 
     ui = UIConfig(work_dir=str(tmp_path), concurrency_limit=2, max_queue=5)
     demo = build_app(PipelineConfig.preset("tiny"), pipeline_factory=_factory, ui_config=ui)
@@ -247,7 +246,7 @@ def test_simultaneous_users_are_queued_not_crashed(tmp_path: Path, short_video: 
     """Three uploads at once through the live server: all served, one at a time (limit 1)."""
     from gradio_client import Client, handle_file
 
-    from videobgm.ui.app import launch
+    from videobgm.apps.ui.app import launch
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -267,8 +266,8 @@ def test_simultaneous_users_are_queued_not_crashed(tmp_path: Path, short_video: 
 
 
 def test_ui_command_refuses_bad_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from videobgm.cli import main
-    from videobgm.ui.app import launch
+    from videobgm.apps.cli.main import main
+    from videobgm.apps.ui.app import launch
 
     assert main(["ui", "--port", "0"]) == 2
     assert main(["ui", "--concurrency", "0"]) == 2

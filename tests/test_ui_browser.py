@@ -73,9 +73,9 @@ def chromium_path() -> str:
 def server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory):
     import torch
 
+    from videobgm.apps.ui.app import launch
     from videobgm.config import PipelineConfig, UIConfig
     from videobgm.pipeline import Pipeline
-    from videobgm.ui.app import launch
 
     torch.set_num_threads(1)
     port = _free_port()
@@ -91,8 +91,7 @@ def server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def small_video(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """6 s, 160x120, 15 fps: a square oscillating with a 1 s period."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     path = tmp_path_factory.mktemp("ui-browser") / "square.mp4"
     synth.write_video(path, synth.oscillating_square(period_s=1.0, width=160, height=120, size=24),
                       duration_s=6.0, fps=15.0, width=160, height=120)

@@ -23,8 +23,8 @@ import pytest
 pytest.importorskip("gradio")
 
 from test_ui import _factory, _one_thread  # noqa: E402, F401 (the autouse fixture)
+from videobgm.apps.ui.handlers import MusicControls, SessionState, UIHandlers  # noqa: E402
 from videobgm.config import PipelineConfig, UIConfig  # noqa: E402
-from videobgm.ui.handlers import MusicControls, SessionState, UIHandlers  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WIDGETS_AUTO = ["auto", "auto", 0, "auto", "auto", [], 1.0, 0]  # the page's controls, all auto
@@ -33,8 +33,7 @@ WIDGETS_AUTO = ["auto", "auto", 0, "auto", "auto", [], 1.0, 0]  # the page's con
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """6 s, 128x96, 12 fps: a square bouncing with a 1 s period."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     path = tmp_path_factory.mktemp("ui-limits") / "clip.mp4"
     return synth.write_video(path, synth.bouncing_square(period_s=1.0, width=128, height=96, size=20),
                              duration_s=6.0, fps=12.0, width=128, height=96)
@@ -68,7 +67,7 @@ def test_huge_description_fails_fast_while_another_users_job_completes(tmp_path,
     worker (concurrency 1), is refused in < 2 s; A's job completes."""
     from gradio_client import Client, handle_file
 
-    from videobgm.ui.app import launch
+    from videobgm.apps.ui.app import launch
 
     port = _port()
     ui = UIConfig(work_dir=str(tmp_path / "work"), concurrency_limit=1, max_queue=4)
@@ -228,7 +227,7 @@ def test_still_image_gets_its_length_from_the_page(tmp_path) -> None:
 
 
 def test_page_has_the_still_image_length_field(tmp_path) -> None:
-    from videobgm.ui.app import build_app
+    from videobgm.apps.ui.app import build_app
 
     demo = build_app(PipelineConfig.preset("tiny"), pipeline_factory=_factory,
                      ui_config=UIConfig(work_dir=str(tmp_path)))
@@ -243,7 +242,7 @@ SERVER = textwrap.dedent("""
     import sys
     from videobgm.config import PipelineConfig, UIConfig
     from videobgm.pipeline import Pipeline
-    from videobgm.ui.app import launch
+    from videobgm.apps.ui.app import launch
 
     launch("127.0.0.1", int(sys.argv[1]), config=PipelineConfig.preset("tiny"),
            ui_config=UIConfig(), pipeline_factory=lambda c: Pipeline(c, untrained=True),

@@ -1,6 +1,6 @@
 """Validated inputs: malformed description / features JSON, prompts and options (issue 13, part 3).
 
-Every case runs through the CLI entry in-process (``videobgm.cli.main``) and must end with exit 2,
+Every case runs through the CLI entry in-process (``videobgm.apps.cli.main.main``) and must end with exit 2,
 exactly one stderr line ``videobgm: error: ...`` naming the field, no traceback and no output
 file. A hand list covers the kinds the issue names (wrong types in sections / energy_curve /
 reasons / text, deep nesting, huge numbers, NaN, the ``kazoo`` instrument, ``duration_s: 1e12``,
@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from videobgm.cli import main
-from videobgm.describe import describe
+from videobgm.apps.cli.main import main
+from videobgm.bridges.describe import describe
 from videobgm.types import Features, VideoInfo
 
 FAST = settings(max_examples=15, deadline=None, derandomize=True,
@@ -231,7 +231,7 @@ def test_valid_files_round_trip(env, capsys) -> None:
     assert rc == 0, err
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(DESCRIPTION))  # same description as in-process
-    from videobgm.describe import parse_description
+    from videobgm.bridges.describe import parse_description
 
     d = parse_description(out)
     assert d.mood == DESCRIPTION["mood"] and d.sections == DESCRIPTION["sections"]
@@ -240,7 +240,7 @@ def test_valid_files_round_trip(env, capsys) -> None:
 
 
 def test_description_synonyms_become_canonical(env) -> None:
-    from videobgm.describe import parse_description
+    from videobgm.bridges.describe import parse_description
 
     data = dict(DESCRIPTION, mood="Melancholic", style="orchestral", instruments=["Rhodes", "violins"],
                 mode="min", key="bb")
@@ -325,7 +325,7 @@ def test_description_kazoo_and_cli_kazoo_refused_alike(env, capsys) -> None:
     accepted = a.split("accepted: ")[1]
     assert "unknown instrument" in a and "unknown instrument 'kazoo'" in b
     assert accepted == b.split("accepted: ")[1]
-    from videobgm.plan import check_instruments
+    from videobgm.plan.planner import check_instruments
 
     assert check_instruments(["Rhodes", "violins"]) == ("electric_piano", "violin")
 
@@ -347,7 +347,7 @@ def test_prompt_length_limit_in_cli(env, capsys) -> None:
 
 def test_prompt_parser_keeps_its_answers_at_any_length() -> None:
     """Linear-time word lookup: the answer for a long prompt is the same as for its words."""
-    from videobgm.prompt import parse_prompt
+    from videobgm.bridges.prompt import parse_prompt
 
     short = parse_prompt("calm piano, 80 bpm, D minor", use_embeddings=False)
     long = parse_prompt("calm piano, 80 bpm, D minor, " + "calm " * 1500, use_embeddings=False)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from _badvideos import make_bad_inputs
-from videobgm import video
 from videobgm.config import VideoConfig
 from videobgm.errors import InputError
+from videobgm.video import decode as video
 
 
 def test_probe_square(square_video):
@@ -25,8 +25,7 @@ def test_probe_square(square_video):
 
 
 def test_probe_sees_audio(tmp_path):
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     p = synth.write_video(tmp_path / "a.mp4", synth.static(), duration_s=1.0, audio_tone_hz=440.0)
     assert video.probe(p).has_audio
 
@@ -103,8 +102,7 @@ def test_iter_frames_chunks_and_resamples(square_video):
 
 
 def test_decoded_colours_match_source(tmp_path):
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     colour = (200, 60, 30)
     p = synth.write_video(tmp_path / "c.mp4", lambda t: np.full((240, 320, 3), colour, np.uint8),
                           duration_s=0.5)
@@ -147,9 +145,8 @@ def test_analysis_size_keeps_aspect_and_never_upscales():
 
 @pytest.mark.parametrize(("w", "h"), [(8, 8), (1280, 32), (2, 2), (384, 96), (600, 150)])
 def test_tiny_and_thin_videos_are_analysed(tmp_path, w, h):
-    from videobgm import synth
-    from videobgm.features import extract_features
-
+    from videobgm.features.analyze import extract_features
+    from videobgm.testing import synthetic_videos as synth
     rng = np.random.default_rng(0)
     p = synth.write_video(tmp_path / "t.mp4", lambda t: rng.integers(0, 255, (h, w, 3), dtype=np.uint8),
                           duration_s=0.5, width=w, height=h)

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from videobgm.errors import OptionError
+
+#: The package's data files (checkpoints, chord model, library index, chord recogniser).
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 T = TypeVar("T")
 
@@ -199,7 +203,7 @@ class SampleConfig(_Cfg):
     # it a bar still owing onsets to its density target near its end piled them all onto its last
     # 16th (5+-note "splats" on 15 % of onsets; POP909 0.27 %); with it such a bar closes short
     max_offbeat_onsets: int = 4
-    # dynamics (videobgm.dynamics, applied by Pipeline.compose from the plan's sections): melody
+    # dynamics (videobgm.compose.dynamics, applied by Pipeline.compose from the plan's sections): melody
     # velocity from dynamics_low (quietest section) to dynamics_high (loudest), a swell of
     # +-dynamics_phrase_swell over each phrase (melody_phrase_bars), metric accents, the
     # other pitched tracks dynamics_accompaniment_offset softer, dynamics_model_weight of the

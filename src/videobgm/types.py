@@ -318,7 +318,7 @@ class Controls:
     ending_bar : int or None
         Bar of the final held tonic (rule parts only: a chord ringing to the end), or None.
     style, mood : str
-        The plan's style and mood for the arranger's idioms (:mod:`videobgm.styles`); "" = the
+        The plan's style and mood for the arranger's idioms (:mod:`videobgm.music.styles`); "" = the
         style-independent rule parts.
     arranged : tuple of str
         Tracks the arranger's pattern generators write (not the model), e.g. ``("piano",)`` for

@@ -1,6 +1,6 @@
 """Does the *sound* follow the picture? Rhythm correspondence from audio, each with a chance level.
 
-The picture comes from the project's own analysis (:func:`videobgm.features.extract_features`,
+The picture comes from the project's own analysis (:func:`videobgm.features.analyze.extract_features`,
 the stage ``videobgm score`` uses), reduced to :class:`PictureEvents`; the sound from
 :mod:`videobgm.eval.audio` (librosa). Metrics (all over ``[0, L)``, ``L`` = the shorter of the
 picture and the audio):

@@ -27,7 +27,7 @@ pieces and on POP909 songs (quantised on their beat annotations, first 24 bars):
 * ``energy_velocity_r``: Pearson correlation of each bar's section energy with the bar's mean
   velocity of the pitched tracks (generated pieces only: POP909 has no energy).
 
-Chord tones: root, third, fifth and seventh as :data:`videobgm.sample_masks.CHORD_INTERVALS`
+Chord tones: root, third, fifth and seventh as :data:`videobgm.compose.constraints.CHORD_INTERVALS`
 spells them (POP909's labels are read into the same qualities).
 """
 
@@ -50,7 +50,7 @@ MELODY_STATS: tuple[str, ...] = ("stepwise", "repeated", "chord_tone_time", "nct
 
 def chord_pcs(root: int, quality: str) -> frozenset[int]:
     """Pitch classes of a chord label (empty for no chord or an unknown quality)."""
-    from videobgm.sample_masks import CHORD_INTERVALS
+    from videobgm.compose.constraints import CHORD_INTERVALS
 
     if root < 0 or quality not in CHORD_INTERVALS:
         return frozenset()

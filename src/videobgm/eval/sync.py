@@ -102,10 +102,10 @@ def _as_score(score_or_midi: Any) -> Score:
     if isinstance(score_or_midi, Score):
         return score_or_midi
     if isinstance(score_or_midi, (str, os.PathLike)):
-        from videobgm.midi import read_midi
+        from videobgm.music.midi import read_midi
 
         return read_midi(score_or_midi)
-    from videobgm.midi import pretty_midi_to_score
+    from videobgm.music.midi import pretty_midi_to_score
 
     return pretty_midi_to_score(score_or_midi)
 
@@ -172,7 +172,7 @@ def sync_metrics(
         ``phrase_source``.
     """
     if plan is not None and isinstance(score, (str, os.PathLike)):
-        from videobgm.midi import read_midi  # quantise on the plan's own grid
+        from videobgm.music.midi import read_midi  # quantise on the plan's own grid
 
         bts = plan["beat_times_s"] if isinstance(plan, dict) else plan.beat_times_s
         bpb = plan["beats_per_bar"] if isinstance(plan, dict) else plan.beats_per_bar
