@@ -114,11 +114,11 @@ def bank_velocity_check() -> list[str]:
     (tinysoundfont): a bank whose velocity layers play wrongly shows it here."""
     import tinysoundfont
 
-    from videobgm.audio.render import BANKS, _installed
+    from videobgm.audio.render import BANKS, installed_soundfont
 
     lines = []
     for name, label, _ in BANKS + (("timgm6mb", "TimGM6mb", ()),):
-        path = _installed(name)
+        path = installed_soundfont(name)
         if path is None:
             continue
         synth = tinysoundfont.Synth(samplerate=44100)
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"bench/audio: videos not found in {VIDEOS}: {', '.join(missing)}", file=sys.stderr)
         return 2
-    from videobgm.audio.render import _loaded_synth, choose_soundfont, render
+    from videobgm.audio.render import choose_soundfont, loaded_synth, render
     from videobgm.config import RenderConfig
 
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="videobgm-audio-"))
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         pitches = [n.pitch for n in score.notes if n.track == "melody"]
         before = run_before(job, base_src, work)
         mb = measure(before["mix"], before["stems"], cfg.sample_rate, pitches)
-        _loaded_synth.cache_clear()
+        loaded_synth.cache_clear()
         t0 = time.perf_counter()
         r = render(score, dur, cfg, plan=plan, stems=True)
         t_after = time.perf_counter() - t0

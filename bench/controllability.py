@@ -49,8 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
-from videobgm.music import analysis as musicstats
-from videobgm.music import lexicon
+from videobgm.music import analysis, lexicon, theory
+from videobgm.schema import read_features
 
 INSTRUMENT_CHOICES = ("piano", "strings", "guitar", "flute", "synth_lead", "organ", "marimba",
                       "electric_piano", "violin", "trumpet", "sax", "harp", "choir", "pad")
@@ -99,8 +99,8 @@ class Composer:
 
 
 def arousal_proxy(score) -> float:  # noqa: ANN001
-    dens = musicstats.onsets_per_bar(score)
-    return musicstats.realised_tempo_bpm(score) / 100.0 + (float(dens.mean()) if dens.size else 0.0) / 25.0
+    dens = analysis.onsets_per_bar(score)
+    return analysis.realised_tempo_bpm(score) / 100.0 + (float(dens.mean()) if dens.size else 0.0) / 25.0
 
 
 def run_tempo(gen: Composer, n: int, rng: random.Random) -> dict:
@@ -112,7 +112,7 @@ def run_tempo(gen: Composer, n: int, rng: random.Random) -> dict:
                 break
         sa, _, _ = gen(f"piano music at {a} bpm", i)
         sb, _, _ = gen(f"piano music at {b} bpm", i)
-        ta, tb = musicstats.realised_tempo_bpm(sa), musicstats.realised_tempo_bpm(sb)
+        ta, tb = analysis.realised_tempo_bpm(sa), analysis.realised_tempo_bpm(sb)
         agree += (tb - ta) * (b - a) > 0
         for req, got in ((a, ta), (b, tb)):
             errs.append(abs(got - req))
@@ -124,12 +124,12 @@ def run_mode(gen: Composer, n: int, rng: random.Random) -> dict:
     agree, agree_free, hits = 0, 0, 0
     for i in range(n):
         pc = rng.randrange(12)
-        key = lexicon.key_name(pc)
+        key = theory.key_name(pc)
         smaj, _, _ = gen(f"piano music in {key} major", i)
         smin, _, _ = gen(f"piano music in {key} minor", i)
-        agree += musicstats.mode_strength(smaj, pc) > musicstats.mode_strength(smin, pc)
-        agree_free += musicstats.mode_strength(smaj) > musicstats.mode_strength(smin)
-        hits += (musicstats.estimate_key(smaj)[1] == "major") + (musicstats.estimate_key(smin)[1] == "minor")
+        agree += analysis.mode_strength(smaj, pc) > analysis.mode_strength(smin, pc)
+        agree_free += analysis.mode_strength(smaj) > analysis.mode_strength(smin)
+        hits += (analysis.estimate_key(smaj)[1] == "major") + (analysis.estimate_key(smin)[1] == "minor")
     return {"agree": agree / n, "absolute": hits / (2 * n),
             "extra": f"KK profiles at the requested tonic; over all tonics {agree_free / n:.0%}; "
                      "absolute = free KK key estimate"}
@@ -170,8 +170,8 @@ def run_mood(gen: Composer, n: int, rng: random.Random) -> dict:
         if axis == "valence":
             want = 1 if lexicon.MOODS[b].mode == "major" else -1
             ta, tb = pa.controls.key_tonic, pb.controls.key_tonic
-            ok = (musicstats.mode_strength(sb, tb) - musicstats.mode_strength(sa, ta)) * want > 0
-            free_ok += (musicstats.mode_strength(sb) - musicstats.mode_strength(sa)) * want > 0
+            ok = (analysis.mode_strength(sb, tb) - analysis.mode_strength(sa, ta)) * want > 0
+            free_ok += (analysis.mode_strength(sb) - analysis.mode_strength(sa)) * want > 0
         else:
             want = np.sign(lexicon.MOODS[b].arousal - lexicon.MOODS[a].arousal)
             ok = (arousal_proxy(sb) - arousal_proxy(sa)) * want > 0
@@ -196,7 +196,6 @@ def run_agreement(videos: list[Path], out_md: Path | None) -> dict:
     from videobgm.config import PipelineConfig
     from videobgm.pipeline import Pipeline
     from videobgm.schema import load_json
-    from videobgm.types import Features
 
     tmp = Path(tempfile.mkdtemp(prefix="videobgm-agree-"))
     pipe = Pipeline(PipelineConfig())
@@ -208,12 +207,12 @@ def run_agreement(videos: list[Path], out_md: Path | None) -> dict:
             assert cli(["-q", "analyze", str(v), "-o", str(fj)]) == 0
             assert cli(["-q", "describe", str(fj), "-o", str(dj)]) == 0
         d = json.loads(dj.read_text())
-        feats = Features.from_dict(load_json(fj, "features"))
+        feats = read_features(load_json(fj, "features"))
         plan = pipe.plan(feats, description=pipe.describe(feats), resolved=True)
         inst = lexicon.track_instruments(plan.instruments)
         checks = {
             "mood": d["mood"] == plan.mood, "style": d["style"] == plan.style,
-            "key": lexicon.parse_key(d["key"]) == plan.controls.key_tonic,
+            "key": theory.parse_key(d["key"]) == plan.controls.key_tonic,
             "mode": d["mode"] == plan.controls.mode, "instruments": set(d["instruments"]) == set(inst),
             "tempo": abs(plan.tempo_bpm / d["tempo_bpm"] - 1) <= 0.03,
         }
@@ -221,7 +220,7 @@ def run_agreement(videos: list[Path], out_md: Path | None) -> dict:
         n_ok += ok
         rows.append(f"| {v.stem} | {d['mood']} {d['style']}, {d['key']} {d['mode']}, {d['tempo_bpm']:.0f} bpm, "
                     f"{'/'.join(d['instruments'])} | {plan.mood} {plan.style}, "
-                    f"{lexicon.key_name(plan.controls.key_tonic)} {plan.controls.mode}, {plan.tempo_bpm:.1f} bpm, "
+                    f"{theory.key_name(plan.controls.key_tonic)} {plan.controls.mode}, {plan.tempo_bpm:.1f} bpm, "
                     f"{'/'.join(inst)} | {'yes' if ok else 'NO: ' + ', '.join(k for k, c in checks.items() if not c)} "
                     f"| {time.perf_counter() - t0:.0f} s |")
     share = n_ok / max(len(videos), 1)

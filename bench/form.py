@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from videobgm.schema import read_features
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "videos"
 SHARED_VIDEOS = ("bigbuckbunny", "car-detection", "bottle-detection", "one-by-one-person-detection")
@@ -128,9 +130,8 @@ def worker(features_path: str, cuts_json: str, out: str) -> None:
     from videobgm.audio.render import render_audio
     from videobgm.config import PipelineConfig
     from videobgm.pipeline import Pipeline
-    from videobgm.types import Features
 
-    features = Features.from_dict(json.loads(Path(features_path).read_text()))
+    features = read_features(json.loads(Path(features_path).read_text()))
     pipe = Pipeline(PipelineConfig())
     t0 = time.perf_counter()
     plan = pipe.plan(features)

@@ -48,7 +48,11 @@ if "--plan-worker" not in sys.argv:  # a worker imports the planner of its PYTHO
 from videobgm.music.analysis import cadence_check, progression_stats  # noqa: E402
 from videobgm.plan import chord_model as harmony  # noqa: E402
 from videobgm.plan.chord_corpus import split_phrases  # noqa: E402
-from videobgm.plan.chord_sampling import fallback_progression  # noqa: E402
+from videobgm.plan.chord_sampling import (  # noqa: E402
+    fallback_progression,
+    sample_progression,
+)
+from videobgm.schema import read_features  # noqa: E402
 from videobgm.types import Chord, Section  # noqa: E402
 
 LAYOUTS = ((16, 4), (24, 4), (24, 8), (48, 4), (48, 8))
@@ -100,7 +104,7 @@ def bench_learned(model, layouts=LAYOUTS, *, cadences: bool = True, name: str = 
         tonic = (2 + 5 * seed) % 12
         home = (tonic, harmony.TONIC_QUALITIES[mode][0])
         off = {} if cadences else {"cadences": {b: None for b in range(n_bars)}}
-        p = model.sample(n_bars, mode=mode, tonic=tonic, sections=secs, fixed={n_bars - 1: home},
+        p = sample_progression(model, n_bars, mode=mode, tonic=tonic, sections=secs, fixed={n_bars - 1: home},
                          seed=seed, **off)
         n += 1
         phrases = split_phrases(secs, 4)
@@ -181,11 +185,10 @@ def plan_worker(features_dir: str, out: str) -> None:
 
     from videobgm.config import PipelineConfig
     from videobgm.pipeline import Pipeline
-    from videobgm.types import Features
 
     rows = []
     for fp in sorted(Path(features_dir).glob("*.features.json")):
-        f = Features.from_dict(json.loads(fp.read_text()))
+        f = read_features(json.loads(fp.read_text()))
         for mood in VIDEO_MOODS:
             for seed in SEEDS:
                 cfg = PipelineConfig()

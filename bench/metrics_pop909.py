@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from videobgm.data import pop909
+
 VMUSPROD = {"scale_consistency": 0.965, "pitch_entropy": 4.455, "pitch_class_entropy": 2.774,
             "empty_beat_rate": 0.005, "avg_ioi_s": 0.125}
 COLS = ("scale_consistency", "pitch_entropy", "pitch_class_entropy", "empty_beat_rate", "avg_ioi_s",
@@ -59,10 +61,9 @@ def song_metrics(d: Path) -> dict[str, dict[str, float]]:
     import muspy
     import pretty_midi
 
-    from videobgm.data import dataset as D
     from videobgm.eval import symbolic as S
     path = d / f"{d.name}.mid"
-    score, info = D.load_song(d)
+    score, info = pop909.load_song(d)
     papers = S.compute_all(score, convention="papers", structure=False)
     default = S.compute_all(score, structure=False)
     m = muspy.read_midi(str(path))
@@ -104,8 +105,7 @@ def main() -> int:
 
     import muspy
 
-    from videobgm.data import dataset as D
-    dirs = D.song_dirs(args.root, None if args.split == "all" else args.split)
+    dirs = pop909.song_dirs(args.root, None if args.split == "all" else args.split)
     if args.limit:
         dirs = dirs[: args.limit]
     t0 = time.perf_counter()

@@ -48,6 +48,8 @@ import time
 
 import numpy as np
 
+from videobgm.data import pop909
+
 METRICS = ("pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate",
            "ioi_unique_onsets_beats", "grooving_similarity", "si_short", "si_mid", "si_long")
 PAPERS_METRICS = ("scale_consistency", "pitch_entropy", "pitch_class_entropy", "empty_beat_rate", "avg_ioi_s",
@@ -126,7 +128,6 @@ def main() -> int:
     from videobgm.compose.sampler import generate
     from videobgm.compose.tokens import Tokenizer, controls_from_score
     from videobgm.config import SampleConfig
-    from videobgm.data import dataset as D
     from videobgm.eval import chords as CH
     from videobgm.eval import musicality as MU
     from videobgm.eval import symbolic as S
@@ -136,14 +137,14 @@ def main() -> int:
     model, tok, meta = ckpt.load_checkpoint(args.checkpoint)
     untrained = ckpt.build_untrained(model.cfg, Tokenizer(), seed=0)
     rows = [r.strip() for r in args.rows.split(",")]
-    dirs = D.song_dirs(None, args.split)[args.first: args.first + args.songs]
+    dirs = pop909.song_dirs(None, args.split)[args.first: args.first + args.songs]
     rng = np.random.default_rng(0)
     res: dict[str, dict] = {r: {"metrics": [], "metrics_papers": [], "dens": ([], []), "stren": ([], []), "chord": [0, 0],
                                 "chord_near": 0, "chord_learned": [0, 0], "seconds": 0.0,
                                 "melody": [], "adherence": []} for r in rows}
     chord_weights = CH.load_weights()[0]
     for i, d in enumerate(dirs):
-        real, _ = D.load_song(d)
+        real, _ = pop909.load_song(d)
         real = truncate(real, args.max_bars)
         ctl = controls_from_score(real)
         ctl = dataclasses.replace(ctl, tracks=tuple(t for t in ctl.tracks if t != "drums") or ("piano",))

@@ -39,7 +39,7 @@ def child(video: str, untrained: bool) -> None:
     pipe.load_model()
     load_s = time.perf_counter() - t0
     out = Path(video).with_suffix(".scored.mp4")
-    res = pipe.score(video, out)
+    res = pipe.run(video, out)
     timings = {"load_model": load_s, **res.timings_s}
     print(json.dumps({"timings": timings, "n_bars": res.plan.n_bars, "notes": len(res.score.notes)}))
     _util.print_peak_rss()

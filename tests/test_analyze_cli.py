@@ -11,7 +11,7 @@ import pytest
 
 from _badvideos import make_bad_inputs
 from videobgm.apps.cli.main import main
-from videobgm.types import Features
+from videobgm.schema import read_features
 
 
 def test_analyze_writes_json_and_plot(square_video, tmp_path, capsys):
@@ -20,7 +20,7 @@ def test_analyze_writes_json_and_plot(square_video, tmp_path, capsys):
     assert rc == 0
     text = out.read_text()
     assert len(text.splitlines()) < 120  # compact: every array on one line
-    f = Features.from_dict(json.loads(text))
+    f = read_features(json.loads(text))
     assert f.tempo_bpm == pytest.approx(120.0, rel=0.02)
     assert f.frame_times_s.size == 360
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

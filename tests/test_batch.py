@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from videobgm.apps.batch import items as batch_items
 from videobgm.apps.batch import runner as batch
 from videobgm.errors import InputError, OptionError
 from videobgm.io import atomic_path
@@ -80,7 +81,7 @@ def run(src, out, spec, **kw):
 
 
 def records(out: Path) -> list[dict]:
-    return [json.loads(x) for x in (out / batch.MANIFEST_NAME).read_text().splitlines()]
+    return [json.loads(x) for x in (out / batch_items.MANIFEST_NAME).read_text().splitlines()]
 
 
 def test_partial_success_then_second_run_changes_nothing(tmp_path, mp4_bytes):
@@ -101,15 +102,15 @@ def test_partial_success_then_second_run_changes_nothing(tmp_path, mp4_bytes):
         assert r["error"] is None or "\n" not in r["error"]
     assert (out / "a.mp4").read_bytes() == mp4_bytes and (out / "c.mid").read_bytes() == mp4_bytes
     assert len((tmp_path / "loads.txt").read_text().split()) == 1  # model loaded once
-    before = (out / batch.MANIFEST_NAME).read_bytes()
+    before = (out / batch_items.MANIFEST_NAME).read_bytes()
     mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     s2 = run(src, out, spec, kinds=("video", "midi"))
     assert s2.scored == 0 and len(s2.skipped) == 3 and len(s2.failed) == 2 and s2.exit_code == 3
-    assert (out / batch.MANIFEST_NAME).read_bytes() == before
+    assert (out / batch_items.MANIFEST_NAME).read_bytes() == before
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes
     # nothing but finished outputs and the manifest in OUT_DIR
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["a.mp4", "a.mid", "b.mp4", "b.mid", "c.mp4", "c.mid", batch.MANIFEST_NAME])
+        ["a.mp4", "a.mid", "b.mp4", "b.mid", "c.mp4", "c.mid", batch_items.MANIFEST_NAME])
 
 
 def test_rescore_when_output_missing_input_changed_config_changed_or_retry(tmp_path, mp4_bytes):
@@ -137,22 +138,22 @@ def test_collect_inputs_manifests_and_name_collisions(tmp_path, mp4_bytes):
         (tmp_path / p).write_bytes(mp4_bytes)
     txt = tmp_path / "list.txt"
     txt.write_text("# my videos\nx/clip.mp4\n\ny/clip.mp4\nx/clip.mp4\n" f"{tmp_path}/x/other one é.mp4\n")
-    vids = batch.collect_inputs(txt)
+    vids = batch_items.collect_inputs(txt)
     assert [v.relative_to(tmp_path).as_posix() for v in vids] == ["x/clip.mp4", "y/clip.mp4", "x/other one é.mp4"]
-    items = batch.make_items(vids, tmp_path / "out")
+    items = batch_items.make_items(vids, tmp_path / "out")
     names = [i.name for i in items]
     assert len(set(names)) == 3 and names[0].startswith("clip-") and names[2] == "other one é"
     jl = tmp_path / "m.jsonl"
     jl.write_text("\n".join(json.dumps({"video": str(v), "status": "failed"}) for v in vids[:2]) + "\n")
-    assert batch.collect_inputs(jl) == vids[:2]
+    assert batch_items.collect_inputs(jl) == vids[:2]
     jl.write_text('{"path": 1}\n')
     with pytest.raises(InputError, match="m.jsonl:1"):
-        batch.collect_inputs(jl)
+        batch_items.collect_inputs(jl)
     with pytest.raises(InputError, match="input not found"):
-        batch.collect_inputs(tmp_path / "nope")
+        batch_items.collect_inputs(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no videos"):
-        batch.collect_inputs(tmp_path / "empty")
+        batch_items.collect_inputs(tmp_path / "empty")
     s = run(txt, tmp_path / "o2", {"log": str(tmp_path / "l")})
     assert s.exit_code == 0 and len(list((tmp_path / "o2").glob("*.mp4"))) == 3
 
@@ -173,12 +174,12 @@ def test_interrupt_serial_leaves_no_partial_output(tmp_path, mp4_bytes):
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run(src, out, {"log": str(tmp_path / "l")}, kinds=("video", "wav"))
-    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "a.wav", batch.MANIFEST_NAME]
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "a.wav", batch_items.MANIFEST_NAME]
     assert [r["name"] for r in records(out)] == ["a"]
 
 
 def test_manifest_survives_a_cut_line(tmp_path):
-    m = batch.Manifest(tmp_path)
+    m = batch_items.Manifest(tmp_path)
     m.append({"video": "/v/a.mp4", "status": "ok"})
     with open(m.path, "ab") as f:
         f.write(b'{"video": "/v/b.mp4", "sta')  # process killed mid-line
@@ -188,9 +189,9 @@ def test_manifest_survives_a_cut_line(tmp_path):
 
 
 def test_one_line_errors():
-    assert batch.one_line(InputError("bad\nfile")) == "bad file"
-    assert batch.one_line(ValueError("x\n  y")) == "ValueError: x y"
-    assert batch.one_line(MemoryError()) == "MemoryError"
+    assert batch_items.one_line(InputError("bad\nfile")) == "bad file"
+    assert batch_items.one_line(ValueError("x\n  y")) == "ValueError: x y"
+    assert batch_items.one_line(MemoryError()) == "MemoryError"
 
 
 @pytest.fixture(scope="module")
@@ -218,16 +219,16 @@ def test_ray_workers_isolate_failures_crashes_and_hangs(ray_run):
     # 2 workers at start + 1 replacing the crashed one + 1 replacing the hung one; one load each
     assert len((root / "loads.txt").read_text().split()) == 4
     assert sorted(p.name for p in (root / "out").iterdir()) == sorted(
-        [f"g{i}.mp4" for i in range(4)] + [batch.MANIFEST_NAME])
+        [f"g{i}.mp4" for i in range(4)] + [batch_items.MANIFEST_NAME])
     assert not s.skipped and s.scored == 7
 
 
 def test_ray_rerun_is_a_no_op(ray_run):
     root, src, spec, s = ray_run
-    before = (root / "out" / batch.MANIFEST_NAME).read_bytes()
+    before = (root / "out" / batch_items.MANIFEST_NAME).read_bytes()
     s2 = batch.run_batch(src, root / "out", spec=spec, factory=copy_scorer, workers=2)
     assert s2.scored == 0 and len(s2.skipped) == 4 and len(s2.failed) == 3
-    assert (root / "out" / batch.MANIFEST_NAME).read_bytes() == before
+    assert (root / "out" / batch_items.MANIFEST_NAME).read_bytes() == before
 
 
 SIGINT_SCRIPT = textwrap.dedent("""
@@ -257,7 +258,7 @@ def test_sigint_stops_cleanly(tmp_path, mp4_bytes, workers):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     time.sleep(0.5)
-    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", batch.MANIFEST_NAME]
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", batch_items.MANIFEST_NAME]
     assert [r["name"] for r in records(out)] == ["a"]
     for pid in map(int, log.read_text().split()):  # no worker left running
         if pid != proc.pid:
@@ -318,13 +319,13 @@ def test_cli_batch_real_pipeline_partial_success_then_nothing_new(tmp_path, work
         assert (out / f"{name}.mid").stat().st_size > 0
         assert {"features", "compose", "mux", "total"} <= set(recs[f"{name}.mp4" if name == "square" else "cuts.mov"]["timings_s"])
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["square.mp4", "square.mid", "cuts.mp4", "cuts.mid", batch.MANIFEST_NAME])
+        ["square.mp4", "square.mid", "cuts.mp4", "cuts.mid", batch_items.MANIFEST_NAME])
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith("2 ok, 2 failed, 0 already done") and len(lines) == 3
-    before = (out / batch.MANIFEST_NAME).read_bytes()
+    before = (out / batch_items.MANIFEST_NAME).read_bytes()
     again = _cli(src, "-o", out, "--workers", workers, "--midi")
     assert again.returncode == 3 and again.stdout.startswith("0 ok, 2 failed, 2 already done")
-    assert (out / batch.MANIFEST_NAME).read_bytes() == before
+    assert (out / batch_items.MANIFEST_NAME).read_bytes() == before
 
 
 def test_cli_batch_usage_errors(tmp_path, mp4_bytes):
@@ -348,4 +349,4 @@ def test_temporaries_of_a_killed_run_are_removed(tmp_path, mp4_bytes):
     (out / ".a.part.x1y2z3.mp4").write_bytes(b"half")  # what SIGKILL mid-write leaves
     (out / ".other.part.x1y2z3.mp4").write_bytes(b"not ours")
     assert run(src, out, {"log": str(tmp_path / "l")}).exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == [".other.part.x1y2z3.mp4", "a.mp4", batch.MANIFEST_NAME]
+    assert sorted(p.name for p in out.iterdir()) == [".other.part.x1y2z3.mp4", "a.mp4", batch_items.MANIFEST_NAME]

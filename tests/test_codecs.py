@@ -121,7 +121,7 @@ def test_missing_encoder_refused_before_analysis(clips, tmp_path, monkeypatch):
     pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
     monkeypatch.setattr(pipe, "analyze", lambda *a, **k: pytest.fail("analysed before refusing"))
     with pytest.raises(OptionError, match="no libx264 encoder") as ei:
-        pipe.score(clips["msmpeg4v3_avi"], tmp_path / "o.mp4")
+        pipe.run(clips["msmpeg4v3_avi"], tmp_path / "o.mp4")
     assert "\n" not in str(ei.value)
     pipe_plan = transcode.plan_output(clips["h264_mp4"], tmp_path / "o.mp4")  # copy needs no encoder
     assert pipe_plan is not None and pipe_plan.copy
@@ -184,7 +184,7 @@ def test_copy_refused_by_muxer_falls_back_to_reencode(clips, tmp_path, monkeypat
 def test_pipeline_scores_ordinary_codecs(clips, tmp_path, tiny_pipeline, name, ext):
     out = tmp_path / f"scored{ext}"
     with time_limit(180):
-        res = tiny_pipeline.score(clips[name], out, midi=tmp_path / "m.mid", plan_json=tmp_path / "p.json")
+        res = tiny_pipeline.run(clips[name], out, midi=tmp_path / "m.mid", plan_json=tmp_path / "p.json")
     assert res.output_path == str(out) and (tmp_path / "m.mid").stat().st_size > 0
     assert_scored(clips[name], out, ext)
     recorded = json.loads((tmp_path / "p.json").read_text())["mux"]  # the plan JSON says what was done
@@ -233,7 +233,7 @@ def test_pipeline_every_encoder(sweep, tmp_path, tiny_pipeline, i, name):
     ext = C.OUTPUTS[i % len(C.OUTPUTS)]
     out = tmp_path / f"scored{ext}"
     with time_limit(180):
-        tiny_pipeline.score(src, out)
+        tiny_pipeline.run(src, out)
     assert_scored(src, out, ext)
 
 

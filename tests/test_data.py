@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from conftest import POP909
+from videobgm import errors
 from videobgm.compose.tokens import Tokenizer
 from videobgm.data import dataset as D
+from videobgm.data import pop909
 from videobgm.music import midi
 from videobgm.types import TRACKS, Chord, Note, Score
 
@@ -69,7 +71,7 @@ def _pitches(s: Score) -> list[tuple[int, str, int]]:
 @pytest.mark.parametrize("bpb", [4, 3])
 def test_load_song_uses_annotations(tmp_path: Path, bpb: int) -> None:
     truth = _fake_song(tmp_path, 38, bpb=bpb, pickup_beats=1)
-    s, info = D.load_song(tmp_path / "038")
+    s, info = pop909.load_song(tmp_path / "038")
     assert s.beats_per_bar == bpb and info.beats_per_bar == bpb
     # the pickup beat becomes an extrapolated part of bar 0 or removed as a leading empty bar
     assert _pitches(s) == _pitches(truth)
@@ -101,7 +103,7 @@ def test_segments_follow_irregular_downbeats(tmp_path: Path) -> None:
                                                start=t[b], end=t[b] + 0.4))
     pm.instruments.append(inst)
     pm.write(str(d / "099.mid"))
-    whole, segs, info = D.load_song_segments(d)
+    whole, segs, info = pop909.load_song_segments(d)
     assert [s.n_bars for s in segs] == [5, 7]
     for s in segs:
         chord_onsets = {n.onset_16th for n in s.notes if n.pitch == 48}
@@ -111,14 +113,14 @@ def test_segments_follow_irregular_downbeats(tmp_path: Path) -> None:
 
 
 def test_parse_chord_and_split() -> None:
-    assert D.parse_chord("N") == (-1, "N")
-    assert D.parse_chord("C#:maj/5") == (1, "maj")
-    assert D.parse_chord("Bb:hdim7") == (10, "dim")
-    assert D.parse_chord("A:min7/b7") == (9, "min7")
-    assert D.parse_chord("H:maj") is None and D.parse_chord("C:weird") is None
-    splits = [D.split_of(i) for i in range(1, 910)]
+    assert pop909.parse_chord("N") == (-1, "N")
+    assert pop909.parse_chord("C#:maj/5") == (1, "maj")
+    assert pop909.parse_chord("Bb:hdim7") == (10, "dim")
+    assert pop909.parse_chord("A:min7/b7") == (9, "min7")
+    assert pop909.parse_chord("H:maj") is None and pop909.parse_chord("C:weird") is None
+    splits = [pop909.split_of(i) for i in range(1, 910)]
     assert splits.count("test") / 909 >= 0.05 and splits.count("val") >= 45
-    assert D.split_of(19) == "test" and D.split_of(20) == "val" and D.split_of(21) == "train"
+    assert pop909.split_of(19) == "test" and pop909.split_of(20) == "val" and pop909.split_of(21) == "train"
 
 
 def test_transpose_tokens_equals_transpose_score(tmp_path: Path) -> None:
@@ -146,7 +148,7 @@ def test_cache_load_dataset_and_batches(tmp_path: Path) -> None:
     assert len(files) == 1
     again = D.load_dataset(root, "train", tok, cache_dir=cache)  # from the cache
     assert all((a[0] == b[0]).all() and (a[1] == b[1]).all() for a, b in zip(train, again))
-    _, segs, _ = D.load_song_segments(root / "021")
+    _, segs, _ = pop909.load_song_segments(root / "021")
     assert len(segs) == 1 and (train[0][0] == tok.encode(segs[0])[0]).all()
     stats = D.load_cache(root, tok, cache_dir=cache)["stats"]
     assert stats["songs"] == 4 and stats["note_survival"] == 1.0 and stats["roundtrip_exact_songs"] == 4
@@ -161,7 +163,7 @@ def test_cache_load_dataset_and_batches(tmp_path: Path) -> None:
         assert set(np.unique(x1[:, 0, 0])) <= {tok.TYPE_BOS, tok.TYPE_BAR}
         assert (x1[~m1] == 0).all()
         assert (x1 < np.array(tok.field_sizes)).all()
-    with pytest.raises(D.InputError):
+    with pytest.raises(errors.InputError):
         D.load_dataset(root, "nope", tok, cache_dir=cache)
 
 
@@ -170,10 +172,10 @@ def test_pop909_test_split_round_trip() -> None:
     """Acceptance: every test song round-trips exactly; >= 98 % of notes survive quantisation."""
     tok = Tokenizer()
     kept = total = 0
-    dirs = D.song_dirs(POP909, "test")
+    dirs = pop909.song_dirs(POP909, "test")
     assert len(dirs) >= 45
     for d in dirs:
-        s, info = D.load_song(d)
+        s, info = pop909.load_song(d)
         kept += info.notes_kept
         total += info.notes_in_midi
         t, _ = tok.encode(s)
@@ -203,7 +205,7 @@ def test_segment_key_follows_modulation(tmp_path: Path) -> None:
     pm.write(str(d / "077.mid"))
     switch = t[int(down[7])]  # modulation at the start of the second segment
     (d / "key_audio.txt").write_text(f"0.0\t{switch}\tC:maj\n{switch}\t{t[-1]}\tD:min\n")
-    whole, segs, info = D.load_song_segments(d)
+    whole, segs, info = pop909.load_song_segments(d)
     assert [s.n_bars for s in segs] == [6, 5]
     assert [(s.key_tonic, s.mode) for s in segs] == [(0, "major"), (2, "minor")]
     assert (whole.key_tonic, whole.mode) == (0, "major") and info.key_changes == 1

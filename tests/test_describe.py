@@ -7,12 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from videobgm.bridges.describe import (
-    NO_LABELS_NOTE,
-    describe,
-    format_description,
-    parse_description,
-)
+from videobgm.bridges.describe import NO_LABELS_NOTE, describe, parse_description
+from videobgm.bridges.text import format_description
 from videobgm.errors import InputError, OptionError
 from videobgm.features.still import neutral_features, still_image_features
 from videobgm.music import lexicon
@@ -169,7 +165,8 @@ def test_format_lists_every_reason():
 
 
 def test_vocabulary_matches_planner_tables():
-    plan = pytest.importorskip("videobgm.plan.planner")
+    plan = pytest.importorskip("videobgm.plan.controls")
+    planner = pytest.importorskip("videobgm.plan.planner")
     assert set(lexicon.MOODS) | {lexicon.NEUTRAL_MOOD} == set(plan.MOODS)
     assert set(lexicon.STYLES) == set(plan.STYLES)
     for name, (program, _) in lexicon.INSTRUMENTS.items():
@@ -183,7 +180,7 @@ def test_vocabulary_matches_planner_tables():
     for f in (make_features(speed_px_s=60.0, brightness=0.7, warmth=0.5, saturation=0.5),
               make_features(brightness=0.2, warmth=-0.5), make_features(speed_px_s=90.0, cuts=[3, 6, 9, 12])):
         d = describe(f)
-        plan.validate_config(PlanConfig(mood=d.mood, style=d.style, instruments=tuple(d.instruments),
+        planner.validate_config(PlanConfig(mood=d.mood, style=d.style, instruments=tuple(d.instruments),
                                         key=d.key, mode=d.mode, tempo_bpm=d.tempo_bpm))
 
 

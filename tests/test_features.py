@@ -11,7 +11,7 @@ from conftest import shared_videos
 from videobgm.config import FeaturesConfig, VideoConfig
 from videobgm.features import beats, scenes
 from videobgm.features.analyze import extract_features
-from videobgm.types import Features
+from videobgm.schema import read_features
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +161,7 @@ def test_features_round_trip_and_consistent_shapes(square_features):
         assert getattr(f, name).shape == (n,)
     assert f.hue_hist.shape == (n, 12)
     assert f.visual_beat_times_s.shape == f.visual_beat_strength.shape
-    g = Features.from_dict(f.to_dict())
+    g = read_features(f.to_dict())
     np.testing.assert_allclose(g.visual_beat_times_s, f.visual_beat_times_s, atol=1e-4)
     assert g.tempo_bpm == pytest.approx(f.tempo_bpm, rel=1e-4)
     assert g.meta["flow"] == f.meta["flow"]

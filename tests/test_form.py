@@ -138,7 +138,7 @@ def test_irregular_cuts_end_to_end_accents_and_held_tonic(tmp_path: Path) -> Non
     cfg = PipelineConfig.preset("tiny")
     cfg = cfg.replace(plan=cfg.plan.replace(tempo_bpm=120.0))
     pipe = Pipeline(cfg, untrained=True)
-    res = pipe.score(video, None, midi=tmp_path / "m.mid")
+    res = pipe.run(video, None, midi=tmp_path / "m.mid")
     plan, score = res.plan, res.score
     assert plan.n_bars >= 8 and min(s.end_bar - s.start_bar for s in plan.sections) >= 4
     pm = pretty_midi.PrettyMIDI(io.BytesIO((tmp_path / "m.mid").read_bytes()))

@@ -132,7 +132,7 @@ def test_bad_midi_files(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not POP909.is_dir(), reason="POP909 not available")
 def test_pop909_song_write_read_round_trip(tmp_path: Path) -> None:
-    from videobgm.data.dataset import load_song
+    from videobgm.data.pop909 import load_song
 
     s, _ = load_song(POP909 / "001")
     path = midi.write_midi(s, tmp_path / "001.mid")

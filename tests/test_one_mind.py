@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from videobgm.config import PipelineConfig
-from videobgm.music import lexicon
+from videobgm.music import lexicon, theory
+from videobgm.schema import read_features
 
 W, H, FPS = 160, 120, 15.0
 
@@ -95,7 +96,7 @@ def _planned(features: Path, args: list[str], plan_json: Path):
     from videobgm.io import write_json
     from videobgm.pipeline import Pipeline
     from videobgm.schema import load_json
-    from videobgm.types import Features, Result
+    from videobgm.types import Result
 
     ns = argparse.Namespace(preset="tiny", description=None, tempo=None, key=None, mode=None,
                             mood=None, style=None, instruments=None)
@@ -104,7 +105,7 @@ def _planned(features: Path, args: list[str], plan_json: Path):
         setattr(ns, a.lstrip("-").replace("-", "_"), next(it))
     ns.tempo = float(ns.tempo) if ns.tempo is not None else None
     pipe = Pipeline(config_from_args(ns))
-    feats = Features.from_dict(load_json(features, "features"))
+    feats = read_features(load_json(features, "features"))
     edit = parse_description(ns.description) if ns.description else None
     desc = pipe.describe(feats, edit)
     plan = pipe.plan(feats, description=desc, resolved=True)
@@ -120,7 +121,7 @@ def _agree(desc: dict, plan, stored: dict, where: str) -> None:
     for d, what in ((desc, "describe"), (stored, "plan.json")):
         assert d["mood"] == plan.mood, (where, what, d["mood"], plan.mood)
         assert d["style"] == plan.style, (where, what)
-        assert lexicon.parse_key(d["key"]) == plan.controls.key_tonic, (where, what)
+        assert theory.parse_key(d["key"]) == plan.controls.key_tonic, (where, what)
         assert d["mode"] == plan.controls.mode, (where, what)
         assert set(d["instruments"]) == set(names), (where, what, d["instruments"], names)
         assert abs(plan.tempo_bpm / d["tempo_bpm"] - 1) <= 0.03, (where, what, d["tempo_bpm"], plan.tempo_bpm)
@@ -237,7 +238,7 @@ def test_regeneration_is_recorded_in_plan_json(videos: dict[str, Path], tmp_path
 
     torch.set_num_threads(1)
     pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
-    res = pipe.score(videos["pan"], None, midi=tmp_path / "a.mid")
+    res = pipe.run(videos["pan"], None, midi=tmp_path / "a.mid")
     pipe.regenerate(res, bars=(0, 1), seed=7, midi=tmp_path / "b.mid", plan_json=tmp_path / "p.json")
     assert load_plan(tmp_path / "p.json").regenerations == [{"bars": [0, 1], "seed": 7}]
 

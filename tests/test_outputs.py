@@ -81,7 +81,7 @@ def _refused(pipe, monkeypatch, clip: Path, root: Path, fragment: str, **outputs
     monkeypatch.setattr(pipe, "analyze", lambda *a, **k: pytest.fail("analysis ran before the refusal"))
     output = outputs.pop("output", None)
     with pytest.raises(OptionError) as ei:
-        pipe.score(clip, output, **outputs)
+        pipe.run(clip, output, **outputs)
     msg = str(ei.value)
     assert msg and "\n" not in msg, msg
     assert fragment in msg, msg
@@ -242,7 +242,7 @@ def test_output_set_commit_and_abort(work):
 
 def test_all_outputs_appear_together(tiny_pipeline, clip, work):
     outs = _outputs(work / "new")  # the folder does not exist yet
-    res = tiny_pipeline.score(clip, **outs)
+    res = tiny_pipeline.run(clip, **outs)
     for key in ("output", "midi", "wav", "plan_json"):
         assert outs[key].stat().st_size > 0
     assert sorted(p.suffix for p in outs["stems"].iterdir())  # stems: MIDI + WAV per track
@@ -266,14 +266,14 @@ def test_failure_late_leaves_no_output_and_keeps_earlier_ones(tiny_pipeline, cli
 
         monkeypatch.setattr(mux_mod, "mux", fail)
         with pytest.raises(InputError, match="simulated"):
-            tiny_pipeline.score(clip, **outs)
+            tiny_pipeline.run(clip, **outs)
     else:
         def interrupt(*a, **k):  # noqa: ANN002, ANN003, ANN202
             raise KeyboardInterrupt  # Ctrl-C while the stems render (MIDI, stems, WAV staged)
 
         monkeypatch.setattr(render_mod, "write_stem_wavs", interrupt)
         with pytest.raises(KeyboardInterrupt):
-            tiny_pipeline.score(clip, **outs)
+            tiny_pipeline.run(clip, **outs)
     assert snapshot(work) == before
 
 

@@ -9,16 +9,10 @@ import pytest
 
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
-from videobgm.plan.planner import (
-    DENSITY_TABLE,
-    INSTRUMENTS,
-    fold_tempo,
-    make_plan,
-    parse_key,
-    plan_to_dict,
-    rank_quantiles,
-    step_times_from_beats,
-)
+from videobgm.music.theory import parse_key
+from videobgm.plan.controls import INSTRUMENTS
+from videobgm.plan.grid import fold_tempo, step_times_from_beats
+from videobgm.plan.planner import DENSITY_TABLE, make_plan, plan_to_dict, rank_quantiles
 from videobgm.types import Chord, Description, Features, Reference, VideoInfo
 
 
@@ -213,7 +207,7 @@ def test_overrides_and_priority() -> None:
 
 
 def test_reference_supplies_chords() -> None:
-    ref = Reference(id="pop909:001:0", score=0.9, key_tonic=2, mode="major", tempo_bpm=100.0,
+    ref = Reference(id="pop909:001:0", similarity=0.9, key_tonic=2, mode="major", tempo_bpm=100.0,
                     chords=[Chord(0, 2, "maj"), Chord(16, 7, "maj"), Chord(32, 11, "min"),
                             Chord(48, 9, "maj")], n_bars=4, density_per_bar=[20, 20, 20, 20])
     f = make_features(16.0, tempo_bpm=120.0, hue_bin=0, brightness=0.8)  # C major from colour

@@ -148,9 +148,9 @@ def test_vocabulary_tilts_the_sampler(model) -> None:
     secs = [(0, 8, "verse"), (8, 16, "chorus"), (16, 24, "verse"), (24, 32, "chorus")]
     kw = dict(beats_per_bar=4, mode="minor", tonic=2, sections=secs, fixed={31: (2, "min")})
     tense = MOOD_VOCABULARY["tense"]
-    p = model.sample(32, seed=0, **kw)
     from videobgm.plan.chord_sampling import sample_progression
 
+    p = sample_progression(model, 32, seed=0, **kw)
     t = sample_progression(model, 32, seed=0, vocabulary=tense, **kw)
     # a tonic pedal from each phrase's start up to the bar before its cadence
     for ch, bass in zip(t.chords, t.bass):

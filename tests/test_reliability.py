@@ -549,7 +549,7 @@ def test_cli_output_dir_unusable(tmp_path, short_clip, tiny_pipeline):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(os, "access", lambda p, m, *a, **k: False if Path(p) == ro else real_access(p, m, *a, **k))
         with pytest.raises(VideobgmError, match="not writable") as ei:
-            pipe.score(short_clip, ro / "o.mp4", midi=ro / "o.mid")
+            pipe.run(short_clip, ro / "o.mp4", midi=ro / "o.mid")
     assert_one_line(str(ei.value))
     assert list(ro.iterdir()) == []
 
@@ -570,7 +570,7 @@ def test_disk_full_midi_writer_leaves_nothing(tmp_path, short_clip, tiny_pipelin
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pretty_midi.PrettyMIDI, "write", full_disk_write)
         with pytest.raises((VideobgmError, OSError)) as ei:
-            pipe.score(short_clip, tmp_path / "o.mp4", midi=tmp_path / "o.mid")
+            pipe.run(short_clip, tmp_path / "o.mp4", midi=tmp_path / "o.mid")
     assert_one_line(str(ei.value))
     assert "No space left" in str(ei.value)
     assert list(tmp_path.iterdir()) == []
@@ -669,7 +669,7 @@ def test_edge_videos_score_or_refuse_cleanly(tmp_path, tiny_pipeline, kind):
     out = tmp_path / "out" / "scored.mp4"
     try:
         with time_limit(180):
-            res = tiny_pipeline.score(src, out, midi=out.with_suffix(".mid"))
+            res = tiny_pipeline.run(src, out, midi=out.with_suffix(".mid"))
     except VideobgmError as exc:
         assert_one_line(str(exc))
         assert not out.exists() and not out.with_suffix(".mid").exists()
@@ -699,7 +699,7 @@ def _score_damaged(tmp_path: Path, data: bytes, pipeline, *, suffix: str = ".mp4
     out = d / "o" / f"scored{out_suffix}"
     try:
         with time_limit(120):
-            pipeline.score(src, out)
+            pipeline.run(src, out)
     except VideobgmError as exc:
         assert_one_line(str(exc))
         assert not out.exists()

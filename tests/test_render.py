@@ -209,12 +209,12 @@ def test_fallback_without_pedalboard(monkeypatch) -> None:  # noqa: ANN001
 
 
 def test_sustain_pedal_holds_note_offs() -> None:
-    from videobgm.audio.render import _with_pedal
+    from videobgm.audio.render import with_pedal
 
     ev = [(0.0, 2, "on", 0, 60, 90), (0.1, 1, "cc", 0, 64, 127), (0.5, 0, "off", 0, 60, 0),
           (0.6, 2, "on", 0, 64, 90), (0.7, 0, "off", 0, 64, 0), (1.0, 1, "cc", 0, 64, 0),
           (1.0, 2, "on", 0, 67, 90), (1.2, 0, "off", 0, 67, 0)]
-    out = [(t, k, key) for t, _, k, _, key, _ in _with_pedal(ev)]
+    out = [(t, k, key) for t, _, k, _, key, _ in with_pedal(ev)]
     assert out == [(0.0, "on", 60), (0.6, "on", 64), (1.0, "off", 60), (1.0, "off", 64),
                    (1.0, "on", 67), (1.2, "off", 67)]
     # rendered: a short piano chord rings on under the pedal (pop) but not without it (electronic)

@@ -8,8 +8,7 @@ import pytest
 from conftest import POP909
 from videobgm.bridges import retrieve, textembed
 from videobgm.errors import InputError, OptionError
-from videobgm.music import analysis as musicstats
-from videobgm.music import lexicon
+from videobgm.music import analysis, lexicon
 from videobgm.types import Chord, Description, Note, Score
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -107,11 +106,11 @@ def test_load_errors(tmp_path):
 
 
 def test_estimate_key_and_chords(scores):
-    assert musicstats.estimate_key(scores[0])[:2] == (0, "major")
-    assert musicstats.estimate_key(scores[1])[:2] == (9, "minor")
-    est = musicstats.estimate_chords(scores[0])
+    assert analysis.estimate_key(scores[0])[:2] == (0, "major")
+    assert analysis.estimate_key(scores[1])[:2] == (9, "minor")
+    est = analysis.estimate_chords(scores[0])
     assert [(c.root, c.quality) for c in est[:4]] == [(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")]
-    assert musicstats.mode_strength(scores[0]) > 0 > musicstats.mode_strength(scores[1])
+    assert analysis.mode_strength(scores[0]) > 0 > analysis.mode_strength(scores[1])
 
 
 def test_midi_folder_and_cli(scores, tmp_path, capsys):

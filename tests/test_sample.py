@@ -8,7 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from videobgm.compose.checkpoint import build_untrained  # noqa: E402
-from videobgm.compose.sampler import CHORD_INTERVALS, generate  # noqa: E402
+from videobgm.compose.constraints import CHORD_INTERVALS  # noqa: E402
+from videobgm.compose.sampler import generate  # noqa: E402
 from videobgm.compose.tokens import Tokenizer, controls_from_score  # noqa: E402
 from videobgm.config import ModelConfig, SampleConfig  # noqa: E402
 from videobgm.errors import OptionError  # noqa: E402
@@ -113,7 +114,7 @@ def test_tracks_are_restricted(model, tok, controls):
 def test_rule_bass_and_drums(model, tok, controls):
     import dataclasses
 
-    from videobgm.compose.sampler import CHORD_INTERVALS as IV
+    from videobgm.compose.constraints import CHORD_INTERVALS as IV
 
     drums_only = generate(dataclasses.replace(controls, tracks=("drums",)), model, tok, SampleConfig(seed=3))
     assert drums_only.notes and {n.track for n in drums_only.notes} == {"drums"}
@@ -216,12 +217,12 @@ def test_phrase_repetition(model, tok):
 
 
 def test_voicing_tracker_biases_missing_chord_tones():
-    from videobgm.compose.constraints import _chord_tone_mask, _Voicing
+    from videobgm.compose.constraints import Voicing, chord_tone_mask
     from videobgm.compose.tokens import chord_index
 
     tok = Tokenizer()
-    am = _chord_tone_mask(chord_index(9, "min"), tok)  # A C E
-    v = _Voicing(32)
+    am = chord_tone_mask(chord_index(9, "min"), tok)  # A C E
+    v = Voicing(32)
     v.add(4, 45, 2)  # A2 on beat 1
     v.add(2, 64, 4)  # E4 from beat 0 sustained into beat 1
     v.add(8, 48, 1)  # C3 on beat 2 only
@@ -291,9 +292,9 @@ def test_controls_from_score_marks_melody_bars():
 
 
 def test_first_silent_beat():
-    from videobgm.compose.constraints import _Voicing
+    from videobgm.compose.constraints import Voicing
 
-    v = _Voicing(32)
+    v = Voicing(32)
     v.add(0, 60, 6)  # beats 0 and 1 (steps 0..5)
     v.add(12, 64, 1)  # beat 3
     assert v.first_silent_beat(0, 16) == 8  # beat 2
@@ -343,12 +344,12 @@ def test_rests_ring_through_bars_without_onsets(model, tok):
 
 
 def test_sampler_draws_like_generator_choice_and_skips_forced_fields(tok):
-    """``_Sampler.pick`` inlines ``Generator.choice(n, p=p)``: the same seed gives the same values;
+    """``TokenSampler.pick`` inlines ``Generator.choice(n, p=p)``: the same seed gives the same values;
     a field with one allowed value is not computed at all (its logits callable is not called)."""
-    from videobgm.compose.constraints import _Sampler
+    from videobgm.compose.constraints import TokenSampler
 
     cfg = SampleConfig(seed=7, temperature=0.9, top_p=0.8)
-    sampler = _Sampler(None, tok, cfg)
+    sampler = TokenSampler(None, tok, cfg)
     rng = np.random.default_rng(7)
     g = np.random.default_rng(0)
     for _ in range(300):

@@ -173,7 +173,7 @@ def test_score_with_labels_model_puts_labels_in_plan(tmp_path, tiny_model):
     video = synth.write_video(tmp_path / "red.mp4", lambda t: np.tile(np.array((220, 40, 30), np.uint8), (120, 160, 1)),
                               duration_s=4.0, fps=10.0, width=160, height=120)
     pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True, labels_model=tiny_model)
-    res = pipe.score(video, None, plan_json=tmp_path / "plan.json")
+    res = pipe.run(video, None, plan_json=tmp_path / "plan.json")
     assert res.features.labels and {lab["label"] for lab in res.features.labels} == {"sunset"}
     rec = json.loads((tmp_path / "plan.json").read_text())
     assert "sunset" in json.dumps(rec["description"])

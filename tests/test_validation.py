@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from videobgm.apps.cli.main import main
 from videobgm.bridges.describe import describe
+from videobgm.schema import read_features
 from videobgm.types import Features, VideoInfo
 
 FAST = settings(max_examples=15, deadline=None, derandomize=True,
@@ -235,7 +236,7 @@ def test_valid_files_round_trip(env, capsys) -> None:
 
     d = parse_description(out)
     assert d.mood == DESCRIPTION["mood"] and d.sections == DESCRIPTION["sections"]
-    assert Features.from_dict(FEATURES).duration_s == 24.0
+    assert read_features(FEATURES).duration_s == 24.0
     assert len(DESCRIPTION["sections"]) == 4  # the cuts made the sections
 
 
@@ -325,7 +326,7 @@ def test_description_kazoo_and_cli_kazoo_refused_alike(env, capsys) -> None:
     accepted = a.split("accepted: ")[1]
     assert "unknown instrument" in a and "unknown instrument 'kazoo'" in b
     assert accepted == b.split("accepted: ")[1]
-    from videobgm.plan.planner import check_instruments
+    from videobgm.plan.controls import check_instruments
 
     assert check_instruments(["Rhodes", "violins"]) == ("electric_piano", "violin")
 

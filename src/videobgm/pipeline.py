@@ -1,6 +1,6 @@
 """The one module that wires the stages together: [1] video .. [8] mux.
 
-``Pipeline(config).score(video, output)`` runs every stage in order and returns a
+``Pipeline(config).run(video, output)`` runs every stage in order and returns a
 :class:`~videobgm.types.Result` holding every intermediate (features, plan, score, paths,
 timings). The CLI, web UI and batch runner are thin layers over this class.
 
@@ -369,7 +369,7 @@ class Pipeline:
         }
 
     # ------------------------------------------------------------------ main job
-    def score(
+    def run(
         self,
         video: str | Path,
         output: str | Path | None,
@@ -484,6 +484,6 @@ class Pipeline:
 
 def score_video(video: str | Path, output: str | Path, *, config: PipelineConfig | None = None,
                 **kwargs: Any) -> Result:
-    """Convenience: ``Pipeline(config).score(video, output, **kwargs)``."""
-    return Pipeline(config).score(video, output, **kwargs)
+    """Convenience: ``Pipeline(config).run(video, output, **kwargs)``."""
+    return Pipeline(config).run(video, output, **kwargs)
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from videobgm.errors import InputError, OptionError
+from videobgm.music import theory
+from videobgm.types import Description, Features
 
 MAX_JSON_BYTES = 256 * 1024 * 1024  # a features JSON of a 4-hour 30 fps video is ~100 MB
 MAX_DESCRIPTION_BYTES = 16 * 1024 * 1024
@@ -234,7 +236,7 @@ def check_description(d: Any, *, max_duration_s: float | None = None,
     if d.get("key") is not None:
         s = string(d["key"], f"{where}.key")
         try:
-            out["key"] = lexicon.key_name(lexicon.parse_key(s))
+            out["key"] = theory.key_name(theory.parse_key(s))
         except OptionError:
             raise InputError(f"{where}.key: unknown key {_got(s)}; accepted: a note name such as "
                              f"C, F#, Bb") from None
@@ -386,3 +388,28 @@ def check_features(d: Any, *, max_duration_s: float | None = None,
             if "score" in lab:
                 number(lab["score"], f"{p}.score", 0.0, 1.0)
     return d
+
+
+def read_description(d: Any, *, max_duration_s: float | None = None) -> Description:
+    """A :class:`~videobgm.types.Description` from ``to_dict()``'s output (possibly edited), checked
+    against the description schema (:func:`check_description`): lexicon words become canonical.
+
+    Raises
+    ------
+    InputError
+        One line naming the first invalid field (``description.sections[3].energy: ...``).
+    """
+    return Description.from_checked_dict(check_description(d, max_duration_s=max_duration_s))
+
+
+def read_features(d: Any, *, max_duration_s: float | None = None) -> Features:
+    """:class:`~videobgm.types.Features` from ``to_dict()``'s output, checked against the features
+    schema (:func:`check_features`; ``max_duration_s`` default: ``VideoConfig``'s).
+
+    Raises
+    ------
+    InputError
+        One line naming the first invalid field (``features.video.duration_s: ...``).
+    """
+    check_features(d, max_duration_s=max_duration_s)
+    return Features.from_checked_dict(d)

@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from videobgm.audio.meters import loudness_lufs  # noqa: F401 (the loudness meter lives in meters)
 from videobgm.config import RenderConfig
 from videobgm.errors import InputError, MissingDependencyError, OptionError
 from videobgm.io import atomic_path
@@ -101,7 +100,7 @@ class Bank:
         return f"sound bank: {self.label} ({self.path})"
 
 
-def _installed(name: str) -> Path | None:
+def installed_soundfont(name: str) -> Path | None:
     for bank, _, paths in BANKS:
         if bank == name:
             return next((Path(p) for p in paths if Path(p).is_file()), None)
@@ -116,7 +115,7 @@ def choose_soundfont(cfg: RenderConfig, backend: str = "tinysoundfont") -> Bank:
     if want:
         key = str(want).strip().lower()
         if key in BANK_NAMES:
-            path = _installed(key)
+            path = installed_soundfont(key)
             label = dict((b[0], b[1]) for b in BANKS).get(key, FALLBACK_BANK[1])
             if path is None:
                 raise InputError(f"sound bank {label} is not installed; run scripts/install_soundfonts.sh "
@@ -130,7 +129,7 @@ def choose_soundfont(cfg: RenderConfig, backend: str = "tinysoundfont") -> Bank:
         return Bank(p, "user", p.name)
     labels = {b[0]: b[1] for b in BANKS}
     for name in BANK_PREFERENCE.get(backend, BANK_PREFERENCE["tinysoundfont"]):
-        path = _installed(name)
+        path = installed_soundfont(name)
         if path is not None:
             return Bank(path, name, labels[name])
     return Bank(default_soundfont(), *FALLBACK_BANK,
@@ -269,7 +268,7 @@ def _load_events(score_or_midi: Any, tracks: Sequence[str] | None, plan: Plan | 
 # synthesis
 # ----------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=2)
-def _loaded_synth(path: str, mtime_ns: int, size: int, sr: int):  # noqa: ANN202, ARG001 (cache key)
+def loaded_synth(path: str, mtime_ns: int, size: int, sr: int):  # noqa: ANN202, ARG001 (cache key)
     """A tinysoundfont Synth with ``path`` loaded, kept for the process (loading a large bank
     takes seconds); every use resets it and holds its lock."""
     import tinysoundfont
@@ -282,7 +281,7 @@ def _loaded_synth(path: str, mtime_ns: int, size: int, sr: int):  # noqa: ANN202
     return synth, sfid, threading.Lock()
 
 
-def _with_pedal(events: list[Event]) -> list[Event]:
+def with_pedal(events: list[Event]) -> list[Event]:
     """Events with the sustain pedal applied: a note-off while the pedal is down waits for the
     pedal's release (CC64 >= 64 is down, as in MIDI 1.0)."""
     out: list[Event] = []
@@ -327,7 +326,7 @@ def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int, sou
     """One stem per track: (n, 2) arrays, or with ``disk_step`` (stream_audio.DiskAudio, per-channel
     sum) pairs synthesised to disk ``disk_step`` rows at a time."""
     st = soundfont.stat()
-    synth, sfid, lock = _loaded_synth(str(soundfont), st.st_mtime_ns, st.st_size, sr)
+    synth, sfid, lock = loaded_synth(str(soundfont), st.st_mtime_ns, st.st_size, sr)
 
     def generate(k: int) -> np.ndarray:
         return np.frombuffer(synth.generate_simple(k), dtype=np.float32).reshape(-1, 2)
@@ -350,12 +349,12 @@ def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int, sou
                 except RuntimeError:  # preset missing from this soundfont: fall back to bank 0 / piano
                     synth.program_select(ch, sfid, 0, 0, is_drums=drums)
             if disk_step is None:
-                stems[track] = _play(_with_pedal(events), n_samples, sr, generate, send)
+                stems[track] = _play(with_pedal(events), n_samples, sr, generate, send)
             else:
                 from videobgm.audio.stream import DiskAudio, play_to_disk
 
                 out = DiskAudio(n_samples)
-                stems[track] = (out, play_to_disk(_with_pedal(events), out, sr, generate, send, disk_step))
+                stems[track] = (out, play_to_disk(with_pedal(events), out, sr, generate, send, disk_step))
         _reset(synth)
     return stems
 

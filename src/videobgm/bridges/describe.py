@@ -32,8 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from videobgm.bridges.text import description_text, mmss
 from videobgm.errors import InputError
-from videobgm.music import lexicon
+from videobgm.music import lexicon, theory
+from videobgm.schema import read_description
 from videobgm.types import Description, Features
 
 MIN_SECTION_S = 4.0
@@ -43,12 +45,6 @@ DEFAULT_ANALYSIS_SIDE = 256
 NO_LABELS_NOTE = "no visual-semantics model: built from motion/colour/cuts only"
 _HUE_NAMES = ("red", "orange", "yellow", "yellow-green", "green", "green", "cyan", "azure", "blue",
               "violet", "purple", "magenta")
-def mmss(t_s: float) -> str:
-    """``75.3`` -> ``"1:15"``."""
-    t = max(0.0, float(t_s))
-    return f"{int(t // 60)}:{int(t % 60):02d}"
-
-
 def _level(x: float, full: float) -> float:
     return float(np.clip(x / full, 0.0, 1.0)) if full > 0 else 0.0
 
@@ -208,11 +204,11 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
                        f"({col['saturation']:.2f}) colours -> valence {col['valence']:+.2f} -> {mode}")
     if col["hue_bin"] < 0 or col["saturation"] < 0.08:
         tonic = 0 if mode == "major" else 9
-        reasons["key"] = f"almost no colour -> plain key {lexicon.key_name(tonic)} {mode}"
+        reasons["key"] = f"almost no colour -> plain key {theory.key_name(tonic)} {mode}"
     else:
         tonic = (7 * col["hue_bin"]) % 12
         reasons["key"] = (f"dominant hue {_HUE_NAMES[col['hue_bin']]} ({30 * col['hue_bin']}-"
-                          f"{30 * col['hue_bin'] + 30} deg) -> {lexicon.key_name(tonic)} on the "
+                          f"{30 * col['hue_bin'] + 30} deg) -> {theory.key_name(tonic)} on the "
                           f"colour wheel (circle of fifths around the hue circle)")
 
     # mood (arousal/valence, optionally steered by visual labels)
@@ -257,7 +253,7 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
 
     desc = Description(
         mood=mood, energy_curve=[float(e) for e in energies], tempo_bpm=float(tempo),
-        key=lexicon.key_name(tonic), mode=mode, style=style, instruments=instruments,
+        key=theory.key_name(tonic), mode=mode, style=style, instruments=instruments,
         sections=sections, reasons=reasons, source="video",
     )
     desc.text = description_text(desc, duration_s=duration)
@@ -266,16 +262,8 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
 
 # the fields of a description the planner takes (issue 16: the planner's only source of them)
 MUSIC_FIELDS = ("mood", "style", "key", "mode", "tempo_bpm", "instruments")
-ORIGINS = ("user option", "edited", "text")  # reason prefixes of fields that do not come from the video
 _OPTION_FIELDS = {"mood": "mood", "style": "style", "key": "key", "mode": "mode",
                   "tempo_bpm": "tempo_bpm", "instruments": "instruments"}
-
-
-def field_origin(desc: Description, name: str) -> str:
-    """Where a field of a resolved description came from: ``video``, ``user option``, ``edited``
-    or ``text`` (the prefix :func:`resolve_description` gives its reason)."""
-    why = str(desc.reasons.get("tempo" if name == "tempo_bpm" else name, ""))
-    return next((o for o in ORIGINS if why.startswith(o + ":")), "video")
 
 
 def _reason_key(name: str) -> str:
@@ -339,7 +327,7 @@ def resolve_description(features: Features, cfg: Any = None, edit: Description |
             elif name == "tempo_bpm":
                 v = lexicon.check_tempo(v, "tempo")
             elif name == "key":
-                v = lexicon.key_name(lexicon.parse_key(v))
+                v = theory.key_name(theory.parse_key(v))
             else:
                 v = lexicon.check_choice(v, lexicon.MOOD_NAMES if name == "mood" else
                                        lexicon.STYLES if name == "style" else ("major", "minor"), name)
@@ -349,7 +337,7 @@ def resolve_description(features: Features, cfg: Any = None, edit: Description |
         if changed & set(MUSIC_FIELDS) and desc.source == "video":
             desc.source = "options"
     # a changed mood / style brings its own defaults for what was not given with it
-    given = {n for n in MUSIC_FIELDS if field_origin(desc, n) != "video"}
+    given = {n for n in MUSIC_FIELDS if desc.origin(n) != "video"}
     if "mood" in changed and desc.mood in lexicon.MOODS:
         m = lexicon.MOODS[desc.mood]
         if "mode" not in given:
@@ -378,43 +366,6 @@ def resolve_description(features: Features, cfg: Any = None, edit: Description |
             put("tempo_bpm", round(t, 1), "edited", f"video tempo {desc.tempo_bpm:g} bpm {why}")
     desc.text = description_text(desc, duration_s=float(features.duration_s) or None)
     return desc
-
-
-def description_text(desc: Description, *, duration_s: float | None = None) -> str:
-    """One readable paragraph built from the description's fields."""
-    parts: list[str] = []
-    head = " ".join(w for w in (desc.mood, desc.style) if w) or "Background"
-    head = head[0].upper() + head[1:]
-    key = f" in {desc.key} {desc.mode}" if desc.key and desc.mode else f" in {desc.mode}" if desc.mode else ""
-    tempo = f" at {desc.tempo_bpm:.0f} bpm" if desc.tempo_bpm else ""
-    inst = f" for {_join([i.replace('_', ' ') for i in desc.instruments])}" if desc.instruments else ""
-    parts.append(f"{head} music{key}{tempo}{inst}.")
-    if desc.sections:
-        bits = []
-        for s in desc.sections:
-            bits.append(f"{s.get('label', 'section')} {mmss(s['start_s'])}-{mmss(s['end_s'])} "
-                        f"(energy {float(s.get('energy', 0.5)):.1f})")
-        parts.append("Sections: " + "; ".join(bits) + ".")
-    elif desc.energy_curve:
-        e = desc.energy_curve
-        shape = "rising" if e[-1] > e[0] + 0.1 else "falling" if e[-1] < e[0] - 0.1 else "even"
-        parts.append(f"Energy {shape} around {float(np.mean(e)):.1f}.")
-    if duration_s:
-        parts.append(f"Length {mmss(duration_s)}.")
-    return " ".join(parts)
-
-
-def _join(items: list[str] | None) -> str:
-    items = list(items or [])
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
-
-
-def format_description(desc: Description) -> str:
-    """The paragraph followed by one ``element: reason`` line per reason (for the terminal)."""
-    lines = [desc.text, ""]
-    width = max((len(k) for k in desc.reasons), default=0)
-    lines += [f"  {k:<{width}}  {v}" for k, v in desc.reasons.items()]
-    return "\n".join(lines)
 
 
 def validate_description(desc: Description, *, max_duration_s: float | None = None) -> Description:
@@ -494,7 +445,7 @@ def _edited_description(data: Any, max_duration_s: float | None) -> Description:
     """A description dict (or a plan.json holding one) -> a checked, canonical Description."""
     if isinstance(data, dict) and isinstance(data.get("description"), dict):
         data = data["description"]  # a plan.json written by `score --plan`
-    desc = Description.from_dict(data, max_duration_s=max_duration_s)
+    desc = read_description(data, max_duration_s=max_duration_s)
     desc.source = "edited" if desc.source == "video" else desc.source
     if not desc.text:
         desc.text = description_text(desc)

@@ -23,7 +23,7 @@ import re
 import numpy as np
 
 from videobgm.errors import OptionError
-from videobgm.music import lexicon
+from videobgm.music import lexicon, theory
 from videobgm.types import Description
 
 MAX_PROMPT_CHARS = 10_000  # longer prompts are refused (CLI and UI; ``UIConfig.max_text_chars``)
@@ -151,7 +151,7 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None,
         if km.group(1) and note[0].islower() and mword not in ("major", "minor"):
             continue  # "e min" / "a maj": too ambiguous in lower case
         try:
-            key = lexicon.key_name(lexicon.parse_key(note))
+            key = theory.key_name(theory.parse_key(note))
         except OptionError:
             continue
         if mword:
@@ -282,7 +282,7 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None,
     desc = Description(mood=mood, energy_curve=[round(float(e), 3) for e in curve], tempo_bpm=tempo,
                        key=key, mode=mode, style=style, instruments=inst_names or None,
                        reasons=reasons, source="text")
-    from videobgm.bridges.describe import description_text
+    from videobgm.bridges.text import description_text
 
     desc.text = description_text(desc)
     return desc

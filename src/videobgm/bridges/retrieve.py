@@ -37,8 +37,7 @@ import numpy as np
 from videobgm.config import ASSETS_DIR
 from videobgm.errors import InputError, OptionError
 from videobgm.io import atomic_path
-from videobgm.music import analysis as musicstats
-from videobgm.music import lexicon
+from videobgm.music import analysis, lexicon, theory
 from videobgm.types import Chord, Description, Reference, Score
 
 INDEX_VERSION = 1
@@ -90,7 +89,7 @@ def _entry_mood(energy: float, tempo: float, mode: str) -> str:
 
 
 def _chord_names(chords: list[Chord]) -> str:
-    names = [f"{lexicon.key_name(c.root)}{'m' if c.quality.startswith('min') else '' if c.quality == 'maj' else c.quality}"
+    names = [f"{theory.key_name(c.root)}{'m' if c.quality.startswith('min') else '' if c.quality == 'maj' else c.quality}"
              for c in chords if c.root >= 0][:8]
     return "-".join(names) if names else "no chords"
 
@@ -102,7 +101,7 @@ def entry_text(e: dict[str, Any]) -> str:
     dword = "sparse" if dens < 12 else "flowing" if dens < 22 else "busy"
     eword = "low" if e["energy"] < 0.35 else "medium" if e["energy"] < 0.6 else "high"
     return (f"{e['mood']} {lexicon.tempo_bin(e['tempo_bpm'])} {' and '.join(insts) or 'piano'} music in "
-            f"{lexicon.key_name(e['key_tonic'])} {e['mode']} at {e['tempo_bpm']:.0f} bpm, {dword} "
+            f"{theory.key_name(e['key_tonic'])} {e['mode']} at {e['tempo_bpm']:.0f} bpm, {dword} "
             f"({dens:.0f} notes per bar), {eword} energy, chords {_chord_names(e['chords_obj'])}")
 
 
@@ -114,9 +113,9 @@ def phrase_entries(score: Score, *, phrase_bars: int = PHRASE_BARS, source: str 
     if score.chords:
         chords_all = list(score.chords)
     else:
-        chords_all = musicstats.estimate_chords(score)
+        chords_all = analysis.estimate_chords(score)
     tonic, mode = int(score.key_tonic), str(score.mode)
-    dens_all = musicstats.onsets_per_bar(score)
+    dens_all = analysis.onsets_per_bar(score)
     bt = score.beat_times()
     programs = {t: int(p) for t, p in (score.programs or {}).items()}
     out: list[dict[str, Any]] = []
@@ -126,7 +125,7 @@ def phrase_entries(score: Score, *, phrase_bars: int = PHRASE_BARS, source: str 
             continue
         s0, s1 = b0 * spb, (b0 + phrase_bars) * spb
         notes = [n for n in score.notes if s0 <= n.onset_16th < s1]
-        pitched = [n for n in notes if n.track in musicstats.PITCHED]
+        pitched = [n for n in notes if n.track in analysis.PITCHED]
         vel = float(np.mean([n.velocity for n in pitched])) if pitched else 0.0
         beats = bt[b0 * score.beats_per_bar:(b0 + phrase_bars) * score.beats_per_bar + 1]
         d = np.diff(beats)
@@ -187,7 +186,7 @@ def build_index(scores: Iterable[Score], out_path: str | os.PathLike[str] | None
     ----------
     scores : iterable of Score
         Scores whose ``key_tonic``/``mode`` are set (annotated, or estimated with
-        :func:`musicstats.estimate_key` as :func:`midi_folder_scores` does).
+        :func:`analysis.estimate_key` as :func:`midi_folder_scores` does).
     out_path : path, optional
         Index folder to write (``index.json.gz`` + ``embeddings.npy``), atomically per file.
     embed : bool
@@ -351,7 +350,7 @@ def search(description: Description | str, *, k: int = 5, index: Index | None = 
         t = cols["tempo_bpm"]
         score += w["tempo"] * np.exp(-(((t - float(desc.tempo_bpm)) / TEMPO_SCALE_BPM) ** 2))
     if desc.key:
-        score += w["key"] * (cols["key_tonic"] == lexicon.parse_key(desc.key))
+        score += w["key"] * (cols["key_tonic"] == theory.parse_key(desc.key))
     if energy_range is not None:
         en = cols["energy"]
         gap = np.maximum(energy_range[0] - en, 0.0) + np.maximum(en - energy_range[1], 0.0)
@@ -373,7 +372,7 @@ def _filter_mask(ents: list[dict[str, Any]], f: dict[str, Any]) -> np.ndarray:
             raise OptionError(f"unknown mode {f['mode']!r}; accepted: major, minor")
         m &= np.array([e["mode"] == f["mode"] for e in ents])
     if f.get("key"):
-        pc = lexicon.parse_key(f["key"])
+        pc = theory.parse_key(f["key"])
         m &= np.array([e["key_tonic"] == pc for e in ents])
     if f.get("tempo_range"):
         lo, hi = (float(x) for x in f["tempo_range"])
@@ -389,7 +388,7 @@ def _filter_mask(ents: list[dict[str, Any]], f: dict[str, Any]) -> np.ndarray:
 
 
 def _reference(e: dict[str, Any], score: float) -> Reference:
-    return Reference(id=e["id"], score=round(score, 4), key_tonic=int(e["key_tonic"]), mode=e["mode"],
+    return Reference(id=e["id"], similarity=round(score, 4), key_tonic=int(e["key_tonic"]), mode=e["mode"],
                      tempo_bpm=float(e["tempo_bpm"]), chords=list(e["chords_obj"]),
                      n_bars=int(e["n_bars"]), density_per_bar=list(e["density_per_bar"]),
                      text=e["text"])
@@ -421,7 +420,7 @@ def midi_folder_scores(folder: str | os.PathLike[str], *, on_error: Callable[[Pa
             if on_error is not None:
                 on_error(p, str(exc))
             continue
-        sc.key_tonic, sc.mode, _ = musicstats.estimate_key(sc)
+        sc.key_tonic, sc.mode, _ = analysis.estimate_key(sc)
         out.append(sc)
     return out
 
@@ -429,7 +428,7 @@ def midi_folder_scores(folder: str | os.PathLike[str], *, on_error: Callable[[Pa
 def pop909_scores(root: str | os.PathLike[str] | None = None, *, split: str | None = "train",
                   limit: int | None = None) -> Iterable[Score]:
     """POP909 songs of ``split`` as Scores (engineer B's loader: annotated beats, chords, key)."""
-    from videobgm.data.dataset import load_song, song_dirs
+    from videobgm.data.pop909 import load_song, song_dirs
 
     dirs = song_dirs(root, split)
     for d in dirs[:limit]:

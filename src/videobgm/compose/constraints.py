@@ -32,7 +32,7 @@ class _Bar:
     accent: np.ndarray  # (steps_per_bar,) bool
 
 
-def _bar_targets(controls: Controls, cfg: SampleConfig) -> list[_Bar]:
+def bar_targets(controls: Controls, cfg: SampleConfig) -> list[_Bar]:
     spb, bpb = controls.steps_per_bar, controls.beats_per_bar
     dens = np.asarray(controls.density_per_bar, dtype=float)
     stren = np.asarray(controls.strength_per_beat, dtype=np.int64)
@@ -64,7 +64,7 @@ def _bar_targets(controls: Controls, cfg: SampleConfig) -> list[_Bar]:
     return bars
 
 
-def _chord_tone_mask(chord_value: int, tokenizer: Any) -> np.ndarray | None:
+def chord_tone_mask(chord_value: int, tokenizer: Any) -> np.ndarray | None:
     """Bool (128,) of MIDI pitches that are chord tones of chord field value, None for no chord
     (read-only: one array per chord value is shared)."""
     return _chord_tones(int(chord_value))
@@ -83,7 +83,7 @@ def _chord_tones(chord_value: int) -> np.ndarray | None:
     return mask
 
 
-class _Sampler:
+class TokenSampler:
     """Masked, seeded sampling of one field at a time from logits (NumPy on the small vectors)."""
 
     def __init__(self, model: Any, tokenizer: Any, cfg: SampleConfig) -> None:
@@ -127,7 +127,7 @@ class _Sampler:
         return int(idx[min(int(np.searchsorted(cdf, self.rng.random(), side="right")), idx.size - 1)])
 
 
-class _Voicing:
+class Voicing:
     """Pitch classes sounding on each 16th step, to steer chords toward complete voicings.
 
     A beat whose notes leave out a tone of its chord (typically the third: root and fifth alone

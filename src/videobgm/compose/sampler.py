@@ -32,12 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from videobgm.compose.constraints import (  # noqa: F401 (CHORD_INTERVALS re-exported)
-    CHORD_INTERVALS,
-    _bar_targets,
-    _chord_tone_mask,
-    _Sampler,
-    _Voicing,
+from videobgm.compose.constraints import (
+    TokenSampler,
+    Voicing,
+    bar_targets,
+    chord_tone_mask,
 )
 from videobgm.config import SampleConfig
 from videobgm.errors import OptionError
@@ -173,7 +172,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     F = tokenizer.F
     nf = len(tokenizer.field_names)
     tables = cond_tables(controls)
-    bars = _bar_targets(controls, cfg)
+    bars = bar_targets(controls, cfg)
     spb, n_bars = controls.steps_per_bar, controls.n_bars
     tracks = [t for t in controls.tracks if t in MODEL_TRACKS]
     track_ok = np.zeros(tokenizer.field_sizes[F["track"]], dtype=bool)
@@ -200,9 +199,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     steps_to_change = bounds[nxt] - np.arange(tables.chord.shape[0])
     pitch_ok = np.zeros(tokenizer.field_sizes[F["pitch"]], dtype=bool)
     pitch_ok[1 + PITCH_RANGE[0]:1 + PITCH_RANGE[1] + 1] = True
-    sampler = _Sampler(model, tokenizer, cfg)
+    sampler = TokenSampler(model, tokenizer, cfg)
     st = _State()
-    voicing = _Voicing(n_bars * spb)  # what sounds where: rule parts, kept notes, sampled notes
+    voicing = Voicing(n_bars * spb)  # what sounds where: rule parts, kept notes, sampled notes
     for n in list(rule) + [n for n in (keep.notes if keep is not None else [])
                            if not span[0] * spb <= n.onset_16th < span[1] * spb]:
         if n.track != "drums":
@@ -407,7 +406,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
             g, gj = i * spb + step, j * spb + step
             tv, pv = int(r[F["track"]]), int(r[F["pitch"]])
             floor = last_pitch + 1 if tv == last_track else 1
-            tones = _chord_tone_mask(int(tables.chord[g]), tokenizer)
+            tones = chord_tone_mask(int(tables.chord[g]), tokenizer)
             if tones is not None and (tables.chord[g] != tables.chord[gj] or pv < floor):
                 ok = pitch_ok.copy()
                 ok[1:] &= tones
@@ -600,7 +599,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                     g = st.bar * spb + st.step
                     for name in ("pos", "chord"):  # zero fields still pass through the cascade
                         ctx = model.extend_context(ctx, F[name], 0)
-                    chord_tones = (_chord_tone_mask(int(tables.chord[g]), tokenizer)
+                    chord_tones = (chord_tone_mask(int(tables.chord[g]), tokenizer)
                                    if cfg.constrained else None)
 
                     k = F["track"]
@@ -703,7 +702,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
                                 st.last_track, st.last_pitch = int(r[F["track"]]), int(r[F["pitch"]])
                                 st.melody_in_bar += int(st.last_track == melody_value)
                                 if st.last_track == melody_value and cfg.constrained:
-                                    note_melody(st.last_pitch - 1, _chord_tone_mask(
+                                    note_melody(st.last_pitch - 1, chord_tone_mask(
                                         int(tables.chord[st.bar * spb + st.step]), tokenizer))
                                 voicing.add(st.bar * spb + st.step, st.last_pitch - 1,
                                             dur_steps[int(r[F["duration"]])])

@@ -25,16 +25,11 @@ from typing import Any
 import numpy as np
 
 from videobgm.compose.tokens import CHORD_TYPES, Tokenizer
-from videobgm.data.pop909 import (  # noqa: F401 - re-exported
-    MIN_SEGMENT_BARS,
-    MIN_SURVIVAL,
+from videobgm.data.pop909 import (
     SPLITS,
     SongInfo,
     default_root,
-    load_song,
     load_song_segments,
-    parse_chord,
-    parse_pitch_class,
     song_dirs,
     split_of,
 )

@@ -44,12 +44,12 @@ SPLITS = ("train", "val", "test")
 _PC = {n: i for i, n in enumerate(PITCH_CLASS_NAMES)}
 _PC.update({"Db": 1, "Eb": 3, "Gb": 6, "Ab": 8, "Bb": 10, "Cb": 11, "Fb": 4, "E#": 5, "B#": 0})
 # POP909 / Harte chord qualities -> ours (inversions "/x" are dropped before the lookup)
-_QUALITY_MAP = {
+QUALITY_MAP = {
     "maj": "maj", "maj6": "maj", "": "maj", "min": "min", "min6": "min", "minmaj7": "min",
     "dim": "dim", "dim7": "dim", "hdim7": "dim", "aug": "aug", "sus4": "sus4", "sus4(b7)": "sus4",
     "sus2": "sus2", "7": "7", "9": "7", "maj7": "maj7", "maj9": "maj7", "min7": "min7", "min9": "min7",
 }
-assert set(_QUALITY_MAP.values()) <= set(CHORD_TYPES)
+assert set(QUALITY_MAP.values()) <= set(CHORD_TYPES)
 
 
 def default_root() -> Path:
@@ -85,7 +85,7 @@ def parse_chord(label: str) -> tuple[int, str] | None:
     root_s, _, qual = label.partition(":")
     if root_s not in _PC:
         return None
-    q = _QUALITY_MAP.get(qual.split("/")[0])
+    q = QUALITY_MAP.get(qual.split("/")[0])
     return (_PC[root_s], q) if q else None
 
 
@@ -164,7 +164,7 @@ def _read_chords(chord_file: Path, beats: np.ndarray) -> tuple[list[Chord], int]
     return chords, unknown
 
 
-def _read_keys(key_file: Path) -> list[tuple[float, float, int, str]]:
+def read_keys(key_file: Path) -> list[tuple[float, float, int, str]]:
     """Key labels of ``key_audio.txt`` as ``(start_s, end_s, tonic, mode)``."""
     keys: list[tuple[float, float, int, str]] = []
     if not key_file.is_file():
@@ -179,7 +179,7 @@ def _read_keys(key_file: Path) -> list[tuple[float, float, int, str]]:
     return keys
 
 
-def _key_for_span(keys: list[tuple[float, float, int, str]], t0: float, t1: float) -> tuple[int, str]:
+def key_for_span(keys: list[tuple[float, float, int, str]], t0: float, t1: float) -> tuple[int, str]:
     """The key label overlapping ``[t0, t1]`` the most (the longest one if none overlaps)."""
     if not keys:
         return 0, "major"
@@ -228,8 +228,8 @@ def _open_song(song_dir: str | os.PathLike[str]) -> _Song:
         down = 2 * down
         score = pretty_midi_to_score(pm, beat_times_s=beats, beats_per_bar=bpb, name=d.name)
         half_beats = True
-    keys = _read_keys(d / "key_audio.txt")
-    tonic, mode = _key_for_span(keys, -np.inf, np.inf)  # the longest key
+    keys = read_keys(d / "key_audio.txt")
+    tonic, mode = key_for_span(keys, -np.inf, np.inf)  # the longest key
     key_changes = max(0, len(keys) - 1)
     starts = np.array([n.start for i in pm.instruments for n in i.notes])
     frac = times_to_steps(starts, beats)
@@ -314,7 +314,7 @@ def _segment_scores(song: _Song, min_bars: int) -> list[Score]:
         if not notes:
             continue
         chords, _ = _read_chords(song.d / "chord_midi.txt", seg_beats)
-        tonic, mode = _key_for_span(song.keys, float(seg_beats[0]), float(seg_beats[-1]))
+        tonic, mode = key_for_span(song.keys, float(seg_beats[0]), float(seg_beats[-1]))
         out.append(Score(notes=notes, n_bars=n_bars, beats_per_bar=bpb, tempo_bpm=sc.tempo_bpm,
                          key_tonic=tonic, mode=mode,
                          chords=[c for c in chords if c.onset_16th < n_steps],

@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
     import time
 
-    from videobgm.data.dataset import load_song, song_dirs
+    from videobgm.data.pop909 import load_song, song_dirs
     from videobgm.errors import VideobgmError
 
     ap = argparse.ArgumentParser(prog="python -m videobgm.eval.chords", description=main.__doc__)

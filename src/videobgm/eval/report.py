@@ -48,7 +48,7 @@ def is_pop909_root(path: str | os.PathLike[str]) -> bool:
 
 def pop909_files(root: str | os.PathLike[str], split: str) -> list[Path]:
     """The MIDI files of one POP909 split (``NNN/NNN.mid`` of the songs of ``split``)."""
-    from videobgm.data.dataset import song_dirs
+    from videobgm.data.pop909 import song_dirs
 
     files = [d / f"{d.name}.mid" for d in song_dirs(root, split)]
     files = [f for f in files if f.is_file()]
@@ -65,7 +65,7 @@ def load_for_eval(path: str | os.PathLike[str]) -> tuple[Score, bool]:
     """
     p = Path(path)
     if (p.parent / "beat_midi.txt").is_file() and p.stem == p.parent.name:
-        from videobgm.data.dataset import load_song
+        from videobgm.data.pop909 import load_song
 
         return load_song(p.parent)[0], True
     from videobgm.music.midi import load_pretty_midi, pretty_midi_to_score

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from videobgm.errors import OptionError
-from videobgm.music.theory import key_name, parse_key  # noqa: F401 (the lexicon's key words)
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def _event_context(song: HarmonySong) -> list[tuple[str, str]]:
     return out
 
 
-def _chains(song: HarmonySong):
+def chains(song: HarmonySong):
     """Yield (mode, [(symbol, bass, role, position), ...]) for each run of chords."""
     ctx = _event_context(song)
     cur: list = []
@@ -152,7 +152,7 @@ def count(songs: list[HarmonySong]) -> dict[str, Any]:
     bass: dict[str, dict[tuple[int, int, int], int]] = {m: {} for m in MODES}
     rhythm: dict[tuple[int, str, str, int], int] = {}
     for song in songs:
-        for mode, chain in _chains(song):
+        for mode, chain in chains(song):
             a, b = BOS, BOS
             for i, (c, inv, r, p) in enumerate(chain):
                 tri[mode][a, b, c] = tri[mode].get((a, b, c), 0) + 1

@@ -39,8 +39,8 @@ when no asset loads.
 Example::
 
     from videobgm.plan.chord_model import load
-    model = load()
-    p = model.sample(24, beats_per_bar=4, mode="major", tonic=7,
+    from videobgm.plan.chord_sampling import sample_progression
+    p = sample_progression(load(), 24, beats_per_bar=4, mode="major", tonic=7,
                      sections=[(0, 8, "intro"), (8, 16, "verse"), (16, 24, "chorus")],
                      fixed={23: (7, "maj")}, seed=0)
     p.chords  # [Chord(onset_16th=0, root=7, quality='maj'), ...], onsets from the span's start
@@ -65,7 +65,7 @@ from videobgm.plan.chord_corpus import (
     ROLES,
     HarmonySong,
     V,
-    _chains,
+    chains,
     count,
     symbol,
 )
@@ -78,7 +78,7 @@ ASSET = ASSETS_DIR / "harmony" / "harmony.json"
 FORMAT = "videobgm-harmony-ngram/1"
 
 
-def _set(degree: int, qualities: tuple[str, ...]) -> np.ndarray:
+def degree_set(degree: int, qualities: tuple[str, ...]) -> np.ndarray:
     m = np.zeros(V, dtype=bool)
     m[[symbol(degree, q) for q in qualities]] = True
     return m
@@ -244,7 +244,7 @@ class HarmonyModel:
         """
         total, n = 0.0, 0
         for song in songs:
-            for mode, chain in _chains(song):
+            for mode, chain in chains(song):
                 p3 = self.trigram(mode)
                 a, b = BOS, BOS
                 for c, _inv, r, pos in chain:
@@ -273,27 +273,6 @@ class HarmonyModel:
             self._cache[key] = p2 / p2.sum(-1, keepdims=True)
         return self._cache[key]
 
-    # ---- sampling ------------------------------------------------------------------------
-    def sample(self, n_bars: int, *, beats_per_bar: int = 4, mode: str = "major", tonic: int = 0,
-               sections: list | None = None, phrases: list[tuple[int, int]] | None = None,
-               phrase_bars: int = 4, cadences: dict[int, str | None] | None = None,
-               fixed: dict[int, Any] | None = None, context_before: list[Chord] | None = None,
-               context_after: list[Chord] | None = None, max_changes: int = 2,
-               seed: int = 0) -> Progression:
-        """Sample a progression of ``n_bars`` bars (see :func:`progression` for the arguments)."""
-        from videobgm.plan.chord_sampling import sample_progression
-
-        return sample_progression(self, n_bars, beats_per_bar=beats_per_bar, mode=mode,
-                                  tonic=tonic, sections=sections, phrases=phrases,
-                                  phrase_bars=phrase_bars, cadences=cadences, fixed=fixed,
-                                  context_before=context_before, context_after=context_after,
-                                  max_changes=max_changes, seed=seed)
-
-    def progression(self, n_bars: int, **kw: Any) -> list[Chord]:
-        """Chords only (``Progression.chords``) of :meth:`sample`."""
-        return self.sample(n_bars, **kw).chords
-
-    # ---- persistence ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "qualities": list(QUALITIES), "roles": list(ROLES),
                 "positions": list(POSITIONS), "tilt": self.tilt, "smoothing": self.smoothing,

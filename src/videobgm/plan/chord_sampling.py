@@ -45,7 +45,7 @@ from videobgm.plan.chord_model import (
     TONIC_QUALITIES,
     HarmonyModel,
     Progression,
-    _set,
+    degree_set,
 )
 from videobgm.plan.chord_vocab import Vocabulary
 from videobgm.types import MODES, STEPS_PER_BEAT, Chord
@@ -101,6 +101,11 @@ def _cadence_bars(sections, phrases, cadences, n_bars) -> dict[int, str]:
         else:
             out[int(b)] = kind
     return out
+
+
+def progression(model: HarmonyModel, n_bars: int, **kw: Any) -> list[Chord]:
+    """Chords only (``Progression.chords``) of :func:`sample_progression`."""
+    return sample_progression(model, n_bars, **kw).chords
 
 
 def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int = 4,
@@ -192,8 +197,8 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
         events += [(b, j) for j in range(bpb) if mask >> j & 1]
 
     # 2. allowed symbols per event
-    dom = _set(7, DOMINANT_QUALITIES)
-    ton = _set(0, TONIC_QUALITIES[mode])
+    dom = degree_set(7, DOMINANT_QUALITIES)
+    ton = degree_set(0, TONIC_QUALITIES[mode])
     allowed = [np.ones(V, dtype=bool) for _ in events]
     first = {b: i for i, (b, j) in reversed(list(enumerate(events)))}
     for i, (b, j) in enumerate(events):

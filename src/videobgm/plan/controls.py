@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from videobgm.music import lexicon
-from videobgm.music.theory import chord_name, parse_key  # noqa: F401 (re-exported for the planner)
+from videobgm.music.theory import chord_name, parse_key
 from videobgm.types import (
     MODES,
     PITCH_CLASS_NAMES,
@@ -60,7 +60,6 @@ def choose_key(desc: Description, reasons: dict[str, str]) -> tuple[int, str]:
 def choose_instruments(desc: Description, mood: str,
                        reasons: dict[str, str]) -> tuple[str, tuple[str, ...], dict[str, int], dict[str, str]]:
     """Style, tracks, GM programs and track -> instrument, all from the description."""
-    from videobgm.bridges.describe import field_origin
     from videobgm.music.styles import has_drums
 
     default = lexicon.MOODS[mood].style if mood in lexicon.MOODS else "pop"
@@ -68,8 +67,8 @@ def choose_instruments(desc: Description, mood: str,
     reasons["style"] = f"{style} (description: {desc.reasons.get('style', 'given')})"
     names = check_instruments(desc.instruments) if desc.instruments else lexicon.STYLES[style].instruments
     table = lexicon.assign_tracks(names)
-    if "drums" not in table and desc.instruments and field_origin(desc, "instruments") == "text" \
-            and has_drums(style, mood, style_named=field_origin(desc, "style") != "video"):
+    if "drums" not in table and desc.instruments and desc.origin("instruments") == "text" \
+            and has_drums(style, mood, style_named=desc.origin("style") != "video"):
         table["drums"] = "drums"  # a prompt's instruments keep the style's drum idiom
     tracks = tuple(t for t in TRACKS if t in table)
     programs = {t: INSTRUMENTS[table[t]] for t in tracks}

@@ -82,7 +82,7 @@ def _change_beats(hits: Any, n_bars: int, bpb: int,
 
 
 def _name(c: Chord) -> str:
-    from videobgm.plan.controls import chord_name
+    from videobgm.music.theory import chord_name
 
     return chord_name(c.root, c.quality)
 

@@ -38,35 +38,31 @@ import numpy as np
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
 from videobgm.music import lexicon
+from videobgm.music.theory import chord_name, parse_key
 from videobgm.plan import form
-from videobgm.plan.controls import (  # noqa: F401 (re-exported: the planner's vocabulary)
-    INSTRUMENTS,
+from videobgm.plan.controls import (
     MOODS,
-    PROGRESSIONS,
     STYLES,
     check_choice,
     check_instruments,
     choose_instruments,
     choose_key,
     choose_mood,
-    chord_name,
-    parse_key,
-    phrase_chords,
 )
-from videobgm.plan.grid import (  # noqa: F401 (fold_tempo re-exported)
+from videobgm.plan.grid import (
     bend_to_hits,
-    fold_tempo,
     form_grid,
     grid_beats,
     nearest_index,
     step_times_from_beats,
 )
 from videobgm.plan.harmony import make_chords
+from videobgm.schema import read_description
 from videobgm.types import (
     MODES,
     PITCH_CLASS_NAMES,
     STEPS_PER_BEAT,
-    Chord,  # noqa: F401 (re-exported)
+    Chord,
     Controls,
     Description,
     Features,
@@ -215,7 +211,7 @@ def make_plan(
     # the one description: the planner's only source of mood, style, key, mode, tempo,
     # instruments and energy (issue 16); features give only timing
     desc = description if resolved else resolve_description(features, cfg, description)
-    refs = sorted(references or [], key=lambda r: -r.score)
+    refs = sorted(references or [], key=lambda r: -r.similarity)
     ref = refs[0] if refs else None
     reasons: dict[str, str] = {}
     duration = float(features.duration_s)
@@ -474,7 +470,7 @@ def make_plan(
 def _write_back(desc: Description, mean_tempo: float, table: dict[str, str],
                 features: Features) -> None:
     """Write the values the planner played back into the description, with the reason."""
-    from videobgm.bridges.describe import description_text
+    from videobgm.bridges.text import description_text
 
     asked = float(desc.tempo_bpm) if desc.tempo_bpm is not None else None
     played = round(float(mean_tempo), 1)
@@ -535,11 +531,10 @@ def _base_tempo(cfg: PlanConfig, desc: Description) -> tuple[float, float, float
     description derived from the video is searched within +-``TEMPO_WINDOW``. No half / double
     time: the window never holds a factor of 2.
     """
-    from videobgm.bridges.describe import field_origin
 
     t = _check_tempo(desc.tempo_bpm if desc.tempo_bpm is not None else
                      sum(lexicon.VIDEO_TEMPO_RANGE_BPM) / 2, "tempo in description")
-    origin = field_origin(desc, "tempo_bpm")
+    origin = desc.origin("tempo_bpm")
     if cfg.tempo_bpm is not None or origin == "user option":
         return t, 0.0, 0.0, f"user tempo {t:g} bpm (every section at it; hit points bend <= {100 * cfg.beat_warp:g}%)"
     if origin != "video":
@@ -689,7 +684,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
             reasons=dict(d.get("reasons", {})), seed=int(d.get("seed", 0)),
             cuts=[dict(x) for x in d.get("cuts", [])], fade_out_s=d.get("fade_out_s"),
             instruments=dict(d.get("instruments", {})),
-            description=None if desc is None else Description.from_dict(desc),
+            description=None if desc is None else read_description(desc),
             regenerations=[dict(r) for r in d.get("regenerations", [])],
         )
     except KeyError as exc:

@@ -32,12 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from videobgm.data.pop909 import (
-    _QUALITY_MAP,
-    _key_for_span,
-    _read_keys,
+    QUALITY_MAP,
     default_root,
+    key_for_span,
     load_song,
     parse_chord,
+    read_keys,
     song_dirs,
     split_of,
 )
@@ -96,7 +96,7 @@ def song_from_pop909(song_dir: str | Path, score: Score | None = None) -> Harmon
     d = Path(song_dir)
     if score is None:
         score, _ = load_song(d)
-    keys = _read_keys(d / "key_audio.txt")
+    keys = read_keys(d / "key_audio.txt")
     raw = []
     chord_file = d / "chord_midi.txt"
     for line in chord_file.read_text().splitlines() if chord_file.is_file() else []:
@@ -110,7 +110,7 @@ def song_from_pop909(song_dir: str | Path, score: Score | None = None) -> Harmon
     for c in score.chords:
         beat = int(round(c.onset_16th / STEPS_PER_BEAT))
         t = float(np.interp(c.onset_16th / STEPS_PER_BEAT, np.arange(bt.size), bt))
-        tonic, mode = _key_for_span(keys, t, t + 1e-3) if keys else (score.key_tonic, score.mode)
+        tonic, mode = key_for_span(keys, t, t + 1e-3) if keys else (score.key_tonic, score.mode)
         inv = 0
         if raw_t.size:
             label = raw[int(np.argmin(np.abs(raw_t - t)))][1]
@@ -180,7 +180,7 @@ def train(root: str | Path | None = None, *, limit: int | None = None, verbose: 
         "command": "python -m videobgm.train.harmony --data ../shared/data/POP909 "
                    "--out src/videobgm/assets/harmony",
     }
-    report["quality_map"] = {"POP909 -> ours": dict(_QUALITY_MAP),
+    report["quality_map"] = {"POP909 -> ours": dict(QUALITY_MAP),
                              "inversions": "/x kept as the bass interval (Harte degree -> semitones)"}
     report["sampling_vocabulary"] = {m: int(model.vocabulary(m).size) for m in ("major", "minor")}
     model.meta = report

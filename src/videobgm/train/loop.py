@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from videobgm.config import ModelConfig
+from videobgm.data import pop909
 from videobgm.errors import OptionError
 
 log = logging.getLogger("videobgm.train")
@@ -217,7 +218,7 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
 
     def provenance(step: int, wall: float, extra_fields: dict[str, Any]) -> dict[str, Any]:
         return {
-            "data": str(data_root) if data_root is not None else str(data_mod.default_root()),
+            "data": str(data_root) if data_root is not None else str(pop909.default_root()),
             "split": {"train": len(dataset["train"]), "val": len(dataset["val"]), "test": len(dataset["test"]),
                       "rule": "song id % 19 == 0 -> test, == 1 -> val, else train"},
             "augmentation": "random transposition in [-6, 5] semitones" if s.transpose else "none",

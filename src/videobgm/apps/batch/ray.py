@@ -1,7 +1,7 @@
 """Ray side of ``videobgm batch``: a local (offline, quiet) or remote Ray, one actor per worker.
 
 Each actor (:class:`Worker`) builds the scorer once (for the real pipeline: loads the model and
-warms up), limits itself to one CPU thread, then scores one :class:`~videobgm.apps.batch.runner.BatchItem`
+warms up), limits itself to one CPU thread, then scores one :class:`~videobgm.apps.batch.items.BatchItem`
 per task. The driver (:func:`run_ray`) hands the next video to whichever actor is free, records
 every result through ``finish`` as it arrives, replaces actors that die or time out, and on
 Ctrl-C kills its actors, shuts down the Ray it started and removes what in-flight videos left.
@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from videobgm.apps.batch.runner import (
+from videobgm.apps.batch.items import (
     BatchItem,
     BatchSummary,
     ScorerFactory,

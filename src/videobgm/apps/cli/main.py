@@ -20,13 +20,14 @@ import sys
 from collections.abc import Sequence
 
 from videobgm import __version__
-from videobgm.apps.cli.options import (  # noqa: F401 (re-export)
+from videobgm.apps.cli.options import (
     OneLineErrorParser,
-    _add_music_options,
+    add_music_options,
     config_from_args,
 )
-from videobgm.apps.cli.tools import _add_batch, _add_eval, _add_index, _add_train, _add_ui
+from videobgm.apps.cli.tools import add_batch, add_eval, add_index, add_train, add_ui
 from videobgm.errors import Terminated, VideobgmError, sigterm_raises
+from videobgm.schema import read_features
 
 # ----------------------------------------------------------------------------------------------
 # analyze (issue 2)
@@ -95,7 +96,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wav", default=None, help="also write the music as WAV")
     p.add_argument("--stems", default=None, metavar="DIR", help="also write one MIDI + WAV per track")
     p.add_argument("--plan", default=None, metavar="JSON", help="also write the plan/description JSON")
-    _add_music_options(p)
+    add_music_options(p)
     p.add_argument("--description", default=None, metavar="FILE_OR_TEXT",
                    help="music description (edited JSON from `videobgm describe`, or free text)")
     p.add_argument("--retrieve", action="store_true", help="condition on passages from the music library")
@@ -139,7 +140,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     pipe = Pipeline(cfg, untrained=args.untrained, progress=not args.quiet,
                     labels_model=args.labels_model, index=args.index)
-    result = pipe.score(
+    result = pipe.run(
         video, args.output, midi=args.midi, wav=args.wav, stems=args.stems, plan_json=args.plan,
         description=description, use_retrieval=args.retrieve,
         duration_s=args.duration,
@@ -189,7 +190,8 @@ def _cmd_describe(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from videobgm.apps.cli.options import config_from_args
-    from videobgm.bridges.describe import format_description, parse_description, resolve_description
+    from videobgm.bridges.describe import parse_description, resolve_description
+    from videobgm.bridges.text import format_description
     from videobgm.errors import InputError
     from videobgm.io import check_output_path, write_json
 
@@ -207,9 +209,8 @@ def _cmd_describe(args: argparse.Namespace) -> int:
         model = load_labels_model(args.labels_model)  # fail before the long analysis
     if src.suffix.lower() == ".json":
         from videobgm.schema import load_json
-        from videobgm.types import Features
 
-        features = Features.from_dict(load_json(src, "features"),
+        features = read_features(load_json(src, "features"),
                                       max_duration_s=cfg.video.max_duration_s)
     else:
         from videobgm.pipeline import Pipeline
@@ -250,14 +251,15 @@ def _add_compose(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retrieve", action="store_true", help="condition on passages from the music library")
     p.add_argument("--index", default=None, metavar="DIR",
                    help="music-library index for --retrieve (default: the packaged one)")
-    _add_music_options(p)
+    add_music_options(p)
     p.set_defaults(func=_cmd_compose)
 
 
 def _cmd_compose(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from videobgm.bridges.describe import format_description, parse_description
+    from videobgm.bridges.describe import parse_description
+    from videobgm.bridges.text import format_description
     from videobgm.errors import OptionError
 
     out = Path(args.output)
@@ -282,7 +284,7 @@ def _cmd_compose(args: argparse.Namespace) -> int:
         print(f"{plan.n_bars} bars at {plan.tempo_bpm:.1f} BPM in {plan.mood} {plan.style}, "
               f"{len(result.score.notes)} notes ({sum(result.timings_s.values()):.1f} s)")
         for ref in result.references:
-            print(f"reference {ref.id} ({ref.score:.2f}): {ref.text}")
+            print(f"reference {ref.id} ({ref.similarity:.2f}): {ref.text}")
         for p in (result.midi_path, result.wav_path, result.plan_path):
             if p:
                 print(f"wrote {p}")
@@ -301,8 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"videobgm {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_score, _add_analyze, _add_describe, _add_compose, _add_index, _add_eval,
-                _add_train, _add_batch, _add_ui):
+    for add in (_add_score, _add_analyze, _add_describe, _add_compose, add_index, add_eval,
+                add_train, add_batch, add_ui):
         add(sub)
     return parser
 

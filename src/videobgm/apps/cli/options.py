@@ -19,7 +19,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"videobgm: error: {' '.join(message.split())}{hint}\n")
 
 
-def _add_music_options(p: argparse.ArgumentParser) -> None:
+def add_music_options(p: argparse.ArgumentParser) -> None:
     """Options shared by score / compose / batch: the user's overrides of the plan and model."""
     g = p.add_argument_group("music controls (default: derived from the video)")
     g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same music)")

@@ -9,14 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from videobgm.apps.cli.options import _add_music_options, config_from_args
+from videobgm.apps.cli.options import add_music_options, config_from_args
+from videobgm.schema import read_features
 
 # ----------------------------------------------------------------------------------------------
 # eval (issues 3, 5)
 # ----------------------------------------------------------------------------------------------
 
 
-def _add_eval(sub: argparse._SubParsersAction) -> None:
+def add_eval(sub: argparse._SubParsersAction) -> None:
     from videobgm.eval.audio_glossary import help_text
 
     p = sub.add_parser(
@@ -128,12 +129,11 @@ def _eval_video(args: argparse.Namespace) -> int:
         plan = load_plan(args.plan)  # the one plan.json reader (score --plan's record)
     from videobgm.config import FeaturesConfig, VideoConfig
     from videobgm.eval.sync import METRICS, sync_metrics
-    from videobgm.types import Features
 
     if args.features:
         from videobgm.schema import load_json
 
-        feats = Features.from_dict(load_json(args.features, "features"))
+        feats = read_features(load_json(args.features, "features"))
     else:
         from videobgm.features.analyze import extract_features
         feats = extract_features(video, FeaturesConfig(), VideoConfig())
@@ -159,7 +159,7 @@ def _eval_video(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
+def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the music transformer on POP909")
     p.add_argument("--preset", default="small", choices=["tiny", "small"], help="model size")
     p.add_argument("--data", default=None, help="POP909 folder (default: $VIDEOBGM_POP909 or ../shared/data/POP909)")
@@ -202,7 +202,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
-def _add_index(sub: argparse._SubParsersAction) -> None:
+def add_index(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "index", help="build a music-library index (music bridge) from a MIDI folder",
         description="Cut every MIDI file under DIR into 8-bar phrases and index their key, mode, "
@@ -251,7 +251,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
-def _add_batch(sub: argparse._SubParsersAction) -> None:
+def add_batch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "batch", help="score a folder or manifest of videos (Ray)",
         description="Score every video of INPUT (a folder, a text file with one path per line, or "
@@ -272,7 +272,7 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--midi", action="store_true", help="also write NAME.mid per video")
     p.add_argument("--wav", action="store_true", help="also write NAME.wav per video")
     p.add_argument("--plan", action="store_true", help="also write NAME.plan.json per video")
-    _add_music_options(p)
+    add_music_options(p)
     p.set_defaults(func=_cmd_batch)
 
 
@@ -300,7 +300,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
-def _add_ui(sub: argparse._SubParsersAction) -> None:
+def add_ui(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ui", help="local web UI (Gradio): upload, see the plan, generate, regenerate bars")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 = local network)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")

@@ -24,6 +24,7 @@ from typing import Any
 from videobgm.apps.ui.storage import WorkStore
 from videobgm.config import PipelineConfig, UIConfig
 from videobgm.errors import InputError, OptionError, VideobgmError
+from videobgm.music import lexicon
 from videobgm.types import PITCH_CLASS_NAMES, Description, Result
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,8 @@ class _Job:
 
 def vocabulary() -> dict[str, tuple[str, ...]]:
     """The planner's accepted moods, styles and instruments (what the page offers)."""
-    from videobgm.plan import planner as plan_mod
-    return {"moods": tuple(plan_mod.MOODS), "styles": tuple(plan_mod.STYLES),
-            "instruments": tuple(plan_mod.INSTRUMENTS)}
+    return {"moods": tuple(lexicon.MOOD_NAMES), "styles": tuple(lexicon.STYLES),
+            "instruments": tuple(lexicon.INSTRUMENTS)}
 
 
 @dataclasses.dataclass
@@ -95,7 +95,6 @@ class MusicControls:
         tempo_f = None
         if tempo not in (None, "", 0, 0.0):
             tempo_f = float(tempo)
-            from videobgm.music import lexicon
             lexicon.check_tempo(tempo_f, "tempo (0 = auto)")
         dens = 1.0 if density in (None, "") else float(density)
         if not 0.0 < dens <= 10.0:
