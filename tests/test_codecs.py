@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import _codecclips as C
-from test_reliability import time_limit
+from tests import _codecclips as C
+from tests.test_reliability import time_limit
 from videobgm.audio import mux as mux_mod
 from videobgm.audio import transcode
 from videobgm.config import MuxConfig, PipelineConfig

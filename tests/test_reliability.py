@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import POP909, SHARED_VIDEOS
+from tests.conftest import POP909, SHARED_VIDEOS
 from videobgm.config import FeaturesConfig, VideoConfig
 from videobgm.errors import InputError, VideobgmError
 from videobgm.testing import synthetic_videos as synth

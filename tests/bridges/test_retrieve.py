@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import POP909
+from tests.conftest import POP909
 from videobgm.bridges import retrieve, textembed
 from videobgm.errors import InputError, OptionError
 from videobgm.music import analysis as musicstats

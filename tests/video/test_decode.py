@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _badvideos import make_bad_inputs
+from tests._badvideos import make_bad_inputs
 from videobgm.config import VideoConfig
 from videobgm.errors import InputError
 from videobgm.video import decode as video

@@ -233,7 +233,7 @@ def test_ray_rerun_is_a_no_op(ray_run):
 SIGINT_SCRIPT = textwrap.dedent("""
     import sys, pathlib
     sys.path.insert(0, {tests!r})
-    import test_batch
+    import test_runner as test_batch
     from videobgm.apps.batch import runner as batch
     spec = {{"log": {log!r}, "slow_s": 3.0}}
     batch.run_batch({src!r}, {out!r}, spec=spec, factory=test_batch.copy_scorer, workers={workers})

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from _badvideos import make_bad_inputs
+from tests._badvideos import make_bad_inputs
 from videobgm.apps.cli.main import main
 from videobgm.types import Features
 

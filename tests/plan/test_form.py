@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_plan import make_features
+from tests.plan.test_planner import make_features
 from videobgm.bridges.describe import describe
 from videobgm.compose import arrange
 from videobgm.config import PipelineConfig, PlanConfig

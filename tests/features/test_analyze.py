@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import shared_videos
+from tests.conftest import shared_videos
 from videobgm.config import FeaturesConfig, VideoConfig
 from videobgm.features import beats, scenes
 from videobgm.features.analyze import extract_features

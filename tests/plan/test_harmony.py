@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from test_plan import make_features
+from tests.plan.test_planner import make_features
 from videobgm.compose.arrange import bass_notes
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError

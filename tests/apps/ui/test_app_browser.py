@@ -17,7 +17,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -149,7 +149,7 @@ def test_upload_generate_download_in_chromium(
             out = tmp_path / "downloaded.mp4"
             out.write_bytes(resp.body())
 
-            # regenerate bars 2-3 from the page: a new version, the rest kept (see test_ui.py)
+            # regenerate bars 2-3 from the page: a new version, the rest kept (see test_handlers.py)
             page.locator("#vbgm-first-bar input").fill("2")
             page.locator("#vbgm-last-bar input").fill("3")
             page.locator("#vbgm-regenerate").click()

@@ -16,7 +16,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from conftest import POP909
+from tests.conftest import POP909
 from videobgm.eval import symbolic as S
 from videobgm.eval.report import load_for_eval
 from videobgm.music import midi

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import POP909
+from tests.conftest import POP909
 from videobgm.errors import InputError, OptionError
 from videobgm.music.analysis import cadence_check, chord_changes, downbeat_chords, progression_stats
 from videobgm.plan import chord_model as harmony

@@ -22,11 +22,11 @@ import pytest
 
 pytest.importorskip("gradio")
 
-from test_ui import _factory, _one_thread  # noqa: E402, F401 (the autouse fixture)
+from tests.apps.ui.test_handlers import _factory, _one_thread  # noqa: E402, F401 (the autouse fixture)
 from videobgm.apps.ui.handlers import MusicControls, SessionState, UIHandlers  # noqa: E402
 from videobgm.config import PipelineConfig, UIConfig  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 WIDGETS_AUTO = ["auto", "auto", 0, "auto", "auto", [], 1.0, 0]  # the page's controls, all auto
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import POP909
+from tests.conftest import POP909
 from videobgm.compose.tokens import Tokenizer
 from videobgm.data import dataset as D
 from videobgm.music import midi

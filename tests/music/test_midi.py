@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import POP909
+from tests.conftest import POP909
 from videobgm.config import MidiConfig
 from videobgm.errors import InputError
 from videobgm.music import midi
