@@ -345,18 +345,6 @@ def test_prompt_length_limit_in_cli(env, capsys) -> None:
                     str(src)], capsys), field="the limit is 10000")
 
 
-def test_prompt_parser_keeps_its_answers_at_any_length() -> None:
-    """Linear-time word lookup: the answer for a long prompt is the same as for its words."""
-    from videobgm.bridges.prompt import parse_prompt
-
-    short = parse_prompt("calm piano, 80 bpm, D minor", use_embeddings=False)
-    long = parse_prompt("calm piano, 80 bpm, D minor, " + "calm " * 1500, use_embeddings=False)
-    assert (short.mood, short.tempo_bpm, short.key, short.mode, short.instruments) == (
-        long.mood, long.tempo_bpm, long.key, long.mode, long.instruments) == (
-        "calm", 80.0, "D", "minor", ["piano"])
-    assert long.reasons["mood"].startswith("'calm', 'calm'")
-
-
 @pytest.mark.parametrize("args,words", [
     (["score", "x.mp4", "--tempo", "abc"], "argument --tempo: invalid float value: 'abc'"),
     (["score", "x.mp4", "--seed", "1.5"], "argument --seed: invalid int value"),
