@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from tests import _codecclips as C
-from tests.test_reliability import time_limit
+from tests._reliability import time_limit
 from videobgm.audio import mux as mux_mod
 from videobgm.audio import transcode
 from videobgm.config import MuxConfig, PipelineConfig

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
 
+from tests._reliability import (  # the fixtures (files, sample_video, ...) come through tests/conftest.py
+    FUZZ,
+    HEAVY,
+    _flip,
+    _outcome,
+    flips_st,
+    time_limit,
+)
 from tests.conftest import POP909
 from videobgm.config import MidiConfig
 from videobgm.errors import InputError
@@ -140,3 +150,57 @@ def test_pop909_song_write_read_round_trip(tmp_path: Path) -> None:
     assert _key(back) == _key(s)
     bt = s.beat_times()
     assert np.allclose(back.beat_times()[: len(bt)], bt - bt[0], atol=1e-3)
+
+
+# ----------------------------------------------------------------------------------------------
+# fuzzed and truncated MIDI
+# ----------------------------------------------------------------------------------------------
+def check_midi(path: Path) -> str:
+    from videobgm.music.midi import read_midi
+    from videobgm.types import TRACKS
+
+    try:
+        with time_limit(30):
+            s = read_midi(path)
+    except InputError as exc:
+        return _outcome(exc, path)
+    assert s.n_bars >= 1 and s.notes
+    assert all(n.track in TRACKS and 0 <= n.pitch <= 127 and n.duration_16th >= 1
+               and 1 <= n.velocity <= 127 and 0 <= n.onset_16th < s.n_steps for n in s.notes)
+    bt = s.beat_times()
+    assert np.all(np.isfinite(bt)) and np.all(np.diff(bt) > 0)
+    return "ok"
+
+
+@FUZZ
+@given(flips=flips_st, region=st.sampled_from(["all", "head"]))
+def test_fuzz_midi_byte_flips(tmp_path, sample_midi, flips, region):
+    p = tmp_path / "fuzz.mid"
+    p.write_bytes(_flip(sample_midi, flips, region))
+    event(f"{region}: {check_midi(p)}")
+
+
+@FUZZ
+@given(frac=st.floats(0, 1))
+def test_fuzz_midi_truncation(tmp_path, sample_midi, frac):
+    p = tmp_path / "cut.mid"
+    p.write_bytes(sample_midi[: int(frac * len(sample_midi))])
+    event(check_midi(p))
+
+
+@pytest.mark.slow
+@HEAVY
+@given(flips=flips_st, frac=st.floats(0.0, 1))
+def test_fuzz_midi_heavy(tmp_path, sample_midi, flips, frac):
+    p = tmp_path / "fuzz.mid"
+    p.write_bytes(_flip(sample_midi[: int(frac * len(sample_midi))] or b"M", flips, "all"))
+    event(check_midi(p))
+
+
+def test_midi_edge_cases(tmp_path, sample_midi):
+    cases = {"empty.mid": b"", "text.mid": b"hello, not midi\n", "header_only.mid": sample_midi[:14],
+             "random.mid": bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8))}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        assert check_midi(tmp_path / name).startswith("error"), name
+    assert check_midi(tmp_path / "missing.mid").startswith("error")

@@ -7,10 +7,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 from tests._badvideos import make_bad_inputs
+from tests._reliability import (  # the fixtures (files, sample_video, ...) come through tests/conftest.py
+    FUZZ,
+    HEAVY,
+    VCFG,
+    _flip,
+    assert_one_line,
+    check_video,
+    flips_st,
+    marker_frames,
+    measure,
+    set_mp4_rotation,
+    write_audio_only,
+    write_vfr,
+)
 from videobgm.config import VideoConfig
 from videobgm.errors import InputError
+from videobgm.testing import synthetic_videos as synth
 from videobgm.video import decode as video
 
 
@@ -152,3 +169,121 @@ def test_tiny_and_thin_videos_are_analysed(tmp_path, w, h):
                           duration_s=0.5, width=w, height=h)
     f = extract_features(p)
     assert f.frame_times_s.size == 15 and np.all(np.isfinite(f.motion_speed))
+
+
+@FUZZ
+@given(flips=flips_st, region=st.sampled_from(["all", "head", "tail"]))
+def test_fuzz_video_byte_flips(tmp_path, sample_video, flips, region):
+    p = tmp_path / "flipped.mp4"
+    p.write_bytes(_flip(sample_video, flips, region))
+    event(f"{region}: {check_video(p)}")
+
+
+@FUZZ
+@given(frac=st.floats(0, 1, exclude_max=True), faststart=st.booleans())
+def test_fuzz_video_truncation(tmp_path, sample_video, sample_faststart, frac, faststart):
+    data = sample_faststart if faststart else sample_video
+    p = tmp_path / "cut.mp4"
+    p.write_bytes(data[: int(frac * len(data))])
+    event(f"{'moov first' if faststart else 'moov last'}: {check_video(p)}")
+
+
+@pytest.mark.slow
+@HEAVY
+@given(flips=flips_st, region=st.sampled_from(["all", "head", "tail"]), frac=st.floats(0.05, 1),
+       faststart=st.booleans())
+def test_fuzz_video_heavy(tmp_path, sample_video, sample_faststart, flips, region, frac, faststart):
+    data = sample_faststart if faststart else sample_video
+    p = tmp_path / "heavy.mp4"
+    p.write_bytes(_flip(data[: max(1, int(frac * len(data)))], flips, region))
+    event(f"{'moov first' if faststart else 'moov last'}: {check_video(p)}")
+
+
+# ----------------------------------------------------------------------------------------------
+# odd but valid videos
+# ----------------------------------------------------------------------------------------------
+def test_zero_length_and_audio_only_and_not_video(files):
+    from videobgm.video import decode as video
+    (files / "zero.mp4").write_bytes(b"")
+    write_audio_only(files / "audio.mp4")
+    (files / "text.mp4").write_text("this is not a video\n")
+    (files / "dir.mp4").mkdir(exist_ok=True)
+    expect = {"zero.mp4": "empty", "audio.mp4": "audio-only", "text.mp4": "not a readable video",
+              "dir.mp4": "not a file", "missing.mp4": "not found"}
+    for name, frag in expect.items():
+        with pytest.raises(InputError, match=frag) as ei:
+            video.probe(files / name, VCFG)
+        assert_one_line(str(ei.value))
+
+
+def test_variable_frame_rate_keeps_real_timestamps(tmp_path):
+    from videobgm.video import decode as video
+    pts = write_vfr(tmp_path / "vfr.mp4")
+    info = video.probe(tmp_path / "vfr.mp4", VCFG)
+    assert info.variable_frame_rate and info.n_frames == pts.size
+    assert abs(info.duration_s - (pts[-1] + 0.02)) < 0.15
+    times = np.concatenate([t for t, _ in video.iter_frames(tmp_path / "vfr.mp4", VCFG, fps=0)])
+    np.testing.assert_allclose(times, pts, atol=0.002)  # every frame, at its own time
+    assert check_video(tmp_path / "vfr.mp4") == "ok"
+
+
+@pytest.mark.parametrize("degrees", [90, 270])
+def test_rotated_video_is_analysed_upright(tmp_path, degrees):
+    from videobgm.video import decode as video
+    p = tmp_path / f"rot{degrees}.mp4"
+    synth.write_video(p, marker_frames(), duration_s=1.0, fps=10.0, width=160, height=96)
+    set_mp4_rotation(p, degrees)
+    info = video.probe(p, VCFG)
+    assert (info.rotation_deg, info.width, info.height) == (degrees, 96, 160)
+    _, frames = next(iter(video.iter_frames(p, VCFG, max_side=160)))
+    f = frames[0].mean(axis=2)
+    assert f.shape == (160, 96)
+    h, w = f.shape
+    corners = {"tl": f[: h // 8, : w // 8], "tr": f[: h // 8, -w // 8:], "bl": f[-h // 8:, : w // 8]}
+    bright = {k for k, v in corners.items() if v.mean() > 128}
+    # top-left marker turned 90 deg clockwise lands top-right; 270 deg clockwise: bottom-left
+    assert bright == ({"tr"} if degrees == 90 else {"bl"})
+    assert check_video(p) == "ok"
+
+
+def test_4k_frames_decode_in_bounded_memory(files):
+    small = files / "small_ref.mp4"
+    big = files / "uhd.mp4"
+    fn = synth.oscillating_square(period_s=0.5, width=3840, height=2160, size=300)
+    synth.write_video(big, fn, duration_s=0.4, fps=30.0, width=3840, height=2160)
+    synth.write_video(small, synth.oscillating_square(period_s=0.5, width=160, height=96, size=12),
+                      duration_s=0.4, fps=30.0, width=160, height=96)
+    m = measure(big, warm=small, fps=30.0)
+    assert (m["width"], m["height"]) == (3840, 2160) and m["n"] == 12
+    # one 3840x2160 RGB frame is 24 MiB, the 12 frames 300 MiB; analysis frames are 128 px wide
+    assert m["peak_growth_mb"] < 150, m
+
+
+@pytest.mark.slow
+def test_two_hour_video_probe_and_analysis_memory_bounded(files):
+    """7200 frames at 1 fps, 64x36: duration measured, memory independent of length."""
+    p = files / "two_hours.mp4"
+    img = np.zeros((36, 64, 3), np.uint8)
+
+    def fn(t: float) -> np.ndarray:
+        img[:] = int(t) % 200 + 20
+        return img
+
+    synth.write_video(p, fn, duration_s=7200.0, fps=1.0, width=64, height=36)
+    short = files / "ten_minutes.mp4"
+    synth.write_video(short, fn, duration_s=600.0, fps=1.0, width=64, height=36)
+    m, ref = measure(p, warm=short), measure(short, warm=short)
+    assert abs(m["duration_s"] - 7200.0) < 2.0 and m["n"] == 7200
+    # per analysed frame only a few numbers are kept: 12x the length, not 12x the memory
+    assert m["peak_growth_mb"] < ref["peak_growth_mb"] + 50, (m, ref)
+
+
+def test_too_long_refused_by_config(tmp_path):
+    from videobgm.video import decode as video
+    p = synth.write_video(tmp_path / "long.mp4", synth.static(width=64, height=48), duration_s=3.0,
+                          fps=2.0, width=64, height=48)
+    with pytest.raises(InputError, match="too long") as ei:
+        video.probe(p, VideoConfig(max_duration_s=2.0))
+    assert_one_line(str(ei.value))
+    with pytest.raises(InputError, match="exceeds"):
+        video.probe(p, VideoConfig(max_pixels=100))
