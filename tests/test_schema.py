@@ -345,20 +345,6 @@ def test_prompt_length_limit_in_cli(env, capsys) -> None:
                     str(src)], capsys), field="the limit is 10000")
 
 
-@pytest.mark.parametrize("args,words", [
-    (["score", "x.mp4", "--tempo", "abc"], "argument --tempo: invalid float value: 'abc'"),
-    (["score", "x.mp4", "--seed", "1.5"], "argument --seed: invalid int value"),
-    (["compose", "--prompt", "calm", "--duration", "ten", "-o", "o.mid"], "--duration"),
-    (["score"], "the following arguments are required: video"),
-    (["score", "x.mp4", "--preset", "huge"], "argument --preset: invalid choice"),
-    (["nope"], "invalid choice: 'nope'"),
-])
-def test_option_type_errors_are_one_line(capsys, args, words) -> None:
-    rc, err = _run(args, capsys)
-    line = _refused(rc, err, field=words)
-    assert "see `videobgm" in line  # the usage is one --help away
-
-
 # ----------------------------------------------------------------------------------------------
 # hypothesis: one value anywhere replaced by arbitrary JSON
 # ----------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from tests._reliability import (  # the fixtures (files, sample_video, ...) come
     visible_files,
     write_audio_only,
 )
+from tests.test_schema import _refused, _run  # noqa: F401 (shared with test_schema.py)
 from videobgm.apps.cli.main import main
 
 
@@ -96,3 +97,17 @@ def test_cli_refuses_overwriting_input_and_odd_inputs(tmp_path, short_clip):
     assert_cli_error(cli("score", tmp_path / "d.mp4", "-o", tmp_path / "o.mp4", *TINY), "not a file")
     (tmp_path / "img.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     assert_cli_error(cli("score", tmp_path / "img.png", "--wav", tmp_path / "o.wav", *TINY), "--duration")
+
+
+@pytest.mark.parametrize("args,words", [
+    (["score", "x.mp4", "--tempo", "abc"], "argument --tempo: invalid float value: 'abc'"),
+    (["score", "x.mp4", "--seed", "1.5"], "argument --seed: invalid int value"),
+    (["compose", "--prompt", "calm", "--duration", "ten", "-o", "o.mid"], "--duration"),
+    (["score"], "the following arguments are required: video"),
+    (["score", "x.mp4", "--preset", "huge"], "argument --preset: invalid choice"),
+    (["nope"], "invalid choice: 'nope'"),
+])
+def test_option_type_errors_are_one_line(capsys, args, words) -> None:
+    rc, err = _run(args, capsys)
+    line = _refused(rc, err, field=words)
+    assert "see `videobgm" in line  # the usage is one --help away
