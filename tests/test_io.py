@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.test_outputs import snapshot, work  # noqa: F401 (shared with test_outputs.py)
@@ -41,6 +39,7 @@ def test_unwritable_dir(tmp_path):
 
 
 def test_atomic_output_has_umask_permissions(tmp_path):
+    import os
 
     umask = os.umask(0o022)
     try:
