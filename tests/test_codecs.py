@@ -149,7 +149,7 @@ def test_reencode_makes_even_size(clips, tmp_path):
 
 
 def test_reencode_keeps_rotation(tmp_path):
-    from test_reliability import set_mp4_rotation
+    from tests._reliability import set_mp4_rotation
     from videobgm.video import decode as video
     src = C.write_clip(C.Clip("rot_prores", "prores_ks", "mov", pix_fmt="yuv422p10le", width=66,
                               height=50), tmp_path)

@@ -108,7 +108,7 @@ def test_eval_drums_only_gives_nan_not_crash(tmp_path: Path) -> None:
 
 
 def test_eval_pop909_split_applies_to_the_pop909_folder(sets: tuple[Path, Path], tmp_path: Path) -> None:
-    from test_data import _fake_song
+    from tests.data.test_dataset import _fake_song
 
     root = tmp_path / "POP909"
     _fake_song(root, 19, seed=1)  # test split
