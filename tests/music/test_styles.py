@@ -1,4 +1,5 @@
-"""Styles and moods that change the music (issue 19): the pattern generators and idiom checks."""
+"""Styles and moods that change the music (issue 19): the style tables and each style's idiom check
+(the generators: compose/test_textures.py; the idiom measures: eval/test_idioms.py)."""
 
 from __future__ import annotations
 
@@ -43,49 +44,6 @@ def test_tables_cover_the_lexicon() -> None:
             assert idm.texture in styles.TEXTURES and idm.bass in styles.BASS_IDIOMS
 
 
-@pytest.mark.parametrize("style", STYLES)
-def test_generators_seeded_and_deterministic(style: str) -> None:
-    for mood in ("calm", "tense", "happy"):
-        a = arrange.rule_notes(_controls(style, mood, seed=3))
-        b = arrange.rule_notes(_controls(style, mood, seed=3))
-        assert a == b and a
-    if style != "pop":  # the texture's variations are drawn from the seed
-        runs = {tuple(arrange.rule_notes(_controls(style, "neutral", seed=s))) for s in range(6)}
-        assert len(runs) > 1
-
-
-@pytest.mark.parametrize("style", STYLES)
-def test_hit_points_fall_on_accents(style: str) -> None:
-    c = _controls(style, "neutral")
-    notes = arrange.rule_notes(c)
-    for step, _ in HITS:
-        at = [n for n in notes if n.onset_16th == step]
-        assert at, f"{style}: nothing at hit {step}"
-        assert max(n.velocity for n in at) >= 110, f"{style}: hit {step} not accented"
-
-
-@pytest.mark.parametrize("style", STYLES)
-def test_stems_one_per_track(style: str) -> None:
-    c = _controls(style, "tense")
-    notes = arrange.rule_notes(c)
-    assert {n.track for n in notes} <= set(c.tracks) | set(c.arranged)
-    keys = [(n.onset_16th, n.track, n.pitch) for n in notes]
-    assert len(keys) == len(set(keys))  # no doubled note inside one track
-    if style == "pop":
-        assert c.arranged == () and "piano" in c.tracks  # pop keeps the model's POP909 piano
-    else:
-        assert "piano" in c.arranged and "piano" not in c.tracks
-
-
-def test_styles_and_moods_give_different_notes() -> None:
-    by_style = {s: tuple(arrange.rule_notes(_controls(s, "neutral"))) for s in STYLES}
-    assert len(set(by_style.values())) == len(STYLES)
-    for s in STYLES:
-        by_mood = {m: tuple((n.onset_16th, n.track, n.pitch) for n in arrange.rule_notes(_controls(s, m)))
-                   for m in MOODS}
-        assert len(set(by_mood.values())) == len(MOODS), s
-
-
 def test_idioms_of_the_generated_parts() -> None:
     """Each style's own generator passes its own check; known failures of the others."""
     def score(style: str, mood: str = "neutral") -> Score:
@@ -106,46 +64,12 @@ def test_idioms_of_the_generated_parts() -> None:
     assert idioms.clash_rate(score("cinematic", "tense")) >= 0.02
 
 
-def test_four_on_the_floor_and_backbeat_known_answers() -> None:
-    floor = [Note(b * 16 + k * 4, "drums", 36, 2, 100) for b in range(4) for k in range(4)]
-    back = [Note(b * 16 + k, "drums", 38, 2, 100) for b in range(4) for k in (4, 12)]
-    s = _score(floor + back)
-    assert idioms.four_on_the_floor(s) == 1.0 and idioms.backbeat(s) == 1.0
-    s = _score([n for n in floor if n.onset_16th % 16 == 0] + back[:4])
-    assert idioms.four_on_the_floor(s) == 0.0 and idioms.backbeat(s) == 0.5
-
-
-def test_strum_broken_ambient_and_clash_known_answers() -> None:
-    strum = [Note(b * 16 + s, "piano", p, 2, 90) for b in range(4) for s in (0, 4, 6, 10)
-             for p in (45, 52, 57, 61)]
-    assert idioms.strum_or_broken(_score(strum)) == 1.0
-    on_beats = [Note(b * 16 + s, "piano", p, 2, 90) for b in range(4) for s in (0, 4, 8, 12)
-                for p in (45, 52, 57, 61)]  # block chords on the beats: no strum
-    assert idioms.strum_or_broken(_score(on_beats)) == 0.0
-    arp = [Note(b * 16 + 2 * i, "piano", (57, 60, 64, 69)[i % 4], 2, 80) for b in range(4) for i in range(8)]
-    assert idioms.strum_or_broken(_score(arp)) == 1.0
-    staccato = [dataclasses.replace(n, duration_16th=1) for n in arp]
-    assert idioms.strum_or_broken(_score(staccato)) == 0.0  # a synth arpeggiator is no fingerpicking
-    pad = [Note(b * 16, "piano", p, 16, 60) for b in range(5) for p in (57, 60, 64)]
-    assert idioms.check("ambient", _score(pad))[0]
-    assert not idioms.check("ambient", _score(pad + [Note(0, "drums", 36, 2, 90)]))[0]
-    # C against C# in another track for 4 of 16 sounding steps; same track does not count
-    clash = [Note(0, "piano", 60, 16, 80), Note(4, "melody", 61, 4, 80), Note(8, "piano", 61, 2, 80)]
-    assert idioms.clash_rate(_score(clash, 1)) == pytest.approx(4 / 16)
-
-
 def test_named_style_keeps_its_drums() -> None:
     assert styles.has_drums("electronic", "sad", style_named=True)
     assert not styles.has_drums("pop", "sad", style_named=False)
     assert not styles.has_drums("ambient", "epic", style_named=True)
     assert styles.has_drums("cinematic", "epic", style_named=False)
     assert styles.has_drums("cinematic", "sad", style_named=False)  # toms on the hits only
-
-
-def test_texture_features_named() -> None:
-    f = idioms.texture_features(_score([Note(0, "piano", 60, 4, 80), Note(4, "piano", 64, 4, 90)], 1))
-    assert f.shape == (len(idioms.FEATURES),) and len(idioms.FEATURES) >= 10
-    assert f[0] == 2 and f[1] == 62 and f[5] == 85
 
 
 def test_legacy_controls_unchanged() -> None:
