@@ -3,7 +3,7 @@
 Cases: a synthetic 60 s 720p30 clip (target: <= 20 s on 2 cores) and a 10-minute clip
 (target: peak RSS < 2.5 GB). Each case runs in its own process so peak RSS is per case.
 
-    python bench/score.py [--minutes 10] [--untrained] [--out docs/bench_score.md]
+    python bench/score.py [--minutes 10] [--untrained] [--out docs/results/score.md]
 
 ``--long``: flat memory with length (issue 13 part 5). A synthetic clip of ``--hours`` (2) at
 64x36, ``--fps`` (2) frames per second, is scored stage by stage in one child process, with an RSS
@@ -215,7 +215,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10.0, help="length of the long clip")
     ap.add_argument("--untrained", action="store_true", help="untrained small model (no checkpoint)")
-    ap.add_argument("--out", default=None, help="also write the table to this Markdown file")
+    ap.add_argument("--out", default=None, help="also write the table to this Markdown file (docs/results/score.md)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--long", action="store_true", help="the flat-memory case: a long low-resolution clip")
     ap.add_argument("--hours", type=float, default=2.0, help="--long: clip length in hours")

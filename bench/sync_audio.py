@@ -5,7 +5,7 @@ the packaged ``small`` model scores the video twice and each result is muxed int
 
 - **video**: the plan follows the video (tempo, cuts, motion density, visual-beat accents);
 - **baseline**: the plan is made from neutral, video-independent features of the same length
-  (``features.still.neutral_features``; the baseline of bench/sync_table.py and docs/sync.md).
+  (``features.still.neutral_features``; the baseline of bench/sync_table.py and docs/results/sync.md).
 
 Each MP4's audio track is then judged against the video's picture by ``videobgm eval``'s code
 (:mod:`videobgm.eval.audio_report`; the picture analysed once per video with the pipeline's own

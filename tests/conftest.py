@@ -92,3 +92,13 @@ def shared_videos() -> list[Path]:
     if not SHARED_VIDEOS.is_dir():
         return []
     return sorted(SHARED_VIDEOS.glob("*.mp4"))
+
+
+# fixtures of the reliability tests (tests/_reliability.py imports the paths above, so this comes last)
+from tests._reliability import (  # noqa: E402, F401
+    files,
+    sample_faststart,
+    sample_midi,
+    sample_video,
+    short_clip,
+)

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import _codecclips as C
-from test_reliability import time_limit
+from tests import _codecclips as C
+from tests._reliability import time_limit
 from videobgm.audio import mux as mux_mod
 from videobgm.audio import transcode
 from videobgm.config import MuxConfig, PipelineConfig
@@ -149,7 +149,7 @@ def test_reencode_makes_even_size(clips, tmp_path):
 
 
 def test_reencode_keeps_rotation(tmp_path):
-    from test_reliability import set_mp4_rotation
+    from tests._reliability import set_mp4_rotation
     from videobgm.video import decode as video
     src = C.write_clip(C.Clip("rot_prores", "prores_ks", "mov", pix_fmt="yuv422p10le", width=66,
                               height=50), tmp_path)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from test_reliability import _flip, _score_damaged, check_video, flips_st
+from tests._reliability import _flip, _score_damaged, check_video, flips_st
 
 _COMMON = {"deadline": None, "derandomize": True,
            "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]}

@@ -214,32 +214,6 @@ def _outputs(d: Path) -> dict:
             "plan_json": d / "o.plan.json"}
 
 
-def test_output_set_commit_and_abort(work):
-    from videobgm.io import OutputSet
-
-    stems = work / "stems"
-    stems.mkdir()
-    for name, data in {"a.mid": b"old a", "b.mid": b"old b", "notes.txt": b"mine"}.items():
-        (stems / name).write_bytes(data)
-    (work / "old.wav").write_bytes(b"old wav")
-    before = snapshot(work)
-    with pytest.raises(KeyboardInterrupt), OutputSet() as outs:
-        outs.file(work / "old.wav").write_bytes(b"new wav")
-        outs.file(work / "new" / "deeper" / "x.json").write_bytes(b"{}")
-        (outs.folder(stems, owned=("a.mid", "b.mid")) / "a.mid").write_bytes(b"new a")
-        raise KeyboardInterrupt
-    assert snapshot(work) == before  # created folders removed too
-    with OutputSet() as outs:
-        outs.file(work / "old.wav").write_bytes(b"new wav")
-        outs.file(work / "new" / "deeper" / "x.json").write_bytes(b"{}")
-        (outs.folder(stems, owned=("a.mid", "b.mid")) / "a.mid").write_bytes(b"new a")
-        assert not (work / "new" / "deeper" / "x.json").exists()  # nothing visible before the end
-    assert (work / "old.wav").read_bytes() == b"new wav" and (work / "new" / "deeper" / "x.json").exists()
-    # the new stem set replaces the old one (b.mid was not made again); other files are kept
-    assert {p.name: p.read_bytes() for p in stems.iterdir()} == {"a.mid": b"new a", "notes.txt": b"mine"}
-    assert not [p for p in work.rglob(".*")]
-
-
 def test_all_outputs_appear_together(tiny_pipeline, clip, work):
     outs = _outputs(work / "new")  # the folder does not exist yet
     res = tiny_pipeline.run(clip, **outs)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import POP909, REPO
+from tests.conftest import POP909, REPO
 
 
 def readme_commands() -> list[list[str]]:

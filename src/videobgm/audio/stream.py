@@ -18,7 +18,7 @@ each holding one chunk (``CHUNK_S``, 10 s) at a time:
    chunk with enough context either side); then the final gain, applied in place.
 
 Results match the whole-array path up to float rounding and one difference: tinysoundfont's
-output is generated in pieces cut at chunk boundaries (measured in tests/test_stream_audio.py:
+output is generated in pieces cut at chunk boundaries (measured in tests/audio/test_stream.py:
 at most 1e-3 of full scale per sample on a short piece, loudness within 0.01 LU).
 The files are deleted when their :class:`DiskAudio` is closed or garbage-collected.
 """
