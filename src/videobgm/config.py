@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from videobgm.errors import OptionError
+
+#: The package's data files (checkpoints, chord model, library index, chord recogniser).
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 T = TypeVar("T")
 
@@ -169,7 +173,7 @@ class SampleConfig(_Cfg):
     # the whole texture rests on the last beat before a section that opens on a strong cut
     # (Pipeline.compose; sample.generate's breath_bars)
     section_breath: bool = True
-    # melody-level form (videobgm.motif, Pipeline.compose): units restate an earlier unit's melody
+    # melody-level form (videobgm.music.motif, Pipeline.compose): units restate an earlier unit's melody
     # bar by bar (A A' B A'), pitches fitted to the chords; the plan's harmony repeats with it
     motif: bool = True
     melody_chord_tones_on_beats: bool = False  # melody onsets on beats use chord tones only
@@ -207,7 +211,7 @@ class SampleConfig(_Cfg):
     # it a bar still owing onsets to its density target near its end piled them all onto its last
     # 16th (5+-note "splats" on 15 % of onsets; POP909 0.27 %); with it such a bar closes short
     max_offbeat_onsets: int = 4
-    # dynamics (videobgm.dynamics, applied by Pipeline.compose from the plan's sections): melody
+    # dynamics (videobgm.compose.dynamics, applied by Pipeline.compose from the plan's sections): melody
     # velocity from dynamics_low (quietest section) to dynamics_high (loudest), a swell of
     # +-dynamics_phrase_swell over each phrase (melody_phrase_bars), metric accents, the
     # other pitched tracks dynamics_accompaniment_offset softer, dynamics_model_weight of the
