@@ -16,8 +16,7 @@ import numpy as np
 
 def moving_clip(path: Path, *, duration_s: float, width: int, height: int, fps: float = 30.0) -> Path:
     """A textured background with a square oscillating at 0.8 s period and a cut every 15 s."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     if path.exists():
         return path
     yy, xx = np.mgrid[0:height, 0:width]

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from videobgm.schema import read_features
+
 QUALITY = ("pitch_class_entropy", "scale_consistency", "pitch_in_scale_rate", "empty_beat_rate",
            "grooving_similarity", "polyphony")
 
@@ -44,13 +46,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from videobgm.bridges.describe import describe
+    from videobgm.bridges.retrieve import load_index, search
     from videobgm.config import PipelineConfig
-    from videobgm.describe import describe
     from videobgm.eval.symbolic import compute_all
     from videobgm.eval.sync import sync_metrics
     from videobgm.pipeline import Pipeline
-    from videobgm.retrieve import load_index, search
-    from videobgm.types import Features
 
     torch.set_num_threads(1)
     cfg = PipelineConfig.preset("small")
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     for v in videos:
         cached = Path(args.features_dir) / f"{v.stem}.features.json" if args.features_dir else None
         if cached is not None and cached.is_file():
-            feats = Features.from_dict(json.loads(cached.read_text()))
+            feats = read_features(json.loads(cached.read_text()))
         else:
             feats = pipe.analyze(v)
         desc = describe(feats)

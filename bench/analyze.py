@@ -55,8 +55,7 @@ def bench_clip(width: int, height: int, *, seed: int = 0):  # noqa: ANN201
 
 
 def make(path: Path, duration_s: float, width: int, height: int, fps: float = 30.0) -> Path:
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     if not path.exists():
         synth.write_video(path, bench_clip(width, height), duration_s=duration_s, fps=fps,
                           width=width, height=height)
@@ -64,8 +63,7 @@ def make(path: Path, duration_s: float, width: int, height: int, fps: float = 30
 
 
 def _child(path: str) -> None:
-    from videobgm.features import extract_features
-
+    from videobgm.features.analyze import extract_features
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = ru0.ru_utime + ru0.ru_stime
     main0 = time.thread_time()

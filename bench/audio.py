@@ -31,7 +31,7 @@ VIDEOS = ROOT.parent / "shared" / "videos"
 _BEFORE = r"""
 import pickle, sys, numpy as np
 from videobgm.config import RenderConfig
-from videobgm.render import render_audio, write_stem_wavs, read_wav
+from videobgm.audio.render import render_audio, write_stem_wavs, read_wav
 job = pickle.load(open(sys.argv[1], "rb"))
 cfg = RenderConfig()
 mix = render_audio(job["score"], job["duration_s"], cfg)
@@ -74,7 +74,7 @@ def compose_jobs(videos: list[str], moods: list[str], work: Path) -> list[Path]:
 
 
 def measure(mix: np.ndarray, stems: dict[str, np.ndarray], sr: int, melody_pitches: list[int]) -> dict:
-    from videobgm.meters import (
+    from videobgm.audio.meters import (
         loudness_lufs,
         melody_band_hz,
         melody_over_accompaniment_db,
@@ -114,11 +114,11 @@ def bank_velocity_check() -> list[str]:
     (tinysoundfont): a bank whose velocity layers play wrongly shows it here."""
     import tinysoundfont
 
-    from videobgm.render import BANKS, _installed
+    from videobgm.audio.render import BANKS, installed_soundfont
 
     lines = []
     for name, label, _ in BANKS + (("timgm6mb", "TimGM6mb", ()),):
-        path = _installed(name)
+        path = installed_soundfont(name)
         if path is None:
             continue
         synth = tinysoundfont.Synth(samplerate=44100)
@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"bench/audio: videos not found in {VIDEOS}: {', '.join(missing)}", file=sys.stderr)
         return 2
+    from videobgm.audio.render import choose_soundfont, loaded_synth, render
     from videobgm.config import RenderConfig
-    from videobgm.render import _loaded_synth, choose_soundfont, render
 
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="videobgm-audio-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         pitches = [n.pitch for n in score.notes if n.track == "melody"]
         before = run_before(job, base_src, work)
         mb = measure(before["mix"], before["stems"], cfg.sample_rate, pitches)
-        _loaded_synth.cache_clear()
+        loaded_synth.cache_clear()
         t0 = time.perf_counter()
         r = render(score, dur, cfg, plan=plan, stems=True)
         t_after = time.perf_counter() - t0

@@ -3,7 +3,7 @@
     .venv/bin/python bench/batch.py [--videos 8] [--seconds 10] [--workers 2] [--preset small]
 
 Makes N synthetic clips (moving square + texture + cuts, 320x240 @ 30 fps), then scores them
-with ``videobgm.batch.run_batch`` once serially (``workers=0``, this process, default threads) and
+with ``videobgm.apps.batch.runner.run_batch`` once serially (``workers=0``, this process, default threads) and
 once with Ray actors (one CPU thread each), alternating ``--repeats`` times (scaling is computed
 from the per-mode medians; the serial baseline is the first mode). Prints wall time, start-up time (Ray start + model
 loads), videos/minute end to end and excluding start-up, and the scaling factor. The machine's
@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", default=None, help="keep clips and outputs in this folder")
     a = p.parse_args(argv)
 
-    from videobgm.batch import run_batch
-    from videobgm.batch_ray import limit_threads
+    from videobgm.apps.batch.ray import limit_threads
+    from videobgm.apps.batch.runner import run_batch
     from videobgm.config import PipelineConfig
 
     root = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="bench_batch_"))

@@ -17,7 +17,7 @@ A to B in the requested direction:
   requested program and not the other's.
 * **mood** - "M_A music" vs "M_B music". When the two moods' default modes differ the valence
   proxy (the mode measure above, at each plan's tonic; free-tonic count printed too) is tested; otherwise the arousal proxy
-  ``tempo / 100 + onsets per bar / 25`` must move with ``vocab.MOODS[m].arousal`` (pairs whose
+  ``tempo / 100 + onsets per bar / 25`` must move with ``lexicon.MOODS[m].arousal`` (pairs whose
   arousal differs by < 0.1 and that share a mode are not drawn: nothing musical tells them apart).
 * **style** - "S_A music" vs "S_B music"; measured: the style idiom checks of
   ``videobgm.eval.idioms`` on the MIDI read back (four-on-the-floor, backbeat, strum/broken
@@ -49,7 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
-from videobgm import musicstats, vocab
+from videobgm.music import analysis, lexicon, theory
+from videobgm.schema import read_features
 
 INSTRUMENT_CHOICES = ("piano", "strings", "guitar", "flute", "synth_lead", "organ", "marimba",
                       "electric_piano", "violin", "trumpet", "sax", "harp", "choir", "pad")
@@ -76,10 +77,10 @@ class Composer:
     def __call__(self, prompt: str, seed: int):  # noqa: ANN204
         key = (prompt, seed)
         if key not in self.cache:
+            from videobgm.bridges.describe import parse_description
             from videobgm.config import MidiConfig
-            from videobgm.describe import parse_description
             from videobgm.features.still import neutral_features
-            from videobgm.midi import read_midi, write_midi
+            from videobgm.music.midi import read_midi, write_midi
 
             t0 = time.perf_counter()
             desc = parse_description(prompt)
@@ -98,8 +99,8 @@ class Composer:
 
 
 def arousal_proxy(score) -> float:  # noqa: ANN001
-    dens = musicstats.onsets_per_bar(score)
-    return musicstats.realised_tempo_bpm(score) / 100.0 + (float(dens.mean()) if dens.size else 0.0) / 25.0
+    dens = analysis.onsets_per_bar(score)
+    return analysis.realised_tempo_bpm(score) / 100.0 + (float(dens.mean()) if dens.size else 0.0) / 25.0
 
 
 def run_tempo(gen: Composer, n: int, rng: random.Random) -> dict:
@@ -111,7 +112,7 @@ def run_tempo(gen: Composer, n: int, rng: random.Random) -> dict:
                 break
         sa, _, _ = gen(f"piano music at {a} bpm", i)
         sb, _, _ = gen(f"piano music at {b} bpm", i)
-        ta, tb = musicstats.realised_tempo_bpm(sa), musicstats.realised_tempo_bpm(sb)
+        ta, tb = analysis.realised_tempo_bpm(sa), analysis.realised_tempo_bpm(sb)
         agree += (tb - ta) * (b - a) > 0
         for req, got in ((a, ta), (b, tb)):
             errs.append(abs(got - req))
@@ -123,12 +124,12 @@ def run_mode(gen: Composer, n: int, rng: random.Random) -> dict:
     agree, agree_free, hits = 0, 0, 0
     for i in range(n):
         pc = rng.randrange(12)
-        key = vocab.key_name(pc)
+        key = theory.key_name(pc)
         smaj, _, _ = gen(f"piano music in {key} major", i)
         smin, _, _ = gen(f"piano music in {key} minor", i)
-        agree += musicstats.mode_strength(smaj, pc) > musicstats.mode_strength(smin, pc)
-        agree_free += musicstats.mode_strength(smaj) > musicstats.mode_strength(smin)
-        hits += (musicstats.estimate_key(smaj)[1] == "major") + (musicstats.estimate_key(smin)[1] == "minor")
+        agree += analysis.mode_strength(smaj, pc) > analysis.mode_strength(smin, pc)
+        agree_free += analysis.mode_strength(smaj) > analysis.mode_strength(smin)
+        hits += (analysis.estimate_key(smaj)[1] == "major") + (analysis.estimate_key(smin)[1] == "minor")
     return {"agree": agree / n, "absolute": hits / (2 * n),
             "extra": f"KK profiles at the requested tonic; over all tonics {agree_free / n:.0%}; "
                      "absolute = free KK key estimate"}
@@ -138,7 +139,7 @@ def run_instrument(gen: Composer, n: int, rng: random.Random) -> dict:
     agree, hits = 0, 0
     for i in range(n):
         a, b = rng.sample(INSTRUMENT_CHOICES, 2)
-        pa, pb = vocab.instrument_program(a), vocab.instrument_program(b)
+        pa, pb = lexicon.instrument_program(a), lexicon.instrument_program(b)
         _, progs_a, _ = gen(f"{a.replace('_', ' ')} music", i)
         _, progs_b, _ = gen(f"{b.replace('_', ' ')} music", i)
         agree += (pa in progs_a and pb not in progs_a and pb in progs_b and pa not in progs_b)
@@ -148,8 +149,8 @@ def run_instrument(gen: Composer, n: int, rng: random.Random) -> dict:
 
 def mood_pairs() -> list[tuple[str, str, str]]:
     pairs = []
-    for a, b in itertools.permutations(vocab.MOODS, 2):
-        ma, mb = vocab.MOODS[a], vocab.MOODS[b]
+    for a, b in itertools.permutations(lexicon.MOODS, 2):
+        ma, mb = lexicon.MOODS[a], lexicon.MOODS[b]
         if ma.mode != mb.mode:
             pairs.append((a, b, "valence"))
         elif abs(ma.arousal - mb.arousal) >= 0.1:
@@ -167,12 +168,12 @@ def run_mood(gen: Composer, n: int, rng: random.Random) -> dict:
         sa, _, pa = gen(f"{a} music", i)
         sb, _, pb = gen(f"{b} music", i)
         if axis == "valence":
-            want = 1 if vocab.MOODS[b].mode == "major" else -1
+            want = 1 if lexicon.MOODS[b].mode == "major" else -1
             ta, tb = pa.controls.key_tonic, pb.controls.key_tonic
-            ok = (musicstats.mode_strength(sb, tb) - musicstats.mode_strength(sa, ta)) * want > 0
-            free_ok += (musicstats.mode_strength(sb) - musicstats.mode_strength(sa)) * want > 0
+            ok = (analysis.mode_strength(sb, tb) - analysis.mode_strength(sa, ta)) * want > 0
+            free_ok += (analysis.mode_strength(sb) - analysis.mode_strength(sa)) * want > 0
         else:
-            want = np.sign(vocab.MOODS[b].arousal - vocab.MOODS[a].arousal)
+            want = np.sign(lexicon.MOODS[b].arousal - lexicon.MOODS[a].arousal)
             ok = (arousal_proxy(sb) - arousal_proxy(sa)) * want > 0
         agree += ok
         by_axis[axis][0] += ok
@@ -191,11 +192,10 @@ def run_agreement(videos: list[Path], out_md: Path | None) -> dict:
     import io
     import json
 
-    from videobgm.cli import main as cli
+    from videobgm.apps.cli.main import main as cli
     from videobgm.config import PipelineConfig
     from videobgm.pipeline import Pipeline
     from videobgm.schema import load_json
-    from videobgm.types import Features
 
     tmp = Path(tempfile.mkdtemp(prefix="videobgm-agree-"))
     pipe = Pipeline(PipelineConfig())
@@ -207,12 +207,12 @@ def run_agreement(videos: list[Path], out_md: Path | None) -> dict:
             assert cli(["-q", "analyze", str(v), "-o", str(fj)]) == 0
             assert cli(["-q", "describe", str(fj), "-o", str(dj)]) == 0
         d = json.loads(dj.read_text())
-        feats = Features.from_dict(load_json(fj, "features"))
+        feats = read_features(load_json(fj, "features"))
         plan = pipe.plan(feats, description=pipe.describe(feats), resolved=True)
-        inst = vocab.track_instruments(plan.instruments)
+        inst = lexicon.track_instruments(plan.instruments)
         checks = {
             "mood": d["mood"] == plan.mood, "style": d["style"] == plan.style,
-            "key": vocab.parse_key(d["key"]) == plan.controls.key_tonic,
+            "key": theory.parse_key(d["key"]) == plan.controls.key_tonic,
             "mode": d["mode"] == plan.controls.mode, "instruments": set(d["instruments"]) == set(inst),
             "tempo": abs(plan.tempo_bpm / d["tempo_bpm"] - 1) <= 0.03,
         }
@@ -220,7 +220,7 @@ def run_agreement(videos: list[Path], out_md: Path | None) -> dict:
         n_ok += ok
         rows.append(f"| {v.stem} | {d['mood']} {d['style']}, {d['key']} {d['mode']}, {d['tempo_bpm']:.0f} bpm, "
                     f"{'/'.join(d['instruments'])} | {plan.mood} {plan.style}, "
-                    f"{vocab.key_name(plan.controls.key_tonic)} {plan.controls.mode}, {plan.tempo_bpm:.1f} bpm, "
+                    f"{theory.key_name(plan.controls.key_tonic)} {plan.controls.mode}, {plan.tempo_bpm:.1f} bpm, "
                     f"{'/'.join(inst)} | {'yes' if ok else 'NO: ' + ', '.join(k for k, c in checks.items() if not c)} "
                     f"| {time.perf_counter() - t0:.0f} s |")
     share = n_ok / max(len(videos), 1)
@@ -243,7 +243,7 @@ def run_style(gen: Composer, n: int, rng: random.Random) -> dict:
 
     agree, hits = 0, 0
     for i in range(n):
-        a, b = rng.sample(list(vocab.STYLES), 2)
+        a, b = rng.sample(list(lexicon.STYLES), 2)
         sa, _, pa = gen(f"{a} music", i)
         sb, _, pb = gen(f"{b} music", i)
         ha, hb = [k for k, _ in pa.controls.hits], [k for k, _ in pb.controls.hits]

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from videobgm.schema import read_features
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "videos"
 SHARED_VIDEOS = ("bigbuckbunny", "car-detection", "bottle-detection", "one-by-one-person-detection")
@@ -52,7 +54,7 @@ def synthetic_cases() -> dict[str, tuple[float, list[float]]]:
 def _metrics(features, plan, score, audio, sr, cuts_true) -> dict:
     import librosa
 
-    from videobgm.describe import describe
+    from videobgm.bridges.describe import describe
 
     d = float(plan.duration_s)
     bpb = int(plan.beats_per_bar)
@@ -72,8 +74,8 @@ def _metrics(features, plan, score, audio, sr, cuts_true) -> dict:
 
     sec = [int(s.end_bar - s.start_bar) for s in plan.sections]
     try:  # the one description the planner plays (its tempo fitted to the style's range)
+        from videobgm.bridges.describe import resolve_description
         from videobgm.config import PlanConfig
-        from videobgm.describe import resolve_description
 
         desc_t = float(resolve_description(features, PlanConfig()).tempo_bpm)
     except ImportError:  # an old planner without it
@@ -131,12 +133,11 @@ def _metrics(features, plan, score, audio, sr, cuts_true) -> dict:
 
 
 def worker(features_path: str, cuts_json: str, out: str) -> None:
+    from videobgm.audio.render import render_audio
     from videobgm.config import PipelineConfig
     from videobgm.pipeline import Pipeline
-    from videobgm.render import render_audio
-    from videobgm.types import Features
 
-    features = Features.from_dict(json.loads(Path(features_path).read_text()))
+    features = read_features(json.loads(Path(features_path).read_text()))
     pipe = Pipeline(PipelineConfig())
     t0 = time.perf_counter()
     plan = pipe.plan(features)
@@ -144,7 +145,7 @@ def worker(features_path: str, cuts_json: str, out: str) -> None:
     t_compose = time.perf_counter() - t0
     rcfg = pipe.config.render
     try:  # the film-scoring planner shortens the fade to the final chord's ring-out
-        from videobgm.plan import plan_render_config
+        from videobgm.plan.planner import plan_render_config
 
         rcfg = plan_render_config(plan, rcfg)
     except ImportError:
@@ -220,8 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.worker:
         worker(*a.worker)
         return 0
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     cases: list[tuple[str, Path, list[float] | None]] = []

@@ -21,18 +21,18 @@ import time
 
 import numpy as np
 
+from videobgm.data import pop909
+
 
 def _controls(n_bars: int, song: int | None):
-    from videobgm.tokens import controls_from_score
+    from videobgm.compose.tokens import controls_from_score
     from videobgm.types import Chord, Controls
 
     try:
-        from videobgm.train import data as D
-
-        dirs = D.song_dirs(None, "test")
+        dirs = pop909.song_dirs(None, "test")
         if dirs:
             d = next((x for x in dirs if song is None or int(x.name) == song), dirs[0])
-            score, _ = D.load_song(d)
+            score, _ = pop909.load_song(d)
             c = controls_from_score(score)
             spb = c.steps_per_bar
             c.n_bars = min(n_bars, c.n_bars)
@@ -89,10 +89,10 @@ def main() -> int:
 
     import torch
 
-    from videobgm import checkpoint as ckpt
+    from videobgm.compose import checkpoint as ckpt
+    from videobgm.compose.sampler import generate
+    from videobgm.compose.tokens import Tokenizer
     from videobgm.config import ModelConfig, SampleConfig
-    from videobgm.sample import generate
-    from videobgm.tokens import Tokenizer
 
     t0 = time.perf_counter()
     if args.untrained:

@@ -17,19 +17,19 @@ Plans: synthetic layouts of 16, 24 and 48 bars in 4- or 8-bar sections (intro fi
 last, verse/chorus alternating between), 4-bar phrases, 4/4, both modes, seeds 0-2, the final
 bar fixed to the held tonic (as the planner does). Rows:
 
-* ``learned``: :meth:`videobgm.harmony.HarmonyModel.sample` with the shipped asset (half
+* ``learned``: :meth:`videobgm.plan.chord_model.HarmonyModel.sample` with the shipped asset (half
   cadences on phrase ends, authentic on section ends);
 * ``hand tables``: ``plan_music.phrase_chords`` (``PROGRESSIONS``, now the fallback; moods neutral/calm/happy
   for major, sad/tense/epic for minor by seed);
-* ``fallback``: :func:`videobgm.harmony_sampling.fallback_progression` (used only without asset);
+* ``fallback``: :func:`videobgm.plan.chord_sampling.fallback_progression` (used only without asset);
 * ``POP909``: the first 24 bars of each song of ``--split`` (chords on its beat annotations, as
-  read by ``videobgm.train.pop909.load_song``), same statistics code; its cadence columns use the
+  read by ``videobgm.data.pop909.load_song``), same statistics code; its cadence columns use the
   heuristic layout of ``videobgm.train.harmony.pop909_layout``.
 
-Statistics (:func:`videobgm.musicstats.progression_stats`, means over pieces): chord changes per
+Statistics (:func:`videobgm.music.analysis.progression_stats`, means over pieces): chord changes per
 bar (target 1.0-1.8), bars on the tonic (<= 40 %), distinct chords in the first 24 bars (>= 5; a
 16-bar plan counts its 16), share of 7th/sus chords, of secondary dominants, of inverted basses
-(learned only), and cadences met (:func:`videobgm.musicstats.cadence_check`).
+(learned only), and cadences met (:func:`videobgm.music.analysis.cadence_check`).
 """
 
 from __future__ import annotations
@@ -45,10 +45,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if "--plan-worker" not in sys.argv:  # a worker imports the planner of its PYTHONPATH
     sys.path.insert(0, str(ROOT / "src"))
 
-from videobgm import harmony  # noqa: E402
-from videobgm.harmony_corpus import split_phrases  # noqa: E402
-from videobgm.harmony_sampling import fallback_progression  # noqa: E402
-from videobgm.musicstats import cadence_check, progression_stats  # noqa: E402
+from videobgm.music.analysis import cadence_check, progression_stats  # noqa: E402
+from videobgm.plan import chord_model as harmony  # noqa: E402
+from videobgm.plan.chord_corpus import split_phrases  # noqa: E402
+from videobgm.plan.chord_sampling import (  # noqa: E402
+    fallback_progression,
+    sample_progression,
+)
+from videobgm.schema import read_features  # noqa: E402
 from videobgm.types import Chord, Section  # noqa: E402
 
 LAYOUTS = ((16, 4), (24, 4), (24, 8), (48, 4), (48, 8))
@@ -100,7 +104,7 @@ def bench_learned(model, layouts=LAYOUTS, *, cadences: bool = True, name: str = 
         tonic = (2 + 5 * seed) % 12
         home = (tonic, harmony.TONIC_QUALITIES[mode][0])
         off = {} if cadences else {"cadences": {b: None for b in range(n_bars)}}
-        p = model.sample(n_bars, mode=mode, tonic=tonic, sections=secs, fixed={n_bars - 1: home},
+        p = sample_progression(model, n_bars, mode=mode, tonic=tonic, sections=secs, fixed={n_bars - 1: home},
                          seed=seed, **off)
         n += 1
         phrases = split_phrases(secs, 4)
@@ -112,7 +116,7 @@ def bench_learned(model, layouts=LAYOUTS, *, cadences: bool = True, name: str = 
 
 
 def bench_hand() -> dict:
-    from videobgm.plan_music import phrase_chords
+    from videobgm.plan.controls import phrase_chords
 
     stats, cad = [], []
     for n_bars, secs, mode, seed in plans():
@@ -139,8 +143,8 @@ def bench_fallback() -> dict:
 
 
 def bench_pop909(split: str | None, limit: int | None) -> dict:
+    from videobgm.data.pop909 import load_song, song_dirs
     from videobgm.train.harmony import pop909_layout, song_from_pop909
-    from videobgm.train.pop909 import load_song, song_dirs
 
     stats, cad, inv = [], [], []
     for d in song_dirs(None, split)[:limit]:
@@ -181,11 +185,10 @@ def plan_worker(features_dir: str, out: str) -> None:
 
     from videobgm.config import PipelineConfig
     from videobgm.pipeline import Pipeline
-    from videobgm.types import Features
 
     rows = []
     for fp in sorted(Path(features_dir).glob("*.features.json")):
-        f = Features.from_dict(json.loads(fp.read_text()))
+        f = read_features(json.loads(fp.read_text()))
         for mood in VIDEO_MOODS:
             for seed in SEEDS:
                 cfg = PipelineConfig()
@@ -211,8 +214,8 @@ def colour_stats(chords: list[Chord], bass: list[int], *, n_bars: int, spb: int,
     """Shares over chord changes: chromatic roots (outside the mode's scale), diminished chords,
     semitone root motion, tonic pedal (bass on the tonic under a non-tonic chord), any bass other
     than the root, and a bass a semitone from a chord tone (the pedal's minor-second clash)."""
-    from videobgm.musicstats import chord_changes
-    from videobgm.sample_masks import CHORD_INTERVALS
+    from videobgm.compose.constraints import CHORD_INTERVALS
+    from videobgm.music.analysis import chord_changes
 
     ch = chord_changes(chords, n_bars * spb)
     by_onset = {c.onset_16th: b for c, b in zip(chords, bass)}
@@ -235,7 +238,7 @@ def colour_stats(chords: list[Chord], bass: list[int], *, n_bars: int, spb: int,
 
 
 def video_stats(r: dict) -> dict:
-    from videobgm.plan_harmony import harmony_layout
+    from videobgm.plan.harmony import harmony_layout
 
     spb = 4 * r["bpb"]
     chords = [Chord(int(a), int(b), str(q)) for a, b, q, _ in r["chords"]]
@@ -293,8 +296,7 @@ def video_plans(a) -> int:
     sys.path.insert(0, str(ROOT / "bench"))
     from form import SHARED, SHARED_VIDEOS, _features_for, synthetic_cases
 
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     for n in SHARED_VIDEOS:
@@ -340,7 +342,7 @@ Written by `python bench/harmony.py --video-plans --old-label "{a.old_label}"`
 {len(videos)} videos ({', '.join(videos)}), seeds {', '.join(map(str, SEEDS))}: first with the
 mood the video gives, then with each mood forced (`--mood`); the styles follow the mood. "before"
 is the hand-table planner, "after" the learned model with the mood/style vocabulary
-(`videobgm.harmony_vocab`). Targets (issue 18): changes/bar 1.0-1.8, tonic bars <= 40 %,
+(`videobgm.plan.chord_vocab`). Targets (issue 18): changes/bar 1.0-1.8, tonic bars <= 40 %,
 distinct chords per 24 bars >= 5. Mean plan-stage time {ms0:.0f} ms before, {ms:.0f} ms after
 (the harmony asset is read and its tables built once per plan).
 

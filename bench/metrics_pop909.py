@@ -8,7 +8,7 @@ Usage::
 For every song it computes, and prints as a Markdown table (means over songs):
 
 * ``ours, papers``: ``videobgm eval --convention papers`` (:mod:`videobgm.eval.symbolic`) on the
-  Score that eval reads from a POP909 folder (:func:`videobgm.train.data.load_song`: the annotated
+  Score that eval reads from a POP909 folder (:func:`videobgm.data.dataset.load_song`: the annotated
   beat grid, 16th steps, notes merged on (step, track, pitch));
 * ``muspy + mgeval, files as stored``: the muspy 0.5 library on ``muspy.read_midi`` of the file
   (its own resolution, 480 ticks per beat) and mgeval's ``avg_IOI`` on ``pretty_midi`` of it;
@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from videobgm.data import pop909
 
 VMUSPROD = {"scale_consistency": 0.965, "pitch_entropy": 4.455, "pitch_class_entropy": 2.774,
             "empty_beat_rate": 0.005, "avg_ioi_s": 0.125}
@@ -60,10 +62,8 @@ def song_metrics(d: Path) -> dict[str, dict[str, float]]:
     import pretty_midi
 
     from videobgm.eval import symbolic as S
-    from videobgm.train import data as D
-
     path = d / f"{d.name}.mid"
-    score, info = D.load_song(d)
+    score, info = pop909.load_song(d)
     papers = S.compute_all(score, convention="papers", structure=False)
     default = S.compute_all(score, structure=False)
     m = muspy.read_midi(str(path))
@@ -105,9 +105,7 @@ def main() -> int:
 
     import muspy
 
-    from videobgm.train import data as D
-
-    dirs = D.song_dirs(args.root, None if args.split == "all" else args.split)
+    dirs = pop909.song_dirs(args.root, None if args.split == "all" else args.split)
     if args.limit:
         dirs = dirs[: args.limit]
     t0 = time.perf_counter()
@@ -121,7 +119,7 @@ def main() -> int:
     text = render(res, dirs, args.split, wall, procs, muspy.__version__)
     print(text)
     if args.md:
-        from videobgm.fileio import atomic_path
+        from videobgm.io import atomic_path
 
         cmd = "nice python bench/metrics_pop909.py " + " ".join(sys.argv[1:])
         head = ("# Real POP909 under the papers' convention\n\n"

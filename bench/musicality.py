@@ -76,8 +76,7 @@ def synth_video(kind: str, folder: Path) -> Path:
     sys.path.insert(0, str(Path(__file__).parent))
     from _util import moving_clip
 
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"synth-{kind}.mp4"
     if path.exists():
@@ -181,13 +180,12 @@ def _first(score, n_bars: int = 24):  # noqa: ANN001, ANN201
 
 
 def pop909_rows(split: str, limit: int | None = None) -> list[dict]:
+    from videobgm.data import pop909
     from videobgm.eval import musicality as M
     from videobgm.eval import symbolic as S
-    from videobgm.train import data as D
-
     rows = []
-    for d in D.song_dirs(None, split)[:limit]:
-        sc, _ = D.load_song(d)
+    for d in pop909.song_dirs(None, split)[:limit]:
+        sc, _ = pop909.load_song(d)
         sc = _first(sc)
         r = M.stats(sc)
         r.update({f"papers.{k}": v for k, v in S.compute_all(sc, convention="papers", structure=False).items()

@@ -5,7 +5,7 @@
 
 Each measurement runs ``prompt.parse_prompt`` (no text embedding, the length limit lifted) in a
 child process under ``--timeout`` seconds. ``--before`` names a copy of an older
-``videobgm/prompt.py`` (e.g. ``git show f3ea7b7:src/videobgm/prompt.py > /tmp/prompt_before.py``)
+``videobgm/bridges/prompt.py`` (e.g. ``git show f3ea7b7:src/videobgm/bridges/prompt.py > /tmp/prompt_before.py``)
 measured the same way. Two texts: ordinary prompt words, and mood words only (every word a vote,
 the worst case of the old word lookup). The CLI and the UI refuse prompts over
 ``prompt.MAX_PROMPT_CHARS`` (10,000) characters; the longer rows show what the limit protects.
@@ -29,7 +29,7 @@ CHILD = """
 import importlib.util, sys, time
 path, n, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 if path == "current":
-    from videobgm import prompt as mod
+    from videobgm.bridges import prompt as mod
 else:
     spec = importlib.util.spec_from_file_location("prompt_before", path)
     mod = importlib.util.module_from_spec(spec)

@@ -48,6 +48,8 @@ import time
 
 import numpy as np
 
+from videobgm.data import pop909
+
 METRICS = ("pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate",
            "ioi_unique_onsets_beats", "grooving_similarity", "si_short", "si_mid", "si_long")
 PAPERS_METRICS = ("scale_consistency", "pitch_entropy", "pitch_class_entropy", "empty_beat_rate", "avg_ioi_s",
@@ -72,7 +74,7 @@ def truncate(score, n_bars: int):  # noqa: ANN001, ANN201
 
 def shuffled_controls(c, rng):  # noqa: ANN001, ANN201
     """Controls whose bars are permuted (density, strength, accents and chords move together)."""
-    from videobgm.tokens import chord_of_index, chord_per_step
+    from videobgm.compose.tokens import chord_of_index, chord_per_step
     from videobgm.types import Chord
 
     nb, bpb, spb = c.n_bars, c.beats_per_bar, c.steps_per_bar
@@ -122,29 +124,27 @@ def main() -> int:
 
     import torch
 
-    from videobgm import checkpoint as ckpt
+    from videobgm.compose import checkpoint as ckpt
+    from videobgm.compose.sampler import generate
+    from videobgm.compose.tokens import Tokenizer, controls_from_score
     from videobgm.config import SampleConfig
     from videobgm.eval import chords as CH
     from videobgm.eval import musicality as MU
     from videobgm.eval import symbolic as S
-    from videobgm.sample import generate
-    from videobgm.tokens import Tokenizer, controls_from_score
-    from videobgm.train import data as D
-
     torch.set_num_threads(args.threads)
     overrides = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}
     t_start = time.perf_counter()
     model, tok, meta = ckpt.load_checkpoint(args.checkpoint)
     untrained = ckpt.build_untrained(model.cfg, Tokenizer(), seed=0)
     rows = [r.strip() for r in args.rows.split(",")]
-    dirs = D.song_dirs(None, args.split)[args.first: args.first + args.songs]
+    dirs = pop909.song_dirs(None, args.split)[args.first: args.first + args.songs]
     rng = np.random.default_rng(0)
     res: dict[str, dict] = {r: {"metrics": [], "metrics_papers": [], "dens": ([], []), "stren": ([], []), "chord": [0, 0],
                                 "chord_near": 0, "chord_learned": [0, 0], "seconds": 0.0,
                                 "melody": [], "adherence": []} for r in rows}
     chord_weights = CH.load_weights()[0]
     for i, d in enumerate(dirs):
-        real, _ = D.load_song(d)
+        real, _ = pop909.load_song(d)
         real = truncate(real, args.max_bars)
         ctl = controls_from_score(real)
         ctl = dataclasses.replace(ctl, tracks=tuple(t for t in ctl.tracks if t != "drums") or ("piano",))
@@ -197,7 +197,7 @@ def store_in_provenance(raw: dict, summary: dict) -> None:
     import subprocess
     from pathlib import Path
 
-    from videobgm.fileio import write_json
+    from videobgm.io import write_json
 
     path = Path(raw["checkpoint"]) / "provenance.json"
     prov = json.loads(path.read_text(encoding="utf-8"))

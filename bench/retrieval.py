@@ -4,7 +4,7 @@ Index: every 8-bar phrase of the POP909 *train* split (engineer B's split: song 
 {0, 1}). Queries: every 8-bar phrase of the *test* split (id % 19 == 0; never in the index),
 each queried with its own automatic description (``retrieve.entry_text``). A query counts as a hit
 at k when one of the top-k results has the same mode and the same tempo bin
-(``vocab.TEMPO_BINS``: <80, 80-100, 100-120, >=120 bpm). The query text names the
+(``lexicon.TEMPO_BINS``: <80, 80-100, 100-120, >=120 bpm). The query text names the
 mode and the bpm, so this mostly tests that the bridge keeps those attributes; a "vague" row
 queries without key, mode, bpm and chords (mood, tempo word, density, energy only). Reported for three scorers:
 hybrid (MiniLM text cosine + attribute terms parsed from the query text), text only, and
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from videobgm import retrieve, textembed, vocab
+from videobgm.bridges import retrieve, textembed
+from videobgm.music import lexicon
 
 DEFAULT_PER_SONG = 4
 KS = (1, 5, 10)
@@ -62,7 +63,7 @@ def _recall(index: retrieve.Index, queries: list[dict], *, vague: bool = False, 
     hits = {k: 0 for k in KS}
     for q in queries:
         refs = retrieve.search(_words_only(q) if vague else q["text"], k=max(KS), index=index, **kw)
-        ok = [r.mode == q["mode"] and vocab.tempo_bin(r.tempo_bpm) == vocab.tempo_bin(q["tempo_bpm"])
+        ok = [r.mode == q["mode"] and lexicon.tempo_bin(r.tempo_bpm) == lexicon.tempo_bin(q["tempo_bpm"])
               for r in refs]
         for k in KS:
             hits[k] += any(ok[:k])
@@ -123,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} ({len(idx)}) | hybrid, vague query (no key/mode/bpm/chords) | {r[1]:.3f} | "
               f"{r[5]:.3f} | {r[10]:.3f} |")
     # chance level: share of index entries with the query's mode and tempo bin
-    share = np.mean([np.mean([e["mode"] == q["mode"] and vocab.tempo_bin(e["tempo_bpm"]) ==
-                              vocab.tempo_bin(q["tempo_bpm"]) for e in train]) for q in test[:200]])
+    share = np.mean([np.mean([e["mode"] == q["mode"] and lexicon.tempo_bin(e["tempo_bpm"]) ==
+                              lexicon.tempo_bin(q["tempo_bpm"]) for e in train]) for q in test[:200]])
     print(f"\nchance (share of index phrases with the query's mode and tempo bin): {share:.3f}")
     print("git:", subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                   cwd=Path(__file__).parent).stdout.strip())

@@ -3,7 +3,7 @@
 Cases: a synthetic 60 s 720p30 clip (target: <= 20 s on 2 cores) and a 10-minute clip
 (target: peak RSS < 2.5 GB). Each case runs in its own process so peak RSS is per case.
 
-    python bench/score.py [--minutes 10] [--untrained] [--out docs/bench_score.md]
+    python bench/score.py [--minutes 10] [--untrained] [--out docs/results/score.md]
 
 ``--long``: flat memory with length (issue 13 part 5). A synthetic clip of ``--hours`` (2) at
 64x36, ``--fps`` (2) frames per second, is scored stage by stage in one child process, with an RSS
@@ -39,7 +39,7 @@ def child(video: str, untrained: bool) -> None:
     pipe.load_model()
     load_s = time.perf_counter() - t0
     out = Path(video).with_suffix(".scored.mp4")
-    res = pipe.score(video, out)
+    res = pipe.run(video, out)
     timings = {"load_model": load_s, **res.timings_s}
     print(json.dumps({"timings": timings, "n_bars": res.plan.n_bars, "notes": len(res.score.notes)}))
     _util.print_peak_rss()
@@ -97,12 +97,12 @@ def long_child(video: str, compose_minutes: float, untrained: bool, compose_only
 
     rss = _RssSampler()
     t_import = time.perf_counter()
-    from videobgm import midi as midi_mod
-    from videobgm import mux as mux_mod
-    from videobgm import render as render_mod
+    from videobgm.audio import mux as mux_mod
+    from videobgm.audio import render as render_mod
     from videobgm.config import PipelineConfig
+    from videobgm.music import midi as midi_mod
     from videobgm.pipeline import Pipeline
-    from videobgm.plan import plan_render_config
+    from videobgm.plan.planner import plan_render_config
     from videobgm.types import Score
 
     rows, extra = {}, {}
@@ -215,7 +215,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10.0, help="length of the long clip")
     ap.add_argument("--untrained", action="store_true", help="untrained small model (no checkpoint)")
-    ap.add_argument("--out", default=None, help="also write the table to this Markdown file")
+    ap.add_argument("--out", default=None, help="also write the table to this Markdown file (docs/results/score.md)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--long", action="store_true", help="the flat-memory case: a long low-resolution clip")
     ap.add_argument("--hours", type=float, default=2.0, help="--long: clip length in hours")

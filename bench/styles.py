@@ -9,7 +9,7 @@ first video, and 4 prompts (prompt -> description -> plan on neutral features, a
   standardised by POP909 (first ``--bars`` bars of ``--pop909`` songs) and divided by the median
   distance of POP909 song pairs (1.0 = as far apart as two typical real songs);
 * every style's idiom check (:mod:`videobgm.eval.idioms`) on every piece;
-* the plan's tempo against the style x mood range (:func:`videobgm.styles.idiom`);
+* the plan's tempo against the style x mood range (:func:`videobgm.music.styles.idiom`);
 * the share of sounding 16ths with a semitone clash between tracks (tense >= 2 %, calm <= 2 %).
 
 Writes docs/results/styles.md. Scores are cached in ``--cache`` (delete it after code changes).
@@ -41,8 +41,8 @@ PROMPTS = {
 
 
 def _pop909(n: int, bars: int) -> np.ndarray:
+    from videobgm.data.pop909 import load_song
     from videobgm.eval.idioms import texture_features
-    from videobgm.train.pop909 import load_song
 
     root = ROOT.parent / "shared" / "data" / "POP909"
     if not root.is_dir():
@@ -104,7 +104,7 @@ class Composer:
         pipe = Pipeline(cfg).use_model(*self.model)
         desc = None
         if prompt is not None:
-            from videobgm.describe import parse_description
+            from videobgm.bridges.describe import parse_description
 
             desc = parse_description(prompt)
         plan = pipe.plan(self._feat("prompt" if prompt else video), description=desc)
@@ -135,8 +135,8 @@ def main() -> int:
         pass
     from bench._util import table
 
-    from videobgm import styles, vocab
     from videobgm.eval import idioms
+    from videobgm.music import lexicon, styles
 
     t0 = time.perf_counter()
     ref = _pop909(args.pop909, args.bars)
@@ -146,10 +146,10 @@ def main() -> int:
     comp = Composer(args.seed, args.duration, Path(args.cache))
     pieces: dict[tuple, tuple] = {}
     for video in VIDEOS:
-        for style in vocab.STYLES:
+        for style in lexicon.STYLES:
             for mood in MOODS3:
                 pieces[(video, style, mood)] = comp(video, style=style, mood=mood)
-    all_moods = (*vocab.MOODS, vocab.NEUTRAL_MOOD)
+    all_moods = (*lexicon.MOODS, lexicon.NEUTRAL_MOOD)
     for mood in all_moods:
         pieces[(VIDEOS[0], "default", mood)] = comp(VIDEOS[0], mood=mood)
     for prompt in PROMPTS:
@@ -163,8 +163,8 @@ def main() -> int:
                 "distance / POP909 median": idioms.distance(feats[a], feats[b], sd) / scale}
 
     style_pairs = [pair((v, s1, m), (v, s2, m)) for v in VIDEOS for m in MOODS3
-                   for s1, s2 in itertools.combinations(vocab.STYLES, 2)]
-    mood_pairs = [pair((v, s, m1), (v, s, m2)) for v in VIDEOS for s in vocab.STYLES
+                   for s1, s2 in itertools.combinations(lexicon.STYLES, 2)]
+    mood_pairs = [pair((v, s, m1), (v, s, m2)) for v in VIDEOS for s in lexicon.STYLES
                   for m1, m2 in itertools.combinations(MOODS3, 2)]
     mood7_pairs = [pair((VIDEOS[0], "default", m1), (VIDEOS[0], "default", m2))
                    for m1, m2 in itertools.combinations(all_moods, 2)]
@@ -234,7 +234,7 @@ def main() -> int:
         "## Prompt pairs", table(prompt_pairs, pcols),
     ]) + "\n"
     print(text)
-    from videobgm.fileio import atomic_path
+    from videobgm.io import atomic_path
 
     with atomic_path(args.out) as tmp:
         Path(tmp).write_text(text)

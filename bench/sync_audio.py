@@ -5,7 +5,7 @@ the packaged ``small`` model scores the video twice and each result is muxed int
 
 - **video**: the plan follows the video (tempo, cuts, motion density, visual-beat accents);
 - **baseline**: the plan is made from neutral, video-independent features of the same length
-  (``features.still.neutral_features``; the baseline of bench/sync_table.py and docs/sync.md).
+  (``features.still.neutral_features``; the baseline of bench/sync_table.py and docs/results/sync.md).
 
 Each MP4's audio track is then judged against the video's picture by ``videobgm eval``'s code
 (:mod:`videobgm.eval.audio_report`; the picture analysed once per video with the pipeline's own
@@ -41,8 +41,7 @@ NOTES_MARK = "<!-- notes: kept when the bench rewrites this file -->"
 
 def synthetic_videos(d: Path) -> dict[str, Path]:
     """Two cut-dense clips with irregular (non-palindromic) cut times."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     rng = np.random.default_rng(7)
     cuts_a = np.round(np.cumsum(rng.uniform(1.1, 2.9, 12)), 2)
     cuts_a = [float(c) for c in cuts_a if c < 23.0]

@@ -36,11 +36,11 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from videobgm import synth
     from videobgm.config import PipelineConfig
     from videobgm.eval.sync import sync_metrics
     from videobgm.features.still import neutral_features
     from videobgm.pipeline import Pipeline
+    from videobgm.testing import synthetic_videos as synth
 
     torch.set_num_threads(2)
     cfg = PipelineConfig.preset(a.preset)

@@ -6,7 +6,7 @@ For every video in ../shared/videos the same model composes twice with the same 
   (constant density, no accents, regular phrases), i.e. same model, video-independent controls.
 Both are scored against the video's own features with ``videobgm.eval.sync``.
 
-    python bench/sync_table.py [--videos DIR] [--out docs/sync.md] [--untrained]
+    python bench/sync_table.py [--videos DIR] [--out docs/results/sync.md] [--untrained]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import _util  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--videos", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "videos"))
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--out", default=None, help="also write the table here (docs/results/sync.md)")
     ap.add_argument("--untrained", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()

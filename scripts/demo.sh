@@ -8,7 +8,7 @@ SAMPLE=${1:-../shared/videos/bigbuckbunny.mp4}
 if [ ! -f "$SAMPLE" ]; then
   echo "demo: $SAMPLE not found; making a synthetic sample" >&2
   mkdir -p out
-  "$VENV/bin/python" -m videobgm.synth out/sample.mp4
+  "$VENV/bin/python" -m videobgm.testing.synthetic_videos out/sample.mp4
   SAMPLE=out/sample.mp4
 fi
 mkdir -p out

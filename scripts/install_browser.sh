@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's chromium for the browser test (tests/test_ui_browser.py, marker `browser`).
+# Install Debian's chromium for the browser test (tests/apps/ui/test_app_browser.py, marker `browser`).
 # Playwright drives it via executable_path; it never downloads its own browser.
 # Idempotent: does nothing when a chromium binary is already there. Needs root (apt-get);
 # otherwise it says why and exits 0, and the browser test skips with the same reason.

@@ -44,8 +44,7 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def square_video(synth_dir: Path) -> dict:
     """12 s, 30 fps, 320x240: a square oscillating with a 1.0 s period (turns every 0.5 s)."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     period, duration = 1.0, 12.0
     path = synth.write_video(
         synth_dir / "square.mp4", synth.oscillating_square(period_s=period),
@@ -58,8 +57,7 @@ def square_video(synth_dir: Path) -> dict:
 @pytest.fixture(scope="session")
 def cut_video(synth_dir: Path) -> dict:
     """9 s, 30 fps: hard cuts at 3.0 s and 6.0 s."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     cuts = [3.0, 6.0]
     path = synth.write_video(synth_dir / "cut.mp4", synth.hard_cut(cut_times_s=cuts), duration_s=9.0)
     return {"path": path, "cut_times_s": cuts, "duration_s": 9.0, "fps": 30.0}
@@ -68,8 +66,7 @@ def cut_video(synth_dir: Path) -> dict:
 @pytest.fixture(scope="session")
 def pan_video(synth_dir: Path) -> dict:
     """6 s smooth pan, no cuts."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     path = synth.write_video(synth_dir / "pan.mp4", synth.smooth_pan(), duration_s=6.0)
     return {"path": path, "duration_s": 6.0}
 
@@ -77,8 +74,7 @@ def pan_video(synth_dir: Path) -> dict:
 @pytest.fixture(scope="session")
 def ramp_video(synth_dir: Path) -> dict:
     """5 s flat grey frame whose brightness rises linearly."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     path = synth.write_video(synth_dir / "ramp.mp4", synth.color_ramp(duration_s=5.0), duration_s=5.0)
     return {"path": path, "duration_s": 5.0}
 
@@ -86,8 +82,7 @@ def ramp_video(synth_dir: Path) -> dict:
 @pytest.fixture(scope="session")
 def static_video(synth_dir: Path) -> dict:
     """4 s still frame."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     path = synth.write_video(synth_dir / "static.mp4", synth.static(), duration_s=4.0)
     return {"path": path, "duration_s": 4.0}
 
@@ -97,3 +92,13 @@ def shared_videos() -> list[Path]:
     if not SHARED_VIDEOS.is_dir():
         return []
     return sorted(SHARED_VIDEOS.glob("*.mp4"))
+
+
+# fixtures of the reliability tests (tests/_reliability.py imports the paths above, so this comes last)
+from tests._reliability import (  # noqa: E402, F401
+    files,
+    sample_faststart,
+    sample_midi,
+    sample_video,
+    short_clip,
+)

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import _codecclips as C
-from test_reliability import time_limit
-from videobgm import mux as mux_mod
-from videobgm import transcode
+from tests import _codecclips as C
+from tests._reliability import time_limit
+from videobgm.audio import mux as mux_mod
+from videobgm.audio import transcode
 from videobgm.config import MuxConfig, PipelineConfig
 from videobgm.errors import OptionError
 
@@ -78,8 +78,7 @@ def src_codec(path: Path) -> str:
 
 
 def _mux_and_check(src: Path, out: Path, ext: str) -> dict:
-    from videobgm import video
-
+    from videobgm.video import decode as video
     with time_limit(120):  # a hang fails the case instead of the suite
         info = video.probe(src)  # the pipeline passes the probed duration too
         res = mux_mod.mux(src, tone(info.duration_s + 1.0), SR, out, MuxConfig(),
@@ -122,7 +121,7 @@ def test_missing_encoder_refused_before_analysis(clips, tmp_path, monkeypatch):
     pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
     monkeypatch.setattr(pipe, "analyze", lambda *a, **k: pytest.fail("analysed before refusing"))
     with pytest.raises(OptionError, match="no libx264 encoder") as ei:
-        pipe.score(clips["msmpeg4v3_avi"], tmp_path / "o.mp4")
+        pipe.run(clips["msmpeg4v3_avi"], tmp_path / "o.mp4")
     assert "\n" not in str(ei.value)
     pipe_plan = transcode.plan_output(clips["h264_mp4"], tmp_path / "o.mp4")  # copy needs no encoder
     assert pipe_plan is not None and pipe_plan.copy
@@ -150,9 +149,8 @@ def test_reencode_makes_even_size(clips, tmp_path):
 
 
 def test_reencode_keeps_rotation(tmp_path):
-    from test_reliability import set_mp4_rotation
-    from videobgm import video
-
+    from tests._reliability import set_mp4_rotation
+    from videobgm.video import decode as video
     src = C.write_clip(C.Clip("rot_prores", "prores_ks", "mov", pix_fmt="yuv422p10le", width=66,
                               height=50), tmp_path)
     set_mp4_rotation(src, 90)
@@ -186,7 +184,7 @@ def test_copy_refused_by_muxer_falls_back_to_reencode(clips, tmp_path, monkeypat
 def test_pipeline_scores_ordinary_codecs(clips, tmp_path, tiny_pipeline, name, ext):
     out = tmp_path / f"scored{ext}"
     with time_limit(180):
-        res = tiny_pipeline.score(clips[name], out, midi=tmp_path / "m.mid", plan_json=tmp_path / "p.json")
+        res = tiny_pipeline.run(clips[name], out, midi=tmp_path / "m.mid", plan_json=tmp_path / "p.json")
     assert res.output_path == str(out) and (tmp_path / "m.mid").stat().st_size > 0
     assert_scored(clips[name], out, ext)
     recorded = json.loads((tmp_path / "p.json").read_text())["mux"]  # the plan JSON says what was done
@@ -235,7 +233,7 @@ def test_pipeline_every_encoder(sweep, tmp_path, tiny_pipeline, i, name):
     ext = C.OUTPUTS[i % len(C.OUTPUTS)]
     out = tmp_path / f"scored{ext}"
     with time_limit(180):
-        tiny_pipeline.score(src, out)
+        tiny_pipeline.run(src, out)
     assert_scored(src, out, ext)
 
 
@@ -243,9 +241,9 @@ def test_pipeline_every_encoder(sweep, tmp_path, tiny_pipeline, i, name):
 def test_ui_generate_on_ordinary_codecs(clips, tmp_path, name):
     """The UI's Generate used to fail with "Internal error ... a bug" on these uploads."""
     pytest.importorskip("gradio")
+    from videobgm.apps.ui.handlers import MusicControls, UIHandlers
     from videobgm.config import UIConfig
     from videobgm.pipeline import Pipeline
-    from videobgm.ui.handlers import MusicControls, UIHandlers
 
     h = UIHandlers(PipelineConfig.preset("tiny"), UIConfig(work_dir=str(tmp_path), stems=False),
                    pipeline_factory=lambda cfg: Pipeline(cfg, untrained=True))

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from test_reliability import _flip, _score_damaged, check_video, flips_st
+from tests._reliability import _flip, _score_damaged, check_video, flips_st
 
 _COMMON = {"deadline": None, "derandomize": True,
            "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]}
@@ -33,8 +33,7 @@ def samples(tmp_path_factory) -> dict[str, bytes]:
     import av
     import numpy as np
 
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     d = tmp_path_factory.mktemp("fuzzc")
     sq = synth.oscillating_square(period_s=0.8, width=160, height=96, size=16)
     out = {}

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videobgm import vocab
 from videobgm.config import PipelineConfig
+from videobgm.music import lexicon, theory
+from videobgm.schema import read_features
 
 W, H, FPS = 160, 120, 15.0
 
@@ -33,8 +34,7 @@ OPTIONS = {
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Four short low-resolution videos with different answers (pulse, cuts, pan, brightening)."""
-    from videobgm import synth
-
+    from videobgm.testing import synthetic_videos as synth
     d = tmp_path_factory.mktemp("onemind")
     kw = {"width": W, "height": H}
     return {
@@ -52,7 +52,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def features_json(videos: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each video analysed once (``videobgm analyze -o``); describe reads the same features."""
-    from videobgm.cli import main
+    from videobgm.apps.cli.main import main
 
     d = tmp_path_factory.mktemp("onemind_feats")
     out = {}
@@ -64,7 +64,7 @@ def features_json(videos: dict[str, Path], tmp_path_factory: pytest.TempPathFact
 
 def _edited(features: Path, tmp: Path) -> Path:
     """``describe -o`` then a person's edit: another mood, key, tempo and instruments."""
-    from videobgm.cli import main
+    from videobgm.apps.cli.main import main
 
     raw = tmp / f"{features.stem}.desc.json"
     assert main(["-q", "describe", str(features), "-o", str(raw), "--preset", "tiny"]) == 0
@@ -81,7 +81,7 @@ def _args(col: str, features: Path, tmp: Path) -> list[str]:
 
 
 def _described(features: Path, args: list[str], out: Path) -> dict:
-    from videobgm.cli import main
+    from videobgm.apps.cli.main import main
 
     assert main(["-q", "describe", str(features), "-o", str(out), "--preset", "tiny", *args]) == 0
     return json.loads(out.read_text())
@@ -91,12 +91,12 @@ def _planned(features: Path, args: list[str], plan_json: Path):
     """The score path up to the plan (analysis -> description -> plan) and its plan.json record."""
     import argparse
 
-    from videobgm.cli_options import config_from_args
-    from videobgm.describe import parse_description
-    from videobgm.fileio import write_json
+    from videobgm.apps.cli.options import config_from_args
+    from videobgm.bridges.describe import parse_description
+    from videobgm.io import write_json
     from videobgm.pipeline import Pipeline
     from videobgm.schema import load_json
-    from videobgm.types import Features, Result
+    from videobgm.types import Result
 
     ns = argparse.Namespace(preset="tiny", description=None, tempo=None, key=None, mode=None,
                             mood=None, style=None, instruments=None)
@@ -105,7 +105,7 @@ def _planned(features: Path, args: list[str], plan_json: Path):
         setattr(ns, a.lstrip("-").replace("-", "_"), next(it))
     ns.tempo = float(ns.tempo) if ns.tempo is not None else None
     pipe = Pipeline(config_from_args(ns))
-    feats = Features.from_dict(load_json(features, "features"))
+    feats = read_features(load_json(features, "features"))
     edit = parse_description(ns.description) if ns.description else None
     desc = pipe.describe(feats, edit)
     plan = pipe.plan(feats, description=desc, resolved=True)
@@ -115,13 +115,13 @@ def _planned(features: Path, args: list[str], plan_json: Path):
 
 
 def _agree(desc: dict, plan, stored: dict, where: str) -> None:
-    from videobgm.plan import load_plan
+    from videobgm.plan.planner import load_plan
 
-    names = vocab.track_instruments(plan.instruments)
+    names = lexicon.track_instruments(plan.instruments)
     for d, what in ((desc, "describe"), (stored, "plan.json")):
         assert d["mood"] == plan.mood, (where, what, d["mood"], plan.mood)
         assert d["style"] == plan.style, (where, what)
-        assert vocab.parse_key(d["key"]) == plan.controls.key_tonic, (where, what)
+        assert theory.parse_key(d["key"]) == plan.controls.key_tonic, (where, what)
         assert d["mode"] == plan.controls.mode, (where, what)
         assert set(d["instruments"]) == set(names), (where, what, d["instruments"], names)
         assert abs(plan.tempo_bpm / d["tempo_bpm"] - 1) <= 0.03, (where, what, d["tempo_bpm"], plan.tempo_bpm)
@@ -190,9 +190,9 @@ def test_score_cli_plan_json_is_what_plays(videos: dict[str, Path], tmp_path: Pa
     pytest.importorskip("torch")
     import torch
 
-    from videobgm.cli import main
-    from videobgm.midi import read_midi
-    from videobgm.plan import load_plan
+    from videobgm.apps.cli.main import main
+    from videobgm.music.midi import read_midi
+    from videobgm.plan.planner import load_plan
 
     torch.set_num_threads(1)
     v = videos["cuts"]
@@ -206,14 +206,14 @@ def test_score_cli_plan_json_is_what_plays(videos: dict[str, Path], tmp_path: Pa
 
 
 def _described_video(video: Path, args: list[str], out: Path) -> dict:
-    from videobgm.cli import main
+    from videobgm.apps.cli.main import main
 
     assert main(["-q", "describe", str(video), "-o", str(out), "--preset", "tiny", *args]) == 0
     return json.loads(out.read_text())
 
 
 def test_plan_round_trip_and_regeneration_record(features_json: dict[str, Path], tmp_path: Path) -> None:
-    from videobgm.plan import load_plan, plan_from_dict, plan_to_dict
+    from videobgm.plan.planner import load_plan, plan_from_dict, plan_to_dict
 
     plan = _planned(features_json["square"], [], tmp_path / "plan.json")
     back = plan_from_dict(plan_to_dict(plan))
@@ -234,11 +234,11 @@ def test_regeneration_is_recorded_in_plan_json(videos: dict[str, Path], tmp_path
     import torch
 
     from videobgm.pipeline import Pipeline
-    from videobgm.plan import load_plan
+    from videobgm.plan.planner import load_plan
 
     torch.set_num_threads(1)
     pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)
-    res = pipe.score(videos["pan"], None, midi=tmp_path / "a.mid")
+    res = pipe.run(videos["pan"], None, midi=tmp_path / "a.mid")
     pipe.regenerate(res, bars=(0, 1), seed=7, midi=tmp_path / "b.mid", plan_json=tmp_path / "p.json")
     assert load_plan(tmp_path / "p.json").regenerations == [{"bars": [0, 1], "seed": 7}]
 
@@ -247,13 +247,13 @@ def test_one_tempo_range_and_one_scale_range() -> None:
     """The CLI, the planner and the prompt refuse the same values with the lexicon's ranges."""
     import argparse
 
-    from videobgm.cli_options import config_from_args
+    from videobgm.apps.cli.options import config_from_args
+    from videobgm.bridges.prompt import parse_prompt
     from videobgm.config import PlanConfig
     from videobgm.errors import OptionError
-    from videobgm.plan import validate_config
-    from videobgm.prompt import parse_prompt
+    from videobgm.plan.planner import validate_config
 
-    lo, hi = vocab.TEMPO_LIMITS_BPM
+    lo, hi = lexicon.TEMPO_LIMITS_BPM
     base = {"preset": "tiny"}
     for bad in (lo - 1, hi + 1):
         with pytest.raises(OptionError, match=f"between {lo:g} and {hi:g}"):
@@ -262,7 +262,7 @@ def test_one_tempo_range_and_one_scale_range() -> None:
             validate_config(PlanConfig(tempo_bpm=bad))
     with pytest.raises(OptionError, match=f"{lo:g}..{hi:g}"):
         parse_prompt(f"calm piano {hi + 10:g} bpm", use_embeddings=False)
-    top = vocab.SCALE_RANGE[1]
+    top = lexicon.SCALE_RANGE[1]
     config_from_args(argparse.Namespace(**base, density_scale=top))  # the top is accepted by both
     validate_config(PlanConfig(density_scale=top))
     for check in (lambda: config_from_args(argparse.Namespace(**base, density_scale=top + 1)),
@@ -272,20 +272,20 @@ def test_one_tempo_range_and_one_scale_range() -> None:
 
 
 def test_each_table_is_defined_in_one_module() -> None:
-    """``grep``: each lexicon table and each tempo range literal lives in vocab.py only."""
+    """``grep``: each lexicon table and each tempo range literal lives in music/lexicon.py only."""
     import re
 
     src = Path(__file__).resolve().parents[1] / "src" / "videobgm"
     patterns = {  # what -> (pattern, the modules that may hold it)
-        "mood table": (r'Mood\("calm"', ["vocab.py"]),
-        "style table": (r'Style\("pop"', ["vocab.py"]),
-        "instrument table": (r'"electric_piano": \(4,', ["vocab.py"]),
+        "mood table": (r'Mood\("calm"', ["music/lexicon.py"]),
+        "style table": (r'Style\("pop"', ["music/lexicon.py"]),
+        "instrument table": (r'"electric_piano": \(4,', ["music/lexicon.py"]),
         "a second GM program table": (r'"electric_piano": 4\b', []),
         "a second mood -> style table": (r'"calm": "ambient"', []),
         "a second mood -> mode table": (r'"calm": "major"', []),
-        "tempo limits": (r"\(20\.0, 300\.0\)|\(30\.0, 300\.0\)|20\.0 <= tempo|30\.0 <= tempo", ["vocab.py"]),
-        "video tempo range": (r"\(70\.0, 140\.0\)", ["vocab.py"]),
-        "label hints": (r'"beach": \("happy"', ["vocab.py"]),
+        "tempo limits": (r"\(20\.0, 300\.0\)|\(30\.0, 300\.0\)|20\.0 <= tempo|30\.0 <= tempo", ["music/lexicon.py"]),
+        "video tempo range": (r"\(70\.0, 140\.0\)", ["music/lexicon.py"]),
+        "label hints": (r'"beach": \("happy"', ["music/lexicon.py"]),
         "density scale range": (r"<= 10\.0\)|0 < v <= 4", []),
     }
     for what, (pat, allowed) in patterns.items():

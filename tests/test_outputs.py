@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from videobgm import synth
 from videobgm.errors import InputError, OptionError
+from videobgm.testing import synthetic_videos as synth
 
 TINY = ["--preset", "tiny", "--untrained"]
 IS_ROOT = os.geteuid() == 0
@@ -81,7 +81,7 @@ def _refused(pipe, monkeypatch, clip: Path, root: Path, fragment: str, **outputs
     monkeypatch.setattr(pipe, "analyze", lambda *a, **k: pytest.fail("analysis ran before the refusal"))
     output = outputs.pop("output", None)
     with pytest.raises(OptionError) as ei:
-        pipe.score(clip, output, **outputs)
+        pipe.run(clip, output, **outputs)
     msg = str(ei.value)
     assert msg and "\n" not in msg, msg
     assert fragment in msg, msg
@@ -214,35 +214,9 @@ def _outputs(d: Path) -> dict:
             "plan_json": d / "o.plan.json"}
 
 
-def test_output_set_commit_and_abort(work):
-    from videobgm.fileio import OutputSet
-
-    stems = work / "stems"
-    stems.mkdir()
-    for name, data in {"a.mid": b"old a", "b.mid": b"old b", "notes.txt": b"mine"}.items():
-        (stems / name).write_bytes(data)
-    (work / "old.wav").write_bytes(b"old wav")
-    before = snapshot(work)
-    with pytest.raises(KeyboardInterrupt), OutputSet() as outs:
-        outs.file(work / "old.wav").write_bytes(b"new wav")
-        outs.file(work / "new" / "deeper" / "x.json").write_bytes(b"{}")
-        (outs.folder(stems, owned=("a.mid", "b.mid")) / "a.mid").write_bytes(b"new a")
-        raise KeyboardInterrupt
-    assert snapshot(work) == before  # created folders removed too
-    with OutputSet() as outs:
-        outs.file(work / "old.wav").write_bytes(b"new wav")
-        outs.file(work / "new" / "deeper" / "x.json").write_bytes(b"{}")
-        (outs.folder(stems, owned=("a.mid", "b.mid")) / "a.mid").write_bytes(b"new a")
-        assert not (work / "new" / "deeper" / "x.json").exists()  # nothing visible before the end
-    assert (work / "old.wav").read_bytes() == b"new wav" and (work / "new" / "deeper" / "x.json").exists()
-    # the new stem set replaces the old one (b.mid was not made again); other files are kept
-    assert {p.name: p.read_bytes() for p in stems.iterdir()} == {"a.mid": b"new a", "notes.txt": b"mine"}
-    assert not [p for p in work.rglob(".*")]
-
-
 def test_all_outputs_appear_together(tiny_pipeline, clip, work):
     outs = _outputs(work / "new")  # the folder does not exist yet
-    res = tiny_pipeline.score(clip, **outs)
+    res = tiny_pipeline.run(clip, **outs)
     for key in ("output", "midi", "wav", "plan_json"):
         assert outs[key].stat().st_size > 0
     assert sorted(p.suffix for p in outs["stems"].iterdir())  # stems: MIDI + WAV per track
@@ -252,9 +226,8 @@ def test_all_outputs_appear_together(tiny_pipeline, clip, work):
 
 @pytest.mark.parametrize("where", ["render", "mux"])
 def test_failure_late_leaves_no_output_and_keeps_earlier_ones(tiny_pipeline, clip, work, monkeypatch, where):
-    from videobgm import mux as mux_mod
-    from videobgm import render as render_mod
-
+    from videobgm.audio import mux as mux_mod
+    from videobgm.audio import render as render_mod
     outs = _outputs(work)
     outs["midi"].write_bytes(b"earlier midi")
     outs["stems"].mkdir()
@@ -267,14 +240,14 @@ def test_failure_late_leaves_no_output_and_keeps_earlier_ones(tiny_pipeline, cli
 
         monkeypatch.setattr(mux_mod, "mux", fail)
         with pytest.raises(InputError, match="simulated"):
-            tiny_pipeline.score(clip, **outs)
+            tiny_pipeline.run(clip, **outs)
     else:
         def interrupt(*a, **k):  # noqa: ANN002, ANN003, ANN202
             raise KeyboardInterrupt  # Ctrl-C while the stems render (MIDI, stems, WAV staged)
 
         monkeypatch.setattr(render_mod, "write_stem_wavs", interrupt)
         with pytest.raises(KeyboardInterrupt):
-            tiny_pipeline.score(clip, **outs)
+            tiny_pipeline.run(clip, **outs)
     assert snapshot(work) == before
 
 
@@ -340,7 +313,6 @@ def test_signal_leaves_nothing_other_pairs(clip, work, point, sig_name):
 
 def test_no_pause_without_the_test_variable(monkeypatch, capsys):
     from videobgm import pipeline
-
     monkeypatch.delenv(pipeline.TEST_PAUSE_ENV, raising=False)
     t0 = time.perf_counter()
     for p in POINTS:

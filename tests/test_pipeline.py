@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videobgm import synth
 from videobgm.config import PipelineConfig
 from videobgm.pipeline import Pipeline
+from videobgm.testing import synthetic_videos as synth
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
@@ -81,7 +81,7 @@ def varying_video(synth_dir: Path) -> dict:
 
 def test_score_end_to_end(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Path) -> None:
     out = tmp_path / "scored.mp4"
-    res = tiny_pipe.score(varying_video["path"], out, midi=tmp_path / "m.mid",
+    res = tiny_pipe.run(varying_video["path"], out, midi=tmp_path / "m.mid",
                           wav=tmp_path / "m.wav", plan_json=tmp_path / "plan.json")
     vdur, adur, rms = _audio_stats(out)
     assert abs(vdur - varying_video["duration_s"]) < 0.05
@@ -101,7 +101,7 @@ def test_sync_targets(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Path) 
     from videobgm.eval.sync import sync_metrics
 
     wav = tmp_path / "m.wav"
-    res = tiny_pipe.score(varying_video["path"], None, wav=wav)
+    res = tiny_pipe.run(varying_video["path"], None, wav=wav)
     with wave.open(str(wav)) as w:
         audio_s = w.getnframes() / w.getframerate()
     m = sync_metrics(res.features, res.score, plan=res.plan, audio_duration_s=audio_s)
@@ -118,7 +118,7 @@ def test_sync_targets(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Path) 
     # chose before issue 17 (1.0 then)
     assert m["hit_rate"] >= 0.6, m
     # density follows motion in every bar but the last (the held final tonic, rule notes only)
-    from videobgm.plan import rank_quantiles
+    from videobgm.plan.planner import rank_quantiles
 
     bars = res.plan.bar_times_s()[: res.plan.controls.ending_bar + 1]
     ft, sp = res.features.frame_times_s, res.features.motion_speed
@@ -135,12 +135,12 @@ def test_sync_targets(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Path) 
 
 def test_same_seed_same_midi_bytes(tiny_pipe: Pipeline, square_video: dict, tmp_path: Path) -> None:
     a, b = tmp_path / "a.mid", tmp_path / "b.mid"
-    tiny_pipe.score(square_video["path"], None, midi=a)
-    Pipeline(PipelineConfig.preset("tiny"), untrained=True).score(square_video["path"], None, midi=b)
+    tiny_pipe.run(square_video["path"], None, midi=a)
+    Pipeline(PipelineConfig.preset("tiny"), untrained=True).run(square_video["path"], None, midi=b)
     assert a.read_bytes() == b.read_bytes()
     cfg = PipelineConfig.preset("tiny")
     c = tmp_path / "c.mid"
-    Pipeline(cfg.replace(sample=cfg.sample.replace(seed=7)), untrained=True).score(
+    Pipeline(cfg.replace(sample=cfg.sample.replace(seed=7)), untrained=True).run(
         square_video["path"], None, midi=c)
     assert c.read_bytes() != a.read_bytes()
 
@@ -183,14 +183,13 @@ def test_unwritable_output_dir(square_video: dict, tmp_path: Path) -> None:
 
 
 def test_packaged_checkpoint_scores(square_video: dict, tmp_path: Path) -> None:
-    from videobgm import checkpoint
-
+    from videobgm.compose import checkpoint
     try:
         checkpoint.load_checkpoint(None)
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"no packaged checkpoint: {exc}")
     pipe = Pipeline(PipelineConfig.preset("small"))
-    res = pipe.score(square_video["path"], tmp_path / "o.mp4")
+    res = pipe.run(square_video["path"], tmp_path / "o.mp4")
     _, adur, rms = _audio_stats(tmp_path / "o.mp4")
     assert rms > 1e-3 and abs(adur - square_video["duration_s"]) < 0.05
     assert len(res.score.notes) > 0
@@ -207,7 +206,7 @@ def test_bad_output_fails_before_analysis(square_video: dict, tmp_path: Path, mo
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(OptionError, match="is a file"):
-        pipe.score(square_video["path"], blocker / "o.mp4")
+        pipe.run(square_video["path"], blocker / "o.mp4")
     with pytest.raises(OptionError, match="is a directory"):
-        pipe.score(square_video["path"], None, wav=tmp_path)
+        pipe.run(square_video["path"], None, wav=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

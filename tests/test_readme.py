@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import POP909, REPO
+from tests.conftest import POP909, REPO
 
 
 def readme_commands() -> list[list[str]]:
@@ -46,8 +46,8 @@ def test_every_readme_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     import numpy as np
     import torch
 
-    from videobgm import synth
-    from videobgm.cli import main
+    from videobgm.apps.cli.main import main
+    from videobgm.testing import synthetic_videos as synth
 
     torch.set_num_threads(1)
     monkeypatch.chdir(tmp_path)
@@ -71,8 +71,8 @@ def test_every_readme_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         if args[0] == "eval" and "other.mp4" in args and not (tmp_path / "other.mp4").exists():
             shutil.copy(tmp_path / "scored.mp4", tmp_path / "other.mp4")
         if args[0] == "ui":
+            from videobgm.apps.ui.app import build_app
             from videobgm.config import PipelineConfig
-            from videobgm.ui.app import build_app
 
             pytest.importorskip("gradio")
             assert build_app(PipelineConfig.preset("tiny")) is not None

@@ -2,6 +2,6 @@
 
 import sys
 
-from videobgm.cli import main
+from videobgm.apps.cli.main import main
 
 sys.exit(main())

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from videobgm.errors import OptionError
+
+#: The package's data files (checkpoints, chord model, library index, chord recogniser).
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 T = TypeVar("T")
 
@@ -82,6 +86,10 @@ class FeaturesConfig(_Cfg):
     cut_ratio: float = 3.0  # ... and at least this x the local median distance
     cut_min_pixel_change: float = 0.03  # ... and mean |grey change| (0..1) at least this
     min_cut_gap_s: float = 0.5
+    # optional image-text model (videobgm.features.clip): a local open_clip folder; None = not used
+    clip_model: str | None = None
+    clip_every_s: float = 1.0  # one frame scored every this many seconds ...
+    clip_max_frames: int = 600  # ... and at most this many (longer videos: sparser)
 
 
 @dataclass(frozen=True)
@@ -169,6 +177,9 @@ class SampleConfig(_Cfg):
     # the whole texture rests on the last beat before a section that opens on a strong cut
     # (Pipeline.compose; sample.generate's breath_bars)
     section_breath: bool = True
+    # melody-level form (videobgm.music.motif, Pipeline.compose): units restate an earlier unit's melody
+    # bar by bar (A A' B A'), pitches fitted to the chords; the plan's harmony repeats with it
+    motif: bool = True
     melody_chord_tones_on_beats: bool = False  # melody onsets on beats use chord tones only
     # complete voicings: logit bonus of chord tones not yet sounding in the current beat (e.g. the
     # third over a bare root and fifth), for accompaniment tracks and for the melody
@@ -177,6 +188,11 @@ class SampleConfig(_Cfg):
     # controls.melody_bars: bars that must have no melody get none; in the others the melody track
     # gets this logit bonus until its first note in the bar
     melody_presence_bias: float = 4.0
+    # ... and, where the arranger writes the accompaniment (the model writes melody and
+    # counter-melody), the same bonus on a step's first note while the melody holds less than
+    # this share of the model's onsets so far (pro rata): without it the counter-melody took them
+    # and acoustic pieces' melodies played 1-2 notes a bar (POP909: 5.7)
+    melody_lead_share: float = 0.6
     # logit malus of a next onset (or of closing the bar) that would leave a whole beat silent
     gap_bias: float = 0.5
     # bars with no onsets planned (density target 0) ring: the last notes before them are held
@@ -199,7 +215,7 @@ class SampleConfig(_Cfg):
     # it a bar still owing onsets to its density target near its end piled them all onto its last
     # 16th (5+-note "splats" on 15 % of onsets; POP909 0.27 %); with it such a bar closes short
     max_offbeat_onsets: int = 4
-    # dynamics (videobgm.dynamics, applied by Pipeline.compose from the plan's sections): melody
+    # dynamics (videobgm.compose.dynamics, applied by Pipeline.compose from the plan's sections): melody
     # velocity from dynamics_low (quietest section) to dynamics_high (loudest), a swell of
     # +-dynamics_phrase_swell over each phrase (melody_phrase_bars), metric accents, the
     # other pitched tracks dynamics_accompaniment_offset softer, dynamics_model_weight of the
@@ -207,11 +223,13 @@ class SampleConfig(_Cfg):
     dynamics: bool = True
     dynamics_low: float = 52.0
     dynamics_high: float = 104.0
-    dynamics_phrase_swell: float = 14.0
+    dynamics_phrase_swell: float = 18.0
     dynamics_downbeat_boost: float = 5.0
     dynamics_offbeat_cut: float = 6.0
     dynamics_accompaniment_offset: float = 10.0
     dynamics_model_weight: float = 0.8
+    dynamics_contour: float = 2.0  # melody: velocity per semitone above the phrase's median pitch
+    dynamics_contour_max: float = 12.0
     dynamics_accent_boost: float = 10.0  # accent steps (visual hits): this much louder
     # ... and never softer than this on the step's loudest notes: a hit point or strong visual
     # beat stays an audible accent in a quiet section too (eval.sync's accent_velocity, 97)

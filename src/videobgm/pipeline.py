@@ -1,6 +1,6 @@
 """The one module that wires the stages together: [1] video .. [8] mux.
 
-``Pipeline(config).score(video, output)`` runs every stage in order and returns a
+``Pipeline(config).run(video, output)`` runs every stage in order and returns a
 :class:`~videobgm.types.Result` holding every intermediate (features, plan, score, paths,
 timings). The CLI, web UI and batch runner are thin layers over this class.
 
@@ -109,11 +109,18 @@ class Pipeline:
         self.labels_model_path = labels_model
         self.index_path = index
         self._labels_model: Any = None
+        self._clip_model: Any = None
         self._index: Any = None
         if labels_model is not None:  # fail before any long work when the model is unusable
             from videobgm.features.semantics import load_labels_model
 
             self._labels_model = load_labels_model(labels_model)
+        if self.config.features.clip_model:  # the image-text model, the same way
+            from videobgm.features.clip import check_sampling, load_clip_model
+
+            fc = self.config.features
+            check_sampling(fc.clip_every_s, fc.clip_max_frames)
+            self._clip_model = load_clip_model(fc.clip_model)
 
     # ------------------------------------------------------------------ helpers
     @contextmanager
@@ -144,10 +151,9 @@ class Pipeline:
     def load_model(self) -> tuple[Any, Any]:
         """Load (once) and return ``(model, tokenizer)``."""
         if self._model is None:
-            from videobgm import checkpoint as ckpt
-
+            from videobgm.compose import checkpoint as ckpt
             if self.untrained:
-                from videobgm.tokens import Tokenizer
+                from videobgm.compose.tokens import Tokenizer
 
                 tok = Tokenizer()
                 self._model = ckpt.build_untrained(self.config.model, tok, seed=self.config.sample.seed)
@@ -169,9 +175,8 @@ class Pipeline:
             with self._stage(2, "features"):
                 features = still_image_features(path, duration_s)
         else:
-            from videobgm import video as video_mod
-            from videobgm.features import extract_features
-
+            from videobgm.features.analyze import extract_features
+            from videobgm.video import decode as video_mod
             with self._stage(1, "probe"):
                 video_mod.probe(path, self.config.video)
             with self._stage(2, "features") as update:
@@ -183,19 +188,33 @@ class Pipeline:
 
             with self._stage(2, "labels"):
                 features.labels = labels_for_input(path, self._labels_model, self.config.video)
+        if self._clip_model is not None:
+            self.add_clip_scores(features, path)
+        return features
+
+    def add_clip_scores(self, features: Features, path: str | Path) -> Features:
+        """[2] the image-text model's frame scores into ``features.meta["clip"]`` (the
+        description's sections read them, ``clip_labels.join_description``)."""
+        from videobgm.features.clip import clip_scores
+
+        fc = self.config.features
+        with self._stage(2, "clip"):
+            features.meta = {**(features.meta or {}), "clip": clip_scores(
+                path, self._clip_model, self.config.video, duration_s=features.duration_s,
+                every_s=fc.clip_every_s, max_frames=fc.clip_max_frames)}
         return features
 
     def describe(self, features: Features, edit: Description | None = None) -> Description:
         """[3a] text bridge: the one description -- the video's, with ``edit`` (an edited
         description or free text) and the user's options (``config.plan``) laid over it."""
-        from videobgm.describe import resolve_description
+        from videobgm.bridges.describe import resolve_description
 
         with self._stage(3, "describe"):
             return resolve_description(features, self.config.plan, edit)
 
     def retrieve(self, description: Description, *, k: int = 3) -> list[Reference]:
         """[3b] music bridge: passages from the library that fit the description."""
-        from videobgm.retrieve import load_index, search
+        from videobgm.bridges.retrieve import load_index, search
 
         with self._stage(3, "retrieve"):
             if self._index is None:
@@ -211,7 +230,7 @@ class Pipeline:
         resolved: bool = False,
     ) -> Plan:
         """[3] features (timing) + the description (everything musical) -> musical plan."""
-        from videobgm.plan import make_plan
+        from videobgm.plan.planner import make_plan
 
         with self._stage(3, "plan"):
             return make_plan(
@@ -228,25 +247,27 @@ class Pipeline:
         seed: int | None = None,
     ) -> Score:
         """[4]-[5] plan -> Score (model sampling, controls enforced); timing from the plan."""
-        from videobgm.dynamics import phrase_ends, section_breaths, shape
-        from videobgm.sample import generate
+        from videobgm.compose.dynamics import phrase_ends, section_breaths, shape
+        from videobgm.compose.sampler import generate
+        from videobgm.music.motif import layout_of_plan
 
         model, tok = self.load_model()
         cfg = self.config.sample if seed is None else self.config.sample.replace(seed=int(seed))
         with self._stage(5, "compose") as update:
             _test_pause("compose")
             # bass and drums, which POP909 lacks, are added by rule inside the sampler (arrange.py)
-            from videobgm.arrange import styled_controls
+            from videobgm.compose.arrange import styled_controls
 
             score = generate(
                 styled_controls(plan, cfg.seed), model, tok, cfg, keep=keep,
                 regenerate_bars=regenerate_bars, progress=update,
                 phrase_ends=phrase_ends(plan, cfg.melody_phrase_bars) if cfg.melody_phrase_bars else None,
                 breath_bars=section_breaths(plan) if cfg.section_breath else None,
+                motif=layout_of_plan(plan) if cfg.motif else None,
             )
 
         # semitone clashes between tracks only where the idiom wants them (tense tension bars)
-        from videobgm.clashes import resolve_score_clashes
+        from videobgm.compose.clashes import resolve_score_clashes
 
         score = resolve_score_clashes(score, plan, regenerate_bars)
         # velocities follow the sections' energy and the phrases (only the bars just sampled)
@@ -263,8 +284,8 @@ class Pipeline:
     def _check_outputs(video: str | Path | None, *outputs: str | Path | None,
                        stems: str | Path | None = None) -> None:
         """Fail fast, before any analysis, on outputs that could not be written (one line each,
-        see :func:`videobgm.fileio.check_outputs`)."""
-        from videobgm.fileio import check_outputs
+        see :func:`videobgm.io.check_outputs`)."""
+        from videobgm.io import check_outputs
         from videobgm.types import TRACKS
 
         check_outputs([p for p in outputs if p is not None], source=video, folder=stems,
@@ -274,7 +295,7 @@ class Pipeline:
     def _check_video_output(video: str | Path, output: str | Path) -> None:
         """Copy or re-encode, decided from the input codec and the container before any work;
         a one-line error when no output is possible (e.g. an encoder missing)."""
-        from videobgm.transcode import plan_output
+        from videobgm.audio.transcode import plan_output
 
         plan_output(video, output)
 
@@ -292,13 +313,13 @@ class Pipeline:
         """[6]-[8]: MIDI, stems, audio, plan JSON and the muxed video, all or nothing.
 
         Every output is written to a temporary name in its own folder and renamed into place
-        only when all of them are ready (:class:`~videobgm.fileio.OutputSet`): after an error,
+        only when all of them are ready (:class:`~videobgm.io.OutputSet`): after an error,
         Ctrl-C or SIGTERM none is left and earlier files at the output paths are untouched.
         """
-        from videobgm import midi as midi_mod
-        from videobgm import render as render_mod
-        from videobgm.fileio import OutputSet
-        from videobgm.plan import plan_render_config
+        from videobgm.audio import render as render_mod
+        from videobgm.io import OutputSet
+        from videobgm.music import midi as midi_mod
+        from videobgm.plan.planner import plan_render_config
 
         cfg = self.config
         score, plan = result.score, result.plan
@@ -339,8 +360,7 @@ class Pipeline:
                         render_mod.write_stem_wavs(score, stems_tmp, plan.duration_s, rcfg,
                                                    rendered=rendered)
             if output is not None:
-                from videobgm import mux as mux_mod
-
+                from videobgm.audio import mux as mux_mod
                 with self._stage(8, "mux") as update:
                     info = mux_mod.mux(video, audio, cfg.render.sample_rate, outs.file(output),
                                        cfg.mux, duration_s=plan.duration_s,
@@ -348,7 +368,7 @@ class Pipeline:
                 self.mux_info = {**info, "output": str(output)}
             result.timings_s = dict(self.timings_s)
             if plan_json is not None:
-                from videobgm.fileio import write_json
+                from videobgm.io import write_json
 
                 write_json(outs.file(plan_json), self.plan_record(result))
             _test_pause("commit")
@@ -360,7 +380,7 @@ class Pipeline:
 
     def plan_record(self, result: Result) -> dict[str, Any]:
         """The plan/description JSON saved beside the outputs (with the config and model used)."""
-        from videobgm.plan import plan_to_dict
+        from videobgm.plan.planner import plan_to_dict
 
         return {
             "plan": plan_to_dict(result.plan),
@@ -376,7 +396,7 @@ class Pipeline:
         }
 
     # ------------------------------------------------------------------ main job
-    def score(
+    def run(
         self,
         video: str | Path,
         output: str | Path | None,
@@ -471,8 +491,8 @@ class Pipeline:
         """Regenerate bars ``[a, b)`` of ``result`` with a new seed; every other note is kept.
 
         The chords of those bars are re-sampled too, by the learned harmony model with the
-        chords around them as context (:func:`videobgm.plan_harmony.regenerate_chords`)."""
-        from videobgm.plan_harmony import regenerate_chords
+        chords around them as context (:func:`videobgm.plan.harmony.regenerate_chords`)."""
+        from videobgm.plan.harmony import regenerate_chords
 
         a, b = int(bars[0]), int(bars[1])
         n = result.plan.n_bars
@@ -491,6 +511,6 @@ class Pipeline:
 
 def score_video(video: str | Path, output: str | Path, *, config: PipelineConfig | None = None,
                 **kwargs: Any) -> Result:
-    """Convenience: ``Pipeline(config).score(video, output, **kwargs)``."""
-    return Pipeline(config).score(video, output, **kwargs)
+    """Convenience: ``Pipeline(config).run(video, output, **kwargs)``."""
+    return Pipeline(config).run(video, output, **kwargs)
 

@@ -11,7 +11,7 @@ limit, strict UTF-8). Plain Python, no dependency beyond the standard library an
 What is checked: the type of every field, finite numbers in their ranges, times within the
 configured maximum duration (``VideoConfig.max_duration_s``), array lengths bounded by the
 duration and consistent with each other, nesting depth, and the words of the one lexicon
-(:mod:`videobgm.vocab`: moods, styles, instruments, keys). Each violation raises
+(:mod:`videobgm.music.lexicon`: moods, styles, instruments, keys). Each violation raises
 :class:`~videobgm.errors.InputError` with one line naming the field, e.g.
 ``description.sections[3].energy: expected a number in [0, 1], got "x"``.
 """
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from videobgm.errors import InputError, OptionError
+from videobgm.music import theory
+from videobgm.types import Description, Features
 
 MAX_JSON_BYTES = 256 * 1024 * 1024  # a features JSON of a 4-hour 30 fps video is ~100 MB
 MAX_DESCRIPTION_BYTES = 16 * 1024 * 1024
@@ -35,7 +37,7 @@ MAX_ITEMS = 100_000  # sections, energy curve points, reasons, visual labels
 MAX_ANALYSIS_FPS = 240.0  # analysed frames per second of video (bounds every per-frame array)
 MAX_FPS = 1000.0
 MAX_SIDE_PX = 65_536
-from videobgm.vocab import TEMPO_LIMITS_BPM as TEMPO_RANGE_BPM  # noqa: E402 (the one tempo range)
+from videobgm.music.lexicon import TEMPO_LIMITS_BPM as TEMPO_RANGE_BPM  # noqa: E402 (the one tempo range)
 
 SOURCES = ("video", "text", "image", "edited", "options")
 _NUM = (int, float)
@@ -211,16 +213,15 @@ def check_description(d: Any, *, max_duration_s: float | None = None,
     InputError
         The first violation, one line naming the field (``description.sections[3].energy``).
     """
-    from videobgm import vocab
-
+    from videobgm.music import lexicon
     max_d = _default_max_duration_s() if max_duration_s is None else float(max_duration_s)
     obj(d, where, DESCRIPTION_FIELDS)
     out: dict[str, Any] = {}
     if "text" in d:
         out["text"] = string(d["text"], f"{where}.text", MAX_TEXT_CHARS)
     for name, canonical, accepted in (
-            ("mood", vocab.canonical_mood, (*vocab.MOODS, vocab.NEUTRAL_MOOD)),
-            ("style", vocab.canonical_style, tuple(vocab.STYLES))):
+            ("mood", lexicon.canonical_mood, (*lexicon.MOODS, lexicon.NEUTRAL_MOOD)),
+            ("style", lexicon.canonical_style, tuple(lexicon.STYLES))):
         if d.get(name) is not None:
             out[name] = word(d[name], f"{where}.{name}", name, canonical, accepted)
         elif name in d:
@@ -235,7 +236,7 @@ def check_description(d: Any, *, max_duration_s: float | None = None,
     if d.get("key") is not None:
         s = string(d["key"], f"{where}.key")
         try:
-            out["key"] = vocab.key_name(vocab.parse_key(s))
+            out["key"] = theory.key_name(theory.parse_key(s))
         except OptionError:
             raise InputError(f"{where}.key: unknown key {_got(s)}; accepted: a note name such as "
                              f"C, F#, Bb") from None
@@ -250,11 +251,11 @@ def check_description(d: Any, *, max_duration_s: float | None = None,
     elif "mode" in d:
         out["mode"] = None
     if d.get("instruments") is not None:
-        items = listof(d["instruments"], f"{where}.instruments", 4 * len(vocab.INSTRUMENTS))
+        items = listof(d["instruments"], f"{where}.instruments", 4 * len(lexicon.INSTRUMENTS))
         names: list[str] = []
         for i, w in enumerate(items):
-            name = word(w, f"{where}.instruments[{i}]", "instrument", vocab.canonical_instrument,
-                        vocab.INSTRUMENTS)
+            name = word(w, f"{where}.instruments[{i}]", "instrument", lexicon.canonical_instrument,
+                        lexicon.INSTRUMENTS)
             if name not in names:
                 names.append(name)
         out["instruments"] = names or None
@@ -387,3 +388,28 @@ def check_features(d: Any, *, max_duration_s: float | None = None,
             if "score" in lab:
                 number(lab["score"], f"{p}.score", 0.0, 1.0)
     return d
+
+
+def read_description(d: Any, *, max_duration_s: float | None = None) -> Description:
+    """A :class:`~videobgm.types.Description` from ``to_dict()``'s output (possibly edited), checked
+    against the description schema (:func:`check_description`): lexicon words become canonical.
+
+    Raises
+    ------
+    InputError
+        One line naming the first invalid field (``description.sections[3].energy: ...``).
+    """
+    return Description.from_checked_dict(check_description(d, max_duration_s=max_duration_s))
+
+
+def read_features(d: Any, *, max_duration_s: float | None = None) -> Features:
+    """:class:`~videobgm.types.Features` from ``to_dict()``'s output, checked against the features
+    schema (:func:`check_features`; ``max_duration_s`` default: ``VideoConfig``'s).
+
+    Raises
+    ------
+    InputError
+        One line naming the first invalid field (``features.video.duration_s: ...``).
+    """
+    check_features(d, max_duration_s=max_duration_s)
+    return Features.from_checked_dict(d)

@@ -147,18 +147,9 @@ class Features:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, max_duration_s: float | None = None) -> Features:
-        """Read ``to_dict()``'s output, checked against the one features schema
-        (:func:`videobgm.schema.check_features`; ``max_duration_s`` default: ``VideoConfig``'s).
-
-        Raises
-        ------
-        InputError
-            One line naming the first invalid field (``features.video.duration_s: ...``).
-        """
-        from videobgm.schema import check_features
-
-        check_features(d, max_duration_s=max_duration_s)
+    def from_checked_dict(cls, d: dict[str, Any]) -> Features:
+        """Build from ``to_dict()``'s output that :func:`videobgm.schema.read_features` has checked
+        (files and user JSON go through that reader, the one features schema)."""
         kw: dict[str, Any] = {name: np.asarray(d[name], dtype=float) for name in cls._ARRAYS}
         if kw["hue_hist"].size == 0:
             kw["hue_hist"] = kw["hue_hist"].reshape(0, 12)
@@ -318,7 +309,7 @@ class Controls:
     ending_bar : int or None
         Bar of the final held tonic (rule parts only: a chord ringing to the end), or None.
     style, mood : str
-        The plan's style and mood for the arranger's idioms (:mod:`videobgm.styles`); "" = the
+        The plan's style and mood for the arranger's idioms (:mod:`videobgm.music.styles`); "" = the
         style-independent rule parts.
     arranged : tuple of str
         Tracks the arranger's pattern generators write (not the model), e.g. ``("piano",)`` for
@@ -428,6 +419,10 @@ class Plan:
 # --------------------------------------------------------------------------------------------
 # [3a]/[3b] bridges: description (text bridge) and retrieved references (music bridge)
 # --------------------------------------------------------------------------------------------
+#: Reason prefixes of description fields that do not come from the video.
+DESCRIPTION_ORIGINS = ("user option", "edited", "text", "clip")
+
+
 @dataclass
 class Description:
     """A readable, editable music description of a video (VMB's text bridge).
@@ -471,22 +466,21 @@ class Description:
     reasons: dict[str, str] = field(default_factory=dict)
     source: str = "video"
 
+    def origin(self, name: str) -> str:
+        """Where field ``name`` of a resolved description came from: ``video``, ``clip`` (the
+        video's image-text model), ``user option``, ``edited`` or ``text`` (the prefix its reason
+        was given when it was resolved)."""
+        why = str(self.reasons.get("tempo" if name == "tempo_bpm" else name, ""))
+        return next((o for o in DESCRIPTION_ORIGINS if why.startswith(o + ":")), "video")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, max_duration_s: float | None = None) -> Description:
-        """Read ``to_dict()``'s output (possibly edited), checked against the one description
-        schema (:func:`videobgm.schema.check_description`): lexicon words become canonical.
-
-        Raises
-        ------
-        InputError
-            One line naming the first invalid field (``description.sections[3].energy: ...``).
-        """
-        from videobgm.schema import check_description
-
-        return cls(**check_description(d, max_duration_s=max_duration_s))
+    def from_checked_dict(cls, d: dict[str, Any]) -> Description:
+        """Build from a dict that :func:`videobgm.schema.read_description` has checked (lexicon
+        words canonical); files, edits and user JSON go through that reader."""
+        return cls(**d)
 
 
 @dataclass
@@ -497,7 +491,7 @@ class Reference:
     ----------
     id : str
         Library entry id (e.g. "pop909:001:phrase3").
-    score : float
+    similarity : float
         Retrieval similarity (higher is closer).
     key_tonic, mode, tempo_bpm : as in :class:`Score`
     chords : list of Chord
@@ -510,7 +504,7 @@ class Reference:
     """
 
     id: str
-    score: float
+    similarity: float
     key_tonic: int
     mode: str
     tempo_bpm: float

@@ -235,9 +235,9 @@ def ibi_cv(beat_times_s: np.ndarray) -> float:
 
 def loudness_lufs(x: np.ndarray, sr: int) -> float:
     """Integrated loudness (BS.1770-4, gated; pyloudnorm) of ``x`` (n, channels): the renderer's
-    meter (:func:`videobgm.meters.loudness_lufs`), NaN where it gives -inf (silent, or shorter
+    meter (:func:`videobgm.audio.meters.loudness_lufs`), NaN where it gives -inf (silent, or shorter
     than one gating block)."""
-    from videobgm.meters import loudness_lufs as meter
+    from videobgm.audio.meters import loudness_lufs as meter
 
     v = meter(np.asarray(x, np.float64), sr)
     return v if np.isfinite(v) else NAN
@@ -245,8 +245,8 @@ def loudness_lufs(x: np.ndarray, sr: int) -> float:
 
 def true_peak_dbtp(x: np.ndarray, sr: int) -> float:
     """Peak of the 4x oversampled signal in dBTP (BS.1770 Annex 2): the renderer's meter
-    (:func:`videobgm.meters.true_peak_dbtp`), chunked so memory does not grow with length."""
-    from videobgm.meters import true_peak_dbtp as meter
+    (:func:`videobgm.audio.meters.true_peak_dbtp`), chunked so memory does not grow with length."""
+    from videobgm.audio.meters import true_peak_dbtp as meter
 
     return meter(np.asarray(x, np.float64), sr)
 

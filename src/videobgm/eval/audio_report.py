@@ -48,8 +48,7 @@ def video_events(path: str | os.PathLike[str], *, features_cfg: Any = None,
                  video_cfg: Any = None, features: Any = None) -> PictureEvents:
     """The picture events of ``path`` from the features stage (or from given ``features``)."""
     if features is None:
-        from videobgm.features import extract_features
-
+        from videobgm.features.analyze import extract_features
         features = extract_features(path, features_cfg, video_cfg)
     if features.duration_s < MIN_VIDEO_S:
         raise InputError(f"video {Path(path).name} is {features.duration_s:.2f} s long; "
@@ -194,7 +193,7 @@ def plot_files(evals: list[FileEval], path: str | os.PathLike[str]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from videobgm.fileio import atomic_path
+    from videobgm.io import atomic_path
 
     fig, axes = plt.subplots(2 * len(evals), 1, figsize=(12, 3.2 * len(evals)), squeeze=False)
     for k, e in enumerate(evals):

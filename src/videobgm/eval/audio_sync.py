@@ -1,6 +1,6 @@
 """Does the *sound* follow the picture? Rhythm correspondence from audio, each with a chance level.
 
-The picture comes from the project's own analysis (:func:`videobgm.features.extract_features`,
+The picture comes from the project's own analysis (:func:`videobgm.features.analyze.extract_features`,
 the stage ``videobgm score`` uses), reduced to :class:`PictureEvents`; the sound from
 :mod:`videobgm.eval.audio` (librosa). Metrics (all over ``[0, L)``, ``L`` = the shorter of the
 picture and the audio):
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from videobgm.eval.audio import AudioAnalysis
-from videobgm.eval.sync import _nearest_dist, spearman
+from videobgm.eval.sync import nearest_dist, spearman
 from videobgm.types import Features
 
 NAN = float("nan")
@@ -148,17 +148,17 @@ def _raw(ev: PictureEvents, a: AudioAnalysis, length_s: float) -> dict[str, floa
     on = a.onset_times_s[a.onset_times_s < length_s + HIT_WINDOW_S]
     beats = a.beat_times_s
     cuts, vb = ev.cut_times_s, ev.beat_times_s
-    out["cut_hit_rate"] = float(np.mean(_nearest_dist(cuts, on) <= HIT_WINDOW_S)) if cuts.size else NAN
+    out["cut_hit_rate"] = float(np.mean(nearest_dist(cuts, on) <= HIT_WINDOW_S)) if cuts.size else NAN
     out["beat_lift_raw"] = float(_env_near(a, vb, HIT_WINDOW_S).mean()) if vb.size else NAN
     if cuts.size and beats.size >= 2:
         ibi = np.diff(beats)
         inside = cuts[(cuts >= beats[0] - ibi[0]) & (cuts <= beats[-1] + ibi[-1])]  # beats defined
         j = np.clip(np.searchsorted(beats, inside) - 1, 0, ibi.size - 1)
-        out["cut_beat_distance"] = (float(np.mean(_nearest_dist(inside, beats) / ibi[j]))
+        out["cut_beat_distance"] = (float(np.mean(nearest_dist(inside, beats) / ibi[j]))
                                     if inside.size else NAN)
     else:
         out["cut_beat_distance"] = NAN
-    out["beat_alignment"] = (float(np.mean(np.exp(-_nearest_dist(vb, beats) ** 2 / (2 * SIGMA_S**2))))
+    out["beat_alignment"] = (float(np.mean(np.exp(-nearest_dist(vb, beats) ** 2 / (2 * SIGMA_S**2))))
                              if vb.size and beats.size else NAN)
     n = int(math.floor(length_s / WINDOW_S))
     if n >= 3 and ev.motion_times_s.size:
@@ -225,4 +225,4 @@ def sync_audio_metrics(ev: PictureEvents, a: AudioAnalysis, *, n_shifts: int = N
 
 def cut_hits(ev: PictureEvents, a: AudioAnalysis) -> np.ndarray:
     """Per cut: whether an onset lies within ``HIT_WINDOW_S`` (bool, shape (C,))."""
-    return _nearest_dist(ev.cut_times_s, a.onset_times_s) <= HIT_WINDOW_S
+    return nearest_dist(ev.cut_times_s, a.onset_times_s) <= HIT_WINDOW_S

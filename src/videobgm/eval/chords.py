@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from videobgm.config import ASSETS_DIR
 from videobgm.errors import InputError
 from videobgm.types import STEPS_PER_BEAT, Chord, Score
 
@@ -44,7 +45,7 @@ METHODS = ("learned", "template")
 
 
 def _asset_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "assets" / "chord_recogniser.json"
+    return ASSETS_DIR / "chord_recogniser.json"
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def load_weights(path: str | os.PathLike[str] | None = None) -> tuple[np.ndarray
 @functools.lru_cache(maxsize=1)
 def _template_matrix() -> tuple[tuple[tuple[int, str], ...], np.ndarray]:
     """Chord names ``(root, quality)`` and their unit chroma templates (108, 12), built once."""
-    from videobgm.sample_masks import CHORD_INTERVALS
+    from videobgm.compose.constraints import CHORD_INTERVALS
 
     names, rows = [], []
     for q, iv in CHORD_INTERVALS.items():
@@ -202,7 +203,7 @@ def _recognise(bc: BeatChroma, method: str, weights: np.ndarray | None
 
 def _requested(chords: list[Chord], n_beats: int) -> list[tuple[int, str] | None]:
     """The requested chord at each beat's first 16th as ``(root, quality)`` (None: no chord)."""
-    from videobgm.tokens import chord_of_index, chord_per_step
+    from videobgm.compose.tokens import chord_of_index, chord_per_step
 
     want = chord_per_step(chords, n_beats * STEPS_PER_BEAT)[::STEPS_PER_BEAT]
     out: list[tuple[int, str] | None] = []
@@ -307,7 +308,7 @@ def fit_recogniser(scores: list[Score], *, l2: float = 1e-4, max_iter: int = 500
 
 def save_weights(path: str | os.PathLike[str], weights: np.ndarray, provenance: dict[str, Any]) -> None:
     """Write a recogniser file (weights, families, provenance) atomically."""
-    from videobgm.fileio import write_json
+    from videobgm.io import write_json
 
     write_json(Path(path), {"families": list(FAMILIES), "features": "chroma, bass chroma, onset chroma "
                             "(12 each, rotated to the root, each normalised to sum 1), then bias",
@@ -323,8 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     import sys
     import time
 
+    from videobgm.data.pop909 import load_song, song_dirs
     from videobgm.errors import VideobgmError
-    from videobgm.train.data import load_song, song_dirs
 
     ap = argparse.ArgumentParser(prog="python -m videobgm.eval.chords", description=main.__doc__)
     ap.add_argument("--data", default=None, help="POP909 folder (default: VIDEOBGM_POP909 or ../shared/data/POP909)")

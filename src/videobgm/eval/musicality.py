@@ -27,7 +27,7 @@ pieces and on POP909 songs (quantised on their beat annotations, first 24 bars):
 * ``energy_velocity_r``: Pearson correlation of each bar's section energy with the bar's mean
   velocity of the pitched tracks (generated pieces only: POP909 has no energy).
 
-Chord tones: root, third, fifth and seventh as :data:`videobgm.sample_masks.CHORD_INTERVALS`
+Chord tones: root, third, fifth and seventh as :data:`videobgm.compose.constraints.CHORD_INTERVALS`
 spells them (POP909's labels are read into the same qualities).
 """
 
@@ -50,7 +50,7 @@ MELODY_STATS: tuple[str, ...] = ("stepwise", "repeated", "chord_tone_time", "nct
 
 def chord_pcs(root: int, quality: str) -> frozenset[int]:
     """Pitch classes of a chord label (empty for no chord or an unknown quality)."""
-    from videobgm.sample_masks import CHORD_INTERVALS
+    from videobgm.compose.constraints import CHORD_INTERVALS
 
     if root < 0 or quality not in CHORD_INTERVALS:
         return frozenset()
@@ -83,7 +83,7 @@ def melody_line(score: Score, end_step: int | None = None) -> list:
     return [by_onset[k] for k in sorted(by_onset)]
 
 
-def _longest_repeat(seq: list[tuple[int, int]]) -> int:
+def longest_repeat(seq: list[tuple[int, int]]) -> int:
     """Length of the longest substring of ``seq`` occurring twice without overlap."""
     n = len(seq)
     if n < 2:
@@ -133,7 +133,7 @@ def stats(score: Score, *, first_bars: int = FIRST_BARS, bar_energy: np.ndarray 
         out["repeated"] = float(np.mean(iv == 0))
         pattern = [(mel[i + 1].pitch - mel[i].pitch, mel[i + 1].onset_16th - mel[i].onset_16th)
                    for i in range(len(mel) - 1)]
-        rep = _longest_repeat(pattern)
+        rep = longest_repeat(pattern)
         out["motif"] = float(rep + 1 if rep else 0)
     # chord-tone time, strong-beat non-chord tones, their resolution
     sounding = on = 0

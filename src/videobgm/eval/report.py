@@ -1,8 +1,8 @@
 """Metric reports over sets of MIDI files: per-file values, set means, reference gap, table/JSON/CSV.
 
 Used by ``videobgm eval``. A MIDI file that sits in a POP909 song folder (a ``beat_midi.txt``
-beside it) is read on its annotated beat grid (:func:`videobgm.train.data.load_song`); any other
-file on its own tempo map (:func:`videobgm.midi.read_midi`). Files that cannot be read are listed
+beside it) is read on its annotated beat grid (:func:`videobgm.data.dataset.load_song`); any other
+file on its own tempo map (:func:`videobgm.music.midi.read_midi`). Files that cannot be read are listed
 under ``skipped`` with their one-line reason; they never stop the rest.
 """
 
@@ -48,7 +48,7 @@ def is_pop909_root(path: str | os.PathLike[str]) -> bool:
 
 def pop909_files(root: str | os.PathLike[str], split: str) -> list[Path]:
     """The MIDI files of one POP909 split (``NNN/NNN.mid`` of the songs of ``split``)."""
-    from videobgm.train.data import song_dirs
+    from videobgm.data.pop909 import song_dirs
 
     files = [d / f"{d.name}.mid" for d in song_dirs(root, split)]
     files = [f for f in files if f.is_file()]
@@ -65,10 +65,10 @@ def load_for_eval(path: str | os.PathLike[str]) -> tuple[Score, bool]:
     """
     p = Path(path)
     if (p.parent / "beat_midi.txt").is_file() and p.stem == p.parent.name:
-        from videobgm.train.data import load_song
+        from videobgm.data.pop909 import load_song
 
         return load_song(p.parent)[0], True
-    from videobgm.midi import load_pretty_midi, pretty_midi_to_score
+    from videobgm.music.midi import load_pretty_midi, pretty_midi_to_score
 
     pm = load_pretty_midi(p)
     return pretty_midi_to_score(pm, name=p.stem, source=str(p)), bool(pm.key_signature_changes)
@@ -167,7 +167,7 @@ def render_table(report: dict[str, Any]) -> Any:
 
 def write_csv(report: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """One row per file (``set``, ``file``, metrics...) plus ``mean`` rows per set; atomic."""
-    from videobgm.fileio import atomic_path
+    from videobgm.io import atomic_path
 
     names = report["inputs"]["metrics"]
     with atomic_path(path) as tmp:
@@ -224,7 +224,7 @@ def run_eval(
     ``"muspy"`` is accepted and reported as ``"papers"``), see :mod:`videobgm.eval.symbolic`.
 
     With ``pop909_split`` ("train", "val", "test"), whichever of ``midi`` / ``reference`` is the
-    POP909 folder contributes only the songs of that split (:func:`videobgm.train.data.split_of`).
+    POP909 folder contributes only the songs of that split (:func:`videobgm.data.dataset.split_of`).
 
     Raises
     ------
@@ -233,7 +233,7 @@ def run_eval(
     """
     from rich.console import Console
 
-    from videobgm.fileio import write_json
+    from videobgm.io import write_json
     from videobgm.progress import stage_bar
 
     convention = canonical_convention(convention)  # OptionError if unknown; "muspy" -> "papers"

@@ -18,7 +18,7 @@ Two conventions (``convention=`` of :func:`compute_all` and of the functions tha
 
 ``"papers"`` (``"muspy"`` is accepted as an alias, the name it had before): each metric exactly as
 the function the papers' tables were made with, on the same 16th grid (resolution 4 per beat);
-``tests/test_metrics_papers.py`` checks them against muspy 0.5 and mgeval to 1e-6:
+``tests/eval/test_symbolic_papers.py`` checks them against muspy 0.5 and mgeval to 1e-6:
 
 * scale consistency, pitch entropy, pitch-class entropy, pitch-in-scale rate, polyphony: muspy's,
   which are our definitions too (every pitched note counts, duplicates included);

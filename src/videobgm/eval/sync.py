@@ -71,7 +71,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
 
 
-def _nearest_dist(t: np.ndarray, ref: np.ndarray) -> np.ndarray:
+def nearest_dist(t: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Distance from each time in ``t`` to the nearest time in sorted ``ref`` (inf if empty)."""
     t = np.asarray(t, float)
     if ref.size == 0:
@@ -102,10 +102,10 @@ def _as_score(score_or_midi: Any) -> Score:
     if isinstance(score_or_midi, Score):
         return score_or_midi
     if isinstance(score_or_midi, (str, os.PathLike)):
-        from videobgm.midi import read_midi
+        from videobgm.music.midi import read_midi
 
         return read_midi(score_or_midi)
-    from videobgm.midi import pretty_midi_to_score
+    from videobgm.music.midi import pretty_midi_to_score
 
     return pretty_midi_to_score(score_or_midi)
 
@@ -172,7 +172,7 @@ def sync_metrics(
         ``phrase_source``.
     """
     if plan is not None and isinstance(score, (str, os.PathLike)):
-        from videobgm.midi import read_midi  # quantise on the plan's own grid
+        from videobgm.music.midi import read_midi  # quantise on the plan's own grid
 
         bts = plan["beat_times_s"] if isinstance(plan, dict) else plan.beat_times_s
         bpb = plan["beats_per_bar"] if isinstance(plan, dict) else plan.beats_per_bar
@@ -190,10 +190,10 @@ def sync_metrics(
     acc = accented_onset_times(s, accent_velocity=accent_velocity)
     out: dict[str, Any] = {}
 
-    d_all = _nearest_dist(vb, acc)
+    d_all = nearest_dist(vb, acc)
     out["beat_alignment"] = float(np.mean(np.exp(-(d_all**2) / (2 * sigma_s**2)))) if vb.size else NAN
-    out["hit_rate"] = float(np.mean(_nearest_dist(strong, acc) <= hit_window_s)) if strong.size else NAN
-    out["accent_precision"] = (float(np.mean(_nearest_dist(acc, vb) <= hit_window_s))
+    out["hit_rate"] = float(np.mean(nearest_dist(strong, acc) <= hit_window_s)) if strong.size else NAN
+    out["accent_precision"] = (float(np.mean(nearest_dist(acc, vb) <= hit_window_s))
                                if acc.size and vb.size else NAN)
 
     # density vs motion, per bar inside the video
@@ -222,7 +222,7 @@ def sync_metrics(
     if cuts.size:
         j = np.clip(np.searchsorted(bt, cuts) - 1, 0, max(0, bt.size - 2))
         beat_len = np.diff(bt)[j] if bt.size > 1 else np.full(cuts.size, 60.0 / s.tempo_bpm)
-        out["cut_phrase_alignment"] = float(np.mean(_nearest_dist(cuts, starts) <= beat_len + 1e-9))
+        out["cut_phrase_alignment"] = float(np.mean(nearest_dist(cuts, starts) <= beat_len + 1e-9))
     else:
         out["cut_phrase_alignment"] = NAN
 

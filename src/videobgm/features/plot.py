@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from videobgm.fileio import atomic_path
+from videobgm.io import atomic_path
 from videobgm.types import Features
 
 

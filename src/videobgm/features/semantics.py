@@ -265,7 +265,7 @@ def video_labels(path: str | Path, model_path: str | Path, video_cfg: Any = None
     list of dict
         ``{"time_s", "label", "score"}``, ready for ``Features.labels``.
     """
-    from videobgm.video import iter_frames
+    from videobgm.video.decode import iter_frames
 
     model = load_labels_model(model_path)
     labels: list[dict[str, Any]] = []
@@ -291,7 +291,7 @@ def labels_for_input(path: str | Path, model: LabelsModel | str | Path, video_cf
         with Image.open(p) as im:
             frame = np.asarray(im.convert("RGB"))
         return label_frames(m, np.zeros(1), frame[None])
-    from videobgm.video import iter_frames
+    from videobgm.video.decode import iter_frames
 
     labels: list[dict[str, Any]] = []
     for times, frames in iter_frames(p, video_cfg, fps=1.0 / every_s, max_side=256):

@@ -1,12 +1,12 @@
-"""Train the chord-progression model (:mod:`videobgm.harmony`) on POP909's chord annotations.
+"""Train the chord-progression model (:mod:`videobgm.plan.chord_model`) on POP909's chord annotations.
 
 Usage::
 
     python -m videobgm.train.harmony [--data ../shared/data/POP909] [--out src/videobgm/assets/harmony]
         [--songs N]
 
-Each song is read by :func:`videobgm.train.pop909.load_song` (chords on its annotated beat grid,
-qualities mapped by :func:`~videobgm.train.pop909.parse_chord`). Per chord, the local key is the
+Each song is read by :func:`videobgm.data.pop909.load_song` (chords on its annotated beat grid,
+qualities mapped by :func:`~videobgm.data.pop909.parse_chord`). Per chord, the local key is the
 ``key_audio.txt`` label sounding at its onset (so modulated passages are key-relative to their own
 key) and the bass interval comes from the raw label's ``/x`` inversion (Harte degrees). Onsets are
 quantised to the nearest beat.
@@ -31,19 +31,19 @@ from pathlib import Path
 
 import numpy as np
 
-from videobgm.errors import InputError
-from videobgm.harmony import HarmonyModel
-from videobgm.harmony_corpus import HarmonySong, count, split_phrases
-from videobgm.train.pop909 import (
-    _QUALITY_MAP,
-    _key_for_span,
-    _read_keys,
+from videobgm.data.pop909 import (
+    QUALITY_MAP,
     default_root,
+    key_for_span,
     load_song,
     parse_chord,
+    read_keys,
     song_dirs,
     split_of,
 )
+from videobgm.errors import InputError
+from videobgm.plan.chord_corpus import HarmonySong, count, split_phrases
+from videobgm.plan.chord_model import HarmonyModel
 from videobgm.types import STEPS_PER_BEAT, Score
 
 # Harte interval of an inversion "/x" -> semitones above the root
@@ -91,12 +91,12 @@ def pop909_layout(score: Score) -> tuple[list[tuple[int, int, str]], list[tuple[
 
 
 def song_from_pop909(song_dir: str | Path, score: Score | None = None) -> HarmonySong:
-    """One POP909 folder -> :class:`~videobgm.harmony_corpus.HarmonySong` (local keys, bass, layout);
-    ``score``: the folder's :func:`~videobgm.train.pop909.load_song` Score when already read."""
+    """One POP909 folder -> :class:`~videobgm.plan.chord_corpus.HarmonySong` (local keys, bass, layout);
+    ``score``: the folder's :func:`~videobgm.data.pop909.load_song` Score when already read."""
     d = Path(song_dir)
     if score is None:
         score, _ = load_song(d)
-    keys = _read_keys(d / "key_audio.txt")
+    keys = read_keys(d / "key_audio.txt")
     raw = []
     chord_file = d / "chord_midi.txt"
     for line in chord_file.read_text().splitlines() if chord_file.is_file() else []:
@@ -110,7 +110,7 @@ def song_from_pop909(song_dir: str | Path, score: Score | None = None) -> Harmon
     for c in score.chords:
         beat = int(round(c.onset_16th / STEPS_PER_BEAT))
         t = float(np.interp(c.onset_16th / STEPS_PER_BEAT, np.arange(bt.size), bt))
-        tonic, mode = _key_for_span(keys, t, t + 1e-3) if keys else (score.key_tonic, score.mode)
+        tonic, mode = key_for_span(keys, t, t + 1e-3) if keys else (score.key_tonic, score.mode)
         inv = 0
         if raw_t.size:
             label = raw[int(np.argmin(np.abs(raw_t - t)))][1]
@@ -168,7 +168,7 @@ def train(root: str | Path | None = None, *, limit: int | None = None, verbose: 
     ev = {s: evaluate(model, by[s]) for s in ("val", "test")}
     n_changes = {s: model.log2_loss(by[s])[1] for s in ("train", "val", "test")}
     report = {
-        "data": "POP909 chord_midi.txt + key_audio.txt + beat_midi.txt via videobgm.train.pop909",
+        "data": "POP909 chord_midi.txt + key_audio.txt + beat_midi.txt via videobgm.data.pop909",
         "split": "train (song id % 19 not in {0, 1}); discount, tilt and smoothing chosen on val; test held out",
         "songs": {s: len(v) for s, v in by.items()},
         "chord_changes": n_changes,
@@ -180,7 +180,7 @@ def train(root: str | Path | None = None, *, limit: int | None = None, verbose: 
         "command": "python -m videobgm.train.harmony --data ../shared/data/POP909 "
                    "--out src/videobgm/assets/harmony",
     }
-    report["quality_map"] = {"POP909 -> ours": dict(_QUALITY_MAP),
+    report["quality_map"] = {"POP909 -> ours": dict(QUALITY_MAP),
                              "inversions": "/x kept as the bass interval (Harte degree -> semitones)"}
     report["sampling_vocabulary"] = {m: int(model.vocabulary(m).size) for m in ("major", "minor")}
     model.meta = report
@@ -192,7 +192,7 @@ def _provenance(report: dict) -> str:
     rows = "\n".join(f"| {name} | {ev['val'][name]:.2f} | {ev['test'][name]:.2f} |" for name in ev["val"])
     return f"""# harmony.json: provenance
 
-Chord-progression model of `videobgm.harmony` (Kneser-Ney trigram over key-relative chord
+Chord-progression model of `videobgm.plan.chord_model` (Kneser-Ney trigram over key-relative chord
 changes per mode, role/position tilt, harmonic-rhythm and bass tables), counts only.
 
 - data: {report['data']}
@@ -203,7 +203,7 @@ changes per mode, role/position tilt, harmonic-rhythm and bass tables), counts o
 - command: `{report['command']}`
 - date: {report['date']}
 - section roles and phrases of POP909 are heuristic (see `videobgm.train.harmony.pop909_layout`)
-- chord qualities, POP909 -> ours (`videobgm.train.pop909.parse_chord`):
+- chord qualities, POP909 -> ours (`videobgm.data.pop909.parse_chord`):
   {', '.join(f'{k or "(none)"} -> {v}' for k, v in report['quality_map']['POP909 -> ours'].items())};
   inversions `/x` are kept apart as the bass interval
 - sampling vocabulary (chords seen >= 20 times in the mode): {report['sampling_vocabulary']}
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--songs", type=int, default=None, help="only the first N songs (quick runs)")
     a = ap.parse_args(argv)
     from videobgm.errors import VideobgmError
-    from videobgm.fileio import atomic_path
+    from videobgm.io import atomic_path
 
     out = Path(a.out)
     try:

@@ -4,7 +4,7 @@ AdamW, linear warm-up then cosine decay, gradient clipping, a checkpoint folder 
 ``ckpt_every`` steps (weights + optimizer + step, so ``resume=True`` continues where it stopped),
 validation NLL on fixed windows of the validation split, and at the end the held-out NLL per field
 on the test split, written to ``provenance.json``. Uses CUDA when available, else the CPU with all
-cores. Data: :mod:`videobgm.train.data` (POP909 windows starting at bar lines, random transposition).
+cores. Data: :mod:`videobgm.data.dataset` (POP909 windows starting at bar lines, random transposition).
 
 Loss: mean over token fields of each field's mean cross-entropy (target id 0 = "none" ignored),
 as in the CP transformer.
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from videobgm.config import ModelConfig
+from videobgm.data import pop909
 from videobgm.errors import OptionError
 
 log = logging.getLogger("videobgm.train")
@@ -106,7 +107,7 @@ def evaluate_nll(model: Any, windows: Sequence[tuple[np.ndarray, np.ndarray]], *
     """
     import torch
 
-    from videobgm.model import field_nll_sums
+    from videobgm.compose.model import field_nll_sums
 
     nf = len(model.field_sizes)
     sums = torch.zeros(nf, dtype=torch.float64)
@@ -142,7 +143,7 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
     Parameters
     ----------
     data_root : path-like or None
-        POP909 folder (None = default location, see :mod:`videobgm.train.data`).
+        POP909 folder (None = default location, see :mod:`videobgm.data.dataset`).
     out_dir : path-like
         Checkpoint folder (rewritten every ``ckpt_every`` steps and at the end).
     settings : TrainSettings
@@ -164,11 +165,10 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
     """
     import torch
 
-    from videobgm import checkpoint as ckpt
-    from videobgm.model import field_losses
-    from videobgm.tokens import Tokenizer
-    from videobgm.train import data as data_mod
-
+    from videobgm.compose import checkpoint as ckpt
+    from videobgm.compose.model import field_losses
+    from videobgm.compose.tokens import Tokenizer
+    from videobgm.data import dataset as data_mod
     s = settings
     if s.steps < 1 or s.batch_size < 1 or s.seq_len < 2:
         raise OptionError("steps and batch size must be >= 1 and seq_len >= 2")
@@ -218,7 +218,7 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
 
     def provenance(step: int, wall: float, extra_fields: dict[str, Any]) -> dict[str, Any]:
         return {
-            "data": str(data_root) if data_root is not None else str(data_mod.default_root()),
+            "data": str(data_root) if data_root is not None else str(pop909.default_root()),
             "split": {"train": len(dataset["train"]), "val": len(dataset["val"]), "test": len(dataset["test"]),
                       "rule": "song id % 19 == 0 -> test, == 1 -> val, else train"},
             "augmentation": "random transposition in [-6, 5] semitones" if s.transpose else "none",
@@ -315,8 +315,7 @@ def _main_thread() -> bool:
 
 def export_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, half: bool = False) -> Path:
     """Copy a training checkpoint without optimizer state (for shipping), keeping provenance."""
-    from videobgm import checkpoint as ckpt
-
+    from videobgm.compose import checkpoint as ckpt
     model, tokenizer, meta = ckpt.load_checkpoint(src)
     return ckpt.save_checkpoint(dst, model, tokenizer, meta["provenance"], half=half)
 

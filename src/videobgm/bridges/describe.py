@@ -1,0 +1,471 @@
+"""[3a] Text bridge: visual features -> a music description a person can read and edit.
+
+:func:`describe` turns :class:`~videobgm.types.Features` (plus optional visual labels) into a
+:class:`~videobgm.types.Description`: mood, energy per section, tempo, key/mode, style,
+instruments, sections and one paragraph of text, every element with its reason. The rules:
+
+* **sections** - scene cuts are boundaries; pieces shorter than ``MIN_SECTION_S`` merge into
+  their neighbour, pieces longer than ``MAX_SECTION_S`` are split evenly.
+* **energy** per section - ``0.65 * motion + 0.2 * editing pace + 0.15 * visual-beat rate``,
+  each mapped to [0, 1]: motion is the section's median optical-flow speed in frame widths per
+  second (``MOTION_FAST_FW_S`` = 0.3 -> level 1), pace is 60 / section length in cuts per minute (20 = 1),
+  beats per second (2 = 1).
+* **tempo** - the visual tempo folded by octaves into ``lexicon.VIDEO_TEMPO_RANGE_BPM`` (70-140
+  bpm) when it is confident, else ``70 + 60 * energy``.
+* **mode** - valence from colour: bright, warm, saturated -> major; dark, cold, grey -> minor.
+* **key** - dominant hue on a Scriabin-like colour wheel (the circle of fifths around the hue
+  circle: red C, orange G, yellow D, green A/E, blue B, violet F#); grey video -> C / A.
+* **mood** - nearest mood in (arousal = mean energy, valence) space (``lexicon.MOODS``), or the
+  visual labels' mood when a labels model agrees strongly.
+* **style / instruments** - from mood and editing pace; instruments are the style's defaults.
+* **image-text model** (``--clip-model``, ``features.meta["clip"]``) - its top mood, style and a
+  seen instrument replace the estimates above, with their scores as reasons (origin ``clip``,
+  :mod:`videobgm.features.clip`).
+
+:func:`parse_description` reads an edited description (JSON) or free text / a prompt
+(``"calm piano, rainy evening, 80 bpm, D minor"``) with keyword rules (``videobgm.bridges.prompt``) and,
+when the packaged MiniLM model is installed, nearest-neighbour matching against mood and style
+anchor phrases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videobgm.bridges.text import description_text, mmss
+from videobgm.errors import InputError
+from videobgm.music import lexicon, theory
+from videobgm.schema import read_description
+from videobgm.types import Description, Features
+
+MIN_SECTION_S = 4.0
+MAX_SECTION_S = 20.0
+MOTION_FAST_FW_S = 0.3  # frame widths per second of median flow that count as "fast" (level 1)
+DEFAULT_ANALYSIS_SIDE = 256
+NO_LABELS_NOTE = ("no visual-semantics or image-text model (--labels-model, --clip-model): built "
+                  "from motion/colour/cuts only")
+_HUE_NAMES = ("red", "orange", "yellow", "yellow-green", "green", "green", "cyan", "azure", "blue",
+              "violet", "purple", "magenta")
+def _level(x: float, full: float) -> float:
+    return float(np.clip(x / full, 0.0, 1.0)) if full > 0 else 0.0
+
+
+def _analysis_side(features: Features) -> float:
+    meta = features.meta or {}
+    for key in ("analysis_max_side", "max_side"):
+        if meta.get(key):
+            return float(meta[key])
+    for key in ("analysis_size", "analysis_shape"):
+        v = meta.get(key)
+        if isinstance(v, (list, tuple)) and len(v) >= 2:
+            return float(max(v[:2]))
+    return float(DEFAULT_ANALYSIS_SIDE)
+
+
+def section_boundaries(duration_s: float, cuts: np.ndarray) -> list[tuple[float, float]]:
+    """Section spans from cuts: short pieces merged, long ones split evenly."""
+    edges = [0.0] + [float(c) for c in np.sort(cuts) if 0.0 < c < duration_s] + [duration_s]
+    spans = [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    merged: list[list[float]] = []
+    for a, b in spans:
+        if merged and (b - a < MIN_SECTION_S or merged[-1][1] - merged[-1][0] < MIN_SECTION_S):
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    if len(merged) > 1 and merged[-1][1] - merged[-1][0] < MIN_SECTION_S:
+        last = merged.pop()
+        merged[-1][1] = last[1]
+    out: list[tuple[float, float]] = []
+    for a, b in merged:
+        n = max(1, int(np.ceil((b - a) / MAX_SECTION_S - 1e-9)))
+        out.extend((a + (b - a) * i / n, a + (b - a) * (i + 1) / n) for i in range(n))
+    return out or [(0.0, max(duration_s, 0.0))]
+
+
+def _colour(features: Features) -> dict[str, float]:
+    def mean(a: np.ndarray, default: float) -> float:
+        a = np.asarray(a, dtype=float)
+        a = a[np.isfinite(a)]
+        return float(a.mean()) if a.size else default
+
+    b, s, w = mean(features.brightness, 0.5), mean(features.saturation, 0.0), mean(features.warmth, 0.0)
+    valence = float(np.clip(1.5 * (b - 0.45) + 0.8 * w + 0.8 * (s - 0.25), -1.0, 1.0))
+    hh = np.asarray(features.hue_hist, dtype=float).reshape(-1, 12)
+    hist = hh.sum(axis=0) if hh.size else np.zeros(12)
+    return {"brightness": b, "saturation": s, "warmth": w, "valence": valence,
+            "hue_bin": int(np.argmax(hist)) if hist.sum() > 0 else -1}
+
+
+def _label_votes(labels: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float], list[str]]:
+    moods: dict[str, float] = {}
+    styles: dict[str, float] = {}
+    seen: list[str] = []
+    for lab in labels:
+        word = str(lab.get("label", "")).lower()
+        score = float(lab.get("score", 1.0))
+        if word and word not in seen:
+            seen.append(word)
+        for token in [word, *word.replace("_", " ").replace(",", " ").split()]:
+            mood, style = lexicon.LABEL_HINTS.get(token, (lexicon.canonical_mood(token), lexicon.canonical_style(token)))
+            if mood:
+                moods[mood] = moods.get(mood, 0.0) + score
+            if style:
+                styles[style] = styles.get(style, 0.0) + score
+            if mood or style:
+                break
+    return moods, styles, seen
+
+
+def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) -> Description:
+    """Describe the music that fits ``features``; every element carries its reason.
+
+    Parameters
+    ----------
+    features : Features
+        Visual features of the video (or of a still image / neutral features).
+    labels : list of dict, optional
+        Visual labels ``{"time_s", "label", "score"}`` from ``features.semantics``; default
+        ``features.labels``. When empty the reasons say the description used no semantics.
+
+    Returns
+    -------
+    Description
+        ``source="video"``; ``energy_curve`` has one value in [0, 1] per section.
+    """
+    duration = max(float(features.duration_s), 0.0)
+    labels = list(features.labels if labels is None else labels)
+    reasons: dict[str, str] = {}
+    t = np.asarray(features.frame_times_s, dtype=float)
+    side = _analysis_side(features)
+    motion_fw = np.nan_to_num(np.asarray(features.motion_speed, dtype=float)) / side
+    beats = np.asarray(features.visual_beat_times_s, dtype=float)
+    cuts = np.asarray(features.cut_times_s, dtype=float)
+
+    sections: list[dict[str, Any]] = []
+    for a, b in section_boundaries(duration, cuts):
+        sel = (t >= a) & (t < b) if t.size else np.zeros(0, bool)
+        m = float(np.median(motion_fw[sel])) if sel.any() else 0.0
+        length = max(b - a, 1e-6)
+        # a section bounded by cuts on both sides is as long as the editing pace allows
+        cut_bounded = any(abs(c - a) < 1e-3 for c in cuts) or any(abs(c - b) < 1e-3 for c in cuts)
+        pace = _level(60.0 / length, 20.0) if cut_bounded else 0.0
+        nb = int(((beats >= a) & (beats < b)).sum())
+        energy = 0.65 * _level(m, MOTION_FAST_FW_S) + 0.2 * pace + 0.15 * _level(nb / length, 2.0)
+        word = "fast" if m > 0.35 * MOTION_FAST_FW_S else "moderate" if m > 0.1 * MOTION_FAST_FW_S else "slow" if m > 0.01 * MOTION_FAST_FW_S else "no"
+        feel = "driving rhythm" if energy >= 0.55 else "steady pulse" if energy >= 0.3 else "sparse, quiet texture"
+        sections.append({"start_s": round(a, 3), "end_s": round(b, 3), "energy": round(float(energy), 3),
+                         "motion_fw_per_s": round(m, 4),
+                         "reason": f"{word} motion {mmss(a)}-{mmss(b)} ({m:.2f} frame widths/s, "
+                                   f"{nb} visual beats) -> {feel}"})
+    energies = np.array([s["energy"] for s in sections])
+    lengths = np.array([s["end_s"] - s["start_s"] for s in sections])
+    arousal = float((energies * lengths).sum() / lengths.sum()) if lengths.sum() > 0 else 0.0
+    top = int(np.argmax(energies)) if energies.size else 0
+    for i, s in enumerate(sections):
+        if len(sections) > 2 and i == 0 and s["energy"] < energies.max():
+            s["label"] = "intro"
+        elif len(sections) > 2 and i == len(sections) - 1 and s["energy"] < energies.max():
+            s["label"] = "outro"
+        elif i == top and len(sections) > 1 and s["energy"] >= 0.4:
+            s["label"] = "peak"
+        else:
+            s["label"] = "driving" if s["energy"] >= 0.55 else "steady" if s["energy"] >= 0.3 else "calm"
+    for i, s in enumerate(sections):
+        reasons[f"section {i + 1}"] = s.pop("reason")
+        s.pop("motion_fw_per_s")
+    cut_rate = 60.0 * len(cuts) / duration if duration > 0 else 0.0
+    reasons["energy"] = (f"mean energy {arousal:.2f} over {len(sections)} section(s); "
+                         f"{len(cuts)} cut(s) = {cut_rate:.1f} cuts/min")
+
+    # tempo
+    vt, conf = float(features.tempo_bpm), float(features.tempo_confidence)
+    if np.isfinite(vt) and vt > 0 and conf >= 0.3:
+        tempo, fold = vt, 1.0
+        lo, hi = lexicon.VIDEO_TEMPO_RANGE_BPM
+        while tempo < lo:
+            tempo, fold = tempo * 2.0, fold * 2.0
+        while tempo >= hi:
+            tempo, fold = tempo / 2.0, fold / 2.0
+        tempo = round(tempo)
+        how = "" if fold == 1.0 else f" folded x{fold:g}"
+        reasons["tempo"] = f"visual tempo {vt:.0f} bpm (confidence {conf:.2f}){how} -> {tempo:.0f} bpm"
+    else:
+        lo, hi = lexicon.VIDEO_TEMPO_RANGE_BPM
+        tempo = round(lo + (hi - lo - 10.0) * arousal)
+        why = "no periodic motion" if not np.isfinite(vt) else f"visual tempo {vt:.0f} bpm too uncertain ({conf:.2f})"
+        reasons["tempo"] = f"{why}; energy {arousal:.2f} -> {tempo:.0f} bpm"
+
+    # mode and key from colour
+    col = _colour(features)
+    mode = "major" if col["valence"] >= 0.0 else "minor"
+    bright = "bright" if col["brightness"] >= 0.5 else "dark"
+    warm = "warm" if col["warmth"] >= 0.0 else "cold"
+    sat = "saturated" if col["saturation"] >= 0.3 else "muted"
+    reasons["mode"] = (f"{bright} ({col['brightness']:.2f}), {warm} ({col['warmth']:+.2f}), {sat} "
+                       f"({col['saturation']:.2f}) colours -> valence {col['valence']:+.2f} -> {mode}")
+    if col["hue_bin"] < 0 or col["saturation"] < 0.08:
+        tonic = 0 if mode == "major" else 9
+        reasons["key"] = f"almost no colour -> plain key {theory.key_name(tonic)} {mode}"
+    else:
+        tonic = (7 * col["hue_bin"]) % 12
+        reasons["key"] = (f"dominant hue {_HUE_NAMES[col['hue_bin']]} ({30 * col['hue_bin']}-"
+                          f"{30 * col['hue_bin'] + 30} deg) -> {theory.key_name(tonic)} on the "
+                          f"colour wheel (circle of fifths around the hue circle)")
+
+    # mood (arousal/valence, optionally steered by visual labels)
+    mood = lexicon.mood_from_arousal_valence(arousal, col["valence"])
+    reasons["mood"] = f"energy {arousal:.2f}, colour valence {col['valence']:+.2f} -> {mood}"
+    lab_moods, lab_styles, lab_words = _label_votes(labels)
+    clip = (features.meta or {}).get("clip")
+    if not labels:
+        if not clip:  # else the image-text model's reasons follow (clip_labels.join_description)
+            reasons["labels"] = NO_LABELS_NOTE
+    else:
+        reasons["labels"] = f"visual labels: {', '.join(lab_words[:8])}"
+        total = sum(lab_moods.values())
+        if total > 0:
+            best = max(lab_moods, key=lambda k: lab_moods[k])
+            if lab_moods[best] >= 0.5 * total and best != mood:
+                reasons["mood"] += f"; visual labels point to {best} ({lab_moods[best] / total:.0%}) -> {best}"
+                mood = best
+
+    # style and instruments
+    if lab_styles:
+        style = max(lab_styles, key=lambda k: lab_styles[k])
+        reasons["style"] = f"visual labels -> {style}"
+    elif cut_rate >= 15.0 and arousal >= 0.45:
+        style = "electronic"
+        reasons["style"] = f"fast editing ({cut_rate:.0f} cuts/min) and high energy -> electronic"
+    elif mood in ("epic", "tense"):
+        style = "cinematic"
+        reasons["style"] = f"{mood} mood -> cinematic"
+    elif arousal < 0.2 and col["saturation"] < 0.3:
+        style = "ambient"
+        reasons["style"] = f"little motion (energy {arousal:.2f}) and muted colour -> ambient"
+    elif mood in ("calm", "sad"):
+        style = "acoustic"
+        reasons["style"] = f"{mood} mood -> acoustic"
+    else:
+        style = "pop"
+        reasons["style"] = f"{mood} mood, moderate editing -> pop"
+    instruments, note = _style_instruments(style, mood)
+    reasons["instruments"] = f"{style} style -> {', '.join(instruments)}{note}"
+
+    desc = Description(
+        mood=mood, energy_curve=[float(e) for e in energies], tempo_bpm=float(tempo),
+        key=theory.key_name(tonic), mode=mode, style=style, instruments=instruments,
+        sections=sections, reasons=reasons, source="video",
+    )
+    if clip:  # an image-text model's top labels (--clip-model), origin "clip"
+        from videobgm.bridges.clip_labels import join_description
+
+        join_description(desc, clip, section_boundaries(duration, cuts), _style_instruments)
+    desc.text = description_text(desc, duration_s=duration)
+    return desc
+
+
+def _style_instruments(style: str, mood: str) -> tuple[list[str], str]:
+    """A video description's instruments for ``style``: its defaults, no drums when calm/sad."""
+    instruments = list(lexicon.STYLES[style].instruments)
+    if mood in ("calm", "sad") and "drums" in instruments:
+        instruments.remove("drums")
+        return instruments, " (no drums for a calm/sad mood)"
+    return instruments, ""
+
+
+# the fields of a description the planner takes (issue 16: the planner's only source of them)
+MUSIC_FIELDS = ("mood", "style", "key", "mode", "tempo_bpm", "instruments")
+VIDEO_ORIGINS = ("video", "clip")  # the video's own description (clip: its image-text model)
+_OPTION_FIELDS = {"mood": "mood", "style": "style", "key": "key", "mode": "mode",
+                  "tempo_bpm": "tempo_bpm", "instruments": "instruments"}
+
+
+def _reason_key(name: str) -> str:
+    return "tempo" if name == "tempo_bpm" else name
+
+
+def resolve_description(features: Features, cfg: Any = None, edit: Description | None = None,
+                        *, base: Description | None = None) -> Description:
+    """The one description a score plays: the video's, with an edited description / free text and
+    then the user's options laid over it (issue 16). ``score``, ``describe``, ``compose``, the UI
+    and the planner all call this; the planner takes mood, style, key, mode, tempo, instruments and
+    energy from the result only.
+
+    A changed mood without a style/mode/instruments of its own brings the lexicon's defaults for
+    it (``lexicon.MOODS[mood]``); a changed style brings its instruments. Every field taken from the
+    edit or an option has a reason starting with its origin (``user option: ...``).
+    """
+    desc = base if base is not None else describe(features)
+    desc = Description(**{**desc.to_dict(), "reasons": dict(desc.reasons),
+                          "instruments": list(desc.instruments) if desc.instruments else None})
+    changed: set[str] = set()
+
+    def put(name: str, value: Any, origin: str, why: str, force: bool = False) -> None:
+        if value is None or (value == getattr(desc, name) and not force):
+            return
+        setattr(desc, name, value)
+        desc.reasons[_reason_key(name)] = f"{origin}: {why}"
+        changed.add(name)
+
+    if edit is not None:
+        # a video description passed back in (e.g. from plan.json) keeps the video as origin
+        origin = "text" if edit.source == "text" else "video" if edit.source == "video" else "edited"
+        for name in MUSIC_FIELDS:
+            v = getattr(edit, name)
+            if v is None:
+                continue
+            v = list(v) if name == "instruments" else v
+            why = edit.reasons.get(_reason_key(name)) or f"{name} {v}"
+            if origin == "video":
+                setattr(desc, name, v)
+                desc.reasons[_reason_key(name)] = why
+            else:
+                put(name, v, origin, why, True)
+        if edit.energy_curve:
+            desc.energy_curve = [float(e) for e in edit.energy_curve]
+            why = edit.reasons.get("energy", "energy curve given")
+            desc.reasons["energy"] = why if origin == "video" else f"{origin}: {why}"
+        if edit.sections:
+            desc.sections = [dict(s) for s in edit.sections]
+        for k, v in edit.reasons.items():  # e.g. the prompt itself, unmapped words
+            if k not in desc.reasons and k not in ("section",):
+                desc.reasons[k] = v
+        desc.source = edit.source if edit.source in ("text", "video", "image") else "edited"
+    if cfg is not None:
+        for name, opt in _OPTION_FIELDS.items():
+            v = getattr(cfg, opt, None)
+            if v is None:
+                continue
+            if name == "instruments":
+                v = list(lexicon.check_instruments(v))
+            elif name == "tempo_bpm":
+                v = lexicon.check_tempo(v, "tempo")
+            elif name == "key":
+                v = theory.key_name(theory.parse_key(v))
+            else:
+                v = lexicon.check_choice(v, lexicon.MOOD_NAMES if name == "mood" else
+                                       lexicon.STYLES if name == "style" else ("major", "minor"), name)
+            flag = "--" + opt.replace("_bpm", "").replace("_", "-")
+            put(name, v, "user option", f"{flag} {v if name != 'instruments' else ','.join(v)}", True)
+            changed.add(name)  # an option is firm even when it equals the video's value
+        if changed & set(MUSIC_FIELDS) and desc.source == "video":
+            desc.source = "options"
+    # a changed mood / style brings its own defaults for what was not given with it
+    given = {n for n in MUSIC_FIELDS if desc.origin(n) not in VIDEO_ORIGINS}
+    if "mood" in changed and desc.mood in lexicon.MOODS:
+        m = lexicon.MOODS[desc.mood]
+        if "mode" not in given:
+            put("mode", m.mode, "user option" if cfg is not None and getattr(cfg, "mood", None)
+                else "edited", f"default for mood {desc.mood}")
+        if "style" not in given:
+            put("style", m.style, "edited", f"default style for mood {desc.mood}")
+    if ("style" in changed or "mood" in changed) and "instruments" not in given and desc.style:
+        from videobgm.music.styles import has_drums
+
+        inst = list(lexicon.STYLES[desc.style].instruments)
+        drums = has_drums(desc.style, desc.mood or "neutral", style_named="style" in given)
+        if not drums and "drums" in inst:
+            inst.remove("drums")
+        elif drums and "drums" not in inst:  # cinematic: its toms / timpani on the hits
+            inst.append("drums")
+        put("instruments", inst, "edited", f"{desc.style} style's instruments"
+            + ("" if drums or "drums" not in lexicon.STYLES[desc.style].instruments
+               else f" (no drums: {desc.style} idiom / {desc.mood} mood)"))
+    # the style / mood (named, or the video's own) fits a tempo the video suggested into its
+    # range (issue 19); a tempo the user, a prompt or an edit gave is kept
+    if "tempo_bpm" not in given and desc.tempo_bpm and desc.style in lexicon.STYLES:
+        from videobgm.music.styles import fit_tempo
+
+        visual = bool(np.isfinite(features.tempo_bpm) and features.tempo_confidence >= 0.3)
+        t, why = fit_tempo(float(desc.tempo_bpm), desc.style, desc.mood or "neutral", visual=visual)
+        if why and t != desc.tempo_bpm:
+            put("tempo_bpm", round(t, 1), "edited", f"video tempo {desc.tempo_bpm:g} bpm {why}")
+    desc.text = description_text(desc, duration_s=float(features.duration_s) or None)
+    return desc
+
+
+def validate_description(desc: Description, *, max_duration_s: float | None = None) -> Description:
+    """Check and canonicalise the fields of an (edited) description, in place.
+
+    The one description schema (:func:`videobgm.schema.check_description`): synonyms become
+    canonical names (``"melancholic"`` -> ``"sad"``); a wrong type, a number out of range or a word
+    outside the lexicon raises :class:`~videobgm.errors.InputError` naming the field.
+    """
+    from videobgm.schema import check_description
+
+    for k, v in check_description(desc.to_dict(), max_duration_s=max_duration_s).items():
+        setattr(desc, k, v)
+    return desc
+
+
+def parse_description(text_or_path: str | Path, *, use_embeddings: bool | None = None,
+                      max_duration_s: float | None = None,
+                      max_prompt_chars: int | None = None) -> Description:
+    """Read a description from an edited JSON file, a JSON string, a text file or free text.
+
+    Parameters
+    ----------
+    text_or_path : str or path
+        A ``.json`` file written by ``videobgm describe -o`` (possibly edited), a text file with a
+        prompt, a JSON string, or the prompt itself (``"calm piano, rainy evening, 80 bpm"``).
+    use_embeddings : bool, optional
+        Match the text against mood/style anchor phrases with MiniLM; default: when installed.
+    max_duration_s : float, optional
+        Latest section time a description JSON may give (default ``VideoConfig.max_duration_s``).
+    max_prompt_chars : int, optional
+        Longest prompt accepted (default ``prompt.MAX_PROMPT_CHARS``).
+
+    Returns
+    -------
+    Description
+        ``source="edited"`` for JSON, ``"text"`` for a prompt.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, invalid JSON, or a field outside the description schema (one line
+        naming the field, :mod:`videobgm.schema`).
+    OptionError
+        An empty or too long prompt, or a tempo outside 30..300 bpm in it.
+    """
+    from videobgm import schema
+    raw = str(text_or_path)
+    short = len(raw) < 1024 and "\n" not in raw and "\x00" not in raw
+    is_path = isinstance(text_or_path, Path) or (short and Path(raw).suffix != "" and Path(raw).is_file())
+    looks_like_file = short and " " not in raw.strip() and raw.strip().lower().endswith((".json", ".txt"))
+    if (isinstance(text_or_path, Path) or looks_like_file) and not Path(raw.strip()).is_file():
+        raise InputError(f"description file not found: {raw.strip()}")
+    if is_path:
+        p = Path(text_or_path)
+        if p.suffix.lower() == ".json":
+            data = schema.load_json(p, "description", max_bytes=schema.MAX_DESCRIPTION_BYTES)
+            return _edited_description(data, max_duration_s)
+        try:
+            if p.stat().st_size > schema.MAX_DESCRIPTION_BYTES:
+                raise InputError(f"description file {p} is {p.stat().st_size / 1e6:.1f} MB; the "
+                                 f"limit is {schema.MAX_DESCRIPTION_BYTES / 1e6:.0f} MB")
+            raw = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read description file {text_or_path}: {exc}") from None
+    if raw.lstrip().startswith("{"):
+        if len(raw) > schema.MAX_DESCRIPTION_BYTES:
+            raise InputError(f"description JSON is {len(raw)} characters; the limit is "
+                             f"{schema.MAX_DESCRIPTION_BYTES}")
+        return _edited_description(schema.parse_json_text(raw, "description JSON"), max_duration_s)
+    from videobgm.bridges.prompt import parse_prompt
+
+    return parse_prompt(raw, use_embeddings=use_embeddings, max_chars=max_prompt_chars)
+
+
+def _edited_description(data: Any, max_duration_s: float | None) -> Description:
+    """A description dict (or a plan.json holding one) -> a checked, canonical Description."""
+    if isinstance(data, dict) and isinstance(data.get("description"), dict):
+        data = data["description"]  # a plan.json written by `score --plan`
+    desc = read_description(data, max_duration_s=max_duration_s)
+    desc.source = "edited" if desc.source == "video" else desc.source
+    if not desc.text:
+        desc.text = description_text(desc)
+    return desc

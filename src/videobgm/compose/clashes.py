@@ -1,0 +1,125 @@
+"""Semitone clashes between tracks: the accompaniment yields to the foreground (issue 19).
+
+A minor second (or minor ninth) between two tracks is a colour that tense music places on
+purpose and that calm music avoids. The model writes the melody and the counter-melody against
+chords; the arranger writes the accompaniment and bass from the same chords; a melody's passing
+or neighbour tone can still land a semitone from a held pad, strum or bass note. As an arranger
+drops the voicing's tone that grinds against the tune, :func:`yield_to_foreground` shortens (or
+drops) the lower-priority note wherever two tracks sound a semitone apart:
+
+    melody > bridge > bass > piano     (drums are never touched)
+
+* a lower note that started before the higher one is released at the higher note's onset;
+* a lower note that starts while the higher one sounds is dropped, unless it is its track's
+  only onset on a protected step (a hit point or accent: the cut must still be heard);
+* in a tense idiom's *tension bars* (:func:`videobgm.compose.textures.tension_bar`) nothing is changed:
+  there the semitone colour (b9 in the texture, the tonic pedal under the dominant) is the point.
+
+Pure function of its inputs; a score without clashes comes back unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from videobgm.types import Note
+
+PRIORITY: dict[str, int] = {"melody": 0, "bridge": 1, "bass": 2, "piano": 3}
+
+
+def _semitone(a: int, b: int) -> bool:
+    return (a - b) % 12 in (1, 11)
+
+
+def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: Iterable[int] = (),
+                        protected_steps: Iterable[int] = (), bars: tuple[int, int] | None = None
+                        ) -> list[Note]:
+    """``notes`` with every semitone clash between tracks resolved in favour of the higher track.
+
+    Parameters
+    ----------
+    allowed_bars
+        Bars whose clashes stay (a tense idiom's tension bars).
+    protected_steps
+        Onsets that are never dropped (hit points, accents).
+    bars
+        Only clashes that begin in bars ``[a, b)`` are resolved (``None``: all).
+    """
+    allowed = set(int(b) for b in allowed_bars)
+    protected = set(int(s) for s in protected_steps)
+    lo_step = hi_step = None
+    if bars is not None:
+        lo_step, hi_step = bars[0] * steps_per_bar, bars[1] * steps_per_bar
+    fixed: list[Note] = [n for n in notes if n.track not in PRIORITY]
+    pitched = sorted((n for n in notes if n.track in PRIORITY),
+                     key=lambda n: (PRIORITY[n.track], n.onset_16th, n.pitch))
+    kept: list[Note] = []  # higher-priority notes first: each later note yields to these
+    onsets: dict[tuple[str, int], int] = {}  # notes per (track, onset): a protected step keeps one
+    for n in pitched:
+        onsets[(n.track, n.onset_16th)] = onsets.get((n.track, n.onset_16th), 0) + 1
+    for n in pitched:
+        start, end = n.onset_16th, n.onset_16th + n.duration_16th
+        drop = False
+        for h in kept:
+            if PRIORITY[h.track] >= PRIORITY[n.track] or not _semitone(h.pitch, n.pitch):
+                continue
+            h0, h1 = h.onset_16th, h.onset_16th + h.duration_16th
+            c0 = max(start, h0)
+            if c0 >= min(end, h1):
+                continue  # no overlap
+            if c0 // steps_per_bar in allowed:
+                continue
+            if lo_step is not None and not (lo_step <= c0 < hi_step):
+                continue
+            if start < h0:
+                end = min(end, h0)  # released where the foreground note enters
+            elif start not in protected or onsets[(n.track, start)] > 1:
+                drop = True
+                break
+        if drop:
+            onsets[(n.track, start)] -= 1
+            continue
+        kept.append(n if end == n.onset_16th + n.duration_16th else
+                    Note(n.onset_16th, n.track, n.pitch, max(1, end - start), n.velocity))
+    return sorted(fixed + kept)
+
+
+def clash_share(notes: list[Note], n_steps: int) -> float:
+    """Share of sounding 16ths where two different pitched tracks sound pitch classes a semitone
+    apart (the measure of ``videobgm.eval.idioms.clash_rate``, on a note list)."""
+    pcs: list[dict[str, set[int]]] = [{} for _ in range(n_steps)]
+    for n in notes:
+        if n.track == "drums":
+            continue
+        for s in range(max(0, n.onset_16th), min(n_steps, n.onset_16th + n.duration_16th)):
+            pcs[s].setdefault(n.track, set()).add(n.pitch % 12)
+    sounding = clash = 0
+    for tr in pcs:
+        if not tr:
+            continue
+        sounding += 1
+        vals = list(tr.values())
+        clash += any(_semitone(x, y) for i, a in enumerate(vals) for b in vals[i + 1:]
+                     for x in a for y in b)
+    return clash / sounding if sounding else 0.0
+
+
+def resolve_score_clashes(score, plan, bars: tuple[int, int] | None = None):  # noqa: ANN001, ANN201
+    """:func:`yield_to_foreground` on a composed score of ``plan`` (in place; returns it): the
+    tension bars of the plan's style x mood idiom keep their clashes, the plan's hit points and
+    accent steps keep their onsets."""
+    import numpy as np
+
+    from videobgm.compose import textures
+    from videobgm.music import styles
+    c = plan.controls
+    spb = int(c.steps_per_bar)
+    allowed: list[int] = []
+    if plan.style in styles.STYLE_IDIOMS:
+        idm = styles.idiom(plan.style, plan.mood)
+        allowed = [b for b in range(int(c.n_bars)) if textures.tension_bar(c, idm, b)]
+    protected = set(np.flatnonzero(np.asarray(c.accent_steps, dtype=bool)).tolist())
+    protected |= {int(k) for k, _ in c.hits}
+    score.notes = yield_to_foreground(list(score.notes), spb, allowed_bars=allowed,
+                                      protected_steps=protected, bars=bars)
+    return score

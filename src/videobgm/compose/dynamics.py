@@ -1,0 +1,142 @@
+"""Dynamics: velocities that follow the section energy and the phrase (issue 18, part 3).
+
+POP909, the training data, is a set of transcriptions whose velocities say little about the form
+(two thirds of a song's melody notes sit in one velocity bin of 16), so the model's velocities
+do not follow the plan: on video-driven pieces the correlation of a bar's mean velocity with its
+section's energy was 0.00, and one prompt put 98 of 112 melody notes at velocity 120. This stage
+re-shapes the sampled velocities from the plan, deterministically:
+
+* level: each section's energy, half as planned (absolute) and half relative to the piece's
+  quietest and loudest sections (so that a verse of 0.47 and a chorus of 0.52 are heard as
+  softer and louder), mapped to ``[SampleConfig.dynamics_low, SampleConfig.dynamics_high]`` for the melody,
+  ``dynamics_accompaniment_offset`` lower for the other pitched tracks;
+* phrase: a swell over each phrase (``melody_phrase_bars`` bars inside a section, shorter at its end),
+  ``dynamics_phrase_swell`` at its crest, softer at its start and end, where the melody breathes;
+* metre: beat 1 a little stronger, off-beat 16ths a little softer;
+* contour (melody): ``dynamics_contour`` per semitone above / below the phrase's median melody
+  pitch, at most ``dynamics_contour_max`` either way (a line swells toward its high notes, as a
+  singer's or a player's does);
+* the model's own nuance: ``dynamics_model_weight`` of each note's deviation from its track's median;
+* accents (the plan's visual hits) ``dynamics_accent_boost`` louder than their surroundings
+  (not at their sampled velocity: in a fast video most melody notes are accents, and the sampler
+  gives those bin 7-8, which put 81-95 % of the melody's notes in one bin), and at least
+  ``dynamics_accent_floor`` - on the melody only where no other pitched track plays that step
+  (there the accompaniment's hit carries the accent; with the floor on every melody note, a
+  fast video's melody sat 80 % in one velocity bin).
+
+Drums keep their velocities (rule part with its own accents).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from videobgm.config import SampleConfig
+from videobgm.types import STEPS_PER_BEAT, Score
+
+
+def section_levels(energies: list[float]) -> np.ndarray:
+    """Level 0..1 per section: half the planned energy, half its place between the piece's
+    quietest and loudest section (0.5 when they all have the same energy)."""
+    e = np.clip(np.asarray(energies, dtype=float), 0.0, 1.0)
+    if e.size == 0:
+        return e
+    span = float(e.max() - e.min())
+    rel = (e - e.min()) / span if span > 1e-6 else np.full(e.shape, 0.5)
+    return 0.5 * e + 0.5 * rel
+
+
+def phrases(sections: list, n_bars: int, phrase_bars: int = 4) -> list[tuple[int, int]]:
+    """Melodic phrases ``[start, end)`` in bars: each section cut into phrases of ``phrase_bars``
+    bars (a last remainder of one bar joins the phrase before it)."""
+    out = []
+    for s in sorted(sections, key=lambda s: s.start_bar):
+        lo, hi = max(0, int(s.start_bar)), min(int(n_bars), int(s.end_bar))
+        k = lo
+        while k < hi:
+            n = min(max(1, int(phrase_bars)), hi - k)
+            if hi - (k + n) == 1:  # no one-bar stub at the section's end
+                n += 1
+            out.append((k, k + n))
+            k += n
+    return out
+
+
+def phrase_ends(plan, phrase_bars: int = 4) -> tuple[int, ...]:  # noqa: ANN001
+    """Last bar of every melodic phrase of ``plan`` (see :func:`phrases`), the piece's last bar
+    and its held ending excepted."""
+    last = plan.n_bars - 1 if plan.controls.ending_bar is None else int(plan.controls.ending_bar) - 1
+    return tuple(e - 1 for _, e in phrases(plan.sections, plan.n_bars, phrase_bars) if e - 1 < last)
+
+
+def section_breaths(plan) -> tuple[int, ...]:  # noqa: ANN001
+    """Bars that end a section before a new one (another label or a hit point of kind
+    ``section`` on its downbeat): the texture breathes on their last beat, then the new section
+    lands. Not before the held ending (its fill runs into it)."""
+    spb = plan.controls.steps_per_bar
+    opens = {int(step) for step, kind in plan.controls.hits if str(kind).startswith("section")}
+    secs = sorted(plan.sections, key=lambda s: s.start_bar)
+    end = plan.n_bars - 1 if plan.controls.ending_bar is None else int(plan.controls.ending_bar) - 1
+    return tuple(int(b.start_bar) - 1 for a, b in zip(secs, secs[1:], strict=False)
+                 if 0 < b.start_bar and b.start_bar - 1 < end and (a.label != b.label or b.start_bar * spb in opens))
+
+
+def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, *,
+          cfg: SampleConfig | None = None, bars: tuple[int, int] | None = None) -> Score:
+    """``score`` with the velocities of its pitched notes in bars ``[a, b)`` (default all)
+    re-shaped from ``sections`` (objects with ``start_bar``, ``end_bar``, ``energy``)."""
+    cfg = cfg or SampleConfig()
+    if not cfg.dynamics or not sections:
+        return score
+    spb = score.steps_per_bar
+    a, b = bars or (0, score.n_bars)
+    secs = sorted(sections, key=lambda s: s.start_bar)
+    levels = section_levels([s.energy for s in secs])
+    bar_level = np.full(score.n_bars, 0.5)
+    for s, lv in zip(secs, levels, strict=True):
+        bar_level[max(0, int(s.start_bar)):min(score.n_bars, int(s.end_bar))] = lv
+    phrase_pos = np.zeros(score.n_bars)  # where each bar starts in its phrase (0..1)
+    phrase_len = np.ones(score.n_bars)
+    for lo, hi in phrases(secs, score.n_bars, cfg.melody_phrase_bars):
+        phrase_pos[lo:hi] = np.arange(hi - lo) / (hi - lo)
+        phrase_len[lo:hi] = hi - lo
+    phrase_of = np.zeros(score.n_bars, dtype=np.int64)
+    for k, (lo, hi) in enumerate(phrases(secs, score.n_bars, cfg.melody_phrase_bars)):
+        phrase_of[lo:hi] = k
+    mel_pitches: dict[int, list[int]] = {}
+    for n in score.notes:
+        if n.track == "melody" and 0 <= n.onset_16th // spb < score.n_bars:
+            mel_pitches.setdefault(int(phrase_of[n.onset_16th // spb]), []).append(n.pitch)
+    mel_mid = {k: float(np.median(v)) for k, v in mel_pitches.items()}
+    acc = np.zeros(score.n_steps, dtype=bool) if accent_steps is None else np.asarray(accent_steps, dtype=bool)
+    # accent steps where another pitched track plays: it takes the floor, the melody keeps its line
+    backed = {n.onset_16th for n in score.notes if n.track not in ("melody", "drums")}
+    med = {t: float(np.median([n.velocity for n in score.notes if n.track == t]))
+           for t in {n.track for n in score.notes}}
+    notes = []
+    for n in score.notes:
+        bar = n.onset_16th // spb
+        if n.track == "drums" or not a <= bar < b or bar >= score.n_bars:
+            notes.append(n)
+            continue
+        x = phrase_pos[bar] + (n.onset_16th % spb) / spb / phrase_len[bar]
+        v = cfg.dynamics_low + (cfg.dynamics_high - cfg.dynamics_low) * bar_level[bar]
+        v += cfg.dynamics_phrase_swell * (np.sin(np.pi * x) - 0.5) * 2.0
+        pos = n.onset_16th % spb
+        v += cfg.dynamics_downbeat_boost if pos == 0 else 0.0 if pos % STEPS_PER_BEAT == 0 else -cfg.dynamics_offbeat_cut
+        if n.track != "melody":
+            v -= cfg.dynamics_accompaniment_offset
+        elif cfg.dynamics_contour:
+            lim = float(cfg.dynamics_contour_max)
+            v += float(np.clip(cfg.dynamics_contour * (n.pitch - mel_mid[int(phrase_of[bar])]), -lim, lim))
+        v += cfg.dynamics_model_weight * (n.velocity - med[n.track])
+        if n.onset_16th < acc.shape[0] and acc[n.onset_16th]:
+            v += cfg.dynamics_accent_boost
+            if n.track != "melody" or n.onset_16th not in backed:
+                v = max(v, cfg.dynamics_accent_floor)
+        notes.append(dataclasses.replace(n, velocity=int(np.clip(round(v), 1, 127))))
+    return dataclasses.replace(score, notes=notes)
+
+

@@ -1,0 +1,164 @@
+"""Visual beats become heard strokes (issue 14), clashes as a measured colour and tempo inside the
+style's range (issue 19): known answers on the arranger, the clash resolver and the description."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from tests.music.test_styles import _controls
+from tests.plan.test_planner import make_features
+from videobgm.bridges.describe import resolve_description
+from videobgm.compose import arrange, textures
+from videobgm.compose.clashes import clash_share, yield_to_foreground
+from videobgm.config import PlanConfig
+from videobgm.music import styles
+from videobgm.plan.grid import step_times_from_beats
+from videobgm.plan.planner import make_plan
+from videobgm.types import Note
+
+ARRANGED = ("electronic", "acoustic", "ambient", "cinematic")  # pop's texture is the model's
+
+
+# ------------------------------------------------------------------------- clashes (issue 19)
+def test_yield_to_foreground_known_answers() -> None:
+    mel = Note(4, "melody", 65, 4, 90)  # F over a held E: a semitone
+    pad = Note(0, "piano", 64, 16, 70)  # started before: released where the melody enters
+    late = Note(5, "bass", 41, 2, 80)  # F vs F: no clash, kept
+    inside = Note(6, "bridge", 76, 2, 80)  # E starting under the melody's F: dropped
+    out = yield_to_foreground([mel, pad, late, inside], 16)
+    assert Note(0, "piano", 64, 4, 70) in out and mel in out and late in out
+    assert all(n.track != "bridge" for n in out)
+    assert clash_share(out, 16) == 0.0
+    # a tension bar keeps its clash; a protected step keeps its track's only onset there
+    assert yield_to_foreground([mel, pad], 16, allowed_bars=[0]) == sorted([mel, pad])
+    assert inside in yield_to_foreground([mel, inside], 16, protected_steps=[6])
+    # the measure: 4 of the 16 sounding steps have F against E
+    assert clash_share([mel, pad], 16) == pytest.approx(4 / 16)
+
+
+@pytest.mark.parametrize("style", ARRANGED)
+def test_tense_clashes_only_in_tension_bars_and_a_few_percent(style: str) -> None:
+    c = _controls(style, "tense")
+    idm = styles.idiom(style, "tense")
+    tension = [b for b in range(c.n_bars) if textures.tension_bar(c, idm, b)]
+    assert 3 in tension and 0 not in tension  # the fill bar / end of the variation period
+    notes = [n for n in arrange.rule_notes(c) if n.track != "drums"]
+    spb = c.steps_per_bar
+    share = clash_share(notes, c.n_bars * spb)
+    assert 0.01 <= share <= 0.15, share  # one tension bar in 7 sounding bars
+    for b in range(c.n_bars):  # the colour sits in the tension bars; the others are consonant
+        bar = [dataclasses.replace(n, onset_16th=max(n.onset_16th, b * spb) - b * spb,
+                                   duration_16th=min(n.onset_16th + n.duration_16th, (b + 1) * spb)
+                                   - max(n.onset_16th, b * spb))
+               for n in notes if n.onset_16th < (b + 1) * spb and n.onset_16th + n.duration_16th > b * spb]
+        if b in tension and b != c.ending_bar:
+            assert clash_share(bar, spb) >= 0.1, (style, b)
+        elif b not in tension:
+            assert clash_share(bar, spb) == 0.0, (style, b)
+
+
+@pytest.mark.parametrize("style", ARRANGED)
+def test_calm_arranged_parts_have_no_clash(style: str) -> None:
+    c = _controls(style, "calm")
+    notes = [n for n in arrange.rule_notes(c) if n.track != "drums"]
+    assert clash_share(notes, c.n_bars * c.steps_per_bar) <= 0.02
+
+
+# --------------------------------------------------------------- visual beats -> strokes (#14)
+@pytest.mark.parametrize("style,key", [("pop", textures.SNARE), ("electronic", textures.CLAP),
+                                       ("cinematic", textures.TOM_LOW)])
+def test_accent_off_the_groove_gets_a_stroke(style: str, key: int) -> None:
+    acc = np.zeros(8 * 16, bool)
+    acc[[5, 23, 37, 90]] = True  # 16ths off every groove's kick / snare / clap
+    c = dataclasses.replace(_controls(style, "neutral"), accent_steps=acc)
+    drums = [n for n in arrange.rule_notes(c) if n.track == "drums"]
+    for k in (5, 23, 37, 90):
+        assert any(n.onset_16th == k and n.pitch == key for n in drums), (style, k)
+    # a hit point owns its moment: nothing on the kit on the 16th before it
+    for k, _ in c.hits:  # (cinematic: only its timpani-like roll into the hit)
+        assert not any(n.onset_16th == k - 1 and n.pitch != textures.TOM_FLOOR for n in drums), (style, k)
+
+
+def test_visual_beats_at_chosen_times_are_heard_in_the_midi() -> None:
+    """A synthetic video with strong visual beats at chosen (off-grid) times: the plan accents
+    the nearest 16th within 70 ms and the drum part strikes there."""
+    times = np.array([1.37, 2.61, 4.18, 5.52, 7.03, 8.94, 10.41, 12.77])
+    beats = np.sort(np.concatenate([times, times + 0.33]))
+    strength = np.where(np.isin(beats, times), 1.0, 0.1)  # the chosen ones are the strong half
+    f = make_features(16.0, tempo_bpm=120.0, beats_s=beats, beat_strength=strength)
+    plan = make_plan(f, PlanConfig(style="pop", accent_quantile=0.5))
+    steps = step_times_from_beats(plan.beat_times_s)
+    c = arrange.styled_controls(plan, 0)
+    drum_t = np.array(sorted({steps[n.onset_16th] for n in arrange.rule_notes(c) if n.track == "drums"
+                              and n.pitch in (textures.KICK, textures.SNARE, textures.CLAP)}))
+    acc_t = steps[np.flatnonzero(plan.controls.accent_steps)]
+    for t in times:
+        assert np.min(np.abs(acc_t - t)) <= 0.07, t
+        assert np.min(np.abs(drum_t - t)) <= 0.07, t
+
+
+# ------------------------------------------------------------------------ tempo (issue 19)
+def test_fit_tempo_known_answers() -> None:
+    m = styles.FIT_MARGIN  # aimed this far inside the range
+    assert styles.fit_tempo(110.0, "pop", "neutral", visual=True) == (110.0, "")  # 88-124
+    t, why = styles.fit_tempo(55.0, "pop", "neutral", visual=True)
+    assert t == 110.0 and "folded x2" in why
+    # 72 bpm electronic/playful (118-132): the nearest octave is 144, moved to the upper bound
+    t, why = styles.fit_tempo(72.0, "electronic", "playful", visual=True)
+    assert t == pytest.approx(132.0 / (1 + m)) and "moved into" in why
+    t, _ = styles.fit_tempo(85.0, "pop", "happy", visual=True)  # 85 / 170 vs 100-128
+    assert t == pytest.approx(100.0 * (1 + m))
+    # a narrow range: its geometric middle
+    lo, hi = styles.idiom("electronic", "calm").tempo_range_bpm
+    assert styles.fit_tempo(60.0, "electronic", "calm", visual=False)[0] == pytest.approx((lo * hi) ** 0.5)
+
+
+def test_the_description_fits_the_video_tempo_to_its_style() -> None:
+    f = make_features(24.0, tempo_bpm=120.0)  # reads as ambient (56-90 bpm): 120 -> 60
+    desc = resolve_description(f, PlanConfig())
+    lo, hi = styles.idiom(desc.style, desc.mood).tempo_range_bpm
+    assert lo <= desc.tempo_bpm <= hi and desc.tempo_bpm == 60.0  # folded x0.5
+    plan = make_plan(f, PlanConfig())
+    assert lo <= plan.tempo_bpm <= hi
+    for style in styles.STYLE_IDIOMS:
+        d = resolve_description(f, PlanConfig(style=style, mood="happy"))
+        lo, hi = styles.idiom(style, "happy").tempo_range_bpm
+        assert lo <= d.tempo_bpm <= hi, (style, d.tempo_bpm)
+    # a prompt's mood default fits its style; a user tempo wins over the range
+    from videobgm.bridges.describe import parse_description
+
+    d = parse_description("upbeat electronic dance")
+    lo, hi = styles.idiom(d.style, d.mood).tempo_range_bpm
+    assert lo <= d.tempo_bpm <= hi and parse_description("electronic dance at 100 bpm").tempo_bpm == 100.0
+    assert resolve_description(f, PlanConfig(style="ambient", tempo_bpm=150.0)).tempo_bpm == 150.0
+
+
+def test_named_cinematic_style_keeps_its_percussion() -> None:
+    f = make_features(24.0, tempo_bpm=96.0)
+    for mood in ("calm", "tense", "epic"):
+        d = resolve_description(f, PlanConfig(style="cinematic", mood=mood))
+        assert "drums" in d.instruments, (mood, d.instruments)
+    assert "drums" not in resolve_description(f, PlanConfig(style="ambient")).instruments
+
+
+def test_sparse_visual_beats_are_all_accented_and_heard() -> None:
+    """Four visual beats in 40 s (rarer than one per SPARSE_BEAT_S): every one is an accent, and
+    a drumless arrangement strikes each (texture or bass) where the pattern has no onset."""
+    from videobgm.plan.planner import SPARSE_BEAT_S
+
+    times = np.array([5.13, 14.37, 22.61, 31.09])
+    assert times.size * SPARSE_BEAT_S < 40.0
+    f = make_features(40.0, tempo_bpm=90.0, beats_s=times, beat_strength=np.array([0.2, 0.9, 0.5, 0.7]))
+    plan = make_plan(f, PlanConfig(style="acoustic", mood="calm"))
+    steps = step_times_from_beats(plan.beat_times_s)
+    acc = np.flatnonzero(plan.controls.accent_steps)
+    assert all(np.min(np.abs(steps[acc] - t)) <= 0.07 for t in times)
+    c = arrange.styled_controls(plan, 0)
+    notes = arrange.rule_notes(c)
+    piano = {n.onset_16th for n in notes if n.track == "piano"}
+    bass = {n.onset_16th for n in notes if n.track == "bass"}
+    # calm acoustic is an arpeggio: it keeps its pulse and the bass catches the accents it lacks
+    assert set(acc.tolist()) <= piano | bass and set(acc.tolist()) - piano

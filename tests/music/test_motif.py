@@ -1,0 +1,164 @@
+"""Melody-level form (videobgm.music.motif): the layout, pitch fitting, repeated harmony and the
+sampler's restated melody, with known answers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from videobgm.compose.constraints import chord_tone_mask
+from videobgm.compose.tokens import chord_index
+from videobgm.eval.musicality import longest_repeat, melody_line
+from videobgm.music import motif
+from videobgm.types import Section
+
+
+def _secs(*spans: tuple[int, int]) -> list[Section]:
+    return [Section(a, z, "verse", 2.0 * a, 2.0 * z) for a, z in spans]
+
+
+def test_layout_aaba_restates_all_but_the_last_bar():
+    lay = motif.layout(_secs((0, 4), (4, 8), (8, 12), (12, 16)), 16)
+    # A = bars 0-3, A' = 4-6 copy 0-2 (bar 7 free), B = 8-11 states, A' = 12-14 copy 0-2
+    assert lay == {4: 0, 5: 1, 6: 2, 12: 0, 13: 1, 14: 2}
+
+
+def test_layout_skips_intro_and_short_units_and_points_to_originals():
+    mel = np.ones(15, dtype=bool)
+    mel[:2] = False  # a 2-bar accompaniment intro
+    # intro (0-4) has 2 melody bars: free; verse 4-8 states A; 8-13 restates; ending bar 14 left out
+    lay = motif.layout(_secs((0, 4), (4, 8), (8, 15)), 15, mel, ending_bar=14)
+    assert lay == {8: 4, 9: 5, 10: 6, 11: 7, 12: 4}  # 6 melody bars: the statement cycles, bar 13 free
+    assert all(s not in lay for s in lay.values())  # sources are never copies
+    assert motif.layout(_secs((0, 3)), 3) == {}
+    assert "bars 9-12 restate 5-8" in motif.describe(lay)
+
+
+def test_adapt_keeps_fitting_notes_and_moves_the_rest():
+    c_maj = chord_tone_mask(chord_index(0, "maj"), None)  # C E G
+    f_maj = chord_tone_mask(chord_index(5, "maj"), None)  # F A C
+    scale = np.isin(np.arange(128) % 12, [0, 2, 4, 5, 7, 9, 11])
+    notes = [(0, 64, 4), (4, 62, 4), (8, 60, 4), (12, 67, 4)]  # E D C G over C
+    assert motif.adapt(notes, [c_maj] * 4, scale, [True] * 4) == notes  # same chord: kept
+    out = motif.adapt(notes, [f_maj] * 4, scale, [False] * 4)
+    # over F: G moves to A (nearest tone, 69 vs 65: 2 vs 2 -> the lower, F 65); C stays; D is a
+    # scale step above C (a chord tone): kept as a passing tone; E is a step above D, but D is
+    # no chord tone: E moves to the nearest chord tone F
+    assert [p for _, p, _ in out] == [65, 62, 60, 65]
+    assert [(s, d) for s, _, d in out] == [(s, d) for s, _, d in notes]  # rhythm kept
+
+
+def _model():
+    from videobgm.errors import InputError
+    from videobgm.plan.chord_model import load
+
+    try:
+        return load()
+    except InputError as e:  # pragma: no cover - the asset ships with the package
+        pytest.skip(f"no harmony asset: {e}")
+
+
+def test_progression_repeats_chords_and_rhythm_deterministically():
+    from videobgm.plan.chord_sampling import sample_progression
+
+    model = _model()
+    kw = dict(beats_per_bar=4, mode="major", tonic=2, sections=[(0, 8, "verse")],
+              phrases=[(0, 4), (4, 8)], seed=3)
+    reps = {4: 0, 5: 1, 6: 2}
+    a = sample_progression(model, 8, repeats=reps, **kw)
+    b = sample_progression(model, 8, repeats=reps, **kw)
+    assert [(c.onset_16th, c.root, c.quality) for c in a.chords] == [(c.onset_16th, c.root, c.quality) for c in b.chords]
+
+    def bar(p, i):
+        return [(c.onset_16th - 16 * i, c.root, c.quality, bs) for c, bs in zip(p.chords, p.bass)
+                if 16 * i <= c.onset_16th < 16 * (i + 1)]
+    same = [t for t, s in reps.items() if bar(a, t) == bar(a, s)]
+    assert same[:2] == [4, 5], a.notes  # bar 6 may stay free (the cadence's V needs its last beat)
+    if len(same) < 3:
+        assert any("1 repeated bar(s)" in n for n in a.notes)
+    assert (a.chords[-1].root - 2) % 12 == 0  # authentic cadence at the section end still met
+    free = sample_progression(model, 8, **kw)
+    assert sum(bar(free, t) == bar(free, s) for t, s in reps.items()) < len(same)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch = pytest.importorskip("torch")
+    from videobgm.compose.checkpoint import build_untrained
+    from videobgm.compose.tokens import Tokenizer
+    from videobgm.config import ModelConfig
+
+    torch.set_num_threads(1)
+    tok = Tokenizer()
+    return build_untrained(ModelConfig.preset("tiny"), tok, seed=0), tok
+
+
+def _controls(n_bars: int = 8):
+    from videobgm.types import Chord, Controls
+
+    prog = [(0, "maj"), (9, "min"), (5, "maj"), (7, "maj")]
+    chords = [Chord(b * 16, *prog[b % 4]) for b in range(n_bars)]
+    return Controls(n_bars=n_bars, beats_per_bar=4, density_per_bar=np.full(n_bars, 12),
+                    strength_per_beat=np.full(n_bars * 4, 2), accent_steps=np.zeros(n_bars * 16, dtype=bool),
+                    chords=chords, key_tonic=0, mode="major", tracks=("melody", "piano"),
+                    tempo_bpm=100.0, melody_bars=np.ones(n_bars, dtype=bool))
+
+
+def _melody_bar(score, b):
+    return [(n.onset_16th - 16 * b, n.pitch, n.duration_16th) for n in melody_line(score)
+            if b * 16 <= n.onset_16th < (b + 1) * 16]
+
+
+def test_generate_restates_the_motif_at_the_planned_bars(tiny):
+    from videobgm.compose.sampler import generate
+    from videobgm.config import SampleConfig
+
+    model, tok = tiny
+    c = _controls()
+    lay = motif.layout(_secs((0, 4), (4, 8)), 8)
+    assert lay == {4: 0, 5: 1, 6: 2}
+    cfg = SampleConfig(seed=5, repeat_prob=0.0)  # the chord-driven bar repetition off
+    s1 = generate(c, model, tok, cfg, motif=lay)
+    s2 = generate(c, model, tok, cfg, motif=lay)
+    assert [dataclasses.astuple(n) for n in s1.notes] == [dataclasses.astuple(n) for n in s2.notes]
+    for t, s in lay.items():  # same chords (period 4): the statement's melody, note for note
+        assert _melody_bar(s1, t) == _melody_bar(s1, s) and _melody_bar(s1, s)
+    mel = melody_line(s1)
+    n_stated = sum(len(_melody_bar(s1, b)) for b in (0, 1, 2))
+    pat = [(mel[i + 1].pitch - mel[i].pitch, mel[i + 1].onset_16th - mel[i].onset_16th) for i in range(len(mel) - 1)]
+    assert longest_repeat(pat) + 1 >= n_stated  # the whole 3-bar statement recurs
+    free = generate(c, model, tok, cfg)  # without the plan the untrained model repeats nothing
+    assert any(_melody_bar(free, t) != _melody_bar(free, s) for t, s in lay.items())
+
+
+def test_generate_fits_the_motif_to_other_chords(tiny):
+    from videobgm.compose.sampler import generate
+    from videobgm.config import SampleConfig
+    from videobgm.types import Chord
+
+    model, tok = tiny
+    c = _controls()
+    c = dataclasses.replace(c, chords=[*c.chords[:4], Chord(64, 2, "min"), Chord(80, 7, "maj"),
+                                       Chord(96, 4, "min"), Chord(112, 7, "maj")])
+    lay = {4: 0, 5: 1, 6: 2}
+    s = generate(c, model, tok, SampleConfig(seed=2), motif=lay)
+    tones = {4: chord_tone_mask(chord_index(2, "min"), None), 5: chord_tone_mask(chord_index(7, "maj"), None),
+             6: chord_tone_mask(chord_index(4, "min"), None)}
+    for t, src in lay.items():
+        a, b = _melody_bar(s, t), _melody_bar(s, src)
+        assert [(x[0], x[2]) for x in a] == [(x[0], x[2]) for x in b]  # rhythm kept
+        for (_, p, _), (_, q, _) in zip(a, b):
+            assert p == q or tones[t][p]  # a moved note lands on the new chord
+
+
+def test_repeat_pairs_restate_a_held_chord_at_a_runs_start():
+    from videobgm.plan.chord_sampling import repeat_pairs
+
+    events = [(0, 0), (0, 2), (1, 2), (2, 0), (2, 2), (3, 2)]
+    # bar 2 repeats bar 0 beat by beat; bar 3 repeats bar 1, which holds bar 0's second chord
+    # on its downbeat: bar 3 has no downbeat event (inside the run the chord is held on)
+    assert repeat_pairs(events, {2: 0, 3: 1}) == [(3, 0), (4, 1), (5, 2)]
+    # a run starting at bar 2 on bar 1 restates the chord bar 1 holds (event 1) on its downbeat
+    assert repeat_pairs(events, {2: 1}) == [(3, 1), (4, 2)]
