@@ -39,6 +39,25 @@ def test_yield_to_foreground_known_answers() -> None:
     assert clash_share([mel, pad], 16) == pytest.approx(4 / 16)
 
 
+def test_inner_voices_yield_the_outer_voices_stand() -> None:
+    """The held pad returns after the melody's clashing note; a note that would be dropped moves
+    to the nearest chord tone clear of the melody; the bass (the chord's root) never moves."""
+    mel = Note(4, "melody", 65, 4, 90)  # F, steps 4-8
+    pad = Note(0, "piano", 64, 16, 70)  # E held through the bar
+    out = yield_to_foreground([mel, pad], 16)
+    assert Note(0, "piano", 64, 4, 70) in out and Note(8, "piano", 64, 8, 58) in out
+    c_major = {0, 4, 7}
+    inside = Note(5, "bridge", 64, 2, 80)  # E under the melody's F: to G (3 up) rather than C (4 down)
+    out = yield_to_foreground([mel, inside], 16, chord_at=lambda step: c_major)
+    assert Note(5, "bridge", 67, 2, 80) in out and clash_share(out, 16) == 0.0
+    bass = Note(4, "bass", 40, 4, 80)  # E under F: a minor ninth, but the root stays
+    assert yield_to_foreground([mel, bass], 16, chord_at=lambda step: c_major) == sorted([mel, bass])
+    # the inner voice also yields to the bass
+    low = Note(4, "piano", 53, 4, 60)  # F against the bass's E
+    out = yield_to_foreground([bass, low], 16, chord_at=lambda step: c_major)
+    assert bass in out and all(not (n.track == "piano" and n.pitch % 12 == 5) for n in out)
+
+
 @pytest.mark.parametrize("style", ARRANGED)
 def test_tense_clashes_only_in_tension_bars_and_a_few_percent(style: str) -> None:
     c = _controls(style, "tense")

@@ -7,11 +7,14 @@ or neighbour tone can still land a semitone from a held pad, strum or bass note.
 drops the voicing's tone that grinds against the tune, :func:`yield_to_foreground` shortens (or
 drops) the lower-priority note wherever two tracks sound a semitone apart:
 
-    melody > bridge > bass > piano     (drums are never touched)
+    melody, bass (standing) > bridge > piano     (drums are never touched)
 
-* a lower note that started before the higher one is released at the higher note's onset;
-* a lower note that starts while the higher one sounds is dropped, unless it is its track's
-  only onset on a protected step (a hit point or accent: the cut must still be heard);
+* a lower note that started before the higher one is released at the higher note's onset and,
+  when it was held past the higher note, returns (softer) where the higher note ends: the chord
+  is not left thin for the rest of the bar;
+* a lower note that starts while the higher one sounds moves to the nearest chord tone that
+  clashes with nothing above it; with none, it is dropped, unless it is its track's only onset
+  on a protected step (a hit point or accent: the cut must still be heard);
 * in a tense idiom's *tension bars* (:func:`videobgm.compose.textures.tension_bar`) nothing is changed:
   there the semitone colour (b9 in the texture, the tonic pedal under the dominant) is the point.
 
@@ -20,11 +23,16 @@ Pure function of its inputs; a score without clashes comes back unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from videobgm.types import Note
 
-PRIORITY: dict[str, int] = {"melody": 0, "bridge": 1, "bass": 2, "piano": 3}
+# the outer voices stand: the melody (foreground) and the bass (the chord's root: moving or
+# dropping it unseated the harmony, chord accuracy 0.83 -> 0.57 on the pipeline test); the inner
+# voices (the counter-melody, then the piano / pad / strum) yield to what sounds above them
+PRIORITY: dict[str, int] = {"melody": 0, "bass": 1, "bridge": 2, "piano": 3}
+STANDING = ("melody", "bass")  # never changed; the inner voices yield to both
+RESUME_SOFTER = 12  # a held tone that returns after the clash comes back softer
 
 
 def _semitone(a: int, b: int) -> bool:
@@ -32,8 +40,8 @@ def _semitone(a: int, b: int) -> bool:
 
 
 def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: Iterable[int] = (),
-                        protected_steps: Iterable[int] = (), bars: tuple[int, int] | None = None
-                        ) -> list[Note]:
+                        protected_steps: Iterable[int] = (), bars: tuple[int, int] | None = None,
+                        chord_at: Callable[[int], set[int]] | None = None) -> list[Note]:
     """``notes`` with every semitone clash between tracks resolved in favour of the higher track.
 
     Parameters
@@ -44,6 +52,10 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
         Onsets that are never dropped (hit points, accents).
     bars
         Only clashes that begin in bars ``[a, b)`` are resolved (``None``: all).
+    chord_at
+        ``chord_at(step)`` -> the chord's pitch classes there: a note that would be dropped is
+        first re-voiced to the nearest chord tone (within a fourth) that clashes with nothing
+        above it, as an arranger moves the voice rather than losing the chord.
     """
     allowed = set(int(b) for b in allowed_bars)
     protected = set(int(s) for s in protected_steps)
@@ -57,9 +69,15 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
     onsets: dict[tuple[str, int], int] = {}  # notes per (track, onset): a protected step keeps one
     for n in pitched:
         onsets[(n.track, n.onset_16th)] = onsets.get((n.track, n.onset_16th), 0) + 1
-    for n in pitched:
+    queue = list(pitched)
+    while queue:
+        n = queue.pop(0)
+        if n.track in STANDING:
+            kept.append(n)
+            continue
         start, end = n.onset_16th, n.onset_16th + n.duration_16th
         drop = False
+        resume: Note | None = None
         for h in kept:
             if PRIORITY[h.track] >= PRIORITY[n.track] or not _semitone(h.pitch, n.pitch):
                 continue
@@ -72,16 +90,40 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
             if lo_step is not None and not (lo_step <= c0 < hi_step):
                 continue
             if start < h0:
+                if h1 < end and h1 - h0 < end - start:  # the held tone returns after the clash
+                    resume = Note(h1, n.track, n.pitch, end - h1, max(1, n.velocity - RESUME_SOFTER))
                 end = min(end, h0)  # released where the foreground note enters
             elif start not in protected or onsets[(n.track, start)] > 1:
                 drop = True
                 break
+        if drop and chord_at is not None:
+            moved = _revoice(n, chord_at(start), kept, queue)
+            if moved is not None:
+                queue.insert(0, moved)
+                continue
         if drop:
             onsets[(n.track, start)] -= 1
             continue
         kept.append(n if end == n.onset_16th + n.duration_16th else
                     Note(n.onset_16th, n.track, n.pitch, max(1, end - start), n.velocity))
+        if resume is not None and end < resume.onset_16th:
+            queue.insert(0, resume)
     return sorted(fixed + kept)
+
+
+def _revoice(n: Note, chord_pcs: set[int], kept: list[Note], queue: list[Note]) -> Note | None:
+    """``n`` moved to the nearest chord tone within a fourth that no higher-priority note sounding
+    with it clashes with and that its track does not already play at that onset; None if none."""
+    start, end = n.onset_16th, n.onset_16th + n.duration_16th
+    above = [h.pitch for h in kept if PRIORITY[h.track] < PRIORITY[n.track]
+             and h.onset_16th < end and start < h.onset_16th + h.duration_16th]
+    taken = {m.pitch for m in (*kept, *queue) if m.track == n.track and m.onset_16th == start}
+    for d in sorted(range(-5, 6), key=lambda d: (abs(d), d)):
+        p = n.pitch + d
+        if d and 0 <= p <= 127 and p % 12 in chord_pcs and p not in taken \
+                and not any(_semitone(p, q) for q in above):
+            return Note(start, n.track, p, n.duration_16th, n.velocity)
+    return None
 
 
 def clash_share(notes: list[Note], n_steps: int) -> float:
@@ -120,6 +162,16 @@ def resolve_score_clashes(score, plan, bars: tuple[int, int] | None = None):  # 
         allowed = [b for b in range(int(c.n_bars)) if textures.tension_bar(c, idm, b)]
     protected = set(np.flatnonzero(np.asarray(c.accent_steps, dtype=bool)).tolist())
     protected |= {int(k) for k, _ in c.hits}
+    from videobgm.compose.constraints import CHORD_INTERVALS
+
+    chords = sorted(c.chords, key=lambda ch: ch.onset_16th)
+
+    def chord_at(step: int) -> set[int]:
+        ch = next((x for x in reversed(chords) if x.onset_16th <= step), None)
+        if ch is None or ch.root < 0:
+            return set()
+        return {(ch.root + i) % 12 for i in CHORD_INTERVALS.get(ch.quality, (0, 4, 7))}
+
     score.notes = yield_to_foreground(list(score.notes), spb, allowed_bars=allowed,
-                                      protected_steps=protected, bars=bars)
+                                      protected_steps=protected, bars=bars, chord_at=chord_at)
     return score
