@@ -1,0 +1,98 @@
+"""compose/note_constraints.py: a NOTE's track, pitch, duration and velocity masks and biases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from videobgm.compose.constraints import chord_tone_mask  # noqa: E402
+from videobgm.compose.note_constraints import (  # noqa: E402
+    duration_mask,
+    melody_line_bias,
+    note_pitch,
+    pitch_mask,
+    track_mask,
+    velocity_mask,
+)
+from videobgm.config import SampleConfig  # noqa: E402
+from videobgm.types import TRACKS  # noqa: E402
+
+MEL, PIANO, BRIDGE = (1 + TRACKS.index(t) for t in ("melody", "piano", "bridge"))
+C_MAJOR = chord_tone_mask(2, None)  # chord value 2 = C major
+
+
+def _durations(dm):
+    return [int(v) for v in np.flatnonzero(dm)]
+
+
+def test_pitch_mask_orders_notes_and_keeps_accompaniment_on_chord_tones(decoding, make_controls):
+    ctx, st = decoding(make_controls(), SampleConfig(chord_bias=1.0, chord_tones_only_on_beats=True,
+                                                     chord_tones_everywhere=False))
+    st.bar, st.step, st.last_track, st.last_pitch = 0, 4, PIANO, 1 + 60
+    pm, bias = pitch_mask(ctx, st, PIANO, C_MAJOR)
+    assert np.flatnonzero(pm)[:3].tolist() == [1 + 64, 1 + 67, 1 + 72]  # above C4, chord tones only
+    assert bias[1 + 62] == 0 and bias[1 + 40] == 1.0
+    st.step = 5  # off the beat: any pitch above, chord tones favoured
+    assert np.flatnonzero(pitch_mask(ctx, st, PIANO, C_MAJOR)[0])[0] == 1 + 61
+    pm, bias = pitch_mask(ctx, st, MEL, C_MAJOR)  # another track: from the range's bottom, no bias
+    assert np.flatnonzero(pm)[[0, -1]].tolist() == [1 + 21, 1 + 108] and bias is None
+
+
+def test_track_mask_melody_bars_cadence_and_motif(decoding, make_controls):
+    c = make_controls(tracks=("melody", "bridge", "piano"), melody_bars=np.array([False, True]))
+    ctx, st = decoding(c)
+    st.bar, st.step = 0, 0
+    tm, bias = track_mask(ctx, st, C_MAJOR)
+    assert np.flatnonzero(tm).tolist() == [BRIDGE, PIANO] and bias is None  # a bar without melody
+    st.bar = 1  # a melody bar the melody has not entered yet: pulled in
+    tm, bias = track_mask(ctx, st, C_MAJOR)
+    assert tm[MEL] and bias[MEL] == SampleConfig().melody_presence_bias and bias[PIANO] == 0
+    st.last_track = BRIDGE  # (track, pitch) increase inside a step
+    assert np.flatnonzero(track_mask(ctx, st, C_MAJOR)[0]).tolist() == [BRIDGE, PIANO]
+    st.last_track, st.cadence_done, st.melody_in_bar = 0, True, 1
+    assert not track_mask(ctx, st, C_MAJOR)[0][MEL]  # the phrase has ended
+    st.cadence_done, st.motif = False, {0: (1 + 72, 4)}
+    tm, bias = track_mask(ctx, st, C_MAJOR)
+    assert np.flatnonzero(tm).tolist() == [MEL] and bias is None  # the motif's onset
+    st.step = 2
+    assert not track_mask(ctx, st, C_MAJOR)[0][MEL]  # not a motif onset: no melody
+
+
+def test_note_pitch_motif_and_melody_line(decoding, make_controls):
+    ctx, st = decoding(make_controls(), SampleConfig(melody_step_bias=1.0, melody_resolve_bias=1.5,
+                                                     melody_voicing_bias=0.0))
+    st.bar, st.step, st.motif = 0, 0, {0: (1 + 74, 4)}
+    pm, _, planned = note_pitch(ctx, st, MEL, C_MAJOR)
+    assert np.flatnonzero(pm).tolist() == [1 + 74] and planned == (1 + 74, 4)
+    st.melody_pitch, st.melody_nct = 65, True  # F4, not a tone of C major
+    bias = melody_line_bias(ctx, st, C_MAJOR, 129)
+    assert {p - 1: float(bias[p]) for p in np.flatnonzero(bias)} == {64: 2.5, 67: 2.5}  # steps that resolve
+    st.melody_nct = False
+    assert {p - 1: float(bias) for p, bias in enumerate(melody_line_bias(ctx, st, C_MAJOR, 129)) if bias} == \
+        {64: 1.0, 67: 1.0}  # scale steps 1-2 semitones away (E, G; not Eb, F#)
+
+
+def test_duration_mask_chord_change_breath_cadence_and_motif(decoding, make_controls):
+    c = make_controls(tracks=("melody", "piano"))
+    ctx, st = decoding(c, SampleConfig(release_at_chord_change=True), phrase_ends=(0,), breath_bars=(1,))
+    st.bar, st.step = 0, 12  # the chord changes at step 16
+    dm, cadence = duration_mask(ctx, st, PIANO, None)
+    assert _durations(dm) == [1, 2, 3, 4] and not cadence  # value v lasts v steps up to 16
+    dm, cadence = duration_mask(ctx, st, MEL, None)  # the phrase's last melody note: 4 steps, to the bar line
+    assert _durations(dm) == [4] and cadence
+    st.cadence_done = True
+    assert _durations(duration_mask(ctx, st, MEL, None)[0])[-1] == 15  # bar 1 breathes from step 27: 15 steps on
+    dm, cadence = duration_mask(ctx, st, MEL, (1 + 72, 2))
+    assert _durations(dm) == [2] and not cadence
+
+
+def test_velocity_mask_on_accents(decoding, make_controls):
+    c = make_controls()
+    c.accent_steps[3] = True
+    ctx, st = decoding(c, SampleConfig(accent_velocity_bin=6))
+    st.bar, st.step = 0, 3
+    assert np.flatnonzero(velocity_mask(ctx, st)).tolist() == [6, 7, 8]
+    st.step = 2
+    assert np.flatnonzero(velocity_mask(ctx, st)).tolist() == list(range(1, 9))

@@ -1,0 +1,85 @@
+"""compose/phrasing.py: breaths, the phrase end's cadence, rests that ring, the motif plan."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from videobgm.compose.phrasing import (  # noqa: E402
+    breath_mask,
+    breath_steps,
+    breathe,
+    cadence_durations,
+    motif_plan,
+    ring_into_rest,
+)
+from videobgm.compose.tokens import TYPE_BAR, TYPE_BOS, TYPE_NOTE, TYPE_POS  # noqa: E402
+from videobgm.config import SampleConfig  # noqa: E402
+from videobgm.types import TRACKS, Note  # noqa: E402
+
+MEL, PIANO = 1 + TRACKS.index("melody"), 1 + TRACKS.index("piano")
+
+
+def _row(t, pos=0, chord=0, track=0, pitch=0, dur=0, vel=0):
+    return np.array([t, pos, chord, track, pitch, dur, vel], dtype=np.int64)
+
+
+def test_breath_bars_inside_the_span_without_accent_or_fill(make_controls):
+    c = make_controls(n_bars=4, fill_bars=(2,))
+    c.accent_steps[16 + 14] = True  # bar 1's last beat has an accent
+    assert np.flatnonzero(breath_mask(c, SampleConfig(), (0, 4), (0, 1, 2, 3))).tolist() == [0, 3]
+    assert np.flatnonzero(breath_mask(c, SampleConfig(), (1, 3), (0, 3))).tolist() == []
+    assert not breath_mask(c, SampleConfig(constrained=False), (0, 4), (0,)).any()
+
+
+def test_breath_steps_and_breathe(make_controls):
+    breath = np.array([True, False])
+    to_breath, in_breath = breath_steps(breath, 16)
+    assert to_breath[[0, 11, 12, 31]].tolist() == [11, 0, 10**6, 10**6]
+    assert np.flatnonzero(in_breath).tolist() == [11, 12, 13, 14, 15]
+    c = make_controls(strength=1)
+    rule = [Note(8, "bass", 36, 8, 80), Note(12, "bass", 36, 4, 80), Note(16, "bass", 40, 4, 80)]
+    out, kept = breathe(c, rule, breath, to_breath, in_breath)
+    assert out.strength_per_beat.tolist() == [1, 1, 1, 0, 1, 1, 1, 1]
+    assert [(n.onset_16th, n.duration_16th) for n in kept] == [(8, 3), (16, 4)]  # released a 16th early
+    assert breathe(c, rule, np.zeros(2, bool), to_breath, in_breath) == (c, rule)
+
+
+def test_cadence_is_long_and_ends_by_the_bar_line(decoding, make_controls):
+    ctx, st = decoding(make_controls())
+    st.bar, st.step = 0, 9
+    dm = np.ones(24, dtype=bool)
+    dm[0] = False
+    assert np.flatnonzero(cadence_durations(ctx, st, dm)).tolist() == [4, 5, 6, 7]  # value v: v steps
+    st.step = 14
+    assert np.flatnonzero(cadence_durations(ctx, st, dm)).tolist() == [2]  # as long as the bar allows
+
+
+def test_last_notes_ring_into_a_bar_without_onsets(decoding, make_controls):
+    ctx, st = decoding(make_controls(n_bars=3, density=[4, 0, 4], chords=((0, "maj"),)))
+    st.rows = [_row(TYPE_BOS), _row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, PIANO, 61, 2, 5),
+               _row(TYPE_POS, 13, 2), _row(TYPE_NOTE, 0, 0, PIANO, 65, 2, 5)]
+    st.bar = 0
+    st.voicing.add(12, 64, 2)
+    ring_into_rest(ctx, st, 1)
+    assert ctx.dur_steps[st.rows[5][5]] == 20 and st.rows[3][5] == 2  # from step 12 to 32 (the next onsets)
+    assert st.voicing.first_silent_beat(16, 32) is None  # bar 1 sounds
+    st.rows[5][5] = 2
+    ring_into_rest(ctx, st, 2)  # bar 2 has onsets: nothing rings
+    assert st.rows[5][5] == 2
+
+
+def test_motif_plan_restates_the_statement_bar(decoding, make_controls):
+    ctx, st = decoding(make_controls(n_bars=2, density=3, chords=((0, "maj"), (9, "min"))), motif={1: 0})
+    st.rows = [_row(TYPE_BOS), _row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 64, 4, 5),
+               _row(TYPE_NOTE, 0, 0, PIANO, 1 + 48, 4, 5), _row(TYPE_POS, 7, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 67, 2, 5),
+               _row(TYPE_BAR)]
+    st.bar = 1
+    plan = motif_plan(ctx, st, 1)
+    assert sorted(plan) == [0, 6] and [d for _, d in plan.values()] == [4, 2]
+    pitches = [p - 1 for p, _ in plan.values()]
+    assert pitches == [64, 69]  # E is an A minor tone: kept; G is not: to the nearest one (A)
+    assert np.flatnonzero(ctx.bars[1].forced).tolist() == [0, 6]  # the motif's onsets are forced
+    assert motif_plan(ctx, st, 0) == {}  # bar 0 states, it restates nothing
