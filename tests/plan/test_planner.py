@@ -11,9 +11,9 @@ from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
 from videobgm.music.theory import parse_key
 from videobgm.plan.controls import INSTRUMENTS
-from videobgm.plan.grid import fold_tempo, step_times_from_beats
+from videobgm.plan.grid import fold_tempo
 from videobgm.plan.planner import DENSITY_TABLE, make_plan, plan_to_dict, rank_quantiles
-from videobgm.types import Chord, Description, Features, Reference, VideoInfo
+from videobgm.types import Chord, Description, Features, Reference, VideoInfo, step_times_from_beats
 
 
 def make_features(

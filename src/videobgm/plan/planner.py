@@ -54,7 +54,6 @@ from videobgm.plan.grid import (
     form_grid,
     grid_beats,
     nearest_index,
-    step_times_from_beats,
 )
 from videobgm.plan.harmony import make_chords
 from videobgm.schema import read_description
@@ -69,6 +68,7 @@ from videobgm.types import (
     Plan,
     Reference,
     Section,
+    step_times_from_beats,
 )
 
 # ----------------------------------------------------------------------------------------------
