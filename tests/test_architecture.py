@@ -32,6 +32,7 @@ EXCEPTIONS = {
     ("plan.planner", "bridges.describe"): "the planner resolves the description it is given",
     ("plan.planner", "bridges.text"): "the plan's description is re-worded with what plays",
     ("bridges.retrieve", "data.pop909"): "`index` builds the library index from POP909 songs",
+    ("eval.sync", "plan.planner"): "Spearman ranks motion with the planner's own rank quantiles",
     ("apps.cli.main", "features.analyze"): "`analyze` writes the features JSON",
     ("apps.cli.main", "features.plot"): "`analyze --plot`",
     ("apps.cli.main", "features.still"): "image inputs are told apart by suffix",

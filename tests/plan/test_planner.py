@@ -9,6 +9,7 @@ import pytest
 
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
+from videobgm.eval.sync import spearman
 from videobgm.music.theory import parse_key
 from videobgm.plan.controls import INSTRUMENTS
 from videobgm.plan.grid import fold_tempo
@@ -48,11 +49,6 @@ def make_features(
         brightness=np.full_like(t, brightness), saturation=np.full_like(t, saturation),
         warmth=np.full_like(t, warmth), hue_hist=hist,
     )
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ra, rb = rank_quantiles(a), rank_quantiles(b)
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 @pytest.mark.parametrize("duration", [1.3, 7.3, 12.0, 33.3, 61.7])
@@ -325,3 +321,8 @@ def test_melody_enters_after_the_intro() -> None:
     assert short.n_bars < 6 and short.controls.melody_bars[:-1].all()
     no_melody = make_plan(f, PlanConfig(instruments=("piano",)))
     assert "melody" in no_melody.controls.tracks or no_melody.controls.melody_bars is None
+
+
+def test_rank_quantiles_share_ties() -> None:
+    assert rank_quantiles(np.array([3.0, 1.0, 1.0, 2.0])).tolist() == [0.875, 0.25, 0.25, 0.625]
+    assert rank_quantiles(np.zeros(0)).size == 0
