@@ -39,9 +39,10 @@ from videobgm.progress import (
     paused_once,
     stage_bar,
 )
-from videobgm.types import Description, Features, Plan, Reference, Result, Score
+from videobgm.types import TRACKS, Description, Features, Plan, Reference, Result, Score
 
 N_STAGES = 8
+STEM_FILES = tuple(f"{t}.{e}" for t in TRACKS for e in ("mid", "wav"))  # what a stems folder holds
 
 
 class Pipeline:
@@ -263,10 +264,9 @@ class Pipeline:
         """Fail fast, before any analysis, on outputs that could not be written (one line each,
         see :func:`videobgm.io.check_outputs`)."""
         from videobgm.io import check_outputs
-        from videobgm.types import TRACKS
 
         check_outputs([p for p in outputs if p is not None], source=video, folder=stems,
-                      folder_names=tuple(f"{t}.{e}" for t in TRACKS for e in ("mid", "wav")))
+                      folder_names=STEM_FILES)
 
     @staticmethod
     def _check_video_output(video: str | Path, output: str | Path) -> None:
@@ -310,10 +310,7 @@ class Pipeline:
         with OutputSet() as outs:
             stems_tmp = None
             if stems is not None:
-                from videobgm.types import TRACKS
-
-                stems_tmp = outs.folder(stems, owned=tuple(f"{t}.{e}" for t in TRACKS
-                                                           for e in ("mid", "wav")))
+                stems_tmp = outs.folder(stems, owned=STEM_FILES)
             with self._stage(6, "midi"):
                 if midi is not None:
                     midi_mod.write_midi(score, outs.file(midi), cfg.midi)
