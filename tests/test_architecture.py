@@ -48,6 +48,7 @@ EXCEPTIONS = {
     ("apps.ui.handlers", "features.still"): "image inputs are told apart by suffix",
     ("apps.ui.handlers", "video.decode"): "the upload's probe (length, streams)",
     ("apps.ui.handlers", "bridges.describe"): "the edited description box is parsed",
+    ("apps.ui.plot", "features.color"): "the feature plot draws each frame's colour as the colour feature defines it",
 }
 
 

@@ -262,7 +262,7 @@ OTHER_PAIRS = [(p, s) for p in POINTS for s in SIGNALS if (p, s) not in DEFAULT_
 
 
 def _signal_at(clip: Path, root: Path, point: str, sig_name: str) -> None:
-    from videobgm.pipeline import TEST_PAUSE_ENV
+    from videobgm.progress import TEST_PAUSE_ENV
 
     sig, rc, word = SIGNALS[sig_name]
     out = root / "out"
@@ -310,11 +310,3 @@ def test_signal_leaves_nothing(clip, work, point, sig_name):
 def test_signal_leaves_nothing_other_pairs(clip, work, point, sig_name):
     _signal_at(clip, work, point, sig_name)
 
-
-def test_no_pause_without_the_test_variable(monkeypatch, capsys):
-    from videobgm import pipeline
-    monkeypatch.delenv(pipeline.TEST_PAUSE_ENV, raising=False)
-    t0 = time.perf_counter()
-    for p in POINTS:
-        pipeline._test_pause(p)
-    assert time.perf_counter() - t0 < 0.05 and capsys.readouterr().err == ""

@@ -118,7 +118,7 @@ def test_sync_targets(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Path) 
     # chose before issue 17 (1.0 then)
     assert m["hit_rate"] >= 0.6, m
     # density follows motion in every bar but the last (the held final tonic, rule notes only)
-    from videobgm.plan.planner import rank_quantiles
+    from videobgm.eval.sync import spearman
 
     bars = res.plan.bar_times_s()[: res.plan.controls.ending_bar + 1]
     ft, sp = res.features.frame_times_s, res.features.motion_speed
@@ -126,7 +126,7 @@ def test_sync_targets(tiny_pipe: Pipeline, varying_video: dict, tmp_path: Path) 
     spb = res.score.steps_per_bar
     onsets = np.bincount([n.onset_16th // spb for n in res.score.notes if n.track != "drums"],
                          minlength=res.plan.n_bars)[: len(motion)]
-    rho = np.corrcoef(rank_quantiles(np.array(motion)), rank_quantiles(onsets.astype(float)))[0, 1]
+    rho = spearman(np.array(motion), onsets.astype(float))
     assert rho >= 0.7, (rho, m)
     assert m["duration_error_s"] <= 0.05, m
     # the untrained tiny model: chord-tone accompaniment and the rule bass alone give about 0.7

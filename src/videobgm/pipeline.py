@@ -21,7 +21,6 @@ Stages:
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,35 +31,18 @@ from typing import Any
 from videobgm.config import PipelineConfig
 from videobgm.errors import OptionError
 from videobgm.features.still import IMAGE_SUFFIXES
-from videobgm.progress import ProgressFn, checked_progress, null_progress, stage_bar
-from videobgm.types import Description, Features, Plan, Reference, Result, Score
+from videobgm.progress import (
+    ProgressFn,
+    checked_progress,
+    null_progress,
+    pause_for_tests,
+    paused_once,
+    stage_bar,
+)
+from videobgm.types import TRACKS, Description, Features, Plan, Reference, Result, Score
 
 N_STAGES = 8
-
-
-TEST_PAUSE_ENV = "VIDEOBGM_TEST_PAUSE_AT"  # test-only: see _test_pause
-
-
-def _test_pause(point: str) -> None:
-    """Test-only hook: with ``VIDEOBGM_TEST_PAUSE_AT=point`` in the environment, say so on stderr
-    and sleep (``VIDEOBGM_TEST_PAUSE_S``, default 30 s), so that tests can send SIGINT/SIGTERM at a
-    known point (features, compose, render, mux, commit). Does nothing otherwise."""
-    if os.environ.get(TEST_PAUSE_ENV) == point:
-        print(f"videobgm-test: paused at {point}", file=sys.stderr, flush=True)
-        time.sleep(float(os.environ.get("VIDEOBGM_TEST_PAUSE_S", "30")))
-
-
-def _paused_once(point: str, update: ProgressFn) -> ProgressFn:
-    """``update`` that first calls :func:`_test_pause` (once, at the first progress report)."""
-    done = []
-
-    def progress(*args: Any) -> None:
-        if not done:
-            done.append(True)
-            _test_pause(point)
-        update(*args)
-
-    return progress
+STEM_FILES = tuple(f"{t}.{e}" for t in TRACKS for e in ("mid", "wav"))  # what a stems folder holds
 
 
 class Pipeline:
@@ -180,7 +162,7 @@ class Pipeline:
             with self._stage(1, "probe"):
                 video_mod.probe(path, self.config.video)
             with self._stage(2, "features") as update:
-                _test_pause("features")
+                pause_for_tests("features")
                 features = extract_features(path, self.config.features, self.config.video,
                                             progress=update)
         if self._labels_model is not None:
@@ -254,7 +236,7 @@ class Pipeline:
         model, tok = self.load_model()
         cfg = self.config.sample if seed is None else self.config.sample.replace(seed=int(seed))
         with self._stage(5, "compose") as update:
-            _test_pause("compose")
+            pause_for_tests("compose")
             # bass and drums, which POP909 lacks, are added by rule inside the sampler (arrange.py)
             from videobgm.compose.arrange import styled_controls
 
@@ -286,10 +268,9 @@ class Pipeline:
         """Fail fast, before any analysis, on outputs that could not be written (one line each,
         see :func:`videobgm.io.check_outputs`)."""
         from videobgm.io import check_outputs
-        from videobgm.types import TRACKS
 
         check_outputs([p for p in outputs if p is not None], source=video, folder=stems,
-                      folder_names=tuple(f"{t}.{e}" for t in TRACKS for e in ("mid", "wav")))
+                      folder_names=STEM_FILES)
 
     @staticmethod
     def _check_video_output(video: str | Path, output: str | Path) -> None:
@@ -333,10 +314,7 @@ class Pipeline:
         with OutputSet() as outs:
             stems_tmp = None
             if stems is not None:
-                from videobgm.types import TRACKS
-
-                stems_tmp = outs.folder(stems, owned=tuple(f"{t}.{e}" for t in TRACKS
-                                                           for e in ("mid", "wav")))
+                stems_tmp = outs.folder(stems, owned=STEM_FILES)
             with self._stage(6, "midi"):
                 if midi is not None:
                     midi_mod.write_midi(score, outs.file(midi), cfg.midi)
@@ -345,7 +323,7 @@ class Pipeline:
             audio = None
             if output is not None or wav is not None or stems is not None:
                 with self._stage(7, "render"):
-                    _test_pause("render")
+                    pause_for_tests("render")
                     rcfg = plan_render_config(plan, cfg.render)  # the fade covers the ring-out
                     rendered = render_mod.render(score, plan.duration_s, rcfg, plan=plan,
                                                  stems=stems_tmp is not None)
@@ -364,14 +342,14 @@ class Pipeline:
                 with self._stage(8, "mux") as update:
                     info = mux_mod.mux(video, audio, cfg.render.sample_rate, outs.file(output),
                                        cfg.mux, duration_s=plan.duration_s,
-                                       progress=_paused_once("mux", update))
+                                       progress=paused_once("mux", update))
                 self.mux_info = {**info, "output": str(output)}
             result.timings_s = dict(self.timings_s)
             if plan_json is not None:
                 from videobgm.io import write_json
 
                 write_json(outs.file(plan_json), self.plan_record(result))
-            _test_pause("commit")
+            pause_for_tests("commit")
         for attr, path in (("midi_path", midi), ("wav_path", wav), ("stems_dir", stems),
                            ("output_path", output), ("plan_path", plan_json)):
             if path is not None:  # committed: every requested output is in place
@@ -435,16 +413,18 @@ class Pipeline:
                 raise OptionError("a still image has no video stream to mux into; use --wav/--midi")
             self._check_video_output(video, output)
         features = self.analyze(video, duration_s=duration_s)
+        return self.write_outputs(self._score(features, description, use_retrieval), video=video,
+                                  output=output, midi=midi, wav=wav, stems=stems, plan_json=plan_json)
+
+    def _score(self, features: Features, description: Description | None, use_retrieval: bool) -> Result:
+        """[3]-[5] on analysed features: the one description, retrieval, plan, score."""
         description = self.describe(features, description)
         references = self.retrieve(description) if use_retrieval else []
         plan = self.plan(features, description=description, references=references or None,
                          resolved=True)
         score = self.compose(plan)
-        result = Result(features=features, plan=plan, score=score, description=plan.description,
-                        references=references)
-        return self.write_outputs(
-            result, video=video, output=output, midi=midi, wav=wav, stems=stems, plan_json=plan_json
-        )
+        return Result(features=features, plan=plan, score=score, description=plan.description,
+                      references=references)
 
     def compose_from_description(
         self,
@@ -464,14 +444,7 @@ class Pipeline:
         self._check_outputs(None, midi, wav, plan_json, stems=stems)
         if not duration_s > 0:
             raise OptionError(f"--duration must be > 0 seconds, got {duration_s}")
-        features = neutral_features(duration_s)
-        description = self.describe(features, description)
-        references = self.retrieve(description) if use_retrieval else []
-        plan = self.plan(features, description=description, references=references or None,
-                         resolved=True)
-        score = self.compose(plan)
-        result = Result(features=features, plan=plan, score=score, description=plan.description,
-                        references=references)
+        result = self._score(neutral_features(duration_s), description, use_retrieval)
         return self.write_outputs(result, video=None, output=None, midi=midi, wav=wav,
                                   stems=stems, plan_json=plan_json)
 

@@ -7,10 +7,14 @@ and never import rich themselves; the CLI passes :func:`stage_bar` callbacks.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 ProgressFn = Callable[[float, float | None], None]
+TEST_PAUSE_ENV = "VIDEOBGM_TEST_PAUSE_AT"  # test-only: see pause_for_tests
 
 
 def null_progress(done: float, total: float | None = None) -> None:  # noqa: ARG001
@@ -63,3 +67,25 @@ def stage_bar(label: str, *, enabled: bool | None = None) -> Iterator[ProgressFn
         yield update
         t = prog.tasks[0].total
         prog.update(task, completed=t if t else 1, total=t if t else 1)
+
+
+def pause_for_tests(point: str) -> None:
+    """Test-only hook: with ``VIDEOBGM_TEST_PAUSE_AT=point`` in the environment, say so on stderr
+    and sleep (``VIDEOBGM_TEST_PAUSE_S``, default 30 s), so that tests can send SIGINT/SIGTERM at a
+    known point of a run (features, compose, render, mux, commit). Does nothing otherwise."""
+    if os.environ.get(TEST_PAUSE_ENV) == point:
+        print(f"videobgm-test: paused at {point}", file=sys.stderr, flush=True)
+        time.sleep(float(os.environ.get("VIDEOBGM_TEST_PAUSE_S", "30")))
+
+
+def paused_once(point: str, update: ProgressFn) -> ProgressFn:
+    """``update`` that first calls :func:`pause_for_tests` (once, at the first progress report)."""
+    done = []
+
+    def progress(*args: Any) -> None:
+        if not done:
+            done.append(True)
+            pause_for_tests(point)
+        update(*args)
+
+    return progress

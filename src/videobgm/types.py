@@ -28,6 +28,15 @@ MODES: tuple[str, ...] = ("major", "minor")
 CHORD_QUALITIES: tuple[str, ...] = ("maj", "min", "dim", "aug", "sus4", "sus2", "7", "maj7", "min7", "N")
 
 
+def step_times_from_beats(beat_times_s: np.ndarray) -> np.ndarray:
+    """Time in seconds of every 16th step of a beat grid, linear inside each beat, shape
+    (n_beats * STEPS_PER_BEAT + 1,): the one rule that times the 16th grid (scores, plans, MIDI)."""
+    bt = np.asarray(beat_times_s, dtype=float)
+    frac = np.arange(STEPS_PER_BEAT) / STEPS_PER_BEAT
+    inner = (bt[:-1, None] + np.diff(bt)[:, None] * frac[None, :]).reshape(-1)
+    return np.concatenate([inner, bt[-1:]])
+
+
 # --------------------------------------------------------------------------------------------
 # [1] video
 # --------------------------------------------------------------------------------------------
@@ -262,11 +271,8 @@ class Score:
         return np.arange(n, dtype=float) * 60.0 / float(self.tempo_bpm)
 
     def step_times(self) -> np.ndarray:
-        """Time in seconds of every 16th step, shape (n_steps + 1,) (linear inside each beat)."""
-        bt = self.beat_times()
-        frac = np.arange(STEPS_PER_BEAT) / STEPS_PER_BEAT
-        inner = (bt[:-1, None] + np.diff(bt)[:, None] * frac[None, :]).reshape(-1)
-        return np.concatenate([inner, bt[-1:]])
+        """Time in seconds of every 16th step, shape (n_steps + 1,) (:func:`step_times_from_beats`)."""
+        return step_times_from_beats(self.beat_times())
 
     def track_notes(self, track: str) -> list[Note]:
         return [n for n in self.notes if n.track == track]

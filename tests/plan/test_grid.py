@@ -12,7 +12,6 @@ from videobgm.plan.grid import (
     form_grid,
     grid_beats,
     nearest_index,
-    step_times_from_beats,
 )
 
 NO_CUTS = np.zeros(0)
@@ -28,9 +27,8 @@ def test_fold_tempo(tempo, lo, hi, answer) -> None:
     assert fold_tempo(tempo, lo, hi) == answer
 
 
-def test_step_times_are_linear_inside_each_beat() -> None:
-    steps = step_times_from_beats(np.array([0.0, 1.0, 3.0]))
-    assert np.allclose(steps, [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0])
+def test_nearest_index_on_a_step_grid() -> None:
+    steps = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0])
     assert nearest_index(steps, np.array([0.1, 0.2, 1.6, 9.0])).tolist() == [0, 1, 5, 8]
 
 

@@ -9,11 +9,12 @@ import pytest
 
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
+from videobgm.eval.sync import spearman
 from videobgm.music.theory import parse_key
 from videobgm.plan.controls import INSTRUMENTS
-from videobgm.plan.grid import fold_tempo, step_times_from_beats
-from videobgm.plan.planner import DENSITY_TABLE, make_plan, plan_to_dict, rank_quantiles
-from videobgm.types import Chord, Description, Features, Reference, VideoInfo
+from videobgm.plan.grid import fold_tempo
+from videobgm.plan.planner import DENSITY_TABLE, make_plan, plan_to_dict
+from videobgm.types import Chord, Description, Features, Reference, VideoInfo, step_times_from_beats
 
 
 def make_features(
@@ -54,11 +55,6 @@ def make_features(
 # the description now fits the video's tempo into (issue 19): tests of tempo folding and
 # accents at a given tempo name a style whose range holds that tempo
 POP = "pop"
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ra, rb = rank_quantiles(a), rank_quantiles(b)
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 @pytest.mark.parametrize("duration", [1.3, 7.3, 12.0, 33.3, 61.7])
@@ -331,3 +327,5 @@ def test_melody_enters_after_the_intro() -> None:
     assert short.n_bars < 6 and short.controls.melody_bars[:-1].all()
     no_melody = make_plan(f, PlanConfig(style=POP, mood="happy", instruments=("piano",)))
     assert "melody" in no_melody.controls.tracks or no_melody.controls.melody_bars is None
+
+

@@ -137,83 +137,17 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
     """
     duration = max(float(features.duration_s), 0.0)
     labels = list(features.labels if labels is None else labels)
-    reasons: dict[str, str] = {}
-    t = np.asarray(features.frame_times_s, dtype=float)
-    side = _analysis_side(features)
-    motion_fw = np.nan_to_num(np.asarray(features.motion_speed, dtype=float)) / side
-    beats = np.asarray(features.visual_beat_times_s, dtype=float)
     cuts = np.asarray(features.cut_times_s, dtype=float)
-
-    sections: list[dict[str, Any]] = []
-    for a, b in section_boundaries(duration, cuts):
-        sel = (t >= a) & (t < b) if t.size else np.zeros(0, bool)
-        m = float(np.median(motion_fw[sel])) if sel.any() else 0.0
-        length = max(b - a, 1e-6)
-        # a section bounded by cuts on both sides is as long as the editing pace allows
-        cut_bounded = any(abs(c - a) < 1e-3 for c in cuts) or any(abs(c - b) < 1e-3 for c in cuts)
-        pace = _level(60.0 / length, 20.0) if cut_bounded else 0.0
-        nb = int(((beats >= a) & (beats < b)).sum())
-        energy = 0.65 * _level(m, MOTION_FAST_FW_S) + 0.2 * pace + 0.15 * _level(nb / length, 2.0)
-        word = "fast" if m > 0.35 * MOTION_FAST_FW_S else "moderate" if m > 0.1 * MOTION_FAST_FW_S else "slow" if m > 0.01 * MOTION_FAST_FW_S else "no"
-        feel = "driving rhythm" if energy >= 0.55 else "steady pulse" if energy >= 0.3 else "sparse, quiet texture"
-        sections.append({"start_s": round(a, 3), "end_s": round(b, 3), "energy": round(float(energy), 3),
-                         "motion_fw_per_s": round(m, 4),
-                         "reason": f"{word} motion {mmss(a)}-{mmss(b)} ({m:.2f} frame widths/s, "
-                                   f"{nb} visual beats) -> {feel}"})
+    sections, reasons = _sections(features, duration, cuts)
     energies = np.array([s["energy"] for s in sections])
     lengths = np.array([s["end_s"] - s["start_s"] for s in sections])
     arousal = float((energies * lengths).sum() / lengths.sum()) if lengths.sum() > 0 else 0.0
-    top = int(np.argmax(energies)) if energies.size else 0
-    for i, s in enumerate(sections):
-        if len(sections) > 2 and i == 0 and s["energy"] < energies.max():
-            s["label"] = "intro"
-        elif len(sections) > 2 and i == len(sections) - 1 and s["energy"] < energies.max():
-            s["label"] = "outro"
-        elif i == top and len(sections) > 1 and s["energy"] >= 0.4:
-            s["label"] = "peak"
-        else:
-            s["label"] = "driving" if s["energy"] >= 0.55 else "steady" if s["energy"] >= 0.3 else "calm"
-    for i, s in enumerate(sections):
-        reasons[f"section {i + 1}"] = s.pop("reason")
-        s.pop("motion_fw_per_s")
     cut_rate = 60.0 * len(cuts) / duration if duration > 0 else 0.0
     reasons["energy"] = (f"mean energy {arousal:.2f} over {len(sections)} section(s); "
                          f"{len(cuts)} cut(s) = {cut_rate:.1f} cuts/min")
-
-    # tempo
-    vt, conf = float(features.tempo_bpm), float(features.tempo_confidence)
-    if np.isfinite(vt) and vt > 0 and conf >= 0.3:
-        tempo, fold = vt, 1.0
-        lo, hi = lexicon.VIDEO_TEMPO_RANGE_BPM
-        while tempo < lo:
-            tempo, fold = tempo * 2.0, fold * 2.0
-        while tempo >= hi:
-            tempo, fold = tempo / 2.0, fold / 2.0
-        tempo = round(tempo)
-        how = "" if fold == 1.0 else f" folded x{fold:g}"
-        reasons["tempo"] = f"visual tempo {vt:.0f} bpm (confidence {conf:.2f}){how} -> {tempo:.0f} bpm"
-    else:
-        lo, hi = lexicon.VIDEO_TEMPO_RANGE_BPM
-        tempo = round(lo + (hi - lo - 10.0) * arousal)
-        why = "no periodic motion" if not np.isfinite(vt) else f"visual tempo {vt:.0f} bpm too uncertain ({conf:.2f})"
-        reasons["tempo"] = f"{why}; energy {arousal:.2f} -> {tempo:.0f} bpm"
-
-    # mode and key from colour
+    tempo, reasons["tempo"] = _tempo(features, arousal)
     col = _colour(features)
-    mode = "major" if col["valence"] >= 0.0 else "minor"
-    bright = "bright" if col["brightness"] >= 0.5 else "dark"
-    warm = "warm" if col["warmth"] >= 0.0 else "cold"
-    sat = "saturated" if col["saturation"] >= 0.3 else "muted"
-    reasons["mode"] = (f"{bright} ({col['brightness']:.2f}), {warm} ({col['warmth']:+.2f}), {sat} "
-                       f"({col['saturation']:.2f}) colours -> valence {col['valence']:+.2f} -> {mode}")
-    if col["hue_bin"] < 0 or col["saturation"] < 0.08:
-        tonic = 0 if mode == "major" else 9
-        reasons["key"] = f"almost no colour -> plain key {theory.key_name(tonic)} {mode}"
-    else:
-        tonic = (7 * col["hue_bin"]) % 12
-        reasons["key"] = (f"dominant hue {_HUE_NAMES[col['hue_bin']]} ({30 * col['hue_bin']}-"
-                          f"{30 * col['hue_bin'] + 30} deg) -> {theory.key_name(tonic)} on the "
-                          f"colour wheel (circle of fifths around the hue circle)")
+    mode, tonic, reasons["mode"], reasons["key"] = _mode_and_key(col)
 
     # mood (arousal/valence, optionally steered by visual labels)
     mood = lexicon.mood_from_arousal_valence(arousal, col["valence"])
@@ -232,25 +166,7 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
                 reasons["mood"] += f"; visual labels point to {best} ({lab_moods[best] / total:.0%}) -> {best}"
                 mood = best
 
-    # style and instruments
-    if lab_styles:
-        style = max(lab_styles, key=lambda k: lab_styles[k])
-        reasons["style"] = f"visual labels -> {style}"
-    elif cut_rate >= 15.0 and arousal >= 0.45:
-        style = "electronic"
-        reasons["style"] = f"fast editing ({cut_rate:.0f} cuts/min) and high energy -> electronic"
-    elif mood in ("epic", "tense"):
-        style = "cinematic"
-        reasons["style"] = f"{mood} mood -> cinematic"
-    elif arousal < 0.2 and col["saturation"] < 0.3:
-        style = "ambient"
-        reasons["style"] = f"little motion (energy {arousal:.2f}) and muted colour -> ambient"
-    elif mood in ("calm", "sad"):
-        style = "acoustic"
-        reasons["style"] = f"{mood} mood -> acoustic"
-    else:
-        style = "pop"
-        reasons["style"] = f"{mood} mood, moderate editing -> pop"
+    style, reasons["style"] = _style(lab_styles, cut_rate, arousal, mood, col["saturation"])
     instruments, note = _style_instruments(style, mood)
     reasons["instruments"] = f"{style} style -> {', '.join(instruments)}{note}"
 
@@ -265,6 +181,94 @@ def describe(features: Features, *, labels: list[dict[str, Any]] | None = None) 
         join_description(desc, clip, section_boundaries(duration, cuts), _style_instruments)
     desc.text = description_text(desc, duration_s=duration)
     return desc
+
+
+def _sections(features: Features, duration: float, cuts: np.ndarray) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The sections (span, energy, label) and their reasons ``{"section 1": ...}``, in order."""
+    t = np.asarray(features.frame_times_s, dtype=float)
+    motion_fw = np.nan_to_num(np.asarray(features.motion_speed, dtype=float)) / _analysis_side(features)
+    beats = np.asarray(features.visual_beat_times_s, dtype=float)
+    sections: list[dict[str, Any]] = []
+    for a, b in section_boundaries(duration, cuts):
+        sel = (t >= a) & (t < b) if t.size else np.zeros(0, bool)
+        m = float(np.median(motion_fw[sel])) if sel.any() else 0.0
+        length = max(b - a, 1e-6)
+        # a section bounded by cuts on both sides is as long as the editing pace allows
+        cut_bounded = any(abs(c - a) < 1e-3 for c in cuts) or any(abs(c - b) < 1e-3 for c in cuts)
+        pace = _level(60.0 / length, 20.0) if cut_bounded else 0.0
+        nb = int(((beats >= a) & (beats < b)).sum())
+        energy = 0.65 * _level(m, MOTION_FAST_FW_S) + 0.2 * pace + 0.15 * _level(nb / length, 2.0)
+        word = "fast" if m > 0.35 * MOTION_FAST_FW_S else "moderate" if m > 0.1 * MOTION_FAST_FW_S else "slow" if m > 0.01 * MOTION_FAST_FW_S else "no"
+        feel = "driving rhythm" if energy >= 0.55 else "steady pulse" if energy >= 0.3 else "sparse, quiet texture"
+        sections.append({"start_s": round(a, 3), "end_s": round(b, 3), "energy": round(float(energy), 3),
+                         "reason": f"{word} motion {mmss(a)}-{mmss(b)} ({m:.2f} frame widths/s, "
+                                   f"{nb} visual beats) -> {feel}"})
+    energies = np.array([s["energy"] for s in sections])
+    top = int(np.argmax(energies)) if energies.size else 0
+    for i, s in enumerate(sections):
+        if len(sections) > 2 and i == 0 and s["energy"] < energies.max():
+            s["label"] = "intro"
+        elif len(sections) > 2 and i == len(sections) - 1 and s["energy"] < energies.max():
+            s["label"] = "outro"
+        elif i == top and len(sections) > 1 and s["energy"] >= 0.4:
+            s["label"] = "peak"
+        else:
+            s["label"] = "driving" if s["energy"] >= 0.55 else "steady" if s["energy"] >= 0.3 else "calm"
+    return sections, {f"section {i + 1}": s.pop("reason") for i, s in enumerate(sections)}
+
+
+def _tempo(features: Features, arousal: float) -> tuple[float, str]:
+    """The visual tempo folded into ``lexicon.VIDEO_TEMPO_RANGE_BPM`` when confident, else one
+    from the energy; with its reason."""
+    vt, conf = float(features.tempo_bpm), float(features.tempo_confidence)
+    lo, hi = lexicon.VIDEO_TEMPO_RANGE_BPM
+    if np.isfinite(vt) and vt > 0 and conf >= 0.3:
+        tempo, fold = vt, 1.0
+        while tempo < lo:
+            tempo, fold = tempo * 2.0, fold * 2.0
+        while tempo >= hi:
+            tempo, fold = tempo / 2.0, fold / 2.0
+        tempo = round(tempo)
+        how = "" if fold == 1.0 else f" folded x{fold:g}"
+        return tempo, f"visual tempo {vt:.0f} bpm (confidence {conf:.2f}){how} -> {tempo:.0f} bpm"
+    tempo = round(lo + (hi - lo - 10.0) * arousal)
+    why = "no periodic motion" if not np.isfinite(vt) else f"visual tempo {vt:.0f} bpm too uncertain ({conf:.2f})"
+    return tempo, f"{why}; energy {arousal:.2f} -> {tempo:.0f} bpm"
+
+
+def _mode_and_key(col: dict[str, float]) -> tuple[str, int, str, str]:
+    """Mode and key tonic from the colour (:func:`_colour`): ``(mode, tonic, mode reason, key reason)``."""
+    mode = "major" if col["valence"] >= 0.0 else "minor"
+    bright = "bright" if col["brightness"] >= 0.5 else "dark"
+    warm = "warm" if col["warmth"] >= 0.0 else "cold"
+    sat = "saturated" if col["saturation"] >= 0.3 else "muted"
+    mode_why = (f"{bright} ({col['brightness']:.2f}), {warm} ({col['warmth']:+.2f}), {sat} "
+                f"({col['saturation']:.2f}) colours -> valence {col['valence']:+.2f} -> {mode}")
+    if col["hue_bin"] < 0 or col["saturation"] < 0.08:
+        tonic = 0 if mode == "major" else 9
+        return mode, tonic, mode_why, f"almost no colour -> plain key {theory.key_name(tonic)} {mode}"
+    hue_bin = int(col["hue_bin"])
+    tonic = (7 * hue_bin) % 12
+    return mode, tonic, mode_why, (f"dominant hue {_HUE_NAMES[hue_bin]} ({30 * hue_bin}-"
+                                   f"{30 * hue_bin + 30} deg) -> {theory.key_name(tonic)} on the "
+                                   f"colour wheel (circle of fifths around the hue circle)")
+
+
+def _style(lab_styles: dict[str, float], cut_rate: float, arousal: float, mood: str,
+           saturation: float) -> tuple[str, str]:
+    """The style from the visual labels, else from the editing pace, energy and mood; with its reason."""
+    if lab_styles:
+        style = max(lab_styles, key=lambda k: lab_styles[k])
+        return style, f"visual labels -> {style}"
+    if cut_rate >= 15.0 and arousal >= 0.45:
+        return "electronic", f"fast editing ({cut_rate:.0f} cuts/min) and high energy -> electronic"
+    if mood in ("epic", "tense"):
+        return "cinematic", f"{mood} mood -> cinematic"
+    if arousal < 0.2 and saturation < 0.3:
+        return "ambient", f"little motion (energy {arousal:.2f}) and muted colour -> ambient"
+    if mood in ("calm", "sad"):
+        return "acoustic", f"{mood} mood -> acoustic"
+    return "pop", f"{mood} mood, moderate editing -> pop"
 
 
 def _style_instruments(style: str, mood: str) -> tuple[list[str], str]:
@@ -384,20 +388,6 @@ def resolve_description(features: Features, cfg: Any = None, edit: Description |
         if why and t != desc.tempo_bpm:
             put("tempo_bpm", round(t, 1), "edited", f"video tempo {desc.tempo_bpm:g} bpm {why}")
     desc.text = description_text(desc, duration_s=float(features.duration_s) or None)
-    return desc
-
-
-def validate_description(desc: Description, *, max_duration_s: float | None = None) -> Description:
-    """Check and canonicalise the fields of an (edited) description, in place.
-
-    The one description schema (:func:`videobgm.schema.check_description`): synonyms become
-    canonical names (``"melancholic"`` -> ``"sad"``); a wrong type, a number out of range or a word
-    outside the lexicon raises :class:`~videobgm.errors.InputError` naming the field.
-    """
-    from videobgm.schema import check_description
-
-    for k, v in check_description(desc.to_dict(), max_duration_s=max_duration_s).items():
-        setattr(desc, k, v)
     return desc
 
 

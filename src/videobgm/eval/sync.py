@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from videobgm.music.analysis import rank_quantiles
 from videobgm.types import STEPS_PER_BEAT, Features, Plan, Score
 
 NAN = float("nan")
@@ -55,20 +56,16 @@ HIGHER_IS_BETTER = {"beat_alignment": True, "hit_rate": True, "accent_precision"
                     "duration_error_s": False}
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="mergesort")
-    r = np.empty(x.size)
-    r[order] = np.arange(x.size, dtype=float)
-    _, inv, cnt = np.unique(x, return_inverse=True, return_counts=True)
-    return (np.bincount(inv, weights=r) / cnt)[inv]
-
-
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties); NaN if fewer than 3 points or constant."""
+    """Spearman rank correlation (average ranks for ties); NaN if fewer than 3 points or constant.
+
+    The ranks are the planner's own (:func:`~videobgm.music.analysis.rank_quantiles`, an affine map
+    of the average ranks, which the correlation does not see): the metric ranks motion as the
+    plan does when it turns motion into density."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return NAN
-    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
+    return float(np.corrcoef(rank_quantiles(a), rank_quantiles(b))[0, 1])
 
 
 def nearest_dist(t: np.ndarray, ref: np.ndarray) -> np.ndarray:

@@ -58,3 +58,23 @@ def color_stats(hsv: np.ndarray) -> dict[str, np.ndarray]:
         "warmth": np.clip(warmth, -1.0, 1.0).astype(float),
         "hue_hist": hist.astype(float),
     }
+
+
+def frame_rgb(*, hue_hist: np.ndarray, saturation: np.ndarray, brightness: np.ndarray) -> np.ndarray:
+    """Approximate mean colour of each frame, RGB float in [0, 1], shape (T, 3) (T = frames).
+
+    Hue = circular mean of the frame's :func:`color_stats` hue histogram (bin centres); saturation
+    and value = the frame's mean saturation and brightness. A histogram whose row count is not T
+    gives hue 0 (red) throughout.
+    """
+    import colorsys
+
+    sat = np.clip(np.asarray(saturation, dtype=float).reshape(-1), 0, 1)
+    val = np.clip(np.asarray(brightness, dtype=float).reshape(-1), 0, 1)
+    t = min(sat.size, val.size)
+    hist = np.asarray(hue_hist, dtype=float).reshape(-1, N_HUE_BINS)
+    hue = np.zeros(t)
+    if hist.shape[0] == t:
+        ang = (np.arange(N_HUE_BINS) + 0.5) * (2 * np.pi / N_HUE_BINS)
+        hue = (np.arctan2(hist @ np.sin(ang), hist @ np.cos(ang)) / (2 * np.pi)) % 1.0
+    return np.array([colorsys.hsv_to_rgb(h, s, v) for h, s, v in zip(hue, sat[:t], val[:t])]).reshape(-1, 3)

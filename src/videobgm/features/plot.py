@@ -6,23 +6,9 @@ import os
 
 import numpy as np
 
+from videobgm.features.color import frame_rgb
 from videobgm.io import atomic_path
 from videobgm.types import Features
-
-
-def colour_strip(features: Features) -> np.ndarray:
-    """Approximate mean colour per frame, RGB float in [0, 1], shape (T, 3).
-
-    Hue = circular mean of the frame's hue histogram, saturation and value = the frame means.
-    """
-    import colorsys
-
-    hist = np.asarray(features.hue_hist, dtype=float).reshape(-1, 12)
-    ang = (np.arange(12) + 0.5) * (2 * np.pi / 12)
-    hue = (np.arctan2(hist @ np.sin(ang), hist @ np.cos(ang)) / (2 * np.pi)) % 1.0
-    sat = np.clip(np.asarray(features.saturation, dtype=float), 0, 1)
-    val = np.clip(np.asarray(features.brightness, dtype=float), 0, 1)
-    return np.array([colorsys.hsv_to_rgb(h, s, v) for h, s, v in zip(hue, sat, val)]).reshape(-1, 3)
 
 
 def plot_features(features: Features, path: str | os.PathLike[str], *, title: str | None = None) -> None:
@@ -65,7 +51,8 @@ def plot_features(features: Features, path: str | os.PathLike[str], *, title: st
     ax_c.legend(loc="upper right", fontsize=8, ncol=3)
     ax_c.set_ylabel("colour")
     if t.size:
-        strip = colour_strip(features)[None, :, :]
+        strip = frame_rgb(hue_hist=features.hue_hist, saturation=features.saturation,
+                          brightness=features.brightness)[None, :, :]
         ax_strip.imshow(strip, aspect="auto", extent=(t[0], t[-1] if t.size > 1 else end, 0, 1))
     ax_strip.set_yticks([])
     ax_strip.set_xlabel("time (s)")

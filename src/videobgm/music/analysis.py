@@ -203,3 +203,19 @@ def progression_stats(chords: list[Chord], *, n_bars: int, steps_per_bar: int, t
         "seventh_sus": sum(1 for c in ch if c.quality in SEVENTH_SUS) / n,
         "secondary_dominants": sec / n,
     }
+
+
+def rank_quantiles(x: np.ndarray) -> np.ndarray:
+    """Average-rank quantile of each value in (0, 1): ``(rank + 0.5) / n``; ties share a rank."""
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    if n == 0:
+        return x.copy()
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(n)
+    ranks[order] = np.arange(n, dtype=float)
+    # average ties
+    _, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inv, weights=ranks)
+    ranks = sums[inv] / counts[inv]
+    return (ranks + 0.5) / n

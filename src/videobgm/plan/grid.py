@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from videobgm.types import STEPS_PER_BEAT
+from videobgm.types import STEPS_PER_BEAT, step_times_from_beats
 
 ACCENT_TOLERANCE_S = 0.07  # the eval hit window: a strong beat farther than this from a step misses
 
@@ -46,14 +46,6 @@ def fold_tempo(tempo_bpm: float, lo: float, hi: float) -> tuple[float, float]:
             t, f = t * 2, f * 2
         t = min(max(t, lo), hi)
     return t, f
-
-
-def step_times_from_beats(beat_times_s: np.ndarray) -> np.ndarray:
-    """Time of every 16th step (linear inside each beat), shape (n_beats * 4 + 1,)."""
-    bt = np.asarray(beat_times_s, dtype=float)
-    frac = np.arange(STEPS_PER_BEAT) / STEPS_PER_BEAT
-    inner = (bt[:-1, None] + np.diff(bt)[:, None] * frac[None, :]).reshape(-1)
-    return np.concatenate([inner, bt[-1:]])
 
 
 def nearest_index(grid: np.ndarray, t: np.ndarray) -> np.ndarray:

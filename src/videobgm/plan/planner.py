@@ -38,6 +38,7 @@ import numpy as np
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
 from videobgm.music import lexicon
+from videobgm.music.analysis import rank_quantiles
 from videobgm.music.theory import chord_name, parse_key
 from videobgm.plan import form
 from videobgm.plan.controls import (
@@ -54,7 +55,6 @@ from videobgm.plan.grid import (
     form_grid,
     grid_beats,
     nearest_index,
-    step_times_from_beats,
 )
 from videobgm.plan.harmony import make_chords
 from videobgm.schema import read_description
@@ -69,6 +69,7 @@ from videobgm.types import (
     Plan,
     Reference,
     Section,
+    step_times_from_beats,
 )
 
 # ----------------------------------------------------------------------------------------------
@@ -132,20 +133,6 @@ def validate_config(cfg: PlanConfig) -> None:
 # ----------------------------------------------------------------------------------------------
 # small numeric helpers
 # ----------------------------------------------------------------------------------------------
-def rank_quantiles(x: np.ndarray) -> np.ndarray:
-    """Average-rank quantile of each value in (0, 1): ``(rank + 0.5) / n``; ties share a rank."""
-    x = np.asarray(x, dtype=float)
-    n = x.size
-    if n == 0:
-        return x.copy()
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(n)
-    ranks[order] = np.arange(n, dtype=float)
-    # average ties
-    _, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
-    sums = np.bincount(inv, weights=ranks)
-    ranks = sums[inv] / counts[inv]
-    return (ranks + 0.5) / n
 
 
 def _interval_means(t: np.ndarray, v: np.ndarray, edges: np.ndarray) -> np.ndarray:

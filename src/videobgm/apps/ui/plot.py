@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from videobgm.features.color import frame_rgb
 from videobgm.types import Features, Plan, Score
 
 # one colour per section label, cycled (a soft qualitative palette)
@@ -25,27 +26,11 @@ def _norm(x: np.ndarray) -> np.ndarray:
 
 
 def colour_strip(features: Features) -> np.ndarray:
-    """Mean colour of every analysed frame as an RGB strip, shape (1, T, 3) in [0, 1].
-
-    Hue is the circular mean of the saturation-weighted hue histogram; saturation and value are
-    the frame's mean saturation and brightness.
-    """
-    from matplotlib.colors import hsv_to_rgb
-
-    hist = np.asarray(features.hue_hist, dtype=float).reshape(-1, 12)
-    t = len(features.frame_times_s)
-    if t == 0:
-        return np.zeros((1, 1, 3))
-    angles = (np.arange(12) + 0.5) / 12.0 * 2 * np.pi
-    if hist.shape[0] == t:
-        z = hist @ np.exp(1j * angles)
-        hue = (np.angle(z) / (2 * np.pi)) % 1.0
-    else:
-        hue = np.zeros(t)
-    sat = np.clip(np.asarray(features.saturation, dtype=float)[:t], 0, 1)
-    val = np.clip(np.asarray(features.brightness, dtype=float)[:t], 0, 1)
-    hsv = np.stack([hue, sat, val], axis=-1)[None, :, :]
-    return hsv_to_rgb(hsv)
+    """Mean colour of every analysed frame as an image row, shape (1, T, 3) in [0, 1]
+    (:func:`videobgm.features.color.frame_rgb`; one black pixel without frames)."""
+    rgb = frame_rgb(hue_hist=features.hue_hist, saturation=features.saturation,
+                    brightness=features.brightness)[: len(features.frame_times_s)]
+    return rgb[None, :, :] if rgb.size else np.zeros((1, 1, 3))
 
 
 def feature_figure(
