@@ -77,7 +77,7 @@ class Composer:
     def __call__(self, prompt: str, seed: int):  # noqa: ANN204
         key = (prompt, seed)
         if key not in self.cache:
-            from videobgm.bridges.describe import parse_description
+            from videobgm.bridges.resolve import parse_description
             from videobgm.config import MidiConfig
             from videobgm.features.still import neutral_features
             from videobgm.music.midi import read_midi, write_midi

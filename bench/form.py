@@ -74,7 +74,7 @@ def _metrics(features, plan, score, audio, sr, cuts_true) -> dict:
 
     sec = [int(s.end_bar - s.start_bar) for s in plan.sections]
     try:  # the one description the planner plays (its tempo fitted to the style's range)
-        from videobgm.bridges.describe import resolve_description
+        from videobgm.bridges.resolve import resolve_description
         from videobgm.config import PlanConfig
 
         desc_t = float(resolve_description(features, PlanConfig()).tempo_bpm)

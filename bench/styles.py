@@ -104,7 +104,7 @@ class Composer:
         pipe = Pipeline(cfg).use_model(*self.model)
         desc = None
         if prompt is not None:
-            from videobgm.bridges.describe import parse_description
+            from videobgm.bridges.resolve import parse_description
 
             desc = parse_description(prompt)
         plan = pipe.plan(self._feat("prompt" if prompt else video), description=desc)

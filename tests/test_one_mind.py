@@ -92,7 +92,7 @@ def _planned(features: Path, args: list[str], plan_json: Path):
     import argparse
 
     from videobgm.apps.cli.options import config_from_args
-    from videobgm.bridges.describe import parse_description
+    from videobgm.bridges.resolve import parse_description
     from videobgm.io import write_json
     from videobgm.pipeline import Pipeline
     from videobgm.schema import load_json

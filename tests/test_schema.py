@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from videobgm.apps.cli.main import main
-from videobgm.bridges.describe import resolve_description
+from videobgm.bridges.resolve import resolve_description
 from videobgm.config import PlanConfig
 from videobgm.schema import read_features
 from videobgm.types import Features, VideoInfo
@@ -234,7 +234,7 @@ def test_valid_files_round_trip(env, capsys) -> None:
     assert rc == 0, err
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(DESCRIPTION))  # same description as in-process
-    from videobgm.bridges.describe import parse_description
+    from videobgm.bridges.resolve import parse_description
 
     d = parse_description(out)
     assert d.mood == DESCRIPTION["mood"] and d.sections == DESCRIPTION["sections"]
@@ -243,7 +243,7 @@ def test_valid_files_round_trip(env, capsys) -> None:
 
 
 def test_description_synonyms_become_canonical(env) -> None:
-    from videobgm.bridges.describe import parse_description
+    from videobgm.bridges.resolve import parse_description
 
     data = dict(DESCRIPTION, mood="Melancholic", style="orchestral", instruments=["Rhodes", "violins"],
                 mode="min", key="bb")

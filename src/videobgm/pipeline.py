@@ -9,7 +9,7 @@ Stages:
 1. ``video.probe``                 path -> VideoInfo
 2. ``features.extract_features``   path -> Features
 3. ``describe``                    Features (+ edited description / text, user options) -> the
-                                   one Description (``describe.resolve_description``)
+                                   one Description (``resolve.resolve_description``)
 3. ``retrieve``                    optional music bridge
 3. ``plan.make_plan``              Features (timing) + Description (everything musical) -> Plan
 4-5. ``sample.generate``           Plan.controls -> Score (compound tokens, model, sampling)
@@ -189,7 +189,7 @@ class Pipeline:
     def describe(self, features: Features, edit: Description | None = None) -> Description:
         """[3a] text bridge: the one description -- the video's, with ``edit`` (an edited
         description or free text) and the user's options (``config.plan``) laid over it."""
-        from videobgm.bridges.describe import resolve_description
+        from videobgm.bridges.resolve import resolve_description
 
         with self._stage(3, "describe"):
             return resolve_description(features, self.config.plan, edit)

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from videobgm.bridges.describe import NO_LABELS_NOTE, describe, parse_description
-from videobgm.bridges.text import format_description
+from videobgm.bridges.describe import NO_LABELS_NOTE, describe
+from videobgm.bridges.resolve import parse_description
 from videobgm.errors import InputError, OptionError
 from videobgm.features.still import neutral_features, still_image_features
 from videobgm.music import lexicon
@@ -129,39 +129,6 @@ def test_parse_prompt_refuses_bad_input():
         parse_description("   ", use_embeddings=False)
     with pytest.raises(OptionError, match="20..300"):
         parse_description("piano at 900 bpm", use_embeddings=False)
-
-
-def test_parse_json_roundtrip_and_edit(tmp_path):
-    d = describe(make_features(speed_px_s=20.0, brightness=0.7, warmth=0.3))
-    p = tmp_path / "desc.json"
-    data = d.to_dict()
-    data.update(mood="melancholic", instruments=["Violin", "Rhodes"], key="Bb", tempo_bpm=90)
-    p.write_text(json.dumps(data))
-    e = parse_description(p)
-    assert e.source == "edited" and e.mood == "sad" and e.key == "A#" and e.tempo_bpm == 90.0
-    assert e.instruments == ["violin", "electric_piano"]
-    assert parse_description(str(p)).mood == "sad"  # a path given as a string
-    data["instruments"] = ["Violin", "kazoo"]  # the CLI refuses kazoo: so does a description
-    p.write_text(json.dumps(data))
-    with pytest.raises(InputError, match=r"description.instruments\[1\]: unknown instrument \"kazoo\""):
-        parse_description(p)
-    data["instruments"] = ["violin"]
-    data["mode"] = "lydian"
-    p.write_text(json.dumps(data))
-    with pytest.raises(InputError, match="description.mode: .*major, minor"):
-        parse_description(p)
-    p.write_text("{not json")
-    with pytest.raises(InputError):
-        parse_description(p)
-    with pytest.raises(InputError, match="not found"):
-        parse_description(str(tmp_path / "missing.json"))  # not silently read as a prompt
-
-
-def test_format_lists_every_reason():
-    d = describe(make_features())
-    out = format_description(d)
-    assert out.startswith(d.text)
-    assert all(k in out for k in d.reasons)
 
 
 def test_vocabulary_matches_planner_tables():

@@ -10,14 +10,13 @@ import pytest
 
 from tests.music.test_styles import _controls
 from tests.plan.test_planner import make_features
-from videobgm.bridges.describe import resolve_description
+from videobgm.bridges.resolve import resolve_description
 from videobgm.compose import arrange, textures
 from videobgm.compose.clashes import clash_share, yield_to_foreground
 from videobgm.config import PlanConfig
 from videobgm.music import styles
-from videobgm.plan.grid import step_times_from_beats
 from videobgm.plan.planner import make_plan
-from videobgm.types import Note
+from videobgm.types import Note, step_times_from_beats
 
 ARRANGED = ("electronic", "acoustic", "ambient", "cinematic")  # pop's texture is the model's
 
@@ -147,7 +146,7 @@ def test_the_description_fits_the_video_tempo_to_its_style() -> None:
         lo, hi = styles.idiom(style, "happy").tempo_range_bpm
         assert lo <= d.tempo_bpm <= hi, (style, d.tempo_bpm)
     # a prompt's mood default fits its style; a user tempo wins over the range
-    from videobgm.bridges.describe import parse_description
+    from videobgm.bridges.resolve import parse_description
 
     d = parse_description("upbeat electronic dance")
     lo, hi = styles.idiom(d.style, d.mood).tempo_range_bpm

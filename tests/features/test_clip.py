@@ -196,7 +196,7 @@ def test_scores_every_section_and_label_and_joins_the_description(clip_dir, thre
 
 
 def test_user_options_stay_above_the_clip_labels(clip_dir, three_scenes):
-    from videobgm.bridges.describe import resolve_description
+    from videobgm.bridges.resolve import resolve_description
     from videobgm.config import PipelineConfig
     from videobgm.pipeline import Pipeline
 

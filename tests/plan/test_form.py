@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.plan.test_planner import make_features
-from videobgm.bridges.describe import resolve_description
+from videobgm.bridges.resolve import resolve_description
 from videobgm.compose import arrange
 from videobgm.config import PipelineConfig, PlanConfig
 from videobgm.plan.planner import make_plan, plan_to_dict

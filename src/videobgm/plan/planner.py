@@ -19,7 +19,7 @@ explicit and rule-based so that every choice is recorded with its reason in ``Pl
 * **accents** -- every strong visual beat (strength >= the ``accent_quantile`` quantile) marks
   the nearest 16th step;
 * **mood, style, key, mode, tempo, instruments, section energy** -- the description's only
-  (:func:`videobgm.bridges.describe.resolve_description`: the video's description with an edited
+  (:func:`videobgm.bridges.resolve.resolve_description`: the video's description with an edited
   description / free text and the user's options laid over it; issue 16). The video gives
   only timing (beats, cuts, per-bar density and per-beat strength). The final tempo and
   instruments are written back into ``Plan.description``: it is what plays;
@@ -174,7 +174,7 @@ def make_plan(
     cfg : PlanConfig
         User options; every non-None field overrides the video-derived choice.
     description : Description, optional
-        An edited description or free text (:func:`videobgm.bridges.describe.resolve_description` lays
+        An edited description or free text (:func:`videobgm.bridges.resolve.resolve_description` lays
         it and ``cfg``'s options over the video's own description), or with ``resolved=True``
         the resolved description itself. The plan's ``description`` is it with the planner's
         final values written back (what plays).
@@ -200,7 +200,7 @@ def make_plan(
         Features of a video with no duration.
     """
     validate_config(cfg)
-    from videobgm.bridges.describe import resolve_description
+    from videobgm.bridges.resolve import resolve_description
 
     # the one description: the planner's only source of mood, style, key, mode, tempo,
     # instruments and energy (issue 16); features give only timing

@@ -135,7 +135,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     description = None
     if args.description:
-        from videobgm.bridges.describe import parse_description
+        from videobgm.bridges.resolve import parse_description
 
         description = parse_description(args.description)
     from videobgm.pipeline import Pipeline
@@ -193,7 +193,7 @@ def _cmd_describe(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from videobgm.apps.cli.options import config_from_args
-    from videobgm.bridges.describe import parse_description, resolve_description
+    from videobgm.bridges.resolve import parse_description, resolve_description
     from videobgm.bridges.text import format_description
     from videobgm.errors import InputError
     from videobgm.io import check_output_path, write_json
@@ -267,7 +267,7 @@ def _add_compose(sub: argparse._SubParsersAction) -> None:
 def _cmd_compose(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from videobgm.bridges.describe import parse_description
+    from videobgm.bridges.resolve import parse_description
     from videobgm.bridges.text import format_description
     from videobgm.errors import OptionError
 

@@ -584,7 +584,7 @@ def _try_describe(pipe: Any, features: Any) -> Description | None:
 
 def _parse_text(text: str, max_chars: int | None = None) -> Description | None:
     try:
-        from videobgm.bridges.describe import parse_description
+        from videobgm.bridges.resolve import parse_description
     except ImportError:
         return None
     return parse_description(text, max_prompt_chars=max_chars)
