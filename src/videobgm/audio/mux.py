@@ -173,7 +173,7 @@ def duck_gain(original: np.ndarray, sample_rate: int, *, duck_level: float,
 
 
 class _StreamTrack:
-    """The music-only soundtrack of music on disk (``stream_audio.DiskAudio``), computed by
+    """The music-only soundtrack of music on disk (``videobgm.audio.disk.DiskAudio``), computed by
     slices: zero-padded to ``n`` rows, times ``level`` and the peak scale (as :func:`mix_audio`)."""
 
     def __init__(self, music: Any, n: int, level: float) -> None:
@@ -195,9 +195,9 @@ class _StreamTrack:
 def mix_audio(music: Any, original: np.ndarray | None, sample_rate: int,
               cfg: MuxConfig) -> tuple[Any, str]:
     """The final soundtrack (n, 2) for ``cfg.original_audio``; returns it and the mode applied.
-    Music on disk (``stream_audio.DiskAudio``) alone stays on disk (read by slices when encoded);
+    Music on disk (``videobgm.audio.disk.DiskAudio``) alone stays on disk (read by slices when encoded);
     mixed with the original audio it is read into memory."""
-    from videobgm.audio.stream import is_disk
+    from videobgm.audio.disk import is_disk
 
     mode = _check(cfg)
     if is_disk(music):
@@ -298,7 +298,7 @@ def mux(
     sr = int(sample_rate)
     if not (8000 <= sr <= 192000):
         raise OptionError(f"sample rate must be 8000..192000 Hz, got {sample_rate}")
-    from videobgm.audio.stream import is_disk
+    from videobgm.audio.disk import is_disk
 
     disk = is_disk(audio)
     music = audio if disk else _as_stereo(audio)

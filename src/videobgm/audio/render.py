@@ -79,7 +79,7 @@ def _play(events: list[Event], n_samples: int, sr: int, generate: Any, send: Any
 
 def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int, soundfont: Path,
                          disk_step: int | None = None) -> dict[str, Any]:
-    """One stem per track: (n, 2) arrays, or with ``disk_step`` (stream_audio.DiskAudio, per-channel
+    """One stem per track: (n, 2) arrays, or with ``disk_step`` (videobgm.audio.disk.DiskAudio, per-channel
     sum) pairs synthesised to disk ``disk_step`` rows at a time."""
     st = soundfont.stat()
     synth, sfid, lock = loaded_synth(str(soundfont), st.st_mtime_ns, st.st_size, sr)
@@ -107,7 +107,8 @@ def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int, sou
             if disk_step is None:
                 stems[track] = _play(with_pedal(events), n_samples, sr, generate, send)
             else:
-                from videobgm.audio.stream import DiskAudio, play_to_disk
+                from videobgm.audio.disk import DiskAudio
+                from videobgm.audio.stream import play_to_disk
 
                 out = DiskAudio(n_samples)
                 stems[track] = (out, play_to_disk(with_pedal(events), out, sr, generate, send, disk_step))
@@ -155,7 +156,7 @@ class Rendered:
     (n, 2), summing to the mix) when asked for, and ``info`` (bank, backend, style, mastering
     report) with ``notes`` (one line each: the bank used, fallbacks)."""
 
-    mix: Any  # ndarray, or a stream_audio.DiskAudio for a streamed (long) render
+    mix: Any  # ndarray, or a videobgm.audio.disk.DiskAudio for a streamed (long) render
     stems: dict[str, Any] | None
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -261,8 +262,8 @@ def render_audio(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
 
 def write_wav(audio: Any, sample_rate: int, path: str | os.PathLike[str]) -> Path:
     """Write float audio (n, channels) in [-1, 1] as 16-bit PCM WAV, atomically; return the path.
-    ``audio``: an array, or a ``stream_audio.DiskAudio`` (written a chunk at a time)."""
-    from videobgm.audio.stream import is_disk
+    ``audio``: an array, or a ``videobgm.audio.disk.DiskAudio`` (written a chunk at a time)."""
+    from videobgm.audio.disk import is_disk
 
     x = audio if is_disk(audio) else np.asarray(audio, dtype=np.float64)
     if x.ndim == 1:
