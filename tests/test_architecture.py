@@ -45,9 +45,9 @@ EXCEPTIONS = {
     ("apps.cli.tools", "plan.planner"): "`eval --plan` reads a plan.json",
     ("apps.cli.tools", "features.analyze"): "`eval --video` analyses the picture",
     ("apps.cli.tools", "bridges.retrieve"): "`index` builds a music-library index",
-    ("apps.ui.handlers", "features.still"): "image inputs are told apart by suffix",
-    ("apps.ui.handlers", "video.decode"): "the upload's probe (length, streams)",
-    ("apps.ui.handlers", "bridges.describe"): "the edited description box is parsed",
+    ("apps.ui.limits", "features.still"): "image inputs are told apart by suffix",
+    ("apps.ui.limits", "video.decode"): "the upload's probe (length, streams)",
+    ("apps.ui.session", "bridges.describe"): "the edited description box is parsed",
 }
 
 

@@ -21,21 +21,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from videobgm.apps.ui.handlers import (
-    AUTO,
-    KEYS,
-    MusicControls,
-    Outcome,
-    PipelineFactory,
-    SessionState,
-    UIHandlers,
-    cleanup,
-    vocabulary,
-)
+from videobgm.apps.ui.handlers import PipelineFactory, UIHandlers, cleanup
+from videobgm.apps.ui.session import AUTO, KEYS, MusicControls, Outcome, SessionState, vocabulary
 from videobgm.config import PipelineConfig, UIConfig
 from videobgm.errors import OptionError
 
-__all__ = ["build_app", "launch", "UIHandlers", "MusicControls", "SessionState"]
+__all__ = ["build_app", "launch"]
 
 
 # ---------------------------------------------------------------------------------------------
