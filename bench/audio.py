@@ -114,7 +114,7 @@ def bank_velocity_check() -> list[str]:
     (tinysoundfont): a bank whose velocity layers play wrongly shows it here."""
     import tinysoundfont
 
-    from videobgm.audio.render import BANKS, installed_soundfont
+    from videobgm.audio.soundfont import BANKS, installed_soundfont
 
     lines = []
     for name, label, _ in BANKS + (("timgm6mb", "TimGM6mb", ()),):
@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"bench/audio: videos not found in {VIDEOS}: {', '.join(missing)}", file=sys.stderr)
         return 2
-    from videobgm.audio.render import choose_soundfont, loaded_synth, render
+    from videobgm.audio.render import render
+    from videobgm.audio.soundfont import choose_soundfont, loaded_synth
     from videobgm.config import RenderConfig
 
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="videobgm-audio-"))

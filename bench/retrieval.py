@@ -2,7 +2,7 @@
 
 Index: every 8-bar phrase of the POP909 *train* split (engineer B's split: song id % 19 not in
 {0, 1}). Queries: every 8-bar phrase of the *test* split (id % 19 == 0; never in the index),
-each queried with its own automatic description (``retrieve.entry_text``). A query counts as a hit
+each queried with its own automatic description (``library.entry_text``). A query counts as a hit
 at k when one of the top-k results has the same mode and the same tempo bin
 (``lexicon.TEMPO_BINS``: <80, 80-100, 100-120, >=120 bpm). The query text names the
 mode and the bpm, so this mostly tests that the bridge keeps those attributes; a "vague" row
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from videobgm.bridges import retrieve, textembed
+from videobgm.bridges import library, retrieve, textembed
 from videobgm.music import lexicon
 
 DEFAULT_PER_SONG = 4
@@ -36,8 +36,8 @@ KS = (1, 5, 10)
 
 def _load(split: str, root: str | None, limit: int | None) -> list[dict]:
     entries = []
-    for sc in retrieve.pop909_scores(root, split=split, limit=limit):
-        entries += retrieve.phrase_entries(sc, source="pop909")
+    for sc in library.pop909_scores(root, split=split, limit=limit):
+        entries += library.phrase_entries(sc, source="pop909")
     return entries
 
 

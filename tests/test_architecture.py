@@ -31,7 +31,7 @@ EXCEPTIONS = {
     ("features.clip", "video.decode"): "the image-text model scores frames streamed from the decoder",
     ("plan.planner", "bridges.resolve"): "the planner resolves the description it is given",
     ("plan.planner", "bridges.text"): "the plan's description is re-worded with what plays",
-    ("bridges.retrieve", "data.pop909"): "`index` builds the library index from POP909 songs",
+    ("bridges.library", "data.pop909"): "`index` builds the library index from POP909 songs",
     ("apps.cli.main", "features.analyze"): "`analyze` writes the features JSON",
     ("apps.cli.main", "features.plot"): "`analyze --plot`",
     ("apps.cli.main", "features.still"): "image inputs are told apart by suffix",
@@ -44,10 +44,10 @@ EXCEPTIONS = {
     ("apps.cli.options", "features.clip"): "--clip-model's folder is checked once, with the options",
     ("apps.cli.tools", "plan.planner"): "`eval --plan` reads a plan.json",
     ("apps.cli.tools", "features.analyze"): "`eval --video` analyses the picture",
-    ("apps.cli.tools", "bridges.retrieve"): "`index` builds a music-library index",
-    ("apps.ui.handlers", "features.still"): "image inputs are told apart by suffix",
-    ("apps.ui.handlers", "video.decode"): "the upload's probe (length, streams)",
-    ("apps.ui.handlers", "bridges.resolve"): "the edited description box is parsed",
+    ("apps.cli.tools", "bridges.library"): "`index` builds a music-library index",
+    ("apps.ui.limits", "features.still"): "image inputs are told apart by suffix",
+    ("apps.ui.limits", "video.decode"): "the upload's probe (length, streams)",
+    ("apps.ui.session", "bridges.resolve"): "the edited description box is parsed",
     ("apps.ui.plot", "features.color"): "the feature plot draws each frame's colour as the colour feature defines it",
 }
 

@@ -241,7 +241,8 @@ def test_pipeline_every_encoder(sweep, tmp_path, tiny_pipeline, i, name):
 def test_ui_generate_on_ordinary_codecs(clips, tmp_path, name):
     """The UI's Generate used to fail with "Internal error ... a bug" on these uploads."""
     pytest.importorskip("gradio")
-    from videobgm.apps.ui.handlers import MusicControls, UIHandlers
+    from videobgm.apps.ui.handlers import UIHandlers
+    from videobgm.apps.ui.session import MusicControls
     from videobgm.config import UIConfig
     from videobgm.pipeline import Pipeline
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videobgm.audio.mux import duck_gain, mux
+from videobgm.audio.mux import mux
 from videobgm.config import MuxConfig
 from videobgm.errors import InputError, OptionError
 
@@ -93,16 +93,6 @@ def test_replace_mix_duck(tone_video: Path, tmp_path: Path) -> None:
     assert abs(music_m - music_r) < 0.03 and abs(orig_m - 0.15) < 0.03  # 0.3 tone x 0.5
     # the original tone is on all the time, so the music sits at the duck level throughout
     assert abs(music_d / music_m - 0.25) < 0.05 and abs(orig_d - orig_m) < 0.03
-
-
-def test_duck_gain_follows_the_original() -> None:
-    orig = np.zeros((4 * SR, 2), np.float32)
-    orig[SR:2 * SR] = 0.2  # active between 1 s and 2 s
-    g = duck_gain(orig, SR, duck_level=0.2, threshold_dbfs=-35)
-    assert g[int(0.5 * SR)] == pytest.approx(1.0)
-    assert g[int(1.9 * SR)] == pytest.approx(0.2, abs=0.02)  # attack 50 ms
-    assert 0.2 < g[int(2.2 * SR)] < 1.0  # release 400 ms
-    assert g[int(3.9 * SR)] > 0.9
 
 
 def test_mix_without_original_audio_falls_back(square_video: dict, tmp_path: Path) -> None:

@@ -9,11 +9,8 @@ import wave
 import numpy as np
 import pytest
 
-from videobgm.audio import render as render_mod
 from videobgm.audio.meters import loudness_lufs, true_peak_dbtp
 from videobgm.audio.render import (
-    choose_soundfont,
-    default_soundfont,
     read_wav,
     render,
     render_audio,
@@ -22,7 +19,7 @@ from videobgm.audio.render import (
 )
 from videobgm.config import RenderConfig
 from videobgm.errors import InputError, MissingDependencyError, OptionError
-from videobgm.types import Chord, Note, Score
+from videobgm.types import Note, Score
 
 SR = 22050
 CFG = RenderConfig(sample_rate=SR, soundfont="timgm6mb")  # fast, on every machine
@@ -42,10 +39,6 @@ def song(n_bars: int = 4, tempo: float = 120.0, **kw) -> Score:
 
 def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2))) if x.size else 0.0
-
-
-def test_soundfont_ships_with_pretty_midi() -> None:
-    assert default_soundfont().stat().st_size > 1_000_000
 
 
 @pytest.mark.parametrize("duration", [3.3, 8.0, 11.71])
@@ -147,55 +140,6 @@ def test_loudness_of_silence_is_minus_inf() -> None:
     assert loudness_lufs(np.zeros((SR, 2)), SR) == -math.inf
 
 
-def test_user_soundfont_path(tmp_path) -> None:  # noqa: ANN001
-    import shutil
-
-    sf = tmp_path / "my.sf2"
-    shutil.copy(default_soundfont(), sf)
-    a = render_audio(song(), 2.0, RenderConfig(sample_rate=SR, soundfont=str(sf)))
-    assert a.tobytes() == render_audio(song(), 2.0, CFG).tobytes()
-    txt = tmp_path / "x.txt"
-    txt.write_text("not a soundfont")
-    with pytest.raises(InputError, match=".sf2"):
-        render_audio(song(), 2.0, RenderConfig(soundfont=str(txt)))
-    junk = tmp_path / "junk.sf2"
-    junk.write_bytes(b"RIFF" + bytes(100))
-    with pytest.raises(InputError, match="cannot load soundfont"):
-        render_audio(song(), 2.0, RenderConfig(soundfont=str(junk)))
-
-
-def test_bank_choice_order_and_fallback_note(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    """FluidR3_GM > MuseScore General > TimGM6mb (MuseScore first with FluidSynth); a user path or
-    bank name wins; none installed -> TimGM6mb and a note."""
-    muse, fluid = tmp_path / "MuseScore_General.sf3", tmp_path / "FluidR3_GM.sf2"
-    banks = (("musescore", "MuseScore General", (str(muse),)), ("fluidr3", "FluidR3_GM", (str(fluid),)))
-    monkeypatch.setattr(render_mod, "BANKS", banks)
-    auto = RenderConfig(sample_rate=SR)
-    none = choose_soundfont(auto)
-    assert none.name == "timgm6mb" and none.path == default_soundfont() and "TimGM6mb" in none.note
-    r = render(song(1), 1.0, auto)
-    assert r.info["bank"] == "TimGM6mb" and len(r.notes) == 2 and all("\n" not in n for n in r.notes)
-    muse.write_bytes(b"x")
-    assert choose_soundfont(auto).path == muse and choose_soundfont(auto).note is None
-    fluid.write_bytes(b"x")
-    assert choose_soundfont(auto).label == "FluidR3_GM"
-    assert choose_soundfont(auto, "fluidsynth").label == "MuseScore General"
-    assert choose_soundfont(RenderConfig(soundfont="FluidR3")).path == fluid
-    assert choose_soundfont(RenderConfig(soundfont=str(default_soundfont()))).name == "user"
-    fluid.unlink()
-    with pytest.raises(InputError, match="not installed"):
-        choose_soundfont(RenderConfig(soundfont="fluidr3"))
-
-
-@pytest.mark.slow  # decoding the 40 MB sf3 takes 2.5 s idle, 10 s on a busy machine
-@pytest.mark.skipif(not any(p.is_file() for p in map(__import__("pathlib").Path, render_mod.BANKS[0][2])),
-                    reason="MuseScore General (sf3) not installed (scripts/install_soundfonts.sh)")
-def test_sf3_bank_renders() -> None:
-    r = render(song(2), 2.0, RenderConfig(sample_rate=SR, soundfont="musescore"), stems=True)
-    assert r.info["soundfont"].endswith((".sf3", ".sf2"))
-    assert r.stems is not None and all(rms(x) > 1e-3 for x in r.stems.values())
-
-
 def test_fallback_without_pedalboard(monkeypatch) -> None:  # noqa: ANN001
     """pedalboard missing: a one-line note, SciPy high-pass, no reverb; still mastered."""
     import sys
@@ -206,21 +150,3 @@ def test_fallback_without_pedalboard(monkeypatch) -> None:  # noqa: ANN001
     assert r.info["reverb"] is None and r.info["mastering"].startswith("scipy")
     assert abs(loudness_lufs(r.mix, SR) - CFG.target_lufs) < 0.5
     assert true_peak_dbtp(r.mix, SR) <= -1.0
-
-
-def test_sustain_pedal_holds_note_offs() -> None:
-    from videobgm.audio.render import with_pedal
-
-    ev = [(0.0, 2, "on", 0, 60, 90), (0.1, 1, "cc", 0, 64, 127), (0.5, 0, "off", 0, 60, 0),
-          (0.6, 2, "on", 0, 64, 90), (0.7, 0, "off", 0, 64, 0), (1.0, 1, "cc", 0, 64, 0),
-          (1.0, 2, "on", 0, 67, 90), (1.2, 0, "off", 0, 67, 0)]
-    out = [(t, k, key) for t, _, k, _, key, _ in with_pedal(ev)]
-    assert out == [(0.0, "on", 60), (0.6, "on", 64), (1.0, "off", 60), (1.0, "off", 64),
-                   (1.0, "on", 67), (1.2, "off", 67)]
-    # rendered: a short piano chord rings on under the pedal (pop) but not without it (electronic)
-    s = Score(notes=[Note(0, "piano", p, 1, 90) for p in (60, 64, 67)] + [Note(0, "melody", 72, 1, 90)],
-              n_bars=2, programs={"piano": 0, "melody": 0}, chords=[Chord(0, 0, "maj"), Chord(16, 7, "maj")])
-    from videobgm.audio.perform import perform
-
-    assert perform(s, style="pop").pedal_s["piano"][0] == pytest.approx((0.04, 2.0))
-    assert perform(s, style="electronic").pedal_s == {}

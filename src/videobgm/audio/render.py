@@ -1,11 +1,7 @@
 """[7] Score / MIDI -> audio: a performed, mixed and mastered soundfont rendering of the music.
 
-Bank: the best General MIDI soundfont present (:func:`choose_soundfont`): ``RenderConfig.soundfont``
-(a .sf2/.sf3 path or a bank name), else FluidR3_GM (Debian's ``fluid-soundfont-gm``), else
-MuseScore General (``musescore-general-soundfont-small``, sf3; first with FluidSynth, see
-:data:`BANK_PREFERENCE`), else the TimGM6mb bank inside the ``pretty_midi`` wheel (always there). ``scripts/install_soundfonts.sh``
-installs the Debian banks. Backend: ``tinysoundfont`` (a pip wheel; reads sf2 and sf3);
-optional FluidSynth through ``pyfluidsynth`` (only when importable).
+This module owns the synthesis (one stem per track), the mix/master call, the stems and the WAV
+files; the soundfont and backend are chosen by :mod:`videobgm.audio.soundfont`.
 
 A :class:`Score` is first performed (:mod:`videobgm.audio.perform`: per-style timing, velocities,
 sustain pedal; hit points stay exact), then every track is synthesised on its own (one stem per
@@ -19,18 +15,16 @@ disk (:mod:`videobgm.audio.stream`; the same chain, same results up to float rou
 synthesiser's chunk cuts), so memory does not grow with length; the mix and stems are then
 ``DiskAudio`` objects read by slices (``write_wav`` and ``mux.mux`` take them as they are).
 
-The sustain pedal (CC64) is applied here, by holding note-offs while the pedal is down, because
-tinysoundfont ignores CC64; FluidSynth gets the CC64 events themselves. Other control changes of a
-MIDI file (volume, pan, expression) are passed to the synthesiser.
+The per-track events come from :mod:`videobgm.audio.events`; tinysoundfont gets them with the
+sustain pedal applied (:func:`~videobgm.audio.events.with_pedal`, it ignores CC64), FluidSynth gets
+the CC64 events themselves. Other control changes of a MIDI file (volume, pan, expression) are
+passed to the synthesiser.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import math
 import os
-import threading
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,124 +33,14 @@ from typing import Any
 
 import numpy as np
 
+from videobgm.audio.events import Event, TrackEvents, load_events, with_pedal
+from videobgm.audio.soundfont import choose_soundfont, loaded_synth, resolve_backend
 from videobgm.config import RenderConfig
-from videobgm.errors import InputError, MissingDependencyError, OptionError
+from videobgm.errors import InputError, OptionError
 from videobgm.io import atomic_path
 from videobgm.types import TRACKS, Plan, Score
 
-BACKENDS = ("auto", "tinysoundfont", "fluidsynth")
 STREAM_ABOVE_S = 240.0  # longer music is rendered and mastered in chunks on disk (flat memory)
-DRUM_CHANNEL = 9
-SUSTAIN_CC = 64
-
-# General MIDI banks by preference (name, label, candidate paths: the first existing one is used)
-BANKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("musescore", "MuseScore General", (
-        "/usr/share/sounds/sf3/MuseScore_General.sf3", "/usr/share/sounds/sf3/MuseScore_General_Full.sf3",
-        "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3", "/usr/share/sounds/sf2/MuseScore_General.sf2",
-        "/usr/share/soundfonts/MuseScore_General.sf3", "/usr/share/soundfonts/MuseScore_General.sf2")),
-    ("fluidr3", "FluidR3_GM", (
-        "/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
-        "/usr/share/soundfonts/default.sf2")),
-)
-FALLBACK_BANK = ("timgm6mb", "TimGM6mb")
-BANK_NAMES = tuple(b[0] for b in BANKS) + (FALLBACK_BANK[0],)
-# Preference per backend. tinysoundfont plays MuseScore General's pianos wrongly (measured on
-# MuseScore_General_Lite.sf3: C4 at velocity 90 peaks 12 dB *under* velocity 40 and 20-25 dB under
-# FluidR3_GM's piano; its velocity layers are mis-weighted), so FluidR3_GM comes first there.
-BANK_PREFERENCE = {"tinysoundfont": ("fluidr3", "musescore"), "fluidsynth": ("musescore", "fluidr3")}
-
-# one event: (time_s, order, kind, channel, key_or_controller, velocity_or_value);
-# order puts note-offs before control changes before note-ons at the same time
-Event = tuple[float, int, str, int, int, int]
-_ORDER = {"off": 0, "cc": 1, "on": 2}
-
-
-# ----------------------------------------------------------------------------------------------
-# soundfont and backend
-# ----------------------------------------------------------------------------------------------
-def default_soundfont() -> Path:
-    """Path of the TimGM6mb GM soundfont inside the installed ``pretty_midi`` package."""
-    spec = importlib.util.find_spec("pretty_midi")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("pretty_midi", "pip install pretty_midi (it ships TimGM6mb.sf2)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "TimGM6mb.sf2"
-    if not path.is_file():
-        raise MissingDependencyError("the GM soundfont TimGM6mb.sf2", f"not found at {path}")
-    return path
-
-
-@dataclass(frozen=True)
-class Bank:
-    """The soundfont a render uses: its path, bank name (or ``"user"``), label and a note when
-    it is a fallback."""
-
-    path: Path
-    name: str
-    label: str
-    note: str | None = None
-
-    def describe(self) -> str:
-        return f"sound bank: {self.label} ({self.path})"
-
-
-def installed_soundfont(name: str) -> Path | None:
-    for bank, _, paths in BANKS:
-        if bank == name:
-            return next((Path(p) for p in paths if Path(p).is_file()), None)
-    return default_soundfont() if name == FALLBACK_BANK[0] else None
-
-
-def choose_soundfont(cfg: RenderConfig, backend: str = "tinysoundfont") -> Bank:
-    """The bank to use: ``cfg.soundfont`` (a path, which must exist, or a bank name from
-    :data:`BANK_NAMES`), else the first installed in the backend's :data:`BANK_PREFERENCE`,
-    else TimGM6mb."""
-    want = cfg.soundfont
-    if want:
-        key = str(want).strip().lower()
-        if key in BANK_NAMES:
-            path = installed_soundfont(key)
-            label = dict((b[0], b[1]) for b in BANKS).get(key, FALLBACK_BANK[1])
-            if path is None:
-                raise InputError(f"sound bank {label} is not installed; run scripts/install_soundfonts.sh "
-                                 f"or give a .sf2/.sf3 path (accepted names: {', '.join(BANK_NAMES)})")
-            return Bank(path, key, label)
-        p = Path(want).expanduser()
-        if not p.is_file():
-            raise InputError(f"soundfont not found: {p} (or give a bank name: {', '.join(BANK_NAMES)})")
-        if p.suffix.lower() not in (".sf2", ".sf3"):
-            raise InputError(f"soundfont must be an .sf2/.sf3 file, got {p.name}")
-        return Bank(p, "user", p.name)
-    labels = {b[0]: b[1] for b in BANKS}
-    for name in BANK_PREFERENCE.get(backend, BANK_PREFERENCE["tinysoundfont"]):
-        path = installed_soundfont(name)
-        if path is not None:
-            return Bank(path, name, labels[name])
-    return Bank(default_soundfont(), *FALLBACK_BANK,
-                note="no better GM bank installed: using TimGM6mb (scripts/install_soundfonts.sh "
-                     "installs FluidR3_GM and MuseScore General)")
-
-
-def resolve_soundfont(cfg: RenderConfig) -> Path:
-    """Path of the soundfont :func:`choose_soundfont` picks for ``cfg``'s backend."""
-    return choose_soundfont(cfg, resolve_backend(cfg)).path
-
-
-def resolve_backend(cfg: RenderConfig) -> str:
-    """``"tinysoundfont"`` or ``"fluidsynth"`` for ``cfg.backend`` (refusing unavailable ones)."""
-    b = str(cfg.backend).lower()
-    if b not in BACKENDS:
-        raise OptionError(f"unknown render backend {cfg.backend!r}; accepted: {', '.join(BACKENDS)}")
-    if b == "fluidsynth":
-        if importlib.util.find_spec("fluidsynth") is None:
-            raise MissingDependencyError("the FluidSynth backend",
-                                         "pip install pyfluidsynth (and the fluidsynth library)")
-        return b
-    if importlib.util.find_spec("tinysoundfont") is None:
-        if b == "auto" and importlib.util.find_spec("fluidsynth") is not None:
-            return "fluidsynth"
-        raise MissingDependencyError("the tinysoundfont backend", "pip install tinysoundfont")
-    return "tinysoundfont"
 
 
 def _check_cfg(cfg: RenderConfig) -> None:
@@ -171,136 +55,8 @@ def _check_cfg(cfg: RenderConfig) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# events, one list per track
-# ----------------------------------------------------------------------------------------------
-TrackEvents = dict[str, tuple[list[Event], dict[int, tuple[int, bool]]]]
-
-
-def _events_from_score(score: Score, tracks: Sequence[str] | None, plan: Plan | None,
-                       cfg: RenderConfig) -> tuple[TrackEvents, Any]:
-    """Per-track events of the performed Score (``perform``), and the performance."""
-    from videobgm.audio.perform import perform, plan_protected_steps
-
-    names = [t for t in TRACKS if t in {n.track for n in score.notes}]
-    names += sorted({n.track for n in score.notes} - set(names))
-    if tracks is not None:
-        names = [t for t in names if t in tracks]
-    if plan is not None:
-        perf = perform(score, style=plan.style, protected_steps=plan_protected_steps(plan),
-                       phrase_start_bars=[s.start_bar for s in plan.sections], seed=plan.seed,
-                       humanize=cfg.humanize)
-    else:
-        perf = perform(score, humanize=cfg.humanize)
-    free = [c for c in range(16) if c != DRUM_CHANNEL]
-    out: TrackEvents = {}
-    for t in names:
-        if t == "drums":
-            ch, setup = DRUM_CHANNEL, (0, True)
-        else:
-            if not free:
-                raise InputError("more than 15 pitched tracks; cannot assign MIDI channels")
-            ch, setup = free.pop(0), (int(score.programs.get(t, 0)) % 128, False)
-        events: list[Event] = []
-        for n in perf.notes:
-            if n.track == t:
-                events.append((n.on_s, _ORDER["on"], "on", ch, n.pitch, n.velocity))
-                events.append((n.off_s, _ORDER["off"], "off", ch, n.pitch, 0))
-        for down, up in perf.pedal_s.get(t, ()):
-            events.append((down, _ORDER["cc"], "cc", ch, SUSTAIN_CC, 127))
-            events.append((up, _ORDER["cc"], "cc", ch, SUSTAIN_CC, 0))
-        out[t] = (events, {ch: setup})
-    return out, perf
-
-
-def _events_from_midi(pm: Any, tracks: Sequence[str] | None) -> TrackEvents:
-    """Per-track events of a ``pretty_midi.PrettyMIDI`` (tracks by instrument name/program, one
-    channel per instrument, drums on 10), with its control changes."""
-    from videobgm.music.midi import track_of_instrument
-
-    out: TrackEvents = {}
-    free = [c for c in range(16) if c != DRUM_CHANNEL]
-    prog_channel: dict[tuple[int, bool], int] = {}
-    for inst in pm.instruments:
-        track = track_of_instrument(inst.name, inst.program, inst.is_drum)
-        if tracks is not None and track not in tracks and (inst.name or "").strip().lower() not in tracks:
-            continue
-        key = (int(inst.program), bool(inst.is_drum))
-        if inst.is_drum:
-            ch = DRUM_CHANNEL
-        elif key in prog_channel:
-            ch = prog_channel[key]
-        elif free:
-            ch = free.pop(0)
-        else:  # more instruments than channels: share the last one
-            ch = 15
-        prog_channel[key] = ch
-        events, setup = out.setdefault(track, ([], {}))
-        setup.setdefault(ch, (int(inst.program), bool(inst.is_drum)))
-        for n in inst.notes:
-            events.append((float(n.start), _ORDER["on"], "on", ch, int(np.clip(n.pitch, 0, 127)), int(np.clip(n.velocity, 1, 127))))
-            events.append((float(n.end), _ORDER["off"], "off", ch, int(np.clip(n.pitch, 0, 127)), 0))
-        for c in inst.control_changes:
-            events.append((float(c.time), _ORDER["cc"], "cc", ch, int(c.number) & 127, int(np.clip(c.value, 0, 127))))
-    return out
-
-
-def _load_events(score_or_midi: Any, tracks: Sequence[str] | None, plan: Plan | None,
-                 cfg: RenderConfig) -> tuple[TrackEvents, Any]:
-    if isinstance(score_or_midi, Score):
-        return _events_from_score(score_or_midi, tracks, plan, cfg)
-    if isinstance(score_or_midi, (str, os.PathLike)):
-        p = Path(score_or_midi)
-        if not p.is_file():
-            raise InputError(f"MIDI file not found: {p}")
-        import pretty_midi
-
-        try:
-            pm = pretty_midi.PrettyMIDI(str(p))
-        except Exception as exc:  # noqa: BLE001 - any parse failure is a bad input file
-            raise InputError(f"cannot read MIDI file {p.name}: {exc}") from None
-        return _events_from_midi(pm, tracks), None
-    if hasattr(score_or_midi, "instruments"):
-        return _events_from_midi(score_or_midi, tracks), None
-    raise InputError(f"cannot render a {type(score_or_midi).__name__}; give a Score, PrettyMIDI or MIDI path")
-
-
-# ----------------------------------------------------------------------------------------------
 # synthesis
 # ----------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=2)
-def loaded_synth(path: str, mtime_ns: int, size: int, sr: int):  # noqa: ANN202, ARG001 (cache key)
-    """A tinysoundfont Synth with ``path`` loaded, kept for the process (loading a large bank
-    takes seconds); every use resets it and holds its lock."""
-    import tinysoundfont
-
-    synth = tinysoundfont.Synth(samplerate=sr, gain=-3.0)
-    try:
-        sfid = synth.sfload(path)
-    except (tinysoundfont.SoundFontException, OSError, RuntimeError) as exc:
-        raise InputError(f"cannot load soundfont {Path(path).name}: {exc}") from None
-    return synth, sfid, threading.Lock()
-
-
-def with_pedal(events: list[Event]) -> list[Event]:
-    """Events with the sustain pedal applied: a note-off while the pedal is down waits for the
-    pedal's release (CC64 >= 64 is down, as in MIDI 1.0)."""
-    out: list[Event] = []
-    down: dict[int, bool] = {}
-    held: dict[int, list[int]] = {}
-    for ev in sorted(events):
-        t, _, kind, ch, key, val = ev
-        if kind == "cc" and key == SUSTAIN_CC:
-            if val >= 64:
-                down[ch] = True
-            elif down.get(ch):
-                down[ch] = False
-                out.extend((t, _ORDER["off"], "off", ch, k, 0) for k in held.pop(ch, []))
-            continue
-        if kind == "off" and down.get(ch):
-            held.setdefault(ch, []).append(key)
-            continue
-        out.append(ev)
-    return out
 
 
 def _play(events: list[Event], n_samples: int, sr: int, generate: Any, send: Any) -> np.ndarray:
@@ -323,7 +79,7 @@ def _play(events: list[Event], n_samples: int, sr: int, generate: Any, send: Any
 
 def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int, soundfont: Path,
                          disk_step: int | None = None) -> dict[str, Any]:
-    """One stem per track: (n, 2) arrays, or with ``disk_step`` (stream_audio.DiskAudio, per-channel
+    """One stem per track: (n, 2) arrays, or with ``disk_step`` (videobgm.audio.disk.DiskAudio, per-channel
     sum) pairs synthesised to disk ``disk_step`` rows at a time."""
     st = soundfont.stat()
     synth, sfid, lock = loaded_synth(str(soundfont), st.st_mtime_ns, st.st_size, sr)
@@ -351,7 +107,8 @@ def _synth_tinysoundfont(track_events: TrackEvents, n_samples: int, sr: int, sou
             if disk_step is None:
                 stems[track] = _play(with_pedal(events), n_samples, sr, generate, send)
             else:
-                from videobgm.audio.stream import DiskAudio, play_to_disk
+                from videobgm.audio.disk import DiskAudio
+                from videobgm.audio.stream import play_to_disk
 
                 out = DiskAudio(n_samples)
                 stems[track] = (out, play_to_disk(with_pedal(events), out, sr, generate, send, disk_step))
@@ -399,7 +156,7 @@ class Rendered:
     (n, 2), summing to the mix) when asked for, and ``info`` (bank, backend, style, mastering
     report) with ``notes`` (one line each: the bank used, fallbacks)."""
 
-    mix: Any  # ndarray, or a stream_audio.DiskAudio for a streamed (long) render
+    mix: Any  # ndarray, or a videobgm.audio.disk.DiskAudio for a streamed (long) render
     stems: dict[str, Any] | None
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -452,7 +209,7 @@ def render(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
         raise OptionError(f"audio duration must be > 0 s, got {duration_s}")
     backend = resolve_backend(cfg)
     bank = choose_soundfont(cfg, backend)
-    track_events, perf = _load_events(score_or_midi, tracks, plan, cfg)
+    track_events, perf = load_events(score_or_midi, tracks, plan, cfg)
     sr = int(cfg.sample_rate)
     n = int(round(duration_s * sr))
     if stream is None:
@@ -505,8 +262,8 @@ def render_audio(score_or_midi: Any, duration_s: float, cfg: RenderConfig, *,
 
 def write_wav(audio: Any, sample_rate: int, path: str | os.PathLike[str]) -> Path:
     """Write float audio (n, channels) in [-1, 1] as 16-bit PCM WAV, atomically; return the path.
-    ``audio``: an array, or a ``stream_audio.DiskAudio`` (written a chunk at a time)."""
-    from videobgm.audio.stream import is_disk
+    ``audio``: an array, or a ``videobgm.audio.disk.DiskAudio`` (written a chunk at a time)."""
+    from videobgm.audio.disk import is_disk
 
     x = audio if is_disk(audio) else np.asarray(audio, dtype=np.float64)
     if x.ndim == 1:

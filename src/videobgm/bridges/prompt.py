@@ -96,6 +96,179 @@ def _nearest(text: str, table: dict[str, tuple[str, ...]]) -> tuple[str, float, 
     return names[i], float(cos[i]), anchors[i]
 
 
+class _Reading:
+    """A prompt being read by the rules: its text (as given and in lower case), which characters
+    a rule has consumed (later rules skip them) and the reasons recorded so far."""
+
+    def __init__(self, prompt: str) -> None:
+        self.prompt = prompt
+        self.low = prompt.lower()
+        self.used = np.zeros(len(self.low) + 1, dtype=bool)  # characters consumed by a rule
+        self.reasons: dict[str, str] = {"prompt": prompt}
+
+    def consume(self, a: int, b: int) -> None:
+        self.used[a:b] = True
+
+
+def _read_tempo(r: _Reading) -> float | None:
+    """Rule 1: a number followed by bpm / beats per minute (or "tempo of N")."""
+    m = _TEMPO_RE.search(r.low) or _TEMPO2_RE.search(r.low)
+    if not m:
+        return None
+    tempo = float(m.group(1))
+    lo, hi = lexicon.TEMPO_LIMITS_BPM
+    if not lo <= tempo <= hi:
+        raise OptionError(f"tempo {tempo:g} bpm in the prompt is outside {lo:g}..{hi:g} bpm")
+    r.reasons["tempo"] = f"'{r.prompt[m.start():m.end()]}' -> {tempo:g} bpm"
+    r.consume(m.start(), m.end())
+    return tempo
+
+
+def _read_key(r: _Reading) -> tuple[str | None, str | None]:
+    """Rule 2: key and mode (on the original case: 'A' is a key, 'a' only with a mode word)."""
+    prompt = r.prompt
+    key: str | None = None
+    mode: str | None = None
+    for km in _KEY_RE.finditer(prompt):
+        note = km.group(1) or km.group(3) or km.group(4)
+        mword = (km.group(2) or "").lower()
+        if km.group(1) and mword == "m" and note[0].islower():
+            continue  # "a m..." is not a key
+        if km.group(1) and note[0].islower() and mword not in ("major", "minor"):
+            continue  # "e min" / "a maj": too ambiguous in lower case
+        try:
+            key = theory.key_name(theory.parse_key(note))
+        except OptionError:
+            continue
+        if mword:
+            mode = "major" if mword in ("major", "maj") else "minor"
+        r.reasons["key"] = f"'{prompt[km.start():km.end()].strip()}' -> {key}" + (f" {mode}" if mode else "")
+        r.consume(km.start(), km.end())
+        break
+    if mode is None:
+        mm = _MODE_RE.search(r.low)
+        if mm:
+            mode = mm.group(1).lower()
+            r.reasons["mode"] = f"'{mm.group(0)}' -> {mode}"
+            r.consume(mm.start(), mm.end())
+    return key, mode
+
+
+def _read_instruments(r: _Reading) -> list[str]:
+    """Rule 3a: instruments named in the prompt (longest phrases first), in the prompt's order."""
+    instruments: list[tuple[int, str]] = []
+    inst_phrases = sorted({p for _, syn in lexicon.INSTRUMENTS.values() for p in syn} | set(lexicon.INSTRUMENTS),
+                          key=len, reverse=True)
+    for p in inst_phrases:
+        for pos, ph in _phrase_hits(r.low, [p]):
+            if r.used[pos:pos + len(ph)].any():
+                continue
+            name = lexicon.canonical_instrument(ph)
+            if name:
+                instruments.append((pos, name))
+                r.consume(pos, pos + len(ph))
+    inst_names: list[str] = []
+    for _, name in sorted(instruments):
+        if name not in inst_names:
+            inst_names.append(name)
+    if inst_names:
+        r.reasons["instruments"] = f"named in the prompt -> {', '.join(inst_names)}"
+    return inst_names
+
+
+def _vote(r: _Reading, table: dict[str, tuple[str, ...]]) -> dict[str, list[int]]:
+    """name -> positions of its words; the name itself counts twice (naming the mood
+    "calm" outweighs a scene word like "rainy")."""
+    votes: dict[str, list[int]] = {}
+    for name, words in table.items():
+        for pos, w in _phrase_hits(r.low, (name, *words)):
+            if not r.used[pos:pos + len(w)].any():
+                votes.setdefault(name, []).extend([pos] * (2 if w == name else 1))
+                r.consume(pos, pos + len(w))
+    return votes
+
+
+def _settle(r: _Reading, votes: dict[str, list[int]], anchors: dict[str, tuple[str, ...]], what: str,
+            min_cos: float, *, embed: bool, words_text: str) -> str | None:
+    """Rule 3b: the most voted name (ties settled by the anchors), else the nearest anchor."""
+    low = r.low
+    if votes:
+        best_n = max(len(v) for v in votes.values())
+        tied = sorted((min(v), k) for k, v in votes.items() if len(v) == best_n)
+        choice = tied[0][1]
+        words = ", ".join(f"'{_word_at(low, p)}'" for p in sorted(set(votes[choice])))
+        if len(tied) > 1 and embed:
+            near = _nearest(words_text, {k: anchors[k] for _, k in tied})
+            if near:
+                choice = near[0]
+                r.reasons[what] = (f"words for {', '.join(k for _, k in tied)} tie; text is closest to "
+                                   f"'{near[2]}' (cos {near[1]:.2f}) -> {choice}")
+                return choice
+        others = [f"{k} ({', '.join(repr(_word_at(low, p)) for p in sorted(set(v)))})"
+                  for k, v in votes.items() if k != choice]
+        r.reasons[what] = f"{words} -> {choice}" + (f"; outvoted: {', '.join(others)}" if others else "")
+        return choice
+    if embed:
+        near = _nearest(words_text, anchors) if words_text else None
+        if near and near[1] >= min_cos:
+            r.reasons[what] = f"text is closest to '{near[2]}' (cos {near[1]:.2f}) -> {near[0]}"
+            return near[0]
+    return None
+
+
+def _read_energy(r: _Reading, mood: str | None) -> list[float]:
+    """Rule 4: the energy level (stated, else the mood's) and its shape (rising / fading / arch)."""
+    low = r.low
+    m_energy = _ENERGY_RE.search(low)
+    stated = ENERGY_WORDS[m_energy.group(1)] if m_energy else None
+    base = stated if stated is not None else lexicon.MOODS[mood].energy if mood else 0.5
+    for em in _ENERGY_RE.finditer(low):
+        r.consume(em.start(), em.end())
+    rising = any(_phrase_hits(low, _RISING))
+    falling = any(_phrase_hits(low, _FALLING))
+    if rising and not falling:
+        curve = [max(0.0, base - 0.25), base, min(1.0, base + 0.25)]
+        r.reasons["energy"] = f"rising words -> energy {curve[0]:.2f} -> {curve[-1]:.2f}"
+    elif falling and not rising:
+        curve = [min(1.0, base + 0.2), base, max(0.0, base - 0.25)]
+        r.reasons["energy"] = f"fading words -> energy {curve[0]:.2f} -> {curve[-1]:.2f}"
+    else:
+        curve = [base * 0.85, base, base * 0.85] if (mood or stated is not None) else []
+        if stated is not None:
+            r.reasons["energy"] = f"'{_ENERGY_RE.search(low).group(0)}' -> energy around {base:.2f} (arch)"
+        elif mood:
+            r.reasons["energy"] = f"{mood} -> energy around {base:.2f} (arch)"
+    for w in (*_RISING, *_FALLING):
+        for pos, ph in _phrase_hits(low, [w]):
+            r.consume(pos, pos + len(ph))
+    return curve
+
+
+def _mood_defaults(r: _Reading, mood: str | None, tempo: float | None, mode: str | None,
+                   style: str | None) -> tuple[float | None, str | None, str | None]:
+    """Rule 5: tempo, mode and style still missing come from the mood's defaults."""
+    if mood:
+        md = lexicon.MOODS[mood]
+        if tempo is None:
+            tempo = md.tempo_bpm
+            r.reasons["tempo"] = f"no tempo named -> {tempo:g} bpm (default for mood {mood})"
+        if mode is None:
+            mode = md.mode
+            r.reasons["mode"] = f"no mode named -> {mode} (default for mood {mood})"
+        if style is None:
+            style = md.style
+            r.reasons["style"] = f"no style named -> {style} (default for mood {mood})"
+        if r.reasons.get("tempo", "").startswith("no tempo named") and style in lexicon.STYLES:
+            from videobgm.music.styles import fit_tempo  # the default fits the style x mood range
+
+            fitted, why = fit_tempo(tempo, style, mood, visual=False)
+            if why:
+                tempo = round(fitted, 1)
+                r.reasons["tempo"] = (f"no tempo named -> {md.tempo_bpm:g} bpm (default for mood "
+                                      f"{mood}) {why} -> {tempo:g} bpm")
+    return tempo, mode, style
+
+
 def parse_prompt(text: str, *, use_embeddings: bool | None = None,
                  max_chars: int | None = None) -> Description:
     """Parse a free-text prompt into a :class:`Description` (``source="text"``).
@@ -123,173 +296,40 @@ def parse_prompt(text: str, *, use_embeddings: bool | None = None,
     prompt = " ".join(text.split())
     if not prompt:
         raise OptionError("the prompt is empty; describe the music, e.g. \"calm piano, 80 bpm\"")
-    low = prompt.lower()
-    reasons: dict[str, str] = {"prompt": prompt}
-    used = np.zeros(len(low) + 1, dtype=bool)  # characters consumed by a rule
-
-    def consume(a: int, b: int) -> None:
-        used[a:b] = True
-
-    # 1. tempo
-    tempo: float | None = None
-    m = _TEMPO_RE.search(low) or _TEMPO2_RE.search(low)
-    if m:
-        tempo = float(m.group(1))
-        lo, hi = lexicon.TEMPO_LIMITS_BPM
-        if not lo <= tempo <= hi:
-            raise OptionError(f"tempo {tempo:g} bpm in the prompt is outside {lo:g}..{hi:g} bpm")
-        reasons["tempo"] = f"'{prompt[m.start():m.end()]}' -> {tempo:g} bpm"
-        consume(m.start(), m.end())
-    # 2. key and mode (on the original case: 'A' is a key, 'a' only with a mode word)
-    key: str | None = None
-    mode: str | None = None
-    for km in _KEY_RE.finditer(prompt):
-        note = km.group(1) or km.group(3) or km.group(4)
-        mword = (km.group(2) or "").lower()
-        if km.group(1) and mword == "m" and note[0].islower():
-            continue  # "a m..." is not a key
-        if km.group(1) and note[0].islower() and mword not in ("major", "minor"):
-            continue  # "e min" / "a maj": too ambiguous in lower case
-        try:
-            key = theory.key_name(theory.parse_key(note))
-        except OptionError:
-            continue
-        if mword:
-            mode = "major" if mword in ("major", "maj") else "minor"
-        reasons["key"] = f"'{prompt[km.start():km.end()].strip()}' -> {key}" + (f" {mode}" if mode else "")
-        consume(km.start(), km.end())
-        break
-    if mode is None:
-        mm = _MODE_RE.search(low)
-        if mm:
-            mode = mm.group(1).lower()
-            reasons["mode"] = f"'{mm.group(0)}' -> {mode}"
-            consume(mm.start(), mm.end())
-    # 3. instruments (longest phrases first), moods, styles
-    instruments: list[tuple[int, str]] = []
-    inst_phrases = sorted({p for _, syn in lexicon.INSTRUMENTS.values() for p in syn} | set(lexicon.INSTRUMENTS),
-                          key=len, reverse=True)
-    for p in inst_phrases:
-        for pos, ph in _phrase_hits(low, [p]):
-            if used[pos:pos + len(ph)].any():
-                continue
-            name = lexicon.canonical_instrument(ph)
-            if name:
-                instruments.append((pos, name))
-                consume(pos, pos + len(ph))
-    inst_names: list[str] = []
-    for _, name in sorted(instruments):
-        if name not in inst_names:
-            inst_names.append(name)
-    if inst_names:
-        reasons["instruments"] = f"named in the prompt -> {', '.join(inst_names)}"
-
-    def vote(table: dict[str, tuple[str, ...]]) -> dict[str, list[int]]:
-        """name -> positions of its words; the name itself counts twice (naming the mood
-        "calm" outweighs a scene word like "rainy")."""
-        votes: dict[str, list[int]] = {}
-        for name, words in table.items():
-            for pos, w in _phrase_hits(low, (name, *words)):
-                if not used[pos:pos + len(w)].any():
-                    votes.setdefault(name, []).extend([pos] * (2 if w == name else 1))
-                    consume(pos, pos + len(w))
-        return votes
-
+    r = _Reading(prompt)
+    low, used = r.low, r.used
+    tempo = _read_tempo(r)
+    key, mode = _read_key(r)
+    inst_names = _read_instruments(r)
     # the text without tempo numbers and key names: what the anchors are compared with
     words_text = " ".join("".join(" " if used[i] else c for i, c in enumerate(prompt)).replace(",", " ").split())
     tempo_words = sorted(lexicon.TEMPO_WORDS, key=len, reverse=True)
     tempo_hits = [(pos, w) for w in tempo_words for pos, w in _phrase_hits(low, [w])]
-    mood_votes = vote({k: v.words for k, v in lexicon.MOODS.items()})
-    style_votes = vote({k: v.words for k, v in lexicon.STYLES.items()})
+    mood_votes = _vote(r, {k: v.words for k, v in lexicon.MOODS.items()})
+    style_votes = _vote(r, {k: v.words for k, v in lexicon.STYLES.items()})
     embed = use_embeddings
     if embed is None:
         from videobgm.bridges import textembed
         embed = textembed.available()
-
-    def settle(votes: dict[str, list[int]], anchors: dict[str, tuple[str, ...]], what: str,
-               min_cos: float) -> str | None:
-        if votes:
-            best_n = max(len(v) for v in votes.values())
-            tied = sorted((min(v), k) for k, v in votes.items() if len(v) == best_n)
-            choice = tied[0][1]
-            words = ", ".join(f"'{_word_at(low, p)}'" for p in sorted(set(votes[choice])))
-            if len(tied) > 1 and embed:
-                near = _nearest(words_text, {k: anchors[k] for _, k in tied})
-                if near:
-                    choice = near[0]
-                    reasons[what] = (f"words for {', '.join(k for _, k in tied)} tie; text is closest to "
-                                     f"'{near[2]}' (cos {near[1]:.2f}) -> {choice}")
-                    return choice
-            others = [f"{k} ({', '.join(repr(_word_at(low, p)) for p in sorted(set(v)))})"
-                      for k, v in votes.items() if k != choice]
-            reasons[what] = f"{words} -> {choice}" + (f"; outvoted: {', '.join(others)}" if others else "")
-            return choice
-        if embed:
-            near = _nearest(words_text, anchors) if words_text else None
-            if near and near[1] >= min_cos:
-                reasons[what] = f"text is closest to '{near[2]}' (cos {near[1]:.2f}) -> {near[0]}"
-                return near[0]
-        return None
-
-    mood = settle(mood_votes, {k: v.anchors for k, v in lexicon.MOODS.items()}, "mood", MIN_COS)
-    style = settle(style_votes, {k: v.anchors for k, v in lexicon.STYLES.items()}, "style",
-                   MIN_COS_STYLE)
+    mood = _settle(r, mood_votes, {k: v.anchors for k, v in lexicon.MOODS.items()}, "mood", MIN_COS,
+                   embed=embed, words_text=words_text)
+    style = _settle(r, style_votes, {k: v.anchors for k, v in lexicon.STYLES.items()}, "style",
+                    MIN_COS_STYLE, embed=embed, words_text=words_text)
     if tempo is None and tempo_hits:
         pos, w = sorted(tempo_hits, key=lambda h: (-len(h[1]), h[0]))[0]
         tempo = lexicon.TEMPO_WORDS[w]
-        reasons["tempo"] = f"'{w}' -> {tempo:g} bpm"
-        consume(pos, pos + len(w))
-    # 4. energy level and shape
-    m_energy = _ENERGY_RE.search(low)
-    stated = ENERGY_WORDS[m_energy.group(1)] if m_energy else None
-    base = stated if stated is not None else lexicon.MOODS[mood].energy if mood else 0.5
-    for em in _ENERGY_RE.finditer(low):
-        consume(em.start(), em.end())
-    rising = any(_phrase_hits(low, _RISING))
-    falling = any(_phrase_hits(low, _FALLING))
-    if rising and not falling:
-        curve = [max(0.0, base - 0.25), base, min(1.0, base + 0.25)]
-        reasons["energy"] = f"rising words -> energy {curve[0]:.2f} -> {curve[-1]:.2f}"
-    elif falling and not rising:
-        curve = [min(1.0, base + 0.2), base, max(0.0, base - 0.25)]
-        reasons["energy"] = f"fading words -> energy {curve[0]:.2f} -> {curve[-1]:.2f}"
-    else:
-        curve = [base * 0.85, base, base * 0.85] if (mood or stated is not None) else []
-        if stated is not None:
-            reasons["energy"] = f"'{_ENERGY_RE.search(low).group(0)}' -> energy around {base:.2f} (arch)"
-        elif mood:
-            reasons["energy"] = f"{mood} -> energy around {base:.2f} (arch)"
-    for w in (*_RISING, *_FALLING):
-        for pos, ph in _phrase_hits(low, [w]):
-            consume(pos, pos + len(ph))
-    # 5. defaults from the mood
-    if mood:
-        md = lexicon.MOODS[mood]
-        if tempo is None:
-            tempo = md.tempo_bpm
-            reasons["tempo"] = f"no tempo named -> {tempo:g} bpm (default for mood {mood})"
-        if mode is None:
-            mode = md.mode
-            reasons["mode"] = f"no mode named -> {mode} (default for mood {mood})"
-        if style is None:
-            style = md.style
-            reasons["style"] = f"no style named -> {style} (default for mood {mood})"
-        if reasons.get("tempo", "").startswith("no tempo named") and style in lexicon.STYLES:
-            from videobgm.music.styles import fit_tempo  # the default fits the style x mood range
-
-            fitted, why = fit_tempo(tempo, style, mood, visual=False)
-            if why:
-                tempo = round(fitted, 1)
-                reasons["tempo"] = (f"no tempo named -> {md.tempo_bpm:g} bpm (default for mood "
-                                    f"{mood}) {why} -> {tempo:g} bpm")
+        r.reasons["tempo"] = f"'{w}' -> {tempo:g} bpm"
+        r.consume(pos, pos + len(w))
+    curve = _read_energy(r, mood)
+    tempo, mode, style = _mood_defaults(r, mood, tempo, mode, style)
     unmapped = [w for w in re.findall(r"[a-z][a-z'-]*", "".join(c if not used[i] else " " for i, c in enumerate(low)))
                 if w not in _STOP and len(w) > 1]
     if unmapped:
-        reasons["unmapped"] = (f"not in the vocabulary: {', '.join(dict.fromkeys(unmapped))}"
-                               + (" (used only through the text embedding)" if embed else " (ignored)"))
+        r.reasons["unmapped"] = (f"not in the vocabulary: {', '.join(dict.fromkeys(unmapped))}"
+                                 + (" (used only through the text embedding)" if embed else " (ignored)"))
     desc = Description(mood=mood, energy_curve=[round(float(e), 3) for e in curve], tempo_bpm=tempo,
                        key=key, mode=mode, style=style, instruments=inst_names or None,
-                       reasons=reasons, source="text")
+                       reasons=r.reasons, source="text")
     from videobgm.bridges.text import description_text
 
     desc.text = description_text(desc)

@@ -267,8 +267,8 @@ def audio_structureness(chroma: np.ndarray, frame_times_s: np.ndarray,
                         *, rate_hz: float = STRUCTURE_RATE_HZ) -> dict[str, float]:
     """MusDr-style SI_short/mid/long of an audio chroma (12, F) at ``frame_times_s``: the chroma
     summed into ``rate_hz`` frames per second, rows L2-normalised, then the symbolic metrics'
-    fitness scape (:func:`videobgm.eval.symbolic.chroma_structureness`)."""
-    from videobgm.eval.symbolic import chroma_structureness
+    fitness scape (:func:`videobgm.eval.structure.chroma_structureness`)."""
+    from videobgm.eval.structure import chroma_structureness
 
     t = np.asarray(frame_times_s, float)
     n = int(t[-1] * rate_hz) if t.size else 0

@@ -135,6 +135,97 @@ def evaluate_nll(model: Any, windows: Sequence[tuple[np.ndarray, np.ndarray]], *
             "tokens": int(counts[0])}
 
 
+def _start(out: Path, s: TrainSettings, tokenizer: Any, *, resume: bool, model_cfg: ModelConfig | None
+           ) -> tuple[Any, Any, dict[str, Any], int, float, int, list[dict[str, Any]]]:
+    """The model to train: resumed from ``out`` (with its optimiser state, step, wall time, tokens
+    and history) or built untrained. Returns (model, tokenizer, extra, start_step, wall_before_s,
+    tokens_seen, history)."""
+    from videobgm.compose import checkpoint as ckpt
+
+    if resume:
+        model, tokenizer, meta, extra = ckpt.load_checkpoint(out, with_extra=True)
+        prov = meta["provenance"]
+        start_step = int(extra.get("step", prov.get("steps", 0)))
+        log.info("resuming from step %d", start_step)
+        return (model, tokenizer, extra, start_step, float(prov.get("wall_time_s", 0.0)),
+                int(prov.get("tokens_seen", 0)), list(prov.get("history", [])))
+    cfg = model_cfg or ModelConfig.preset(s.preset)
+    cfg = cfg.replace(max_len=s.seq_len)  # generation attends to as many tokens as training saw
+    return ckpt.build_untrained(cfg, tokenizer, seed=s.seed), tokenizer, {}, 0, 0.0, 0, []
+
+
+def _optimizer(model: Any, s: TrainSettings, extra: dict[str, Any]) -> Any:
+    """AdamW, weight decay on the matrices only (not embeddings, norms, biases); a resumed run's
+    state loaded."""
+    import torch
+
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "emb" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "emb" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=s.lr, betas=(0.9, 0.98))
+    if extra.get("optimizer"):
+        opt.load_state_dict(extra["optimizer"])
+    return opt
+
+
+def _optimiser_step(model: Any, opt: Any, batches: Any, s: TrainSettings, step: int,
+                    device: str) -> tuple[float, Any, Any, int]:
+    """One step on the next batch at the scheduled learning rate. Returns (loss, per-field
+    losses, gradient norm before clipping, target tokens)."""
+    import torch
+
+    from videobgm.compose.model import field_losses
+
+    for g in opt.param_groups:
+        g["lr"] = lr_at(step, s)
+    xb, cb, _ = next(batches)
+    x = torch.from_numpy(xb).to(device)
+    c = torch.from_numpy(cb).to(device)
+    logits, _ = model(x[:, :-1], c[:, :-1], targets=x[:, 1:])
+    losses = field_losses(logits, x[:, 1:])
+    loss = losses.mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+    opt.step()
+    return float(loss.detach()), losses, gnorm, int((x[:, 1:, 0] != 0).sum())
+
+
+def _final_fields(model: Any, test_set: Sequence[tuple[np.ndarray, np.ndarray]],
+                  val_windows: Sequence[tuple[np.ndarray, np.ndarray]], s: TrainSettings,
+                  device: str) -> dict[str, Any]:
+    """The end-of-run provenance fields: validation and held-out test NLL (per field)."""
+    test_windows = fixed_windows(test_set, s.seq_len, s.test_windows)
+    test = evaluate_nll(model, test_windows, batch_size=s.batch_size, device=device) if test_windows else None
+    val = evaluate_nll(model, val_windows, batch_size=s.batch_size, device=device) if val_windows else None
+    return {
+        "val_loss": None if val is None else val["mean"],
+        "val_nll_per_field": None if val is None else val["per_field"],
+        "test_nll_per_field": None if test is None else test["per_field"],
+        "test_nll_mean": None if test is None else test["mean"],
+        "test_targets": None if test is None else test["tokens"],
+    }
+
+
+def _provenance(data_root: Any, dataset: dict[str, list], s: TrainSettings, model: Any, n_params: int,
+                device: str, command: str | None, history: list[dict[str, Any]], *, step: int, wall: float,
+                tokens_seen: int, extra_fields: dict[str, Any]) -> dict[str, Any]:
+    """What the checkpoint records about its training: data, split, settings, model, machine."""
+    import torch
+
+    return {
+        "data": str(data_root) if data_root is not None else str(pop909.default_root()),
+        "split": {"train": len(dataset["train"]), "val": len(dataset["val"]), "test": len(dataset["test"]),
+                  "rule": "song id % 19 == 0 -> test, == 1 -> val, else train"},
+        "augmentation": "random transposition in [-6, 5] semitones" if s.transpose else "none",
+        "steps": step, "wall_time_s": round(wall, 1), "tokens_seen": tokens_seen,
+        "settings": asdict(s), "model": model.cfg.to_dict(), "parameters": n_params,
+        "device": device, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "torch": torch.__version__, "python": platform.python_version(),
+        "command": command, "history": history, **extra_fields,
+    }
+
+
 def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[str], settings: TrainSettings,
           *, resume: bool = False, model_cfg: ModelConfig | None = None, dataset: dict[str, list] | None = None,
           command: str | None = None, on_step: Callable[[int, float], None] | None = None) -> dict[str, Any]:
@@ -166,7 +257,6 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
     import torch
 
     from videobgm.compose import checkpoint as ckpt
-    from videobgm.compose.model import field_losses
     from videobgm.compose.tokens import Tokenizer
     from videobgm.data import dataset as data_mod
     s = settings
@@ -183,28 +273,10 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
                  len(dataset["val"]), len(dataset["test"]), time.perf_counter() - t0)
     device = pick_device(s.threads)
     torch.manual_seed(s.seed)
-    start_step, wall_before, tokens_seen = 0, 0.0, 0
-    history: list[dict[str, Any]] = []
-    if resume:
-        model, tokenizer, meta, extra = ckpt.load_checkpoint(out, with_extra=True)
-        prov = meta["provenance"]
-        start_step = int(extra.get("step", prov.get("steps", 0)))
-        wall_before = float(prov.get("wall_time_s", 0.0))
-        tokens_seen = int(prov.get("tokens_seen", 0))
-        history = list(prov.get("history", []))
-        log.info("resuming from step %d", start_step)
-    else:
-        cfg = model_cfg or ModelConfig.preset(s.preset)
-        cfg = cfg.replace(max_len=s.seq_len)  # generation attends to as many tokens as training saw
-        model = ckpt.build_untrained(cfg, tokenizer, seed=s.seed)
-        extra = {}
+    model, tokenizer, extra, start_step, wall_before, tokens_seen, history = _start(
+        out, s, tokenizer, resume=resume, model_cfg=model_cfg)
     model.to(device).train()
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "emb" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "emb" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=s.lr, betas=(0.9, 0.98))
-    if extra.get("optimizer"):
-        opt.load_state_dict(extra["optimizer"])
+    opt = _optimizer(model, s, extra)
     # one seeded data stream per run; a resumed run skips the batches already used, so that
     # training k steps, stopping and resuming gives the same batches as an uninterrupted run
     batches = data_mod.iter_batches(dataset["train"], s.batch_size, s.seq_len + 1, seed=s.seed,
@@ -217,17 +289,8 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
              device, torch.get_num_threads())
 
     def provenance(step: int, wall: float, extra_fields: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "data": str(data_root) if data_root is not None else str(pop909.default_root()),
-            "split": {"train": len(dataset["train"]), "val": len(dataset["val"]), "test": len(dataset["test"]),
-                      "rule": "song id % 19 == 0 -> test, == 1 -> val, else train"},
-            "augmentation": "random transposition in [-6, 5] semitones" if s.transpose else "none",
-            "steps": step, "wall_time_s": round(wall, 1), "tokens_seen": tokens_seen,
-            "settings": asdict(s), "model": model.cfg.to_dict(), "parameters": n_params,
-            "device": device, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "command": command, "history": history, **extra_fields,
-        }
+        return _provenance(data_root, dataset, s, model, n_params, device, command, history,
+                           step=step, wall=wall, tokens_seen=tokens_seen, extra_fields=extra_fields)
 
     def save(step: int, wall: float, extra_fields: dict[str, Any]) -> None:
         model_cpu_state = {"optimizer": opt.state_dict(), "step": step}
@@ -245,21 +308,8 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
     last_val: float | None = history[-1].get("val_nll") if history else None
     try:
         while step < s.steps and not stop["flag"]:
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, s)
-            xb, cb, _ = next(batches)
-            x = torch.from_numpy(xb).to(device)
-            c = torch.from_numpy(cb).to(device)
-            logits, _ = model(x[:, :-1], c[:, :-1], targets=x[:, 1:])
-            losses = field_losses(logits, x[:, 1:])
-            loss = losses.mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
-            opt.step()
+            lv, losses, gnorm, n_tok = _optimiser_step(model, opt, batches, s, step, device)
             step += 1
-            lv = float(loss.detach())
-            n_tok = int((x[:, 1:, 0] != 0).sum())
             tokens_seen += n_tok
             tok_log += n_tok
             if on_step is not None:
@@ -290,20 +340,11 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
     wall = wall_before + time.perf_counter() - t_start
-    test_windows = fixed_windows(dataset["test"], s.seq_len, s.test_windows)
-    test = evaluate_nll(model, test_windows, batch_size=s.batch_size, device=device) if test_windows else None
-    val = evaluate_nll(model, val_windows, batch_size=s.batch_size, device=device) if val_windows else None
-    fields = {
-        "val_loss": None if val is None else val["mean"],
-        "val_nll_per_field": None if val is None else val["per_field"],
-        "test_nll_per_field": None if test is None else test["per_field"],
-        "test_nll_mean": None if test is None else test["mean"],
-        "test_targets": None if test is None else test["tokens"],
-        "finished": step >= s.steps,
-    }
+    fields = _final_fields(model, dataset["test"], val_windows, s, device)
+    fields["finished"] = step >= s.steps
     save(step, wall, fields)
     log.info("saved %s at step %d (%.0f s); test NLL %s", out, step, wall,
-             None if test is None else round(test["mean"], 4))
+             None if fields["test_nll_mean"] is None else round(fields["test_nll_mean"], 4))
     return provenance(step, wall, fields)
 
 

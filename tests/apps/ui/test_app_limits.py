@@ -23,7 +23,8 @@ import pytest
 pytest.importorskip("gradio")
 
 from tests.apps.ui.test_handlers import _factory, _one_thread  # noqa: E402, F401 (the autouse fixture)
-from videobgm.apps.ui.handlers import MusicControls, SessionState, UIHandlers  # noqa: E402
+from videobgm.apps.ui.handlers import UIHandlers  # noqa: E402
+from videobgm.apps.ui.session import MusicControls, SessionState  # noqa: E402
 from videobgm.config import PipelineConfig, UIConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]

@@ -17,7 +17,8 @@ import pytest
 
 pytest.importorskip("gradio")
 
-from videobgm.apps.ui.handlers import KEYS, MusicControls, SessionState, UIHandlers  # noqa: E402
+from videobgm.apps.ui.handlers import UIHandlers  # noqa: E402
+from videobgm.apps.ui.session import KEYS, MusicControls, SessionState  # noqa: E402
 from videobgm.config import PipelineConfig, UIConfig  # noqa: E402
 from videobgm.errors import OptionError  # noqa: E402
 
@@ -168,19 +169,6 @@ def test_bad_uploads_give_a_message_and_the_app_keeps_working(
     h2 = UIHandlers(PipelineConfig.preset("tiny"), ui.replace(max_duration_s=30.0),
                     pipeline_factory=_factory)
     assert h2.upload(str(short_video), None).ok
-
-
-def test_music_controls_parse_widget_values() -> None:
-    c = MusicControls.from_inputs("auto", "", 0, "auto", None, [], 1.5, 4)
-    assert (c.mood, c.style, c.tempo_bpm, c.key, c.mode, c.instruments) == (None,) * 6
-    assert c.density_scale == 1.5 and c.seed == 4
-    c = MusicControls.from_inputs("calm", "ambient", 90, "F#", "minor", ["piano", "strings"], 1, 0)
-    cfg = c.apply(PipelineConfig.preset("tiny"))
-    assert (cfg.plan.mood, cfg.plan.tempo_bpm, cfg.plan.key, cfg.plan.mode) == ("calm", 90.0, "F#", "minor")
-    assert cfg.plan.instruments == ("piano", "strings") and cfg.sample.seed == 0
-    for bad in ({"tempo": 500}, {"density": 0}, {"seed": -1}):
-        with pytest.raises(OptionError):
-            MusicControls.from_inputs(**bad)
 
 
 def test_edited_description_and_controls_reach_the_plan(handlers: UIHandlers, generated) -> None:

@@ -222,7 +222,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from videobgm.bridges import retrieve
+    from videobgm.bridges import library
     from videobgm.errors import OptionError
 
     if args.phrase_bars < 1:
@@ -232,12 +232,12 @@ def _cmd_index(args: argparse.Namespace) -> int:
         raise OptionError(f"index output must be a folder, {out} is a file")
     skipped: list[str] = []
     if args.pop909:
-        scores = list(retrieve.pop909_scores(args.dir, split=args.split))
+        scores = list(library.pop909_scores(args.dir, split=args.split))
         source = "pop909"
     else:
-        scores = retrieve.midi_folder_scores(args.dir, on_error=lambda p, m: skipped.append(f"{p}: {m}"))
+        scores = library.midi_folder_scores(args.dir, on_error=lambda p, m: skipped.append(f"{p}: {m}"))
         source = ""
-    index = retrieve.build_index(scores, out, phrase_bars=args.phrase_bars, source=source,
+    index = library.build_index(scores, out, phrase_bars=args.phrase_bars, source=source,
                                  embed=not args.no_embed)
     for s in skipped:
         print(f"skipped {s}", file=sys.stderr)

@@ -9,185 +9,37 @@ one-line status message; the server keeps serving.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import shutil
 import tempfile
 import threading
-import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from videobgm.apps.ui.limits import Job, ServerBusy, check_text, check_upload, fmt_limit, fmt_time
+from videobgm.apps.ui.session import (
+    MusicControls,
+    Outcome,
+    SessionState,
+    edited_description,
+    section_choices,
+)
 from videobgm.apps.ui.storage import WorkStore
 from videobgm.config import PipelineConfig, UIConfig
-from videobgm.errors import InputError, OptionError, VideobgmError
-from videobgm.music import lexicon
+from videobgm.errors import OptionError, VideobgmError
 from videobgm.types import PITCH_CLASS_NAMES, Description, Result
 
 log = logging.getLogger(__name__)
 
-AUTO = "auto"
-KEYS = PITCH_CLASS_NAMES
 ProgressCb = Callable[..., Any]
 PipelineFactory = Callable[[PipelineConfig], Any]
 
 
 def _noop_progress(*_a: Any, **_k: Any) -> None:
     """Progress callback used when the caller gives none."""
-
-
-class JobTimeout(VideobgmError):
-    """A job ran past ``UIConfig.job_time_limit_s`` and was stopped."""
-
-
-class ServerBusy(VideobgmError):
-    """No worker slot or no disk space for a new job (the user may try again later)."""
-
-
-class _Job:
-    """One heavy job's deadline; :meth:`check` (called at every pipeline stage and progress
-    update) stops the job once it has run longer than the limit."""
-
-    def __init__(self, limit_s: float) -> None:
-        self.limit_s = float(limit_s)
-        self.deadline = time.monotonic() + self.limit_s
-
-    def check(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise JobTimeout(f"the job took longer than this page's limit of "
-                             f"{_fmt_limit(self.limit_s)} and was stopped; try a shorter video "
-                             f"(or the `videobgm score` command)")
-
-
-def vocabulary() -> dict[str, tuple[str, ...]]:
-    """The planner's accepted moods, styles and instruments (what the page offers)."""
-    return {"moods": tuple(lexicon.MOOD_NAMES), "styles": tuple(lexicon.STYLES),
-            "instruments": tuple(lexicon.INSTRUMENTS)}
-
-
-@dataclasses.dataclass
-class MusicControls:
-    """What the user set in the page; ``None`` / ``"auto"`` means: derive it from the video."""
-
-    mood: str | None = None
-    style: str | None = None
-    tempo_bpm: float | None = None
-    key: str | None = None
-    mode: str | None = None
-    instruments: tuple[str, ...] | None = None
-    density_scale: float = 1.0
-    seed: int = 0
-
-    @classmethod
-    def from_inputs(
-        cls, mood: Any = None, style: Any = None, tempo: Any = None, key: Any = None,
-        mode: Any = None, instruments: Any = None, density: Any = 1.0, seed: Any = 0,
-    ) -> MusicControls:
-        """Parse raw widget values (strings, floats, lists), refusing bad ones with OptionError."""
-
-        def opt(v: Any) -> str | None:
-            v = None if v is None else str(v).strip()
-            return None if not v or v.lower() == AUTO else v
-
-        tempo_f = None
-        if tempo not in (None, "", 0, 0.0):
-            tempo_f = float(tempo)
-            lexicon.check_tempo(tempo_f, "tempo (0 = auto)")
-        dens = 1.0 if density in (None, "") else float(density)
-        if not 0.0 < dens <= 10.0:
-            raise OptionError(f"density must be in (0, 10], got {dens:g}")
-        seed_i = 0 if seed in (None, "") else int(seed)
-        if seed_i < 0:
-            raise OptionError(f"seed must be >= 0, got {seed_i}")
-        inst = tuple(str(x) for x in instruments) if instruments else None
-        return cls(mood=opt(mood), style=opt(style), tempo_bpm=tempo_f, key=opt(key),
-                   mode=opt(mode), instruments=inst, density_scale=dens, seed=seed_i)
-
-    def unchanged_as_auto(self, proposed: MusicControls) -> MusicControls:
-        """These controls with every musical choice still equal to ``proposed`` set to auto.
-
-        The page pre-fills the controls with what the upload's plan chose; when the user then
-        edits the description text, the untouched controls must not override the new words.
-        """
-        def same(a: Any, b: Any) -> bool:
-            if isinstance(a, float) and isinstance(b, float):
-                return abs(a - b) < 0.05
-            if isinstance(a, str) and isinstance(b, str):
-                return a.lower() == b.lower()
-            return a == b
-
-        kw = {f: None if same(getattr(self, f), getattr(proposed, f)) else getattr(self, f)
-              for f in ("mood", "style", "tempo_bpm", "key", "mode", "instruments")}
-        return dataclasses.replace(self, **kw)
-
-    def apply(self, config: PipelineConfig) -> PipelineConfig:
-        """``config`` with these controls in its plan and sample sections."""
-        plan = config.plan.replace(
-            mood=self.mood or config.plan.mood, style=self.style or config.plan.style,
-            tempo_bpm=self.tempo_bpm if self.tempo_bpm is not None else config.plan.tempo_bpm,
-            key=self.key or config.plan.key, mode=self.mode or config.plan.mode,
-            instruments=self.instruments or config.plan.instruments,
-            density_scale=self.density_scale,
-        )
-        return config.replace(plan=plan, sample=config.sample.replace(seed=self.seed))
-
-
-@dataclasses.dataclass
-class SessionState:
-    """One browser session's work (held in a ``gr.State``)."""
-
-    video_path: str | None = None
-    video_info: dict[str, Any] | None = None
-    features: Any = None  # Features
-    description: Description | None = None
-    preview_plan: Any = None  # Plan planned at upload (for the plot)
-    result: Result | None = None
-    config: PipelineConfig | None = None  # the config ``result`` was made with
-    work_dir: str | None = None
-    version: int = 0
-    history: list[str] = dataclasses.field(default_factory=list)
-    proposed: MusicControls | None = None  # the controls as pre-filled after the upload
-    owns_upload: bool = False  # video_path is the server's copy of the upload (deleted with the session)
-
-
-@dataclasses.dataclass
-class Outcome:
-    """What a handler hands back to the page."""
-
-    ok: bool
-    status: str
-    state: SessionState
-    figure: Any = None
-    video: str | None = None
-    files: list[str] = dataclasses.field(default_factory=list)
-    sections: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    description_text: str | None = None
-    controls: MusicControls | None = None
-
-
-def section_choices(plan: Any) -> list[tuple[str, str]]:
-    """Dropdown choices ``(label, "a-b")`` for the plan's sections (bars 0-based, end exclusive)."""
-    out = []
-    for i, s in enumerate(plan.sections):
-        label = (f"{i + 1}. {s.label}: bars {s.start_bar + 1}-{s.end_bar} "
-                 f"({s.start_s:.1f}-{s.end_s:.1f} s)")
-        out.append((label, f"{s.start_bar}-{s.end_bar}"))
-    return out
-
-
-def _fmt_limit(s: float) -> str:
-    s = float(s)
-    if s >= 60 and s % 60 == 0:
-        return f"{s / 60:g} min"
-    return f"{s:g} s"
-
-
-def _fmt_time(s: float) -> str:
-    m, sec = divmod(float(s), 60.0)
-    return f"{int(m)}:{sec:04.1f}"
 
 
 class UIHandlers:
@@ -226,9 +78,9 @@ class UIHandlers:
     def limits_text(self) -> str:
         """One line telling the user what uploads are accepted."""
         return (f"Accepted: a video file (MP4, MOV, MKV, WebM, AVI) up to "
-                f"{self.ui.max_upload_mb:g} MB and {_fmt_limit(self.max_duration_s)} long.")
+                f"{self.ui.max_upload_mb:g} MB and {fmt_limit(self.max_duration_s)} long.")
 
-    def pipeline(self, config: PipelineConfig, job: _Job | None = None) -> Any:
+    def pipeline(self, config: PipelineConfig, job: Job | None = None) -> Any:
         """A pipeline for ``config`` that shares the already loaded model (if any); with ``job``
         its stages stop once the job's time limit is past."""
         pipe = self._factory(config)
@@ -251,7 +103,7 @@ class UIHandlers:
         return d
 
     @contextlib.contextmanager
-    def _heavy(self, state: SessionState, progress: ProgressCb) -> Iterator[_Job]:
+    def _heavy(self, state: SessionState, progress: ProgressCb) -> Iterator[Job]:
         """Run a heavy job: wait for a worker slot (``UIConfig.concurrency_limit``), sweep and
         check the disk quota, then yield the job's deadline. Fast checks happen before this, so
         a bad request is answered at once even while another user's job runs."""
@@ -265,7 +117,7 @@ class UIHandlers:
                 if used_mb > self.ui.max_work_mb:
                     raise ServerBusy(f"the server's disk quota for results ({self.ui.max_work_mb:g} "
                                      f"MB) is full ({used_mb:.0f} MB in use); try again later")
-                yield _Job(self.ui.job_time_limit_s)
+                yield Job(self.ui.job_time_limit_s)
         finally:
             self._slots.release()
 
@@ -280,58 +132,6 @@ class UIHandlers:
         if isinstance(state, SessionState):
             self.store.end_session(state.work_dir, state.video_path if state.owns_upload else None,
                                    keep=keep)
-
-    def check_text(self, text: str | None) -> None:
-        """Refuse an edited description longer than ``UIConfig.max_text_chars`` (before any work)."""
-        n = len(text or "")
-        if n > int(self.ui.max_text_chars):
-            raise OptionError(f"the description is {n} characters long; this page accepts up to "
-                              f"{int(self.ui.max_text_chars)} (describe the music in a few words)")
-
-    def check_upload(self, video_path: str | os.PathLike[str] | None,
-                     still_duration_s: Any = None) -> dict[str, Any]:
-        """Refuse what the page does not take; return the probed video's info as a dict.
-
-        A still image (PNG, JPEG, ...) is accepted with ``still_duration_s`` (the page's
-        "Music length for a still image" field): the music gets that length.
-
-        Raises
-        ------
-        InputError
-            No file, too big, not a video / corrupt (from ``video.probe``), too long.
-        """
-        if not video_path:
-            raise InputError("no video uploaded: drop a video file in the upload box")
-        path = Path(video_path)
-        if not path.is_file():
-            raise InputError(f"uploaded file not found: {path.name}")
-        size_mb = path.stat().st_size / 1e6
-        if size_mb > self.ui.max_upload_mb:
-            raise InputError(f"{path.name} is {size_mb:.1f} MB; this page accepts videos up to "
-                             f"{self.ui.max_upload_mb:g} MB")
-        if path.stat().st_size == 0:
-            raise InputError(f"{path.name} is empty (0 bytes)")
-        from videobgm.features.still import IMAGE_SUFFIXES
-
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            d = _still_duration(still_duration_s, self.max_duration_s)
-            return {"path": str(path), "duration_s": d, "width": 0, "height": 0, "fps": 0.0,
-                    "still_image": True}
-        from videobgm.video import decode as video_mod
-        try:
-            info = video_mod.probe(path, self.config.video)
-        except VideobgmError:
-            raise
-        except Exception as exc:  # a decoder error on a corrupt file is the user's input, say so
-            log.info("probe failed for %s: %r", path, exc)
-            raise InputError(f"{path.name} is not a readable video (corrupt or unsupported)") from exc
-        if not info.duration_s > 0:
-            raise InputError(f"{path.name} has no video frames")
-        if info.duration_s > self.max_duration_s:
-            raise InputError(f"{path.name} is {info.duration_s:.1f} s long; this page accepts "
-                             f"videos up to {_fmt_limit(self.max_duration_s)} (use the "
-                             f"`videobgm score` command for longer ones)")
-        return info.to_dict()
 
     def _outputs_dir(self, state: SessionState) -> Path:
         state.version += 1
@@ -394,7 +194,8 @@ class UIHandlers:
         state = SessionState()
         try:
             progress(0.0, desc="checking the upload")
-            info = self.check_upload(video_path, still_duration_s)
+            info = check_upload(video_path, still_duration_s, max_upload_mb=self.ui.max_upload_mb,
+                                max_duration_s=self.max_duration_s, video_config=self.config.video)
             state.video_path, state.video_info = str(video_path), info
             state.owns_upload = self.store.owns(state.video_path)
             with self._heavy(state, progress) as job:
@@ -436,8 +237,8 @@ class UIHandlers:
         if d is None or not d.text:
             state.description = Description(text=text, source="video")
         cuts = len(features.cut_times_s)
-        what = (f"still image, music of {_fmt_time(info['duration_s'])}" if info.get("still_image")
-                else f"{_fmt_time(info['duration_s'])}, {info['width']}x{info['height']} at "
+        what = (f"still image, music of {fmt_time(info['duration_s'])}" if info.get("still_image")
+                else f"{fmt_time(info['duration_s'])}, {info['width']}x{info['height']} at "
                      f"{info['fps']:.1f} fps")
         status = (f"**Analysed** {Path(str(video_path)).name}: {what}; "
                   f"{len(features.visual_beat_times_s)} visual beats, {cuts} cut{'s' * (cuts != 1)}; "
@@ -452,7 +253,7 @@ class UIHandlers:
         base = state.description.text if state.description else None
         try:
             if (description_text or "").strip() != (base or "").strip():  # edited: to be parsed
-                self.check_text(description_text)  # first: a huge text is refused at once
+                check_text(description_text, self.ui.max_text_chars)  # first: a huge text is refused at once
         except VideobgmError as exc:
             return Outcome(False, f"**Generation failed:** {exc}", state)
         if state.features is None or not state.video_path:
@@ -462,7 +263,8 @@ class UIHandlers:
             controls = controls.unchanged_as_auto(state.proposed)  # the edited words decide
         try:
             cfg = controls.apply(self.config)
-            description = self._description(state, description_text, controls)
+            description = edited_description(state.description, description_text, controls,
+                                             int(self.ui.max_text_chars))
             with self._heavy(state, progress) as job:
                 pipe = self.pipeline(cfg, job)
                 progress(0.05, desc="planning")
@@ -524,32 +326,6 @@ class UIHandlers:
         return Outcome(True, status, state, figure=fig, video=result.output_path, files=files,
                        sections=section_choices(result.plan))
 
-    def _description(self, state: SessionState, text: str | None,
-                     controls: MusicControls) -> Description | None:
-        """The description to plan from: the edited text (parsed) with the controls on top."""
-        base = state.description
-        text = (text or "").strip()
-        if not text and base is None:
-            return None
-        desc = base
-        if base is None or text != (base.text or "").strip():
-            desc = _parse_text(text, int(self.ui.max_text_chars)) if text else None
-            if desc is None:
-                desc = Description(text=text, source="edited")
-            elif base is not None:
-                # keep the video-derived timing (sections, energy) that the text does not carry
-                desc = dataclasses.replace(
-                    desc, sections=desc.sections or base.sections,
-                    energy_curve=desc.energy_curve or base.energy_curve, source="edited",
-                )
-        overrides = {k: v for k, v in (
-            ("mood", controls.mood), ("style", controls.style), ("tempo_bpm", controls.tempo_bpm),
-            ("key", controls.key), ("mode", controls.mode),
-            ("instruments", list(controls.instruments) if controls.instruments else None),
-        ) if v is not None}
-        return dataclasses.replace(desc, **overrides) if overrides else desc
-
-
 # ---------------------------------------------------------------------------------------------
 # small helpers
 # ---------------------------------------------------------------------------------------------
@@ -580,26 +356,6 @@ def _try_describe(pipe: Any, features: Any) -> Description | None:
     except (VideobgmError, ImportError) as exc:
         log.info("no description: %s", exc)
         return None
-
-
-def _parse_text(text: str, max_chars: int | None = None) -> Description | None:
-    try:
-        from videobgm.bridges.resolve import parse_description
-    except ImportError:
-        return None
-    return parse_description(text, max_prompt_chars=max_chars)
-
-
-def _still_duration(value: Any, max_s: float) -> float:
-    """The page's "music length for a still image" field, checked."""
-    try:
-        d = float(value)
-    except (TypeError, ValueError):
-        d = float("nan")
-    if not 0.0 < d <= max_s:  # also refuses NaN
-        raise OptionError(f"a still image needs a music length: set \"Music length for a still "
-                          f"image\" to 1..{max_s:g} seconds (got {value!r})")
-    return d
 
 
 def _fallback_text(features: Any, plan: Any) -> str:
