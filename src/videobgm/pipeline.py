@@ -413,11 +413,14 @@ class Pipeline:
                 raise OptionError("a still image has no video stream to mux into; use --wav/--midi")
             self._check_video_output(video, output)
         features = self.analyze(video, duration_s=duration_s)
-        return self.write_outputs(self._score(features, description, use_retrieval), video=video,
+        return self.write_outputs(self.make_music(features, description, use_retrieval=use_retrieval), video=video,
                                   output=output, midi=midi, wav=wav, stems=stems, plan_json=plan_json)
 
-    def _score(self, features: Features, description: Description | None, use_retrieval: bool) -> Result:
-        """[3]-[5] on analysed features: the one description, retrieval, plan, score."""
+    def make_music(self, features: Features, description: Description | None = None, *,
+                   use_retrieval: bool = False) -> Result:
+        """[3]-[5] on analysed features: the one description, retrieval, plan, score (no outputs
+        written; :meth:`write_outputs` does that). ``run`` and ``compose_from_description`` call
+        it after their analysis; the UI, which analyses at upload, calls it on generate."""
         description = self.describe(features, description)
         references = self.retrieve(description) if use_retrieval else []
         plan = self.plan(features, description=description, references=references or None,
@@ -444,7 +447,7 @@ class Pipeline:
         self._check_outputs(None, midi, wav, plan_json, stems=stems)
         if not duration_s > 0:
             raise OptionError(f"--duration must be > 0 seconds, got {duration_s}")
-        result = self._score(neutral_features(duration_s), description, use_retrieval)
+        result = self.make_music(neutral_features(duration_s), description, use_retrieval=use_retrieval)
         return self.write_outputs(result, video=None, output=None, midi=midi, wav=wav,
                                   stems=stems, plan_json=plan_json)
 

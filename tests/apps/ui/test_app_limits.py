@@ -47,7 +47,7 @@ def _port() -> int:
 
 
 class _SignallingPipeline:
-    """The real pipeline; sets ``composing`` when a composition starts (to overlap two users)."""
+    """The real pipeline; sets ``composing`` when plan + composition start (to overlap two users)."""
 
     composing = threading.Event()
 
@@ -57,10 +57,10 @@ class _SignallingPipeline:
     def __getattr__(self, name: str):
         return getattr(self._pipe, name)
 
-    def compose(self, *args, **kwargs):
+    def make_music(self, *args, **kwargs):
         type(self).composing.set()
         time.sleep(1.0)  # hold the only worker slot a little longer
-        return self._pipe.compose(*args, **kwargs)
+        return self._pipe.make_music(*args, **kwargs)
 
 
 def test_huge_description_fails_fast_while_another_users_job_completes(tmp_path, clip) -> None:

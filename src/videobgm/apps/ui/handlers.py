@@ -267,12 +267,8 @@ class UIHandlers:
                                              int(self.ui.max_text_chars))
             with self._heavy(state, progress) as job:
                 pipe = self.pipeline(cfg, job)
-                progress(0.05, desc="planning")
-                plan = pipe.plan(state.features, description=description)
-                progress(0.2, desc=f"composing {plan.n_bars} bars")
-                score = pipe.compose(plan)
-                result = Result(features=state.features, plan=plan, score=score,
-                                description=getattr(plan, "description", None) or description)
+                progress(0.05, desc="planning and composing")
+                result = pipe.make_music(state.features, description)  # the pipeline's stages [3]-[5]
                 progress(0.6, desc="writing MIDI, rendering audio, muxing the video")
                 result, files = self._write(pipe, result, state)
         except VideobgmError as exc:
