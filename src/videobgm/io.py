@@ -18,6 +18,9 @@ from typing import Any
 
 from videobgm.errors import InputError, OptionError
 
+#: Inputs read as a still image (music of a given length for one picture) rather than a video.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
 _NODE_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from videobgm.config import PipelineConfig
 from videobgm.errors import OptionError
-from videobgm.features.still import IMAGE_SUFFIXES
+from videobgm.io import IMAGE_SUFFIXES
 from videobgm.progress import (
     ProgressFn,
     checked_progress,

@@ -413,3 +413,23 @@ def read_features(d: Any, *, max_duration_s: float | None = None) -> Features:
     """
     check_features(d, max_duration_s=max_duration_s)
     return Features.from_checked_dict(d)
+
+
+def features_json(features: Features) -> str:
+    """``Features.to_dict()`` as JSON text: one top-level key per line, each array on one line.
+
+    Compact (a 20-minute video is a few MB) yet readable and diff-able key by key.
+    """
+    import json
+
+    from videobgm.io import dumps_json
+
+    d = features.to_dict()
+    lines = []
+    for key, value in d.items():
+        if isinstance(value, list) and key not in ("labels",):
+            text = json.dumps(value, separators=(",", ":"))
+        else:
+            text = dumps_json(value).strip().replace("\n", "\n  ")
+        lines.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"

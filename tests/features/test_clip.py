@@ -337,7 +337,8 @@ def test_score_plays_the_clip_description(clip_dir, three_scenes, tmp_path):
 @pytest.mark.parametrize("bad", ["not-a-dict", "old-labels", "short-rows", "nan"])
 def test_an_edited_clip_record_that_does_not_fit_is_one_line(bad, static_video, tmp_path, capsys):
     """A features JSON whose meta.clip does not fit the lexicon: one line, exit 2 (no traceback)."""
-    from videobgm.features.analyze import extract_features, features_json
+    from videobgm.features.analyze import extract_features
+    from videobgm.schema import features_json
     feats = extract_features(static_video["path"])
     rec = _record({"mood": [_onehot("mood", "sad")] * 2, "style": [_onehot("style", "pop")] * 2,
                    "instrument": [_onehot("instrument", "none")] * 2}, [0.0, 1.0])

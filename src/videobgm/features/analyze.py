@@ -219,24 +219,4 @@ def _meta(cfg: FeaturesConfig, video_cfg: VideoConfig, duration_s: float, t: np.
     }
 
 
-def features_json(features: Features) -> str:
-    """``Features.to_dict()`` as JSON text: one top-level key per line, each array on one line.
-
-    Compact (a 20-minute video is a few MB) yet readable and diff-able key by key.
-    """
-    import json
-
-    from videobgm.io import dumps_json
-
-    d = features.to_dict()
-    lines = []
-    for key, value in d.items():
-        if isinstance(value, list) and key not in ("labels",):
-            text = json.dumps(value, separators=(",", ":"))
-        else:
-            text = dumps_json(value).strip().replace("\n", "\n  ")
-        lines.append(f"  {json.dumps(key)}: {text}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-__all__ = ["extract_features", "features_json"]
+__all__ = ["extract_features"]

@@ -324,7 +324,7 @@ def clip_scores(path: str | os.PathLike[str], model: ClipModel, video_cfg: Any =
         {"model": NAME, "frame_times_s": [...], "labels": {group: [...]},
          "scores": {group: [[score per label] per frame]}, "logit_scale": S}
     """
-    from videobgm.features.still import IMAGE_SUFFIXES
+    from videobgm.io import IMAGE_SUFFIXES
 
     check_sampling(every_s, max_frames)
     p = Path(path)

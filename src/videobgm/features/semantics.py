@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from videobgm.errors import MissingDependencyError
-from videobgm.features.still import IMAGE_SUFFIXES
+from videobgm.io import IMAGE_SUFFIXES
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -17,7 +17,6 @@ from videobgm.errors import InputError, OptionError
 from videobgm.types import Features, VideoInfo
 
 # still-image inputs (scored with --duration instead of a video stream)
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 SAMPLE_FPS = 2.0  # rows per second of the constant feature curves
 ANALYSIS_MAX_SIDE = 256

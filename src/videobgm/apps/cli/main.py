@@ -49,9 +49,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     from videobgm.config import PipelineConfig
     from videobgm.errors import OptionError
-    from videobgm.features.analyze import extract_features, features_json
     from videobgm.io import check_output_path, write_bytes
-    from videobgm.progress import stage_bar
+    from videobgm.pipeline import Pipeline
+    from videobgm.schema import features_json
 
     src = Path(args.video)
     out = Path(args.output) if args.output else Path(f"{src.stem}.features.json")
@@ -64,8 +64,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         if target is not None:
             check_output_path(target)
     cfg = PipelineConfig.preset(args.preset)
-    with stage_bar("analyze", enabled=False if args.quiet else None) as bar:
-        feats = extract_features(src, cfg.features, cfg.video, progress=bar)
+    feats = Pipeline(cfg, progress=not args.quiet).analyze(src)
     write_bytes(out, features_json(feats).encode("utf-8"))
     if args.plot:
         from videobgm.features.plot import plot_features
@@ -121,7 +120,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     video = Path(args.video)
     if not video.exists():
         raise InputError(f"input not found: {video}")
-    from videobgm.features.still import IMAGE_SUFFIXES
+    from videobgm.io import IMAGE_SUFFIXES
 
     is_image = video.suffix.lower() in IMAGE_SUFFIXES
     if args.output is None and not is_image:

@@ -127,7 +127,6 @@ def _eval_video(args: argparse.Namespace) -> int:
         from videobgm.plan.planner import load_plan
 
         plan = load_plan(args.plan)  # the one plan.json reader (score --plan's record)
-    from videobgm.config import FeaturesConfig, VideoConfig
     from videobgm.eval.sync import METRICS, sync_metrics
 
     if args.features:
@@ -135,8 +134,9 @@ def _eval_video(args: argparse.Namespace) -> int:
 
         feats = read_features(load_json(args.features, "features"))
     else:
-        from videobgm.features.analyze import extract_features
-        feats = extract_features(video, FeaturesConfig(), VideoConfig())
+        from videobgm.pipeline import Pipeline
+
+        feats = Pipeline().analyze(video)  # the default analysis settings
     m = sync_metrics(feats, midi, plan=plan)
     print("intended view: the MIDI and plan against the video (what was planned, not what is heard; "
           "`videobgm eval OUTPUT.mp4` judges the sound)")

@@ -75,7 +75,7 @@ def check_upload(video_path: str | os.PathLike[str] | None, still_duration_s: An
                          f"{max_upload_mb:g} MB")
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is empty (0 bytes)")
-    from videobgm.features.still import IMAGE_SUFFIXES
+    from videobgm.io import IMAGE_SUFFIXES
 
     if path.suffix.lower() in IMAGE_SUFFIXES:
         d = still_duration(still_duration_s, max_duration_s)
