@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from videobgm.compose.constraints import chord_tone_mask
-from videobgm.compose.tokens import chord_index
+from videobgm.compose.token_codes import chord_index
 from videobgm.eval.musicality import longest_repeat, melody_line
 from videobgm.music import motif
 from videobgm.types import Section
