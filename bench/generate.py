@@ -25,7 +25,7 @@ from videobgm.data import pop909
 
 
 def _controls(n_bars: int, song: int | None):
-    from videobgm.compose.tokens import controls_from_score
+    from videobgm.compose.score_controls import controls_from_score
     from videobgm.types import Chord, Controls
 
     try:

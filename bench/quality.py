@@ -74,7 +74,8 @@ def truncate(score, n_bars: int):  # noqa: ANN001, ANN201
 
 def shuffled_controls(c, rng):  # noqa: ANN001, ANN201
     """Controls whose bars are permuted (density, strength, accents and chords move together)."""
-    from videobgm.compose.tokens import chord_of_index, chord_per_step
+    from videobgm.compose.conditioning import chord_per_step
+    from videobgm.compose.token_codes import chord_of_index
     from videobgm.types import Chord
 
     nb, bpb, spb = c.n_bars, c.beats_per_bar, c.steps_per_bar
@@ -126,7 +127,8 @@ def main() -> int:
 
     from videobgm.compose import checkpoint as ckpt
     from videobgm.compose.sampler import generate
-    from videobgm.compose.tokens import Tokenizer, controls_from_score
+    from videobgm.compose.score_controls import controls_from_score
+    from videobgm.compose.tokens import Tokenizer
     from videobgm.config import SampleConfig
     from videobgm.eval import chords as CH
     from videobgm.eval import musicality as MU

@@ -40,7 +40,7 @@ EXCEPTIONS = {
     ("apps.cli.main", "audio.transcode"): "output containers are checked before any work",
     ("apps.cli.options", "plan.planner"): "the planner's one validation of the music options",
     ("apps.cli.options", "features.clip"): "--clip-model's folder is checked once, with the options",
-    ("apps.cli.tools", "plan.planner"): "`eval --plan` reads a plan.json",
+    ("apps.cli.tools", "plan.plan_json"): "`eval --plan` reads a plan.json",
     ("apps.cli.tools", "bridges.library"): "`index` builds a music-library index",
     ("apps.ui.limits", "video.decode"): "the upload's probe (length, streams)",
     ("apps.ui.session", "bridges.resolve"): "the edited description box is parsed",

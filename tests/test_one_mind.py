@@ -115,7 +115,7 @@ def _planned(features: Path, args: list[str], plan_json: Path):
 
 
 def _agree(desc: dict, plan, stored: dict, where: str) -> None:
-    from videobgm.plan.planner import load_plan
+    from videobgm.plan.plan_json import load_plan
 
     names = lexicon.track_instruments(plan.instruments)
     for d, what in ((desc, "describe"), (stored, "plan.json")):
@@ -192,7 +192,7 @@ def test_score_cli_plan_json_is_what_plays(videos: dict[str, Path], tmp_path: Pa
 
     from videobgm.apps.cli.main import main
     from videobgm.music.midi import read_midi
-    from videobgm.plan.planner import load_plan
+    from videobgm.plan.plan_json import load_plan
 
     torch.set_num_threads(1)
     v = videos["cuts"]
@@ -213,7 +213,7 @@ def _described_video(video: Path, args: list[str], out: Path) -> dict:
 
 
 def test_plan_round_trip_and_regeneration_record(features_json: dict[str, Path], tmp_path: Path) -> None:
-    from videobgm.plan.planner import load_plan, plan_from_dict, plan_to_dict
+    from videobgm.plan.plan_json import load_plan, plan_from_dict, plan_to_dict
 
     plan = _planned(features_json["square"], [], tmp_path / "plan.json")
     back = plan_from_dict(plan_to_dict(plan))
@@ -234,7 +234,7 @@ def test_regeneration_is_recorded_in_plan_json(videos: dict[str, Path], tmp_path
     import torch
 
     from videobgm.pipeline import Pipeline
-    from videobgm.plan.planner import load_plan
+    from videobgm.plan.plan_json import load_plan
 
     torch.set_num_threads(1)
     pipe = Pipeline(PipelineConfig.preset("tiny"), untrained=True)

@@ -358,7 +358,7 @@ class Pipeline:
 
     def plan_record(self, result: Result) -> dict[str, Any]:
         """The plan/description JSON saved beside the outputs (with the config and model used)."""
-        from videobgm.plan.planner import plan_to_dict
+        from videobgm.plan.plan_json import plan_to_dict
 
         return {
             "plan": plan_to_dict(result.plan),

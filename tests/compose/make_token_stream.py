@@ -62,7 +62,7 @@ def reference(n_bars: int) -> Any:
 
 
 def _controls(n_bars: int, accents: tuple[int, ...]) -> Any:
-    from videobgm.compose.tokens import controls_from_score
+    from videobgm.compose.score_controls import controls_from_score
 
     c = controls_from_score(reference(n_bars))
     c.accent_steps = np.zeros_like(c.accent_steps)
@@ -78,7 +78,7 @@ def cases() -> list[tuple[str, dict[str, Any]]]:
 
     c6 = _controls(6, (3, 21, 40, 90))
     c8 = _controls(8, (3, 40, 70, 100))
-    from videobgm.compose.tokens import controls_from_score
+    from videobgm.compose.score_controls import controls_from_score
     from videobgm.types import Note, Score
 
     ring = [Note(s, "piano", 60 + i, 2, 64) for s in (0, 4, 8) for i in (0, 4, 7)]

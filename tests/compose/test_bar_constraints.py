@@ -18,7 +18,7 @@ from videobgm.compose.bar_constraints import (  # noqa: E402
     type_mask,
 )
 from videobgm.compose.decode_state import enter_bar, enter_step  # noqa: E402
-from videobgm.compose.tokens import TYPE_BAR, TYPE_BOS, TYPE_EOS, TYPE_NOTE, TYPE_POS  # noqa: E402
+from videobgm.compose.token_codes import TYPE_BAR, TYPE_BOS, TYPE_EOS, TYPE_NOTE, TYPE_POS  # noqa: E402
 from videobgm.config import SampleConfig  # noqa: E402
 
 

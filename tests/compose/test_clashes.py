@@ -165,7 +165,7 @@ def test_named_cinematic_style_keeps_its_percussion() -> None:
 def test_sparse_visual_beats_are_all_accented_and_heard() -> None:
     """Four visual beats in 40 s (rarer than one per SPARSE_BEAT_S): every one is an accent, and
     a drumless arrangement strikes each (texture or bass) where the pattern has no onset."""
-    from videobgm.plan.planner import SPARSE_BEAT_S
+    from videobgm.plan.motion_controls import SPARSE_BEAT_S
 
     times = np.array([5.13, 14.37, 22.61, 31.09])
     assert times.size * SPARSE_BEAT_S < 40.0

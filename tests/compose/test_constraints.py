@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tok: tests/compose/c
 
 def test_voicing_tracker_biases_missing_chord_tones():
     from videobgm.compose.constraints import Voicing, chord_tone_mask
-    from videobgm.compose.tokens import chord_index
+    from videobgm.compose.token_codes import chord_index
 
     tok = Tokenizer()
     am = chord_tone_mask(chord_index(9, "min"), tok)  # A C E

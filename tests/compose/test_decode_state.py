@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from videobgm.compose.conditioning import cond_row  # noqa: E402
 from videobgm.compose.constraints import chord_tone_mask  # noqa: E402
 from videobgm.compose.decode_state import (  # noqa: E402
     MODEL_TRACKS,
@@ -16,7 +17,7 @@ from videobgm.compose.decode_state import (  # noqa: E402
     enter_step,
     note_melody,
 )
-from videobgm.compose.tokens import TYPE_POS, chord_index  # noqa: E402
+from videobgm.compose.token_codes import TYPE_POS, chord_index  # noqa: E402
 from videobgm.config import SampleConfig  # noqa: E402
 from videobgm.errors import OptionError  # noqa: E402
 from videobgm.types import TRACKS  # noqa: E402
@@ -59,4 +60,4 @@ def test_state_transitions(decoding, make_controls, tok):
     assert (st.melody_pitch, st.melody_nct) == (71, True)
     note_melody(st, 69, am)
     assert (st.melody_pitch, st.melody_nct) == (69, False)
-    assert np.array_equal(cond_for(ctx, st, TYPE_POS), tok.cond_row(ctx.tables, TYPE_POS, 1, 4))
+    assert np.array_equal(cond_for(ctx, st, TYPE_POS), cond_row(ctx.tables, TYPE_POS, 1, 4))

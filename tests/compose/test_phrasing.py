@@ -15,7 +15,7 @@ from videobgm.compose.phrasing import (  # noqa: E402
     motif_plan,
     ring_into_rest,
 )
-from videobgm.compose.tokens import TYPE_BAR, TYPE_BOS, TYPE_NOTE, TYPE_POS  # noqa: E402
+from videobgm.compose.token_codes import TYPE_BAR, TYPE_BOS, TYPE_NOTE, TYPE_POS  # noqa: E402
 from videobgm.config import SampleConfig  # noqa: E402
 from videobgm.types import TRACKS, Note  # noqa: E402
 

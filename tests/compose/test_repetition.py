@@ -18,7 +18,7 @@ from videobgm.compose.repetition import (  # noqa: E402
     replay,
     rows_of_bar,
 )
-from videobgm.compose.tokens import TYPE_BAR, TYPE_BOS, TYPE_NOTE, TYPE_POS, chord_index  # noqa: E402
+from videobgm.compose.token_codes import TYPE_BAR, TYPE_BOS, TYPE_NOTE, TYPE_POS, chord_index  # noqa: E402
 from videobgm.config import SampleConfig  # noqa: E402
 from videobgm.types import TRACKS  # noqa: E402
 

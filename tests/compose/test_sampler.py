@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 from videobgm.compose.checkpoint import build_untrained  # noqa: E402
 from videobgm.compose.constraints import CHORD_INTERVALS  # noqa: E402
 from videobgm.compose.sampler import generate  # noqa: E402
-from videobgm.compose.tokens import controls_from_score  # noqa: E402
+from videobgm.compose.score_controls import controls_from_score  # noqa: E402
 from videobgm.config import ModelConfig, SampleConfig  # noqa: E402
 from videobgm.errors import OptionError  # noqa: E402
 from videobgm.types import Chord, Note, Score  # noqa: E402

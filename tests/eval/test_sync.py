@@ -141,7 +141,8 @@ def test_cli_eval_video(tmp_path, capsys) -> None:  # noqa: ANN001
     video.write_bytes(b"")  # --features given: the video is only named, not decoded
     (tmp_path / "f.json").write_text(json.dumps(f.to_dict()))
     from videobgm.config import PlanConfig
-    from videobgm.plan.planner import make_plan, plan_to_dict
+    from videobgm.plan.plan_json import plan_to_dict
+    from videobgm.plan.planner import make_plan
 
     plan = make_plan(f, PlanConfig(tempo_bpm=120.0))  # a real plan.json (issue 16: load_plan)
     from videobgm.types import Section

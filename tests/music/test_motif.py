@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from videobgm.compose.constraints import chord_tone_mask
-from videobgm.compose.tokens import chord_index
+from videobgm.compose.token_codes import chord_index
 from videobgm.eval.musicality import longest_repeat, melody_line
 from videobgm.music import motif
 from videobgm.types import Section
@@ -151,14 +151,3 @@ def test_generate_fits_the_motif_to_other_chords(tiny):
         assert [(x[0], x[2]) for x in a] == [(x[0], x[2]) for x in b]  # rhythm kept
         for (_, p, _), (_, q, _) in zip(a, b):
             assert p == q or tones[t][p]  # a moved note lands on the new chord
-
-
-def test_repeat_pairs_restate_a_held_chord_at_a_runs_start():
-    from videobgm.plan.chord_sampling import repeat_pairs
-
-    events = [(0, 0), (0, 2), (1, 2), (2, 0), (2, 2), (3, 2)]
-    # bar 2 repeats bar 0 beat by beat; bar 3 repeats bar 1, which holds bar 0's second chord
-    # on its downbeat: bar 3 has no downbeat event (inside the run the chord is held on)
-    assert repeat_pairs(events, {2: 0, 3: 1}) == [(3, 0), (4, 1), (5, 2)]
-    # a run starting at bar 2 on bar 1 restates the chord bar 1 holds (event 1) on its downbeat
-    assert repeat_pairs(events, {2: 1}) == [(3, 1), (4, 2)]

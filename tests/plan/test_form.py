@@ -14,7 +14,8 @@ from tests.plan.test_planner import make_features
 from videobgm.bridges.resolve import resolve_description
 from videobgm.compose import arrange
 from videobgm.config import PipelineConfig, PlanConfig
-from videobgm.plan.planner import make_plan, plan_to_dict
+from videobgm.plan.plan_json import plan_to_dict
+from videobgm.plan.planner import make_plan
 from videobgm.types import Chord, Controls, Description
 
 IRREGULAR_CUTS = (1.3, 2.9, 4.1, 7.7, 9.0, 12.4, 13.1)

@@ -17,7 +17,8 @@ from videobgm.music.analysis import cadence_check, chord_changes
 from videobgm.plan import chord_model as harmony
 from videobgm.plan.chord_vocab import MOOD_VOCABULARY, vocabulary_for
 from videobgm.plan.harmony import harmony_layout, regenerate_chords
-from videobgm.plan.planner import make_plan, plan_to_dict
+from videobgm.plan.plan_json import plan_to_dict
+from videobgm.plan.planner import make_plan
 from videobgm.types import Chord, Controls
 
 CUTS = (1.3, 2.9, 4.1, 7.7, 9.0, 12.4, 13.1, 17.6, 21.2, 26.3, 31.0)

@@ -9,11 +9,11 @@ import pytest
 
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError, OptionError
-from videobgm.eval.sync import spearman
 from videobgm.music.theory import parse_key
 from videobgm.plan.controls import INSTRUMENTS
 from videobgm.plan.grid import fold_tempo
-from videobgm.plan.planner import DENSITY_TABLE, make_plan, plan_to_dict
+from videobgm.plan.plan_json import plan_to_dict
+from videobgm.plan.planner import make_plan
 from videobgm.types import Chord, Description, Features, Reference, VideoInfo, step_times_from_beats
 
 
@@ -114,81 +114,6 @@ def test_cut_video_layout_nine_seconds() -> None:
     assert [abs(steps[c["step"]] - c["time_s"]) <= 0.07 for c in plan.cuts] == [True, True]
     assert min(s.end_bar - s.start_bar for s in plan.sections) >= 2
     assert 70 <= plan.tempo_bpm <= 140
-
-
-def test_density_follows_motion_spearman() -> None:
-    rng = np.random.default_rng(3)
-    levels = rng.uniform(0, 80, size=40)  # a new motion level every 1.3 s
-
-    def speed(t: np.ndarray) -> np.ndarray:
-        return levels[np.minimum((t / 1.3).astype(int), levels.size - 1)] + rng.normal(0, 2, t.size)
-
-    f = make_features(50.0, tempo_bpm=110.0, speed=speed)
-    plan = make_plan(f, PlanConfig())
-    bars = plan.bar_times_s()
-    bar_speed = np.array([f.motion_speed[(f.frame_times_s >= a) & (f.frame_times_s < b)].mean()
-                          for a, b in zip(bars[:-1], bars[1:])])
-    # the last bar is the held final tonic (density 0, rule notes only): not part of the mapping
-    rho = spearman(bar_speed[:-1], plan.controls.density_per_bar[:-1].astype(float))
-    assert rho >= 0.7
-    d = plan.controls.density_per_bar[:-1]
-    assert DENSITY_TABLE[0] - 1 <= d.min() and d.max() <= DENSITY_TABLE[-1] + 1
-    # density scale doubles (within rounding)
-    d2 = make_plan(f, PlanConfig(density_scale=2.0)).controls.density_per_bar[:-1]
-    assert np.all(np.abs(d2 - 2 * d) <= 1)
-
-
-def test_static_video_gets_flat_density() -> None:
-    plan = make_plan(make_features(20.0, speed=lambda t: np.zeros_like(t)), PlanConfig())
-    assert len(set(plan.controls.density_per_bar[:-1].tolist())) == 1  # the last bar: held tonic
-    assert plan.controls.density_per_bar[-1] == 0
-
-
-def test_density_per_bar_falls_with_the_tempo_as_in_pop909() -> None:
-    from videobgm.plan.planner import DENSITY_TEMPO_EXPONENT, DENSITY_TEMPO_REF_BPM
-
-    f = make_features(24.0, speed=lambda t: np.full_like(t, 20.0))
-    dens = {}
-    for tempo in (60.0, 80.0, 120.0):
-        plan = make_plan(f, PlanConfig(tempo_bpm=tempo))
-        assert abs(plan.tempo_bpm - tempo) < 0.5
-        dens[tempo] = float(np.median(plan.controls.density_per_bar[:-1]))
-        assert "bpm (POP909's onsets per bar" in plan.reasons["density"]
-    assert DENSITY_TEMPO_REF_BPM == 80.0
-    for tempo in (60.0, 120.0):  # x (tempo / 80)^-0.64: 1.20 at 60 bpm, 0.77 at 120 bpm
-        want = dens[80.0] * (tempo / 80.0) ** DENSITY_TEMPO_EXPONENT
-        assert abs(dens[tempo] - want) <= 1.0, (tempo, dens, want)
-    assert dens[120.0] < dens[80.0] < dens[60.0]
-
-
-@pytest.mark.parametrize("tempo,period", [(120.0, 0.5), (105.0, 60 / 105), (87.0, 0.69),
-                                          (float("nan"), 0.77), (float("nan"), 0.5)])
-def test_strong_visual_beats_become_accents_within_70ms(tempo: float, period: float) -> None:
-    rng = np.random.default_rng(0)
-    beats = np.arange(0.31, 30.0, period) + rng.normal(0, 0.01, size=np.arange(0.31, 30.0, period).size)
-    strength = rng.uniform(0, 1, beats.size)
-    f = make_features(30.0, tempo_bpm=tempo, beats_s=beats, beat_strength=strength)
-    plan = make_plan(f, PlanConfig(style=POP, accent_quantile=0.5))
-    steps = step_times_from_beats(plan.beat_times_s)[:-1]
-    acc_t = steps[plan.controls.accent_steps]
-    strong = beats[strength >= np.quantile(strength, 0.5)]
-    # the last bar is the held final tonic: no accents there (issue 17)
-    strong = strong[strong < plan.bar_times_s()[plan.controls.ending_bar]]
-    err = np.array([np.min(np.abs(acc_t - b)) for b in strong])
-    assert np.mean(err <= 0.070) >= 0.8, plan.reasons["accents"]
-    half = 0.5 * np.max(np.diff(steps))
-    inner = strong < steps[-1] + half  # a beat in the very last half-16th has no step after it
-    assert np.all(err[inner] <= half + 1e-9)
-    # weak beats do not add accents: at most one accent per strong beat
-    assert plan.controls.accent_steps.sum() <= strong.size
-
-
-def test_strength_follows_saliency_at_beats() -> None:
-    # visual beats on every 2nd music beat at 120 bpm (every 1.0 s), none in between
-    f = make_features(16.0, tempo_bpm=120.0, beats_s=np.arange(0.0, 16.0, 1.0))
-    plan = make_plan(f, PlanConfig(style=POP))
-    s = plan.controls.strength_per_beat
-    assert s[0::2].mean() > s[1::2].mean() + 0.5
 
 
 def test_colour_sets_mode_and_tonic() -> None:

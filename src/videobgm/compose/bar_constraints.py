@@ -16,7 +16,7 @@ import numpy as np
 
 from videobgm.compose.decode_state import DecodeContext, DecodeState
 from videobgm.compose.repetition import guide_bias, guide_row
-from videobgm.compose.tokens import TYPE_BAR, TYPE_BOS, TYPE_EOS, TYPE_NOTE, TYPE_POS
+from videobgm.compose.token_codes import TYPE_BAR, TYPE_BOS, TYPE_EOS, TYPE_NOTE, TYPE_POS
 from videobgm.types import STEPS_PER_BEAT
 
 

@@ -72,7 +72,7 @@ def chord_tone_mask(chord_value: int, tokenizer: Any) -> np.ndarray | None:
 
 @functools.lru_cache(maxsize=512)
 def _chord_tones(chord_value: int) -> np.ndarray | None:
-    from videobgm.compose.tokens import chord_of_index
+    from videobgm.compose.token_codes import chord_of_index
 
     root, q = chord_of_index(chord_value)
     if root < 0 or q not in CHORD_INTERVALS:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from videobgm.compose.conditioning import cond_row, cond_tables
 from videobgm.compose.constraints import TokenSampler, Voicing, bar_targets
 from videobgm.config import SampleConfig
 from videobgm.errors import OptionError
@@ -38,7 +39,7 @@ class DecodeContext:
     cfg: SampleConfig
     tokenizer: Any
     F: dict[str, int]  # field name -> index
-    tables: Any  # tokens.cond_tables(controls): chord (and conditioning) per step
+    tables: Any  # conditioning.cond_tables(controls): chord (and conditioning) per step
     bars: list  # constraints.bar_targets per bar
     start_bar: int  # bars [start_bar, end_bar) are decoded
     end_bar: int
@@ -57,7 +58,7 @@ class DecodeContext:
     beat_roots: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        from videobgm.compose.tokens import chord_of_index, duration_of_bin
+        from videobgm.compose.token_codes import chord_of_index, duration_of_bin
 
         sizes, F = self.tokenizer.field_sizes, self.F
         self.dur_steps = np.array([0] + [duration_of_bin(i) for i in range(1, sizes[F["duration"]])])
@@ -131,7 +132,6 @@ def build_context(controls: Controls, full: Controls, cfg: SampleConfig, tokeniz
                   rule_onsets: np.ndarray, phrase_ends: tuple[int, ...] | None,
                   motif: dict[int, int] | None) -> DecodeContext:
     """The fixed part of a decoding call for the model's ``controls`` (see :class:`DecodeContext`)."""
-    from videobgm.compose.tokens import cond_tables
 
     F = tokenizer.F
     track_ok = np.zeros(tokenizer.field_sizes[F["track"]], dtype=bool)
@@ -157,7 +157,7 @@ def build_context(controls: Controls, full: Controls, cfg: SampleConfig, tokeniz
 
 def cond_for(ctx: DecodeContext, st: DecodeState, token_type: int) -> np.ndarray:
     """The conditioning row fed with a token of ``token_type`` at the current bar and step."""
-    return ctx.tokenizer.cond_row(ctx.tables, token_type, max(st.bar, 0), max(st.step, 0))
+    return cond_row(ctx.tables, token_type, max(st.bar, 0), max(st.step, 0))
 
 
 def enter_bar(st: DecodeState) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from videobgm.compose.constraints import chord_tone_mask
 from videobgm.compose.decode_state import DecodeContext, DecodeState
 from videobgm.compose.repetition import rows_of_bar
-from videobgm.compose.tokens import TYPE_BAR, TYPE_NOTE, TYPE_POS
+from videobgm.compose.token_codes import TYPE_BAR, TYPE_NOTE, TYPE_POS
 from videobgm.config import SampleConfig
 from videobgm.types import STEPS_PER_BEAT, Controls, Note
 

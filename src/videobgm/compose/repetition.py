@@ -23,7 +23,7 @@ from videobgm.compose.decode_state import (
     enter_step,
     note_melody,
 )
-from videobgm.compose.tokens import TYPE_BAR, TYPE_NOTE, TYPE_POS
+from videobgm.compose.token_codes import TYPE_BAR, TYPE_NOTE, TYPE_POS
 from videobgm.types import STEPS_PER_BEAT
 
 

@@ -50,6 +50,7 @@ import numpy as np
 from videobgm.compose import bar_constraints as bc
 from videobgm.compose import note_constraints as nc
 from videobgm.compose import phrasing, repetition
+from videobgm.compose.conditioning import cond_from_controls
 from videobgm.compose.constraints import TokenSampler, Voicing, chord_tone_mask
 from videobgm.compose.decode_state import (
     MODEL_TRACKS,
@@ -159,7 +160,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     model.eval()
     try:
         with torch.inference_mode():
-            _decode(ctx, st, model, prefix, tokenizer.cond_from_controls(controls, prefix), progress)
+            _decode(ctx, st, model, prefix, cond_from_controls(controls, prefix), progress)
     finally:
         torch.set_num_threads(threads)
     progress(ctx.end_bar - ctx.start_bar, ctx.end_bar - ctx.start_bar)
@@ -169,7 +170,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
 def _prefix(ctx: DecodeContext, st: DecodeState, keep: Score | None) -> np.ndarray:
     """The rows fed before the first sampled token: BOS, or ``keep``'s tokens before the section
     (the state then stands at the end of the bar before it)."""
-    from videobgm.compose.tokens import TYPE_BAR, TYPE_BOS
+    from videobgm.compose.token_codes import TYPE_BAR, TYPE_BOS
 
     prefix = np.zeros((1, len(ctx.tokenizer.field_names)), dtype=np.int64)
     prefix[0, 0] = TYPE_BOS
@@ -189,7 +190,7 @@ def _decode(ctx: DecodeContext, st: DecodeState, model: Any, prefix: np.ndarray,
     a bar that repeats an earlier one is fed whole (its tokens copied, not sampled)."""
     import torch
 
-    from videobgm.compose.tokens import TYPE_BAR, TYPE_EOS, TYPE_NOTE, TYPE_POS
+    from videobgm.compose.token_codes import TYPE_BAR, TYPE_EOS, TYPE_NOTE, TYPE_POS
 
     cfg, span = ctx.cfg, ctx.end_bar - ctx.start_bar
     cache = model.new_cache()

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from videobgm.compose.tokens import CHORD_TYPES, Tokenizer
+from videobgm.compose.token_codes import CHORD_TYPES
+from videobgm.compose.tokens import Tokenizer
 from videobgm.data.pop909 import (
     SPLITS,
     SongInfo,

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from videobgm.compose.tokens import CHORD_TYPES
+from videobgm.compose.token_codes import CHORD_TYPES
 from videobgm.errors import InputError
 from videobgm.music.midi import extend_beats, load_pretty_midi, pretty_midi_to_score, times_to_steps
 from videobgm.types import PITCH_CLASS_NAMES, STEPS_PER_BEAT, Chord, Score

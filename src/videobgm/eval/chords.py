@@ -203,7 +203,8 @@ def _recognise(bc: BeatChroma, method: str, weights: np.ndarray | None
 
 def _requested(chords: list[Chord], n_beats: int) -> list[tuple[int, str] | None]:
     """The requested chord at each beat's first 16th as ``(root, quality)`` (None: no chord)."""
-    from videobgm.compose.tokens import chord_of_index, chord_per_step
+    from videobgm.compose.conditioning import chord_per_step
+    from videobgm.compose.token_codes import chord_of_index
 
     want = chord_per_step(chords, n_beats * STEPS_PER_BEAT)[::STEPS_PER_BEAT]
     out: list[tuple[int, str] | None] = []

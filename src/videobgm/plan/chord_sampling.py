@@ -21,6 +21,10 @@ on that beat where the bar is free (not a cadence or fixed bar).
 
 Constraints that contradict each other (a cadence whose V-slot is a fixed non-V chord) are
 dropped one by one, fixed chords last, and each drop is named in ``Progression.notes``.
+
+The constraints are built by :mod:`videobgm.plan.chord_constraints`; the exact pass is
+:func:`videobgm.plan.chord_chain.sample_chain`. This module runs the steps in order (harmonic
+rhythm, constraints, the exact pass, the motif repeats pass, bass, the reason).
 """
 
 from __future__ import annotations
@@ -29,78 +33,22 @@ from typing import Any
 
 import numpy as np
 
-from videobgm.errors import OptionError
-from videobgm.plan.chord_corpus import (
-    BOS,
-    QUALITIES,
-    V,
-    bar_positions,
-    split_phrases,
-    symbol,
-    unsymbol,
+from videobgm.plan.chord_chain import ChainContext
+from videobgm.plan.chord_constraints import (
+    allowed_sets,
+    cadence_bars,
+    check_arguments,
+    fixed_sets,
+    fixed_symbols,
+    forced_changes,
+    relative_symbol,
+    section_roles,
+    valid_repeats,
 )
-from videobgm.plan.chord_model import (
-    CADENCES,
-    DOMINANT_QUALITIES,
-    TONIC_QUALITIES,
-    HarmonyModel,
-    Progression,
-    degree_set,
-)
+from videobgm.plan.chord_corpus import BOS, V, bar_positions, split_phrases, unsymbol
+from videobgm.plan.chord_model import TONIC_QUALITIES, HarmonyModel, Progression
 from videobgm.plan.chord_vocab import Vocabulary
-from videobgm.types import MODES, STEPS_PER_BEAT, Chord
-
-
-def _sections(sections: list | None, n_bars: int) -> list[tuple[int, int, str]]:
-    if not sections:
-        return [(0, n_bars, "verse")]
-    out = []
-    for s in sections:
-        a, z, r = (s.start_bar, s.end_bar, s.label) if hasattr(s, "start_bar") else s
-        if not 0 <= int(a) < int(z) <= n_bars:
-            raise OptionError(f"section bars [{a}, {z}) outside the piece's {n_bars} bars")
-        out.append((int(a), int(z), str(r)))
-    return out
-
-
-def _rel(chord: Any, tonic: int) -> int:
-    """Key-relative symbol of a Chord or ``(root, quality)`` pair."""
-    root, q = (chord.root, chord.quality) if hasattr(chord, "root") else chord
-    if q not in QUALITIES or not 0 <= int(root) < 12:
-        raise OptionError(f"fixed/context chord {chord!r}: needs a root 0..11 and a quality in "
-                          f"{', '.join(QUALITIES)}")
-    return symbol((int(root) - tonic) % 12, q)
-
-
-def _check(n_bars: int, beats_per_bar: int, mode: str, max_changes: int) -> None:
-    if n_bars < 1:
-        raise OptionError(f"a progression needs at least 1 bar, got {n_bars}")
-    if not 1 <= beats_per_bar <= 12:
-        raise OptionError(f"beats per bar must be 1..12, got {beats_per_bar}")
-    if mode not in MODES:
-        raise OptionError(f"unknown mode {mode!r}; accepted: {', '.join(MODES)}")
-    if max_changes < 1:
-        raise OptionError(f"max_changes must be >= 1, got {max_changes}")
-
-
-def _cadence_bars(sections, phrases, cadences, n_bars) -> dict[int, str]:
-    """Bar -> cadence kind: half at every phrase end, authentic at every section end (default)."""
-    out: dict[int, str] = {}
-    ends = {z - 1 for _, z, _ in sections}
-    for _, z in phrases:
-        out[z - 1] = "authentic" if z - 1 in ends else "half"
-    for b in ends:
-        out[b] = "authentic"
-    for b, kind in (cadences or {}).items():
-        if kind is not None and kind not in CADENCES:
-            raise OptionError(f"unknown cadence {kind!r}; accepted: {', '.join(CADENCES)} or None")
-        if not 0 <= int(b) < n_bars:
-            raise OptionError(f"cadence bar {b} outside the piece's {n_bars} bars")
-        if kind is None:
-            out.pop(int(b), None)
-        else:
-            out[int(b)] = kind
-    return out
+from videobgm.types import STEPS_PER_BEAT, Chord
 
 
 def progression(model: HarmonyModel, n_bars: int, **kw: Any) -> list[Chord]:
@@ -150,47 +98,49 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
         bar and the repeat keeps every other constraint satisfiable (a second, exact pass with
         the earlier bars' chords fixed); each repeat left out is counted in ``Progression.notes``.
     """
-    _check(n_bars, beats_per_bar, mode, max_changes)
+    check_arguments(n_bars, beats_per_bar, mode, max_changes)
     tonic = int(tonic) % 12
-    secs = _sections(sections, n_bars)
+    secs = section_roles(sections, n_bars)
     phr = phrases if phrases is not None else split_phrases(secs, phrase_bars)
     pos, role = bar_positions(n_bars, secs, phr)
-    cad = _cadence_bars(secs, phr, cadences, n_bars)
-    fix = {int(b): _rel(c, tonic) for b, c in (fixed or {}).items()}
-    for b in fix:
-        if not 0 <= b < n_bars:
-            raise OptionError(f"fixed bar {b} outside the piece's {n_bars} bars")
-    before = [_rel(c, tonic) for c in (context_before or []) if c.quality != "N"]
-    after = [_rel(c, tonic) for c in (context_after or []) if c.quality != "N"][:2]
+    cad = cadence_bars(secs, phr, cadences, n_bars)
+    fix = fixed_symbols(fixed, tonic, n_bars)
+    before = [relative_symbol(c, tonic) for c in (context_before or []) if c.quality != "N"]
+    after = [relative_symbol(c, tonic) for c in (context_after or []) if c.quality != "N"][:2]
     rng = np.random.default_rng(seed)
     notes: list[str] = []
-    voc_ = vocabulary
-    if voc_ is not None:
-        max_changes = min(max_changes, voc_.max_changes)
+    if vocabulary is not None:
+        max_changes = min(max_changes, vocabulary.max_changes)
 
-    # 1. harmonic rhythm
-    bpb = beats_per_bar
+    # 1. harmonic rhythm (the chord events), 2. the constraints on each event
+    forced = forced_changes(change_beats, n_bars, beats_per_bar, fix, cad, max_changes, notes)
+    rep_ = valid_repeats(repeats, n_bars, fix, cad, forced)
+    events = _harmonic_rhythm(model, n_bars, beats_per_bar, role, pos, fix, cad, forced, rep_,
+                              max_changes, vocabulary, rng)
+    allowed = allowed_sets(events, fix, cad, mode, before, notes)
+    chain = _chain_context(model, mode, beats_per_bar, role, pos, events, before, after, vocabulary)
+    # 3. the chords: the exact pass, then the motif's repeats where they keep the constraints
+    syms = _exact_pass(chain, allowed, events, fix, rng, notes)
+    syms, pairs = _repeats_pass(chain, allowed, events, rep_, syms, rng, notes)
+    # 4. bass
+    chords, bass = _basses(model, mode, tonic, beats_per_bar, events, syms, after, pairs, rng)
+    n_pedal = _tonic_pedal(vocabulary, cad, phr, fix, events, bass, tonic)
+    reason = _reason(model, mode, seed, len(chords), n_bars, cad, fix, forced, vocabulary, n_pedal)
+    return Progression(chords=chords, bass=bass, source="pop909-ngram", reason=reason, notes=notes)
+
+
+def _harmonic_rhythm(model: HarmonyModel, n_bars: int, bpb: int, role: list, pos: list,
+                     fix: dict[int, int], cad: dict[int, str], forced: dict[int, int],
+                     rep_: dict[int, int], max_changes: int, voc_: Vocabulary | None,
+                     rng: np.random.Generator) -> list[tuple[int, int]]:
+    """The (bar, beat) chord events: per bar a change mask drawn from ``P(mask | meter, role,
+    bar position)`` (bar 0 starts with a chord; a cadence or fixed bar is one chord; a repeated
+    bar takes the earlier bar's mask; forced beats change)."""
     n_masks = 1 << bpb
     n_on = np.array([bin(m).count("1") for m in range(n_masks)])
     ok = n_on <= max_changes
     tilt = np.exp(voc_.change * n_on) if voc_ is not None and voc_.change else 1.0
-    forced: dict[int, int] = {}  # bar -> bit mask of the beats that must change
-    for b, js in sorted((change_beats or {}).items()):
-        b = int(b)
-        for j in sorted({int(x) for x in (js if isinstance(js, (tuple, list, set)) else (js,))}):
-            if not (0 <= b < n_bars and 0 <= j < bpb):
-                continue
-            m = forced.get(b, 1 if b == 0 else 0) | 1 << j
-            if b in fix or b in cad:
-                notes.append(f"no chord change on beat {j + 1} of bar {b}: a cadence or fixed bar")
-            elif bin(m).count("1") > max_changes:
-                notes.append(f"no chord change on beat {j + 1} of bar {b}: at most {max_changes} "
-                             "changes per bar")
-            else:
-                forced[b] = m
     events: list[tuple[int, int]] = []  # (bar, beat)
-    rep_ = {int(t): int(j) for t, j in (repeats or {}).items() if 0 <= int(j) < int(t) < n_bars
-            and not {int(t), int(j)} & (set(fix) | set(cad) | set(forced))}
     masks: dict[int, int] = {}
     for b in range(n_bars):
         if b in rep_:  # the earlier bar's rhythm; at the start of a repeated run the chord the
@@ -209,39 +159,14 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
             mask = int(rng.choice(n_masks, p=p / p.sum()))
         masks[b] = mask
         events += [(b, j) for j in range(bpb) if mask >> j & 1]
+    return events
 
-    # 2. allowed symbols per event
-    dom = degree_set(7, DOMINANT_QUALITIES)
-    ton = degree_set(0, TONIC_QUALITIES[mode])
-    allowed = [np.ones(V, dtype=bool) for _ in events]
-    first = {b: i for i, (b, j) in reversed(list(enumerate(events)))}
-    for i, (b, j) in enumerate(events):
-        if j == 0 and b in fix:
-            allowed[i] = np.zeros(V, dtype=bool)
-            allowed[i][fix[b]] = True
-    soft: list[tuple[str, int, np.ndarray]] = []  # (what, event, set), dropped on conflict
-    for b, kind in sorted(cad.items()):
-        if b not in first:
-            continue
-        i = first[b]
-        if kind == "half" and b not in fix:
-            soft.append((f"half cadence in bar {b}", i, dom))
-        elif kind == "authentic":
-            if b in fix and not ton[fix[b]]:
-                notes.append(f"authentic cadence in bar {b} left out: the bar is fixed to a non-tonic chord")
-                continue
-            if b not in fix:
-                soft.append((f"authentic cadence (I) in bar {b}", i, ton))
-            if i > 0:
-                soft.append((f"authentic cadence (V before I) in bar {b}", i - 1, dom))
-            elif before and not dom[before[-1]]:
-                notes.append(f"authentic cadence in bar {b}: the chord before the span is not V")
-    for what, i, s in soft:
-        if (allowed[i] & s).any():
-            allowed[i] = allowed[i] & s
-        else:
-            notes.append(f"{what} dropped: it contradicts a fixed chord")
 
+def _chain_context(model: HarmonyModel, mode: str, bpb: int, role: list, pos: list,
+                   events: list[tuple[int, int]], before: list[int], after: list[int],
+                   voc_: Vocabulary | None) -> ChainContext:
+    """The sampling setting shared by the passes: each event's (role, position), the trigram
+    state from ``before``, P(holding into ``after``) and the vocabulary's weights."""
     ctx = [(role[b], "mid" if pos[b] == "start" and j else pos[b]) for b, j in events]
     # P(no chord change on the downbeat after the span), for context_after
     q = model.rhythm(bpb, role[-1], "start")
@@ -250,52 +175,68 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
     bias = voc_.chord_log_weights(mode) if voc_ is not None else None
     motion = voc_.motion_log_weights() if voc_ is not None else None
     extra = voc_.boosted(mode) if voc_ is not None else []
+    return ChainContext(model, mode, ctx, init, after, hold, bias, motion, extra)
+
+
+def _exact_pass(chain: ChainContext, allowed: list[np.ndarray], events: list[tuple[int, int]],
+                fix: dict[int, int], rng: np.random.Generator, notes: list[str]) -> list[int]:
+    """The chords under every constraint; where they cannot all be met, under the fixed chords
+    only (the cadences dropped, named in ``notes``). ``allowed`` is narrowed in place then."""
     try:
-        syms = _sample_chain(model, mode, ctx, allowed, init, after, rng, hold, bias, motion, extra)
+        return chain.sample(allowed, rng)
     except ValueError:
         notes.append("cadences dropped: the fixed chords and cadences cannot all be met")
-        allowed = [np.ones(V, dtype=bool) for _ in events]
-        for i, (b, j) in enumerate(events):
-            if j == 0 and b in fix:
-                allowed[i] = np.zeros(V, dtype=bool)
-                allowed[i][fix[b]] = True
-        syms = _sample_chain(model, mode, ctx, allowed, init, after, rng, hold, bias, motion, extra)
+        allowed[:] = fixed_sets(events, fix)
+        return chain.sample(allowed, rng)
+
+
+def _repeats_pass(chain: ChainContext, allowed: list[np.ndarray], events: list[tuple[int, int]],
+                  rep_: dict[int, int], syms: list[int], rng: np.random.Generator,
+                  notes: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
+    """The motif's repeats, bar by bar where they keep every constraint satisfiable: the earlier
+    bars' chords fixed as sampled, the repeating bars' equal to them (a second exact pass).
+    Returns the chords and the kept (event, earlier event) pairs."""
     pairs = repeat_pairs(events, rep_)
-    if pairs:  # 2b. the repeats, bar by bar where they keep every constraint satisfiable: the
-        # earlier bars' chords fixed as sampled, the repeating bars' equal to them
-        def constrained(ps: list[tuple[int, int]]) -> list[np.ndarray] | None:
-            al2 = [a.copy() for a in allowed]
-            for t, s_ in ps:
-                ok_ = bool(allowed[t][syms[s_]] and allowed[s_][syms[s_]])
-                if not ok_:
-                    return None
-                for i in (t, s_):
-                    al2[i] = np.zeros(V, dtype=bool)
-                    al2[i][syms[s_]] = True
-            return al2
+    if not pairs:
+        return syms, pairs
 
-        kept: list[tuple[int, int]] = []
-        for b in sorted(rep_):
-            trial = kept + [(t, s_) for t, s_ in pairs if events[t][0] == b]
-            al2 = constrained(trial)
-            if al2 is None:
-                continue
-            try:  # feasibility only (a throwaway generator: the draws stay the same)
-                _sample_chain(model, mode, ctx, al2, init, after, np.random.default_rng(0), hold,
-                              bias, motion, extra)
-            except ValueError:
-                continue
-            kept = trial
-        dropped = len(rep_) - len({events[t][0] for t, _ in kept})
-        pairs = kept
-        if pairs:
-            syms = _sample_chain(model, mode, ctx, constrained(pairs), init, after, rng, hold, bias,
-                                 motion, extra)
-        if dropped:
-            notes.append(f"{dropped} repeated bar(s) of the motif form left free: their chords "
-                         "would break a constraint")
+    def constrained(ps: list[tuple[int, int]]) -> list[np.ndarray] | None:
+        al2 = [a.copy() for a in allowed]
+        for t, s_ in ps:
+            ok_ = bool(allowed[t][syms[s_]] and allowed[s_][syms[s_]])
+            if not ok_:
+                return None
+            for i in (t, s_):
+                al2[i] = np.zeros(V, dtype=bool)
+                al2[i][syms[s_]] = True
+        return al2
 
-    # 3. bass
+    kept: list[tuple[int, int]] = []
+    for b in sorted(rep_):
+        trial = kept + [(t, s_) for t, s_ in pairs if events[t][0] == b]
+        al2 = constrained(trial)
+        if al2 is None:
+            continue
+        try:  # feasibility only (a throwaway generator: the draws stay the same)
+            chain.sample(al2, np.random.default_rng(0))
+        except ValueError:
+            continue
+        kept = trial
+    dropped = len(rep_) - len({events[t][0] for t, _ in kept})
+    pairs = kept
+    if pairs:
+        syms = chain.sample(constrained(pairs), rng)
+    if dropped:
+        notes.append(f"{dropped} repeated bar(s) of the motif form left free: their chords "
+                     "would break a constraint")
+    return syms, pairs
+
+
+def _basses(model: HarmonyModel, mode: str, tonic: int, bpb: int, events: list[tuple[int, int]],
+            syms: list[int], after: list[int], pairs: list[tuple[int, int]],
+            rng: np.random.Generator) -> tuple[list[Chord], list[int]]:
+    """The chords (absolute roots) and an inversion per chord from ``P(inv | chord, next chord)``;
+    a repeated bar keeps its model's bass."""
     bt = model.bass_table(mode)
     rep_src = dict(pairs)
     chords, bass = [], []
@@ -310,29 +251,40 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
         chords.append(Chord(onset_16th=(b * bpb + j) * STEPS_PER_BEAT, root=(tonic + deg) % 12,
                             quality=q))
         bass.append((tonic + deg + inv) % 12)
+    return chords, bass
+
+
+def _tonic_pedal(voc_: Vocabulary | None, cad: dict[int, str], phr: list[tuple[int, int]],
+                 fix: dict[int, int], events: list[tuple[int, int]], bass: list[int],
+                 tonic: int) -> int:
+    """A vocabulary's tonic pedal from each phrase's start up to its cadence (the cadence's V
+    and I keep their learned bass), in ``bass`` in place; returns how many basses it changed."""
     n_pedal = 0
     if voc_ is not None and voc_.pedal == "tonic":
-        # a tonic pedal from each phrase's start up to its cadence (the cadence's V and I keep
-        # their learned bass)
         cad_v = {b - 1 for b, k in cad.items() if k == "authentic"}
         pedal_bars = {b for a, z in phr for b in range(a, z - 1) if b not in cad and b not in cad_v}
         for i, (b, _j) in enumerate(events):
             if b in pedal_bars and b not in fix:
                 n_pedal += bass[i] != tonic
                 bass[i] = tonic
+    return n_pedal
+
+
+def _reason(model: HarmonyModel, mode: str, seed: int, n_chords: int, n_bars: int,
+            cad: dict[int, str], fix: dict[int, int], forced: dict[int, int],
+            voc_: Vocabulary | None, n_pedal: int) -> str:
     n_forced = sum(bin(m & ~1 if b == 0 else m).count("1") for b, m in forced.items())
     n_auth = sum(1 for k in cad.values() if k == "authentic")
     n_half = sum(1 for k in cad.values() if k == "half")
     ppl = model.meta.get("perplexity", {}).get("test")
-    reason = (f"POP909 chord trigram ({mode}, seed {seed}; {len(chords) / n_bars:.2f} chords/bar)"
-              f"; {n_auth} authentic and {n_half} half cadences by constrained sampling"
-              + (f"; {len(fix)} fixed bars" if fix else "")
-              + (f"; changes asked on {n_forced} hit beat(s)" if forced else "")
-              + (f"; vocabulary {voc_.name} ({voc_.why})" if voc_ is not None and voc_ != Vocabulary()
-                 else "")
-              + (f"; tonic pedal under {n_pedal} chords" if n_pedal else "")
-              + (f"; held-out perplexity {ppl:.1f}" if ppl else ""))
-    return Progression(chords=chords, bass=bass, source="pop909-ngram", reason=reason, notes=notes)
+    return (f"POP909 chord trigram ({mode}, seed {seed}; {n_chords / n_bars:.2f} chords/bar)"
+            f"; {n_auth} authentic and {n_half} half cadences by constrained sampling"
+            + (f"; {len(fix)} fixed bars" if fix else "")
+            + (f"; changes asked on {n_forced} hit beat(s)" if forced else "")
+            + (f"; vocabulary {voc_.name} ({voc_.why})" if voc_ is not None and voc_ != Vocabulary()
+               else "")
+            + (f"; tonic pedal under {n_pedal} chords" if n_pedal else "")
+            + (f"; held-out perplexity {ppl:.1f}" if ppl else ""))
 
 
 def repeat_pairs(events: list[tuple[int, int]], repeats: dict[int, int]) -> list[tuple[int, int]]:
@@ -353,69 +305,6 @@ def repeat_pairs(events: list[tuple[int, int]], repeats: dict[int, int]) -> list
     return out
 
 
-def _sample_chain(model: HarmonyModel, mode: str, ctx: list[tuple[str, str]],
-                  allowed: list[np.ndarray], init: tuple[int, int], after: list[int],
-                  rng: np.random.Generator, hold: float, bias: np.ndarray | None = None,
-                  motion: np.ndarray | None = None, extra: list[int] | tuple = ()) -> list[int]:
-    """Backward filtering, forward sampling of the tilted trigram under per-event allowed sets,
-    over the model's sampling vocabulary plus every symbol the constraints, contexts or the
-    vocabulary's favoured chords (``extra``) name. ``bias`` (V,): per-chord log-weights;
-    ``motion`` (V, V): log-weights of transitions ``b -> c`` folded into the trigram."""
-    named = {s for s in (*init, *after, *extra) if s != BOS}
-    for al in allowed:
-        if al.sum() < V:
-            named |= set(np.flatnonzero(al).tolist())
-    voc = np.array(sorted(set(model.vocabulary(mode).tolist()) | named))
-    k = voc.size
-    pos = {int(s): i for i, s in enumerate(voc)}
-    pos[BOS] = k
-    rows = np.append(voc, BOS)
-    p3 = model.trigram(mode)[np.ix_(rows, rows, voc)]
-    if motion is not None:
-        m = np.ones((k + 1, k))
-        m[:k] = np.exp(motion[np.ix_(voc, voc)])
-        p3 = p3 * m[None, :, :]
-    p3 /= p3.sum(-1, keepdims=True)
-    p3t = np.ascontiguousarray(p3.transpose(1, 0, 2))  # (b, a, c)
-    flat = p3.reshape(-1, k)
-    al = [a[voc] for a in allowed]
-    tilt = np.exp(bias[voc]) if bias is not None else 1.0
-    weights = {c: model.context_weight(mode, *c)[voc] * tilt for c in set(ctx)}
-    z = {c: (flat @ w).reshape(k + 1, k + 1) for c, w in weights.items()}
-    beta = np.ones((k + 1, k + 1))  # beta[a, b] after the last event: P(context_after | a, b)
-    if after:
-        x = pos[after[0]]
-        y = pos[after[1]] if len(after) > 1 else None
-        beta = p3[:, :, x].copy()
-        if y is not None:
-            beta = beta * p3[:, x, y][None, :]
-        # a span ending on the chord that follows holds into it, as often as a bar line keeps
-        # its chord in the data (the rhythm table's masks without a downbeat change)
-        beta *= 1.0 - hold
-        beta[:, x] = hold * (p3[:, x, y] if y is not None else 1.0)
-    betas = [beta]
-    for t in range(len(ctx) - 1, -1, -1):
-        g = weights[ctx[t]] * al[t] * beta[:, :k]  # (b, c) for the next state (b, c)
-        num = np.matmul(p3t, g[:, :, None])[..., 0].T  # (a, b)
-        beta = num / z[ctx[t]]
-        m = beta.max()
-        if not m > 0:
-            raise ValueError("constraints cannot be met")
-        beta = beta / m
-        betas.append(beta)
-    betas.reverse()  # betas[t] = before event t; betas[n] = after the last
-    a, b = pos[init[0]], pos[init[1]]
-    if not betas[0][a, b] > 0:
-        raise ValueError("constraints cannot be met from the context")
-    out = []
-    for t in range(len(ctx)):
-        p = p3[a, b] * weights[ctx[t]] * al[t] * betas[t + 1][b, :k]
-        c = int(rng.choice(k, p=p / p.sum()))
-        out.append(int(voc[c]))
-        a, b = b, c
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # fallback and the planner's entry point
 # --------------------------------------------------------------------------------------------
@@ -429,11 +318,11 @@ def fallback_progression(n_bars: int, *, beats_per_bar: int = 4, mode: str = "ma
                          fixed: dict[int, Any] | None = None, reason: str = "") -> Progression:
     """Hand table (I vi IV V / i VI III VII per phrase, V on phrase ends, V-I on section ends),
     one chord per bar; used only when no model asset is available (``reason`` says why)."""
-    _check(n_bars, beats_per_bar, mode, 1)
+    check_arguments(n_bars, beats_per_bar, mode, 1)
     tonic = int(tonic) % 12
-    secs = _sections(sections, n_bars)
+    secs = section_roles(sections, n_bars)
     phr = phrases if phrases is not None else split_phrases(secs, phrase_bars)
-    cad = _cadence_bars(secs, phr, None, n_bars)
+    cad = cadence_bars(secs, phr, None, n_bars)
     per_bar = [_FALLBACK[mode][0]] * n_bars
     for a, z in phr:
         for b in range(a, z):
@@ -444,7 +333,7 @@ def fallback_progression(n_bars: int, *, beats_per_bar: int = 4, mode: str = "ma
         if kind == "authentic" and b > 0:
             per_bar[b - 1] = (7, "maj")
     for b, c in (fixed or {}).items():
-        per_bar[int(b)] = unsymbol(_rel(c, tonic))
+        per_bar[int(b)] = unsymbol(relative_symbol(c, tonic))
     chords: list[Chord] = []
     for b, (deg, q) in enumerate(per_bar):
         root = (tonic + deg) % 12

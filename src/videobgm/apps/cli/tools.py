@@ -124,7 +124,7 @@ def _eval_video(args: argparse.Namespace) -> int:
         raise InputError(f"video not found: {video}")
     plan = None
     if args.plan:
-        from videobgm.plan.planner import load_plan
+        from videobgm.plan.plan_json import load_plan
 
         plan = load_plan(args.plan)  # the one plan.json reader (score --plan's record)
     from videobgm.eval.sync import METRICS, sync_metrics

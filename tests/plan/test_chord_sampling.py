@@ -1,0 +1,49 @@
+"""plan/chord_sampling.py: the sampler's steps on the shipped model (the model itself, and the
+constrained sampling through it, are tested in test_chord_model.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from videobgm.plan.chord_model import load
+from videobgm.plan.chord_sampling import repeat_pairs, sample_progression
+from videobgm.plan.chord_vocab import vocabulary_for
+from videobgm.types import Chord
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load()
+
+
+def test_repeat_pairs_restate_a_held_chord_at_a_runs_start():
+    events = [(0, 0), (0, 2), (1, 2), (2, 0), (2, 2), (3, 2)]
+    # bar 2 repeats bar 0 beat by beat; bar 3 repeats bar 1, which holds bar 0's second chord
+    # on its downbeat: bar 3 has no downbeat event (inside the run the chord is held on)
+    assert repeat_pairs(events, {2: 0, 3: 1}) == [(3, 0), (4, 1), (5, 2)]
+    # a run starting at bar 2 on bar 1 restates the chord bar 1 holds (event 1) on its downbeat
+    assert repeat_pairs(events, {2: 1}) == [(3, 1), (4, 2)]
+
+
+def test_hit_changes_and_repeats_are_kept_or_named(shipped) -> None:
+    # a hit change on beat 3 of bar 1 (bar 5 cannot repeat it then); bar 4 repeats bar 0; the
+    # fixed last bar cannot change on a hit
+    p = sample_progression(shipped, 8, change_beats={1: 2, 7: 1}, repeats={5: 1, 4: 0},
+                           fixed={7: Chord(0, 0, "maj")}, seed=3)
+    assert any(c.onset_16th == 16 + 8 for c in p.chords)  # bar 1, beat 3 (16th step 24)
+    assert p.notes == ["no chord change on beat 2 of bar 7: a cadence or fixed bar"]
+    bar = {b: [(c.onset_16th - 16 * b, c.root, c.quality, bs) for c, bs in zip(p.chords, p.bass)
+               if c.onset_16th // 16 == b] for b in range(8)}
+    assert bar[4] == bar[0]  # rhythm, chords and basses
+    assert p.chords[-1].onset_16th == 7 * 16 and (p.chords[-1].root, p.chords[-1].quality) == (0, "maj")
+    assert "changes asked on 1 hit beat(s)" in p.reason and "1 fixed bars" in p.reason
+
+
+def test_tonic_pedal_of_a_vocabulary(shipped) -> None:
+    # phrases [0, 4), [4, 8): cadences in bars 3 (half) and 7 (authentic, V in bar 6); the pedal
+    # holds C under bars 0-2 and 4-5
+    p = sample_progression(shipped, 8, mode="minor", vocabulary=vocabulary_for("tense", "pop"), seed=1)
+    pedal = [bs for c, bs in zip(p.chords, p.bass) if c.onset_16th // 16 in (0, 1, 2, 4, 5)]
+    assert pedal and all(bs == 0 for bs in pedal)
+    assert "; tonic pedal under 7 chords;" in p.reason  # the learned basses of 7 of them were not C
+    assert p.bass[5] == 7  # bar 3 (the half cadence) keeps its learned bass
