@@ -5,7 +5,8 @@ Each generator realises one :class:`~videobgm.music.styles.Idiom` from the plan'
 
 * :func:`texture_notes` - the accompaniment (track ``piano``) for every style whose texture is not
   the model's: arpeggio, arpeggiator, Alberti, block chords, guitar strums, sustained pads, string
-  ostinato. Every hit point gets an accented chord (a stab); bars with a density target of 0 and
+  ostinato (a figure that keeps its two pitches through a chord change inside the bar,
+  :func:`ostinato_pair`). Every hit point gets an accented chord (a stab); bars with a density target of 0 and
   the final held bar stay silent; every ``variation_bars`` bars the pattern turns (direction,
   strum pattern, octave) by a seeded draw.
 * :func:`bass_line` - root / off-beat (leaves room for a four-on-the-floor kick) / root-fifth /
@@ -128,8 +129,44 @@ def _merge(notes: list[Note]) -> list[Note]:
 
 
 # --------------------------------------------------------------------------------- texture
-def _pattern_pitches(idm: Idiom, tones: list[int], root_pitch: int, k: int, variant: int) -> list[int]:
-    """Pitches the texture plays at its ``k``-th onset of the bar."""
+def ostinato_pair(controls: Controls, idm: Idiom, start: int, spb: int, roots: np.ndarray,
+                  ivs: list[tuple[int, ...]]) -> tuple[int, int]:
+    """The two pitches (low, high) of a string ostinato for the bar starting at step ``start``.
+
+    An ostinato is a figure that persists while the harmony moves: the bar's figure is set on
+    its downbeat chord (root and fifth) and stays through a chord change inside the bar, as long
+    as neither pitch sounds a semitone from a tone of any chord of the bar. Where the root-fifth
+    pair would grind against the later chord, the figure takes the downbeat chord's tones that
+    sound with every chord of the bar (root + third, fifth + third, else one of them in octaves:
+    a common-tone pedal, e.g. D under D -> E, the 7th of E7); only where none exists (every tone
+    a semitone from a later chord) does it follow the later chord (the pre-fix behaviour).
+    A tension bar's b9 figure keeps the downbeat root all bar: there the grind is the point.
+    ``high == low + 12``: a one-pitch-class (octave) figure."""
+    lo = idm.register[0]
+    r0, iv0 = int(roots[start]), ivs[start]
+    r_p = lo + (r0 - lo) % 12
+    segs = {(int(roots[g]), ivs[g]) for g in range(start, start + spb)}
+    if idm.clash or len(segs) == 1:
+        return r_p, r_p + 7
+    others = {(r + i) % 12 for r, iv in segs for i in iv}
+
+    def fits(pc: int) -> bool:
+        return not any((pc - o) % 12 in (1, 11) for o in others)
+
+    chord = [(r0 + i) % 12 for i in iv0]  # root, third, fifth (, seventh)
+    third = chord[1] if len(chord) > 1 else r0
+    fifth = chord[2] if len(chord) > 2 else (r0 + 7) % 12
+    for a, b in ((r0, fifth), (r0, third), (third, fifth), (r0, r0), (fifth, fifth), (third, third)):
+        if fits(a) and fits(b):
+            a_p = lo + (a - lo) % 12
+            return a_p, a_p + ((b - a) % 12 or 12)
+    return -1, -1  # no common tone: the figure follows each chord
+
+
+def _pattern_pitches(idm: Idiom, tones: list[int], root_pitch: int, k: int, variant: int,
+                     pair: tuple[int, int] = (-1, -1)) -> list[int]:
+    """Pitches the texture plays at its ``k``-th onset of the bar (``pair``: the ostinato's
+    two pitches for the bar, :func:`ostinato_pair`; (-1, -1): root and fifth of the chord)."""
     t = idm.texture
     if idm.clash and t in ("arpeggio", "arpeggiator", "alberti"):
         tones = sorted(tones[:1] + [tones[0] + 1] + tones[1:])  # the b9 against the root
@@ -151,7 +188,8 @@ def _pattern_pitches(idm: Idiom, tones: list[int], root_pitch: int, k: int, vari
         if idm.clash:
             seq = (r, r + 1, r, r + 1) if not variant else (r, r + 1, r + 1, r)
         else:
-            seq = (r, r, r + 7, r) if not variant else (r, r + 7, r + 12, r + 7)
+            a, b = pair if pair[0] >= 0 else (r, r + 7)
+            seq = (a, a, b, a) if not variant else (a, b, a + 12, b)
         return [seq[k % 4]]
     raise ValueError(f"no pattern for texture {t!r}")
 
@@ -277,12 +315,16 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
     spare = int(round((1.0 - idm.model_share) * d - taken - per * len(onsets))) if per == 1 else 0
     beat_onsets = [s for s in onsets if s % STEPS_PER_BEAT == 0]
     under = set(beat_onsets[:max(0, spare)])
+    pair = ostinato_pair(controls, idm, start, spb, roots, ivs) if idm.texture == "ostinato" \
+        else (-1, -1)
     for k, s in enumerate(onsets):
         g = start + s
         base = lo + (7 if (variant and idm.texture == "arpeggio") else 0)
         tones = _voicing(int(roots[g]), ivs[g], base)
         root_pitch = lo + (int(roots[g]) - lo) % 12
-        pitches = _pattern_pitches(idm, tones, root_pitch, k, variant)
+        if idm.clash and idm.texture == "ostinato":  # a tension bar's b9 figure keeps its root
+            root_pitch = lo + (int(roots[start]) - lo) % 12
+        pitches = _pattern_pitches(idm, tones, root_pitch, k, variant, pair)
         nxt = onsets[k + 1] if k + 1 < len(onsets) else spb
         dur = max(1, round((nxt - s) * idm.articulation))
         if idm.texture in ("arpeggio", "alberti") and idm.articulation >= 0.85:
@@ -290,7 +332,12 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
         vel = _metric_velocity(idm.velocity, s, g, acc)
         if idm.octave_double:
             pitches = pitches + [pitches[-1] + 12]
-        if s in under:
+        if s in under and idm.texture == "ostinato":  # divisi: the figure's other pitch below
+            fig = {p % 12 for p in _pattern_pitches(idm, tones, root_pitch, 0, 0, pair)
+                   + _pattern_pitches(idm, tones, root_pitch, 2, 0, pair)}
+            low = [p for p in range(min(pitches) - 12, min(pitches)) if p % 12 in fig]
+            pitches = [max(low) if low else min(pitches) - 12] + list(pitches)
+        elif s in under:
             low = [t for t in tones if t < min(pitches)]
             pitches = [low[-1] if low else min(pitches) - 12] + list(pitches)
         out += [Note(g, "piano", p, dur, vel) for p in pitches if 21 <= p <= 108]
