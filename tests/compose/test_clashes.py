@@ -181,3 +181,29 @@ def test_sparse_visual_beats_are_all_accented_and_heard() -> None:
     bass = {n.onset_16th for n in notes if n.track == "bass"}
     # calm acoustic is an arpeggio: it keeps its pulse and the bass catches the accents it lacks
     assert set(acc.tolist()) <= piano | bass and set(acc.tolist()) - piano
+
+
+def test_melody_tail_released_at_its_next_note_where_it_would_clash() -> None:
+    """bottle-detection/cinematic/calm: the melody's B (5 16ths) held on under its own resolution
+    C (2 16ths later) over the bass's C: the B ends where the C enters; pitches and onsets stay."""
+    from videobgm.compose.clashes import release_melody_tails
+    bass = Note(0, "bass", 36, 16, 90)
+    b, c = Note(0, "melody", 83, 5, 90), Note(2, "melody", 84, 2, 90)
+    out = yield_to_foreground([bass, b, c], 16)
+    assert Note(0, "melody", 83, 2, 90) in out and c in out and bass in out
+    assert clash_share(out, 16) == pytest.approx(2 / 16)  # the appoggiatura itself stays
+    # no clash in the tail (E held under G over C): the legato overlap is kept
+    e, g = Note(0, "melody", 76, 5, 90), Note(2, "melody", 79, 2, 90)
+    assert release_melody_tails([bass, e, g], 16) == [bass, e, g]
+    # a tension bar keeps it
+    assert release_melody_tails([bass, b, c], 16, allowed_bars=[0]) == [bass, b, c]
+
+
+def test_revoiced_inner_note_keeps_its_figure() -> None:
+    """An ostinato's A (A-E figure) under the melody's G#... moves to a pitch its own bar already
+    plays (E, 5 down) before the nearer chord tone it does not play (C#, 4 up)."""
+    mel = Note(4, "melody", 68, 4, 90)  # G#
+    fig = [Note(0, "piano", 57, 2, 80), Note(2, "piano", 52, 2, 80), Note(4, "piano", 57, 2, 80)]
+    a_major = {9, 1, 4}
+    out = yield_to_foreground([mel, *fig], 16, chord_at=lambda step: a_major)
+    assert Note(4, "piano", 52, 2, 80) in out and {n.pitch % 12 for n in out if n.track == "piano"} == {9, 4}
