@@ -207,3 +207,17 @@ def test_revoiced_inner_note_keeps_its_figure() -> None:
     a_major = {9, 1, 4}
     out = yield_to_foreground([mel, *fig], 16, chord_at=lambda step: a_major)
     assert Note(4, "piano", 52, 2, 80) in out and {n.pitch % 12 for n in out if n.track == "piano"} == {9, 4}
+
+
+def test_returning_tone_on_a_protected_step_that_clashes_again() -> None:
+    """A held tone returns after one melody note (a new onset of its track) right where a second
+    clashing melody note sounds, on a protected step: it is its track's only onset there, so it
+    stays (this raised KeyError on the synthetic cut clips, seed 0)."""
+    pad = Note(0, "bridge", 64, 16, 70)  # E
+    m1 = Note(4, "melody", 65, 2, 90)  # F at 4-6: the E is released at 4, returns at 6
+    m2 = Note(6, "melody", 77, 3, 90)  # F at 6-9: the returning E (at 6) starts with it
+    out = yield_to_foreground([pad, m1, m2], 16, protected_steps=[6])
+    assert Note(0, "bridge", 64, 4, 70) in out
+    assert any(n.track == "bridge" and n.onset_16th == 6 for n in out)
+    out = yield_to_foreground([pad, m1, m2], 16)  # not protected: dropped
+    assert [n for n in out if n.track == "bridge"] == [Note(0, "bridge", 64, 4, 70)]

@@ -110,6 +110,8 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
         kept.append(n if end == n.onset_16th + n.duration_16th else
                     Note(n.onset_16th, n.track, n.pitch, max(1, end - start), n.velocity))
         if resume is not None and end < resume.onset_16th:
+            key = (resume.track, resume.onset_16th)  # a new onset of its track
+            onsets[key] = onsets.get(key, 0) + 1
             queue.insert(0, resume)
     return sorted(fixed + kept)
 
