@@ -6,6 +6,7 @@ import pytest
 
 from tests.music.test_styles import HITS, MOODS, STYLES, _controls  # noqa: F401 (shared with test_styles.py)
 from videobgm.compose import arrange
+from videobgm.types import Note
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -113,3 +114,40 @@ def test_ostinato_divisi_under_the_beats_stays_on_the_figure() -> None:
         onsets = [n.onset_16th for n in notes]
         assert len(notes) > len(set(onsets))  # there are dyads
         assert {n.pitch % 12 for n in notes} == {7, 2}  # G and D only (no B)
+
+
+# ------------------------------------------- four-on-the-floor: the hit's gap, the 16th hats
+def _electronic(density: int, hits: tuple = ()):  # noqa: ANN001, ANN202
+    import dataclasses
+
+    import numpy as np
+    c = _controls("electronic", "neutral")
+    return dataclasses.replace(c, n_bars=3, density_per_bar=np.array([density, density, 0]),
+                               strength_per_beat=np.full(12, 2), accent_steps=np.zeros(48, bool),
+                               hits=hits, fill_bars=(), ending_bar=2)
+
+
+def test_sixteenth_hats_only_in_busy_bars() -> None:
+    from videobgm.compose import textures as T
+    from videobgm.music import styles
+    idm = styles.idiom("electronic", "neutral")
+    for d, hats in ((12, [2, 6, 10, 14]), (T.HAT16_DENSITY, [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15])):
+        drums = T.drum_part(_electronic(d), idm, "neutral", (0, 1))
+        assert sorted(n.onset_16th for n in drums if n.pitch in (T.HAT, T.OPEN_HAT)) == hats, d
+        assert sorted(n.onset_16th for n in drums if n.pitch == T.KICK) == [0, 4, 8, 12]
+
+
+def test_crash_hit_comes_out_of_a_short_gap() -> None:
+    """A crash at step 22: the hats / clap rest on 20 and 21, the kick on 20 stays; the
+    arpeggiator has no onset on 20-21 and nothing of it still sounds into the gap."""
+    from videobgm.compose import textures as T
+    from videobgm.music import styles
+    idm = styles.idiom("electronic", "neutral")
+    c = _electronic(T.HAT16_DENSITY, hits=((22, "crash"),))
+    drums = T.drum_part(c, idm, "neutral")
+    assert {(n.onset_16th, n.pitch) for n in drums if n.onset_16th in (20, 21)} == {(20, T.KICK)}
+    assert any(n.onset_16th == 22 and n.pitch == T.CRASH for n in drums)
+    arp = T.texture_notes(c, idm)
+    assert not [n for n in arp if n.onset_16th < 22 and n.onset_16th + n.duration_16th > 20]
+    assert any(n.onset_16th == 22 and n.velocity >= T.HIT_VELOCITY for n in arp)
+    assert T.pre_hit_gap([Note(16, "piano", 60, 6, 80)], {22: "crash"}) == [Note(16, "piano", 60, 4, 80)]

@@ -17,7 +17,10 @@ Each generator realises one :class:`~videobgm.music.styles.Idiom` from the plan'
   and at the end of every variation period. A strong visual beat (an accent step) that falls
   off the groove's own strokes gets one (:data:`ACCENT_STROKE`: snare / clap / low tom), so that
   the picture's beats are heard as accents, not only as louder texture notes (issue 14); the
-  16th before every hit point is left empty, so that the hit's attack is not masked.
+  16th before every hit point is left empty, so that the hit's attack is not masked; with a
+  four-on-the-floor the hats, clap and arpeggiator rest for an 8th before a crash (the
+  producer's pre-drop gap; the kick keeps the floor), and the closed 16th hats are the busy
+  bars' layer (:data:`HAT16_DENSITY`), not every bar's.
 * Tense idioms (``Idiom.clash``) sound their semitone colour (b9 in the texture and pads, the
   tonic pedal under a clashing chord) only in :func:`tension_bar` bars: the end of every
   variation period and the bars before section fills (issue 19).
@@ -48,6 +51,7 @@ ACCENT_VELOCITY = 104  # the texture's chord on a strong visual beat off its own
 ACCENT_STROKE: dict[str, tuple[int, int]] = {"backbeat": (SNARE, 100), "four_floor": (CLAP, 104),
                                              "cinematic": (TOM_LOW, 100)}
 _ACCENT_VOICES = (KICK, KICK2, SNARE, CLAP, TOM_LOW, TOM_FLOOR, TOM_MID)
+HAT16_DENSITY = 18  # four-on-the-floor: closed 16th hats join the off-beat hats from this density
 TENSION_FROM_STEP = 8  # in a tension bar the pad's cluster tone / strum's b9 enters at the half bar
 
 
@@ -244,7 +248,27 @@ def texture_notes(controls: Controls, idm: Idiom, bars: tuple[int, int] | None =
                         tones = tones[:1]
                     out += [Note(k, "piano", p, 2, ACCENT_VELOCITY) for p in tones]
                 # (a single-line texture keeps its regular pulse: the bass catches the accent)
+    if idm.texture == "arpeggiator" and idm.drums == "four_floor":
+        out = pre_hit_gap(out, hits)
     return _merge([n for n in out if 21 <= n.pitch <= 108])
+
+
+PRE_HIT_GAP_16THS = 2  # the arpeggiator rests for an 8th before a crash (the producer's pre-drop gap)
+
+
+def pre_hit_gap(notes: list[Note], hits: dict[int, str]) -> list[Note]:
+    """``notes`` without the onsets in the :data:`PRE_HIT_GAP_16THS` 16ths before every crash /
+    section hit, and with what still sounds there cut at the gap, so that the hit's attack comes
+    out of a short silence of the pattern (as a dance producer mutes the loop before a drop)."""
+    gaps = [(k - PRE_HIT_GAP_16THS, k) for k, kind in hits.items() if kind in ("section", "crash")]
+    out: list[Note] = []
+    for n in notes:
+        end = n.onset_16th + n.duration_16th
+        if any(g0 <= n.onset_16th < g1 for g0, g1 in gaps):
+            continue
+        cut = min((g0 for g0, g1 in gaps if n.onset_16th < g0 < end), default=end)
+        out.append(n if cut == end else replace(n, duration_16th=cut - n.onset_16th))
+    return out
 
 
 NOTES_PER_ONSET = {"block": 3, "strum": 5, "pad": 4}
@@ -519,6 +543,9 @@ def drum_part(controls: Controls, idm: Idiom, mood: str = "", bars: tuple[int, i
     before = {k - 1 for k, kind in hits.items() if kind in ("section", "crash", "stab", "accent")}
     before -= set(hits)
     out = [n for n in out if n.onset_16th not in before]
+    if idm.drums == "four_floor":  # the producer's gap: the hats and claps rest an 8th before a crash
+        gap = {k - 2 for k, kind in hits.items() if kind in ("section", "crash")} - set(hits)
+        out = [n for n in out if n.onset_16th not in gap or n.pitch in (KICK, KICK2, CRASH)]
     # cinematic: a timpani-like roll (low tom 16ths, crescendo) into every section hit
     if idm.drums == "cinematic":
         for k, kind in hits.items():
@@ -556,7 +583,7 @@ def _four_floor(h: dict, spb: int, bpb: int, d: int, var_bar: bool, drop: bool) 
         h[(beat * STEPS_PER_BEAT, CLAP)] = 96
     for beat in range(bpb):
         h[(beat * STEPS_PER_BEAT + 2, OPEN_HAT if var_bar else HAT)] = 80
-    if d >= 12:
+    if d >= HAT16_DENSITY:  # the 16th hats are the busy bars' energy layer, not the floor
         for beat in range(bpb):
             for o in (1, 3):
                 h[(beat * STEPS_PER_BEAT + o, HAT)] = 52
