@@ -180,3 +180,43 @@ def test_sparse_visual_beats_are_all_accented_and_heard() -> None:
     bass = {n.onset_16th for n in notes if n.track == "bass"}
     # calm acoustic is an arpeggio: it keeps its pulse and the bass catches the accents it lacks
     assert set(acc.tolist()) <= piano | bass and set(acc.tolist()) - piano
+
+
+def test_melody_tail_released_at_its_next_note_where_it_would_clash() -> None:
+    """bottle-detection/cinematic/calm: the melody's B (5 16ths) held on under its own resolution
+    C (2 16ths later) over the bass's C: the B ends where the C enters; pitches and onsets stay."""
+    from videobgm.compose.clashes import release_melody_tails
+    bass = Note(0, "bass", 36, 16, 90)
+    b, c = Note(0, "melody", 83, 5, 90), Note(2, "melody", 84, 2, 90)
+    out = yield_to_foreground([bass, b, c], 16)
+    assert Note(0, "melody", 83, 2, 90) in out and c in out and bass in out
+    assert clash_share(out, 16) == pytest.approx(2 / 16)  # the appoggiatura itself stays
+    # no clash in the tail (E held under G over C): the legato overlap is kept
+    e, g = Note(0, "melody", 76, 5, 90), Note(2, "melody", 79, 2, 90)
+    assert release_melody_tails([bass, e, g], 16) == [bass, e, g]
+    # a tension bar keeps it
+    assert release_melody_tails([bass, b, c], 16, allowed_bars=[0]) == [bass, b, c]
+
+
+def test_revoiced_inner_note_keeps_its_figure() -> None:
+    """An ostinato's A (A-E figure) under the melody's G#... moves to a pitch its own bar already
+    plays (E, 5 down) before the nearer chord tone it does not play (C#, 4 up)."""
+    mel = Note(4, "melody", 68, 4, 90)  # G#
+    fig = [Note(0, "piano", 57, 2, 80), Note(2, "piano", 52, 2, 80), Note(4, "piano", 57, 2, 80)]
+    a_major = {9, 1, 4}
+    out = yield_to_foreground([mel, *fig], 16, chord_at=lambda step: a_major)
+    assert Note(4, "piano", 52, 2, 80) in out and {n.pitch % 12 for n in out if n.track == "piano"} == {9, 4}
+
+
+def test_returning_tone_on_a_protected_step_that_clashes_again() -> None:
+    """A held tone returns after one melody note (a new onset of its track) right where a second
+    clashing melody note sounds, on a protected step: it is its track's only onset there, so it
+    stays (this raised KeyError on the synthetic cut clips, seed 0)."""
+    pad = Note(0, "bridge", 64, 16, 70)  # E
+    m1 = Note(4, "melody", 65, 2, 90)  # F at 4-6: the E is released at 4, returns at 6
+    m2 = Note(6, "melody", 77, 3, 90)  # F at 6-9: the returning E (at 6) starts with it
+    out = yield_to_foreground([pad, m1, m2], 16, protected_steps=[6])
+    assert Note(0, "bridge", 64, 4, 70) in out
+    assert any(n.track == "bridge" and n.onset_16th == 6 for n in out)
+    out = yield_to_foreground([pad, m1, m2], 16)  # not protected: dropped
+    assert [n for n in out if n.track == "bridge"] == [Note(0, "bridge", 64, 4, 70)]

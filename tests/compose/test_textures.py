@@ -6,6 +6,7 @@ import pytest
 
 from tests.music.test_styles import HITS, MOODS, STYLES, _controls  # noqa: F401 (shared with test_styles.py)
 from videobgm.compose import arrange
+from videobgm.types import Note
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -49,3 +50,104 @@ def test_styles_and_moods_give_different_notes() -> None:
         by_mood = {m: tuple((n.onset_16th, n.track, n.pitch) for n in arrange.rule_notes(_controls(s, m)))
                    for m in MOODS}
         assert len(set(by_mood.values())) == len(MOODS), s
+
+
+# ------------------------------------------------ the ostinato across a mid-bar chord change
+def _ostinato_controls(prog: list[tuple[int, int, str]], mood: str = "neutral", seed: int = 0):  # noqa: ANN202
+    """Cinematic (string ostinato) controls of 2 bars + the ending bar; ``prog``: (step, root, quality)."""
+    import dataclasses
+
+    import numpy as np
+
+    from videobgm.types import Chord
+    c = _controls("cinematic", mood, seed)
+    return dataclasses.replace(c, n_bars=3, density_per_bar=np.array([12, 12, 0]),
+                               strength_per_beat=np.full(12, 2), accent_steps=np.zeros(48, bool),
+                               chords=[Chord(s, r, q) for s, r, q in prog], hits=(), fill_bars=(),
+                               ending_bar=2)
+
+
+def _bar_pcs(c, bar: int) -> set[int]:  # noqa: ANN001
+    from videobgm.compose import textures
+    from videobgm.music import styles
+    notes = textures.texture_notes(c, styles.idiom("cinematic", c.mood), seed=0)
+    return {n.pitch % 12 for n in notes if n.onset_16th // 16 == bar}
+
+
+def test_ostinato_keeps_its_figure_across_a_mid_bar_chord_change() -> None:
+    """A | F#m at beat 4 (car-detection/cinematic/happy's bar 1): A-E sounds with both chords, so
+    the figure stays on A and E (before: A, E then F#, C# = 4 pitch classes)."""
+    c = _ostinato_controls([(0, 9, "maj"), (12, 6, "min"), (16, 2, "maj")])
+    assert _bar_pcs(c, 0) == {9, 4}
+    assert _bar_pcs(c, 1) == {2, 9}  # one chord: root and fifth, as before
+    # E | F# (B would grind against A#): the downbeat chord's tones that sound with both: E and G#
+    c = _ostinato_controls([(0, 4, "maj"), (12, 6, "maj"), (16, 2, "maj")])
+    assert _bar_pcs(c, 0) == {4, 8}
+    # D | E at beat 2 (A would grind against G#): root and third, D and F# (the 7th and 9th of E)
+    c = _ostinato_controls([(0, 2, "maj"), (4, 4, "maj"), (16, 2, "maj")])
+    assert _bar_pcs(c, 0) == {2, 6}
+    # C | C# (every C-major tone a semitone from C#-major's): no common tone, the figure follows
+    c = _ostinato_controls([(0, 0, "maj"), (8, 1, "maj"), (16, 2, "maj")])
+    assert _bar_pcs(c, 0) == {0, 7, 1, 8}
+
+
+def test_ostinato_idiom_check_passes_across_chord_changes() -> None:
+    from videobgm.eval import idioms
+    from videobgm.types import Score
+    c = _ostinato_controls([(0, 9, "maj"), (12, 6, "min"), (16, 4, "maj"), (24, 6, "maj")])
+    notes = [n for n in arrange.rule_notes(c) if n.onset_16th < 32]
+    by_bar = [[n for n in notes if n.track == "piano" and n.onset_16th // 16 == b] for b in (0, 1)]
+    assert all(idioms._ostinato_or_sustained_bar(b) for b in by_bar)
+    assert idioms.ostinato_or_sustained(Score(notes=sorted(notes), n_bars=2)) == 1.0
+
+
+def test_ostinato_divisi_under_the_beats_stays_on_the_figure() -> None:
+    """A bar busier than the ostinato's 16ths allow gets a second note under the beat onsets:
+    the figure's other pitch (before: the chord's third under the fifth, a third pitch class)."""
+    import dataclasses
+
+    import numpy as np
+    for seed in range(4):  # both variants of the figure (the fifth on beat 2 or the octave)
+        c = _ostinato_controls([(0, 7, "maj"), (16, 2, "maj")], seed=seed)
+        c = dataclasses.replace(c, density_per_bar=np.array([20, 20, 0]))  # 8ths + 4 dyads
+        notes = [n for n in arrange.rule_notes(c) if n.track == "piano" and n.onset_16th < 16]
+        onsets = [n.onset_16th for n in notes]
+        assert len(notes) > len(set(onsets))  # there are dyads
+        assert {n.pitch % 12 for n in notes} == {7, 2}  # G and D only (no B)
+
+
+# ------------------------------------------- four-on-the-floor: the hit's gap, the 16th hats
+def _electronic(density: int, hits: tuple = ()):  # noqa: ANN001, ANN202
+    import dataclasses
+
+    import numpy as np
+    c = _controls("electronic", "neutral")
+    return dataclasses.replace(c, n_bars=3, density_per_bar=np.array([density, density, 0]),
+                               strength_per_beat=np.full(12, 2), accent_steps=np.zeros(48, bool),
+                               hits=hits, fill_bars=(), ending_bar=2)
+
+
+def test_sixteenth_hats_only_in_busy_bars() -> None:
+    from videobgm.compose import textures as T
+    from videobgm.music import styles
+    idm = styles.idiom("electronic", "neutral")
+    for d, hats in ((12, [2, 6, 10, 14]), (T.HAT16_DENSITY, [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15])):
+        drums = T.drum_part(_electronic(d), idm, "neutral", (0, 1))
+        assert sorted(n.onset_16th for n in drums if n.pitch in (T.HAT, T.OPEN_HAT)) == hats, d
+        assert sorted(n.onset_16th for n in drums if n.pitch == T.KICK) == [0, 4, 8, 12]
+
+
+def test_crash_hit_comes_out_of_a_short_gap() -> None:
+    """A crash at step 22: the hats / clap rest on 20 and 21, the kick on 20 stays; the
+    arpeggiator has no onset on 20-21 and nothing of it still sounds into the gap."""
+    from videobgm.compose import textures as T
+    from videobgm.music import styles
+    idm = styles.idiom("electronic", "neutral")
+    c = _electronic(T.HAT16_DENSITY, hits=((22, "crash"),))
+    drums = T.drum_part(c, idm, "neutral")
+    assert {(n.onset_16th, n.pitch) for n in drums if n.onset_16th in (20, 21)} == {(20, T.KICK)}
+    assert any(n.onset_16th == 22 and n.pitch == T.CRASH for n in drums)
+    arp = T.texture_notes(c, idm)
+    assert not [n for n in arp if n.onset_16th < 22 and n.onset_16th + n.duration_16th > 20]
+    assert any(n.onset_16th == 22 and n.velocity >= T.HIT_VELOCITY for n in arp)
+    assert T.pre_hit_gap([Note(16, "piano", 60, 6, 80)], {22: "crash"}) == [Note(16, "piano", 60, 4, 80)]

@@ -15,6 +15,8 @@ drops) the lower-priority note wherever two tracks sound a semitone apart:
 * a lower note that starts while the higher one sounds moves to the nearest chord tone that
   clashes with nothing above it; with none, it is dropped, unless it is its track's only onset
   on a protected step (a hit point or accent: the cut must still be heard);
+* the melody is one voice: a melody note still sounding when its next note enters ends there
+  where its tail would sound a semitone from another track (:func:`release_melody_tails`);
 * in a tense idiom's *tension bars* (:func:`videobgm.compose.textures.tension_bar`) nothing is changed:
   there the semitone colour (b9 in the texture, the tonic pedal under the dominant) is the point.
 
@@ -62,6 +64,7 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
     lo_step = hi_step = None
     if bars is not None:
         lo_step, hi_step = bars[0] * steps_per_bar, bars[1] * steps_per_bar
+    notes = release_melody_tails(notes, steps_per_bar, allowed, lo_step, hi_step)
     fixed: list[Note] = [n for n in notes if n.track not in PRIORITY]
     pitched = sorted((n for n in notes if n.track in PRIORITY),
                      key=lambda n: (PRIORITY[n.track], n.onset_16th, n.pitch))
@@ -97,7 +100,7 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
                 drop = True
                 break
         if drop and chord_at is not None:
-            moved = _revoice(n, chord_at(start), kept, queue)
+            moved = _revoice(n, chord_at(start), kept, queue, steps_per_bar)
             if moved is not None:
                 queue.insert(0, moved)
                 continue
@@ -107,18 +110,52 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
         kept.append(n if end == n.onset_16th + n.duration_16th else
                     Note(n.onset_16th, n.track, n.pitch, max(1, end - start), n.velocity))
         if resume is not None and end < resume.onset_16th:
+            key = (resume.track, resume.onset_16th)  # a new onset of its track
+            onsets[key] = onsets.get(key, 0) + 1
             queue.insert(0, resume)
     return sorted(fixed + kept)
 
 
-def _revoice(n: Note, chord_pcs: set[int], kept: list[Note], queue: list[Note]) -> Note | None:
+def release_melody_tails(notes: list[Note], steps_per_bar: int, allowed_bars: Iterable[int] = (),
+                         lo_step: int | None = None, hi_step: int | None = None) -> list[Note]:
+    """The melody is one voice: a melody note still sounding when the melody's next note enters
+    ends there if the rest of it would sound a semitone from another track (an appoggiatura
+    held on under its own resolution, against the bass's root). Pitches and onsets stay; only
+    that overlapping tail goes. Tension bars (``allowed_bars``) and clashes outside
+    ``[lo_step, hi_step)`` are left as they are."""
+    allowed = set(int(b) for b in allowed_bars)
+    mel = sorted((n for n in notes if n.track == "melody"), key=lambda n: (n.onset_16th, n.pitch))
+    others = [n for n in notes if n.track in PRIORITY and n.track != "melody"]
+    cut: dict[int, Note] = {}
+    for i, a in enumerate(mel):
+        nxt = next((b.onset_16th for b in mel[i + 1:] if b.onset_16th > a.onset_16th), None)
+        end = a.onset_16th + a.duration_16th
+        if nxt is None or nxt >= end or nxt // steps_per_bar in allowed:
+            continue
+        if lo_step is not None and not (lo_step <= nxt < hi_step):
+            continue
+        if any(_semitone(a.pitch, o.pitch) and o.onset_16th < end and nxt < o.onset_16th + o.duration_16th
+               for o in others):
+            cut[id(a)] = Note(a.onset_16th, a.track, a.pitch, nxt - a.onset_16th, a.velocity)
+    return [cut.get(id(n), n) for n in notes] if cut else notes
+
+
+def _revoice(n: Note, chord_pcs: set[int], kept: list[Note], queue: list[Note],
+             steps_per_bar: int = 0) -> Note | None:
     """``n`` moved to the nearest chord tone within a fourth that no higher-priority note sounding
-    with it clashes with and that its track does not already play at that onset; None if none."""
+    with it clashes with and that its track does not already play at that onset; None if none.
+    A tone its track already plays in the bar comes first (within the fourth): a figure (an
+    ostinato's root and fifth, an arpeggio) keeps its pitches rather than gaining a new one."""
     start, end = n.onset_16th, n.onset_16th + n.duration_16th
     above = [h.pitch for h in kept if PRIORITY[h.track] < PRIORITY[n.track]
              and h.onset_16th < end and start < h.onset_16th + h.duration_16th]
     taken = {m.pitch for m in (*kept, *queue) if m.track == n.track and m.onset_16th == start}
-    for d in sorted(range(-5, 6), key=lambda d: (abs(d), d)):
+    own: set[int] = set()
+    if steps_per_bar > 0:
+        bar = start // steps_per_bar
+        own = {m.pitch % 12 for m in (*kept, *queue) if m.track == n.track
+               and m.onset_16th // steps_per_bar == bar and m is not n}
+    for d in sorted(range(-5, 6), key=lambda d: ((n.pitch + d) % 12 not in own, abs(d), d)):
         p = n.pitch + d
         if d and 0 <= p <= 127 and p % 12 in chord_pcs and p not in taken \
                 and not any(_semitone(p, q) for q in above):

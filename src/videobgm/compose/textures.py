@@ -5,7 +5,8 @@ Each generator realises one :class:`~videobgm.music.styles.Idiom` from the plan'
 
 * :func:`texture_notes` - the accompaniment (track ``piano``) for every style whose texture is not
   the model's: arpeggio, arpeggiator, Alberti, block chords, guitar strums, sustained pads, string
-  ostinato. Every hit point gets an accented chord (a stab); bars with a density target of 0 and
+  ostinato (a figure that keeps its two pitches through a chord change inside the bar,
+  :func:`ostinato_pair`). Every hit point gets an accented chord (a stab); bars with a density target of 0 and
   the final held bar stay silent; every ``variation_bars`` bars the pattern turns (direction,
   strum pattern, octave) by a seeded draw.
 * :func:`bass_line` - root / off-beat (leaves room for a four-on-the-floor kick) / root-fifth /
@@ -16,7 +17,10 @@ Each generator realises one :class:`~videobgm.music.styles.Idiom` from the plan'
   and at the end of every variation period. A strong visual beat (an accent step) that falls
   off the groove's own strokes gets one (:data:`ACCENT_STROKE`: snare / clap / low tom), so that
   the picture's beats are heard as accents, not only as louder texture notes (issue 14); the
-  16th before every hit point is left empty, so that the hit's attack is not masked.
+  16th before every hit point is left empty, so that the hit's attack is not masked; with a
+  four-on-the-floor the hats, clap and arpeggiator rest for an 8th before a crash (the
+  producer's pre-drop gap; the kick keeps the floor), and the closed 16th hats are the busy
+  bars' layer (:data:`HAT16_DENSITY`), not every bar's.
 * Tense idioms (``Idiom.clash``) sound their semitone colour (b9 in the texture and pads, the
   tonic pedal under a clashing chord) only in :func:`tension_bar` bars: the end of every
   variation period and the bars before section fills (issue 19).
@@ -47,6 +51,7 @@ ACCENT_VELOCITY = 104  # the texture's chord on a strong visual beat off its own
 ACCENT_STROKE: dict[str, tuple[int, int]] = {"backbeat": (SNARE, 100), "four_floor": (CLAP, 104),
                                              "cinematic": (TOM_LOW, 100)}
 _ACCENT_VOICES = (KICK, KICK2, SNARE, CLAP, TOM_LOW, TOM_FLOOR, TOM_MID)
+HAT16_DENSITY = 18  # four-on-the-floor: closed 16th hats join the off-beat hats from this density
 TENSION_FROM_STEP = 8  # in a tension bar the pad's cluster tone / strum's b9 enters at the half bar
 
 
@@ -128,8 +133,44 @@ def _merge(notes: list[Note]) -> list[Note]:
 
 
 # --------------------------------------------------------------------------------- texture
-def _pattern_pitches(idm: Idiom, tones: list[int], root_pitch: int, k: int, variant: int) -> list[int]:
-    """Pitches the texture plays at its ``k``-th onset of the bar."""
+def ostinato_pair(controls: Controls, idm: Idiom, start: int, spb: int, roots: np.ndarray,
+                  ivs: list[tuple[int, ...]]) -> tuple[int, int]:
+    """The two pitches (low, high) of a string ostinato for the bar starting at step ``start``.
+
+    An ostinato is a figure that persists while the harmony moves: the bar's figure is set on
+    its downbeat chord (root and fifth) and stays through a chord change inside the bar, as long
+    as neither pitch sounds a semitone from a tone of any chord of the bar. Where the root-fifth
+    pair would grind against the later chord, the figure takes the downbeat chord's tones that
+    sound with every chord of the bar (root + third, fifth + third, else one of them in octaves:
+    a common-tone pedal, e.g. D under D -> E, the 7th of E7); only where none exists (every tone
+    a semitone from a later chord) does it follow the later chord (the pre-fix behaviour).
+    A tension bar's b9 figure keeps the downbeat root all bar: there the grind is the point.
+    ``high == low + 12``: a one-pitch-class (octave) figure."""
+    lo = idm.register[0]
+    r0, iv0 = int(roots[start]), ivs[start]
+    r_p = lo + (r0 - lo) % 12
+    segs = {(int(roots[g]), ivs[g]) for g in range(start, start + spb)}
+    if idm.clash or len(segs) == 1:
+        return r_p, r_p + 7
+    others = {(r + i) % 12 for r, iv in segs for i in iv}
+
+    def fits(pc: int) -> bool:
+        return not any((pc - o) % 12 in (1, 11) for o in others)
+
+    chord = [(r0 + i) % 12 for i in iv0]  # root, third, fifth (, seventh)
+    third = chord[1] if len(chord) > 1 else r0
+    fifth = chord[2] if len(chord) > 2 else (r0 + 7) % 12
+    for a, b in ((r0, fifth), (r0, third), (third, fifth), (r0, r0), (fifth, fifth), (third, third)):
+        if fits(a) and fits(b):
+            a_p = lo + (a - lo) % 12
+            return a_p, a_p + ((b - a) % 12 or 12)
+    return -1, -1  # no common tone: the figure follows each chord
+
+
+def _pattern_pitches(idm: Idiom, tones: list[int], root_pitch: int, k: int, variant: int,
+                     pair: tuple[int, int] = (-1, -1)) -> list[int]:
+    """Pitches the texture plays at its ``k``-th onset of the bar (``pair``: the ostinato's
+    two pitches for the bar, :func:`ostinato_pair`; (-1, -1): root and fifth of the chord)."""
     t = idm.texture
     if idm.clash and t in ("arpeggio", "arpeggiator", "alberti"):
         tones = sorted(tones[:1] + [tones[0] + 1] + tones[1:])  # the b9 against the root
@@ -151,7 +192,8 @@ def _pattern_pitches(idm: Idiom, tones: list[int], root_pitch: int, k: int, vari
         if idm.clash:
             seq = (r, r + 1, r, r + 1) if not variant else (r, r + 1, r + 1, r)
         else:
-            seq = (r, r, r + 7, r) if not variant else (r, r + 7, r + 12, r + 7)
+            a, b = pair if pair[0] >= 0 else (r, r + 7)
+            seq = (a, a, b, a) if not variant else (a, b, a + 12, b)
         return [seq[k % 4]]
     raise ValueError(f"no pattern for texture {t!r}")
 
@@ -206,7 +248,27 @@ def texture_notes(controls: Controls, idm: Idiom, bars: tuple[int, int] | None =
                         tones = tones[:1]
                     out += [Note(k, "piano", p, 2, ACCENT_VELOCITY) for p in tones]
                 # (a single-line texture keeps its regular pulse: the bass catches the accent)
+    if idm.texture == "arpeggiator" and idm.drums == "four_floor":
+        out = pre_hit_gap(out, hits)
     return _merge([n for n in out if 21 <= n.pitch <= 108])
+
+
+PRE_HIT_GAP_16THS = 2  # the arpeggiator rests for an 8th before a crash (the producer's pre-drop gap)
+
+
+def pre_hit_gap(notes: list[Note], hits: dict[int, str]) -> list[Note]:
+    """``notes`` without the onsets in the :data:`PRE_HIT_GAP_16THS` 16ths before every crash /
+    section hit, and with what still sounds there cut at the gap, so that the hit's attack comes
+    out of a short silence of the pattern (as a dance producer mutes the loop before a drop)."""
+    gaps = [(k - PRE_HIT_GAP_16THS, k) for k, kind in hits.items() if kind in ("section", "crash")]
+    out: list[Note] = []
+    for n in notes:
+        end = n.onset_16th + n.duration_16th
+        if any(g0 <= n.onset_16th < g1 for g0, g1 in gaps):
+            continue
+        cut = min((g0 for g0, g1 in gaps if n.onset_16th < g0 < end), default=end)
+        out.append(n if cut == end else replace(n, duration_16th=cut - n.onset_16th))
+    return out
 
 
 NOTES_PER_ONSET = {"block": 3, "strum": 5, "pad": 4}
@@ -277,12 +339,16 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
     spare = int(round((1.0 - idm.model_share) * d - taken - per * len(onsets))) if per == 1 else 0
     beat_onsets = [s for s in onsets if s % STEPS_PER_BEAT == 0]
     under = set(beat_onsets[:max(0, spare)])
+    pair = ostinato_pair(controls, idm, start, spb, roots, ivs) if idm.texture == "ostinato" \
+        else (-1, -1)
     for k, s in enumerate(onsets):
         g = start + s
         base = lo + (7 if (variant and idm.texture == "arpeggio") else 0)
         tones = _voicing(int(roots[g]), ivs[g], base)
         root_pitch = lo + (int(roots[g]) - lo) % 12
-        pitches = _pattern_pitches(idm, tones, root_pitch, k, variant)
+        if idm.clash and idm.texture == "ostinato":  # a tension bar's b9 figure keeps its root
+            root_pitch = lo + (int(roots[start]) - lo) % 12
+        pitches = _pattern_pitches(idm, tones, root_pitch, k, variant, pair)
         nxt = onsets[k + 1] if k + 1 < len(onsets) else spb
         dur = max(1, round((nxt - s) * idm.articulation))
         if idm.texture in ("arpeggio", "alberti") and idm.articulation >= 0.85:
@@ -290,7 +356,12 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
         vel = _metric_velocity(idm.velocity, s, g, acc)
         if idm.octave_double:
             pitches = pitches + [pitches[-1] + 12]
-        if s in under:
+        if s in under and idm.texture == "ostinato":  # divisi: the figure's other pitch below
+            fig = {p % 12 for p in _pattern_pitches(idm, tones, root_pitch, 0, 0, pair)
+                   + _pattern_pitches(idm, tones, root_pitch, 2, 0, pair)}
+            low = [p for p in range(min(pitches) - 12, min(pitches)) if p % 12 in fig]
+            pitches = [max(low) if low else min(pitches) - 12] + list(pitches)
+        elif s in under:
             low = [t for t in tones if t < min(pitches)]
             pitches = [low[-1] if low else min(pitches) - 12] + list(pitches)
         out += [Note(g, "piano", p, dur, vel) for p in pitches if 21 <= p <= 108]
@@ -472,6 +543,9 @@ def drum_part(controls: Controls, idm: Idiom, mood: str = "", bars: tuple[int, i
     before = {k - 1 for k, kind in hits.items() if kind in ("section", "crash", "stab", "accent")}
     before -= set(hits)
     out = [n for n in out if n.onset_16th not in before]
+    if idm.drums == "four_floor":  # the producer's gap: the hats and claps rest an 8th before a crash
+        gap = {k - 2 for k, kind in hits.items() if kind in ("section", "crash")} - set(hits)
+        out = [n for n in out if n.onset_16th not in gap or n.pitch in (KICK, KICK2, CRASH)]
     # cinematic: a timpani-like roll (low tom 16ths, crescendo) into every section hit
     if idm.drums == "cinematic":
         for k, kind in hits.items():
@@ -509,7 +583,7 @@ def _four_floor(h: dict, spb: int, bpb: int, d: int, var_bar: bool, drop: bool) 
         h[(beat * STEPS_PER_BEAT, CLAP)] = 96
     for beat in range(bpb):
         h[(beat * STEPS_PER_BEAT + 2, OPEN_HAT if var_bar else HAT)] = 80
-    if d >= 12:
+    if d >= HAT16_DENSITY:  # the 16th hats are the busy bars' energy layer, not the floor
         for beat in range(bpb):
             for o in (1, 3):
                 h[(beat * STEPS_PER_BEAT + o, HAT)] = 52
