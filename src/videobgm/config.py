@@ -154,6 +154,11 @@ class SampleConfig(_Cfg):
     # constrained decoding: a bar closes only with density_target * (1 -/+ tolerance) onsets
     density_tolerance: float = 0.15
     close_bias: float = 4.0  # logit bonus of closing the bar once its density target is reached
+    # logit malus of an optional onset (a note beyond a step's minimum, a step that is not forced)
+    # once the bar's notes plus those its later forced steps still owe reach the density target:
+    # without it the bar could close only after its last forced step, by when the optional
+    # onsets had filled it to the tolerance's top (the model played ~1.3x its share)
+    budget_bias: float = 3.0
     # notes on the first 16th of a beat: target strength .. target + strength_slack
     strength_slack: int = 1
     enforce_strength: bool = True
