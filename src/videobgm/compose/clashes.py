@@ -93,7 +93,7 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
                 if h1 < end and h1 - h0 < end - start:  # the held tone returns after the clash
                     resume = Note(h1, n.track, n.pitch, end - h1, max(1, n.velocity - RESUME_SOFTER))
                 end = min(end, h0)  # released where the foreground note enters
-            elif start not in protected or onsets[(n.track, start)] > 1:
+            elif start not in protected or onsets.get((n.track, start), 0) > 1:
                 drop = True
                 break
         if drop and chord_at is not None:
@@ -107,6 +107,8 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
         kept.append(n if end == n.onset_16th + n.duration_16th else
                     Note(n.onset_16th, n.track, n.pitch, max(1, end - start), n.velocity))
         if resume is not None and end < resume.onset_16th:
+            # (a new onset of the track: counted, so that a protected step it lands on keeps one)
+            onsets[(resume.track, resume.onset_16th)] = onsets.get((resume.track, resume.onset_16th), 0) + 1
             queue.insert(0, resume)
     return sorted(fixed + kept)
 
