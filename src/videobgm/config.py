@@ -154,6 +154,11 @@ class SampleConfig(_Cfg):
     # constrained decoding: a bar closes only with density_target * (1 -/+ tolerance) onsets
     density_tolerance: float = 0.15
     close_bias: float = 4.0  # logit bonus of closing the bar once its density target is reached
+    # logit malus of an optional onset (a note beyond a step's minimum, a step that is not forced)
+    # once the bar's notes plus those its later forced steps still owe reach the density target:
+    # without it the bar could close only after its last forced step, by when the optional
+    # onsets had filled it to the tolerance's top (the model played ~1.3x its share)
+    budget_bias: float = 3.0
     # notes on the first 16th of a beat: target strength .. target + strength_slack
     strength_slack: int = 1
     enforce_strength: bool = True
@@ -224,7 +229,12 @@ class SampleConfig(_Cfg):
     dynamics_low: float = 52.0
     dynamics_high: float = 104.0
     dynamics_phrase_swell: float = 18.0
+    # the swell's crest lies this far into the phrase: an even crescendo to it, an even
+    # diminuendo after (an arch with no plateau; the sine it replaced held ~40 % of a phrase's
+    # notes within a few velocities of its crest, i.e. in one velocity bin)
+    dynamics_phrase_apex: float = 0.6
     dynamics_downbeat_boost: float = 5.0
+    dynamics_weak_beat_cut: float = 3.0  # beats 2 and 4 (the weak beats of 4/4) this much softer
     dynamics_offbeat_cut: float = 6.0
     dynamics_accompaniment_offset: float = 10.0
     dynamics_model_weight: float = 0.8

@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("torch")
 
 from videobgm.compose.bar_constraints import (  # noqa: E402
+    budget_spent,
     pos_bias,
     pos_candidates,
     pos_mask,
@@ -87,7 +88,7 @@ def test_breath_bar_has_no_steps_in_its_last_beat(decoding, make_controls):
 
 
 def test_type_and_pos_bias(decoding, make_controls):
-    ctx, st = decoding(make_controls(density=2), SampleConfig(close_bias=1.5, gap_bias=0.5))
+    ctx, st = decoding(make_controls(density=2), SampleConfig(close_bias=1.5, gap_bias=0.5, budget_bias=0.0))
     assert type_bias(ctx, st, 6) == (None, None)  # before the first bar
     st.bar, st.step, st.prev_type, st.notes_in_bar = 0, 0, TYPE_NOTE, 1
     st.voicing.add(0, 60, 4)  # beat 0 sounds; beat 1 is the first silent one
@@ -101,3 +102,30 @@ def test_type_and_pos_bias(decoding, make_controls):
     assert pb[1 + 7] == 0 and pb[1 + 8] == -0.5  # onsets after the silent beat 1 would leave it silent
     st.guide = {6: [np.zeros(7, dtype=np.int64)]}
     assert pos_bias(ctx, st, pm, None)[1 + 6] == SampleConfig().repeat_guide_bias
+
+
+def test_spent_budget_leaves_the_rest_of_the_bar_to_its_forced_steps(decoding, make_controls):
+    # density 4: once the bar's notes plus what its later forced steps owe reach 4, an optional
+    # onset (a second note at the step, a step that is not forced) costs budget_bias
+    ctx, st = decoding(make_controls(density=4), SampleConfig(budget_bias=2.5, gap_bias=0.0))
+    bt = ctx.bars[0]
+    bt.forced[:] = False
+    bt.forced[12] = True  # one forced step ahead (beat 4), owing step_min onsets
+    owed = step_min(ctx, st, 12)
+    st.bar, st.step, st.prev_type = 0, 0, TYPE_NOTE
+    st.notes_at_step = 1
+    st.notes_in_bar = bt.target - owed - 1  # one optional onset still fits
+    assert not budget_spent(ctx, st)
+    assert type_bias(ctx, st, 6)[0][TYPE_NOTE] == 0
+    pm = np.zeros(17, dtype=bool)
+    pm[2:] = True
+    assert pos_bias(ctx, st, pm, None) is None
+    st.notes_in_bar += 1  # spent: the notes left belong to the forced step
+    assert budget_spent(ctx, st)
+    assert type_bias(ctx, st, 6)[0][TYPE_NOTE] == -2.5
+    pb = pos_bias(ctx, st, pm, None)
+    assert pb[1 + 12] == 0 and pb[1 + 5] == -2.5 and pb[1 + 13] == -2.5
+    st.notes_at_step = 0  # a step below its minimum still takes its note
+    assert type_bias(ctx, st, 6)[0][TYPE_NOTE] == 0
+    st.guide = {5: [np.zeros(7, dtype=np.int64)]}  # a repetition guide leads: it is imitated as it is
+    assert not budget_spent(ctx, st)

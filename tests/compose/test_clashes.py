@@ -220,3 +220,15 @@ def test_returning_tone_on_a_protected_step_that_clashes_again() -> None:
     assert any(n.track == "bridge" and n.onset_16th == 6 for n in out)
     out = yield_to_foreground([pad, m1, m2], 16)  # not protected: dropped
     assert [n for n in out if n.track == "bridge"] == [Note(0, "bridge", 64, 4, 70)]
+
+
+def test_a_resumed_tone_on_a_protected_step_is_counted() -> None:
+    """A held piano C4 yields to a melody C#4 (steps 4-6) and returns at step 6, where a second
+    melody C#4 enters on a protected step: the returned tone is the piano's only note there, so
+    it is kept (it used to raise KeyError: its onset had not been counted)."""
+    mel1, mel2 = Note(4, "melody", 61, 2, 90), Note(6, "melody", 61, 2, 90)
+    held = Note(0, "piano", 60, 16, 70)
+    out = yield_to_foreground([mel1, mel2, held], 16, protected_steps=(6,))
+    piano = sorted((n.onset_16th, n.duration_16th) for n in out if n.track == "piano")
+    assert piano[0] == (0, 4)  # released where the melody enters
+    assert (6, 10) in piano  # returns (softer) after the clash; the protected step keeps it

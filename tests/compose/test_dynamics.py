@@ -23,3 +23,17 @@ def test_dynamics_follow_sections_and_phrases():
     assert vel[4:].min() > vel[:4].max()  # the louder section is louder in every bar
     assert vel[1] > vel[0] and vel[1] > vel[3]  # a swell inside the phrase
     assert M.stats(out, first_bars=9)["velocity_top_bin"] < 0.6
+
+
+def test_phrase_arch_and_metric_accent():
+    from videobgm.compose.dynamics import metric_accent, phrase_arch
+    from videobgm.config import SampleConfig
+
+    assert phrase_arch(0.0) == -1.0 and phrase_arch(0.6) == 1.0 and phrase_arch(1.0) == -1.0
+    assert abs(phrase_arch(0.3) - 0.0) < 1e-9 and abs(phrase_arch(0.8) - 0.0) < 1e-9  # even rise, even fall
+    # an arch spreads a phrase's evenly placed notes evenly over its range (no plateau at the crest)
+    vals = np.array([phrase_arch(x) for x in np.linspace(0, 1, 101)])
+    assert np.histogram(vals, bins=4, range=(-1, 1))[0].max() <= 27
+    cfg = SampleConfig(dynamics_downbeat_boost=5.0, dynamics_weak_beat_cut=3.0, dynamics_offbeat_cut=6.0)
+    assert [metric_accent(p, 16, cfg) for p in (0, 4, 8, 12, 2, 15)] == [5.0, -3.0, 0.0, -3.0, -6.0, -6.0]
+    assert [metric_accent(p, 12, cfg) for p in (0, 4, 8)] == [5.0, -3.0, -3.0]  # 3/4: no half bar

@@ -80,6 +80,8 @@ def test_motif_plan_restates_the_statement_bar(decoding, make_controls):
     plan = motif_plan(ctx, st, 1)
     assert sorted(plan) == [0, 6] and [d for _, d in plan.values()] == [4, 2]
     pitches = [p - 1 for p, _ in plan.values()]
-    assert pitches == [64, 69]  # E is an A minor tone: kept; G is not: to the nearest one (A)
+    # E G over C restated over A minor: a fourth up (A C) keeps the motif's third and fits the
+    # chord (a sequence; note by note it would be E A: E kept, G to the nearest tone A)
+    assert pitches == [69, 72]
     assert np.flatnonzero(ctx.bars[1].forced).tolist() == [0, 6]  # the motif's onsets are forced
     assert motif_plan(ctx, st, 0) == {}  # bar 0 states, it restates nothing

@@ -36,18 +36,43 @@ def test_layout_skips_intro_and_short_units_and_points_to_originals():
     assert "bars 9-12 restate 5-8" in motif.describe(lay)
 
 
+def test_layout_of_a_short_piece_and_its_heads():
+    # a 30 s clip at 80 bpm: sections 0-4 and 4-10, melody from bar 2, ending bar 9: only one
+    # unit of 3+ melody bars, so the 2-bar unit (bars 2-3) states and the 5-bar unit restates it
+    mel = np.ones(10, dtype=bool)
+    mel[:2] = False
+    secs = _secs((0, 4), (4, 10))
+    lay = motif.layout(secs, 10, mel, ending_bar=9)
+    assert lay == {4: 2, 5: 3, 6: 2, 7: 3} and lay.heads == {}  # the harmony's: bar 8 free
+    mel_lay = motif.layout(secs, 10, mel, ending_bar=9, heads=True)
+    assert dict(mel_lay) == dict(lay) and mel_lay.heads == {8: 2}  # bar 8's first half follows bar 2
+    # two units of 3+ bars: 2-bar units stay free, as before
+    assert motif.layout(_secs((0, 4), (4, 8), (8, 12)), 12, np.arange(12) >= 2, ending_bar=11) == \
+        {8: 4, 9: 5}
+    full = motif.layout(_secs((0, 4), (4, 8), (8, 12), (12, 16)), 16, heads=True)
+    assert full.heads == {7: 3, 15: 3}  # the A' units' last bars
+
+
 def test_adapt_keeps_fitting_notes_and_moves_the_rest():
     c_maj = chord_tone_mask(chord_index(0, "maj"), None)  # C E G
     f_maj = chord_tone_mask(chord_index(5, "maj"), None)  # F A C
     scale = np.isin(np.arange(128) % 12, [0, 2, 4, 5, 7, 9, 11])
     notes = [(0, 64, 4), (4, 62, 4), (8, 60, 4), (12, 67, 4)]  # E D C G over C
     assert motif.adapt(notes, [c_maj] * 4, scale, [True] * 4) == notes  # same chord: kept
-    out = motif.adapt(notes, [f_maj] * 4, scale, [False] * 4)
+    # over F the whole bar fits a fourth up: a sequence (A G F C: chord tones and a passing G)
+    assert [p for _, p, _ in motif.adapt(notes, [f_maj] * 4, scale, [False] * 4)] == [69, 67, 65, 72]
+    out = motif.adapt(notes, [f_maj] * 4, scale, [False] * 4, max_shift=0)  # note by note
     # over F: G moves to A (nearest tone, 69 vs 65: 2 vs 2 -> the lower, F 65); C stays; D is a
     # scale step above C (a chord tone): kept as a passing tone; E is a step above D, but D is
     # no chord tone: E moves to the nearest chord tone F
     assert [p for _, p, _ in out] == [65, 62, 60, 65]
     assert [(s, d) for s, _, d in out] == [(s, d) for s, _, d in notes]  # rhythm kept
+    # no shift within 1 semitone makes every note fit: note by note, as with max_shift=0
+    assert motif.adapt(notes, [f_maj] * 4, scale, [False] * 4, max_shift=1) == out
+    # a shift that would leave the scale is not taken: only C major's white keys, shift +5 needs
+    # none outside it, but with F (5) out of the scale it is refused
+    no_f = scale & (np.arange(128) % 12 != 5)
+    assert [p for _, p, _ in motif.adapt(notes, [f_maj] * 4, no_f, [False] * 4)] != [69, 67, 65, 72]
 
 
 def _model():
@@ -131,6 +156,24 @@ def test_generate_restates_the_motif_at_the_planned_bars(tiny):
     assert longest_repeat(pat) + 1 >= n_stated  # the whole 3-bar statement recurs
     free = generate(c, model, tok, cfg)  # without the plan the untrained model repeats nothing
     assert any(_melody_bar(free, t) != _melody_bar(free, s) for t, s in lay.items())
+
+
+def test_generate_restates_the_first_half_of_a_head_bar(tiny):
+    from videobgm.compose.sampler import generate
+    from videobgm.config import SampleConfig
+
+    model, tok = tiny
+    c = _controls()
+    lay = motif.layout(_secs((0, 4), (4, 8)), 8, heads=True)
+    assert dict(lay) == {4: 0, 5: 1, 6: 2} and lay.heads == {7: 3}
+    cfg = SampleConfig(seed=5, repeat_prob=0.0)
+    s = generate(c, model, tok, cfg, motif=lay, phrase_ends=(3, 6))
+    head, src = _melody_bar(s, 7), _melody_bar(s, 3)
+    first = [x for x in src if x[0] < 8]
+    assert first and [x for x in head if x[0] < 8] == first  # same chords: the opening note for note
+    plain = generate(c, model, tok, cfg, motif=dict(lay), phrase_ends=(3, 6))  # no heads: bar 7 free
+    assert [_melody_bar(plain, b) for b in range(7)] == [_melody_bar(s, b) for b in range(7)]
+    assert [x for x in _melody_bar(plain, 7) if x[0] < 8] != first
 
 
 def test_generate_fits_the_motif_to_other_chords(tiny):

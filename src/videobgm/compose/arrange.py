@@ -197,12 +197,20 @@ def rule_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
     if controls.style in styles.STYLE_IDIOMS:
         from videobgm.compose import textures
         idm = styles.idiom(controls.style, controls.mood)
-        if "bass" in controls.tracks:
-            out += textures.bass_line(controls, idm, bars, controls.seed)
+        bass = textures.bass_line(controls, idm, bars, controls.seed) if "bass" in controls.tracks else []
+        out += bass
         if "drums" in controls.tracks:
             out += textures.drum_part(controls, idm, controls.mood, bars, controls.seed)
         if "piano" in controls.arranged:
-            out += textures.texture_notes(controls, idm, bars, controls.seed)
+            # one onset budget: the bass's onsets, and what the model must play beyond its share
+            # (its forced beats and accents), count against the texture's share
+            over = model_floor(controls, idm.model_share) - np.ceil(idm.model_share * np.asarray(
+                controls.density_per_bar, dtype=float)).astype(np.int64)
+            taken = {b: int(max(0, x)) for b, x in enumerate(over)}
+            for n in bass:
+                b = n.onset_16th // controls.steps_per_bar
+                taken[b] = taken.get(b, 0) + 1
+            out += textures.texture_notes(controls, idm, bars, controls.seed, taken)
         for track in idm.pad_tracks:
             if track in controls.arranged:
                 out += textures.pad_layer(controls, idm, track, bars)
@@ -212,6 +220,28 @@ def rule_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
     if "drums" in controls.tracks:
         out += drum_notes(controls, bars)
     return out + form_notes(controls, bars)
+
+
+def model_floor(controls: Controls, share: float) -> np.ndarray:
+    """Onsets per bar the model must play whatever its density target, where it writes ``share``
+    of the targets (:func:`remaining_targets`): ``ceil(share * s)`` (at least 1) on every beat of
+    target strength ``s > 0`` and one on every other accent step (the sampler's forced steps,
+    :func:`videobgm.compose.constraints.bar_targets`), shape (n_bars,)."""
+    spb, bpb = controls.steps_per_bar, controls.beats_per_bar
+    stren = np.asarray(controls.strength_per_beat, dtype=float)
+    acc = np.asarray(controls.accent_steps, dtype=bool)
+    out = np.zeros(controls.n_bars, dtype=np.int64)
+    for b in range(controls.n_bars):
+        n = 0
+        for i in range(bpb):
+            s = float(stren[b * bpb + i]) if b * bpb + i < stren.shape[0] else 0.0
+            k = b * spb + i * STEPS_PER_BEAT
+            if s > 0 or (k < acc.shape[0] and acc[k]):
+                n += max(1, int(np.ceil(share * s)))
+        n += sum(1 for k in range(b * spb, (b + 1) * spb)
+                 if k % STEPS_PER_BEAT and k < acc.shape[0] and acc[k])
+        out[b] = n
+    return out
 
 
 def styled_controls(plan: Plan, seed: int | None = None) -> Controls:

@@ -108,18 +108,29 @@ def type_mask(ctx: DecodeContext, st: DecodeState) -> np.ndarray:
     return m & grammar
 
 
+def budget_spent(ctx: DecodeContext, st: DecodeState) -> bool:
+    """Whether the bar's notes so far plus the onsets its later forced steps still owe reach its
+    density target: the bar's remaining onsets then belong to the forced steps (one onset budget).
+    Never while a repetition guide leads the bar (the guide bar is imitated as it is)."""
+    return not st.guide and st.notes_in_bar + reserve_after(ctx, st, st.step) >= ctx.bars[st.bar].target
+
+
 def type_bias(ctx: DecodeContext, st: DecodeState, size: int) -> tuple[np.ndarray | None, int | None]:
     """Logit bias over token types and the first silent beat ahead in the bar (global step, or None).
 
     A bar's close (BAR/EOS) gets +-``close_bias`` (its density target reached or not) and
-    -``gap_bias`` while a beat ahead would stay silent; a repetition guide pulls NOTE/POS toward
-    the guide bar's notes and steps. None before the decoded bars."""
+    -``gap_bias`` while a beat ahead would stay silent; once the budget is spent
+    (:func:`budget_spent`) a note beyond the step's minimum gets -``budget_bias``; a repetition
+    guide pulls NOTE/POS toward the guide bar's notes and steps. None before the decoded bars."""
     cfg = ctx.cfg
     if st.bar < ctx.start_bar:
         return None, None
     bias = np.zeros(size)
     reached = st.notes_in_bar >= ctx.bars[st.bar].target
     bias[[TYPE_BAR, TYPE_EOS]] = float(cfg.close_bias) * (1 if reached else -1)
+    if cfg.constrained and cfg.budget_bias and st.prev_type in (TYPE_POS, TYPE_NOTE) \
+            and st.notes_at_step >= step_min(ctx, st, st.step) and budget_spent(ctx, st):
+        bias[TYPE_NOTE] -= float(cfg.budget_bias)
     silent = None
     if cfg.constrained and cfg.gap_bias:  # first beat left silent so far (if any)
         silent = st.voicing.first_silent_beat(st.bar * ctx.spb + st.step + 1, (st.bar + 1) * ctx.spb)
@@ -145,9 +156,14 @@ def pos_mask(ctx: DecodeContext, st: DecodeState) -> np.ndarray:
 
 
 def pos_bias(ctx: DecodeContext, st: DecodeState, pm: np.ndarray, silent: int | None) -> np.ndarray | None:
-    """Logit bias over POS values: the guide's next step, -``gap_bias`` past a silent beat."""
+    """Logit bias over POS values: the guide's next step, -``gap_bias`` past a silent beat,
+    -``budget_bias`` on a step that is not forced once the bar's budget is spent."""
     later = [s_ for s_ in sorted(st.guide) if s_ > st.step and pm[s_ + 1]]
     bias = guide_bias(ctx, st, ctx.F["pos"], pm.shape[0], later[0] + 1) if later else None
+    if ctx.cfg.constrained and ctx.cfg.budget_bias and budget_spent(ctx, st):
+        optional = np.zeros(pm.shape[0])
+        optional[1:ctx.spb + 1] = np.where(ctx.bars[st.bar].forced[:ctx.spb], 0.0, -float(ctx.cfg.budget_bias))
+        bias = optional if bias is None else bias + optional
     if silent is not None:  # onsets after a silent beat would leave it silent
         gap = np.zeros(pm.shape[0])
         gap[1 + silent - st.bar * ctx.spb + STEPS_PER_BEAT:] = -float(ctx.cfg.gap_bias)

@@ -96,7 +96,7 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
                 if h1 < end and h1 - h0 < end - start:  # the held tone returns after the clash
                     resume = Note(h1, n.track, n.pitch, end - h1, max(1, n.velocity - RESUME_SOFTER))
                 end = min(end, h0)  # released where the foreground note enters
-            elif start not in protected or onsets[(n.track, start)] > 1:
+            elif start not in protected or onsets.get((n.track, start), 0) > 1:
                 drop = True
                 break
         if drop and chord_at is not None:

@@ -50,6 +50,8 @@ class DecodeContext:
     steps_to_breath: np.ndarray  # per step: steps to the next breath (10**6: none)
     rule_onsets: np.ndarray  # per step: onsets of the rule parts (drums not counted)
     motif_map: dict[int, int]  # restating bar -> statement bar
+    # a restating unit's last bar -> statement bar: its first half follows the statement's
+    motif_heads: dict[int, int] = field(default_factory=dict)
     dur_steps: np.ndarray = field(init=False)  # duration field value -> steps (0 for value 0)
     steps_to_change: np.ndarray = field(init=False)  # per step: steps to the next chord change
     pitch_ok: np.ndarray = field(init=False)  # bool over pitch field values: PITCH_RANGE
@@ -152,6 +154,7 @@ def build_context(controls: Controls, full: Controls, cfg: SampleConfig, tokeniz
         bars=bar_targets(controls, cfg), start_bar=int(span[0]), end_bar=int(span[1]), track_ok=track_ok,
         melody_bars=melody_bars, ends=ends, breath=breath, steps_to_breath=steps_to_breath,
         rule_onsets=rule_onsets, motif_map={int(t): int(j) for t, j in (motif or {}).items() if int(j) < int(t)},
+        motif_heads={int(t): int(j) for t, j in getattr(motif, "heads", {}).items() if int(j) < int(t)},
     )
 
 

@@ -11,8 +11,10 @@ re-shapes the sampled velocities from the plan, deterministically:
   softer and louder), mapped to ``[SampleConfig.dynamics_low, SampleConfig.dynamics_high]`` for the melody,
   ``dynamics_accompaniment_offset`` lower for the other pitched tracks;
 * phrase: a swell over each phrase (``melody_phrase_bars`` bars inside a section, shorter at its end),
-  ``dynamics_phrase_swell`` at its crest, softer at its start and end, where the melody breathes;
-* metre: beat 1 a little stronger, off-beat 16ths a little softer;
+  an even arch (:func:`phrase_arch`) to ``dynamics_phrase_swell`` at its crest
+  (``dynamics_phrase_apex`` into the phrase), softer at its start and end, where the melody breathes;
+* metre (:func:`metric_accent`): beat 1 a little stronger, the weak beats (2 and 4 of 4/4) and
+  more the off-beat 16ths a little softer;
 * contour (melody): ``dynamics_contour`` per semitone above / below the phrase's median melody
   pitch, at most ``dynamics_contour_max`` either way (a line swells toward its high notes, as a
   singer's or a player's does);
@@ -83,6 +85,25 @@ def section_breaths(plan) -> tuple[int, ...]:  # noqa: ANN001
                  if 0 < b.start_bar and b.start_bar - 1 < end and (a.label != b.label or b.start_bar * spb in opens))
 
 
+def phrase_arch(x: float, apex: float = 0.6) -> float:
+    """The phrase's swell at position ``x`` (0..1) in it: -1 at its start, rising evenly to +1 at
+    ``apex``, falling evenly to -1 at its end (velocities spread evenly over the swell's range)."""
+    x, apex = float(np.clip(x, 0.0, 1.0)), float(np.clip(apex, 0.05, 0.95))
+    return 2.0 * (x / apex if x <= apex else (1.0 - x) / (1.0 - apex)) - 1.0
+
+
+def metric_accent(pos: int, spb: int, cfg: SampleConfig) -> float:
+    """Velocity offset of a note on 16th ``pos`` of the bar: the metre's hierarchy (the downbeat
+    strongest, then the half bar, the other beats, the off-beats softest)."""
+    if pos == 0:
+        return float(cfg.dynamics_downbeat_boost)
+    if pos % STEPS_PER_BEAT:
+        return -float(cfg.dynamics_offbeat_cut)
+    if spb % (2 * STEPS_PER_BEAT) == 0 and spb // STEPS_PER_BEAT >= 4 and pos == spb // 2:
+        return 0.0  # the half bar of 4/4
+    return -float(cfg.dynamics_weak_beat_cut)
+
+
 def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, *,
           cfg: SampleConfig | None = None, bars: tuple[int, int] | None = None) -> Score:
     """``score`` with the velocities of its pitched notes in bars ``[a, b)`` (default all)
@@ -123,9 +144,8 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
             continue
         x = phrase_pos[bar] + (n.onset_16th % spb) / spb / phrase_len[bar]
         v = cfg.dynamics_low + (cfg.dynamics_high - cfg.dynamics_low) * bar_level[bar]
-        v += cfg.dynamics_phrase_swell * (np.sin(np.pi * x) - 0.5) * 2.0
-        pos = n.onset_16th % spb
-        v += cfg.dynamics_downbeat_boost if pos == 0 else 0.0 if pos % STEPS_PER_BEAT == 0 else -cfg.dynamics_offbeat_cut
+        v += cfg.dynamics_phrase_swell * phrase_arch(x, cfg.dynamics_phrase_apex)
+        v += metric_accent(n.onset_16th % spb, spb, cfg)
         if n.track != "melody":
             v -= cfg.dynamics_accompaniment_offset
         elif cfg.dynamics_contour:

@@ -81,8 +81,8 @@ def track_mask(ctx: DecodeContext, st: DecodeState,
         if st.step in st.motif and st.notes_at_step == 0 and ctx.track_ok[mel]:
             tm, bias = np.zeros_like(tm), None
             tm[mel] = True
-        elif tm[mel] and tm.sum() > 1:
-            tm[mel] = False
+        elif tm[mel] and tm.sum() > 1 and not (st.bar not in ctx.motif_map and st.step >= ctx.spb // 2):
+            tm[mel] = False  # (a restating unit's last bar: its second half is the melody's own)
     return tm, _sum(guide_bias(ctx, st, ctx.F["track"], tm.shape[0]), bias)
 
 

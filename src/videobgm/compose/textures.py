@@ -209,8 +209,13 @@ SLOW_STRUMS: tuple[tuple[tuple[int, bool], ...], ...] = (
 
 
 def texture_notes(controls: Controls, idm: Idiom, bars: tuple[int, int] | None = None,
-                  seed: int = 0) -> list[Note]:
-    """The accompaniment of ``idm.texture`` in bars ``[a, b)`` on track ``piano``."""
+                  seed: int = 0, taken: dict[int, int] | None = None) -> list[Note]:
+    """The accompaniment of ``idm.texture`` in bars ``[a, b)`` on track ``piano``.
+
+    ``taken``: bar -> pitched onsets the other rule parts (the bass) play there. They count
+    against the texture's share of the bar's density target, as the hit stabs do, so that the
+    rule parts and the model share one onset budget (before, the bass came on top of it and
+    acoustic pieces played ~1.4x the plan's density)."""
     if idm.texture == "model":
         return []
     a, b = bars or (0, controls.n_bars)
@@ -228,17 +233,26 @@ def texture_notes(controls: Controls, idm: Idiom, bars: tuple[int, int] | None =
         variant = int(_rng(seed, bar // idm.variation_bars, 7).integers(2))
         if bar % idm.variation_bars == 0 and bar > 0:
             variant = 1 - variant if (bar // idm.variation_bars) % 2 else variant
+        stabs = 3 * sum(1 for k in range(start, start + spb) if k in hits) + (taken or {}).get(bar, 0)
+        pattern: list[Note] = []
         if d >= 1:
-            stabs = 3 * sum(1 for k in range(start, start + spb) if k in hits)
-            out += _bar_texture(controls, _bar_idiom(controls, idm, bar), start, spb, bpb, rate, d,
-                                variant, roots, ivs, acc, stabs)
+            pattern = _bar_texture(controls, _bar_idiom(controls, idm, bar), start, spb, bpb, rate, d,
+                                   variant, roots, ivs, acc, stabs)
+            out += pattern
         struck = {n.onset_16th for n in out}
+        catches = [k for k in range(start, start + spb) if d >= 1 and k not in hits and k < acc.shape[0]
+                   and acc[k] and k not in struck]
+        # what the texture's share of the bar's density leaves for catching the strong visual
+        # beats: a busy bar's catches thin to dyads or single notes (one onset budget), but every
+        # accent is still struck (before, a bar with 9 visual beats took 27 chord notes over a
+        # share of 19)
+        left = (1.0 - idm.model_share) * d - stabs - len(pattern)
         for k in range(start, start + spb):  # every hit: an accented chord (a stab)
             if k in hits:
                 tones = _voicing(int(roots[k]), ivs[k], lo + 7, extra_octave=False)
                 out += [Note(k, "piano", p, 2 if idm.texture != "pad" else spb - (k - start),
                              HIT_VELOCITY) for p in tones]
-            elif d >= 1 and k < acc.shape[0] and acc[k] and k not in struck:
+            elif k in catches:
                 # a strong visual beat between the pattern's onsets: the texture catches it in
                 # its own idiom (the accent is heard, not only a louder note): one note for the
                 # single-line textures (the ostinato's root), a chord for strums, blocks, pads
@@ -246,6 +260,9 @@ def texture_notes(controls: Controls, idm: Idiom, bars: tuple[int, int] | None =
                     tones = _voicing(int(roots[k]), ivs[k], lo, extra_octave=idm.texture == "strum")
                     if idm.texture not in ("strum", "block", "pad"):
                         tones = tones[:1]
+                    n_left = len(catches) - catches.index(k)
+                    tones = catch_voicing(tones, left / n_left)
+                    left -= len(tones)
                     out += [Note(k, "piano", p, 2, ACCENT_VELOCITY) for p in tones]
                 # (a single-line texture keeps its regular pulse: the bass catches the accent)
     if idm.texture == "arpeggiator" and idm.drums == "four_floor":
@@ -272,6 +289,13 @@ def pre_hit_gap(notes: list[Note], hits: dict[int, str]) -> list[Note]:
 
 
 NOTES_PER_ONSET = {"block": 3, "strum": 5, "pad": 4}
+
+
+def catch_voicing(tones: list[int], budget: float) -> list[int]:
+    """The notes of an accent catch (a chord voiced upwards) when ``budget`` notes of the bar's
+    share are left for it: the full chord when they fit, else its lowest ``round(budget)`` tones
+    (root, then third), at least the root."""
+    return tones[:int(min(len(tones), max(1, round(budget))))]
 
 
 def bar_rate(idm: Idiom, rate: int, density: int, spb: int, taken: int = 0) -> int:
@@ -469,8 +493,9 @@ def bass_line(controls: Controls, idm: Idiom, bars: tuple[int, int] | None = Non
             # has no onset of its own (the texture keeps its regular pulse)
             wants = [s for s in range(spb) if acc.shape[0] > start + s and acc[start + s]
                      and (start + s) not in hits]
-            if wants:
-                tex = {n.onset_16th - start for n in texture_notes(controls, idm, (bar, bar + 1), seed)}
+            if wants:  # (the texture as rule_notes plays it: this bar's bass counted against it)
+                tex = {n.onset_16th - start for n in texture_notes(controls, idm, (bar, bar + 1), seed,
+                                                                   {bar: len(ev)})}
                 hit_here += [s for s in wants if s not in tex]
         for s in hit_here:
             if all(e[0] != s for e in ev):

@@ -10,7 +10,8 @@ and independently of the chords:
 * **layout** ``A A' B A'`` (:data:`PATTERN`, repeating): the first unit of each letter states its
   material; each later unit with that letter restates it bar by bar - its bar ``k`` copies the
   statement's bar ``k`` (cycling through a shorter statement) - except its own last bar, which
-  is free: the variation and the phrase's cadence (A');
+  is free: the variation and the phrase's cadence (A'); only its first half may still follow the
+  statement (:attr:`Layout.heads`, the melody's layout: the same opening, a new ending);
 * the layout maps each restating bar to the *original* bar it copies (never to a copy), so the
   harmony can repeat the statement's chords there (:func:`videobgm.plan.chord_sampling.sample_progression`'s
   ``repeats``) and the sampler the statement's melody (:func:`videobgm.compose.sampler.generate`'s
@@ -32,7 +33,24 @@ import numpy as np
 
 PATTERN = "AABA"  # letters of the units in order (repeating): A states, A restates, B contrasts
 MIN_UNIT_BARS = 3  # units with fewer melody bars are free (an intro's tail, a one-bar stub)
+# ... unless the piece has fewer than two such units (a 30 s clip at 80 bpm: a 2-bar tail of the
+# first section and one 5-bar section): then a unit of this many bars states too, and the long
+# unit restates it, its last bar free
+MIN_SHORT_UNIT_BARS = 2
 MAX_UNIT_BARS = 8  # longer sections are cut into 4-bar units
+
+
+class Layout(dict):
+    """Restating bar -> statement bar (a ``dict``), with ``heads``: the restating units' last
+    bars (the variation / cadence bars, free in the dict), whose first half may still carry the
+    statement's bar (the melody's antecedent-consequent: the same opening, a new ending), to
+    ``heads[bar]``. Only :func:`layout` with ``heads=True`` fills them."""
+
+    heads: dict[int, int]
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.heads = {}
 
 
 def units(sections: list, n_bars: int, melody_bars: Any = None,
@@ -56,13 +74,16 @@ def units(sections: list, n_bars: int, melody_bars: Any = None,
 
 
 def layout(sections: list, n_bars: int, melody_bars: Any = None, ending_bar: int | None = None,
-           pattern: str = PATTERN) -> dict[int, int]:
-    """Restating bar -> the statement's bar it copies (see the module docstring)."""
+           pattern: str = PATTERN, heads: bool = False) -> Layout:
+    """Restating bar -> the statement's bar it copies (see the module docstring); ``heads``: also
+    the restating units' last bars in ``Layout.heads`` (the melody's; the harmony keeps them free)."""
     themes: dict[str, list[int]] = {}
-    out: dict[int, int] = {}
+    out = Layout()
     i = 0
-    for bars in units(sections, n_bars, melody_bars, ending_bar):
-        if len(bars) < MIN_UNIT_BARS:
+    us = units(sections, n_bars, melody_bars, ending_bar)
+    least = MIN_UNIT_BARS if sum(len(u) >= MIN_UNIT_BARS for u in us) >= 2 else MIN_SHORT_UNIT_BARS
+    for bars in us:
+        if len(bars) < least:
             continue
         letter = pattern[i % len(pattern)]
         i += 1
@@ -73,13 +94,16 @@ def layout(sections: list, n_bars: int, melody_bars: Any = None, ending_bar: int
         for k in range(len(bars) - 1):  # the last bar varies (and cadences)
             s = src[k % len(src)]
             out[bars[k]] = out.get(s, s)
+        if heads:
+            s = src[(len(bars) - 1) % len(src)]
+            out.heads[bars[-1]] = out.get(s, s)
     return out
 
 
-def layout_of_plan(plan: Any) -> dict[int, int]:
-    """:func:`layout` of a :class:`~videobgm.types.Plan`."""
+def layout_of_plan(plan: Any) -> Layout:
+    """:func:`layout` of a :class:`~videobgm.types.Plan`, with the heads (the melody's layout)."""
     c = plan.controls
-    return layout(plan.sections, plan.n_bars, c.melody_bars, c.ending_bar)
+    return layout(plan.sections, plan.n_bars, c.melody_bars, c.ending_bar, heads=True)
 
 
 def describe(lay: dict[int, int]) -> str:
@@ -98,7 +122,7 @@ def describe(lay: dict[int, int]) -> str:
 
 
 def adapt(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_scale: np.ndarray,
-          same: list[bool]) -> list[tuple[int, int, int]]:
+          same: list[bool], max_shift: int | None = None) -> list[tuple[int, int, int]]:
     """The statement's melody notes ``(step, pitch, duration)`` fitted to the restating bar.
 
     ``tones[i]``: bool (128,) chord tones under note ``i`` in the restating bar (None: no chord);
@@ -106,7 +130,34 @@ def adapt(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_
     ``in_scale``: bool (128,) pitches of the key's scale. Rhythm and durations are kept; a pitch
     moves (to the nearest chord tone, the lower one on a tie) only when it is neither a chord tone
     nor a scale tone a step from the next note that is one (see the module docstring).
+
+    Before moving single notes (which breaks the motif's intervals), the whole bar is tried
+    transposed, by the smallest shift of at most ``max_shift`` (default :data:`MAX_SEQUENCE_SHIFT`) semitones under which
+    every note is in the scale and fits as above: the restatement is then a sequence (the
+    statement's intervals and rhythm on another degree), as a melody over a new chord often is.
     """
+    m = MAX_SEQUENCE_SHIFT if max_shift is None else int(max_shift)
+    if not all(same) and _moves(notes, tones, in_scale, same):
+        for t in sorted(range(-m, m + 1), key=lambda x: (abs(x), x)):
+            shifted = [(st_, p + t, d) for st_, p, d in notes]
+            if t and all(0 <= p < 128 and in_scale[p] for _, p, _ in shifted) \
+                    and not _moves(shifted, tones, in_scale, [False] * len(notes)):
+                return shifted
+    return _fit(notes, tones, in_scale, same)
+
+
+MAX_SEQUENCE_SHIFT = 5
+
+
+def _moves(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_scale: np.ndarray,
+           same: list[bool]) -> bool:
+    """Whether :func:`_fit` would move any note of ``notes``."""
+    return _fit(notes, tones, in_scale, same) != list(notes)
+
+
+def _fit(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_scale: np.ndarray,
+         same: list[bool]) -> list[tuple[int, int, int]]:
+    """The note-by-note fitting of :func:`adapt` (no transposition)."""
     out = list(notes)
     for i in range(len(out) - 1, -1, -1):  # backwards: the next note is already fitted
         step, p, d = out[i]
