@@ -176,6 +176,10 @@ class SampleConfig(_Cfg):
     # after a non-chord tone more for a chord tone a step away (non-chord tones resolve by step)
     melody_step_bias: float = 1.0
     melody_resolve_bias: float = 1.5
+    # the register arc (controls.register_per_bar): logit penalty per octave between a melody pitch
+    # and the bar's register target (the melody's own mean register so far + the bar's offset);
+    # 0 = off. Soft: a bias, never a mask; no target in the controls, no bias
+    melody_register_bias: float = 3.0
     # melodic phrases of this many bars inside each plan section (Pipeline.compose): the last bar
     # of each ends on a long melody note and breathes (sample.generate's phrase_ends); 0 = off
     melody_phrase_bars: int = 4
