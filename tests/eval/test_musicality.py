@@ -219,6 +219,23 @@ def test_register_arc_lifts_the_energetic_section(tiny):
         assert hi < lo
 
 
+def test_final_tonic_follows_the_melody_with_a_register_arc(tiny):
+    import dataclasses
+
+    from videobgm.compose.sampler import generate
+    from videobgm.config import SampleConfig
+
+    model, tok = tiny
+    ctl = dataclasses.replace(_controls(), ending_bar=7, melody_bars=np.arange(8) < 7)
+    for seed in range(3):
+        arc_sc = generate(dataclasses.replace(ctl, register_per_bar=np.zeros(8)), model, tok, SampleConfig(seed=seed))
+        mel = sorted((n.onset_16th, n.pitch) for n in arc_sc.notes if n.track == "melody")
+        (t, final), last = mel[-1], mel[-2][1]
+        assert t == 7 * 16 and final % 12 == 0 and abs(final - last) <= 6  # the tonic nearest the last note
+        plain = generate(ctl, model, tok, SampleConfig(seed=seed))
+        assert max((n.onset_16th, n.pitch) for n in plain.notes if n.track == "melody")[1] in range(67, 79)
+
+
 def test_same_seed_same_midi(tiny):
     from videobgm.compose.dynamics import shape
     from videobgm.compose.sampler import generate
