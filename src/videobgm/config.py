@@ -180,6 +180,11 @@ class SampleConfig(_Cfg):
     # and the bar's register target (the melody's own mean register so far + the bar's offset);
     # 0 = off. Soft: a bias, never a mask; no target in the controls, no bias
     melody_register_bias: float = 3.0
+    # ... and a motif restatement moves with the arc as a whole (videobgm.music.motif.adapt_toward:
+    # an exact transposition that keeps it in the scale and on its chords). Off: on seeds 3-5 of
+    # bench/musicality.py it raised the energy -> register r from 0.20 to 0.29 but lowered the
+    # longest repeated motif from 11.1 to 10.5 (docs/results/musicality.md, 2026-12-02)
+    motif_follows_register: bool = False
     # melodic phrases of this many bars inside each plan section (Pipeline.compose): the last bar
     # of each ends on a long melody note and breathes (sample.generate's phrase_ends); 0 = off
     melody_phrase_bars: int = 4
