@@ -52,7 +52,6 @@ ROWS = (  # (statistic, label, target on video-driven pieces)
     ("semitone_clash", "semitone clashes between tracks (sounding 16ths)", ""),
     ("empty_beats", "empty beats", "<= 2x POP909"),
     ("energy_velocity_r", "section energy -> velocity correlation", ">= 0.5"),
-    ("energy_register_r", "section energy -> melody register correlation", "> 0"),
     ("bar_end_splat", "5+-note chords on the last 16th of a bar (share of onsets)", "<= 2x POP909"),
     ("bar_end_splat_chords", "5+-note chords: share on the last 16th of a bar", "<= 2x POP909"),
     ("velocity_top_bin", "melody notes in the most common velocity bin", "<= 0.40"),
@@ -272,12 +271,11 @@ def report(s: dict, base: list[dict]) -> str:
                                                           f"{100 * (g - v) / abs(v):+.0f}%", f"{100 * (g - t) / abs(t):+.0f}%"]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", "Per piece (this code):", "", "| video | seed | stepwise | repeated | chord-tone time | NCT 1&3 | motif | "
-              "energy->velocity r | energy->register r | splat | top velocity bin |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "energy->velocity r | splat | top velocity bin |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in s["per_piece"]:
         lines.append(f"| {r['video']} | {r['seed']} | " + " | ".join(
             f"{r[k]:.2f}" for k in ("stepwise", "repeated", "chord_tone_time", "nct_strong", "motif",
-                                    "energy_velocity_r", "energy_register_r", "bar_end_splat", "velocity_top_bin"))
-            + " |")
+                                    "energy_velocity_r", "bar_end_splat", "velocity_top_bin")) + " |")
     return "\n".join(lines)
 
 

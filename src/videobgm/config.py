@@ -176,17 +176,6 @@ class SampleConfig(_Cfg):
     # after a non-chord tone more for a chord tone a step away (non-chord tones resolve by step)
     melody_step_bias: float = 1.0
     melody_resolve_bias: float = 1.5
-    # the register arc (controls.register_per_bar): logits per octave of motion toward the bar's
-    # register target (the melody's own mean register so far + the bar's offset) while the line
-    # is 6+ semitones off it: a tilt, not a window (compose/note_constraints.register_bias; a pull
-    # toward the target shrank the melody's range from 16 to 11 semitones). 0 = off. Soft: a
-    # bias, never a mask; no target in the controls, no bias
-    melody_register_bias: float = 6.0
-    # ... and a motif restatement moves with the arc as a whole (videobgm.music.motif.adapt_toward:
-    # an exact transposition that keeps it in the scale and on its chords). Off: on seeds 3-5 of
-    # bench/musicality.py (with an earlier, window-shaped register pull) it raised the energy -> register r 0.20 -> 0.29 but lowered the
-    # longest repeated motif from 11.1 to 10.5 (docs/results/musicality.md, 2026-12-02)
-    motif_follows_register: bool = False
     # melodic phrases of this many bars inside each plan section (Pipeline.compose): the last bar
     # of each ends on a long melody note and breathes (sample.generate's phrase_ends); 0 = off
     melody_phrase_bars: int = 4

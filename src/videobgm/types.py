@@ -322,11 +322,6 @@ class Controls:
         every style whose texture is not the POP909-learned piano.
     seed : int
         Seed of the arranger's pattern variations.
-    register_per_bar : ndarray of float, shape (n_bars,), optional
-        The melody's register arc: an offset in semitones per bar (mean 0 over the melody bars)
-        relative to the melody's own register, higher in the energetic sections
-        (:func:`videobgm.plan.register.register_arc`). Constrained decoding pulls the melody's pitch
-        choice softly toward it. None: no register bias.
     """
 
     n_bars: int
@@ -347,7 +342,6 @@ class Controls:
     mood: str = ""
     arranged: tuple[str, ...] = ()
     seed: int = 0
-    register_per_bar: np.ndarray | None = None
 
     @property
     def steps_per_bar(self) -> int:

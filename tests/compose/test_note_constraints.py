@@ -96,23 +96,3 @@ def test_velocity_mask_on_accents(decoding, make_controls):
     assert np.flatnonzero(velocity_mask(ctx, st)).tolist() == [6, 7, 8]
     st.step = 2
     assert np.flatnonzero(velocity_mask(ctx, st)).tolist() == list(range(1, 9))
-
-
-def test_register_bias_tilts_toward_the_bar_target(decoding, make_controls):
-    import dataclasses
-
-    import numpy as np
-
-    from videobgm.compose.note_constraints import register_bias
-
-    ctl = dataclasses.replace(make_controls(n_bars=2), register_per_bar=np.array([-2.0, 4.0]))
-    ctx, st = decoding(ctl)
-    assert register_bias(ctx, st, 129) is None  # no melody note yet
-    st.bar, st.melody_pitch = 1, 72
-    st.melody_notes = [(0, 70), (0, 72), (1, 72)]  # register 74 - 2/3: target ~76.7, the line at ~71.3
-    up = register_bias(ctx, st, 129)
-    assert up[1 + 74] > up[1 + 73] > up[1 + 72] == 0.0 > up[1 + 71]  # upward motion favoured
-    st.bar, st.melody_notes = 0, [(1, 72)] * 3  # register 68: bar 0's target 66, the line at 72
-    down = register_bias(ctx, st, 129)
-    assert down[1 + 70] > down[1 + 71] > down[1 + 72] == 0.0 > down[1 + 73]  # above its target: downward
-    assert register_bias(*decoding(make_controls(n_bars=2)), 129) is None  # no arc, no bias

@@ -115,7 +115,6 @@ class DecodeState:
     last_pitch: int = 0
     melody_pitch: int = -1  # MIDI pitch of the last melody note (-1: none yet)
     melody_nct: bool = False  # whether that note was not a tone of its chord
-    melody_notes: list[tuple[int, int]] = field(default_factory=list)  # (bar, MIDI pitch) of every melody note
     cadence_done: bool = False  # a phrase-end bar has had its long last melody note
     prev_type: int = 1
     done: bool = False
@@ -186,5 +185,4 @@ def count_note(st: DecodeState, track_value: int, pitch_value: int) -> None:
 def note_melody(st: DecodeState, pitch: int, chord_tones: np.ndarray | None) -> None:
     """The melody played MIDI ``pitch`` (a non-chord tone when ``chord_tones`` lacks it)."""
     st.melody_pitch = int(pitch)
-    st.melody_notes.append((st.bar, int(pitch)))
     st.melody_nct = chord_tones is not None and not bool(chord_tones[int(pitch)])

@@ -102,31 +102,6 @@ def melody_line_bias(ctx: DecodeContext, st: DecodeState, chord_tones: np.ndarra
     return bias
 
 
-def register_bias(ctx: DecodeContext, st: DecodeState, size: int) -> np.ndarray | None:
-    """The register arc's soft pull on a melody pitch: a tilt, not a window (the line keeps its
-    range). Target = the melody's mean register so far (each note less its bar's offset) + this
-    bar's offset in ``controls.register_per_bar``; error = target - the mean of the last
-    ``REGISTER_RECENT`` melody notes; the bias is ``melody_register_bias * clip(error / 6, -1, 1) *
-    clip((p - last pitch) / 12, -1, 1)``: upward motion favoured while the line sits below its
-    target, downward while above, nothing once it is there. None without a target, before the
-    first melody note, or with the bias off."""
-    arc, w = ctx.controls.register_per_bar, float(ctx.cfg.melody_register_bias)
-    if arc is None or not w or not st.melody_notes:
-        return None
-    arc = np.asarray(arc, dtype=float)
-    if arc.shape[0] <= st.bar:
-        return None
-    anchor = float(np.mean([p - arc[b] for b, p in st.melody_notes if 0 <= b < arc.shape[0]]))
-    recent = float(np.mean([p for _, p in st.melody_notes[-REGISTER_RECENT:]]))
-    tilt = w * float(np.clip((anchor + arc[st.bar] - recent) / 6.0, -1.0, 1.0))
-    bias = np.zeros(size)
-    bias[1:129] = tilt * np.clip((np.arange(128) - st.melody_pitch) / 12.0, -1.0, 1.0)
-    return bias
-
-
-REGISTER_RECENT = 6  # melody notes whose mean is the line's current register
-
-
 def note_pitch(ctx: DecodeContext, st: DecodeState, track_value: int, chord_tones: np.ndarray | None
                ) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int] | None]:
     """Allowed pitch values, their bias, and the motif's planned (pitch, duration) values when this
@@ -149,8 +124,6 @@ def note_pitch(ctx: DecodeContext, st: DecodeState, track_value: int, chord_tone
                                      else cfg.melody_voicing_bias, pm.shape[0])
         if track_value == ctx.melody_value and chord_tones is not None:
             vb = _sum(vb, melody_line_bias(ctx, st, chord_tones, pm.shape[0]))
-        if track_value == ctx.melody_value and ctx.cfg.constrained:
-            vb = _sum(vb, register_bias(ctx, st, pm.shape[0]))
         bias = _sum(bias, vb)
     return pm, bias, planned
 

@@ -135,12 +135,8 @@ def motif_plan(ctx: DecodeContext, st: DecodeState, i: int) -> dict[int, tuple[i
     if not notes:
         return {}
     ordered = [notes[s_] for s_ in sorted(notes)]
-    args = (ordered, [chord_tone_mask(ctx.chord_at(i * spb + s_), ctx.tokenizer) for s_, _, _ in ordered],
-            ctx.in_scale, [ctx.chord_at(i * spb + s_) == ctx.chord_at(j * spb + s_) for s_, _, _ in ordered])
-    arc = ctx.controls.register_per_bar  # the register arc moves a restatement only as a whole
-    if arc is not None and ctx.cfg.motif_follows_register and ctx.cfg.melody_register_bias and max(i, j) < len(arc):
-        fitted = motif_mod.adapt_toward(*args, shift=float(arc[i]) - float(arc[j]))
-    else:
-        fitted = motif_mod.adapt(*args)
+    fitted = motif_mod.adapt(
+        ordered, [chord_tone_mask(ctx.chord_at(i * spb + s_), ctx.tokenizer) for s_, _, _ in ordered],
+        ctx.in_scale, [ctx.chord_at(i * spb + s_) == ctx.chord_at(j * spb + s_) for s_, _, _ in ordered])
     motif_mod.force_steps(ctx.bars[i], [s_ for s_, _, _ in fitted])
     return {s_: (p_ + 1, d_) for s_, p_, d_ in fitted}

@@ -54,7 +54,6 @@ from videobgm.compose.conditioning import cond_from_controls
 from videobgm.compose.constraints import TokenSampler, Voicing, chord_tone_mask
 from videobgm.compose.decode_state import (
     MODEL_TRACKS,
-    PITCH_RANGE,
     DecodeContext,
     DecodeState,
     build_context,
@@ -165,25 +164,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     finally:
         torch.set_num_threads(threads)
     progress(ctx.end_bar - ctx.start_bar, ctx.end_bar - ctx.start_bar)
-    if full.register_per_bar is not None and st.melody_pitch >= 0:  # the register arc: the final
-        rule = _final_tonic_near(rule, full, st.melody_pitch)  # tonic where the melody last was
     return _to_score(np.stack(st.rows), full, tokenizer, keep=keep, bars=(ctx.start_bar, ctx.end_bar), extra=rule)
-
-
-def _final_tonic_near(rule: list, controls: Controls, last_pitch: int) -> list:
-    """The rule parts with the melody's final held tonic (on ``controls.ending_bar``'s downbeat) moved
-    to the octave nearest the melody's last sampled pitch (the lower one on a tie)."""
-    e = controls.ending_bar
-    if e is None:
-        return rule
-    start = int(e) * controls.steps_per_bar
-    out = []
-    for n in rule:
-        if n.track == "melody" and n.onset_16th == start:
-            cands = [p for p in range(PITCH_RANGE[0], PITCH_RANGE[1] + 1) if p % 12 == n.pitch % 12]
-            n = dataclasses.replace(n, pitch=min(cands, key=lambda p: (abs(p - last_pitch), p)))
-        out.append(n)
-    return out
 
 
 def _prefix(ctx: DecodeContext, st: DecodeState, keep: Score | None) -> np.ndarray:

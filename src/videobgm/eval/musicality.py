@@ -25,9 +25,7 @@ pieces and on POP909 songs (quantised on their beat annotations, first 24 bars):
   onsets) that lie on the last 16th of a bar;
 * ``velocity_top_bin``: share of melody notes in their most common velocity bin (8 bins of 16);
 * ``energy_velocity_r``: Pearson correlation of each bar's section energy with the bar's mean
-  velocity of the pitched tracks (generated pieces only: POP909 has no energy);
-* ``energy_register_r``: Pearson correlation of each bar's section energy with the bar's mean
-  melody pitch (bars with melody notes; the register arc; generated pieces only).
+  velocity of the pitched tracks (generated pieces only: POP909 has no energy).
 
 Chord tones: root, third, fifth and seventh as :data:`videobgm.compose.constraints.CHORD_INTERVALS`
 spells them (POP909's labels are read into the same qualities).
@@ -44,7 +42,7 @@ FIRST_BARS = 24
 STAT_NAMES: tuple[str, ...] = (
     "stepwise", "repeated", "chord_tone_time", "nct_strong", "nct_resolved", "motif",
     "chord_changes_per_bar", "tonic_bars", "distinct_chords", "out_of_scale", "semitone_clash",
-    "empty_beats", "energy_velocity_r", "energy_register_r", "bar_end_splat", "bar_end_splat_chords", "velocity_top_bin",
+    "empty_beats", "energy_velocity_r", "bar_end_splat", "bar_end_splat_chords", "velocity_top_bin",
 )
 MELODY_STATS: tuple[str, ...] = ("stepwise", "repeated", "chord_tone_time", "nct_strong", "nct_resolved",
                                  "motif", "velocity_top_bin")
@@ -223,14 +221,6 @@ def stats(score: Score, *, first_bars: int = FIRST_BARS, bar_energy: np.ndarray 
         ok = ~np.isnan(vel)
         if ok.sum() >= 3 and np.ptp(e[ok]) > 1e-9 and np.ptp(vel[ok]) > 1e-9:
             out["energy_velocity_r"] = float(np.corrcoef(e[ok], vel[ok])[0, 1])
-        reg = np.full(e.shape[0], np.nan)
-        for b in range(e.shape[0]):
-            p = [n.pitch for n in score.notes if n.track == "melody" and b * spb <= n.onset_16th < (b + 1) * spb]
-            if p:
-                reg[b] = float(np.mean(p))
-        ok = ~np.isnan(reg)
-        if ok.sum() >= 3 and np.ptp(e[ok]) > 1e-9 and np.ptp(reg[ok]) > 1e-9:
-            out["energy_register_r"] = float(np.corrcoef(e[ok], reg[ok])[0, 1])
     return out
 
 

@@ -149,25 +149,6 @@ def adapt(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_
 MAX_SEQUENCE_SHIFT = 5
 
 
-def adapt_toward(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_scale: np.ndarray,
-                 same: list[bool], shift: float) -> list[tuple[int, int, int]]:
-    """:func:`adapt`, but first the statement transposed toward ``shift`` semitones (the register
-    arc's difference between the restating and the statement bar): the exact transposition
-    (intervals and rhythm kept, so the motif keeps its shape) in the arc's direction, at most 2
-    semitones past it, nearest to it, under which every note is in the scale and fits the restating
-    bar's chords unmoved. Without one (or with ``|shift| < 2``), :func:`adapt`."""
-    want = float(shift)
-    if abs(want) >= 2.0:
-        sign = 1 if want > 0 else -1
-        cands = [sign * k for k in range(1, int(abs(want)) + 3)]
-        for t in sorted(cands, key=lambda x: (abs(x - want), abs(x))):
-            shifted = [(st_, p + t, d) for st_, p, d in notes]
-            if all(0 <= p < 128 and in_scale[p] for _, p, _ in shifted) \
-                    and not _moves(shifted, tones, in_scale, [False] * len(notes)):
-                return shifted
-    return adapt(notes, tones, in_scale, same)
-
-
 def _moves(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_scale: np.ndarray,
            same: list[bool]) -> bool:
     """Whether :func:`_fit` would move any note of ``notes``."""

@@ -41,8 +41,6 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "accent_steps": np.flatnonzero(np.asarray(c.accent_steps)).astype(int).tolist(),
             "melody_bars": (None if c.melody_bars is None
                             else np.flatnonzero(np.asarray(c.melody_bars)).astype(int).tolist()),
-            **({} if c.register_per_bar is None else
-               {"register_per_bar": np.round(np.asarray(c.register_per_bar, dtype=float), 3).tolist()}),
             "chords": [{"onset_16th": ch.onset_16th, "root": ch.root, "quality": ch.quality,
                         "name": chord_name(ch.root, ch.quality),
                         **({"bass": ch.bass} if ch.bass >= 0 else {})} for ch in c.chords],
@@ -95,8 +93,6 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
             hits=tuple((int(h["step"]), str(h["kind"])) for h in d.get("hit_points", [])),
             fill_bars=tuple(int(b) for b in d.get("fill_bars", [])),
             ending_bar=None if d.get("ending_bar") is None else int(d["ending_bar"]),
-            register_per_bar=(None if c.get("register_per_bar") is None
-                              else np.asarray(c["register_per_bar"], dtype=float)),
         )
         desc = d.get("description")
         return Plan(

@@ -220,7 +220,7 @@ def make_plan(
         strength_per_beat=strength, accent_steps=accents, chords=chords,
         key_tonic=tonic, mode=mode, tracks=tracks, tempo_bpm=float(mean_tempo), melody_bars=melody_bars,
         hits=tuple(hit_list), fill_bars=tuple(sorted(b for b in fill_bars if 0 <= b < n_bars)),
-        ending_bar=ending_bar, register_per_bar=_register(sections, n_bars, melody_bars, tracks, reasons),
+        ending_bar=ending_bar,
     )
     _write_back(desc, mean_tempo, table, features)
     reasons["description"] = f"description ({desc.source}): {desc.text[:120]!r}"
@@ -265,20 +265,6 @@ def _melody_bars(cfg: PlanConfig, tracks: tuple[str, ...], n_bars: int, intro: i
                              (f" ({intro}-bar accompaniment intro)" if intro else "") +
                              "; in the last bar it holds the tonic (rule note)")
     return melody_bars
-
-
-def _register(sections: list[Section], n_bars: int, melody_bars: np.ndarray | None,
-              tracks: tuple[str, ...], reasons: dict[str, str]) -> np.ndarray | None:
-    """The melody's register arc from the sections' energies (None: no melody or no contrast)."""
-    from videobgm.plan.register import register_arc
-    if "melody" not in tracks:
-        return None
-    arc = register_arc(sections, n_bars, melody_bars)
-    if arc is not None:
-        peak = int(np.argmax(arc))
-        reasons["register"] = (f"melody register follows the sections' energies: {arc.min():+.1f} .. "
-                               f"{arc.max():+.1f} semitones, highest in bar {peak + 1}")
-    return arc
 
 
 def _chords(sections: list[Section], n_bars: int, bpb: int, tonic: int, mode: str, mood: str,
