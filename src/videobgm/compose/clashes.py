@@ -165,7 +165,7 @@ def _revoice(n: Note, chord_pcs: set[int], kept: list[Note], queue: list[Note],
 
 def clash_share(notes: list[Note], n_steps: int) -> float:
     """Share of sounding 16ths where two different pitched tracks sound pitch classes a semitone
-    apart (the measure of ``videobgm.eval.idioms.clash_rate``, on a note list)."""
+    apart (``videobgm.eval.idioms.clash_rate`` measures a score with it)."""
     pcs: list[dict[str, set[int]]] = [{} for _ in range(n_steps)]
     for n in notes:
         if n.track == "drums":

@@ -149,30 +149,11 @@ CHECKS: tuple[str, ...] = ("electronic", "pop", "acoustic", "ambient", "cinemati
 
 def clash_rate(score: Score) -> float:
     """Share of sounding 16ths (any pitched note) where two different tracks sound pitch
-    classes a semitone apart."""
-    n = score.n_steps
-    pcs: list[dict[str, set[int]]] = [defaultdict(set) for _ in range(n)]
-    for note in score.notes:
-        if note.track == "drums":
-            continue
-        for s in range(max(0, note.onset_16th), min(n, note.onset_16th + note.duration_16th)):
-            pcs[s][note.track].add(note.pitch % 12)
-    sounding = clash = 0
-    for tr in pcs:
-        if not tr:
-            continue
-        sounding += 1
-        names = list(tr)
-        hit = False
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                if any((x - y) % 12 in (1, 11) for x in tr[a] for y in tr[b]):
-                    hit = True
-                    break
-            if hit:
-                break
-        clash += hit
-    return clash / sounding if sounding else 0.0
+    classes a semitone apart (:func:`videobgm.compose.clashes.clash_share`, the measure the
+    clash resolver is written against)."""
+    from videobgm.compose.clashes import clash_share
+
+    return clash_share(score.notes, score.n_steps)
 
 
 FEATURES: tuple[str, ...] = (
