@@ -160,13 +160,14 @@ def test_vocabulary_tilts_the_sampler(model) -> None:
             assert bass == 2
     assert sum(c.quality == "dim" or _deg(c, 2) == 1 for c in t.chords) > \
         sum(c.quality == "dim" or _deg(c, 2) == 1 for c in p.chords)
-    # slower harmonic rhythm for calm / epic, faster for playful (same layout, seeds 0-2)
+    # slower harmonic rhythm for calm than the untilted model, faster for playful (same layout,
+    # seeds 0-2)
     rate = {}
-    for mood in ("calm", "playful"):
+    for mood in ("calm", "neutral", "playful"):
         v = vocabulary_for(mood, None)
         rate[mood] = np.mean([len(sample_progression(model, 32, seed=s, vocabulary=v, **kw).chords)
                               for s in range(3)])
-    assert rate["calm"] < rate["playful"]
+    assert rate["calm"] < rate["neutral"] < rate["playful"]
 
 
 def test_the_bass_reaches_the_plan_json_and_the_arranger() -> None:

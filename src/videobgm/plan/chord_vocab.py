@@ -11,7 +11,12 @@ product (exact under the cadence and fixed-chord constraints):
 * ``semitone_motion``: log-weight of a root moving by one semitone (chromatic motion), a factor
   on the trigram's transition ``b -> c``;
 * ``change``: log-weight per chord change in a bar's harmonic rhythm (< 0: slower, > 0:
-  faster), and ``max_changes`` per bar;
+  faster), and ``max_changes`` per bar. It acts per bar, and a calm piece's bars are already
+  long (the calm/ambient tempo ranges sit near 80 bpm: 3 s a bar), while POP909 holds a chord
+  about 2 s at any tempo (first 150 train songs in 4/4: 1.47 changes a bar at 70-85 bpm,
+  1.07 above 130 bpm; ``bench/harmonic_rhythm.py --pop909 150``). So calm's tilt is -0.35
+  (about 2.6 s a chord at 80 bpm, 25 % slower than the data there); -0.7 made it 3 s and
+  more, under one change a bar;
 * ``pedal``: ``"tonic"`` holds the tonic in the bass under the changing chords of each phrase
   up to its cadence bars (a pedal point), ``None`` keeps the learned inversions.
 
@@ -89,7 +94,7 @@ MOOD_VOCABULARY: dict[str, Vocabulary] = {
     "calm": Vocabulary(
         "calm", quality={"sus2": 1.2, "sus4": 0.8, "maj7": 1.0, "min7": 0.4, "dim": -1.5,
                          "aug": -1.5, "7": -0.3},
-        chromatic=-0.5, change=-0.7,
+        chromatic=-0.5, change=-0.35,
         why="calm: sus2/sus4/maj7 colour, no dim/aug, a slower harmonic rhythm"),
     "happy": Vocabulary(
         "happy", quality={"maj": 0.4, "dim": -1.0, "aug": -1.0, "min7": -0.2},
@@ -117,7 +122,7 @@ MOOD_VOCABULARY: dict[str, Vocabulary] = {
 STYLE_VOCABULARY: dict[str, Vocabulary] = {
     "pop": NEUTRAL,
     "ambient": Vocabulary(
-        "ambient", quality={"sus2": 0.8, "maj7": 0.8, "min7": 0.4, "sus4": 0.4}, change=-0.3,
+        "ambient", quality={"sus2": 0.8, "maj7": 0.8, "min7": 0.4, "sus4": 0.4}, change=-0.15,
         why="ambient style: open sus/maj7 chords, slower changes"),
     "cinematic": Vocabulary(
         "cinematic", quality={"maj": 0.2, "7": -0.3}, degree={8: 0.4, 3: 0.3, 10: 0.3},
