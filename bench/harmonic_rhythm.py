@@ -41,14 +41,13 @@ def plan_rows(seeds: list[int], cache: Path, no_tilt: bool) -> list[dict]:
     import musicality as bench
 
     from videobgm.config import PipelineConfig
-    from videobgm.music import motif
+    from videobgm.music import motif, styles
     from videobgm.pipeline import Pipeline
-    from videobgm.plan import chord_vocab
     from videobgm.plan.harmony import harmony_layout
 
-    vocab_for = chord_vocab.vocabulary_for
+    vocab_for = styles.harmony_vocabulary
     if no_tilt:  # this process only: the diagnostic's "what if"
-        chord_vocab.vocabulary_for = lambda *a, **k: dataclasses.replace(vocab_for(*a, **k), change=0.0)
+        styles.harmony_vocabulary = lambda *a, **k: dataclasses.replace(vocab_for(*a, **k), change=0.0)
     videos = [bench.SHARED / "videos" / v for v in bench.SHARED_VIDEOS
               if (bench.SHARED / "videos" / v).exists()]
     videos += [bench.synth_video(k, cache / "videos") for k in bench.SYNTH]
@@ -84,7 +83,7 @@ def plan_rows(seeds: list[int], cache: Path, no_tilt: bool) -> list[dict]:
                     kinds.append("pre")
                 else:
                     kinds.append("free")
-            voc = chord_vocab.vocabulary_for(plan.mood, plan.style)
+            voc = styles.harmony_vocabulary(plan.mood, plan.style)
             rows.append(dict(video=v.stem, seed=seed, bpm=float(c.tempo_bpm), bpb=int(c.beats_per_bar),
                              n_bars=nb, vocab=voc.name, tilt=voc.change, rate=changes / nb,
                              per_bar=per_bar, kinds=kinds))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from videobgm.music.styles import harmony_vocabulary
 from videobgm.plan.chord_model import load
 from videobgm.plan.chord_sampling import repeat_pairs, sample_progression
-from videobgm.plan.chord_vocab import vocabulary_for
 from videobgm.types import Chord
 
 
@@ -42,7 +42,7 @@ def test_hit_changes_and_repeats_are_kept_or_named(shipped) -> None:
 def test_tonic_pedal_of_a_vocabulary(shipped) -> None:
     # phrases [0, 4), [4, 8): cadences in bars 3 (half) and 7 (authentic, V in bar 6); the pedal
     # holds C under bars 0-2 and 4-5
-    p = sample_progression(shipped, 8, mode="minor", vocabulary=vocabulary_for("tense", "pop"), seed=1)
+    p = sample_progression(shipped, 8, mode="minor", vocabulary=harmony_vocabulary("tense", "pop"), seed=1)
     pedal = [bs for c, bs in zip(p.chords, p.bass) if c.onset_16th // 16 in (0, 1, 2, 4, 5)]
     assert pedal and all(bs == 0 for bs in pedal)
     assert "; tonic pedal under 7 chords;" in p.reason  # the learned basses of 7 of them were not C

@@ -14,8 +14,8 @@ from videobgm.compose.arrange import bass_notes
 from videobgm.config import PlanConfig
 from videobgm.errors import InputError
 from videobgm.music.analysis import cadence_check, chord_changes
+from videobgm.music.styles import MOOD_HARMONY, harmony_vocabulary
 from videobgm.plan import chord_model as harmony
-from videobgm.plan.chord_vocab import MOOD_VOCABULARY, vocabulary_for
 from videobgm.plan.harmony import harmony_layout, regenerate_chords
 from videobgm.plan.plan_json import plan_to_dict
 from videobgm.plan.planner import make_plan
@@ -148,7 +148,7 @@ def test_tense_has_more_chromatic_diminished_and_pedal_content_than_calm() -> No
 def test_vocabulary_tilts_the_sampler(model) -> None:
     secs = [(0, 8, "verse"), (8, 16, "chorus"), (16, 24, "verse"), (24, 32, "chorus")]
     kw = dict(beats_per_bar=4, mode="minor", tonic=2, sections=secs, fixed={31: (2, "min")})
-    tense = MOOD_VOCABULARY["tense"]
+    tense = MOOD_HARMONY["tense"]
     from videobgm.plan.chord_sampling import sample_progression
 
     p = sample_progression(model, 32, seed=0, **kw)
@@ -164,7 +164,7 @@ def test_vocabulary_tilts_the_sampler(model) -> None:
     # seeds 0-2)
     rate = {}
     for mood in ("calm", "neutral", "playful"):
-        v = vocabulary_for(mood, None)
+        v = harmony_vocabulary(mood, None)
         rate[mood] = np.mean([len(sample_progression(model, 32, seed=s, vocabulary=v, **kw).chords)
                               for s in range(3)])
     assert rate["calm"] < rate["neutral"] < rate["playful"]

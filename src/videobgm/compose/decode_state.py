@@ -22,6 +22,7 @@ from videobgm.compose.conditioning import cond_row, cond_tables
 from videobgm.compose.constraints import TokenSampler, Voicing, bar_targets
 from videobgm.config import SampleConfig
 from videobgm.errors import OptionError
+from videobgm.music.theory import scale_pitch_classes
 from videobgm.types import STEPS_PER_BEAT, TRACKS, Controls
 
 # tracks the model may be asked for (drums are never sampled by the model)
@@ -72,8 +73,7 @@ class DecodeContext:
         self.pitch_ok[1 + PITCH_RANGE[0]:1 + PITCH_RANGE[1] + 1] = True
         c = self.controls
         scale_pcs = np.zeros(12, dtype=bool)
-        scale_pcs[[(c.key_tonic + i) % 12 for i in ((0, 2, 4, 5, 7, 9, 11) if c.mode == "major"
-                                                    else (0, 2, 3, 5, 7, 8, 10))]] = True
+        scale_pcs[list(scale_pitch_classes(c.key_tonic, "major" if c.mode == "major" else "minor"))] = True
         self.in_scale = scale_pcs[np.arange(128) % 12]
         self.beat_chords = chord[::STEPS_PER_BEAT]
         self.beat_roots = np.array([chord_of_index(int(v))[0] for v in self.beat_chords])

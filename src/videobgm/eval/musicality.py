@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from videobgm.music.theory import SCALE_SEMITONES
 from videobgm.types import STEPS_PER_BEAT, Score
 
 PITCHED = ("melody", "bridge", "piano", "bass")
@@ -104,7 +105,7 @@ def _scale_share_out(pcs_hist: np.ndarray) -> float:
     total = pcs_hist.sum()
     if total <= 0:
         return float("nan")
-    major = np.array([0, 2, 4, 5, 7, 9, 11])
+    major = np.array(SCALE_SEMITONES["major"])
     best = 0.0
     for t in range(12):
         for sc in (major, (major + 9) % 12):  # natural minor = relative major's pitch set

@@ -44,12 +44,11 @@ import numpy as np
 
 from videobgm.errors import OptionError
 from videobgm.eval.structure import SI_RANGES_S, structureness, times_of_steps
+from videobgm.music.theory import scale_pitch_classes
 from videobgm.types import STEPS_PER_BEAT, Note, Score
 
 CONVENTIONS = ("default", "papers")
 CONVENTION_ALIASES = {"muspy": "papers"}  # the papers' convention was called "muspy" before
-MAJOR_SCALE = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], dtype=bool)
-MINOR_SCALE = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], dtype=bool)  # natural minor
 NAN = float("nan")
 
 
@@ -128,9 +127,9 @@ def pitch_entropy(score: Score) -> float:
 
 
 def _scale(tonic: int, mode: str) -> np.ndarray:
-    if mode not in ("major", "minor"):
-        raise OptionError(f"unknown mode {mode!r}; accepted: major, minor")
-    return np.roll(MAJOR_SCALE if mode == "major" else MINOR_SCALE, int(tonic) % 12)
+    out = np.zeros(12, dtype=bool)
+    out[list(scale_pitch_classes(tonic, mode))] = True
+    return out
 
 
 def pitch_in_scale_rate(score: Score, key_tonic: int | None = None, mode: str | None = None) -> float:

@@ -1,4 +1,4 @@
-"""Music theory names: key and chord parsing and naming, defined once (issue 16).
+"""Music theory names: key and chord parsing and naming, and the scales, defined once (issue 16).
 
 ``describe``, ``prompt``, the planner, the schema, the UI and the retrieval index all use these
 (``vocab`` re-exports :func:`parse_key` / :func:`key_name` for the lexicon's users).
@@ -14,6 +14,22 @@ from videobgm.types import PITCH_CLASS_NAMES
 _NOTE = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _KEY_RE = re.compile(r"([A-Ga-g])\s*(#|b|-?sharp|-?flat|\s+sharp|\s+flat)?")
 CHORD_SUFFIX = {"maj": "", "min": "m", "dim": "dim", "aug": "aug"}
+# the diatonic scale of each mode, as semitones above the tonic (minor = natural minor)
+SCALE_SEMITONES: dict[str, tuple[int, ...]] = {"major": (0, 2, 4, 5, 7, 9, 11),
+                                               "minor": (0, 2, 3, 5, 7, 8, 10)}
+
+
+def scale_pitch_classes(tonic: int, mode: str) -> tuple[int, ...]:
+    """The pitch classes of ``tonic``'s ``mode`` scale, from the tonic up.
+
+    Raises
+    ------
+    OptionError
+        ``mode`` is neither ``major`` nor ``minor``.
+    """
+    if mode not in SCALE_SEMITONES:
+        raise OptionError(f"unknown mode {mode!r}; accepted: {', '.join(SCALE_SEMITONES)}")
+    return tuple((int(tonic) + i) % 12 for i in SCALE_SEMITONES[mode])
 
 
 def parse_key(name: object) -> int:

@@ -13,7 +13,7 @@ else :func:`fallback_progression` (a hand table, with the reason). :func:`sample
    trigram state) and forward sampling with ``P(c | a, b) * beta_{t+1}(b, c)``;
 3. bass: an inversion per chord from ``P(inv | chord, next chord)``.
 
-A :class:`~videobgm.plan.chord_vocab.Vocabulary` (``vocabulary=``, per mood/style) is one more
+A :class:`~videobgm.music.styles.Vocabulary` (``vocabulary=``, per mood/style) is one more
 expert in the product: per-chord log-weights on every event, a log-weight on semitone root
 motion folded into the trigram, a log-weight per change in the harmonic rhythm, and optionally
 a tonic pedal in the bass. ``change_beats`` (bar -> beat, e.g. hit points) forces a chord change
@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from videobgm.music.styles import Vocabulary
 from videobgm.plan.chord_chain import ChainContext
 from videobgm.plan.chord_constraints import (
     allowed_sets,
@@ -47,7 +48,7 @@ from videobgm.plan.chord_constraints import (
 )
 from videobgm.plan.chord_corpus import BOS, V, bar_positions, split_phrases, unsymbol
 from videobgm.plan.chord_model import TONIC_QUALITIES, HarmonyModel, Progression
-from videobgm.plan.chord_vocab import Vocabulary
+from videobgm.plan.chord_vocab import boosted, chord_log_weights, motion_log_weights
 from videobgm.types import STEPS_PER_BEAT, Chord
 
 
@@ -87,7 +88,7 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
     seed : int
         Same arguments and seed, same progression.
     vocabulary : Vocabulary, optional
-        Per-mood/style tilt (:mod:`videobgm.plan.chord_vocab`); None = the learned model as is.
+        Per-mood/style tilt (:mod:`videobgm.music.styles`); None = the learned model as is.
     change_beats : dict bar -> beat or tuple of beats, optional
         A chord change on that beat of that bar (hit points), unless the bar is a cadence or
         fixed bar or the bar would change more than ``max_changes`` times; each one left out is
@@ -172,9 +173,9 @@ def _chain_context(model: HarmonyModel, mode: str, bpb: int, role: list, pos: li
     q = model.rhythm(bpb, role[-1], "start")
     hold = float(q[0::2].sum())
     init = (before[-2] if len(before) > 1 else BOS, before[-1] if before else BOS)
-    bias = voc_.chord_log_weights(mode) if voc_ is not None else None
-    motion = voc_.motion_log_weights() if voc_ is not None else None
-    extra = voc_.boosted(mode) if voc_ is not None else []
+    bias = chord_log_weights(voc_, mode) if voc_ is not None else None
+    motion = motion_log_weights(voc_) if voc_ is not None else None
+    extra = boosted(voc_, mode) if voc_ is not None else []
     return ChainContext(model, mode, ctx, init, after, hold, bias, motion, extra)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from videobgm.music import lexicon
-from videobgm.music.theory import chord_name, parse_key
+from videobgm.music.theory import SCALE_SEMITONES, chord_name, parse_key
 from videobgm.types import (
     MODES,
     PITCH_CLASS_NAMES,
@@ -40,7 +40,6 @@ PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 _MOOD_FAMILY = {"neutral": "bright", "happy": "bright", "playful": "bright", "calm": "calm",
                 "sad": "dark", "tense": "tense", "epic": "tense"}
-_DEGREE_SEMITONES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7}
 
 def choose_mood(desc: Description) -> str:
@@ -82,7 +81,7 @@ def _parse_roman(sym: str, mode: str, tonic: int) -> tuple[int, str]:
     core = sym[:-1] if dim else sym
     deg = _ROMAN[core.lower()]
     quality = "dim" if dim else ("maj" if core.isupper() else "min")
-    return (tonic + _DEGREE_SEMITONES[mode][deg - 1]) % 12, quality
+    return (tonic + SCALE_SEMITONES[mode][deg - 1]) % 12, quality
 
 
 CADENCES = {"ambient": "plagal"}  # style -> cadence other than V-I

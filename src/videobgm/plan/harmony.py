@@ -10,7 +10,7 @@ bars, cut by strong cuts and phrase boundaries), so the harmony groups them into
 * the final bar (``ending_bar``) is fixed to the tonic triad: the held tonic after the cadence;
 * a hit point that falls on (within one 16th of) a beat forces a chord change on that beat,
   where the bar is free (not a cadence bar, not the last two bars);
-* the mood/style vocabulary (:mod:`videobgm.plan.chord_vocab`) tilts the sampler.
+* the mood/style vocabulary (:func:`videobgm.music.styles.harmony_vocabulary`) tilts the sampler.
 
 The learned model's bass (inversions, passing basses, pedal points) goes into ``Chord.bass``;
 the arranger's bass line plays it. A retrieved reference's progression is used as before
@@ -105,10 +105,10 @@ def make_chords(sections: list[Section], n_bars: int, bpb: int, tonic: int, mode
     earlier bars' chords where the constraints allow (learned model only).
     """
     from videobgm.errors import InputError
+    from videobgm.music.styles import harmony_vocabulary
     from videobgm.plan import form
     from videobgm.plan.chord_model import TONIC_QUALITIES, load
     from videobgm.plan.chord_sampling import sample_progression
-    from videobgm.plan.chord_vocab import vocabulary_for
     from videobgm.plan.controls import phrase_chords
 
     spb = bpb * STEPS_PER_BEAT
@@ -137,7 +137,7 @@ def make_chords(sections: list[Section], n_bars: int, bpb: int, tonic: int, mode
     home = (tonic % 12, TONIC_QUALITIES[mode][0])
     fixed = {ending_bar: home} if ending_bar is not None else {}
     changes = _change_beats(hit3, n_bars, bpb, ending_bar)
-    vocab = vocabulary_for(mood, style)
+    vocab = harmony_vocabulary(mood, style)
     prog = sample_progression(model, n_bars, beats_per_bar=bpb, mode=mode, tonic=tonic,
                               sections=periods, phrases=phrases, cadences=cad, fixed=fixed,
                               change_beats=changes, vocabulary=vocab, seed=seed, repeats=repeats)
@@ -171,9 +171,9 @@ def regenerate_chords(plan: Plan, bars: tuple[int, int], seed: int, *, model: An
     A plan whose chords did not come from the learned model (a reference's progression, the
     fallback hand tables) and a plan without the harmony asset are returned unchanged."""
     from videobgm.errors import InputError
+    from videobgm.music.styles import harmony_vocabulary
     from videobgm.plan.chord_model import TONIC_QUALITIES, load
     from videobgm.plan.chord_sampling import sample_progression
-    from videobgm.plan.chord_vocab import vocabulary_for
 
     c = plan.controls
     a, b = int(bars[0]), int(bars[1])
@@ -212,7 +212,7 @@ def regenerate_chords(plan: Plan, bars: tuple[int, int], seed: int, *, model: An
                               sections=clip(periods), phrases=clip(phrases), cadences=span_cad,
                               fixed=fixed, change_beats=changes, context_before=before,
                               context_after=after, seed=seed,
-                              vocabulary=vocabulary_for(plan.mood, plan.style))
+                              vocabulary=harmony_vocabulary(plan.mood, plan.style))
     new = _chords_of(prog, a * spb)
     kept_after = [x for x in old if x.onset_16th >= b * spb]
     if after_at is not None and (not kept_after or kept_after[0].onset_16th != b * spb):
