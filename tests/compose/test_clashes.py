@@ -232,3 +232,55 @@ def test_a_resumed_tone_on_a_protected_step_is_counted() -> None:
     piano = sorted((n.onset_16th, n.duration_16th) for n in out if n.track == "piano")
     assert piano[0] == (0, 4)  # released where the melody enters
     assert (6, 10) in piano  # returns (softer) after the clash; the protected step keeps it
+
+
+def test_accent_stroke_under_a_clash_moves_to_a_chord_tone() -> None:
+    """car-detection/cinematic/calm and bottle-detection/electronic/calm: an accent stroke (its
+    track's only onset on a protected step) a semitone from the melody or the bass was kept as it
+    was; it now moves to the nearest free chord tone like any other inner note (the onset, which
+    the cut needs, stays), and stays as it is only when no chord tone is free."""
+    mel = Note(4, "melody", 65, 4, 90)  # F
+    stroke = Note(4, "piano", 64, 2, 97)  # E on the accent at step 4: a semitone under the F
+    c_major = {0, 4, 7}
+    out = yield_to_foreground([mel, stroke], 16, protected_steps=[4], chord_at=lambda step: c_major)
+    assert out == sorted([mel, Note(4, "piano", 67, 2, 97)])  # G (3 up) before C (4 down)
+    assert clash_share(out, 16) == 0.0
+    # no chord to move to, or no free chord tone within a fourth: the stroke stays, clash and all
+    assert yield_to_foreground([mel, stroke], 16, protected_steps=[4]) == sorted([mel, stroke])
+    assert yield_to_foreground([mel, stroke], 16, protected_steps=[4],
+                               chord_at=lambda step: {4}) == sorted([mel, stroke])
+    # against the bass (the maj7 over the root, an accent stroke of the bridge): to the root
+    bass = Note(0, "bass", 38, 16, 80)  # D
+    hit = Note(12, "bridge", 85, 4, 97)  # C#, the chord's 7th, a semitone from the root
+    d_maj7 = {2, 6, 9, 1}
+    out = yield_to_foreground([bass, hit], 16, protected_steps=[12], chord_at=lambda step: d_maj7)
+    assert Note(12, "bridge", 86, 4, 97) in out and clash_share(out, 16) == 0.0
+
+
+def test_tension_bar_keeps_its_clash_on_accents() -> None:
+    """A tense idiom's tension bar keeps the semitone, accent strokes included; the same notes a
+    bar later (not a tension bar) are re-voiced."""
+    mel0, stroke0 = Note(4, "melody", 65, 4, 90), Note(4, "piano", 64, 2, 97)
+    mel1, stroke1 = Note(20, "melody", 65, 4, 90), Note(20, "piano", 64, 2, 97)
+    out = yield_to_foreground([mel0, stroke0, mel1, stroke1], 16, allowed_bars=[0],
+                              protected_steps=[4, 20], chord_at=lambda step: {0, 4, 7})
+    assert stroke0 in out and stroke1 not in out and Note(20, "piano", 67, 2, 97) in out
+    assert clash_share(out, 32) == pytest.approx(2 / 8)  # steps 4-5 of the 8 sounding
+
+
+@pytest.mark.parametrize("style", ARRANGED)
+def test_arranged_tension_bars_survive_the_resolver(style: str) -> None:
+    """The arranged tense parts through the resolver with every beat an accent: the tension
+    bars' clashes are all still there (the colour is the point), the other bars stay clean."""
+    c = _controls(style, "tense")
+    idm = styles.idiom(style, "tense")
+    spb = c.steps_per_bar
+    tension = [b for b in range(c.n_bars) if textures.tension_bar(c, idm, b)]
+    notes = [n for n in arrange.rule_notes(c) if n.track != "drums"]
+    roots, ivs = textures.chord_at_steps(c)
+    out = yield_to_foreground(notes, spb, allowed_bars=tension, protected_steps=range(0, c.n_bars * spb, 4),
+                              chord_at=lambda s: {(int(roots[s]) + i) % 12 for i in ivs[s]})
+    for b in tension:
+        inside = [n for n in notes if b * spb <= n.onset_16th < (b + 1) * spb]
+        assert all(n in out for n in inside), (style, b)
+    assert clash_share(out, c.n_bars * spb) >= 0.01

@@ -14,7 +14,9 @@ drops) the lower-priority note wherever two tracks sound a semitone apart:
   is not left thin for the rest of the bar;
 * a lower note that starts while the higher one sounds moves to the nearest chord tone that
   clashes with nothing above it; with none, it is dropped, unless it is its track's only onset
-  on a protected step (a hit point or accent: the cut must still be heard);
+  on a protected step (a hit point or accent: the cut must still be heard), which then stays
+  as it is (an accent stroke is re-voiced like any other note first: its onset is what the cut
+  needs, not its pitch);
 * the melody is one voice: a melody note still sounding when its next note enters ends there
   where its tail would sound a semitone from another track (:func:`release_melody_tails`);
 * in a tense idiom's *tension bars* (:func:`videobgm.compose.textures.tension_bar`) nothing is changed:
@@ -55,9 +57,10 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
     bars
         Only clashes that begin in bars ``[a, b)`` are resolved (``None``: all).
     chord_at
-        ``chord_at(step)`` -> the chord's pitch classes there: a note that would be dropped is
-        first re-voiced to the nearest chord tone (within a fourth) that clashes with nothing
-        above it, as an arranger moves the voice rather than losing the chord.
+        ``chord_at(step)`` -> the chord's pitch classes there: a note that would be dropped (or
+        kept clashing on a protected step) is first re-voiced to the nearest chord tone (within a
+        fourth) that clashes with nothing above it, as an arranger moves the voice rather than
+        losing the chord.
     """
     allowed = set(int(b) for b in allowed_bars)
     protected = set(int(s) for s in protected_steps)
@@ -80,6 +83,7 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
             continue
         start, end = n.onset_16th, n.onset_16th + n.duration_16th
         drop = False
+        held_on_protected = False  # its track's only onset on a protected step, clashing
         resume: Note | None = None
         for h in kept:
             if PRIORITY[h.track] >= PRIORITY[n.track] or not _semitone(h.pitch, n.pitch):
@@ -99,7 +103,9 @@ def yield_to_foreground(notes: list[Note], steps_per_bar: int, *, allowed_bars: 
             elif start not in protected or onsets.get((n.track, start), 0) > 1:
                 drop = True
                 break
-        if drop and chord_at is not None:
+            else:
+                held_on_protected = True
+        if (drop or held_on_protected) and chord_at is not None:
             moved = _revoice(n, chord_at(start), kept, queue, steps_per_bar)
             if moved is not None:
                 queue.insert(0, moved)
