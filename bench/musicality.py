@@ -55,6 +55,9 @@ ROWS = (  # (statistic, label, target on video-driven pieces)
     ("bar_end_splat", "5+-note chords on the last 16th of a bar (share of onsets)", "<= 2x POP909"),
     ("bar_end_splat_chords", "5+-note chords: share on the last 16th of a bar", "<= 2x POP909"),
     ("velocity_top_bin", "melody notes in the most common velocity bin", "<= 0.40"),
+    ("melody_pitch", "melody mean pitch (MIDI)", ""),
+    ("melody_high", "melody 95th-percentile pitch (MIDI)", ""),
+    ("energy_register_r", "section energy -> melody register correlation", "> 0"),
 )
 
 
@@ -271,11 +274,11 @@ def report(s: dict, base: list[dict]) -> str:
                                                           f"{100 * (g - v) / abs(v):+.0f}%", f"{100 * (g - t) / abs(t):+.0f}%"]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", "Per piece (this code):", "", "| video | seed | stepwise | repeated | chord-tone time | NCT 1&3 | motif | "
-              "energy->velocity r | splat | top velocity bin |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "energy->velocity r | splat | top velocity bin | melody pitch |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in s["per_piece"]:
         lines.append(f"| {r['video']} | {r['seed']} | " + " | ".join(
             f"{r[k]:.2f}" for k in ("stepwise", "repeated", "chord_tone_time", "nct_strong", "motif",
-                                    "energy_velocity_r", "bar_end_splat", "velocity_top_bin")) + " |")
+                                    "energy_velocity_r", "bar_end_splat", "velocity_top_bin", "melody_pitch")) + " |")
     return "\n".join(lines)
 
 

@@ -176,6 +176,13 @@ class SampleConfig(_Cfg):
     # after a non-chord tone more for a chord tone a step away (non-chord tones resolve by step)
     melody_step_bias: float = 1.0
     melody_resolve_bias: float = 1.5
+    # the melody's register (controls.register_per_bar, a MIDI target per bar): logits per octave
+    # of motion toward the target while the line (mean of its last 6 notes) is more than
+    # melody_register_band semitones off it, full at 6 semitones beyond the band; the first
+    # melody note: the same logits per octave away from the target beyond the band. A tilt, not
+    # a window (compose/note_constraints.register_bias); 0 = off; no target, no bias
+    melody_register_bias: float = 6.0
+    melody_register_band: float = 3.0
     # melodic phrases of this many bars inside each plan section (Pipeline.compose): the last bar
     # of each ends on a long melody note and breathes (sample.generate's phrase_ends); 0 = off
     melody_phrase_bars: int = 4

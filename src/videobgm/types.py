@@ -322,6 +322,10 @@ class Controls:
         every style whose texture is not the POP909-learned piano.
     seed : int
         Seed of the arranger's pattern variations.
+    register_per_bar : ndarray of float, shape (n_bars,), optional
+        The melody's register target: a MIDI pitch per bar, a singable tessitura lifted in the
+        energetic sections (:func:`videobgm.plan.register.melody_register`). Constrained decoding
+        pulls the melody's line softly toward it. None: no register pull.
     """
 
     n_bars: int
@@ -342,6 +346,7 @@ class Controls:
     mood: str = ""
     arranged: tuple[str, ...] = ()
     seed: int = 0
+    register_per_bar: np.ndarray | None = None
 
     @property
     def steps_per_bar(self) -> int:

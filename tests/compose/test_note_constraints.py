@@ -13,6 +13,7 @@ from videobgm.compose.note_constraints import (  # noqa: E402
     melody_line_bias,
     note_pitch,
     pitch_mask,
+    register_bias,
     track_mask,
     velocity_mask,
 )
@@ -96,3 +97,23 @@ def test_velocity_mask_on_accents(decoding, make_controls):
     assert np.flatnonzero(velocity_mask(ctx, st)).tolist() == [6, 7, 8]
     st.step = 2
     assert np.flatnonzero(velocity_mask(ctx, st)).tolist() == list(range(1, 9))
+
+
+def test_register_bias_pulls_the_line_toward_the_bar_target(decoding, make_controls):
+    cfg = SampleConfig(melody_register_bias=6.0, melody_register_band=3.0)
+    ctx, st = decoding(make_controls(register_per_bar=np.array([74.0, 62.0])), cfg)
+    st.bar = 0  # the first melody note: a window beyond the band, 6 logits an octave
+    b = register_bias(ctx, st, 129)
+    assert b[1 + 74] == b[1 + 77] == b[1 + 71] == 0.0
+    assert b[1 + 89] == pytest.approx(-6.0) and b[1 + 83] == pytest.approx(-3.0)
+    st.melody_pitch, st.melody_recent = 88, [86, 90, 88]  # the line sits 14 above: down favoured
+    b = register_bias(ctx, st, 129)
+    assert b[1 + 86] == pytest.approx(1.0) and b[1 + 90] == pytest.approx(-1.0) and b[1 + 88] == 0.0
+    assert b[1 + 76] == pytest.approx(6.0)  # an octave down: the full tilt
+    st.melody_recent = [74, 76]  # inside the band: no pull
+    assert register_bias(ctx, st, 129) is None
+    st.bar, st.melody_pitch, st.melody_recent = 1, 70, [70]  # bar 1's target is 62: 8 off, 5 past the band
+    b = register_bias(ctx, st, 129)
+    assert b[1 + 58] == pytest.approx(5.0) and b[1 + 82] == pytest.approx(-5.0)
+    ctx, st = decoding(make_controls(), cfg)  # no target: no bias
+    assert register_bias(ctx, st, 129) is None

@@ -71,6 +71,18 @@ def test_energy_velocity_correlation():
     assert np.isnan(M.stats(sc)["energy_velocity_r"])
 
 
+def test_melody_tessitura_and_energy_register_correlation():
+    # bar b's melody: four notes at 60 + 4b; energies rise with the bars
+    notes = [Note(16 * b + s, "melody", 60 + 4 * b, 4, 80) for b in range(4) for s in range(0, 16, 4)]
+    notes.append(Note(0, "piano", 40, 16, 80))  # other tracks do not count
+    st = M.stats(_score(notes, n_bars=4), bar_energy=np.array([0.1, 0.3, 0.5, 0.9]))
+    assert st["melody_pitch"] == pytest.approx(66.0)
+    assert st["melody_high"] == pytest.approx(np.percentile(np.repeat([60, 64, 68, 72], 4), 95))
+    assert st["energy_register_r"] == pytest.approx(np.corrcoef([0.1, 0.3, 0.5, 0.9], [60, 64, 68, 72])[0, 1])
+    falling = M.stats(_score(notes, n_bars=4), bar_energy=np.array([0.9, 0.5, 0.3, 0.1]))
+    assert falling["energy_register_r"] < -0.9
+
+
 def test_chord_adherence_counts_strong_beats_and_downbeat_root():
     notes = [Note(0, "melody", 62, 8, 80), Note(0, "piano", 48, 16, 60), Note(8, "melody", 64, 8, 80),
              Note(16, "piano", 52, 16, 60), Note(24, "melody", 65, 8, 80)]

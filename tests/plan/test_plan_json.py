@@ -30,6 +30,10 @@ def test_plan_to_dict_stores_set_steps_and_named_chords() -> None:
     ch = d["controls"]["chords"][0]
     assert ch["onset_16th"] == 0 and ch["name"] == chord_name(ch["root"], ch["quality"])
     assert json.loads(json.dumps(d)) == d  # JSON-ready
+    # the melody's register target per bar, in MIDI pitches around the tessitura
+    assert len(d["controls"]["register_per_bar"]) == 4
+    assert all(60 <= x <= 90 for x in d["controls"]["register_per_bar"])
+    assert "register" in plan.reasons
 
 
 def test_round_trip_and_load_of_a_score_record(tmp_path: Path) -> None:
@@ -47,6 +51,13 @@ def test_bad_plans_are_one_line_errors(tmp_path: Path) -> None:
         plan_from_dict([])
     with pytest.raises(InputError, match="plan is missing the field 'beats_per_bar'"):
         plan_from_dict({"n_bars": 1})
+    d = plan_to_dict(_plan())
+    d["controls"]["register_per_bar"] = [74.0, 200.0, 74.0, 74.0]
+    with pytest.raises(InputError, match=r"register_per_bar must be 4 MIDI pitches \(21..108\)"):
+        plan_from_dict(d)
+    d["controls"]["register_per_bar"] = [74.0]
+    with pytest.raises(InputError, match="register_per_bar must be 4 MIDI pitches"):
+        plan_from_dict(d)
     (tmp_path / "x.json").write_text(json.dumps({"features": {}}))
     with pytest.raises(InputError, match="is not a plan.json"):
         load_plan(tmp_path / "x.json")

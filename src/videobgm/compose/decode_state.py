@@ -29,6 +29,7 @@ from videobgm.types import STEPS_PER_BEAT, TRACKS, Controls
 MODEL_TRACKS: tuple[str, ...] = ("melody", "bridge", "piano")  # what POP909 taught the model
 ACCOMPANIMENT: tuple[str, ...] = ("bridge", "piano", "bass")
 PITCH_RANGE: tuple[int, int] = (21, 108)  # MIDI pitches sampled (the piano's range)
+REGISTER_RECENT = 6  # melody notes whose mean is the line's current register
 
 
 @dataclass
@@ -115,6 +116,7 @@ class DecodeState:
     last_pitch: int = 0
     melody_pitch: int = -1  # MIDI pitch of the last melody note (-1: none yet)
     melody_nct: bool = False  # whether that note was not a tone of its chord
+    melody_recent: list[int] = field(default_factory=list)  # MIDI pitches of the last melody notes
     cadence_done: bool = False  # a phrase-end bar has had its long last melody note
     prev_type: int = 1
     done: bool = False
@@ -185,4 +187,5 @@ def count_note(st: DecodeState, track_value: int, pitch_value: int) -> None:
 def note_melody(st: DecodeState, pitch: int, chord_tones: np.ndarray | None) -> None:
     """The melody played MIDI ``pitch`` (a non-chord tone when ``chord_tones`` lacks it)."""
     st.melody_pitch = int(pitch)
+    st.melody_recent = [*st.melody_recent[-(REGISTER_RECENT - 1):], int(pitch)]
     st.melody_nct = chord_tones is not None and not bool(chord_tones[int(pitch)])

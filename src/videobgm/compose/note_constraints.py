@@ -102,6 +102,31 @@ def melody_line_bias(ctx: DecodeContext, st: DecodeState, chord_tones: np.ndarra
     return bias
 
 
+def register_bias(ctx: DecodeContext, st: DecodeState, size: int) -> np.ndarray | None:
+    """The register target's soft pull on a melody pitch (``controls.register_per_bar``): a tilt,
+    not a window, so the line keeps its shape and range. ``w = melody_register_bias``, ``band =
+    melody_register_band``. Before the first melody note: ``-w * clip((|p - target| - band) / 12,
+    0, 1)``. After it: error = target - the mean of the line's last notes, less the band
+    (0 inside it); bias ``w * clip(error / 6, -1, 1) * clip((p - last pitch) / 12, -1, 1)``:
+    upward motion favoured while the line sits low, downward while it sits high. None without a
+    target or with the bias off."""
+    reg, w = ctx.controls.register_per_bar, float(ctx.cfg.melody_register_bias)
+    if reg is None or not w or st.bar >= len(reg):
+        return None
+    target, band = float(reg[st.bar]), float(ctx.cfg.melody_register_band)
+    p = np.arange(128, dtype=float)
+    bias = np.zeros(size)
+    if not st.melody_recent:
+        bias[1:129] = -w * np.clip((np.abs(p - target) - band) / 12.0, 0.0, 1.0)
+        return bias
+    err = target - float(np.mean(st.melody_recent))
+    err = float(np.sign(err)) * max(0.0, abs(err) - band)
+    if not err:
+        return None
+    bias[1:129] = w * float(np.clip(err / 6.0, -1.0, 1.0)) * np.clip((p - st.melody_pitch) / 12.0, -1.0, 1.0)
+    return bias
+
+
 def note_pitch(ctx: DecodeContext, st: DecodeState, track_value: int, chord_tones: np.ndarray | None
                ) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int] | None]:
     """Allowed pitch values, their bias, and the motif's planned (pitch, duration) values when this
@@ -124,6 +149,8 @@ def note_pitch(ctx: DecodeContext, st: DecodeState, track_value: int, chord_tone
                                      else cfg.melody_voicing_bias, pm.shape[0])
         if track_value == ctx.melody_value and chord_tones is not None:
             vb = _sum(vb, melody_line_bias(ctx, st, chord_tones, pm.shape[0]))
+        if track_value == ctx.melody_value and ctx.cfg.constrained:
+            vb = _sum(vb, register_bias(ctx, st, pm.shape[0]))
         bias = _sum(bias, vb)
     return pm, bias, planned
 

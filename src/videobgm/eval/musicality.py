@@ -24,6 +24,10 @@ pieces and on POP909 songs (quantised on their beat annotations, first 24 bars):
   a bar; ``bar_end_splat_chords``: share of the 5+-note chords (onset steps with 5+ pitched
   onsets) that lie on the last 16th of a bar;
 * ``velocity_top_bin``: share of melody notes in their most common velocity bin (8 bins of 16);
+* ``melody_pitch`` / ``melody_high``: the melody notes' mean MIDI pitch / 95th percentile (its
+  tessitura: POP909's melodies sit around 74, C#5-D5, with 95 % under 85);
+* ``energy_register_r``: Pearson correlation of each bar's section energy with the bar's mean
+  melody pitch (generated pieces only);
 * ``energy_velocity_r``: Pearson correlation of each bar's section energy with the bar's mean
   velocity of the pitched tracks (generated pieces only: POP909 has no energy).
 
@@ -44,9 +48,10 @@ STAT_NAMES: tuple[str, ...] = (
     "stepwise", "repeated", "chord_tone_time", "nct_strong", "nct_resolved", "motif",
     "chord_changes_per_bar", "tonic_bars", "distinct_chords", "out_of_scale", "semitone_clash",
     "empty_beats", "energy_velocity_r", "bar_end_splat", "bar_end_splat_chords", "velocity_top_bin",
+    "melody_pitch", "melody_high", "energy_register_r",
 )
 MELODY_STATS: tuple[str, ...] = ("stepwise", "repeated", "chord_tone_time", "nct_strong", "nct_resolved",
-                                 "motif", "velocity_top_bin")
+                                 "motif", "velocity_top_bin", "melody_pitch", "melody_high")
 
 
 def chord_pcs(root: int, quality: str) -> frozenset[int]:
@@ -169,6 +174,9 @@ def stats(score: Score, *, first_bars: int = FIRST_BARS, bar_energy: np.ndarray 
     if mel:
         bins = np.bincount([min(7, (n.velocity - 1) // 16) for n in mel], minlength=8)
         out["velocity_top_bin"] = float(bins.max() / bins.sum())
+        pitches = np.array([n.pitch for n in mel], dtype=float)
+        out["melody_pitch"] = float(pitches.mean())
+        out["melody_high"] = float(np.percentile(pitches, 95))
     # harmony of the labels
     if n_bars:
         labels = [chords[b * spb] for b in range(n_bars)]
@@ -222,6 +230,14 @@ def stats(score: Score, *, first_bars: int = FIRST_BARS, bar_energy: np.ndarray 
         ok = ~np.isnan(vel)
         if ok.sum() >= 3 and np.ptp(e[ok]) > 1e-9 and np.ptp(vel[ok]) > 1e-9:
             out["energy_velocity_r"] = float(np.corrcoef(e[ok], vel[ok])[0, 1])
+        reg = np.full(e.shape[0], np.nan)
+        for n_b in range(e.shape[0]):
+            p = [n.pitch for n in mel if n_b * spb <= n.onset_16th < (n_b + 1) * spb]
+            if p:
+                reg[n_b] = float(np.mean(p))
+        ok = ~np.isnan(reg)
+        if ok.sum() >= 3 and np.ptp(e[ok]) > 1e-9 and np.ptp(reg[ok]) > 1e-9:
+            out["energy_register_r"] = float(np.corrcoef(e[ok], reg[ok])[0, 1])
     return out
 
 

@@ -201,10 +201,10 @@ NEUTRAL = Vocabulary()
 MOOD_HARMONY: dict[str, Vocabulary] = {
     "neutral": NEUTRAL,
     "calm": Vocabulary(
-        "calm", quality={"sus2": 1.2, "sus4": 0.8, "maj7": 1.0, "min7": 0.4, "dim": -1.5,
+        "calm", quality={"sus2": 1.2, "sus4": 0.8, "maj7": 0.3, "min7": 0.4, "dim": -1.5,
                          "aug": -1.5, "7": -0.3},
         chromatic=-0.5, change=-0.35,
-        why="calm: sus2/sus4/maj7 colour, no dim/aug, a slower harmonic rhythm"),
+        why="calm: sus2/sus4 colour, a little maj7, no dim/aug, a slower harmonic rhythm"),
     "happy": Vocabulary(
         "happy", quality={"maj": 0.4, "dim": -1.0, "aug": -1.0, "min7": -0.2},
         degree={0: 0.2, 5: 0.3, 7: 0.3}, chromatic=-0.3, change=0.15,

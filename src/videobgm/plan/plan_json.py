@@ -41,6 +41,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "accent_steps": np.flatnonzero(np.asarray(c.accent_steps)).astype(int).tolist(),
             "melody_bars": (None if c.melody_bars is None
                             else np.flatnonzero(np.asarray(c.melody_bars)).astype(int).tolist()),
+            **({} if c.register_per_bar is None else
+               {"register_per_bar": np.round(np.asarray(c.register_per_bar, dtype=float), 2).tolist()}),
             "chords": [{"onset_16th": ch.onset_16th, "root": ch.root, "quality": ch.quality,
                         "name": chord_name(ch.root, ch.quality),
                         **({"bass": ch.bass} if ch.bass >= 0 else {})} for ch in c.chords],
@@ -80,6 +82,12 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         if c.get("melody_bars") is not None:
             melody = np.zeros(n_bars, dtype=bool)
             melody[np.asarray(c["melody_bars"], dtype=int)] = True
+        register = None
+        if c.get("register_per_bar") is not None:
+            register = np.asarray(c["register_per_bar"], dtype=float)
+            if register.shape != (n_bars,) or not np.all((register >= 21) & (register <= 108)):
+                raise InputError(f"plan's controls.register_per_bar must be {n_bars} MIDI pitches "
+                                 f"(21..108), one per bar")
         controls = Controls(
             n_bars=n_bars, beats_per_bar=bpb,
             density_per_bar=np.asarray(c["density_per_bar"], dtype=np.int64),
@@ -93,6 +101,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
             hits=tuple((int(h["step"]), str(h["kind"])) for h in d.get("hit_points", [])),
             fill_bars=tuple(int(b) for b in d.get("fill_bars", [])),
             ending_bar=None if d.get("ending_bar") is None else int(d["ending_bar"]),
+            register_per_bar=register,
         )
         desc = d.get("description")
         return Plan(

@@ -220,7 +220,7 @@ def make_plan(
         strength_per_beat=strength, accent_steps=accents, chords=chords,
         key_tonic=tonic, mode=mode, tracks=tracks, tempo_bpm=float(mean_tempo), melody_bars=melody_bars,
         hits=tuple(hit_list), fill_bars=tuple(sorted(b for b in fill_bars if 0 <= b < n_bars)),
-        ending_bar=ending_bar,
+        ending_bar=ending_bar, register_per_bar=_register(sections, n_bars, melody_bars, reasons),
     )
     _write_back(desc, mean_tempo, table, features)
     reasons["description"] = f"description ({desc.source}): {desc.text[:120]!r}"
@@ -265,6 +265,20 @@ def _melody_bars(cfg: PlanConfig, tracks: tuple[str, ...], n_bars: int, intro: i
                              (f" ({intro}-bar accompaniment intro)" if intro else "") +
                              "; in the last bar it holds the tonic (rule note)")
     return melody_bars
+
+
+def _register(sections: list[Section], n_bars: int, melody_bars: np.ndarray | None,
+              reasons: dict[str, str]) -> np.ndarray | None:
+    """The melody's register target per bar (None: no melody)."""
+    from videobgm.plan.register import TESSITURA_MIDI, melody_register
+    if melody_bars is None:
+        return None
+    reg = melody_register(sections, n_bars, melody_bars)
+    peak = int(np.argmax(reg))
+    reasons["register"] = (f"melody around MIDI {TESSITURA_MIDI:.0f} (POP909's melodies), "
+                           + (f"{reg.min():.0f}..{reg.max():.0f} with the sections' energies, highest in "
+                              f"bar {peak + 1}" if np.ptp(reg) > 0 else "one level (the sections' energies do not differ)"))
+    return reg
 
 
 def _chords(sections: list[Section], n_bars: int, bpb: int, tonic: int, mode: str, mood: str,
