@@ -235,11 +235,16 @@ class SampleConfig(_Cfg):
     dynamics: bool = True
     dynamics_low: float = 52.0
     dynamics_high: float = 104.0
-    dynamics_phrase_swell: float = 18.0
+    dynamics_phrase_swell: float = 24.0  # 18 before: up to half a quiet melody in one bin of 16
     # the swell's crest lies this far into the phrase: an even crescendo to it, an even
     # diminuendo after (an arch with no plateau; the sine it replaced held ~40 % of a phrase's
     # notes within a few velocities of its crest, i.e. in one velocity bin)
     dynamics_phrase_apex: float = 0.6
+    # the melody's swell spans its own notes in the phrase (first to last onset), not the
+    # phrase's bars: a line entering late or ending early still gets the whole arch
+    dynamics_melody_span: bool = True
+    # below this velocity the melody's shaping is halved (a soft knee: its softest notes stay audible)
+    dynamics_melody_knee: float = 40.0
     dynamics_downbeat_boost: float = 5.0
     dynamics_weak_beat_cut: float = 3.0  # beats 2 and 4 (the weak beats of 4/4) this much softer
     dynamics_offbeat_cut: float = 6.0

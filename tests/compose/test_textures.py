@@ -198,3 +198,29 @@ def test_model_floor_counts_forced_beats_and_accents() -> None:
     c = dataclasses.replace(c, strength_per_beat=stren, accent_steps=acc)
     floor = arrange.model_floor(c, 0.4)
     assert floor[:3].tolist() == [2 + 1 + 1 + 1 + 1, 1, 0]
+
+
+def test_pads_and_fill_runs_count_against_the_texture_share() -> None:
+    """One onset budget in the ambient arrangement: the string pad's onsets (bridge) and a fill
+    bar's pickup run count against the piano pad's share, as the bass's do. Density 10, model
+    share 0.15: 8.5 onsets for the texture; the bass (1) and the pad (2) leave 5.5 for the
+    piano's 4-note strikes: one a bar (before: two, 11 onsets a bar over a plan of 10)."""
+    import dataclasses
+
+    import numpy as np
+
+    from videobgm.music import styles
+
+    c = _controls("ambient", "neutral")
+    c = dataclasses.replace(c, density_per_bar=np.full(c.n_bars, 10), hits=(),
+                            accent_steps=np.zeros(c.n_bars * 16, bool),
+                            strength_per_beat=np.zeros(c.n_bars * 4, np.int64),
+                            tracks=tuple(t for t in c.tracks if t != "drums"))
+    idm = styles.idiom("ambient", "neutral")
+    assert idm.texture == "pad" and idm.model_share == 0.15 and c.fill_bars == (3,) and c.ending_bar == 7
+    per: dict[str, list[int]] = {}
+    for n in arrange.rule_notes(c):
+        per.setdefault(n.track, [0] * c.n_bars)[n.onset_16th // 16] += 1
+    assert per["bass"][:7] == [1] * 7 and per["bridge"][:7] == [2] * 7
+    # bar 3 adds the fill's 4-note run to the piano; the ending bar holds the final chord
+    assert per["piano"] == [4, 4, 4, 8, 4, 4, 4, 3]

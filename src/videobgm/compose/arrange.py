@@ -107,6 +107,21 @@ def _chord_tones(controls: Controls, step: int) -> list[int]:
     return [r, r + third, r + fifth]
 
 
+def fill_runs(controls: Controls, bars: tuple[int, int] | None = None) -> list[Note]:
+    """The piano's pickup run (root, third, fifth, octave in 16ths) on the last beat of every fill
+    bar in ``[a, b)`` (:func:`form_notes` plays it where there are no drums)."""
+    a, b = bars or (0, controls.n_bars)
+    spb = controls.steps_per_bar
+    out: list[Note] = []
+    for bar in controls.fill_bars:
+        if a <= bar < b:
+            last = bar * spb + spb - STEPS_PER_BEAT
+            r, t, f = _chord_tones(controls, last)
+            for i, p in enumerate((r, t, f, r + 12)):
+                out.append(Note(last + i, "piano", p + 12, 1, 70 + 10 * i))
+    return out
+
+
 def form_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[Note]:
     """Pitched notes of the form: stabs on hit points (no drums), pickup runs before sections
     (no drums) and the final held tonic chord + melody tonic."""
@@ -122,12 +137,7 @@ def form_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
                 continue  # the final chord is struck there anyway
             out += [Note(k, "piano", p, 2, 110) for p in _chord_tones(controls, k)]
     if not drums and piano:
-        for bar in controls.fill_bars:
-            if a <= bar < b:
-                last = bar * spb + spb - STEPS_PER_BEAT
-                r, t, f = _chord_tones(controls, last)
-                for i, p in enumerate((r, t, f, r + 12)):
-                    out.append(Note(last + i, "piano", p + 12, 1, 70 + 10 * i))
+        out += fill_runs(controls, bars)
     e = controls.ending_bar
     if e is not None and a <= e < b:
         start = e * spb
@@ -201,20 +211,22 @@ def rule_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
         out += bass
         if "drums" in controls.tracks:
             out += textures.drum_part(controls, idm, controls.mood, bars, controls.seed)
+        pads = [n for track in idm.pad_tracks if track in controls.arranged
+                for n in textures.pad_layer(controls, idm, track, bars)]
         if "piano" in controls.arranged:
-            # one onset budget: the bass's onsets, and what the model must play beyond its share
-            # (its forced beats and accents), count against the texture's share
+            # one onset budget: the bass's, the pads' and the fill runs' onsets, and what the model
+            # must play beyond its share (its forced beats and accents), count against the
+            # texture's share (before, pads and runs came on top: ambient pieces played ~1.2x
+            # the plan's density)
             over = model_floor(controls, idm.model_share) - np.ceil(idm.model_share * np.asarray(
                 controls.density_per_bar, dtype=float)).astype(np.int64)
             taken = {b: int(max(0, x)) for b, x in enumerate(over)}
-            for n in bass:
+            runs = fill_runs(controls, bars) if "drums" not in controls.tracks else []
+            for n in bass + pads + runs:
                 b = n.onset_16th // controls.steps_per_bar
                 taken[b] = taken.get(b, 0) + 1
             out += textures.texture_notes(controls, idm, bars, controls.seed, taken)
-        for track in idm.pad_tracks:
-            if track in controls.arranged:
-                out += textures.pad_layer(controls, idm, track, bars)
-        return out + form_notes(controls, bars)
+        return out + pads + form_notes(controls, bars)
     if "bass" in controls.tracks:
         out += bass_notes(controls, bars)
     if "drums" in controls.tracks:

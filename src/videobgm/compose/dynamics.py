@@ -13,6 +13,10 @@ re-shapes the sampled velocities from the plan, deterministically:
 * phrase: a swell over each phrase (``melody_phrase_bars`` bars inside a section, shorter at its end),
   an even arch (:func:`phrase_arch`) to ``dynamics_phrase_swell`` at its crest
   (``dynamics_phrase_apex`` into the phrase), softer at its start and end, where the melody breathes;
+  for the melody the arch spans its own notes in the phrase, first onset to last
+  (``dynamics_melody_span``): a line that enters late in the planned phrase (a chorus melody
+  from its third bar) still rises to its crest and falls, where with the bars' arch it played
+  only the crest (one fast video's melody: 10 of 40 notes in velocity 97-112);
 * metre (:func:`metric_accent`): beat 1 a little stronger, the weak beats (2 and 4 of 4/4) and
   more the off-beat 16ths a little softer;
 * contour (melody): ``dynamics_contour`` per semitone above / below the phrase's median melody
@@ -24,7 +28,10 @@ re-shapes the sampled velocities from the plan, deterministically:
   gives those bin 7-8, which put 81-95 % of the melody's notes in one bin), and at least
   ``dynamics_accent_floor`` - on the melody only where no other pitched track plays that step
   (there the accompaniment's hit carries the accent; with the floor on every melody note, a
-  fast video's melody sat 80 % in one velocity bin).
+  fast video's melody sat 80 % in one velocity bin);
+* the melody's softest notes (:func:`soft_floor`): below ``dynamics_melody_knee`` the shaping is
+  halved, so that a phrase's first note in a quiet section stays audible (the arch reached
+  velocity 1-10 there).
 
 Drums keep their velocities (rule part with its own accents).
 """
@@ -104,6 +111,12 @@ def metric_accent(pos: int, spb: int, cfg: SampleConfig) -> float:
     return -float(cfg.dynamics_weak_beat_cut)
 
 
+def soft_floor(v: float, knee: float) -> float:
+    """``v`` above ``knee``; below it, half as far below (a line's softest notes stay audible:
+    velocity 10 at a knee of 40 becomes 25)."""
+    return float(v) if v >= knee else float(knee) - 0.5 * (float(knee) - float(v))
+
+
 def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, *,
           cfg: SampleConfig | None = None, bars: tuple[int, int] | None = None) -> Score:
     """``score`` with the velocities of its pitched notes in bars ``[a, b)`` (default all)
@@ -127,10 +140,15 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
     for k, (lo, hi) in enumerate(phrases(secs, score.n_bars, cfg.melody_phrase_bars)):
         phrase_of[lo:hi] = k
     mel_pitches: dict[int, list[int]] = {}
+    mel_onsets: dict[int, list[int]] = {}
     for n in score.notes:
         if n.track == "melody" and 0 <= n.onset_16th // spb < score.n_bars:
             mel_pitches.setdefault(int(phrase_of[n.onset_16th // spb]), []).append(n.pitch)
+            mel_onsets.setdefault(int(phrase_of[n.onset_16th // spb]), []).append(n.onset_16th)
     mel_mid = {k: float(np.median(v)) for k, v in mel_pitches.items()}
+    # the melody's own phrase: its swell runs from the phrase's first melody note to its last
+    # (a line that enters late in the planned phrase still rises to its crest and falls)
+    mel_span = {k: (min(v), max(v)) for k, v in mel_onsets.items() if max(v) > min(v)}
     acc = np.zeros(score.n_steps, dtype=bool) if accent_steps is None else np.asarray(accent_steps, dtype=bool)
     # accent steps where another pitched track plays: it takes the floor, the melody keeps its line
     backed = {n.onset_16th for n in score.notes if n.track not in ("melody", "drums")}
@@ -143,6 +161,9 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
             notes.append(n)
             continue
         x = phrase_pos[bar] + (n.onset_16th % spb) / spb / phrase_len[bar]
+        if n.track == "melody" and cfg.dynamics_melody_span and int(phrase_of[bar]) in mel_span:
+            f, l = mel_span[int(phrase_of[bar])]
+            x = (n.onset_16th - f) / (l - f)
         v = cfg.dynamics_low + (cfg.dynamics_high - cfg.dynamics_low) * bar_level[bar]
         v += cfg.dynamics_phrase_swell * phrase_arch(x, cfg.dynamics_phrase_apex)
         v += metric_accent(n.onset_16th % spb, spb, cfg)
@@ -156,6 +177,8 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
             v += cfg.dynamics_accent_boost
             if n.track != "melody" or n.onset_16th not in backed:
                 v = max(v, cfg.dynamics_accent_floor)
+        if n.track == "melody":
+            v = soft_floor(v, cfg.dynamics_melody_knee)
         notes.append(dataclasses.replace(n, velocity=int(np.clip(round(v), 1, 127))))
     return dataclasses.replace(score, notes=notes)
 
