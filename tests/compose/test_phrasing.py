@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -85,3 +87,46 @@ def test_motif_plan_restates_the_statement_bar(decoding, make_controls):
     assert pitches == [69, 72]
     assert np.flatnonzero(ctx.bars[1].forced).tolist() == [0, 6]  # the motif's onsets are forced
     assert motif_plan(ctx, st, 0) == {}  # bar 0 states, it restates nothing
+
+
+def test_motif_plan_melody_alone_leaves_accents_the_rule_parts_sound(decoding, make_controls):
+    # the melody is the only sampled track (the accompaniment is arranged by rule): an accent the
+    # statement's melody does not play is no longer forced where a rule part sounds it (the melody
+    # would add a note the statement lacks), but it stays forced where nothing else sounds it
+    c = make_controls(n_bars=2, density=3, chords=((0, "maj"), (0, "maj")), tracks=("melody",))
+    acc = np.zeros(32, dtype=bool)
+    acc[[16 + 9, 16 + 13]] = True
+    c = dataclasses.replace(c, accent_steps=acc)
+    rule = np.zeros(33, dtype=np.int64)
+    rule[16 + 9] = 3  # the arranged piano plays the accent on step 9 of bar 1, not the one on 13
+    ctx, st = decoding(c, motif={1: 0}, rule_onsets=rule)
+    assert int(ctx.track_ok.sum()) == 1 and ctx.track_ok[MEL]
+    st.rows = [_row(TYPE_BOS), _row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 64, 4, 5),
+               _row(TYPE_POS, 7, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 67, 2, 5), _row(TYPE_BAR)]
+    st.bar = 1
+    plan = motif_plan(ctx, st, 1)
+    assert sorted(plan) == [0, 6]
+    assert np.flatnonzero(ctx.bars[1].forced).tolist() == [0, 6, 13]
+    assert ctx.bars[1].lo <= 3  # it may close with the motif's onsets and the unsounded accent
+    st.motif, st.step = plan, 0
+    from videobgm.compose.bar_constraints import pos_candidates
+
+    # only the planned onsets and what must still sound may open a step
+    assert np.flatnonzero(pos_candidates(ctx, st, free=5)).tolist() == [6]
+    st.step = 6
+    assert np.flatnonzero(pos_candidates(ctx, st, free=5)).tolist() == [13]
+
+
+def test_motif_plan_with_an_accompanying_track_keeps_every_accent(decoding, make_controls):
+    c = make_controls(n_bars=2, density=3, chords=((0, "maj"), (0, "maj")))
+    acc = np.zeros(32, dtype=bool)
+    acc[16 + 9] = True
+    rule = np.zeros(33, dtype=np.int64)
+    rule[16 + 9] = 3
+    ctx, st = decoding(dataclasses.replace(c, accent_steps=acc), motif={1: 0}, rule_onsets=rule)
+    assert int(ctx.track_ok.sum()) > 1
+    st.rows = [_row(TYPE_BOS), _row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 64, 4, 5),
+               _row(TYPE_BAR)]
+    st.bar = 1
+    motif_plan(ctx, st, 1)
+    assert np.flatnonzero(ctx.bars[1].forced).tolist() == [0, 9]  # another sampled track may play it

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -139,4 +140,26 @@ def motif_plan(ctx: DecodeContext, st: DecodeState, i: int) -> dict[int, tuple[i
         ordered, [chord_tone_mask(ctx.chord_at(i * spb + s_), ctx.tokenizer) for s_, _, _ in ordered],
         ctx.in_scale, [ctx.chord_at(i * spb + s_) == ctx.chord_at(j * spb + s_) for s_, _, _ in ordered])
     motif_mod.force_steps(ctx.bars[i], [s_ for s_, _, _ in fitted])
+    if not head and melody_only(ctx):
+        sounded_by_rule(ctx.bars[i], {s_ for s_, _, _ in fitted}, ctx.rule_onsets[i * spb:(i + 1) * spb])
     return {s_: (p_ + 1, d_) for s_, p_, d_ in fitted}
+
+
+def melody_only(ctx: DecodeContext) -> bool:
+    """Whether the melody is the only track the model samples (the accompaniment is arranged by
+    rule): every other onset of a bar would be the melody's."""
+    return int(ctx.track_ok.sum()) == 1 and bool(ctx.track_ok[ctx.melody_value])
+
+
+def sounded_by_rule(bar: Any, planned: set[int], rule_onsets: np.ndarray) -> None:
+    """A restating bar sampled by the melody alone: its forced steps (accents, beats with a
+    target strength) that the statement's melody does not play and a rule part already sounds
+    are no longer forced, and the bar may close with the planned onsets (else the melody would
+    add a note the statement does not have: the accent is heard in the accompaniment)."""
+    for s in np.flatnonzero(bar.forced):
+        if int(s) not in planned and int(rule_onsets[s]) > 0:
+            bar.forced[s] = False
+    need = int(sum(max(1, int(bar.strength[s // STEPS_PER_BEAT])) if s % STEPS_PER_BEAT == 0 else 1
+                   for s in np.flatnonzero(bar.forced)))
+    bar.lo = min(bar.lo, need)
+
