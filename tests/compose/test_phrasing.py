@@ -130,3 +130,27 @@ def test_motif_plan_with_an_accompanying_track_keeps_every_accent(decoding, make
     st.bar = 1
     motif_plan(ctx, st, 1)
     assert np.flatnonzero(ctx.bars[1].forced).tolist() == [0, 9]  # another sampled track may play it
+
+
+def test_motif_plan_continues_a_restated_run(decoding, make_controls):
+    # bars 2-3 restate bars 0-1; bar 3's chord (A minor) is not bar 1's (C): on its own its E G
+    # would be a sequence a fourth up (A C, see test_motif_plan_restates_the_statement_bar), but
+    # bar 2 restated bar 0 as it was, so the run goes on from E (only G moves, to A)
+    from videobgm.compose.phrasing import run_shift
+
+    c = make_controls(n_bars=4, density=3, chords=((0, "maj"), (0, "maj"), (0, "maj"), (9, "min")))
+    ctx, st = decoding(c, motif={2: 0, 3: 1})
+    bar0 = [_row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 62, 4, 5),
+            _row(TYPE_NOTE, 0, 0, MEL, 1 + 64, 4, 5)]  # the top note (64) is the melody's
+    bar1 = [_row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 64, 4, 5),
+            _row(TYPE_POS, 7, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 67, 2, 5)]
+    st.rows = [_row(TYPE_BOS)] + bar0 + bar1 + bar0 + [_row(TYPE_BAR)]
+    st.bar = 3
+    assert run_shift(ctx, st, 3, 1) == 0
+    assert run_shift(ctx, st, 2, 0) is None  # bar 1 restates nothing: bar 2 starts the run
+    assert [p - 1 for p, _ in motif_plan(ctx, st, 3).values()] == [64, 69]
+    # bar 2 a fourth up (A over C): the run's shift is 5, the sequence goes on (A C)
+    bar2 = [_row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 69, 4, 5)]
+    st.rows = [_row(TYPE_BOS)] + bar0 + bar1 + bar2 + [_row(TYPE_BAR)]
+    assert run_shift(ctx, st, 3, 1) == 5
+    assert [p - 1 for p, _ in motif_plan(ctx, st, 3).values()] == [69, 72]

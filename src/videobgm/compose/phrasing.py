@@ -138,11 +138,33 @@ def motif_plan(ctx: DecodeContext, st: DecodeState, i: int) -> dict[int, tuple[i
     ordered = [notes[s_] for s_ in sorted(notes)]
     fitted = motif_mod.adapt(
         ordered, [chord_tone_mask(ctx.chord_at(i * spb + s_), ctx.tokenizer) for s_, _, _ in ordered],
-        ctx.in_scale, [ctx.chord_at(i * spb + s_) == ctx.chord_at(j * spb + s_) for s_, _, _ in ordered])
+        ctx.in_scale, [ctx.chord_at(i * spb + s_) == ctx.chord_at(j * spb + s_) for s_, _, _ in ordered],
+        run_shift=run_shift(ctx, st, i, j))
     motif_mod.force_steps(ctx.bars[i], [s_ for s_, _, _ in fitted])
     if not head and melody_only(ctx):
         sounded_by_rule(ctx.bars[i], {s_ for s_, _, _ in fitted}, ctx.rule_onsets[i * spb:(i + 1) * spb])
     return {s_: (p_ + 1, d_) for s_, p_, d_ in fitted}
+
+
+def run_shift(ctx: DecodeContext, st: DecodeState, i: int, j: int) -> int | None:
+    """How far bar ``i - 1`` transposed its statement bar ``j - 1`` when bar ``i`` continues that
+    restated run (``i - 1`` restates ``j - 1``): its last melody note's pitch minus the statement's
+    (on the same step; None otherwise, or when bar ``i`` starts a run)."""
+    if ctx.motif_map.get(i - 1) != j - 1:
+        return None
+
+    def last(bar: int) -> tuple[int, int] | None:
+        step, out = -1, None
+        for r in rows_of_bar(st.rows, bar):
+            if r[0] == TYPE_POS:
+                step = int(r[ctx.F["pos"]]) - 1
+            elif int(r[ctx.F["track"]]) == ctx.melody_value and (out is None or out[0] != step
+                                                                 or int(r[ctx.F["pitch"]]) > out[1]):
+                out = (step, int(r[ctx.F["pitch"]]))  # the top melody note of the last onset
+        return out
+
+    a, b = last(i - 1), last(j - 1)
+    return a[1] - b[1] if a is not None and b is not None and a[0] == b[0] else None
 
 
 def melody_only(ctx: DecodeContext) -> bool:

@@ -122,7 +122,8 @@ def describe(lay: dict[int, int]) -> str:
 
 
 def adapt(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_scale: np.ndarray,
-          same: list[bool], max_shift: int | None = None) -> list[tuple[int, int, int]]:
+          same: list[bool], max_shift: int | None = None,
+          run_shift: int | None = None) -> list[tuple[int, int, int]]:
     """The statement's melody notes ``(step, pitch, duration)`` fitted to the restating bar.
 
     ``tones[i]``: bool (128,) chord tones under note ``i`` in the restating bar (None: no chord);
@@ -135,8 +136,23 @@ def adapt(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_
     transposed, by the smallest shift of at most ``max_shift`` (default :data:`MAX_SEQUENCE_SHIFT`) semitones under which
     every note is in the scale and fits as above: the restatement is then a sequence (the
     statement's intervals and rhythm on another degree), as a melody over a new chord often is.
+
+    ``run_shift``: the bar continues a restated run (the bar before restated the statement's bar
+    before) that sounded the statement transposed by this many semitones (0: as it was). The
+    run is then continued where it can be - the bar, shifted as the run, when every note fits
+    (the same sequence goes on), else fitted note by note from that shift when its first note
+    stays (the restatement keeps its opening and bends only the notes that clash, instead of
+    breaking off on a new degree) - before the search above.
     """
     m = MAX_SEQUENCE_SHIFT if max_shift is None else int(max_shift)
+    if run_shift is not None and not all(same):
+        d = int(run_shift)
+        run = [(st_, p + d, du) for st_, p, du in notes]
+        if all(0 <= p < 128 and in_scale[p] for _, p, _ in run) or d == 0:
+            same_run = list(same) if d == 0 else [False] * len(notes)
+            fitted = _fit(run, tones, in_scale, same_run)
+            if fitted == run or fitted[0] == run[0]:
+                return fitted
     if not all(same) and _moves(notes, tones, in_scale, same):
         for t in sorted(range(-m, m + 1), key=lambda x: (abs(x), x)):
             shifted = [(st_, p + t, d) for st_, p, d in notes]
