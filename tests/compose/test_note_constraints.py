@@ -96,3 +96,22 @@ def test_velocity_mask_on_accents(decoding, make_controls):
     assert np.flatnonzero(velocity_mask(ctx, st)).tolist() == [6, 7, 8]
     st.step = 2
     assert np.flatnonzero(velocity_mask(ctx, st)).tolist() == list(range(1, 9))
+
+
+def test_duration_mask_of_a_restated_ending_note(decoding, make_controls):
+    # a restating unit's last bar at a phrase end: its planned note from the third beat on (the
+    # statement's ending note) takes the cadence's durations (to the bar line), its pitch stays
+    from videobgm.music.motif import Layout
+
+    lay = Layout()
+    lay.heads[1] = 0
+    c = make_controls(tracks=("melody", "piano"))
+    ctx, st = decoding(c, phrase_ends=(1,), motif=lay)
+    st.bar, st.step = 1, 8
+    dm, cadence = duration_mask(ctx, st, MEL, (1 + 72, 2))
+    assert _durations(dm) == [4, 5, 6, 7, 8] and cadence  # a quarter or more, by the bar line
+    st.step = 4  # the first half: the statement's duration
+    dm, cadence = duration_mask(ctx, st, MEL, (1 + 72, 2))
+    assert _durations(dm) == [2] and not cadence
+    st.step, st.bar = 8, 0  # bar 0 is no phrase end: the statement's duration
+    assert _durations(duration_mask(ctx, st, MEL, (1 + 72, 2))[0]) == [2]

@@ -154,3 +154,19 @@ def test_motif_plan_continues_a_restated_run(decoding, make_controls):
     st.rows = [_row(TYPE_BOS)] + bar0 + bar1 + bar2 + [_row(TYPE_BAR)]
     assert run_shift(ctx, st, 3, 1) == 5
     assert [p - 1 for p, _ in motif_plan(ctx, st, 3).values()] == [69, 72]
+
+
+def test_motif_plan_of_a_restating_units_last_bar(decoding, make_controls):
+    # a head bar (the unit's last, its ending free): the statement's first half and the onset
+    # of its second half's first note (the ending note, on the statement's beat), not the rest
+    from videobgm.music.motif import Layout
+
+    lay = Layout()
+    lay.heads[1] = 0
+    ctx, st = decoding(make_controls(n_bars=2, density=4, chords=((0, "maj"), (0, "maj"))), motif=lay)
+    assert ctx.motif_heads == {1: 0} and ctx.motif_map == {}
+    st.rows = [_row(TYPE_BOS), _row(TYPE_BAR)] + [r for s_, p in ((0, 64), (4, 62), (9, 60), (12, 67))
+                                                  for r in (_row(TYPE_POS, s_ + 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + p, 2, 5))]
+    st.rows.append(_row(TYPE_BAR))
+    plan = motif_plan(ctx, st, 1)
+    assert {s_: p - 1 for s_, (p, _) in plan.items()} == {0: 64, 4: 62, 9: 60}

@@ -125,13 +125,15 @@ def motif_plan(ctx: DecodeContext, st: DecodeState, i: int) -> dict[int, tuple[i
     if (i not in ctx.motif_map and i not in ctx.motif_heads) or not ctx.cfg.constrained or not ctx.track_ok[mel] \
             or i < ctx.start_bar or (ctx.melody_bars is not None and not ctx.melody_bars[i]):
         return {}
-    head = i not in ctx.motif_map  # a restating unit's last bar: the statement's first half only,
-    j, step, notes = ctx.motif_map.get(i, ctx.motif_heads.get(i)), -1, {}  # the rest is free
+    head = i not in ctx.motif_map  # a restating unit's last bar: the statement's first half and
+    # the onset of its second half's first note (the ending's note, on the statement's beat,
+    # fitted to this bar's chord), the rest is free
+    j, step, notes = ctx.motif_map.get(i, ctx.motif_heads.get(i)), -1, {}
     for r in rows_of_bar(st.rows, j):
         if r[0] == TYPE_POS:
             step = int(r[F["pos"]]) - 1
         elif int(r[F["track"]]) == mel and not (ctx.breath[i] and step >= spb - STEPS_PER_BEAT - 1) \
-                and not (head and step >= spb // 2):
+                and not (head and step >= spb // 2 and any(s_ >= spb // 2 and s_ != step for s_ in notes)):
             notes[step] = (step, int(r[F["pitch"]]) - 1, int(r[F["duration"]]))  # the top note
     if not notes:
         return {}

@@ -11,7 +11,9 @@ and independently of the chords:
   material; each later unit with that letter restates it bar by bar - its bar ``k`` copies the
   statement's bar ``k`` (cycling through a shorter statement) - except its own last bar, which
   is free: the variation and the phrase's cadence (A'); only its first half may still follow the
-  statement (:attr:`Layout.heads`, the melody's layout: the same opening, a new ending);
+  statement (:attr:`Layout.heads`, the melody's layout: the same opening, a new ending), and its
+  ending note comes on the statement's beat (the statement's first note of the second half,
+  fitted to the bar's chord, held as the cadence where the bar ends a phrase);
 * the layout maps each restating bar to the *original* bar it copies (never to a copy), so the
   harmony can repeat the statement's chords there (:func:`videobgm.plan.chord_sampling.sample_progression`'s
   ``repeats``) and the sampler the statement's melody (:func:`videobgm.compose.sampler.generate`'s
@@ -20,7 +22,11 @@ and independently of the chords:
   a repeat the harmony could not keep), :func:`adapt` keeps the rhythm and the contour and moves
   only the notes that would not fit: a pitch stays when it is a tone of the new chord, or a scale
   tone a step from the next note when that note is a chord tone (it still resolves by step);
-  otherwise it moves to the nearest tone of the new chord.
+  otherwise it moves to the nearest tone of the new chord. A bar that continues a restated run
+  keeps the run going where it can (``adapt(run_shift=)``: its opening stays, only the clashing
+  notes move, rather than a jump to a new degree);
+* the harmony keeps a hit point's chord change inside a restatement (the statement's chords
+  around it, a chord of its own on the hit beat), so only the notes over that chord adapt.
 
 Same sections and melody bars, same layout (no randomness: the seed acts through the notes).
 """
