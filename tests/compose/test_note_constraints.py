@@ -117,3 +117,22 @@ def test_register_bias_pulls_the_line_toward_the_bar_target(decoding, make_contr
     assert b[1 + 58] == pytest.approx(5.0) and b[1 + 82] == pytest.approx(-5.0)
     ctx, st = decoding(make_controls(), cfg)  # no target: no bias
     assert register_bias(ctx, st, 129) is None
+
+
+def test_duration_mask_of_a_restated_ending_note(decoding, make_controls):
+    # a restating unit's last bar at a phrase end: its planned note from the third beat on (the
+    # statement's ending note) takes the cadence's durations (to the bar line), its pitch stays
+    from videobgm.music.motif import Layout
+
+    lay = Layout()
+    lay.heads[1] = 0
+    c = make_controls(tracks=("melody", "piano"))
+    ctx, st = decoding(c, phrase_ends=(1,), motif=lay)
+    st.bar, st.step = 1, 8
+    dm, cadence = duration_mask(ctx, st, MEL, (1 + 72, 2))
+    assert _durations(dm) == [4, 5, 6, 7, 8] and cadence  # a quarter or more, by the bar line
+    st.step = 4  # the first half: the statement's duration
+    dm, cadence = duration_mask(ctx, st, MEL, (1 + 72, 2))
+    assert _durations(dm) == [2] and not cadence
+    st.step, st.bar = 8, 0  # bar 0 is no phrase end: the statement's duration
+    assert _durations(duration_mask(ctx, st, MEL, (1 + 72, 2))[0]) == [2]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -85,3 +87,86 @@ def test_motif_plan_restates_the_statement_bar(decoding, make_controls):
     assert pitches == [69, 72]
     assert np.flatnonzero(ctx.bars[1].forced).tolist() == [0, 6]  # the motif's onsets are forced
     assert motif_plan(ctx, st, 0) == {}  # bar 0 states, it restates nothing
+
+
+def test_motif_plan_melody_alone_leaves_accents_the_rule_parts_sound(decoding, make_controls):
+    # the melody is the only sampled track (the accompaniment is arranged by rule): an accent the
+    # statement's melody does not play is no longer forced where a rule part sounds it (the melody
+    # would add a note the statement lacks), but it stays forced where nothing else sounds it
+    c = make_controls(n_bars=2, density=3, chords=((0, "maj"), (0, "maj")), tracks=("melody",))
+    acc = np.zeros(32, dtype=bool)
+    acc[[16 + 9, 16 + 13]] = True
+    c = dataclasses.replace(c, accent_steps=acc)
+    rule = np.zeros(33, dtype=np.int64)
+    rule[16 + 9] = 3  # the arranged piano plays the accent on step 9 of bar 1, not the one on 13
+    ctx, st = decoding(c, motif={1: 0}, rule_onsets=rule)
+    assert int(ctx.track_ok.sum()) == 1 and ctx.track_ok[MEL]
+    st.rows = [_row(TYPE_BOS), _row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 64, 4, 5),
+               _row(TYPE_POS, 7, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 67, 2, 5), _row(TYPE_BAR)]
+    st.bar = 1
+    plan = motif_plan(ctx, st, 1)
+    assert sorted(plan) == [0, 6]
+    assert np.flatnonzero(ctx.bars[1].forced).tolist() == [0, 6, 13]
+    assert ctx.bars[1].lo <= 3  # it may close with the motif's onsets and the unsounded accent
+    st.motif, st.step = plan, 0
+    from videobgm.compose.bar_constraints import pos_candidates
+
+    # only the planned onsets and what must still sound may open a step
+    assert np.flatnonzero(pos_candidates(ctx, st, free=5)).tolist() == [6]
+    st.step = 6
+    assert np.flatnonzero(pos_candidates(ctx, st, free=5)).tolist() == [13]
+
+
+def test_motif_plan_with_an_accompanying_track_keeps_every_accent(decoding, make_controls):
+    c = make_controls(n_bars=2, density=3, chords=((0, "maj"), (0, "maj")))
+    acc = np.zeros(32, dtype=bool)
+    acc[16 + 9] = True
+    rule = np.zeros(33, dtype=np.int64)
+    rule[16 + 9] = 3
+    ctx, st = decoding(dataclasses.replace(c, accent_steps=acc), motif={1: 0}, rule_onsets=rule)
+    assert int(ctx.track_ok.sum()) > 1
+    st.rows = [_row(TYPE_BOS), _row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 64, 4, 5),
+               _row(TYPE_BAR)]
+    st.bar = 1
+    motif_plan(ctx, st, 1)
+    assert np.flatnonzero(ctx.bars[1].forced).tolist() == [0, 9]  # another sampled track may play it
+
+
+def test_motif_plan_continues_a_restated_run(decoding, make_controls):
+    # bars 2-3 restate bars 0-1; bar 3's chord (A minor) is not bar 1's (C): on its own its E G
+    # would be a sequence a fourth up (A C, see test_motif_plan_restates_the_statement_bar), but
+    # bar 2 restated bar 0 as it was, so the run goes on from E (only G moves, to A)
+    from videobgm.compose.phrasing import run_shift
+
+    c = make_controls(n_bars=4, density=3, chords=((0, "maj"), (0, "maj"), (0, "maj"), (9, "min")))
+    ctx, st = decoding(c, motif={2: 0, 3: 1})
+    bar0 = [_row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 62, 4, 5),
+            _row(TYPE_NOTE, 0, 0, MEL, 1 + 64, 4, 5)]  # the top note (64) is the melody's
+    bar1 = [_row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 64, 4, 5),
+            _row(TYPE_POS, 7, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 67, 2, 5)]
+    st.rows = [_row(TYPE_BOS)] + bar0 + bar1 + bar0 + [_row(TYPE_BAR)]
+    st.bar = 3
+    assert run_shift(ctx, st, 3, 1) == 0
+    assert run_shift(ctx, st, 2, 0) is None  # bar 1 restates nothing: bar 2 starts the run
+    assert [p - 1 for p, _ in motif_plan(ctx, st, 3).values()] == [64, 69]
+    # bar 2 a fourth up (A over C): the run's shift is 5, the sequence goes on (A C)
+    bar2 = [_row(TYPE_BAR), _row(TYPE_POS, 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + 69, 4, 5)]
+    st.rows = [_row(TYPE_BOS)] + bar0 + bar1 + bar2 + [_row(TYPE_BAR)]
+    assert run_shift(ctx, st, 3, 1) == 5
+    assert [p - 1 for p, _ in motif_plan(ctx, st, 3).values()] == [69, 72]
+
+
+def test_motif_plan_of_a_restating_units_last_bar(decoding, make_controls):
+    # a head bar (the unit's last, its ending free): the statement's first half and the onset
+    # of its second half's first note (the ending note, on the statement's beat), not the rest
+    from videobgm.music.motif import Layout
+
+    lay = Layout()
+    lay.heads[1] = 0
+    ctx, st = decoding(make_controls(n_bars=2, density=4, chords=((0, "maj"), (0, "maj"))), motif=lay)
+    assert ctx.motif_heads == {1: 0} and ctx.motif_map == {}
+    st.rows = [_row(TYPE_BOS), _row(TYPE_BAR)] + [r for s_, p in ((0, 64), (4, 62), (9, 60), (12, 67))
+                                                  for r in (_row(TYPE_POS, s_ + 1, 2), _row(TYPE_NOTE, 0, 0, MEL, 1 + p, 2, 5))]
+    st.rows.append(_row(TYPE_BAR))
+    plan = motif_plan(ctx, st, 1)
+    assert {s_: p - 1 for s_, (p, _) in plan.items()} == {0: 64, 4: 62, 9: 60}

@@ -75,6 +75,31 @@ def test_adapt_keeps_fitting_notes_and_moves_the_rest():
     assert [p for _, p, _ in motif.adapt(notes, [f_maj] * 4, no_f, [False] * 4)] != [69, 67, 65, 72]
 
 
+def test_adapt_continues_a_restated_run():
+    c_maj = chord_tone_mask(chord_index(0, "maj"), None)  # C E G
+    a_min = chord_tone_mask(chord_index(9, "min"), None)  # A C E
+    f_maj = chord_tone_mask(chord_index(5, "maj"), None)  # F A C
+    scale = np.isin(np.arange(128) % 12, [0, 2, 4, 5, 7, 9, 11])
+    eg = [(0, 64, 4), (6, 67, 2)]  # E G over C
+    # on its own over A minor the bar is a sequence a fourth up (A C)
+    assert [p for _, p, _ in motif.adapt(eg, [a_min] * 2, scale, [False] * 2)] == [69, 72]
+    # after a bar restated as it was (run shift 0) the run goes on: E fits and stays (the interval
+    # into the bar stays the statement's), only the clashing G moves (to A)
+    assert [p for _, p, _ in motif.adapt(eg, [a_min] * 2, scale, [False] * 2, run_shift=0)] == [64, 69]
+    # a run already a fourth up: the same sequence goes on
+    assert [p for _, p, _ in motif.adapt(eg, [a_min] * 2, scale, [False] * 2, run_shift=5)] == [69, 72]
+    notes = [(0, 64, 4), (4, 62, 4), (8, 60, 4), (12, 67, 4)]  # E D C G over C
+    # over F the fit would move the first note (E -> F): no opening to keep, the search as without
+    # a run (the sequence a fourth up)
+    assert motif.adapt(notes, [f_maj] * 4, scale, [False] * 4, run_shift=0) == \
+        motif.adapt(notes, [f_maj] * 4, scale, [False] * 4) == [(0, 69, 4), (4, 67, 4), (8, 65, 4), (12, 72, 4)]
+    # a run shifted by a step (+2: F# is out of the scale): the search as without a run
+    assert motif.adapt(notes, [f_maj] * 4, scale, [False] * 4, run_shift=2) == \
+        motif.adapt(notes, [f_maj] * 4, scale, [False] * 4)
+    # the same chords as the statement: kept as it is, whatever the run
+    assert motif.adapt(notes, [c_maj] * 4, scale, [True] * 4, run_shift=5) == notes
+
+
 def _model():
     from videobgm.errors import InputError
     from videobgm.plan.chord_model import load

@@ -13,6 +13,7 @@ from videobgm.plan.chord_constraints import (
     fixed_symbols,
     forced_changes,
     relative_symbol,
+    repeat_mask,
     section_roles,
     valid_repeats,
 )
@@ -58,6 +59,18 @@ def test_forced_changes_leave_out_cadence_fixed_and_crowded_beats() -> None:
                      "no chord change on beat 4 of bar 1: at most 1 changes per bar"]
     # bar 6 on a fixed bar 2, bar 3 on a later bar, bar 5 on bar 1: only the last is kept
     assert valid_repeats({6: 2, 3: 7, 5: 1}, 8, {2: 0}, {}, {}) == {5: 1}
+    # a cadence bar neither repeats nor is repeated; a hit-change bar may do both
+    assert valid_repeats({4: 0, 5: 1, 6: 2}, 8, {}, {2: "half"}, {1: 0b100, 4: 0b10}) == {4: 0, 5: 1}
+
+
+def test_repeat_mask_keeps_the_statements_rhythm_and_adds_the_hit() -> None:
+    # the statement changes on beats 1 and 3 (0b101); a hit on beat 2 adds its change
+    assert repeat_mask(0b101, False, 3, 0b10, 3) == 0b111
+    assert repeat_mask(0b101, False, 3, 0b10, 2) is None  # three changes: over the limit
+    # a run's start restates the held chord on the downbeat (statement bar 3 changes on beat 3 only)
+    assert repeat_mask(0b100, True, 3, 0, 2) == 0b101
+    assert repeat_mask(0b100, False, 3, 0, 2) == 0b100  # inside a run the chord is held on
+    assert repeat_mask(0b100, True, 0, 0, 2) == 0b100  # bar 0 holds nothing before it
 
 
 def test_allowed_sets_of_cadences() -> None:

@@ -23,11 +23,13 @@ def test_repeat_pairs_restate_a_held_chord_at_a_runs_start():
     assert repeat_pairs(events, {2: 0, 3: 1}) == [(3, 0), (4, 1), (5, 2)]
     # a run starting at bar 2 on bar 1 restates the chord bar 1 holds (event 1) on its downbeat
     assert repeat_pairs(events, {2: 1}) == [(3, 1), (4, 2)]
+    # a hit on bar 2's downbeat: its chord there is its own, the rest restates bar 1
+    assert repeat_pairs(events, {2: 1}, {2: 0b1}) == [(4, 2)]
 
 
 def test_hit_changes_and_repeats_are_kept_or_named(shipped) -> None:
-    # a hit change on beat 3 of bar 1 (bar 5 cannot repeat it then); bar 4 repeats bar 0; the
-    # fixed last bar cannot change on a hit
+    # a hit change on beat 3 of bar 1 (bar 5 repeats it, the change included); bar 4 repeats
+    # bar 0; the fixed last bar cannot change on a hit
     p = sample_progression(shipped, 8, change_beats={1: 2, 7: 1}, repeats={5: 1, 4: 0},
                            fixed={7: Chord(0, 0, "maj")}, seed=3)
     assert any(c.onset_16th == 16 + 8 for c in p.chords)  # bar 1, beat 3 (16th step 24)
@@ -37,6 +39,24 @@ def test_hit_changes_and_repeats_are_kept_or_named(shipped) -> None:
     assert bar[4] == bar[0]  # rhythm, chords and basses
     assert p.chords[-1].onset_16th == 7 * 16 and (p.chords[-1].root, p.chords[-1].quality) == (0, "maj")
     assert "changes asked on 1 hit beat(s)" in p.reason and "1 fixed bars" in p.reason
+
+
+def test_a_hit_change_bar_repeats_and_is_repeated(shipped) -> None:
+    # bar 5 repeats bar 1, whose hit changes on beat 3: bar 5 restates its rhythm and chords,
+    # the hit's change included; bar 6 repeats bar 2 and has a hit of its own on beat 2: its
+    # other chords are bar 2's, a change on beat 2 is added (12 bars: half cadences in bars 3
+    # and 7, so that bars 5 and 6 are free of cadences)
+    for seed in range(4):
+        p = sample_progression(shipped, 12, change_beats={1: 2, 6: 1}, repeats={5: 1, 6: 2}, seed=seed)
+        bar = {b: [(c.onset_16th - 16 * b, c.root, c.quality) for c in p.chords if c.onset_16th // 16 == b]
+               for b in range(12)}
+        on = {b: [c.onset_16th - 16 * b for c in p.chords if c.onset_16th // 16 == b] for b in range(12)}
+        assert 8 in on[1] and 4 in on[6]
+        assert bar[5] == bar[1] or bar[5][1:] == bar[1]  # (a downbeat restating the chord held before)
+        if len(set(on[2]) | {4}) <= 2:  # at most 2 changes per bar: else bar 6 has its own rhythm
+            assert [c for c in bar[6] if c[0] != 4] == [c for c in bar[2] if c[0] != 4] or \
+                [c for c in bar[6] if c[0] not in (0, 4)] == [c for c in bar[2] if c[0] not in (0, 4)]
+        assert not [n for n in p.notes if "left free" in n]
 
 
 def test_tonic_pedal_of_a_vocabulary(shipped) -> None:

@@ -67,6 +67,9 @@ def pos_candidates(ctx: DecodeContext, st: DecodeState, free: int) -> np.ndarray
         ok[:] = False
     if ctx.breath[st.bar]:  # the texture breathes on the bar's last beat
         ok[spb - STEPS_PER_BEAT - 1:] = False
+    if st.motif and st.bar in ctx.motif_map and int(ctx.track_ok.sum()) == 1 and ctx.track_ok[ctx.melody_value]:
+        for s in range(st.step + 1, spb):  # a restating bar of the melody alone: its planned onsets
+            ok[s] &= s in st.motif or bool(bt.forced[s])  # (and what must still sound) only
     for s in range(st.step + 1, spb):  # beats with target strength 0 stay empty (unless accent)
         if s % STEPS_PER_BEAT == 0 and bt.strength[s // STEPS_PER_BEAT] == 0 and not bt.accent[s] \
                 and s not in st.motif:

@@ -169,6 +169,9 @@ def duration_mask(ctx: DecodeContext, st: DecodeState, track_value: int,
     if ctx.steps_to_breath[g] < ds.max():  # released by the next breath
         fits = dm & (ds <= ctx.steps_to_breath[g])
         dm = fits if fits.any() else dm
+    if planned is not None and track_value == ctx.melody_value and ctx.ends[st.bar] \
+            and st.bar not in ctx.motif_map and st.step >= ctx.spb // 2 and not st.cadence_done:
+        return cadence_durations(ctx, st, dm), True  # a restating unit's ending note: the cadence's
     if planned is not None and dm[planned[1]]:  # the motif's duration
         dm = np.zeros_like(dm)
         dm[planned[1]] = True

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -124,19 +125,65 @@ def motif_plan(ctx: DecodeContext, st: DecodeState, i: int) -> dict[int, tuple[i
     if (i not in ctx.motif_map and i not in ctx.motif_heads) or not ctx.cfg.constrained or not ctx.track_ok[mel] \
             or i < ctx.start_bar or (ctx.melody_bars is not None and not ctx.melody_bars[i]):
         return {}
-    head = i not in ctx.motif_map  # a restating unit's last bar: the statement's first half only,
-    j, step, notes = ctx.motif_map.get(i, ctx.motif_heads.get(i)), -1, {}  # the rest is free
+    head = i not in ctx.motif_map  # a restating unit's last bar: the statement's first half and
+    # the onset of its second half's first note (the ending's note, on the statement's beat,
+    # fitted to this bar's chord), the rest is free
+    j, step, notes = ctx.motif_map.get(i, ctx.motif_heads.get(i)), -1, {}
     for r in rows_of_bar(st.rows, j):
         if r[0] == TYPE_POS:
             step = int(r[F["pos"]]) - 1
         elif int(r[F["track"]]) == mel and not (ctx.breath[i] and step >= spb - STEPS_PER_BEAT - 1) \
-                and not (head and step >= spb // 2):
+                and not (head and step >= spb // 2 and any(s_ >= spb // 2 and s_ != step for s_ in notes)):
             notes[step] = (step, int(r[F["pitch"]]) - 1, int(r[F["duration"]]))  # the top note
     if not notes:
         return {}
     ordered = [notes[s_] for s_ in sorted(notes)]
     fitted = motif_mod.adapt(
         ordered, [chord_tone_mask(ctx.chord_at(i * spb + s_), ctx.tokenizer) for s_, _, _ in ordered],
-        ctx.in_scale, [ctx.chord_at(i * spb + s_) == ctx.chord_at(j * spb + s_) for s_, _, _ in ordered])
+        ctx.in_scale, [ctx.chord_at(i * spb + s_) == ctx.chord_at(j * spb + s_) for s_, _, _ in ordered],
+        run_shift=run_shift(ctx, st, i, j))
     motif_mod.force_steps(ctx.bars[i], [s_ for s_, _, _ in fitted])
+    if not head and melody_only(ctx):
+        sounded_by_rule(ctx.bars[i], {s_ for s_, _, _ in fitted}, ctx.rule_onsets[i * spb:(i + 1) * spb])
     return {s_: (p_ + 1, d_) for s_, p_, d_ in fitted}
+
+
+def run_shift(ctx: DecodeContext, st: DecodeState, i: int, j: int) -> int | None:
+    """How far bar ``i - 1`` transposed its statement bar ``j - 1`` when bar ``i`` continues that
+    restated run (``i - 1`` restates ``j - 1``): its last melody note's pitch minus the statement's
+    (on the same step; None otherwise, or when bar ``i`` starts a run)."""
+    if ctx.motif_map.get(i - 1) != j - 1:
+        return None
+
+    def last(bar: int) -> tuple[int, int] | None:
+        step, out = -1, None
+        for r in rows_of_bar(st.rows, bar):
+            if r[0] == TYPE_POS:
+                step = int(r[ctx.F["pos"]]) - 1
+            elif int(r[ctx.F["track"]]) == ctx.melody_value and (out is None or out[0] != step
+                                                                 or int(r[ctx.F["pitch"]]) > out[1]):
+                out = (step, int(r[ctx.F["pitch"]]))  # the top melody note of the last onset
+        return out
+
+    a, b = last(i - 1), last(j - 1)
+    return a[1] - b[1] if a is not None and b is not None and a[0] == b[0] else None
+
+
+def melody_only(ctx: DecodeContext) -> bool:
+    """Whether the melody is the only track the model samples (the accompaniment is arranged by
+    rule): every other onset of a bar would be the melody's."""
+    return int(ctx.track_ok.sum()) == 1 and bool(ctx.track_ok[ctx.melody_value])
+
+
+def sounded_by_rule(bar: Any, planned: set[int], rule_onsets: np.ndarray) -> None:
+    """A restating bar sampled by the melody alone: its forced steps (accents, beats with a
+    target strength) that the statement's melody does not play and a rule part already sounds
+    are no longer forced, and the bar may close with the planned onsets (else the melody would
+    add a note the statement does not have: the accent is heard in the accompaniment)."""
+    for s in np.flatnonzero(bar.forced):
+        if int(s) not in planned and int(rule_onsets[s]) > 0:
+            bar.forced[s] = False
+    need = int(sum(max(1, int(bar.strength[s // STEPS_PER_BEAT])) if s % STEPS_PER_BEAT == 0 else 1
+                   for s in np.flatnonzero(bar.forced)))
+    bar.lo = min(bar.lo, need)
+

@@ -11,7 +11,9 @@ and independently of the chords:
   material; each later unit with that letter restates it bar by bar - its bar ``k`` copies the
   statement's bar ``k`` (cycling through a shorter statement) - except its own last bar, which
   is free: the variation and the phrase's cadence (A'); only its first half may still follow the
-  statement (:attr:`Layout.heads`, the melody's layout: the same opening, a new ending);
+  statement (:attr:`Layout.heads`, the melody's layout: the same opening, a new ending), and its
+  ending note comes on the statement's beat (the statement's first note of the second half,
+  fitted to the bar's chord, held as the cadence where the bar ends a phrase);
 * the layout maps each restating bar to the *original* bar it copies (never to a copy), so the
   harmony can repeat the statement's chords there (:func:`videobgm.plan.chord_sampling.sample_progression`'s
   ``repeats``) and the sampler the statement's melody (:func:`videobgm.compose.sampler.generate`'s
@@ -20,7 +22,11 @@ and independently of the chords:
   a repeat the harmony could not keep), :func:`adapt` keeps the rhythm and the contour and moves
   only the notes that would not fit: a pitch stays when it is a tone of the new chord, or a scale
   tone a step from the next note when that note is a chord tone (it still resolves by step);
-  otherwise it moves to the nearest tone of the new chord.
+  otherwise it moves to the nearest tone of the new chord. A bar that continues a restated run
+  keeps the run going where it can (``adapt(run_shift=)``: its opening stays, only the clashing
+  notes move, rather than a jump to a new degree);
+* the harmony keeps a hit point's chord change inside a restatement (the statement's chords
+  around it, a chord of its own on the hit beat), so only the notes over that chord adapt.
 
 Same sections and melody bars, same layout (no randomness: the seed acts through the notes).
 """
@@ -122,7 +128,8 @@ def describe(lay: dict[int, int]) -> str:
 
 
 def adapt(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_scale: np.ndarray,
-          same: list[bool], max_shift: int | None = None) -> list[tuple[int, int, int]]:
+          same: list[bool], max_shift: int | None = None,
+          run_shift: int | None = None) -> list[tuple[int, int, int]]:
     """The statement's melody notes ``(step, pitch, duration)`` fitted to the restating bar.
 
     ``tones[i]``: bool (128,) chord tones under note ``i`` in the restating bar (None: no chord);
@@ -135,8 +142,23 @@ def adapt(notes: list[tuple[int, int, int]], tones: list[np.ndarray | None], in_
     transposed, by the smallest shift of at most ``max_shift`` (default :data:`MAX_SEQUENCE_SHIFT`) semitones under which
     every note is in the scale and fits as above: the restatement is then a sequence (the
     statement's intervals and rhythm on another degree), as a melody over a new chord often is.
+
+    ``run_shift``: the bar continues a restated run (the bar before restated the statement's bar
+    before) that sounded the statement transposed by this many semitones (0: as it was). The
+    run is then continued where it can be - the bar, shifted as the run, when every note fits
+    (the same sequence goes on), else fitted note by note from that shift when its first note
+    stays (the restatement keeps its opening and bends only the notes that clash, instead of
+    breaking off on a new degree) - before the search above.
     """
     m = MAX_SEQUENCE_SHIFT if max_shift is None else int(max_shift)
+    if run_shift is not None and not all(same):
+        d = int(run_shift)
+        run = [(st_, p + d, du) for st_, p, du in notes]
+        if all(0 <= p < 128 and in_scale[p] for _, p, _ in run) or d == 0:
+            same_run = list(same) if d == 0 else [False] * len(notes)
+            fitted = _fit(run, tones, in_scale, same_run)
+            if fitted == run or fitted[0] == run[0]:
+                return fitted
     if not all(same) and _moves(notes, tones, in_scale, same):
         for t in sorted(range(-m, m + 1), key=lambda x: (abs(x), x)):
             shifted = [(st_, p + t, d) for st_, p, d in notes]

@@ -109,9 +109,26 @@ def forced_changes(change_beats: dict[int, Any] | None, n_bars: int, bpb: int, f
 
 def valid_repeats(repeats: dict[int, int] | None, n_bars: int, fix: dict[int, int],
                   cad: dict[int, str], forced: dict[int, int]) -> dict[int, int]:
-    """Bar -> earlier bar it repeats, where neither is a cadence, fixed or hit-change bar."""
+    """Bar -> earlier bar it repeats, where neither is a cadence or fixed bar. A hit-change bar
+    (``forced``) may repeat or be repeated: the repeating bar's rhythm is the earlier bar's with
+    the hit's change added (:func:`repeat_mask`; the chord there is the bar's own)."""
+    del forced  # (kept by repeat_mask)
     return {int(t): int(j) for t, j in (repeats or {}).items() if 0 <= int(j) < int(t) < n_bars
-            and not {int(t), int(j)} & (set(fix) | set(cad) | set(forced))}
+            and not {int(t), int(j)} & (set(fix) | set(cad))}
+
+
+def repeat_mask(src_mask: int, run_start: bool, src_bar: int, forced: int, max_changes: int) -> int | None:
+    """The change mask (bit ``j``: a chord change on beat ``j``) of a bar repeating a bar of mask
+    ``src_mask``: the earlier bar's, with the chord it holds restated on the downbeat at a run's
+    start (``run_start``, when ``src_bar`` > 0 and the changes allow), and the hit beats
+    ``forced`` added (a new chord there, the statement's around it). None: more than
+    ``max_changes`` changes (the repeat is left out, the bar takes its own rhythm)."""
+    def n_on(m: int) -> int:
+        return bin(m).count("1")
+
+    mask = src_mask | (1 if run_start and src_bar > 0 and n_on(src_mask | 1) <= max_changes else 0)
+    mask |= int(forced)
+    return None if n_on(mask) > max_changes else mask
 
 
 def fixed_sets(events: list[tuple[int, int]], fix: dict[int, int]) -> list[np.ndarray]:

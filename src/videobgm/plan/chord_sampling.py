@@ -43,6 +43,7 @@ from videobgm.plan.chord_constraints import (
     fixed_symbols,
     forced_changes,
     relative_symbol,
+    repeat_mask,
     section_roles,
     valid_repeats,
 )
@@ -95,9 +96,11 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
         named in ``Progression.notes``.
     repeats : dict bar -> earlier bar, optional
         That bar repeats the earlier bar's harmonic rhythm, chords and basses (the melody's motif
-        form, :func:`videobgm.music.motif.layout`), where neither is a cadence, fixed or hit-change
-        bar and the repeat keeps every other constraint satisfiable (a second, exact pass with
-        the earlier bars' chords fixed); each repeat left out is counted in ``Progression.notes``.
+        form, :func:`videobgm.music.motif.layout`), where neither is a cadence or fixed bar and the
+        repeat keeps every other constraint satisfiable (a second, exact pass with the earlier
+        bars' chords fixed); each repeat left out is counted in ``Progression.notes``. A hit
+        change in either bar is kept: the repeating bar changes on its hit beat too (a chord of
+        its own there, the earlier bar's around it).
     """
     check_arguments(n_bars, beats_per_bar, mode, max_changes)
     tonic = int(tonic) % 12
@@ -122,7 +125,7 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
     chain = _chain_context(model, mode, beats_per_bar, role, pos, events, before, after, vocabulary)
     # 3. the chords: the exact pass, then the motif's repeats where they keep the constraints
     syms = _exact_pass(chain, allowed, events, fix, rng, notes)
-    syms, pairs = _repeats_pass(chain, allowed, events, rep_, syms, rng, notes)
+    syms, pairs = _repeats_pass(chain, allowed, events, rep_, syms, rng, notes, forced)
     # 4. bass
     chords, bass = _basses(model, mode, tonic, beats_per_bar, events, syms, after, pairs, rng)
     n_pedal = _tonic_pedal(vocabulary, cad, phr, fix, events, bass, tonic)
@@ -144,14 +147,18 @@ def _harmonic_rhythm(model: HarmonyModel, n_bars: int, bpb: int, role: list, pos
     events: list[tuple[int, int]] = []  # (bar, beat)
     masks: dict[int, int] = {}
     for b in range(n_bars):
+        mask = None
         if b in rep_:  # the earlier bar's rhythm; at the start of a repeated run the chord the
-            # earlier bar holds is restated on the downbeat (inside a run it is held on as there)
+            # earlier bar holds is restated on the downbeat (inside a run it is held on as there);
+            # a hit beat changes there too
             run_start = rep_.get(b - 1) != rep_[b] - 1
-            mask = masks[rep_[b]] | (1 if run_start and rep_[b] > 0 and n_on[masks[rep_[b]] | 1] <= max_changes else 0)
-        elif b in fix or b in cad:
+            mask = repeat_mask(masks[rep_[b]], run_start, rep_[b], forced.get(b, 0), max_changes)
+            if mask is None:
+                del rep_[b]  # the bar's own rhythm (its chords are free)
+        if mask is None and (b in fix or b in cad):
             held = b in fix and b - 1 in fix and fix[b - 1] == fix[b]
             mask = 0 if held else 1
-        else:
+        elif mask is None:
             p = model.rhythm(bpb, role[b], pos[b]) * ok * tilt
             if b == 0:
                 p = p * (np.arange(n_masks) & 1).astype(bool)
@@ -193,11 +200,11 @@ def _exact_pass(chain: ChainContext, allowed: list[np.ndarray], events: list[tup
 
 def _repeats_pass(chain: ChainContext, allowed: list[np.ndarray], events: list[tuple[int, int]],
                   rep_: dict[int, int], syms: list[int], rng: np.random.Generator,
-                  notes: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
+                  notes: list[str], forced: dict[int, int]) -> tuple[list[int], list[tuple[int, int]]]:
     """The motif's repeats, bar by bar where they keep every constraint satisfiable: the earlier
     bars' chords fixed as sampled, the repeating bars' equal to them (a second exact pass).
     Returns the chords and the kept (event, earlier event) pairs."""
-    pairs = repeat_pairs(events, rep_)
+    pairs = repeat_pairs(events, rep_, forced)
     if not pairs:
         return syms, pairs
 
@@ -223,7 +230,8 @@ def _repeats_pass(chain: ChainContext, allowed: list[np.ndarray], events: list[t
         except ValueError:
             continue
         kept = trial
-    dropped = len(rep_) - len({events[t][0] for t, _ in kept})
+    # (a bar whose rhythm restates held chords only, or only a hit's own chord, has no pair)
+    dropped = len({events[t][0] for t, _ in pairs} - {events[t][0] for t, _ in kept})
     pairs = kept
     if pairs:
         syms = chain.sample(constrained(pairs), rng)
@@ -288,9 +296,11 @@ def _reason(model: HarmonyModel, mode: str, seed: int, n_chords: int, n_bars: in
             + (f"; held-out perplexity {ppl:.1f}" if ppl else ""))
 
 
-def repeat_pairs(events: list[tuple[int, int]], repeats: dict[int, int]) -> list[tuple[int, int]]:
+def repeat_pairs(events: list[tuple[int, int]], repeats: dict[int, int],
+                 forced: dict[int, int] | None = None) -> list[tuple[int, int]]:
     """(event, earlier event it repeats) for the events of repeating bars, beat by beat (a
-    repeating bar's downbeat restates the chord an earlier bar without a downbeat change holds)."""
+    repeating bar's downbeat restates the chord an earlier bar without a downbeat change holds,
+    unless a hit forces a change there: ``forced``, bar -> bit mask of beats; that chord is free)."""
     at = {e: i for i, e in enumerate(events)}
     out = []
     for i, (b, j) in enumerate(events):
@@ -299,7 +309,7 @@ def repeat_pairs(events: list[tuple[int, int]], repeats: dict[int, int]) -> list
         src = (repeats[b], j)
         if src in at:
             out.append((i, at[src]))
-        elif j == 0:  # the earlier bar holds the chord before it: that chord
+        elif j == 0 and not (forced or {}).get(b, 0) & 1:  # the earlier bar holds the chord before it
             before = [k for k, e in enumerate(events) if e < src]
             if before:
                 out.append((i, before[-1]))
