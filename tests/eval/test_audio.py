@@ -71,13 +71,14 @@ def test_clicks_at_cuts_are_heard(cut_clip: dict, tmp_path: Path, capsys: pytest
     assert s["cut_hit_rate"] == 1.0
     assert s["cut_hit_x_chance"] > 3
     assert s["cut_hit_chance"] < 0.3
+    assert s["cut_lift"] > 3 and f["control"]["cut_lift"] < 1  # the clicks' onsets, only at the cuts
     # clicks sit exactly on the cuts: the cuts are within a small part of a beat of the music
     # beats? The beat tracker follows the clicks, so the distance is small
     assert f["control"]["cut_hit_rate"] <= 0.25  # time-reversed cuts: the clicks are not there
     assert f["picture_events"]["cut_hit"] == [True] * 4
     assert s["length_error_s"] < 0.1
     out = capsys.readouterr().out
-    assert "control: time-reversed" in out and "cut hit/chance" in out
+    assert "control: time-reversed" in out and "cut hit/chance" in out and "cut lift" in out
     assert png.stat().st_size > 10_000
 
 
@@ -87,6 +88,7 @@ def test_shifted_300ms_is_chance(cut_clip: dict, tmp_path: Path) -> None:
     assert s["cut_hit_rate"] == 0.0
     assert abs(s["cut_hit_rate"] - s["cut_hit_chance"]) < 0.15
     assert s["cut_hit_x_chance"] < 1.0
+    assert s["cut_lift"] < 1.0  # silence at the cuts, the clicks 300 ms after
 
 
 def test_metronome_120_bpm() -> None:
@@ -229,9 +231,9 @@ def test_control_video_and_help(cut_clip: dict, tmp_path: Path, capsys: pytest.C
     with pytest.raises(SystemExit):
         main(["eval", "--help"])
     text = capsys.readouterr().out
-    for name in ("cut_hit_rate", "cut_hit_x_chance", "beat_lift", "cut_beat_distance", "beat_alignment",
-                 "motion_onset_spearman", "length_error_s", "ends_with_picture", "key_clarity", "ibi_cv",
-                 "loudness_lufs", "true_peak_dbtp", "dc_offset", "band_share_", "onsets_per_s", "si_"):
+    for name in ("cut_hit_rate", "cut_hit_x_chance", "cut_lift", "beat_lift", "cut_beat_distance",
+                 "beat_alignment", "motion_onset_spearman", "length_error_s", "ends_with_picture",
+                 "key_clarity", "ibi_cv", "loudness_lufs", "true_peak_dbtp", "dc_offset", "band_share_", "onsets_per_s", "si_"):
         line = next(ln for ln in text.splitlines() if ln.strip().startswith(name))
         assert "better" in line or "info only" in line, line
 

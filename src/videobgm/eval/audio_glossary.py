@@ -8,6 +8,8 @@ METRIC_HELP: tuple[tuple[str, str, str, str], ...] = (
      "share of cuts with an audio onset within 70 ms"),
     ("cut_hit_x_chance", "chance 1", "higher",
      "cut_hit_rate / the same rate with the picture circularly shifted (200 draws)"),
+    ("cut_lift", "chance 1", "higher",
+     "onset strength at the cuts / at the shifted cuts (chance 1 at any tempo; flat sound 1)"),
     ("beat_lift", "chance 1", "higher",
      "onset strength at the visual beats / at the shifted visual beats"),
     ("cut_beat_distance", "chance ~0.25", "lower",

@@ -110,7 +110,7 @@ def _fmt(v: Any, nd: int = 3) -> str:
 
 def _sync_row(label: str, view: str, m: dict[str, Any]) -> list[str]:
     return [label, view, f"{_fmt(m['cut_hit_rate'], 2)} / {_fmt(m['cut_hit_chance'], 2)}",
-            _fmt(m["cut_hit_x_chance"], 2), _fmt(m["beat_lift"], 2),
+            _fmt(m["cut_hit_x_chance"], 2), _fmt(m["cut_lift"], 2), _fmt(m["beat_lift"], 2),
             f"{_fmt(m['cut_beat_distance'], 2)} / {_fmt(m['cut_beat_distance_chance'], 2)}",
             f"{_fmt(m['beat_alignment'], 2)} / {_fmt(m['beat_alignment_chance'], 2)}",
             f"{_fmt(m['motion_onset_spearman'], 2)} / {_fmt(m['motion_onset_spearman_chance'], 2)}",
@@ -126,8 +126,8 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def format_report(evals: list[FileEval]) -> str:
     """Two tables (sound vs picture with chance levels and control rows; music-only) and notes."""
-    head = ["file", "vs", "cut hit/chance", "x chance", "beat lift", "cut-beat/ch", "BAS/ch",
-            "motion rho/ch", "len err s", "ends", "cuts/vbeats"]
+    head = ["file", "vs", "cut hit/chance", "x chance", "cut lift", "beat lift", "cut-beat/ch",
+            "BAS/ch", "motion rho/ch", "len err s", "ends", "cuts/vbeats"]
     rows = []
     for e in evals:
         name = Path(e.name).name
@@ -218,8 +218,8 @@ def plot_files(evals: list[FileEval], path: str | os.PathLike[str]) -> None:
         bot.plot(a.onset_times_s, np.full(a.onset_times_s.size, 1.1), "|", color="tab:purple",
                  ms=6, label="onsets")
         s = e.sync
-        cuts = (f"cut hits {_fmt(s['cut_hit_rate'], 2)} (x{_fmt(s['cut_hit_x_chance'], 1)} chance)"
-                if s["n_cuts"] else "no cuts")
+        cuts = (f"cut hits {_fmt(s['cut_hit_rate'], 2)} (x{_fmt(s['cut_hit_x_chance'], 1)} chance), "
+                f"cut lift {_fmt(s['cut_lift'], 2)}" if s["n_cuts"] else "no cuts")
         bot.set_title(f"sound: {cuts}, beat lift {_fmt(s['beat_lift'], 2)}, "
                       f"BAS {_fmt(s['beat_alignment'], 2)}", fontsize=9)
         bot.set_xlabel("time (s)")

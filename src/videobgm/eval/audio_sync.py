@@ -9,8 +9,13 @@ picture and the audio):
 * ``cut_hit_chance`` -- the same with the picture circularly shifted by ``N_SHIFTS`` (200)
   random offsets (at least ``MIN_SHIFT_S`` from 0 and from ``L``), averaged; ``cut_hit_x_chance``
   = rate / chance (> 1 = the cuts are heard);
-* ``beat_lift`` -- mean onset strength (the envelope's maximum within 70 ms) at the visual beats
-  over its mean at the shifted visual beats (chance 1);
+* ``cut_lift`` -- mean onset strength (the envelope's maximum within 70 ms) at the cuts over its
+  mean at the shifted cuts (chance 1): how strongly the sound marks a cut compared with arbitrary
+  moments of the same music. ``cut_hit_x_chance`` saturates once every cut is hit and its
+  chance level rises with the onset density (a faster tempo puts an onset near more random
+  times); the lift keeps grading how strong the cut's onset is, against 1 at any tempo. A flat
+  envelope reads 1; a silent one (all zero) NaN;
+* ``beat_lift`` -- the same at the visual beats over the shifted visual beats (chance 1);
 * ``cut_beat_distance`` -- mean distance from each cut to the nearest music beat, in beats (the
   local inter-beat interval; cuts more than one beat outside the tracked beats are left out);
   uniform chance 0.25, lower is better;
@@ -49,10 +54,10 @@ MIN_SHIFT_S = 0.5
 TAIL_S = 0.5
 AUDIBLE_DB = 40.0  # "audible": RMS within this many dB of the loudest frame
 WINDOW_S = 1.0
-SYNC_METRICS = ("cut_hit_rate", "cut_hit_x_chance", "beat_lift", "cut_beat_distance",
+SYNC_METRICS = ("cut_hit_rate", "cut_hit_x_chance", "cut_lift", "beat_lift", "cut_beat_distance",
                 "beat_alignment", "motion_onset_spearman")
 # the rhythm metrics that get a chance level from the shifts
-_SHIFTED = ("cut_hit_rate", "beat_lift_raw", "cut_beat_distance", "beat_alignment",
+_SHIFTED = ("cut_hit_rate", "cut_lift_raw", "beat_lift_raw", "cut_beat_distance", "beat_alignment",
             "motion_onset_spearman")
 
 
@@ -149,6 +154,7 @@ def _raw(ev: PictureEvents, a: AudioAnalysis, length_s: float) -> dict[str, floa
     beats = a.beat_times_s
     cuts, vb = ev.cut_times_s, ev.beat_times_s
     out["cut_hit_rate"] = float(np.mean(nearest_dist(cuts, on) <= HIT_WINDOW_S)) if cuts.size else NAN
+    out["cut_lift_raw"] = float(_env_near(a, cuts, HIT_WINDOW_S).mean()) if cuts.size else NAN
     out["beat_lift_raw"] = float(_env_near(a, vb, HIT_WINDOW_S).mean()) if vb.size else NAN
     if cuts.size and beats.size >= 2:
         ibi = np.diff(beats)
@@ -210,9 +216,10 @@ def sync_audio_metrics(ev: PictureEvents, a: AudioAnalysis, *, n_shifts: int = N
     c = chance["cut_hit_rate"]
     out["cut_hit_x_chance"] = (raw["cut_hit_rate"] / c if c > 0 else
                                (math.inf if raw["cut_hit_rate"] > 0 else NAN)) if np.isfinite(c) else NAN
-    cb = chance["beat_lift_raw"]
-    out["beat_lift"] = raw["beat_lift_raw"] / cb if np.isfinite(cb) and cb > 0 else NAN
-    out["beat_lift_chance"] = 1.0 if np.isfinite(out["beat_lift"]) else NAN
+    for k in ("cut_lift", "beat_lift"):  # onset strength at the events / at the shifted events
+        cb = chance[f"{k}_raw"]
+        out[k] = raw[f"{k}_raw"] / cb if np.isfinite(cb) and cb > 0 else NAN
+        out[f"{k}_chance"] = 1.0 if np.isfinite(out[k]) else NAN
     for k in ("cut_beat_distance", "beat_alignment", "motion_onset_spearman"):
         out[k] = raw[k]
         out[f"{k}_chance"] = chance[k]
