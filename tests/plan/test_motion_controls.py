@@ -73,6 +73,21 @@ def test_accent_steps_are_the_nearest_steps_of_strong_beats_and_the_hits() -> No
     assert not none.any() and reasons["accents"].startswith("no strong visual beats")
 
 
+def test_visual_accents_keep_an_eighth_apart_strongest_first_hits_exempt() -> None:
+    steps = np.arange(0.0, 2.01, 0.125)
+    t = steps[[0, 1, 2, 4, 6, 7, 8, 9, 12, 14]] + 0.01  # a busy shot: 10 strong beats in one bar
+    s = np.array([0.5, 0.9, 0.3, 0.6, 0.2, 0.8, 0.4, 0.7, 0.6, 0.1])
+    reasons: dict[str, str] = {}
+    acc = accent_steps(steps, t, 16, 2.0, [], 0.5, reasons, strengths=s)
+    # strongest first: 1, 7, 9, 4, 12 and 14 are 2+ steps from every kept one; 0, 8, 2, 6 are not
+    assert np.flatnonzero(acc).tolist() == [1, 4, 7, 9, 12, 14]
+    assert "6 kept at least 2 16ths apart" in reasons["accents"]
+    hit = accent_steps(steps, t, 16, 2.0, [2, 8], 0.5, {}, strengths=s)
+    assert np.flatnonzero(hit).tolist() == [1, 2, 4, 7, 8, 9, 12, 14]  # the hit points on top
+    equal = accent_steps(steps, t[:3], 16, 2.0, [], 0.5, {})  # no strengths: the earliest first
+    assert np.flatnonzero(equal).tolist() == [0, 2]
+
+
 def test_density_follows_motion_spearman() -> None:
     rng = np.random.default_rng(3)
     levels = rng.uniform(0, 80, size=40)  # a new motion level every 1.3 s

@@ -61,7 +61,7 @@ from videobgm.plan.motion_controls import (
     accent_steps,
     density_per_bar,
     strength_per_beat,
-    strong_beat_times,
+    strong_beats,
 )
 from videobgm.plan.sections import Bounds, make_sections, section_bounds
 from videobgm.plan.timing import Hit, TempoMap, hit_points, tempo_map
@@ -184,7 +184,7 @@ def make_plan(
 
     mood = choose_mood(desc)
     reasons["mood"] = f"{mood} (description: {desc.reasons.get('mood', 'given')})"
-    strong_t = strong_beat_times(features, duration, cfg.accent_quantile)
+    strong_t, strong_s = strong_beats(features, duration, cfg.accent_quantile)
     # style and instruments first: the hit points depend on whether there are drums
     style, tracks, programs, table = choose_instruments(desc, mood, reasons)
     tm = tempo_map(features, cfg, desc, style, mood, cuts, strong_t, reasons)
@@ -202,7 +202,7 @@ def make_plan(
     strength = strength_per_beat(features, beat_times, bpb, cfg.strength_scale, reasons)
     accents = accent_steps(step_times_from_beats(beat_times), strong_t, n_bars * spb,
                            min(beat_times[-1], duration), [k for k, _kind, _why in hits],
-                           cfg.accent_quantile, reasons)
+                           cfg.accent_quantile, reasons, strengths=strong_s)
     if ending_bar is not None:  # the final bar is the held tonic (rule parts): nothing forced
         accents[ending_bar * spb:] = False
         density[ending_bar] = 0
