@@ -45,6 +45,9 @@ INTERVALS: dict[str, tuple[int, ...]] = {
     "sus2": (0, 2, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
 }
 HIT_VELOCITY = 118
+# a hit point's crash and kick: above the groove's own strokes (the four-on-the-floor kick is 108),
+# so that the hit is the loudest stroke of its bar (110 / 115 before: the hit's kick was the floor's)
+HIT_CRASH_VELOCITY, HIT_KICK_VELOCITY = 124, 124
 ACCENT_VELOCITY = 104  # the texture's chord on a strong visual beat off its own onsets
 # the stroke that catches a strong visual beat (an accent step) where the groove has no kick,
 # snare, clap or tom of its own: per drum idiom (key, velocity)
@@ -544,11 +547,11 @@ def drum_part(controls: Controls, idm: Idiom, mood: str = "", bars: tuple[int, i
             g = start + s
             kind = hits.get(g, "")
             if kind in ("section", "crash", "stab"):
-                h[(s, CRASH)] = 115
+                h[(s, CRASH)] = HIT_CRASH_VELOCITY
                 if idm.drums == "cinematic":
                     h[(s, TOM_LOW)], h[(s, KICK2)] = 120, 112
                 else:
-                    h[(s, KICK)] = 110
+                    h[(s, KICK)] = HIT_KICK_VELOCITY
             elif kind == "accent":
                 if idm.drums == "cinematic":
                     h[(s, TOM_LOW)], h[(s, KICK2)] = 115, 106
