@@ -10,8 +10,10 @@ pitched parts too, not only in the drums:
 
 * every pitched note (any track but the drums) still sounding ``gap`` 16ths before the hit is
   released there (cut short; at least one 16th remains), so the hit re-attacks what was sounding;
-* the accompaniment (``piano``, ``bass``) plays no new onset in those ``gap`` 16ths (the melody and
-  the counter-melody keep their notes, shortened to end at the hit, so the line and its motif stay);
+* the accompaniment and the counter-melody (``piano``, ``bass``, ``bridge``) play no new onset in
+  those ``gap`` 16ths, except on a strong visual beat (``keep``: it keeps its accent, ended at the
+  hit); the melody keeps its notes there (its line and motif stay), released a 16th before the hit
+  where the note is longer than that, else ended at the hit;
 * the held ending and the hits of kind ``accent`` (a cut too close to a crash) are left alone: the
   break belongs to the hit points, not to every accent, so the music does not turn choppy.
 
@@ -56,7 +58,7 @@ def clear_before_hits(notes: list[Note], hits: tuple[tuple[int, str], ...] | lis
         if inside:
             if n.track in DROP_TRACKS and n.onset_16th not in keep:
                 continue  # the accompaniment rests in the gap
-            cut = inside[0]  # the line keeps its note, ended at the hit
+            cut = max(n.onset_16th + 1, inside[0] - 1)  # the line keeps its note, released before the hit
         else:
             cut = min((k - gap for k in ks if n.onset_16th < k - gap < end), default=end)
         out.append(n if cut >= end else dataclasses.replace(n, duration_16th=max(1, cut - n.onset_16th)))

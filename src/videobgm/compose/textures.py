@@ -20,7 +20,7 @@ Each generator realises one :class:`~videobgm.music.styles.Idiom` from the plan'
   16th before every hit point is left empty, so that the hit's attack is not masked; with a
   four-on-the-floor the hats, clap and arpeggiator rest for an 8th before a crash (the
   producer's pre-drop gap; the kick keeps the floor), the hit's kick and crash sit above the
-  floor's kick and a clap is stacked on them (the impact), and the closed 16th hats are the busy
+  floor's kick, and the closed 16th hats are the busy
   bars' layer (:data:`HAT16_DENSITY`), not every bar's. (The pitched parts' pre-hit break, the
   model's notes included, is :mod:`videobgm.compose.hit_marks`.)
 * Tense idioms (``Idiom.clash``) sound their semitone colour (b9 in the texture and pads, the
@@ -50,7 +50,6 @@ HIT_VELOCITY = 118
 # a hit point's crash and kick: above the groove's own strokes (the four-on-the-floor kick is 108),
 # so that the hit is the loudest stroke of its bar (110 / 115 before: the hit's kick was the floor's)
 HIT_CRASH_VELOCITY, HIT_KICK_VELOCITY = 124, 124
-HIT_CLAP_VELOCITY = 96  # four-on-the-floor: the clap layers the impact (as a producer stacks a hit)
 ACCENT_VELOCITY = 104  # the texture's chord on a strong visual beat off its own onsets
 # the stroke that catches a strong visual beat (an accent step) where the groove has no kick,
 # snare, clap or tom of its own: per drum idiom (key, velocity)
@@ -555,8 +554,6 @@ def drum_part(controls: Controls, idm: Idiom, mood: str = "", bars: tuple[int, i
                     h[(s, TOM_LOW)], h[(s, KICK2)] = 120, 112
                 else:
                     h[(s, KICK)] = HIT_KICK_VELOCITY
-                    if idm.drums == "four_floor" and kind != "stab":  # the impact: kick + crash + clap
-                        h[(s, CLAP)] = max(h.get((s, CLAP), 0), HIT_CLAP_VELOCITY)
             elif kind == "accent":
                 if idm.drums == "cinematic":
                     h[(s, TOM_LOW)], h[(s, KICK2)] = 115, 106
