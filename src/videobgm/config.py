@@ -256,6 +256,16 @@ class SampleConfig(_Cfg):
     # ... and never softer than this on the step's loudest notes: a hit point or strong visual
     # beat stays an audible accent in a quiet section too (eval.sync's accent_velocity, 97)
     dynamics_accent_floor: float = 97.0
+    # hit points (the cuts' crashes / stabs / section hits, compose.hit_marks): their pitched
+    # accompaniment notes this much louder again and at least dynamics_hit_floor (the loudest of
+    # their beat), the notes in the beat before them dynamics_pre_hit_cut softer (the music clears,
+    # then the hit lands); pitched parts release hit_gap_16ths before a hit (four-on-the-floor:
+    # hit_gap_four_floor, the drums' 8th)
+    dynamics_hit_boost: float = 8.0
+    dynamics_hit_floor: float = 110.0
+    dynamics_pre_hit_cut: float = 8.0
+    hit_gap_16ths: int = 1
+    hit_gap_four_floor: int = 2
     max_tokens_per_bar: int = 100  # safety cap: a bar is closed after this many tokens
     # torch threads while decoding (restored afterwards): one-token steps gain nothing from more,
     # and on a busy machine 2 threads were 10x slower than 1; 0 = leave torch's setting

@@ -252,8 +252,19 @@ class Pipeline:
         from videobgm.compose.clashes import resolve_score_clashes
 
         score = resolve_score_clashes(score, plan, regenerate_bars)
+        # the cuts' hit points: the pitched parts clear just before them, so that the hit re-attacks
+        import numpy as np
+
+        from videobgm.compose.hit_marks import clear_score
+        from videobgm.music import styles
+
+        floor = plan.style in styles.STYLE_IDIOMS and styles.idiom(plan.style, plan.mood).drums == "four_floor"
+        score = clear_score(score, plan.controls.hits, gap=cfg.hit_gap_four_floor if floor else cfg.hit_gap_16ths,
+                            ending_bar=plan.controls.ending_bar, bars=regenerate_bars,
+                            keep=set(np.flatnonzero(np.asarray(plan.controls.accent_steps, dtype=bool)).tolist()))
         # velocities follow the sections' energy and the phrases (only the bars just sampled)
-        score = shape(score, plan.sections, plan.controls.accent_steps, cfg=cfg, bars=regenerate_bars)
+        score = shape(score, plan.sections, plan.controls.accent_steps, cfg=cfg, bars=regenerate_bars,
+                      hits=plan.controls.hits)
         score.beat_times_s = plan.beat_times_s
         score.tempo_bpm = plan.tempo_bpm
         score.programs = dict(plan.programs)

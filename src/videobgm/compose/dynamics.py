@@ -42,6 +42,7 @@ import dataclasses
 
 import numpy as np
 
+from videobgm.compose.hit_marks import marked_hits
 from videobgm.config import SampleConfig
 from videobgm.types import STEPS_PER_BEAT, Score
 
@@ -118,9 +119,16 @@ def soft_floor(v: float, knee: float) -> float:
 
 
 def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, *,
-          cfg: SampleConfig | None = None, bars: tuple[int, int] | None = None) -> Score:
+          cfg: SampleConfig | None = None, bars: tuple[int, int] | None = None,
+          hits: tuple[tuple[int, str], ...] | list[tuple[int, str]] = ()) -> Score:
     """``score`` with the velocities of its pitched notes in bars ``[a, b)`` (default all)
-    re-shaped from ``sections`` (objects with ``start_bar``, ``end_bar``, ``energy``)."""
+    re-shaped from ``sections`` (objects with ``start_bar``, ``end_bar``, ``energy``).
+
+    ``hits``: the plan's hit points (``controls.hits``); the marked ones
+    (:func:`videobgm.compose.hit_marks.marked_hits`) get the hit contrast: their accompaniment
+    notes ``dynamics_hit_boost`` louder and at least ``dynamics_hit_floor``, the melody's note there
+    ``dynamics_hit_boost`` louder, every pitched note in the beat before ``dynamics_pre_hit_cut``
+    softer."""
     cfg = cfg or SampleConfig()
     if not cfg.dynamics or not sections:
         return score
@@ -152,6 +160,8 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
     acc = np.zeros(score.n_steps, dtype=bool) if accent_steps is None else np.asarray(accent_steps, dtype=bool)
     # accent steps where another pitched track plays: it takes the floor, the melody keeps its line
     backed = {n.onset_16th for n in score.notes if n.track not in ("melody", "drums")}
+    hit_at = set(marked_hits(hits))
+    pre_hit = {k - i for k in hit_at for i in range(1, STEPS_PER_BEAT + 1)} - hit_at
     med = {t: float(np.median([n.velocity for n in score.notes if n.track == t]))
            for t in {n.track for n in score.notes}}
     notes = []
@@ -177,6 +187,13 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
             v += cfg.dynamics_accent_boost
             if n.track != "melody" or n.onset_16th not in backed:
                 v = max(v, cfg.dynamics_accent_floor)
+        if n.onset_16th in hit_at:  # the hit lands: the loudest of its beat
+            v += cfg.dynamics_hit_boost
+            if n.track != "melody":
+                v = max(v, cfg.dynamics_hit_floor)
+        elif n.onset_16th in pre_hit and not (n.onset_16th < acc.shape[0] and acc[n.onset_16th]):
+            # the beat before it clears (a strong visual beat there keeps its accent)
+            v -= cfg.dynamics_pre_hit_cut
         if n.track == "melody":
             v = soft_floor(v, cfg.dynamics_melody_knee)
         notes.append(dataclasses.replace(n, velocity=int(np.clip(round(v), 1, 127))))

@@ -19,8 +19,10 @@ Each generator realises one :class:`~videobgm.music.styles.Idiom` from the plan'
   the picture's beats are heard as accents, not only as louder texture notes (issue 14); the
   16th before every hit point is left empty, so that the hit's attack is not masked; with a
   four-on-the-floor the hats, clap and arpeggiator rest for an 8th before a crash (the
-  producer's pre-drop gap; the kick keeps the floor), and the closed 16th hats are the busy
-  bars' layer (:data:`HAT16_DENSITY`), not every bar's.
+  producer's pre-drop gap; the kick keeps the floor), the hit's kick and crash sit above the
+  floor's kick, and the closed 16th hats are the busy
+  bars' layer (:data:`HAT16_DENSITY`), not every bar's. (The pitched parts' pre-hit break, the
+  model's notes included, is :mod:`videobgm.compose.hit_marks`.)
 * Tense idioms (``Idiom.clash``) sound their semitone colour (b9 in the texture and pads, the
   tonic pedal under a clashing chord) only in :func:`tension_bar` bars: the end of every
   variation period and the bars before section fills (issue 19).
@@ -45,6 +47,9 @@ INTERVALS: dict[str, tuple[int, ...]] = {
     "sus2": (0, 2, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
 }
 HIT_VELOCITY = 118
+# a hit point's crash and kick: above the groove's own strokes (the four-on-the-floor kick is 108),
+# so that the hit is the loudest stroke of its bar (110 / 115 before: the hit's kick was the floor's)
+HIT_CRASH_VELOCITY, HIT_KICK_VELOCITY = 124, 124
 ACCENT_VELOCITY = 104  # the texture's chord on a strong visual beat off its own onsets
 # the stroke that catches a strong visual beat (an accent step) where the groove has no kick,
 # snare, clap or tom of its own: per drum idiom (key, velocity)
@@ -544,11 +549,11 @@ def drum_part(controls: Controls, idm: Idiom, mood: str = "", bars: tuple[int, i
             g = start + s
             kind = hits.get(g, "")
             if kind in ("section", "crash", "stab"):
-                h[(s, CRASH)] = 115
+                h[(s, CRASH)] = HIT_CRASH_VELOCITY
                 if idm.drums == "cinematic":
                     h[(s, TOM_LOW)], h[(s, KICK2)] = 120, 112
                 else:
-                    h[(s, KICK)] = 110
+                    h[(s, KICK)] = HIT_KICK_VELOCITY
             elif kind == "accent":
                 if idm.drums == "cinematic":
                     h[(s, TOM_LOW)], h[(s, KICK2)] = 115, 106

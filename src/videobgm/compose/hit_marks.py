@@ -1,0 +1,76 @@
+"""Hit points marked as a producer or film composer marks a hit: the music clears, then the hit lands.
+
+A cut's hit point (``controls.hits`` of kind ``section`` / ``crash`` / ``stab``) already gets an
+accented chord, a re-struck bass root and crash + kick; but in a dense texture (electronic at its
+real ~130 bpm: ~18 notes/s) the notes sounding into the hit mask its attack: the pads, held
+melody notes and the bass ring straight through it, so the hit re-attacks little that is not
+already sounding (issue 14: ``cut_lift`` fell from 2.91 to 2.17 when issue 19 doubled that
+style's tempo). :func:`clear_before_hits` gives every such hit a short pre-hit break in the
+pitched parts too, not only in the drums:
+
+* every pitched note (any track but the drums) still sounding ``gap`` 16ths before the hit is
+  released there (cut short; at least one 16th remains), so the hit re-attacks what was sounding;
+* the accompaniment and the counter-melody (``piano``, ``bass``, ``bridge``) play no new onset in
+  those ``gap`` 16ths, except on a strong visual beat (``keep``: it keeps its accent, ended at the
+  hit); the melody keeps its notes there (its line and motif stay), released a 16th before the hit
+  where the note is longer than that, else ended at the hit;
+* the held ending and the hits of kind ``accent`` (a cut too close to a crash) are left alone: the
+  break belongs to the hit points, not to every accent, so the music does not turn choppy.
+
+The velocities of the hit (louder) and of the beat before it (softer) are set by
+:func:`videobgm.compose.dynamics.shape` (``hits=``); the drums' hit strokes by the drum idioms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from videobgm.types import Note, Score
+
+MARKED_KINDS = ("section", "crash", "stab")  # the cuts' hit points; "accent" hits stay unmarked
+GAP_16THS = 1  # the pitched parts clear this many 16ths before a hit
+DROP_TRACKS = ("piano", "bass", "bridge")  # accompaniment and counter-melody: no new onset in the gap
+
+
+def marked_hits(hits: tuple[tuple[int, str], ...] | list[tuple[int, str]]) -> list[int]:
+    """Steps of the hit points that get a pre-hit break (:data:`MARKED_KINDS`), sorted."""
+    return sorted({int(k) for k, kind in hits if str(kind).split("+")[0] in MARKED_KINDS})
+
+
+def clear_before_hits(notes: list[Note], hits: tuple[tuple[int, str], ...] | list[tuple[int, str]], *,
+                      gap: int = GAP_16THS, ending_step: int | None = None,
+                      steps: tuple[int, int] | None = None, keep: set[int] | frozenset[int] = frozenset()) -> list[Note]:
+    """``notes`` with a pre-hit break of ``gap`` 16ths before every marked hit (module docstring).
+
+    ``ending_step``: the held ending's first step (hits there and after are left alone);
+    ``steps``: only notes with an onset in ``[a, b)`` are changed (a regenerated range)."""
+    ks = [k for k in marked_hits(hits) if k - gap >= 0 and (ending_step is None or k < ending_step)]
+    if not ks or gap < 1:
+        return list(notes)
+    lo, hi = steps if steps is not None else (-(1 << 60), 1 << 60)
+    out: list[Note] = []
+    for n in notes:
+        if n.track == "drums" or not lo <= n.onset_16th < hi:
+            out.append(n)
+            continue
+        end = n.onset_16th + n.duration_16th
+        inside = [k for k in ks if k - gap <= n.onset_16th < k]
+        if inside:
+            if n.track in DROP_TRACKS and n.onset_16th not in keep:
+                continue  # the accompaniment rests in the gap
+            cut = max(n.onset_16th + 1, inside[0] - 1)  # the line keeps its note, released before the hit
+        else:
+            cut = min((k - gap for k in ks if n.onset_16th < k - gap < end), default=end)
+        out.append(n if cut >= end else dataclasses.replace(n, duration_16th=max(1, cut - n.onset_16th)))
+    return out
+
+
+def clear_score(score: Score, hits: tuple[tuple[int, str], ...] | list[tuple[int, str]], *,
+                gap: int = GAP_16THS, ending_bar: int | None = None,
+                bars: tuple[int, int] | None = None, keep: set[int] | frozenset[int] = frozenset()) -> Score:
+    """:func:`clear_before_hits` on a whole score (``bars``: only notes starting in ``[a, b)``)."""
+    spb = score.steps_per_bar
+    ending = None if ending_bar is None else int(ending_bar) * spb
+    steps = None if bars is None else (bars[0] * spb, bars[1] * spb)
+    return dataclasses.replace(score, notes=sorted(clear_before_hits(score.notes, hits, gap=gap,
+                                                                    ending_step=ending, steps=steps, keep=keep)))
