@@ -172,8 +172,8 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
             continue
         x = phrase_pos[bar] + (n.onset_16th % spb) / spb / phrase_len[bar]
         if n.track == "melody" and cfg.dynamics_melody_span and int(phrase_of[bar]) in mel_span:
-            f, l = mel_span[int(phrase_of[bar])]
-            x = (n.onset_16th - f) / (l - f)
+            first, last = mel_span[int(phrase_of[bar])]
+            x = (n.onset_16th - first) / (last - first)
         v = cfg.dynamics_low + (cfg.dynamics_high - cfg.dynamics_low) * bar_level[bar]
         v += cfg.dynamics_phrase_swell * phrase_arch(x, cfg.dynamics_phrase_apex)
         v += metric_accent(n.onset_16th % spb, spb, cfg)

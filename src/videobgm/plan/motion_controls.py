@@ -15,7 +15,7 @@ import numpy as np
 from videobgm.music.analysis import rank_quantiles
 from videobgm.plan.grid import nearest_index
 from videobgm.plan.sections import description_energy
-from videobgm.types import STEPS_PER_BEAT, Description, Features, Reference
+from videobgm.types import Description, Features, Reference
 
 # Quantiles of POP909, measured on every 3rd song (303 songs, 24 812 non-empty bars) with the
 # annotated downbeats of beat_midi.txt: density = note onsets per bar, MELODY+BRIDGE+PIANO
