@@ -96,7 +96,8 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
         named in ``Progression.notes``.
     repeats : dict bar -> earlier bar, optional
         That bar repeats the earlier bar's harmonic rhythm, chords and basses (the melody's motif
-        form, :func:`videobgm.music.motif.layout`), where neither is a cadence or fixed bar and the
+        form, :func:`videobgm.music.motif.layout`), where neither is a fixed bar, the repeating
+        bar is no cadence (an earlier cadence bar may be repeated inside a phrase) and the
         repeat keeps every other constraint satisfiable (a second, exact pass with the earlier
         bars' chords fixed); each repeat left out is counted in ``Progression.notes``. A hit
         change in either bar is kept: the repeating bar changes on its hit beat too (a chord of
