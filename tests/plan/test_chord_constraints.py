@@ -63,6 +63,9 @@ def test_forced_changes_leave_out_cadence_fixed_and_crowded_beats() -> None:
     # (cadence 7 keeps its own); a hit-change bar may do both
     assert valid_repeats({4: 0, 5: 1, 6: 2, 7: 3}, 8, {}, {2: "half", 7: "authentic"},
                          {1: 0b100, 4: 0b10}) == {4: 0, 5: 1, 6: 2}
+    # ... except a cadence of its own kind (a phrase of the same role restating its ending)
+    assert valid_repeats({7: 3, 6: 2}, 8, {}, {3: "authentic", 2: "half", 6: "authentic", 7: "authentic"},
+                         {}) == {7: 3}
 
 
 def test_repeat_mask_keeps_the_statements_rhythm_and_adds_the_hit() -> None:
