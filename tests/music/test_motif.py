@@ -21,8 +21,28 @@ def _secs(*spans: tuple[int, int]) -> list[Section]:
 
 def test_layout_aaba_restates_all_but_the_last_bar():
     lay = motif.layout(_secs((0, 4), (4, 8), (8, 12), (12, 16)), 16)
-    # A = bars 0-3, A' = 4-6 copy 0-2 (bar 7 free), B = 8-11 states, A' = 12-14 copy 0-2
-    assert lay == {4: 0, 5: 1, 6: 2, 12: 0, 13: 1, 14: 2}
+    # A = bars 0-3, A' = 4-6 copy 0-2 (bar 7 free: its authentic cadence differs from bar 3's
+    # half one), B = 8-11 states, A' = 12-14 copy 0-2 and its bar 15 ends the piece with the
+    # authentic cadence bar 7 ended the first period with: the whole A' is restated
+    assert lay == {4: 0, 5: 1, 6: 2, 12: 0, 13: 1, 14: 2, 15: 7}
+
+
+def test_section_cadences_and_the_restated_ending():
+    secs = _secs((0, 4), (4, 8), (8, 12), (12, 16))
+    assert motif.section_cadences(secs, 16) == {3: "half", 7: "authentic", 11: "half", 15: "authentic"}
+    cut = [Section(0, 4, "verse", 0.0, 8.0), Section(4, 8, "verse", 8.0, 16.0, reason="strong cut at 8 s")]
+    assert motif.section_cadences(cut, 8) == {3: "authentic", 7: "authentic"}
+    assert motif.section_cadences([], 6) == {5: "authentic"}
+    # 4-bar sections over 24 bars (cadences half, authentic, half, ...): units A A B A A A.
+    # The A' unit 4-7 ends on an authentic cadence, the statement 0-3 on a half one: bar 7 is
+    # free (its head follows bar 3). Later A units end as an earlier one of their cadence did,
+    # in full: 12-15 (authentic) on bar 7, 16-19 (half) on bar 3, 20-23 (authentic) on bar 7
+    lay = motif.layout(_secs(*[(a, a + 4) for a in range(0, 24, 4)]), 24, heads=True)
+    assert lay[15] == 7 and lay[19] == 3 and lay[23] == 7
+    assert lay.heads == {7: 3}
+    # a unit of another length keeps the head (its last bar does not line up with the ending)
+    lay = motif.layout(_secs((0, 4), (4, 8), (8, 12), (12, 15)), 15, heads=True)
+    assert 14 not in lay and lay.heads == {7: 3, 14: 2}
 
 
 def test_layout_skips_intro_and_short_units_and_points_to_originals():
@@ -50,7 +70,7 @@ def test_layout_of_a_short_piece_and_its_heads():
     assert motif.layout(_secs((0, 4), (4, 8), (8, 12)), 12, np.arange(12) >= 2, ending_bar=11) == \
         {8: 4, 9: 5}
     full = motif.layout(_secs((0, 4), (4, 8), (8, 12), (12, 16)), 16, heads=True)
-    assert full.heads == {7: 3, 15: 3}  # the A' units' last bars
+    assert full.heads == {7: 3} and full[15] == 7  # the A' unit's last bar; the last A' restates it
 
 
 def test_adapt_keeps_fitting_notes_and_moves_the_rest():

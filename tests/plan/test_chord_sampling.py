@@ -67,3 +67,21 @@ def test_tonic_pedal_of_a_vocabulary(shipped) -> None:
     assert pedal and all(bs == 0 for bs in pedal)
     assert "; tonic pedal under 7 chords;" in p.reason  # the learned basses of 7 of them were not C
     assert p.bass[5] == 7  # bar 3 (the half cadence) keeps its learned bass
+
+
+def test_a_repeat_before_an_authentic_cadence_takes_the_dominant_on_its_middle_beat(shipped) -> None:
+    # bars 4-6 repeat bars 0-2 (phrases 0-3 and 4-7: a half cadence in bar 3, an authentic one
+    # in bar 7 with V before it); bar 2 led to the half cadence, so a plain repeat of it in bar 6
+    # cannot give V before bar 7's I. Bar 6 keeps bar 2's chords and adds V on its middle beat
+    # (after bar 2's last change): before, the repeat was left out on these seeds.
+    for seed in (0, 1, 5, 6, 8):
+        p = sample_progression(shipped, 8, repeats={4: 0, 5: 1, 6: 2}, seed=seed)
+        bar = {b: [(c.onset_16th - 16 * b, c.root, c.quality) for c in p.chords if c.onset_16th // 16 == b]
+               for b in range(8)}
+        assert not [n for n in p.notes if "left free" in n]
+        assert bar[6][:-1] == bar[2] and bar[6][-1][:2] in ((8, 7), (12, 7))
+        assert bar[4] == bar[0] or bar[4][1:] == bar[0]
+    # where the statement bar already changes on the middle beat (2 changes per bar at most),
+    # the repeat is left out as before (seed 2)
+    p = sample_progression(shipped, 8, repeats={4: 0, 5: 1, 6: 2}, seed=2)
+    assert [n for n in p.notes if "left free" in n]

@@ -210,3 +210,18 @@ def test_pipeline_regenerate_resamples_the_chords_of_the_bars(tmp_path) -> None:
     keep = {(n.onset_16th, n.track, n.pitch) for n in res.score.notes
             if not a * spb <= n.onset_16th < b * spb}
     assert keep <= {(n.onset_16th, n.track, n.pitch) for n in new.score.notes}
+
+
+def test_section_end_cadences_agree_with_the_motif_form() -> None:
+    # the melody's form (music.motif.section_cadences) restates an ending where the harmony puts
+    # the same cadence: both read the sections alike (a period closes at 8 bars or a strong cut)
+    from videobgm.music.motif import section_cadences
+    from videobgm.types import Section
+
+    secs = [Section(0, 6, "intro", 0.0, 12.0), Section(6, 10, "verse", 12.0, 20.0),
+            Section(10, 14, "verse", 20.0, 28.0, reason="strong cut at 20 s"),
+            Section(14, 18, "chorus", 28.0, 36.0), Section(18, 20, "outro", 36.0, 40.0)]
+    _, _, cad = harmony_layout(secs, 20)
+    ends = section_cadences(secs, 20)
+    assert ends == {5: "half", 9: "authentic", 13: "half", 17: "authentic", 19: "authentic"}
+    assert {b: cad[b] for b in ends} == ends

@@ -13,7 +13,10 @@ and independently of the chords:
   is free: the variation and the phrase's cadence (A'); only its first half may still follow the
   statement (:attr:`Layout.heads`, the melody's layout: the same opening, a new ending), and its
   ending note comes on the statement's beat (the statement's first note of the second half,
-  fitted to the bar's chord, held as the cadence where the bar ends a phrase);
+  fitted to the bar's chord, held as the cadence where the bar ends a phrase); but where an
+  earlier unit of its letter and length ended a section on the same cadence
+  (:func:`section_cadences`: the phrase has the same role), that last bar restates the earlier
+  unit's ending in full (the last A' of ``A A' B A'`` ends as the first A' did, a verse restated);
 * the layout maps each restating bar to the *original* bar it copies (never to a copy), so the
   harmony can repeat the statement's chords there (:func:`videobgm.plan.chord_sampling.sample_progression`'s
   ``repeats``) and the sampler the statement's melody (:func:`videobgm.compose.sampler.generate`'s
@@ -44,6 +47,26 @@ MIN_UNIT_BARS = 3  # units with fewer melody bars are free (an intro's tail, a o
 # unit restates it, its last bar free
 MIN_SHORT_UNIT_BARS = 2
 MAX_UNIT_BARS = 8  # longer sections are cut into 4-bar units
+PERIOD_BARS = 8  # a period closes with an authentic cadence once it has this many bars
+
+
+def section_cadences(sections: list, n_bars: int) -> dict[int, str]:
+    """The harmony's cadence at each section's last bar: ``"authentic"`` where a period closes
+    (the last section, one before a strong cut, or once the period has :data:`PERIOD_BARS`
+    bars), else ``"half"`` (:func:`videobgm.plan.harmony.harmony_layout` uses this)."""
+    secs = sorted(sections, key=lambda s: s.start_bar)
+    if not secs:
+        return {int(n_bars) - 1: "authentic"}
+    cad: dict[int, str] = {}
+    start = 0
+    for i, s in enumerate(secs):
+        z = int(s.end_bar)
+        nxt = secs[i + 1] if i + 1 < len(secs) else None
+        close = nxt is None or str(nxt.reason).startswith("strong cut") or z - start >= PERIOD_BARS
+        cad[z - 1] = "authentic" if close else "half"
+        if close:
+            start = z
+    return cad
 
 
 class Layout(dict):
@@ -84,6 +107,8 @@ def layout(sections: list, n_bars: int, melody_bars: Any = None, ending_bar: int
     """Restating bar -> the statement's bar it copies (see the module docstring); ``heads``: also
     the restating units' last bars in ``Layout.heads`` (the melody's; the harmony keeps them free)."""
     themes: dict[str, list[int]] = {}
+    endings: dict[str, list[list[int]]] = {}  # each letter's units that end on their own bar
+    cad = section_cadences(sections, n_bars) if sections else {}
     out = Layout()
     i = 0
     us = units(sections, n_bars, melody_bars, ending_bar)
@@ -95,11 +120,20 @@ def layout(sections: list, n_bars: int, melody_bars: Any = None, ending_bar: int
         i += 1
         if letter not in themes:
             themes[letter] = bars
+            endings[letter] = [bars]
             continue
         src = themes[letter]
         for k in range(len(bars) - 1):  # the last bar varies (and cadences)
             s = src[k % len(src)]
             out[bars[k]] = out.get(s, s)
+        # ... unless an earlier unit of its letter and length ended a section with the same
+        # cadence: the phrase has the same role, so it restates that ending too, in full
+        same = [u[-1] for u in endings[letter] if len(u) == len(bars)
+                and bars[-1] in cad and cad.get(u[-1]) == cad[bars[-1]]]
+        if same:
+            out[bars[-1]] = same[0]
+            continue
+        endings[letter].append(bars)
         if heads:
             s = src[(len(bars) - 1) % len(src)]
             out.heads[bars[-1]] = out.get(s, s)

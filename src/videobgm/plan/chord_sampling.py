@@ -96,7 +96,8 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
         named in ``Progression.notes``.
     repeats : dict bar -> earlier bar, optional
         That bar repeats the earlier bar's harmonic rhythm, chords and basses (the melody's motif
-        form, :func:`videobgm.music.motif.layout`), where neither is a cadence or fixed bar and the
+        form, :func:`videobgm.music.motif.layout`), where neither is a fixed bar, the repeating
+        bar is no cadence (an earlier cadence bar may be repeated inside a phrase) and the
         repeat keeps every other constraint satisfiable (a second, exact pass with the earlier
         bars' chords fixed); each repeat left out is counted in ``Progression.notes``. A hit
         change in either bar is kept: the repeating bar changes on its hit beat too (a chord of
@@ -118,14 +119,33 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
 
     # 1. harmonic rhythm (the chord events), 2. the constraints on each event
     forced = forced_changes(change_beats, n_bars, beats_per_bar, fix, cad, max_changes, notes)
-    rep_ = valid_repeats(repeats, n_bars, fix, cad, forced)
-    events = _harmonic_rhythm(model, n_bars, beats_per_bar, role, pos, fix, cad, forced, rep_,
-                              max_changes, vocabulary, rng)
-    allowed = allowed_sets(events, fix, cad, mode, before, notes)
-    chain = _chain_context(model, mode, beats_per_bar, role, pos, events, before, after, vocabulary)
-    # 3. the chords: the exact pass, then the motif's repeats where they keep the constraints
-    syms = _exact_pass(chain, allowed, events, fix, rng, notes)
-    syms, pairs = _repeats_pass(chain, allowed, events, rep_, syms, rng, notes, forced)
+    rep0 = valid_repeats(repeats, n_bars, fix, cad, forced)
+    # 1-3 again where a repeat just before an authentic cadence was left out ("V before I"):
+    # then that bar takes the dominant on its middle beat (:func:`_dominant_approach`)
+    approach: set[int] = set()
+    notes0 = list(notes)
+    best = None
+    for _try in range(2):
+        rng = np.random.default_rng(seed)
+        notes = list(notes0)
+        rep_ = dict(rep0)
+        events = _harmonic_rhythm(model, n_bars, beats_per_bar, role, pos, fix, cad, forced, rep_,
+                                  max_changes, vocabulary, rng, approach)
+        allowed = allowed_sets(events, fix, cad, mode, before, notes)
+        chain = _chain_context(model, mode, beats_per_bar, role, pos, events, before, after,
+                               vocabulary)
+        # 3. the chords: the exact pass, then the motif's repeats where they keep the constraints
+        syms = _exact_pass(chain, allowed, events, fix, rng, notes)
+        syms, pairs = _repeats_pass(chain, allowed, events, rep_, syms, rng, notes, forced)
+        kept = {events[t][0] for t, _ in pairs}
+        if best is None or len(kept) > best[0]:  # (the plain repeat on a tie)
+            best = (len(kept), rng, notes, rep_, events, syms, pairs)
+        dropped = {events[t][0] for t, _ in repeat_pairs(events, rep_, forced)} - kept
+        approach = {b for b in rep_ if dropped & {b - 1, b} and cad.get(b + 1) == "authentic"
+                    and b + 1 not in rep_ and cad.get(rep_[b] + 1) != "authentic"}
+        if _try or not approach:
+            break
+    _, rng, notes, rep_, events, syms, pairs = best
     # 4. bass
     chords, bass = _basses(model, mode, tonic, beats_per_bar, events, syms, after, pairs, rng)
     n_pedal = _tonic_pedal(vocabulary, cad, phr, fix, events, bass, tonic)
@@ -136,10 +156,12 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
 def _harmonic_rhythm(model: HarmonyModel, n_bars: int, bpb: int, role: list, pos: list,
                      fix: dict[int, int], cad: dict[int, str], forced: dict[int, int],
                      rep_: dict[int, int], max_changes: int, voc_: Vocabulary | None,
-                     rng: np.random.Generator) -> list[tuple[int, int]]:
+                     rng: np.random.Generator,
+                     approach: set[int] | None = None) -> list[tuple[int, int]]:
     """The (bar, beat) chord events: per bar a change mask drawn from ``P(mask | meter, role,
     bar position)`` (bar 0 starts with a chord; a cadence or fixed bar is one chord; a repeated
-    bar takes the earlier bar's mask; forced beats change)."""
+    bar takes the earlier bar's mask; forced beats change; a repeated bar in ``approach`` adds
+    the change of :func:`_dominant_approach`)."""
     n_masks = 1 << bpb
     n_on = np.array([bin(m).count("1") for m in range(n_masks)])
     ok = n_on <= max_changes
@@ -152,7 +174,13 @@ def _harmonic_rhythm(model: HarmonyModel, n_bars: int, bpb: int, role: list, pos
             # earlier bar holds is restated on the downbeat (inside a run it is held on as there);
             # a hit beat changes there too
             run_start = rep_.get(b - 1) != rep_[b] - 1
-            mask = repeat_mask(masks[rep_[b]], run_start, rep_[b], forced.get(b, 0), max_changes)
+            mask = None
+            extra = _dominant_approach(masks[rep_[b]], bpb) if b in (approach or ()) else 0
+            if extra:
+                mask = repeat_mask(masks[rep_[b]], run_start, rep_[b], forced.get(b, 0) | extra,
+                                   max_changes)
+            if mask is None:
+                mask = repeat_mask(masks[rep_[b]], run_start, rep_[b], forced.get(b, 0), max_changes)
             if mask is None:
                 del rep_[b]  # the bar's own rhythm (its chords are free)
         if mask is None and (b in fix or b in cad):
@@ -168,6 +196,20 @@ def _harmonic_rhythm(model: HarmonyModel, n_bars: int, bpb: int, role: list, pos
         masks[b] = mask
         events += [(b, j) for j in range(bpb) if mask >> j & 1]
     return events
+
+
+def _dominant_approach(src_mask: int, bpb: int) -> int:
+    """The change (bit mask of one beat, 0: none) that a repeating bar just before an authentic
+    cadence adds for the cadence's dominant, where its statement bar led to no such cadence and
+    the plain repeat could not keep "V before I" (it was left out: new chords under the whole
+    restated bar, its melody adapted): the statement's chords hold on, the V comes on the bar's
+    middle beat (after the statement's last change, ``src_mask``), as a restated phrase's
+    approach to its cadence (ii/IV - V - I)."""
+    if bpb < 2:
+        return 0
+    last = max((j for j in range(bpb) if src_mask >> j & 1), default=-1)
+    beat = max(bpb // 2, last + 1)
+    return 1 << beat if beat < bpb else 0
 
 
 def _chain_context(model: HarmonyModel, mode: str, bpb: int, role: list, pos: list,

@@ -27,10 +27,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from videobgm.music.motif import PERIOD_BARS  # a period closes on an authentic cadence (shared)
 from videobgm.plan.chord_corpus import split_phrases
 from videobgm.types import STEPS_PER_BEAT, Chord, Plan, Reference, Section
 
-PERIOD_BARS = 8  # a period closes with an authentic cadence once it has this many bars
 HIT_TOLERANCE_STEPS = 1  # a hit within one 16th of a beat moves a chord change onto that beat
 
 
