@@ -253,15 +253,9 @@ class Pipeline:
 
         score = resolve_score_clashes(score, plan, regenerate_bars)
         # the cuts' hit points: the pitched parts clear just before them, so that the hit re-attacks
-        import numpy as np
+        from videobgm.compose.hit_marks import clear_plan_hits
 
-        from videobgm.compose.hit_marks import clear_score
-        from videobgm.music import styles
-
-        floor = plan.style in styles.STYLE_IDIOMS and styles.idiom(plan.style, plan.mood).drums == "four_floor"
-        score = clear_score(score, plan.controls.hits, gap=cfg.hit_gap_four_floor if floor else cfg.hit_gap_16ths,
-                            ending_bar=plan.controls.ending_bar, bars=regenerate_bars,
-                            keep=set(np.flatnonzero(np.asarray(plan.controls.accent_steps, dtype=bool)).tolist()))
+        score = clear_plan_hits(score, plan, cfg, regenerate_bars)
         # velocities follow the sections' energy and the phrases (only the bars just sampled)
         score = shape(score, plan.sections, plan.controls.accent_steps, cfg=cfg, bars=regenerate_bars,
                       hits=plan.controls.hits)

@@ -58,14 +58,12 @@ def test_forced_changes_leave_out_cadence_fixed_and_crowded_beats() -> None:
     assert notes == ["no chord change on beat 3 of bar 0: at most 1 changes per bar",
                      "no chord change on beat 4 of bar 1: at most 1 changes per bar"]
     # bar 6 on a fixed bar 2, bar 3 on a later bar, bar 5 on bar 1: only the last is kept
-    assert valid_repeats({6: 2, 3: 7, 5: 1}, 8, {2: 0}, {}, {}) == {5: 1}
+    assert valid_repeats({6: 2, 3: 7, 5: 1}, 8, {2: 0}, {}) == {5: 1}
     # a cadence bar is repeated by a bar inside a phrase (6 -> cadence 2) but never repeats
-    # (cadence 7 keeps its own); a hit-change bar may do both
-    assert valid_repeats({4: 0, 5: 1, 6: 2, 7: 3}, 8, {}, {2: "half", 7: "authentic"},
-                         {1: 0b100, 4: 0b10}) == {4: 0, 5: 1, 6: 2}
+    # (cadence 7 keeps its own); a hit-change bar (4, 1) may do both
+    assert valid_repeats({4: 0, 5: 1, 6: 2, 7: 3}, 8, {}, {2: "half", 7: "authentic"}) == {4: 0, 5: 1, 6: 2}
     # ... except a cadence of its own kind (a phrase of the same role restating its ending)
-    assert valid_repeats({7: 3, 6: 2}, 8, {}, {3: "authentic", 2: "half", 6: "authentic", 7: "authentic"},
-                         {}) == {7: 3}
+    assert valid_repeats({7: 3, 6: 2}, 8, {}, {3: "authentic", 2: "half", 6: "authentic", 7: "authentic"}) == {7: 3}
 
 
 def test_repeat_mask_keeps_the_statements_rhythm_and_adds_the_hit() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from videobgm.compose.decode_state import DecodeContext, DecodeState
+from videobgm.compose.decode_state import DecodeContext, DecodeState, melody_only
 from videobgm.compose.repetition import guide_bias, guide_row
 from videobgm.compose.token_codes import TYPE_BAR, TYPE_BOS, TYPE_EOS, TYPE_NOTE, TYPE_POS
 from videobgm.types import STEPS_PER_BEAT
@@ -67,7 +67,7 @@ def pos_candidates(ctx: DecodeContext, st: DecodeState, free: int) -> np.ndarray
         ok[:] = False
     if ctx.breath[st.bar]:  # the texture breathes on the bar's last beat
         ok[spb - STEPS_PER_BEAT - 1:] = False
-    if st.motif and st.bar in ctx.motif_map and int(ctx.track_ok.sum()) == 1 and ctx.track_ok[ctx.melody_value]:
+    if st.motif and st.bar in ctx.motif_map and melody_only(ctx):
         for s in range(st.step + 1, spb):  # a restating bar of the melody alone: its planned onsets
             ok[s] &= s in st.motif or bool(bt.forced[s])  # (and what must still sound) only
     for s in range(st.step + 1, spb):  # beats with target strength 0 stay empty (unless accent)

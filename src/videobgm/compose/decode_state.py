@@ -184,6 +184,12 @@ def count_note(st: DecodeState, track_value: int, pitch_value: int) -> None:
     st.notes_at_step += 1
 
 
+def melody_only(ctx: DecodeContext) -> bool:
+    """Whether the melody is the only track the model samples (the accompaniment is arranged by
+    rule): every other onset of a bar would be the melody's."""
+    return int(ctx.track_ok.sum()) == 1 and bool(ctx.track_ok[ctx.melody_value])
+
+
 def note_melody(st: DecodeState, pitch: int, chord_tones: np.ndarray | None) -> None:
     """The melody played MIDI ``pitch`` (a non-chord tone when ``chord_tones`` lacks it)."""
     st.melody_pitch = int(pitch)

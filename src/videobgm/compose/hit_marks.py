@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from videobgm.config import SampleConfig
 from videobgm.types import Note, Score
 
 MARKED_KINDS = ("section", "crash", "stab")  # the cuts' hit points; "accent" hits stay unmarked
@@ -74,3 +75,17 @@ def clear_score(score: Score, hits: tuple[tuple[int, str], ...] | list[tuple[int
     steps = None if bars is None else (bars[0] * spb, bars[1] * spb)
     return dataclasses.replace(score, notes=sorted(clear_before_hits(score.notes, hits, gap=gap,
                                                                     ending_step=ending, steps=steps, keep=keep)))
+
+
+def clear_plan_hits(score: Score, plan, cfg: SampleConfig, bars: tuple[int, int] | None = None) -> Score:  # noqa: ANN001
+    """:func:`clear_score` with ``plan``'s hit points, held ending and accent steps (kept in the
+    gap): a gap of ``cfg.hit_gap_four_floor`` 16ths under a four-on-the-floor (the drums' 8th),
+    else ``cfg.hit_gap_16ths``."""
+    import numpy as np
+
+    from videobgm.music import styles
+    c = plan.controls
+    floor = plan.style in styles.STYLE_IDIOMS and styles.idiom(plan.style, plan.mood).drums == "four_floor"
+    return clear_score(score, c.hits, gap=cfg.hit_gap_four_floor if floor else cfg.hit_gap_16ths,
+                       ending_bar=c.ending_bar, bars=bars,
+                       keep=set(np.flatnonzero(np.asarray(c.accent_steps, dtype=bool)).tolist()))

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from videobgm.compose.constraints import chord_tone_mask
-from videobgm.compose.decode_state import DecodeContext, DecodeState
+from videobgm.compose.decode_state import DecodeContext, DecodeState, melody_only
 from videobgm.compose.repetition import rows_of_bar
 from videobgm.compose.token_codes import TYPE_BAR, TYPE_NOTE, TYPE_POS
 from videobgm.config import SampleConfig
@@ -167,12 +167,6 @@ def run_shift(ctx: DecodeContext, st: DecodeState, i: int, j: int) -> int | None
 
     a, b = last(i - 1), last(j - 1)
     return a[1] - b[1] if a is not None and b is not None and a[0] == b[0] else None
-
-
-def melody_only(ctx: DecodeContext) -> bool:
-    """Whether the melody is the only track the model samples (the accompaniment is arranged by
-    rule): every other onset of a bar would be the melody's."""
-    return int(ctx.track_ok.sum()) == 1 and bool(ctx.track_ok[ctx.melody_value])
 
 
 def sounded_by_rule(bar: Any, planned: set[int], rule_onsets: np.ndarray) -> None:

@@ -108,18 +108,17 @@ def forced_changes(change_beats: dict[int, Any] | None, n_bars: int, bpb: int, f
 
 
 def valid_repeats(repeats: dict[int, int] | None, n_bars: int, fix: dict[int, int],
-                  cad: dict[int, str], forced: dict[int, int]) -> dict[int, int]:
+                  cad: dict[int, str]) -> dict[int, int]:
     """Bar -> earlier bar it repeats, where neither is a fixed bar and the repeating bar is no
     cadence, or both are cadences of one kind. A cadence bar may be repeated by a bar inside a
     phrase (a restated unit that cycles through a short statement sounds the statement's
     cadence bar, chords and all, before its own phrase end: the melody restates it as it was),
     or by a cadence of its kind (a phrase of the same role restating its ending); a cadence bar
-    repeats no other bar (it keeps its own cadence). A hit-change bar (``forced``) may repeat or
-    be repeated: the repeating bar's rhythm is the earlier bar's with the hit's change added
+    repeats no other bar (it keeps its own cadence). A hit-change bar may repeat or be repeated:
+    the repeating bar's rhythm is the earlier bar's with the hit's change added
     (:func:`repeat_mask`; the chord there is the bar's own)."""
-    del forced  # (kept by repeat_mask)
     return {int(t): int(j) for t, j in (repeats or {}).items() if 0 <= int(j) < int(t) < n_bars
-            and int(t) not in set(fix) and int(j) not in set(fix)
+            and int(t) not in fix and int(j) not in fix
             and (int(t) not in cad or cad.get(int(j)) == cad[int(t)])}
 
 

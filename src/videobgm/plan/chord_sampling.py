@@ -119,7 +119,7 @@ def sample_progression(model: HarmonyModel, n_bars: int, *, beats_per_bar: int =
 
     # 1. harmonic rhythm (the chord events), 2. the constraints on each event
     forced = forced_changes(change_beats, n_bars, beats_per_bar, fix, cad, max_changes, notes)
-    rep0 = valid_repeats(repeats, n_bars, fix, cad, forced)
+    rep0 = valid_repeats(repeats, n_bars, fix, cad)
     # 1-3 again where a repeat just before an authentic cadence was left out ("V before I"):
     # then that bar takes the dominant on its middle beat (:func:`_dominant_approach`)
     approach: set[int] = set()
@@ -174,7 +174,6 @@ def _harmonic_rhythm(model: HarmonyModel, n_bars: int, bpb: int, role: list, pos
             # earlier bar holds is restated on the downbeat (inside a run it is held on as there);
             # a hit beat changes there too
             run_start = rep_.get(b - 1) != rep_[b] - 1
-            mask = None
             extra = _dominant_approach(masks[rep_[b]], bpb) if b in (approach or ()) else 0
             if extra:
                 mask = repeat_mask(masks[rep_[b]], run_start, rep_[b], forced.get(b, 0) | extra,
