@@ -113,3 +113,34 @@ def test_cli_train_errors(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("videobgm: error: --resume: no checkpoint")
+
+
+def test_warm_start_continues_from_the_weights_and_snapshots(tmp_path, corpus):
+    first = train(None, tmp_path / "a", _settings(steps=20, eval_every=10), dataset=corpus)
+    s = _settings(steps=10, eval_every=5, snapshot_every=5)
+    prov = train(None, tmp_path / "b", s, dataset=corpus, init_from=tmp_path / "a")
+    # the warm start records where it began and begins where that run ended, not at random weights
+    assert prov["init"]["steps"] == 20 and prov["init"]["history"] == first["history"]
+    assert prov["steps"] == 10
+    cold = train(None, tmp_path / "c", s, dataset=corpus)
+    assert prov["history"][0]["val_nll"] < cold["history"][0]["val_nll"]
+    # a weights-only copy every 5 steps; the last one holds the final weights
+    snaps = sorted(p.name for p in (tmp_path / "b" / "snapshots").iterdir())
+    assert snaps == ["step_000005", "step_000010"]
+    m5, _, meta5 = ckpt.load_checkpoint(tmp_path / "b" / "snapshots" / "step_000005")
+    assert meta5["provenance"]["steps"] == 5 and meta5["provenance"]["init"]["steps"] == 20
+    m10, _, _ = ckpt.load_checkpoint(tmp_path / "b" / "snapshots" / "step_000010")
+    final, _, _ = ckpt.load_checkpoint(tmp_path / "b")
+    for p, q in zip(m10.state_dict().values(), final.state_dict().values()):
+        assert torch.equal(p, q)
+    assert any(not torch.equal(p, q) for p, q in zip(m5.state_dict().values(), final.state_dict().values()))
+
+
+def test_warm_start_errors(tmp_path, corpus):
+    with pytest.raises(OptionError, match="--init: no checkpoint"):
+        train(None, tmp_path / "x", _settings(), dataset=corpus, init_from=tmp_path / "missing")
+    train(None, tmp_path / "a", _settings(steps=2, seq_len=16), dataset=corpus)
+    with pytest.raises(OptionError, match="attends to 16 tokens"):
+        train(None, tmp_path / "y", _settings(steps=2, seq_len=32), dataset=corpus, init_from=tmp_path / "a")
+    with pytest.raises(OptionError, match="snapshot"):
+        train(None, tmp_path / "z", _settings(snapshot_every=0), dataset=corpus)

@@ -32,6 +32,8 @@ from videobgm.errors import OptionError
 
 log = logging.getLogger("videobgm.train")
 
+SNAPSHOTS = "snapshots"  # weights-only copies every ``snapshot_every`` steps, under the run folder
+
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -55,6 +57,7 @@ class TrainSettings:
     transpose: bool = True
     max_minutes: float | None = None  # stop (and save) after this much wall time
     threads: int | None = None  # CPU threads (None = os.cpu_count())
+    snapshot_every: int | None = None  # also keep a weights-only copy every K steps (out/snapshots/)
 
 
 def lr_at(step: int, s: TrainSettings) -> float:
@@ -135,11 +138,13 @@ def evaluate_nll(model: Any, windows: Sequence[tuple[np.ndarray, np.ndarray]], *
             "tokens": int(counts[0])}
 
 
-def _start(out: Path, s: TrainSettings, tokenizer: Any, *, resume: bool, model_cfg: ModelConfig | None
+def _start(out: Path, s: TrainSettings, tokenizer: Any, *, resume: bool, model_cfg: ModelConfig | None,
+           init_from: Path | None = None
            ) -> tuple[Any, Any, dict[str, Any], int, float, int, list[dict[str, Any]]]:
     """The model to train: resumed from ``out`` (with its optimiser state, step, wall time, tokens
-    and history) or built untrained. Returns (model, tokenizer, extra, start_step, wall_before_s,
-    tokens_seen, history)."""
+    and history), warm-started from the weights of ``init_from`` (a fresh optimiser and schedule),
+    or built untrained. Returns (model, tokenizer, extra, start_step, wall_before_s, tokens_seen,
+    history)."""
     from videobgm.compose import checkpoint as ckpt
 
     if resume:
@@ -149,6 +154,15 @@ def _start(out: Path, s: TrainSettings, tokenizer: Any, *, resume: bool, model_c
         log.info("resuming from step %d", start_step)
         return (model, tokenizer, extra, start_step, float(prov.get("wall_time_s", 0.0)),
                 int(prov.get("tokens_seen", 0)), list(prov.get("history", [])))
+    if init_from is not None:
+        model, init_tok, _meta = ckpt.load_checkpoint(init_from)
+        if init_tok.to_json() != tokenizer.to_json():
+            raise OptionError(f"--init: {init_from} was trained with another vocabulary")
+        if model.cfg.max_len < s.seq_len:
+            raise OptionError(f"--init: {init_from} attends to {model.cfg.max_len} tokens, "
+                              f"fewer than --seq-len {s.seq_len}")
+        log.info("warm start from %s", init_from)
+        return model, tokenizer, {}, 0, 0.0, 0, []
     cfg = model_cfg or ModelConfig.preset(s.preset)
     cfg = cfg.replace(max_len=s.seq_len)  # generation attends to as many tokens as training saw
     return ckpt.build_untrained(cfg, tokenizer, seed=s.seed), tokenizer, {}, 0, 0.0, 0, []
@@ -207,6 +221,23 @@ def _final_fields(model: Any, test_set: Sequence[tuple[np.ndarray, np.ndarray]],
     }
 
 
+def _read_provenance(path: Path) -> dict[str, Any]:
+    import json
+
+    from videobgm.compose import checkpoint as ckpt
+
+    f = path / ckpt.PROVENANCE
+    return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
+
+
+def _init_summary(path: Path) -> dict[str, Any]:
+    """What a warm-started run records of the checkpoint it started from."""
+    prov = _read_provenance(path)
+    return {"path": str(path), "steps": prov.get("steps"), "tokens_seen": prov.get("tokens_seen"),
+            "wall_time_s": prov.get("wall_time_s"), "settings": prov.get("settings"),
+            "history": prov.get("history", []), "test_nll_mean": prov.get("test_nll_mean")}
+
+
 def _provenance(data_root: Any, dataset: dict[str, list], s: TrainSettings, model: Any, n_params: int,
                 device: str, command: str | None, history: list[dict[str, Any]], *, step: int, wall: float,
                 tokens_seen: int, extra_fields: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +259,8 @@ def _provenance(data_root: Any, dataset: dict[str, list], s: TrainSettings, mode
 
 def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[str], settings: TrainSettings,
           *, resume: bool = False, model_cfg: ModelConfig | None = None, dataset: dict[str, list] | None = None,
-          command: str | None = None, on_step: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+          command: str | None = None, on_step: Callable[[int, float], None] | None = None,
+          init_from: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Train (or resume) and write a checkpoint folder at ``out_dir``.
 
     Parameters
@@ -248,6 +280,10 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
         The command line, recorded in provenance.
     on_step : callable, optional
         ``on_step(step, loss)`` after every optimiser step.
+    init_from : path-like, optional
+        Warm start: begin from this checkpoint's weights (and model config) with a fresh optimiser
+        and schedule (longer training of a shipped model). Its provenance (steps, tokens, wall
+        time, validation history) is recorded under ``init`` in the new provenance.
 
     Returns
     -------
@@ -265,6 +301,11 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
     out = Path(out_dir)
     if resume and not (out / ckpt.WEIGHTS).is_file():
         raise OptionError(f"--resume: no checkpoint to resume in {out}")
+    if s.snapshot_every is not None and s.snapshot_every < 1:
+        raise OptionError("--snapshot-every must be >= 1")
+    init_path = None if init_from is None else Path(init_from)
+    if init_path is not None and not resume and not (init_path / ckpt.WEIGHTS).is_file():
+        raise OptionError(f"--init: no checkpoint in {init_path}")
     tokenizer = Tokenizer()
     if dataset is None:
         t0 = time.perf_counter()
@@ -274,7 +315,8 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
     device = pick_device(s.threads)
     torch.manual_seed(s.seed)
     model, tokenizer, extra, start_step, wall_before, tokens_seen, history = _start(
-        out, s, tokenizer, resume=resume, model_cfg=model_cfg)
+        out, s, tokenizer, resume=resume, model_cfg=model_cfg, init_from=None if resume else init_path)
+    init_info = _init_summary(init_path) if init_path is not None and not resume else None
     model.to(device).train()
     opt = _optimizer(model, s, extra)
     # one seeded data stream per run; a resumed run skips the batches already used, so that
@@ -288,9 +330,13 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
     log.info("model: %s parameters, %s, device %s, %d threads", f"{n_params:,}", model.cfg.to_dict(),
              device, torch.get_num_threads())
 
+    if resume:  # a resumed warm-started run keeps what it recorded of its start
+        init_info = _read_provenance(out).get("init")
+
     def provenance(step: int, wall: float, extra_fields: dict[str, Any]) -> dict[str, Any]:
+        more = dict(extra_fields) if init_info is None else {**extra_fields, "init": init_info}
         return _provenance(data_root, dataset, s, model, n_params, device, command, history,
-                           step=step, wall=wall, tokens_seen=tokens_seen, extra_fields=extra_fields)
+                           step=step, wall=wall, tokens_seen=tokens_seen, extra_fields=more)
 
     def save(step: int, wall: float, extra_fields: dict[str, Any]) -> None:
         model_cpu_state = {"optimizer": opt.state_dict(), "step": step}
@@ -330,6 +376,9 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
                          " ".join(f"{n}={x:.2f}" for n, x in v["per_field"].items()))
             if step % s.ckpt_every == 0:
                 save(step, wall_before + elapsed, {"val_loss": last_val})
+            if s.snapshot_every is not None and step % s.snapshot_every == 0:
+                ckpt.save_checkpoint(out / SNAPSHOTS / f"step_{step:06d}", model, tokenizer,
+                                     provenance(step, wall_before + elapsed, {"val_loss": last_val}))
             if s.max_minutes is not None and wall_before + elapsed > 60.0 * s.max_minutes:
                 log.info("time budget of %.1f min reached at step %d", s.max_minutes, step)
                 break

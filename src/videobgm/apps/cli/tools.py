@@ -174,6 +174,10 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=None, help="stop and save after this wall time")
     p.add_argument("--no-transpose", action="store_true", help="no transposition augmentation")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--init", default=None, metavar="CHECKPOINT",
+                   help="warm start from this checkpoint folder's weights (fresh optimiser and schedule)")
+    p.add_argument("--snapshot-every", type=int, default=None, metavar="K",
+                   help="also keep a weights-only copy every K steps under OUT/snapshots/")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: all cores; 1 is faster on a busy shared machine)")
@@ -190,9 +194,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         preset=args.preset, steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
         lr=args.lr, warmup_steps=args.warmup, ckpt_every=args.ckpt_every, eval_every=args.eval_every,
         max_minutes=args.max_minutes, transpose=not args.no_transpose, seed=args.seed,
-        threads=args.threads,
+        threads=args.threads, snapshot_every=args.snapshot_every,
     )
-    train(args.data, args.out, settings, resume=args.resume,
+    train(args.data, args.out, settings, resume=args.resume, init_from=args.init,
           command="videobgm " + shlex.join(sys.argv[1:]))
     return 0
 
