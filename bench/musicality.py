@@ -4,6 +4,7 @@ Usage::
 
     python bench/musicality.py [--seeds 0,1,2] [--cache DIR] [--md docs/results/musicality.md]
         [--json OUT.json] [--label NAME] [--src OTHER/src] [--baseline BASE.json]
+        [--checkpoint FOLDER]
 
 Pieces: the default :class:`~videobgm.pipeline.Pipeline` (packaged small checkpoint, no prompt,
 no bridges) scores the four shared videos and four synthetic ones (hard cuts every 6 s; a slow
@@ -122,14 +123,25 @@ def bar_energy(d: dict) -> np.ndarray:
     return e
 
 
-def compose_all(videos: list[Path], seeds: list[int], cache: Path) -> list[dict]:
-    """Compose (or read from the cache) every (video, seed) piece with the importable code."""
+def weights_version(checkpoint: str | None) -> str:
+    """'' for the packaged checkpoint, else a short hash of the folder's weights (cache key)."""
+    if checkpoint is None:
+        return ""
+    w = Path(checkpoint) / "model.pt"
+    if not w.is_file():
+        raise SystemExit(f"musicality: no checkpoint weights in {checkpoint}")
+    return "-w" + hashlib.sha1(w.read_bytes()).hexdigest()[:10]
+
+
+def compose_all(videos: list[Path], seeds: list[int], cache: Path, checkpoint: str | None = None) -> list[dict]:
+    """Compose (or read from the cache) every (video, seed) piece with the importable code (and
+    ``checkpoint``'s weights, default the packaged model)."""
     import videobgm
     from videobgm.config import PipelineConfig
     from videobgm.pipeline import Pipeline
 
     src = Path(videobgm.__file__).resolve().parents[1]
-    ver = code_version(src)
+    ver = code_version(src) + weights_version(checkpoint)
     out = []
     feats: dict[str, object] = {}
     pipe = None
@@ -140,7 +152,7 @@ def compose_all(videos: list[Path], seeds: list[int], cache: Path) -> list[dict]
                 out.append(json.loads(path.read_text(encoding="utf-8")))
                 continue
             cfg = PipelineConfig()
-            cfg = cfg.replace(sample=cfg.sample.replace(seed=seed))
+            cfg = cfg.replace(sample=cfg.sample.replace(seed=seed, checkpoint=checkpoint))
             if pipe is None:
                 pipe = Pipeline(cfg)
             else:  # same model, this seed
@@ -213,6 +225,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--compose-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--videos", default=None, help="comma-separated subset of video stems (development)")
+    ap.add_argument("--checkpoint", default=None, help="compose with this checkpoint folder (default: packaged)")
     args = ap.parse_args()
     cache = Path(args.cache)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -222,18 +235,19 @@ def main() -> int:
         keep = set(args.videos.split(","))
         videos = [v for v in videos if v.stem in keep]
     if args.compose_only:
-        print(json.dumps(compose_all(videos, seeds, cache)))
+        print(json.dumps(compose_all(videos, seeds, cache, args.checkpoint)))
         return 0
     if args.src:
         env = {**os.environ, "PYTHONPATH": str(Path(args.src).resolve())}
         r = subprocess.run([sys.executable, __file__, "--compose-only", "--seeds", args.seeds, "--cache", str(cache)]
-                           + (["--videos", args.videos] if args.videos else []),
+                           + (["--videos", args.videos] if args.videos else [])
+                           + (["--checkpoint", args.checkpoint] if args.checkpoint else []),
                            env=env, capture_output=True, text=True)
         if r.returncode:
             raise SystemExit(r.stderr[-2000:])
         pieces = json.loads(r.stdout.strip().splitlines()[-1])
     else:
-        pieces = compose_all(videos, seeds, cache)
+        pieces = compose_all(videos, seeds, cache, args.checkpoint)
     gen = piece_rows(pieces)
     val, test = pop909_rows("val"), pop909_rows("test")
     base = [json.loads(Path(b).read_text(encoding="utf-8")) for b in args.baseline]
