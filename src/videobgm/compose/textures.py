@@ -251,7 +251,7 @@ def texture_notes(controls: Controls, idm: Idiom, bars: tuple[int, int] | None =
         # beats: a busy bar's catches thin to dyads or single notes (one onset budget), but every
         # accent is still struck (before, a bar with 9 visual beats took 27 chord notes over a
         # share of 19)
-        left = (1.0 - idm.model_share) * d - stabs - len(pattern)
+        left = texture_share(idm, d) - stabs - len(pattern)
         for k in range(start, start + spb):  # every hit: an accented chord (a stab)
             if k in hits:
                 tones = _voicing(int(roots[k]), ivs[k], lo + 7, extra_octave=False)
@@ -296,6 +296,14 @@ def pre_hit_gap(notes: list[Note], hits: dict[int, str]) -> list[Note]:
 NOTES_PER_ONSET = {"block": 3, "strum": 5, "pad": 4}
 
 
+def texture_share(idm: Idiom, density: float) -> float:
+    """The arranged parts' share of a bar's density target: what the model's share
+    (``ceil(model_share * density)``, :func:`videobgm.compose.arrange.remaining_targets`) leaves
+    of it, so that the two add up to the target (``(1 - model_share) * density`` beside the
+    rounded-up model share gave ~0.5 onset a bar too many: 2-3 % over the plan)."""
+    return float(density) - float(np.ceil(idm.model_share * float(density)))
+
+
 def catch_voicing(tones: list[int], budget: float) -> list[int]:
     """The notes of an accent catch (a chord voiced upwards) when ``budget`` notes of the bar's
     share are left for it: the full chord when they fit, else its lowest ``round(budget)`` tones
@@ -309,7 +317,7 @@ def bar_rate(idm: Idiom, rate: int, density: int, spb: int, taken: int = 0) -> i
     of the target, so that busier bars get busier textures (an ostinato keeps a quarter / 8th /
     16th pulse). ``taken``: onsets of the bar's hit stabs, which count against the share."""
     per = NOTES_PER_ONSET.get(idm.texture, 1) * (2 if idm.octave_double else 1)
-    want = max(1.0, ((1.0 - idm.model_share) * density - taken) / per)
+    want = max(1.0, (texture_share(idm, density) - taken) / per)
     if idm.texture == "ostinato":  # a pulse: quarters in quiet bars, 16ths in busy ones
         options = [1, 2, 4]
     elif idm.texture == "pad":  # sustained: re-struck at most every half bar
@@ -342,7 +350,7 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
         # the bar's share of the density target sets how busy the strumming is: the pattern
         # family (slow / full) and how many strings each stroke takes, so that busier bars get
         # more notes (motion drives density) while the strum pattern stays a strum
-        target = max(2.0, (1.0 - idm.model_share) * d - taken)
+        target = max(2.0, texture_share(idm, d) - taken)
         slow = len(SLOW_STRUMS[0]) * 4.0  # notes of a slow bar with 4 strings a stroke
         pats = SLOW_STRUMS if target <= slow else STRUMS
         pattern = pats[variant % len(pats)] if bpb == 4 else tuple((x * 4, True) for x in range(bpb))
@@ -365,7 +373,7 @@ def _bar_texture(controls: Controls, idm: Idiom, start: int, spb: int, bpb: int,
     # a bar busier than the texture's fastest pulse allows: the excess becomes a chord tone under
     # the beat onsets (dyads), so the bar's note count still follows its density target
     per = NOTES_PER_ONSET.get(idm.texture, 1) * (2 if idm.octave_double else 1)
-    spare = int(round((1.0 - idm.model_share) * d - taken - per * len(onsets))) if per == 1 else 0
+    spare = int(round(texture_share(idm, d) - taken - per * len(onsets))) if per == 1 else 0
     beat_onsets = [s for s in onsets if s % STEPS_PER_BEAT == 0]
     under = set(beat_onsets[:max(0, spare)])
     pair = ostinato_pair(controls, idm, start, spb, roots, ivs) if idm.texture == "ostinato" \
