@@ -176,6 +176,11 @@ class SampleConfig(_Cfg):
     # after a non-chord tone more for a chord tone a step away (non-chord tones resolve by step)
     melody_step_bias: float = 1.0
     melody_resolve_bias: float = 1.5
+    # where the style x mood idiom asks for it (music.styles: Idiom.avoid_notes, calm), logit malus
+    # of a melody pitch a semitone from the bass sounding there (the major seventh over the root):
+    # the melody and the bass are the voices the clash resolver leaves standing
+    # (compose/note_constraints.avoid_note_bias); 0 = off
+    melody_avoid_bias: float = 3.0
     # the melody's register (controls.register_per_bar, a MIDI target per bar): logits per octave
     # of motion toward the target while the line (mean of its last 6 notes) is more than
     # melody_register_band semitones off it, full at 6 semitones beyond the band; the first

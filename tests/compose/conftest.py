@@ -32,7 +32,8 @@ def decoding(tok):
     from videobgm.compose.phrasing import breath_mask, breath_steps, breathe
     from videobgm.config import SampleConfig
 
-    def make(controls, cfg=None, *, span=None, breath_bars=None, phrase_ends=None, motif=None, rule_onsets=None):
+    def make(controls, cfg=None, *, span=None, breath_bars=None, phrase_ends=None, motif=None, rule_onsets=None,
+             bass=None):
         cfg = cfg or SampleConfig()
         span = span or (0, controls.n_bars)
         n_steps = controls.n_bars * controls.steps_per_bar
@@ -41,7 +42,7 @@ def decoding(tok):
         model_controls, _ = breathe(controls, [], breath, to_breath, in_breath)
         onsets = np.zeros(n_steps + 1, dtype=np.int64) if rule_onsets is None else rule_onsets
         ctx = build_context(model_controls, controls, cfg, tok, span=span, breath=breath, steps_to_breath=to_breath,
-                            rule_onsets=onsets, phrase_ends=phrase_ends, motif=motif)
+                            rule_onsets=onsets, phrase_ends=phrase_ends, motif=motif, bass=bass)
         return ctx, DecodeState(voicing=Voicing(n_steps), sampler=TokenSampler(None, tok, cfg))
 
     return make

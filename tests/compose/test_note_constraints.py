@@ -9,6 +9,7 @@ pytest.importorskip("torch")
 
 from videobgm.compose.constraints import chord_tone_mask  # noqa: E402
 from videobgm.compose.note_constraints import (  # noqa: E402
+    avoid_note_bias,
     duration_mask,
     melody_line_bias,
     note_pitch,
@@ -18,7 +19,7 @@ from videobgm.compose.note_constraints import (  # noqa: E402
     velocity_mask,
 )
 from videobgm.config import SampleConfig  # noqa: E402
-from videobgm.types import TRACKS  # noqa: E402
+from videobgm.types import TRACKS, Note  # noqa: E402
 
 MEL, PIANO, BRIDGE = (1 + TRACKS.index(t) for t in ("melody", "piano", "bridge"))
 C_MAJOR = chord_tone_mask(2, None)  # chord value 2 = C major
@@ -73,6 +74,30 @@ def test_note_pitch_motif_and_melody_line(decoding, make_controls):
     st.melody_nct = False
     assert {p - 1: float(bias) for p, bias in enumerate(melody_line_bias(ctx, st, C_MAJOR, 129)) if bias} == \
         {64: 1.0, 67: 1.0}  # scale steps 1-2 semitones away (E, G; not Eb, F#)
+
+
+def test_calm_melody_avoids_a_semitone_from_the_bass(decoding, make_controls):
+    # a C major bar over a held C2 in the bass: in calm mood the major seventh (B) and the minor
+    # ninth (C#) over the bass lose melody_avoid_bias logits; the soft colour tones (the 9th D,
+    # the 6th A), the 4th F and the chord tones keep theirs. Neutral mood: no change
+    bass = [Note(0, "bass", 36, 16, 80)]
+    cfg = SampleConfig(melody_avoid_bias=3.0, melody_voicing_bias=0.0)
+    ctx, st = decoding(make_controls(style="pop", mood="calm"), cfg, bass=bass)
+    st.bar, st.step = 0, 0
+    bias = avoid_note_bias(ctx, st, 129)
+    assert {p - 1 for p in np.flatnonzero(bias) if 60 <= p - 1 < 72} == {61, 71}  # C#4, B4
+    assert bias[1 + 71] == bias[1 + 83] == -3.0 and bias[1 + 74] == bias[1 + 69] == bias[1 + 65] == 0.0
+    _, pbias, _ = note_pitch(ctx, st, MEL, C_MAJOR)
+    assert pbias[1 + 71] < pbias[1 + 74]  # the maj7 over the root below the 9th
+    st.bar = 1  # bar 1 has no bass note: nothing to avoid
+    assert avoid_note_bias(ctx, st, 129) is None
+    for mood in ("neutral", "tense"):  # other moods: off
+        ctx, st = decoding(make_controls(style="pop", mood=mood), cfg, bass=bass)
+        st.bar, st.step = 0, 0
+        assert ctx.avoid_bias == 0.0 and avoid_note_bias(ctx, st, 129) is None
+        assert note_pitch(ctx, st, MEL, C_MAJOR)[1] is None
+    ctx, st = decoding(make_controls(style="pop", mood="calm"), cfg.replace(melody_avoid_bias=0.0), bass=bass)
+    assert ctx.avoid_bias == 0.0  # switched off
 
 
 def test_duration_mask_chord_change_breath_cadence_and_motif(decoding, make_controls):

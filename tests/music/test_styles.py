@@ -64,6 +64,12 @@ def test_idioms_of_the_generated_parts() -> None:
     assert idioms.clash_rate(score("cinematic", "tense")) >= 0.02
 
 
+def test_calm_melody_avoids_notes_in_every_style() -> None:
+    for style in styles.STYLE_IDIOMS:
+        assert styles.idiom(style, "calm").avoid_notes
+        assert not any(styles.idiom(style, m).avoid_notes for m in ("neutral", "tense", "happy", "epic"))
+
+
 def test_named_style_keeps_its_drums() -> None:
     assert styles.has_drums("electronic", "sad", style_named=True)
     assert not styles.has_drums("pop", "sad", style_named=False)

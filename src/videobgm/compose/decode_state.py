@@ -54,6 +54,9 @@ class DecodeContext:
     motif_map: dict[int, int]  # restating bar -> statement bar
     # a restating unit's last bar -> statement bar: its first half follows the statement's
     motif_heads: dict[int, int] = field(default_factory=dict)
+    # the melody's avoid-note malus (SampleConfig.melody_avoid_bias where the idiom asks for it, else 0)
+    avoid_bias: float = 0.0
+    bass_pcs: np.ndarray | None = None  # bool (n_steps, 12): the bass's sounding pitch classes
     dur_steps: np.ndarray = field(init=False)  # duration field value -> steps (0 for value 0)
     steps_to_change: np.ndarray = field(init=False)  # per step: steps to the next chord change
     pitch_ok: np.ndarray = field(init=False)  # bool over pitch field values: PITCH_RANGE
@@ -134,8 +137,10 @@ def global_step(ctx: DecodeContext, st: DecodeState) -> int:
 def build_context(controls: Controls, full: Controls, cfg: SampleConfig, tokenizer: Any, *,
                   span: tuple[int, int], breath: np.ndarray, steps_to_breath: np.ndarray,
                   rule_onsets: np.ndarray, phrase_ends: tuple[int, ...] | None,
-                  motif: dict[int, int] | None) -> DecodeContext:
-    """The fixed part of a decoding call for the model's ``controls`` (see :class:`DecodeContext`)."""
+                  motif: dict[int, int] | None, bass: list | None = None) -> DecodeContext:
+    """The fixed part of a decoding call for the model's ``controls`` (see :class:`DecodeContext`);
+    ``bass``: the notes already known around the sampled ones (rule parts, kept notes), whose bass
+    notes the melody's avoid-note malus reads."""
 
     F = tokenizer.F
     track_ok = np.zeros(tokenizer.field_sizes[F["track"]], dtype=bool)
@@ -157,7 +162,31 @@ def build_context(controls: Controls, full: Controls, cfg: SampleConfig, tokeniz
         melody_bars=melody_bars, ends=ends, breath=breath, steps_to_breath=steps_to_breath,
         rule_onsets=rule_onsets, motif_map={int(t): int(j) for t, j in (motif or {}).items() if int(j) < int(t)},
         motif_heads={int(t): int(j) for t, j in getattr(motif, "heads", {}).items() if int(j) < int(t)},
+        avoid_bias=avoid_weight(full, cfg), bass_pcs=bass_pitch_classes(bass or [], controls),
     )
+
+
+def avoid_weight(controls: Controls, cfg: SampleConfig) -> float:
+    """``cfg.melody_avoid_bias`` where the controls' style x mood idiom has the melody avoid the
+    pitches a semitone from the bass (:attr:`videobgm.music.styles.Idiom.avoid_notes`: calm), else 0."""
+    from videobgm.music import styles
+
+    if not cfg.constrained or not cfg.melody_avoid_bias or controls.style not in styles.STYLE_IDIOMS:
+        return 0.0
+    return float(cfg.melody_avoid_bias) if styles.idiom(controls.style, controls.mood).avoid_notes else 0.0
+
+
+def bass_pitch_classes(notes: list, controls: Controls) -> np.ndarray | None:
+    """Bool (n_steps, 12): the pitch classes the ``bass`` track's ``notes`` sound on every 16th
+    (None without bass notes)."""
+    bass = [n for n in notes if n.track == "bass"]
+    if not bass:
+        return None
+    n_steps = controls.n_bars * controls.steps_per_bar
+    pcs = np.zeros((n_steps, 12), dtype=bool)
+    for n in bass:
+        pcs[max(0, n.onset_16th):max(0, min(n_steps, n.onset_16th + max(1, n.duration_16th))), n.pitch % 12] = True
+    return pcs
 
 
 def cond_for(ctx: DecodeContext, st: DecodeState, token_type: int) -> np.ndarray:

@@ -5,10 +5,11 @@ requested ones the model knows, (track, pitch) strictly increasing inside a step
 bar without melody or after a phrase's cadence, the melody pulled into its bars (and, with an
 arranged accompaniment, toward its lead share), the motif's onsets given to the melody. Pitches:
 the sampled range, accompaniment on chord tones (strictly on beat onsets), chord-tone and voicing
-bonuses, the melody's line (steps, resolutions), the motif's or a repeated bar's pitch. Durations:
-accompaniment released by the next chord change, every note by the next breath, the phrase end's
-long last melody note (:func:`videobgm.compose.phrasing.cadence_durations`), the motif's duration.
-Velocities: at least ``accent_velocity_bin`` on accent steps.
+bonuses, the melody's line (steps, resolutions, calm's avoid notes over the bass), the motif's or
+a repeated bar's pitch. Durations: accompaniment released by the next chord change, every note by
+the next breath, the phrase end's long last melody note
+(:func:`videobgm.compose.phrasing.cadence_durations`), the motif's duration. Velocities: at least
+``accent_velocity_bin`` on accent steps.
 """
 
 from __future__ import annotations
@@ -102,6 +103,26 @@ def melody_line_bias(ctx: DecodeContext, st: DecodeState, chord_tones: np.ndarra
     return bias
 
 
+def avoid_note_bias(ctx: DecodeContext, st: DecodeState, size: int) -> np.ndarray | None:
+    """The calm melody's soft colour (``ctx.avoid_bias``, :func:`videobgm.compose.decode_state.avoid_weight`):
+    ``-avoid_bias`` logits for a pitch a semitone from a pitch class the bass sounds at this step
+    (the major seventh or the minor ninth over it; a maj7 chord's seventh over its root too).
+    The melody and the bass are the two voices the clash resolver (:mod:`videobgm.compose.clashes`)
+    leaves standing, so this is the semitone clash it cannot remove; the inner voices already
+    yield to the melody. The melody keeps its other non-chord tones (the 9th, 4th and 6th of a
+    triad) for its passing and neighbour tones and appoggiaturas. None where off or without bass."""
+    if not ctx.avoid_bias or ctx.bass_pcs is None:
+        return None
+    g = st.bar * ctx.spb + st.step
+    if not 0 <= g < ctx.bass_pcs.shape[0] or not ctx.bass_pcs[g].any():
+        return None
+    bass = ctx.bass_pcs[g]
+    avoid = (np.roll(bass, 1) | np.roll(bass, -1)) & ~bass  # a semitone from a bass pitch class
+    bias = np.zeros(size)
+    bias[1:129][avoid[np.arange(128) % 12]] = -float(ctx.avoid_bias)
+    return bias
+
+
 def register_bias(ctx: DecodeContext, st: DecodeState, size: int) -> np.ndarray | None:
     """The register target's soft pull on a melody pitch (``controls.register_per_bar``): a tilt,
     not a window, so the line keeps its shape and range. ``w = melody_register_bias``, ``band =
@@ -149,6 +170,7 @@ def note_pitch(ctx: DecodeContext, st: DecodeState, track_value: int, chord_tone
                                      else cfg.melody_voicing_bias, pm.shape[0])
         if track_value == ctx.melody_value and chord_tones is not None:
             vb = _sum(vb, melody_line_bias(ctx, st, chord_tones, pm.shape[0]))
+            vb = _sum(vb, avoid_note_bias(ctx, st, pm.shape[0]))
         if track_value == ctx.melody_value and ctx.cfg.constrained:
             vb = _sum(vb, register_bias(ctx, st, pm.shape[0]))
         bias = _sum(bias, vb)

@@ -146,11 +146,12 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     if rule:  # the model writes what the rule parts leave of the density / strength targets
         dens, stren = arrange.remaining_targets(controls, rule)
         controls = dataclasses.replace(controls, density_per_bar=dens, strength_per_beat=stren)
+    known = list(rule) + [n for n in (keep.notes if keep is not None else [])
+                          if not span[0] * controls.steps_per_bar <= n.onset_16th < span[1] * controls.steps_per_bar]
     ctx = build_context(controls, full, cfg, tokenizer, span=span, breath=breath, steps_to_breath=steps_to_breath,
-                        rule_onsets=rule_onsets, phrase_ends=phrase_ends, motif=motif)
+                        rule_onsets=rule_onsets, phrase_ends=phrase_ends, motif=motif, bass=known)
     st = DecodeState(voicing=Voicing(ctx.n_bars * ctx.spb), sampler=TokenSampler(model, tokenizer, cfg))
-    for n in list(rule) + [n for n in (keep.notes if keep is not None else [])
-                           if not span[0] * ctx.spb <= n.onset_16th < span[1] * ctx.spb]:
+    for n in known:
         if n.track != "drums":
             st.voicing.add(n.onset_16th, n.pitch, n.duration_16th)
     prefix = _prefix(ctx, st, keep)

@@ -78,6 +78,12 @@ class Idiom:
     pad_tracks : tuple of str
         Further tracks the arranger writes as a sustained high pad (ambient: the bridge's
         strings), so that the model writes only the melody over them.
+    avoid_notes : bool
+        Calm colour: the melody avoids pitches a semitone from the sounding bass (the major
+        seventh over the root: a non-chord tone on the beat, an appoggiatura, restated with its
+        motif), with the sampler's ``melody_avoid_bias``
+        (:func:`videobgm.compose.note_constraints.avoid_note_bias`). Its other non-chord tones
+        (the 9th, 4th, 6th) stay.
     """
 
     tempo_range_bpm: tuple[float, float]
@@ -94,6 +100,7 @@ class Idiom:
     octave_double: bool = False
     model_share: float = 0.4
     pad_tracks: tuple[str, ...] = ()
+    avoid_notes: bool = False
 
 
 STYLE_IDIOMS: dict[str, Idiom] = {
@@ -122,12 +129,13 @@ class MoodColour:
     octave_double: bool = False
     bass: str | None = None  # replaces the style's bass idiom (None: keep it)
     texture: dict[str, str] | None = None  # style -> texture replacing the style's
+    avoid_notes: bool = False  # the melody avoids a semitone from the bass (Idiom.avoid_notes)
 
 
 MOOD_COLOURS: dict[str, MoodColour] = {
     NEUTRAL_MOOD: MoodColour((80.0, 124.0), 1.0, 0, 1.0, 0),
     "calm": MoodColour((56.0, 92.0), 0.5, 3, 1.15, -14, bass="sustained",
-                       texture={"cinematic": "pad", "acoustic": "arpeggio"}),
+                       texture={"cinematic": "pad", "acoustic": "arpeggio"}, avoid_notes=True),
     "happy": MoodColour((100.0, 132.0), 2.0, 5, 0.9, 6),
     "sad": MoodColour((56.0, 84.0), 0.5, -5, 1.1, -10, texture={"electronic": "pad",
                                                                  "acoustic": "arpeggio"}),
@@ -275,6 +283,7 @@ def idiom(style: str, mood: str | None = None) -> Idiom:
         step_16th=step, articulation=min(1.0, base.articulation * colour.articulation),
         velocity=max(30, min(120, base.velocity + colour.velocity)),
         bass=base.bass if base.bass == "sustained" else colour.bass or base.bass, clash=colour.clash, octave_double=colour.octave_double,
+        avoid_notes=base.avoid_notes or colour.avoid_notes,
     )
 
 
