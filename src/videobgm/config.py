@@ -245,6 +245,18 @@ class SampleConfig(_Cfg):
     # diminuendo after (an arch with no plateau; the sine it replaced held ~40 % of a phrase's
     # notes within a few velocities of its crest, i.e. in one velocity bin)
     dynamics_phrase_apex: float = 0.6
+    # ... except the melody's, which crests on its phrase's highest note (its first, when within
+    # dynamics_peak_range of the phrase's notes; else at the range's nearer end): with the crest at
+    # a fixed 0.6 a phrase whose high notes lie elsewhere had its contour (below) cancel its swell,
+    # up to 13 of a phrase's 20 notes in one velocity bin
+    dynamics_melody_peak: bool = True
+    dynamics_peak_range: tuple[float, float] = (0.3, 0.85)
+    # a stretch of sections at one level (a flat-energy video) of two or more phrases: the melody
+    # swells over the whole stretch as well, +-dynamics_form_swell (an arch cresting
+    # dynamics_form_apex into it), so that its phrases do not all play at one level (synth-slow:
+    # 41 % of the melody's notes in one velocity bin)
+    dynamics_form_swell: float = 12.0
+    dynamics_form_apex: float = 0.6
     # the melody's swell spans its own notes in the phrase (first to last onset), not the
     # phrase's bars: a line entering late or ending early still gets the whole arch
     dynamics_melody_span: bool = True

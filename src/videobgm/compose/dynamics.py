@@ -12,11 +12,16 @@ re-shapes the sampled velocities from the plan, deterministically:
   ``dynamics_accompaniment_offset`` lower for the other pitched tracks;
 * phrase: a swell over each phrase (``melody_phrase_bars`` bars inside a section, shorter at its end),
   an even arch (:func:`phrase_arch`) to ``dynamics_phrase_swell`` at its crest
-  (``dynamics_phrase_apex`` into the phrase), softer at its start and end, where the melody breathes;
+  (``dynamics_phrase_apex`` into the phrase; the melody's on its phrase's highest note,
+  :func:`melody_peak`), softer at its start and end, where the melody breathes;
   for the melody the arch spans its own notes in the phrase, first onset to last
   (``dynamics_melody_span``): a line that enters late in the planned phrase (a chorus melody
   from its third bar) still rises to its crest and falls, where with the bars' arch it played
   only the crest (one fast video's melody: 10 of 40 notes in velocity 97-112);
+* form (melody): over a stretch of sections at one level (:func:`level_runs`) holding two phrases
+  or more, a second, longer arch of ``dynamics_form_swell`` cresting ``dynamics_form_apex`` into
+  the stretch: a flat-energy video's phrases rise to a climax and ease off instead of all
+  playing at one level (the level is the form's dynamics where the plan's energy changes);
 * metre (:func:`metric_accent`): beat 1 a little stronger, the weak beats (2 and 4 of 4/4) and
   more the off-beat 16ths a little softer;
 * contour (melody): ``dynamics_contour`` per semitone above / below the phrase's median melody
@@ -112,6 +117,38 @@ def metric_accent(pos: int, spb: int, cfg: SampleConfig) -> float:
     return -float(cfg.dynamics_weak_beat_cut)
 
 
+def level_runs(sections: list, n_bars: int, tol: float = 0.02) -> list[tuple[int, int]]:
+    """Stretches ``[start, end)`` in bars of consecutive sections whose levels
+    (:func:`section_levels`) differ by at most ``tol``: where the plan's energy gives the music no
+    larger shape than its phrases."""
+    secs = sorted(sections, key=lambda s: s.start_bar)
+    out: list[list[int]] = []
+    prev = None
+    for s, lv in zip(secs, section_levels([s.energy for s in secs]), strict=True):
+        lo, hi = max(0, int(s.start_bar)), min(int(n_bars), int(s.end_bar))
+        if hi <= lo:
+            continue
+        if out and prev is not None and abs(lv - prev) <= tol and out[-1][1] == lo:
+            out[-1][1] = hi
+        else:
+            out.append([lo, hi])
+        prev = lv
+    return [(a, b) for a, b in out]
+
+
+def melody_peak(onsets: list[int], pitches: list[int], lo: float = 0.3, hi: float = 0.85,
+                default: float = 0.6) -> float:
+    """Where a phrase's melody crests, 0..1 from its first onset to its last: at its highest
+    note (the first of equals), kept within ``[lo, hi]`` (a line that peaks on its first or last
+    note still rises and falls); ``default`` for a line on one pitch."""
+    first, last = min(onsets), max(onsets)
+    if last <= first or max(pitches) == min(pitches):
+        return float(default)
+    top = max(pitches)
+    at = min(o for o, p in zip(onsets, pitches, strict=True) if p == top)
+    return float(np.clip((at - first) / (last - first), lo, hi))
+
+
 def soft_floor(v: float, knee: float) -> float:
     """``v`` above ``knee``; below it, half as far below (a line's softest notes stay audible:
     velocity 10 at a knee of 40 becomes 25)."""
@@ -157,6 +194,20 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
     # the melody's own phrase: its swell runs from the phrase's first melody note to its last
     # (a line that enters late in the planned phrase still rises to its crest and falls)
     mel_span = {k: (min(v), max(v)) for k, v in mel_onsets.items() if max(v) > min(v)}
+    # ... cresting on its highest note, where its contour is loudest (a fixed crest fought it)
+    lo_pk, hi_pk = cfg.dynamics_peak_range
+    mel_apex = {k: melody_peak(mel_onsets[k], mel_pitches[k], lo_pk, hi_pk, cfg.dynamics_phrase_apex)
+                for k in mel_span} \
+        if cfg.dynamics_melody_peak else {}
+    # the melody's swell over a stretch of one level (two phrases or more), per 16th
+    form = np.zeros(score.n_steps)
+    if cfg.dynamics_form_swell:
+        plist = phrases(secs, score.n_bars, cfg.melody_phrase_bars)
+        for lo, hi in level_runs(secs, score.n_bars):
+            if sum(1 for p0, p1 in plist if lo <= p0 and p1 <= hi) >= 2:
+                t = np.arange(lo * spb, min(hi * spb, score.n_steps))
+                form[t] = [cfg.dynamics_form_swell * phrase_arch((k - lo * spb) / ((hi - lo) * spb),
+                                                                  cfg.dynamics_form_apex) for k in t]
     acc = np.zeros(score.n_steps, dtype=bool) if accent_steps is None else np.asarray(accent_steps, dtype=bool)
     # accent steps where another pitched track plays: it takes the floor, the melody keeps its line
     backed = {n.onset_16th for n in score.notes if n.track not in ("melody", "drums")}
@@ -171,15 +222,19 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
             notes.append(n)
             continue
         x = phrase_pos[bar] + (n.onset_16th % spb) / spb / phrase_len[bar]
+        apex = cfg.dynamics_phrase_apex
         if n.track == "melody" and cfg.dynamics_melody_span and int(phrase_of[bar]) in mel_span:
             first, last = mel_span[int(phrase_of[bar])]
             x = (n.onset_16th - first) / (last - first)
+            apex = mel_apex.get(int(phrase_of[bar]), apex)
         v = cfg.dynamics_low + (cfg.dynamics_high - cfg.dynamics_low) * bar_level[bar]
-        v += cfg.dynamics_phrase_swell * phrase_arch(x, cfg.dynamics_phrase_apex)
+        v += cfg.dynamics_phrase_swell * phrase_arch(x, apex)
         v += metric_accent(n.onset_16th % spb, spb, cfg)
         if n.track != "melody":
             v -= cfg.dynamics_accompaniment_offset
-        elif cfg.dynamics_contour:
+        else:
+            v += form[n.onset_16th] if n.onset_16th < form.shape[0] else 0.0
+        if n.track == "melody" and cfg.dynamics_contour:
             lim = float(cfg.dynamics_contour_max)
             v += float(np.clip(cfg.dynamics_contour * (n.pitch - mel_mid[int(phrase_of[bar])]), -lim, lim))
         v += cfg.dynamics_model_weight * (n.velocity - med[n.track])
