@@ -93,3 +93,21 @@ def test_sustained_bass_re_attacks_on_the_hit() -> None:
     out = clear_before_hits(notes, c.hits, gap=1)
     assert not [n for n in out if n.track != "drums" and n.onset_16th < 22 and n.onset_16th + n.duration_16th > 21]
     assert [n for n in out if n.track == "bass" and n.onset_16th == 22]
+
+
+def test_melody_on_the_weak_16th_before_a_hit_lands_on_it() -> None:
+    """A melody 16th on 21 before a crash on 22 (the off-beat 8th of beat 2) moves onto 22, its
+    length kept up to the next melody note; before a hit off the 8th grid (23) the note on 22 (an
+    8th-grid onset) stays, ended at the hit; an accent step keeps its note; a melody note already
+    on the hit wins; and on the hit's step nothing of it remains in the gap."""
+    notes = [Note(21, "melody", 79, 3, 80), Note(24, "melody", 81, 4, 80), Note(16, "piano", 69, 4, 80)]
+    out = clear_before_hits(notes, [(22, "crash")], gap=2)
+    assert Note(22, "melody", 79, 2, 80) in out and not [n for n in out if n.onset_16th == 21]
+    assert not [n for n in out if n.track != "drums" and n.onset_16th < 22 and n.onset_16th + n.duration_16th > 20]
+    off = clear_before_hits([Note(22, "melody", 79, 2, 80)], [(23, "crash")], gap=2)
+    assert off == [Note(22, "melody", 79, 1, 80)]
+    assert clear_before_hits([Note(21, "melody", 79, 1, 80)], [(22, "crash")], gap=2, keep={21}) == [Note(21, "melody", 79, 1, 80)]
+    both = clear_before_hits([Note(21, "melody", 79, 1, 80), Note(22, "melody", 83, 2, 90)], [(22, "crash")], gap=2)
+    assert both == [Note(22, "melody", 83, 2, 90)]
+    # with a one-16th gap (styles without a four-on-the-floor) the same 16th lands on the hit
+    assert clear_before_hits([Note(19, "melody", 76, 1, 70)], [(20, "stab")], gap=1) == [Note(20, "melody", 76, 1, 70)]

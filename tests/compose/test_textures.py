@@ -138,14 +138,17 @@ def test_sixteenth_hats_only_in_busy_bars() -> None:
 
 
 def test_crash_hit_comes_out_of_a_short_gap() -> None:
-    """A crash at step 22: the hats / clap rest on 20 and 21, the kick on 20 stays; the
-    arpeggiator has no onset on 20-21 and nothing of it still sounds into the gap."""
+    """A crash at step 22 (the off-beat 8th of beat 2): the whole kit rests on 20 and 21, the
+    kick on beat 2 too (the stop before the hit; before, that kick rang into the hit and masked
+    it), the other beats keep theirs; the arpeggiator has no onset on 20-21 and nothing of it
+    still sounds into the gap."""
     from videobgm.compose import textures as T
     from videobgm.music import styles
     idm = styles.idiom("electronic", "neutral")
     c = _electronic(T.HAT16_DENSITY, hits=((22, "crash"),))
     drums = T.drum_part(c, idm, "neutral")
-    assert {(n.onset_16th, n.pitch) for n in drums if n.onset_16th in (20, 21)} == {(20, T.KICK)}
+    assert not [n for n in drums if n.onset_16th in (20, 21)]
+    assert {n.onset_16th for n in drums if n.pitch == T.KICK} >= {0, 4, 8, 12, 16, 22, 24, 28}
     assert any(n.onset_16th == 22 and n.pitch == T.CRASH for n in drums)
     arp = T.texture_notes(c, idm)
     assert not [n for n in arp if n.onset_16th < 22 and n.onset_16th + n.duration_16th > 20]

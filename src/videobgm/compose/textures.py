@@ -581,9 +581,9 @@ def drum_part(controls: Controls, idm: Idiom, mood: str = "", bars: tuple[int, i
     before = {k - 1 for k, kind in hits.items() if kind in ("section", "crash", "stab", "accent")}
     before -= set(hits)
     out = [n for n in out if n.onset_16th not in before]
-    if idm.drums == "four_floor":  # the producer's gap: the hats and claps rest an 8th before a crash
+    if idm.drums == "four_floor":  # the producer's stop: the whole kit rests an 8th before a crash
         gap = {k - 2 for k, kind in hits.items() if kind in ("section", "crash")} - set(hits)
-        out = [n for n in out if n.onset_16th not in gap or n.pitch in (KICK, KICK2, CRASH)]
+        out = [n for n in out if n.onset_16th not in gap]
     # cinematic: a timpani-like roll (low tom 16ths, crescendo) into every section hit
     if idm.drums == "cinematic":
         for k, kind in hits.items():
