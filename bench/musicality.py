@@ -133,7 +133,8 @@ def weights_version(checkpoint: str | None) -> str:
     return "-w" + hashlib.sha1(w.read_bytes()).hexdigest()[:10]
 
 
-def compose_all(videos: list[Path], seeds: list[int], cache: Path, checkpoint: str | None = None) -> list[dict]:
+def compose_all(videos: list[Path], seeds: list[int], cache: Path, checkpoint: str | None = None,
+                overrides: dict | None = None) -> list[dict]:
     """Compose (or read from the cache) every (video, seed) piece with the importable code (and
     ``checkpoint``'s weights, default the packaged model)."""
     import videobgm
@@ -142,6 +143,8 @@ def compose_all(videos: list[Path], seeds: list[int], cache: Path, checkpoint: s
 
     src = Path(videobgm.__file__).resolve().parents[1]
     ver = code_version(src) + weights_version(checkpoint)
+    if overrides:
+        ver += "-o" + hashlib.sha1(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
     out = []
     feats: dict[str, object] = {}
     pipe = None
@@ -152,7 +155,7 @@ def compose_all(videos: list[Path], seeds: list[int], cache: Path, checkpoint: s
                 out.append(json.loads(path.read_text(encoding="utf-8")))
                 continue
             cfg = PipelineConfig()
-            cfg = cfg.replace(sample=cfg.sample.replace(seed=seed, checkpoint=checkpoint))
+            cfg = cfg.replace(sample=cfg.sample.replace(seed=seed, checkpoint=checkpoint, **(overrides or {})))
             if pipe is None:
                 pipe = Pipeline(cfg)
             else:  # same model, this seed
@@ -226,7 +229,13 @@ def main() -> int:
     ap.add_argument("--compose-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--videos", default=None, help="comma-separated subset of video stems (development)")
     ap.add_argument("--checkpoint", default=None, help="compose with this checkpoint folder (default: packaged)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a SampleConfig field (JSON value), repeatable (calibration)")
     args = ap.parse_args()
+    overrides = {}
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        overrides[k] = json.loads(v)
     cache = Path(args.cache)
     seeds = [int(s) for s in args.seeds.split(",")]
     videos = [SHARED / "videos" / v for v in SHARED_VIDEOS if (SHARED / "videos" / v).exists()]
@@ -235,19 +244,20 @@ def main() -> int:
         keep = set(args.videos.split(","))
         videos = [v for v in videos if v.stem in keep]
     if args.compose_only:
-        print(json.dumps(compose_all(videos, seeds, cache, args.checkpoint)))
+        print(json.dumps(compose_all(videos, seeds, cache, args.checkpoint, overrides)))
         return 0
     if args.src:
         env = {**os.environ, "PYTHONPATH": str(Path(args.src).resolve())}
         r = subprocess.run([sys.executable, __file__, "--compose-only", "--seeds", args.seeds, "--cache", str(cache)]
                            + (["--videos", args.videos] if args.videos else [])
-                           + (["--checkpoint", args.checkpoint] if args.checkpoint else []),
+                           + (["--checkpoint", args.checkpoint] if args.checkpoint else [])
+                           + [a for kv in args.set for a in ("--set", kv)],
                            env=env, capture_output=True, text=True)
         if r.returncode:
             raise SystemExit(r.stderr[-2000:])
         pieces = json.loads(r.stdout.strip().splitlines()[-1])
     else:
-        pieces = compose_all(videos, seeds, cache, args.checkpoint)
+        pieces = compose_all(videos, seeds, cache, args.checkpoint, overrides)
     gen = piece_rows(pieces)
     val, test = pop909_rows("val"), pop909_rows("test")
     base = [json.loads(Path(b).read_text(encoding="utf-8")) for b in args.baseline]

@@ -174,7 +174,7 @@ class SampleConfig(_Cfg):
     melody_chord_bias: float = 0.0
     # melody-level help: bonus for scale notes 1-2 semitones from the previous melody note, and
     # after a non-chord tone more for a chord tone a step away (non-chord tones resolve by step)
-    melody_step_bias: float = 1.0
+    melody_step_bias: float = 0.5  # 1.0 with the 1800-step model (it learned less of the line)
     melody_resolve_bias: float = 1.5
     # where the style x mood idiom asks for it (music.styles: Idiom.avoid_notes, calm), logit malus
     # of a melody pitch a semitone from the bass sounding there (the major seventh over the root):
