@@ -26,11 +26,12 @@ from pathlib import Path
 def budget(prov: dict) -> tuple[int, int, float]:
     """(total steps, total target tokens, total wall seconds) of a checkpoint, its warm start's included."""
     steps, tokens, wall = int(prov.get("steps") or 0), int(prov.get("tokens_seen") or 0), float(prov.get("wall_time_s") or 0)
+    if prov.get("total_steps"):  # the packaged model's provenance sums its lineage itself
+        return int(prov["total_steps"]), int(prov["total_tokens_seen"]), float(prov["total_wall_time_s"])
     init = prov.get("init")
     if init:
-        steps += int(init.get("steps") or 0)
-        tokens += int(init.get("tokens_seen") or 0)
-        wall += float(init.get("wall_time_s") or 0)
+        s0, t0, w0 = budget(init)
+        steps, tokens, wall = steps + s0, tokens + t0, wall + w0
     return steps, tokens, wall
 
 

@@ -235,7 +235,8 @@ def _init_summary(path: Path) -> dict[str, Any]:
     prov = _read_provenance(path)
     return {"path": str(path), "steps": prov.get("steps"), "tokens_seen": prov.get("tokens_seen"),
             "wall_time_s": prov.get("wall_time_s"), "settings": prov.get("settings"),
-            "history": prov.get("history", []), "test_nll_mean": prov.get("test_nll_mean")}
+            "history": prov.get("history", []), "test_nll_mean": prov.get("test_nll_mean"),
+            "init": prov.get("init")}  # a chain of warm starts keeps its whole lineage
 
 
 def _provenance(data_root: Any, dataset: dict[str, list], s: TrainSettings, model: Any, n_params: int,
