@@ -82,3 +82,12 @@ def child_json(stdout: str) -> dict:
 
 
 PY = sys.executable
+
+
+def emit(text: str, data: object, md: str | None, json_path: str | None) -> None:
+    """Print a bench's Markdown ``text`` and write it (``md``) and its numbers (``json_path``) where asked."""
+    print(text)
+    if md:
+        Path(md).write_text(text + "\n", encoding="utf-8")
+    if json_path:
+        Path(json_path).write_text(json.dumps(data, indent=1), encoding="utf-8")

@@ -268,11 +268,10 @@ def main() -> int:
                "n_val": len(val), "n_test": len(test),
                "pieces_in_scale": int(sum(1 for r in gen if r["out_of_scale"] == 0.0))}
     text = report(summary, base)
-    print(text)
-    if args.md:
-        Path(args.md).write_text(text + "\n", encoding="utf-8")
-    if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _util import emit
+
+    emit(text, summary, args.md, args.json)
     return 0
 
 

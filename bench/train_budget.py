@@ -17,7 +17,6 @@ of the same checkpoints come from ``bench/quality.py --checkpoint`` (the songs' 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -78,11 +77,10 @@ def main() -> int:
         lines.append(f"| {r['checkpoint']} | {r['steps']} | {r['tokens_seen'] / 1e6:.2f} | {r['wall_time_s'] / 60:.1f} | "
                      + " | ".join(f"{r['per_field'][f]:.3f}" for f in fields) + f" | {r['test_nll']:.4f} |")
     text = "\n".join(lines)
-    print(text)
-    if args.md:
-        Path(args.md).write_text(text + "\n", encoding="utf-8")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _util import emit
+
+    emit(text, rows, args.md, args.json)
     return 0
 
 
