@@ -218,8 +218,7 @@ def rule_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
             # must play beyond its share (its forced beats and accents), count against the
             # texture's share (before, pads and runs came on top: ambient pieces played ~1.2x
             # the plan's density)
-            over = model_floor(controls, idm.model_share) - np.ceil(idm.model_share * np.asarray(
-                controls.density_per_bar, dtype=float)).astype(np.int64)
+            over = model_floor(controls, idm.model_share) - textures.model_part(idm.model_share, controls.density_per_bar)
             taken = {b: int(max(0, x)) for b, x in enumerate(over)}
             runs = fill_runs(controls, bars) if "drums" not in controls.tracks else []
             for n in bass + pads + runs:
@@ -304,9 +303,10 @@ def remaining_targets(controls: Controls, rule: list[Note]) -> tuple[np.ndarray,
             stren[n.onset_16th // STEPS_PER_BEAT] -= 1
     dens, stren = np.maximum(dens, 0), np.maximum(stren, 0)
     if controls.arranged:  # the arranged texture is a layer of its own: the model gets its share
+        from videobgm.compose.textures import model_part
         from videobgm.music import styles
         share = styles.idiom(controls.style, controls.mood).model_share \
             if controls.style in styles.STYLE_IDIOMS else MODEL_SHARE
-        dens = np.ceil(share * np.asarray(controls.density_per_bar)).astype(np.int64)
-        stren = np.ceil(share * np.asarray(controls.strength_per_beat)).astype(np.int64)
+        dens = model_part(share, controls.density_per_bar)
+        stren = model_part(share, controls.strength_per_beat)
     return dens, stren

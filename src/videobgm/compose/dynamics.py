@@ -234,9 +234,9 @@ def shape(score: Score, sections: list, accent_steps: np.ndarray | None = None, 
             v -= cfg.dynamics_accompaniment_offset
         else:
             v += form[n.onset_16th] if n.onset_16th < form.shape[0] else 0.0
-        if n.track == "melody" and cfg.dynamics_contour:
-            lim = float(cfg.dynamics_contour_max)
-            v += float(np.clip(cfg.dynamics_contour * (n.pitch - mel_mid[int(phrase_of[bar])]), -lim, lim))
+            if cfg.dynamics_contour:
+                lim = float(cfg.dynamics_contour_max)
+                v += float(np.clip(cfg.dynamics_contour * (n.pitch - mel_mid[int(phrase_of[bar])]), -lim, lim))
         v += cfg.dynamics_model_weight * (n.velocity - med[n.track])
         if n.onset_16th < acc.shape[0] and acc[n.onset_16th]:
             v += cfg.dynamics_accent_boost

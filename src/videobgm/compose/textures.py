@@ -296,12 +296,19 @@ def pre_hit_gap(notes: list[Note], hits: dict[int, str]) -> list[Note]:
 NOTES_PER_ONSET = {"block": 3, "strum": 5, "pad": 4}
 
 
+def model_part(share: float, targets) -> np.ndarray:  # noqa: ANN001
+    """The model's part of onset targets (density per bar, strength per beat) where an arranged
+    texture plays beside it: ``ceil(share * target)``, int64
+    (:func:`videobgm.compose.arrange.remaining_targets`); the texture takes the rest."""
+    return np.ceil(float(share) * np.asarray(targets, dtype=float)).astype(np.int64)
+
+
 def texture_share(idm: Idiom, density: float) -> float:
-    """The arranged parts' share of a bar's density target: what the model's share
-    (``ceil(model_share * density)``, :func:`videobgm.compose.arrange.remaining_targets`) leaves
-    of it, so that the two add up to the target (``(1 - model_share) * density`` beside the
-    rounded-up model share gave ~0.5 onset a bar too many: 2-3 % over the plan)."""
-    return float(density) - float(np.ceil(idm.model_share * float(density)))
+    """The arranged parts' share of a bar's density target: what the model's part
+    (:func:`model_part`, rounded up) leaves of it, so that the two add up to the target
+    (``(1 - model_share) * density`` beside the rounded-up model part gave ~0.5 onset a bar too
+    many: 2-3 % over the plan)."""
+    return float(density) - float(model_part(idm.model_share, float(density)))
 
 
 def catch_voicing(tones: list[int], budget: float) -> list[int]:

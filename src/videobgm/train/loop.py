@@ -317,7 +317,6 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
     torch.manual_seed(s.seed)
     model, tokenizer, extra, start_step, wall_before, tokens_seen, history = _start(
         out, s, tokenizer, resume=resume, model_cfg=model_cfg, init_from=None if resume else init_path)
-    init_info = _init_summary(init_path) if init_path is not None and not resume else None
     model.to(device).train()
     opt = _optimizer(model, s, extra)
     # one seeded data stream per run; a resumed run skips the batches already used, so that
@@ -331,8 +330,9 @@ def train(data_root: str | os.PathLike[str] | None, out_dir: str | os.PathLike[s
     log.info("model: %s parameters, %s, device %s, %d threads", f"{n_params:,}", model.cfg.to_dict(),
              device, torch.get_num_threads())
 
-    if resume:  # a resumed warm-started run keeps what it recorded of its start
-        init_info = _read_provenance(out).get("init")
+    # what the run records of its warm start (a resumed run keeps what it recorded then)
+    init_info = _read_provenance(out).get("init") if resume else \
+        (_init_summary(init_path) if init_path is not None else None)
 
     def provenance(step: int, wall: float, extra_fields: dict[str, Any]) -> dict[str, Any]:
         more = dict(extra_fields) if init_info is None else {**extra_fields, "init": init_info}
