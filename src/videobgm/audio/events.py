@@ -122,7 +122,8 @@ def load_events(score_or_midi: Any, tracks: Sequence[str] | None, plan: Plan | N
 
 def with_pedal(events: list[Event]) -> list[Event]:
     """Events with the sustain pedal applied: a note-off while the pedal is down waits for the
-    pedal's release (CC64 >= 64 is down, as in MIDI 1.0)."""
+    pedal's release (CC64 >= 64 is down, as in MIDI 1.0), or for the key's next stroke, which
+    ends the old note."""
     out: list[Event] = []
     down: dict[int, bool] = {}
     held: dict[int, list[int]] = {}
@@ -138,5 +139,10 @@ def with_pedal(events: list[Event]) -> list[Event]:
         if kind == "off" and down.get(ch):
             held.setdefault(ch, []).append(key)
             continue
+        if kind == "on" and key in held.get(ch, ()):
+            # the key struck again under the pedal: the string is re-struck, the old note ends
+            # here (its held release, sent at the pedal's lift, would cut the new note short)
+            held[ch] = [k for k in held[ch] if k != key]
+            out.append((t, _ORDER["off"], "off", ch, key, 0))
         out.append(ev)
     return out

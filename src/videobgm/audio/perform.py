@@ -207,6 +207,7 @@ def perform(score: Score, *, style: str | None = None, protected_steps: Iterable
         played = vel * factor + rng.normal(0.0, settings.velocity_spread, vel.size)
         vel = np.where(protected, np.maximum(played, vel), played)
     vel = np.clip(np.round(vel), 1, 127).astype(int)
+    off_s = release_before_restrike([(n.track, n.pitch) for n in notes], on_s, off_s)
     played_notes = [PlayedNote(n.track, int(np.clip(n.pitch, 0, 127)), float(a), float(b), int(v))
                     for n, a, b, v in zip(notes, on_s, off_s, vel)]
     pedal: dict[str, list[tuple[float, float]]] = {}
@@ -215,6 +216,28 @@ def perform(score: Score, *, style: str | None = None, protected_steps: Iterable
             if int(score.programs.get(track, 0)) in PEDAL_PROGRAMS and any(n.track == track for n in notes):
                 pedal[track] = pedal_intervals(score, t_of)
     return Performance(played_notes, pedal, name, settings)
+
+
+def release_before_restrike(keys: list[tuple[str, int]], on_s: np.ndarray, off_s: np.ndarray) -> np.ndarray:
+    """``off_s`` with each note released no later than the next onset of the same key
+    (track, pitch): a player lifts the key before striking it again.
+
+    With the timing jitter a note's release could fall a few ms after the next stroke of its key
+    (a protected, unshifted hit after a shifted note, or two jittered repeated notes), and that
+    note-off, sent after the new note-on, cut the new note off at its attack: a repeated melody
+    note, or a final chord re-struck on a visual hit, sounded as a click."""
+    off = np.asarray(off_s, dtype=float).copy()
+    by_key: dict[tuple[str, int], list[int]] = {}
+    for i, k in enumerate(keys):
+        by_key.setdefault(k, []).append(i)
+    for idx in by_key.values():
+        if len(idx) < 2:
+            continue
+        order = sorted(idx, key=lambda i: (on_s[i], i))
+        for i, j in zip(order, order[1:]):
+            if on_s[j] > on_s[i]:
+                off[i] = min(off[i], float(on_s[j]))
+    return off
 
 
 def pedal_intervals(score: Score, t_of) -> list[tuple[float, float]]:  # noqa: ANN001
