@@ -313,7 +313,10 @@ class Controls:
     fill_bars : tuple of int
         Bars that end with an anacrusis (drum fill or pickup run) into the next section.
     ending_bar : int or None
-        Bar of the final held tonic (rule parts only: a chord ringing to the end), or None.
+        Bar of the final held tonic (rule parts only: a chord ringing to the end), or None. Its
+        accent steps after the downbeat (:meth:`ending_accents`; the planner puts at most one
+        there, on the bar's strongest visual beat) are the ending's *button*: the rule parts
+        re-strike the final chord on them; the model is not forced to play there.
     style, mood : str
         The plan's style and mood for the arranger's idioms (:mod:`videobgm.music.styles`); "" = the
         style-independent rule parts.
@@ -351,6 +354,25 @@ class Controls:
     @property
     def steps_per_bar(self) -> int:
         return self.beats_per_bar * STEPS_PER_BEAT
+
+    def ending_accents(self) -> list[int]:
+        """The accent steps in the held final bar after its downbeat (sorted; [] without an
+        ending): the final chord is re-struck on each, a button on the picture's last hit."""
+        if self.ending_bar is None:
+            return []
+        start = int(self.ending_bar) * self.steps_per_bar
+        acc = np.asarray(self.accent_steps, dtype=bool)
+        return [int(k) for k in np.flatnonzero(acc[start + 1:start + self.steps_per_bar]) + start + 1]
+
+    def ending_spans(self) -> list[tuple[int, int]]:
+        """``(onset_16th, duration_16ths)`` of each stroke of the held final chord: from the
+        ending bar's downbeat, re-struck on every :meth:`ending_accents` step, the last ringing
+        to the end of the piece ([] without an ending)."""
+        if self.ending_bar is None:
+            return []
+        starts = [int(self.ending_bar) * self.steps_per_bar, *self.ending_accents()]
+        ends = [*starts[1:], self.n_bars * self.steps_per_bar]
+        return [(a, b - a) for a, b in zip(starts, ends, strict=True)]
 
     def progress_per_bar(self) -> np.ndarray:
         """Position of each bar in the piece in [0, 1] (CMT's beat-timing / progress)."""

@@ -92,3 +92,43 @@ def test_pure_and_style_free() -> None:
     c = controls()
     assert A.rule_notes(c) == A.rule_notes(controls())
     assert A.rule_notes(c) == A.bass_notes(c) + A.drum_notes(c) + A.form_notes(c)
+
+
+def test_the_button_restrikes_the_held_final_chord() -> None:
+    # an accent 6 16ths into the held final bar (the picture's last strong hit): chord, bass and
+    # kit strike again there, louder; the melody holds its tonic over it
+    acc = np.zeros(32, dtype=bool)
+    acc[22] = True
+    c = controls(density=(8, 0), ending_bar=1, accent_steps=acc)
+    assert c.ending_accents() == [22] and c.ending_spans() == [(16, 6), (22, 10)]
+    notes = A.rule_notes(c)
+    piano = sorted((n.onset_16th, n.pitch, n.duration_16th, n.velocity) for n in notes
+                   if n.track == "piano" and n.onset_16th >= 16)
+    assert piano == [(16, 62, 6, 92), (16, 65, 6, 92), (16, 69, 6, 92),
+                     (22, 62, 10, A.BUTTON_VELOCITY), (22, 65, 10, A.BUTTON_VELOCITY),
+                     (22, 69, 10, A.BUTTON_VELOCITY)]
+    assert [n for n in notes if n.track == "bass" and n.onset_16th >= 16] == [
+        Note(16, "bass", 38, 6, 100), Note(22, "bass", 38, 10, A.BUTTON_VELOCITY)]
+    assert {n.pitch for n in notes if n.track == "drums" and n.onset_16th == 22} == {A.CRASH, A.KICK}
+    assert [(n.onset_16th, n.duration_16th) for n in notes if n.track == "melody"] == [(16, 16)]
+    # the lexicon styles' bass and kit (textures) strike it too
+    from videobgm.compose import textures
+    from videobgm.music import styles
+    for style in ("pop", "cinematic", "electronic"):
+        idm = styles.idiom(style, "neutral")
+        bass = [n for n in textures.bass_line(c, idm) if n.onset_16th >= 16]
+        assert [(n.onset_16th, n.duration_16th) for n in bass] == [(16, 6), (22, 10)], style
+        kit = {n.pitch for n in textures.drum_part(c, idm, "neutral") if n.onset_16th == 22}
+        assert textures.CRASH in kit, style
+    # without the accent the chord is struck once, as before
+    assert c.__class__(**{**c.__dict__, "accent_steps": np.zeros(32, dtype=bool)}).ending_spans() == [(16, 16)]
+
+
+def test_the_model_is_not_forced_into_the_held_final_bar() -> None:
+    from videobgm.compose.constraints import bar_targets
+    from videobgm.config import SampleConfig
+
+    acc = np.zeros(32, dtype=bool)
+    acc[[5, 22]] = True
+    bars = bar_targets(controls(density=(8, 0), ending_bar=1, accent_steps=acc), SampleConfig())
+    assert bars[0].forced[5] and not bars[1].forced.any() and bars[1].hi == 0

@@ -284,3 +284,23 @@ def test_arranged_tension_bars_survive_the_resolver(style: str) -> None:
         inside = [n for n in notes if b * spb <= n.onset_16th < (b + 1) * spb]
         assert all(n in out for n in inside), (style, b)
     assert clash_share(out, c.n_bars * spb) >= 0.01
+
+
+@pytest.mark.parametrize("style", ["pop", "electronic", "acoustic", "cinematic"])
+def test_tense_pedal_leans_on_the_semitone_in_tension_bars(style: str) -> None:
+    # the tonic pedal (A) in every bar; under the model's own piano (pop: no arranged texture
+    # sounds the b9) it moves to Bb from the half bar of a tension bar (the half-step ostinato),
+    # a semitone against the tonic the chords above it hold; under an arranged texture with the
+    # b9 against it the pedal holds (Bb in both would cancel the colour)
+    c = _controls(style, "tense")
+    idm = styles.idiom(style, "tense")
+    assert idm.bass == "pedal"
+    spb = c.steps_per_bar
+    bass = [n for n in arrange.rule_notes(c) if n.track == "bass"]
+    for b in range(c.n_bars - 1):
+        pcs = {(n.onset_16th % spb, n.pitch % 12) for n in bass if n.onset_16th // spb == b}
+        if textures.tension_bar(c, idm, b) and idm.texture == "model":
+            assert pcs == {(0, 9), (textures.TENSION_FROM_STEP, 10)}, (style, b)
+        else:
+            assert all(pc != 10 for _, pc in pcs), (style, b)
+    assert (idm.texture == "model") == (style == "pop")

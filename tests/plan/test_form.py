@@ -154,6 +154,12 @@ def test_irregular_cuts_end_to_end_accents_and_held_tonic(tmp_path: Path) -> Non
     last_on = plan.controls.ending_bar * score.steps_per_bar
     held = [n for n in score.notes if n.onset_16th == last_on and n.track != "drums"]
     assert held and steps[last_on] <= plan.duration_s - beat + 1e-6
-    ends = [steps[min(n.onset_16th + n.duration_16th, steps.size - 1)] for n in held]
-    assert min(ends) >= plan.duration_s - 1e-6
-    assert {n.pitch % 12 for n in held} <= {tonic % 12, (tonic + 3) % 12, (tonic + 4) % 12, (tonic + 7) % 12}
+    # ... to the end, or to a button on a visual beat (Controls.ending_accents), whose re-struck
+    # chord then rings to the end
+    spans = plan.controls.ending_spans()
+    assert spans[0][0] == last_on
+    last = [n for n in score.notes if n.onset_16th == spans[-1][0] and n.track != "drums"]
+    ends = [steps[min(n.onset_16th + n.duration_16th, steps.size - 1)] for n in last]
+    assert last and min(ends) >= plan.duration_s - 1e-6
+    tonic_pcs = {tonic % 12, (tonic + 3) % 12, (tonic + 4) % 12, (tonic + 7) % 12}
+    assert {n.pitch % 12 for n in held + last} <= tonic_pcs

@@ -11,6 +11,7 @@ from videobgm.config import PlanConfig
 from videobgm.eval.sync import spearman
 from videobgm.plan.motion_controls import (
     DENSITY_TABLE,
+    MAX_BUTTONS,
     SPARSE_BEAT_S,
     accent_steps,
     density_per_bar,
@@ -144,15 +145,21 @@ def test_strong_visual_beats_become_accents_within_70ms(tempo: float, period: fl
     steps = step_times_from_beats(plan.beat_times_s)[:-1]
     acc_t = steps[plan.controls.accent_steps]
     strong = beats[strength >= np.quantile(strength, 0.5)]
-    # the last bar is the held final tonic: no accents there (issue 17)
-    strong = strong[strong < plan.bar_times_s()[plan.controls.ending_bar]]
+    # the last bar is the held final tonic (issue 17): its only accents are the buttons, each
+    # on a strong visual beat
+    end_t = plan.bar_times_s()[plan.controls.ending_bar]
+    buttons = plan.controls.ending_accents()
+    assert len(buttons) <= MAX_BUTTONS
+    assert all(np.min(np.abs(beats[strength >= np.quantile(strength, 0.5)] - steps[k])) <= 0.07 for k in buttons)
+    acc_t = acc_t[acc_t < end_t]
+    strong = strong[strong < end_t]
     err = np.array([np.min(np.abs(acc_t - b)) for b in strong])
     assert np.mean(err <= 0.070) >= 0.8, plan.reasons["accents"]
     half = 0.5 * np.max(np.diff(steps))
     inner = strong < steps[-1] + half  # a beat in the very last half-16th has no step after it
     assert np.all(err[inner] <= half + 1e-9)
     # weak beats do not add accents: at most one accent per strong beat
-    assert plan.controls.accent_steps.sum() <= strong.size
+    assert plan.controls.accent_steps[:plan.controls.ending_bar * 16].sum() <= strong.size
 
 
 def test_strength_follows_saliency_at_beats() -> None:

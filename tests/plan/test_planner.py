@@ -254,3 +254,27 @@ def test_melody_enters_after_the_intro() -> None:
     assert "melody" in no_melody.controls.tracks or no_melody.controls.melody_bars is None
 
 
+
+
+def test_the_final_bars_strong_visual_beats_restrike_the_held_chord() -> None:
+    # sparse visual beats (all strong); four fall in the held final bar: 0.1 s after its downbeat
+    # (too close to the cadence), two inside, one 0.2 s before the end (too late to ring)
+    body = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    f = make_features(10.0, beats_s=np.array(body + [8.1, 8.6, 9.0, 9.8]),
+                      beat_strength=np.array([0.7] * 6 + [1.0, 0.7, 1.0, 1.0]))
+    plan = make_plan(f, PlanConfig(), description=Description(style=POP, tempo_bpm=120.0), seed=0)
+    c = plan.controls
+    assert c.ending_bar == c.n_bars - 1
+    steps = step_times_from_beats(plan.beat_times_s)
+    t0, beat = steps[c.ending_bar * 16], float(np.median(np.diff(plan.beat_times_s)))
+    want = sorted(int(np.argmin(np.abs(steps - t))) for t in (8.6, 9.0)
+                  if t0 + beat <= t <= plan.duration_s - beat)
+    assert want and c.ending_accents() == want
+    assert int(np.asarray(c.accent_steps)[c.ending_bar * 16:].sum()) == len(want)
+    # the fade covers only the ring-out after the last button (half a beat of the unbent grid later)
+    assert plan.fade_out_s == pytest.approx(plan.duration_s - steps[want[-1]] - 0.5 * beat, abs=0.02)
+    assert "the buttons" in plan.reasons["ending"]
+    # no visual beat in the final bar: the held chord is struck once
+    g = make_features(10.0, beats_s=np.array(body), beat_strength=np.full(6, 0.7))
+    assert make_plan(g, PlanConfig(), description=Description(style=POP, tempo_bpm=120.0),
+                     seed=0).controls.ending_accents() == []

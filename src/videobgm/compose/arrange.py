@@ -15,7 +15,9 @@ the per-bar density (busier bars get busier patterns) and the accents:
 * anacrusis (``controls.fill_bars``): a crescendo snare fill on the bar's last beat, or (no
   drums) a rising pickup run of chord tones in the piano part;
 * ending (``controls.ending_bar``): the tonic chord held from that bar's downbeat to the end
-  (piano triad, bass root, the melody on the tonic), one crash + kick on the downbeat.
+  (piano triad, bass root, the melody on the tonic), one crash + kick on the downbeat; chord, bass
+  and kit re-struck, louder, on the button (``Controls.ending_accents``: the final bar's strongest
+  visual beat) under the melody's held tonic.
 
 When ``controls.style`` names a lexicon style the parts follow that style x mood's idiom
 (:mod:`videobgm.music.styles`, realised by :mod:`videobgm.compose.textures`): its bass and drum idioms and, for
@@ -36,6 +38,7 @@ KICK, SNARE, HAT, CRASH, LOW_TOM = 36, 38, 42, 49, 45
 CHORD_LOW = 55  # stab / ending chords voiced upwards from G3
 MELODY_TONIC_LOW = 67  # the melody's final tonic lies in 67..78
 BASS_LOW = 36  # C2: bass notes lie in 36..47
+BUTTON_VELOCITY = 108  # the final chord re-struck on the picture's last hit (the ending's button)
 BUSY, MEDIUM, SPARSE = 24, 10, 1  # density thresholds (onsets per bar) of the patterns
 # share of the density / strength targets left to the model (melody + bridge) when the arranger
 # writes the accompaniment: about the melody + bridge share of POP909's onsets (~0.4)
@@ -59,7 +62,6 @@ def bass_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
     """Bass part for bars ``[a, b)`` (default: all bars)."""
     a, b = bars or (0, controls.n_bars)
     spb = controls.steps_per_bar
-    total = controls.n_bars * spb
     hit_steps = set(_hits(controls))
     roots = _chord_roots(controls)
     dens = np.asarray(controls.density_per_bar)
@@ -69,7 +71,8 @@ def bass_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
         d = int(dens[bar]) if bar < dens.shape[0] else 0
         start = bar * spb
         if bar == controls.ending_bar:  # the final tonic: one long root (the bar's density is 0)
-            out.append(Note(start, "bass", BASS_LOW + int(roots[start]), total - start, 100))
+            out += [Note(k, "bass", BASS_LOW + int(roots[start]), dur, 100 if i == 0 else BUTTON_VELOCITY)
+                    for i, (k, dur) in enumerate(controls.ending_spans())]
             continue
         if d < SPARSE:
             continue
@@ -141,8 +144,9 @@ def form_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
     e = controls.ending_bar
     if e is not None and a <= e < b:
         start = e * spb
-        if piano:
-            out += [Note(start, "piano", p, total - start, 92) for p in _chord_tones(controls, start)]
+        if piano:  # the button re-strikes the chord, louder; the melody holds its tonic over it
+            out += [Note(k, "piano", p, dur, 92 if i == 0 else BUTTON_VELOCITY)
+                    for i, (k, dur) in enumerate(controls.ending_spans()) for p in _chord_tones(controls, start)]
         if "melody" in controls.tracks:
             tonic = MELODY_TONIC_LOW + (int(controls.key_tonic) - MELODY_TONIC_LOW) % 12
             out.append(Note(start, "melody", tonic, total - start, 96))
@@ -163,9 +167,11 @@ def drum_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
         start = bar * spb
         hits: dict[tuple[int, int], int] = {}
         if bar == controls.ending_bar:
-            d = 0  # the final chord: one crash + kick on its downbeat, then it rings
+            d = 0  # the final chord: one crash + kick on its downbeat (and its button), then it rings
             hits[(0, CRASH)] = 112
             hits[(0, KICK)] = 108
+            for k in controls.ending_accents():
+                hits[(k - start, CRASH)], hits[(k - start, KICK)] = 118, 114
         if d >= SPARSE:
             hits[(0, KICK)] = 100
             if bpb >= 4 and d >= MEDIUM:

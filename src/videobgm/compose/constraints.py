@@ -46,6 +46,8 @@ def bar_targets(controls: Controls, cfg: SampleConfig) -> list[_Bar]:
         a = np.zeros(spb, dtype=bool)
         pa = acc[b * spb:(b + 1) * spb]
         a[: pa.shape[0]] = pa
+        if controls.ending_bar is not None and b >= controls.ending_bar:
+            a[:] = False  # the held final chord's button is the rule parts' (Controls.ending_accents)
         if not cfg.enforce_strength or not cfg.constrained:
             s[:] = -1  # unconstrained
         if not cfg.constrained:

@@ -57,19 +57,23 @@ ACCENT_STROKE: dict[str, tuple[int, int]] = {"backbeat": (SNARE, 100), "four_flo
                                              "cinematic": (TOM_LOW, 100)}
 _ACCENT_VOICES = (KICK, KICK2, SNARE, CLAP, TOM_LOW, TOM_FLOOR, TOM_MID)
 HAT16_DENSITY = 18  # four-on-the-floor: closed 16th hats join the off-beat hats from this density
+TENSION_PERIOD_BARS = 4  # a tense piece's colour builds into every 4-bar phrase turn at least
 TENSION_FROM_STEP = 8  # in a tension bar the pad's cluster tone / strum's b9 enters at the half bar
 
 
 def tension_bar(controls: Controls, idm: Idiom, bar: int) -> bool:
     """Whether a tense idiom (``idm.clash``) sounds its semitone colour in ``bar``: the last bar
-    of every variation period and the bar before every section fill (``controls.fill_bars``),
+    of every variation period, at most :data:`TENSION_PERIOD_BARS` long (an 8-bar electronic
+    period builds twice: with tension every 8 bars a 30 s clip had two such bars and 1.3 % of its
+    16ths clashing), and the bar before every section fill (``controls.fill_bars``),
     i.e. the tension builds into each phrase turn and resolves on the next downbeat. In the
     other bars the same pattern plays without the b9 and the pedal yields to the chord root
     where it would clash, so that the dissonance stays a colour (a few % of the sounding 16ths,
     issue 19) instead of a constant grind."""
     if not idm.clash:
         return False
-    return bar % idm.variation_bars == idm.variation_bars - 1 or bar in set(controls.fill_bars)
+    period = min(idm.variation_bars, TENSION_PERIOD_BARS)
+    return bar % period == period - 1 or bar in set(controls.fill_bars)
 
 
 def _bar_idiom(controls: Controls, idm: Idiom, bar: int) -> Idiom:
@@ -448,7 +452,6 @@ def bass_line(controls: Controls, idm: Idiom, bars: tuple[int, int] | None = Non
     """The bass of ``idm.bass`` in bars ``[a, b)`` (MIDI 36..59)."""
     a, b = bars or (0, controls.n_bars)
     spb, bpb = controls.steps_per_bar, controls.beats_per_bar
-    total = controls.n_bars * spb
     roots, ivs = chord_at_steps(controls)
     acc = np.asarray(controls.accent_steps, dtype=bool)
     hits = _hits(controls)
@@ -457,8 +460,9 @@ def bass_line(controls: Controls, idm: Idiom, bars: tuple[int, int] | None = Non
     kind = idm.bass
     for bar in range(a, b):
         start = bar * spb
-        if bar == controls.ending_bar:
-            out.append(Note(start, "bass", BASS_LOW + int(roots[start]), total - start, 100))
+        if bar == controls.ending_bar:  # the final root, re-struck on the button
+            out += [Note(k, "bass", BASS_LOW + int(roots[start]), dur, 100 if i == 0 else 108)
+                    for i, (k, dur) in enumerate(controls.ending_spans())]
             continue
         if controls.ending_bar is not None and bar > controls.ending_bar:
             continue
@@ -486,7 +490,13 @@ def bass_line(controls: Controls, idm: Idiom, bars: tuple[int, int] | None = Non
         elif kind == "pedal":  # tonic pedal point, restruck each bar (and halfway in busy bars)
             p = BASS_LOW + tonic
             ev = [(0, p, spb)] if d < 10 or bpb < 4 else [(0, p, spb // 2), (spb // 2, p, spb // 2)]
-            if not tension_bar(controls, idm, bar):
+            if tension_bar(controls, idm, bar) and spb > TENSION_FROM_STEP and idm.texture == "model":
+                # the half-step ostinato of suspense, where no arranged texture sounds the b9
+                # against the pedal (the model's own piano): from the half bar the pedal leans on
+                # the semitone above the tonic, against the tonic (or V's leading tone) above
+                # it, and falls back on the next downbeat
+                ev = [(0, p, TENSION_FROM_STEP), (TENSION_FROM_STEP, p + 1, spb - TENSION_FROM_STEP)]
+            else:
                 # outside the tension bars the pedal yields to the chord's root wherever the
                 # chord has a tone a semitone from the tonic (V's leading tone, bII)
                 ev = [(s, root(s) if _against(tonic, roots[start + s], ivs[start + s]) else p, n)
@@ -551,6 +561,8 @@ def drum_part(controls: Controls, idm: Idiom, mood: str = "", bars: tuple[int, i
         variant = int(_rng(seed, bar // vb, 11).integers(2))
         if ending:
             h[(0, CRASH)], h[(0, KICK if idm.drums != "cinematic" else TOM_LOW)] = 112, 108
+            for k in controls.ending_accents():  # the button
+                h[(k - start, CRASH)], h[(k - start, KICK if idm.drums != "cinematic" else TOM_LOW)] = 118, 114
         elif d >= 1:
             if idm.drums == "backbeat":
                 _backbeat(h, spb, bpb, d, variant, bar % vb == vb - 1, mood)

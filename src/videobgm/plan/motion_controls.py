@@ -157,6 +157,7 @@ def strength_per_beat(features: Features, beat_times: np.ndarray, bpb: int, stre
 # accents of visual beats at least an 8th apart (hit points exempt). 3 (a dotted 8th) gave the same
 # bars restated but fewer melody notes in them (bench/musicality.py motif 13.25 -> 11.96 notes)
 ACCENT_GAP_STEPS = 2
+MAX_BUTTONS = 4  # re-strikes of the held final chord on the picture's last hits
 
 
 def accent_steps(steps: np.ndarray, strong_t: np.ndarray, n_steps: int, end_s: float,
@@ -193,3 +194,28 @@ def accent_steps(steps: np.ndarray, strong_t: np.ndarray, n_steps: int, end_s: f
         if k is not None:
             out[k] = True
     return out
+
+
+def ending_buttons(steps: np.ndarray, strong_t: np.ndarray, strong_s: np.ndarray, ending_step: int,
+                   end_s: float, beat_s: float) -> list[int]:
+    """The steps of the held final bar's *buttons* (sorted): its strong visual beats at least a
+    beat after the final chord's downbeat (``ending_step``) and a beat before the music's end
+    (``end_s``), the strongest first (the earlier on a tie), at most :data:`MAX_BUTTONS`, at least
+    :data:`ACCENT_GAP_STEPS` apart; [] when no strong visual beat falls there.
+
+    The rule parts re-strike the final chord on each, the last ringing out: the picture's last
+    hits are heard instead of passing in a held chord (bigbuckbunny's strongest visual beat,
+    strength 1.0, lies 1.2 s into its final bar; car-detection ends on a burst of 8 visual beats
+    in its 3 s final bar). The final bar's other accents are dropped: the model plays nothing
+    there."""
+    if ending_step >= steps.shape[0] or not strong_t.size:
+        return []
+    t0 = float(steps[ending_step])
+    cand = np.flatnonzero((strong_t >= t0 + beat_s) & (strong_t <= end_s - beat_s))
+    idx = nearest_index(steps, strong_t[cand]) if cand.size else np.zeros(0, dtype=np.int64)
+    kept: list[int] = []
+    for j in sorted(range(cand.size), key=lambda j: (-float(strong_s[cand[j]]), float(strong_t[cand[j]]))):
+        k = int(idx[j])
+        if k > ending_step and len(kept) < MAX_BUTTONS and all(abs(k - x) >= ACCENT_GAP_STEPS for x in kept):
+            kept.append(k)
+    return sorted(kept)

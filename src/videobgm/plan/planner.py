@@ -60,6 +60,7 @@ from videobgm.plan.harmony import make_chords
 from videobgm.plan.motion_controls import (
     accent_steps,
     density_per_bar,
+    ending_buttons,
     strength_per_beat,
     strong_beats,
 )
@@ -200,20 +201,26 @@ def make_plan(
 
     density = density_per_bar(features, bar_times, desc, ref, mean_tempo, cfg.density_scale, reasons)
     strength = strength_per_beat(features, beat_times, bpb, cfg.strength_scale, reasons)
-    accents = accent_steps(step_times_from_beats(beat_times), strong_t, n_bars * spb,
+    step_times = step_times_from_beats(beat_times)
+    accents = accent_steps(step_times, strong_t, n_bars * spb,
                            min(beat_times[-1], duration), [k for k, _kind, _why in hits],
                            cfg.accent_quantile, reasons, strengths=strong_s)
+    buttons: list[int] = []
     if ending_bar is not None:  # the final bar is the held tonic (rule parts): nothing forced
         accents[ending_bar * spb:] = False
         density[ending_bar] = 0
         strength[ending_bar * bpb:] = 0
+        # ... but its strong visual beats re-strike it (the buttons)
+        buttons = ending_buttons(step_times, strong_t, strong_s, ending_bar * spb,
+                                 min(float(beat_times[-1]), duration), beat_s)
+        accents[buttons] = True
 
     tonic, mode = choose_key(desc, reasons)
     melody_bars = _melody_bars(cfg, tracks, n_bars, intro, ending_bar, reasons)
     chords, early = _chords(sections, n_bars, bpb, tonic, mode, mood, style, ref, hits, ending_bar,
                             melody_bars, tracks, seed, reasons)
     hit_list = _record_cuts(tm, cfg, cuts, bounds, hits, early, reasons)
-    fade = _ending(bar_times, ending_bar, duration, beat_s, reasons)
+    fade = _ending(bar_times, ending_bar, duration, beat_s, reasons, [float(step_times[k]) for k in buttons])
 
     controls = Controls(
         n_bars=n_bars, beats_per_bar=bpb, density_per_bar=density,
@@ -332,16 +339,21 @@ def _record_cuts(tm: TempoMap, cfg: PlanConfig, cuts: np.ndarray, bounds: Bounds
 
 
 def _ending(bar_times: np.ndarray, ending_bar: int | None, duration: float, beat_s: float,
-            reasons: dict[str, str]) -> float | None:
-    """The fade-out (s) that covers only the final chord's ring-out (``reasons["ending"]``)."""
+            reasons: dict[str, str], buttons_s: tuple[float, ...] | list[float] = ()) -> float | None:
+    """The fade-out (s) that covers only the final chord's ring-out, after its last button
+    (``reasons["ending"]``)."""
     fade = None
     if ending_bar is not None:
         t_end = float(bar_times[ending_bar])
-        fade = round(max(0.1, duration - t_end - 0.5 * beat_s), 3)
+        last = max([t_end, *buttons_s])
+        fade = round(max(0.1, duration - last - 0.5 * beat_s), 3)
+        struck = ("" if not buttons_s else
+                  f", re-struck at {', '.join(f'{t:.2f}' for t in buttons_s)} s on the final bar's "
+                  f"strong visual beats (the buttons)")
         reasons["ending"] = (f"cadence {reasons.pop('cadence', '')} into the tonic at bar "
                              f"{ending_bar + 1} ({t_end:.2f} s), held as a chord ringing to the end "
-                             f"({duration - t_end:.2f} s); fade-out at most {fade:.2f} s so it covers "
-                             f"only the ring-out")
+                             f"({duration - t_end:.2f} s){struck}; fade-out at most {fade:.2f} s so it "
+                             f"covers only the ring-out")
     return fade
 
 
