@@ -155,7 +155,10 @@ def compose_all(videos: list[Path], seeds: list[int], cache: Path, checkpoint: s
                 out.append(json.loads(path.read_text(encoding="utf-8")))
                 continue
             cfg = PipelineConfig()
-            cfg = cfg.replace(sample=cfg.sample.replace(seed=seed, checkpoint=checkpoint, **(overrides or {})))
+            o = overrides or {}
+            cfg = cfg.replace(sample=cfg.sample.replace(seed=seed, checkpoint=checkpoint,
+                                                        **{k: x for k, x in o.items() if not k.startswith("plan.")}),
+                              plan=cfg.plan.replace(**{k[5:]: x for k, x in o.items() if k.startswith("plan.")}))
             if pipe is None:
                 pipe = Pipeline(cfg)
             else:  # same model, this seed
@@ -230,7 +233,7 @@ def main() -> int:
     ap.add_argument("--videos", default=None, help="comma-separated subset of video stems (development)")
     ap.add_argument("--checkpoint", default=None, help="compose with this checkpoint folder (default: packaged)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a SampleConfig field (JSON value), repeatable (calibration)")
+                    help="override a SampleConfig field, or a PlanConfig one as plan.KEY (JSON value), repeatable (calibration)")
     args = ap.parse_args()
     overrides = {}
     for kv in args.set:

@@ -273,6 +273,10 @@ class SampleConfig(_Cfg):
     # ... and never softer than this on the step's loudest notes: a hit point or strong visual
     # beat stays an audible accent in a quiet section too (eval.sync's accent_velocity, 97)
     dynamics_accent_floor: float = 97.0
+    # the melody's accented notes take the floor under an accompaniment hit too where at most this
+    # share of its phrase's notes are accents (in a fast video most are: there the floor flattened
+    # it; < 0: never)
+    dynamics_accent_rare: float = 0.25
     # hit points (the cuts' crashes / stabs / section hits, compose.hit_marks): their pitched
     # accompaniment notes this much louder again and at least dynamics_hit_floor (the loudest of
     # their beat), the notes in the beat before them dynamics_pre_hit_cut softer (the music clears,

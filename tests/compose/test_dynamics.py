@@ -136,7 +136,32 @@ def test_flat_energy_melody_spreads_over_the_velocity_bins():
         out = shape(_score(notes, n_bars=10), secs, acc, cfg=cfg)
         return np.bincount([(n.velocity - 1) // 16 for n in out.notes if n.track == "melody"], minlength=8)
 
-    old = bins(SampleConfig(dynamics_melody_peak=False, dynamics_form_swell=0.0))
+    old = bins(SampleConfig(dynamics_melody_peak=False, dynamics_form_swell=0.0, dynamics_accent_rare=-1.0))
     assert old.max() == 14 and old.argmax() == 4  # the bench's 0.41
     new = bins(SampleConfig())
     assert new.max() / new.sum() <= 0.35 and (new > 0).sum() >= 6
+
+
+def test_backed_melody_accents_take_the_floor_only_where_accents_are_rare():
+    """One quiet section: a melody of 16 quarter notes over a piano on every note. With 2 of them
+    accents (1/8 of the phrase) the accented melody notes reach the accent floor with the
+    piano; with every other note an accent (1/2) the piano alone takes the floor and the melody
+    keeps its line (only the boost): a fast video's melody is not pressed into one bin."""
+    from videobgm.compose.dynamics import shape
+    from videobgm.config import SampleConfig
+
+    secs = [SimpleNamespace(start_bar=0, end_bar=4, energy=0.1)]
+    notes = [Note(k, t, 64 if t == "melody" else 52, 4, 64) for k in range(0, 64, 4) for t in ("melody", "piano")]
+    cfg = SampleConfig()
+    for accented, floored in (((20, 44), True), (tuple(range(0, 64, 8)), False)):
+        acc = np.zeros(64, dtype=bool)
+        acc[list(accented)] = True
+        out = shape(_score(notes, n_bars=4), secs, acc, cfg=cfg)
+        mel = {n.onset_16th: n.velocity for n in out.notes if n.track == "melody"}
+        pia = {n.onset_16th: n.velocity for n in out.notes if n.track == "piano"}
+        assert all(pia[k] >= cfg.dynamics_accent_floor for k in accented)
+        if floored:
+            assert all(mel[k] >= cfg.dynamics_accent_floor for k in accented), mel
+        else:  # the line's own swell, not one floor
+            assert min(mel[k] for k in accented) < cfg.dynamics_accent_floor - 20, mel
+            assert len({mel[k] for k in accented}) >= 5, mel
