@@ -13,7 +13,9 @@ square, 2 s period; a fast square, 0.4 s period; a textured clip with cuts every
 (:mod:`videobgm.eval.musicality`, first 24 bars) and papers-convention metrics (muspy SC, PE, PCE,
 EBR; mgeval avg IOI in s) are averaged over pieces and printed next to the same code's values on
 POP909's first 24 bars (quantised on its beat annotations): the validation split (the calibration
-reference) and, separately, the test split.
+reference) and, separately, the test split. Below the papers' metrics, ``empty_beat_rate_in_music``
+is muspy's EBR counted from each piece's first onset (not a paper metric): it shows that POP909's
+empty beats are the silence before its first note.
 
 Composed pieces are cached as JSON per (video, seed, code version) under ``--cache`` (the code
 version hashes ``src/videobgm``'s Python files); ``--src`` composes with another checkout's code
@@ -188,9 +190,24 @@ def piece_rows(pieces: list[dict]) -> list[dict]:
         r = M.stats(sc, bar_energy=bar_energy(d))
         r.update({f"papers.{k}": v for k, v in S.compute_all(_first(sc), convention="papers", structure=False).items()
                   if k in PAPERS})
+        r["papers.empty_beat_rate_in_music"] = ebr_in_music(_first(sc))
         r["video"], r["seed"] = d["video"], d["seed"]
         rows.append(r)
     return rows
+
+
+def ebr_in_music(score) -> float:  # noqa: ANN001
+    """muspy's empty-beat rate counted from the beat of the first onset: the silence before a song's
+    first note (half of POP909's songs start after an empty beat or more, on average 1.1 beats)
+    is left out. Not a paper metric; printed beside EBR to show where POP909's empty beats lie."""
+    import dataclasses
+
+    from videobgm.eval import symbolic as S
+    if not score.notes:
+        return float("nan")
+    b = min(n.onset_16th for n in score.notes) // 4 * 4
+    return S.empty_beat_rate(dataclasses.replace(
+        score, notes=[dataclasses.replace(n, onset_16th=n.onset_16th - b) for n in score.notes]), convention="papers")
 
 
 def _first(score, n_bars: int = 24):  # noqa: ANN001, ANN201
@@ -211,6 +228,7 @@ def pop909_rows(split: str, limit: int | None = None) -> list[dict]:
         r = M.stats(sc)
         r.update({f"papers.{k}": v for k, v in S.compute_all(sc, convention="papers", structure=False).items()
                   if k in PAPERS})
+        r["papers.empty_beat_rate_in_music"] = ebr_in_music(sc)
         rows.append(r)
     return rows
 
@@ -293,10 +311,11 @@ def report(s: dict, base: list[dict]) -> str:
     lines += ["", "Papers' convention (muspy SC, PE, PCE, EBR; mgeval avg IOI in s), first 24 bars; gap of the last "
               "column to POP909 val / test:", "",
               "| metric | " + " | ".join(cols) + " | gap val | gap test |", "|---|" + "---|" * (len(cols) + 2)]
-    for k in PAPERS:
+    # (the last row, empty_beat_rate_in_music, is not a paper metric: EBR from each piece's first onset)
+    for k in (*PAPERS, "empty_beat_rate_in_music"):
         kk = f"papers.{k}"
         g, v, t = s["gen"][kk], s["pop909_val"][kk], s["pop909_test"][kk]
-        cells = [f"{r['gen'][kk]:.3f}" for r in runs] + [f"{v:.3f}", f"{t:.3f}",
+        cells = [f"{r['gen'].get(kk, float('nan')):.3f}" for r in runs] + [f"{v:.3f}", f"{t:.3f}",
                                                           f"{100 * (g - v) / abs(v):+.0f}%", f"{100 * (g - t) / abs(t):+.0f}%"]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", "Per piece (this code):", "", "| video | seed | stepwise | repeated | chord-tone time | NCT 1&3 | motif | "
