@@ -314,9 +314,10 @@ class Controls:
         Bars that end with an anacrusis (drum fill or pickup run) into the next section.
     ending_bar : int or None
         Bar of the final held tonic (rule parts only: a chord ringing to the end), or None. Its
-        accent steps after the downbeat (:meth:`ending_accents`; the planner puts at most one
-        there, on the bar's strongest visual beat) are the ending's *button*: the rule parts
-        re-strike the final chord on them; the model is not forced to play there.
+        accent steps after the downbeat (:meth:`ending_accents`; the planner puts the bar's
+        strong visual beats there, :func:`videobgm.plan.motion_controls.ending_buttons`) are the
+        ending's *buttons*: the rule parts re-strike the final chord on them; the model is not
+        forced to play there.
     style, mood : str
         The plan's style and mood for the arranger's idioms (:mod:`videobgm.music.styles`); "" = the
         style-independent rule parts.

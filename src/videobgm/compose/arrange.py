@@ -16,8 +16,8 @@ the per-bar density (busier bars get busier patterns) and the accents:
   drums) a rising pickup run of chord tones in the piano part;
 * ending (``controls.ending_bar``): the tonic chord held from that bar's downbeat to the end
   (piano triad, bass root, the melody on the tonic), one crash + kick on the downbeat; chord, bass
-  and kit re-struck, louder, on the button (``Controls.ending_accents``: the final bar's strongest
-  visual beat) under the melody's held tonic.
+  and kit re-struck, louder, on each button (``Controls.ending_accents``: the final bar's strong
+  visual beats) under the melody's held tonic.
 
 When ``controls.style`` names a lexicon style the parts follow that style x mood's idiom
 (:mod:`videobgm.music.styles`, realised by :mod:`videobgm.compose.textures`): its bass and drum idioms and, for
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from videobgm.compose.textures import BUTTON_CRASH_VELOCITY, BUTTON_KICK_VELOCITY, BUTTON_VELOCITY
 from videobgm.types import STEPS_PER_BEAT, Controls, Note, Plan
 
 RULE_TRACKS: tuple[str, ...] = ("bass", "drums")
@@ -38,7 +39,6 @@ KICK, SNARE, HAT, CRASH, LOW_TOM = 36, 38, 42, 49, 45
 CHORD_LOW = 55  # stab / ending chords voiced upwards from G3
 MELODY_TONIC_LOW = 67  # the melody's final tonic lies in 67..78
 BASS_LOW = 36  # C2: bass notes lie in 36..47
-BUTTON_VELOCITY = 108  # the final chord re-struck on the picture's last hit (the ending's button)
 BUSY, MEDIUM, SPARSE = 24, 10, 1  # density thresholds (onsets per bar) of the patterns
 # share of the density / strength targets left to the model (melody + bridge) when the arranger
 # writes the accompaniment: about the melody + bridge share of POP909's onsets (~0.4)
@@ -171,7 +171,7 @@ def drum_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
             hits[(0, CRASH)] = 112
             hits[(0, KICK)] = 108
             for k in controls.ending_accents():
-                hits[(k - start, CRASH)], hits[(k - start, KICK)] = 118, 114
+                hits[(k - start, CRASH)], hits[(k - start, KICK)] = BUTTON_CRASH_VELOCITY, BUTTON_KICK_VELOCITY
         if d >= SPARSE:
             hits[(0, KICK)] = 100
             if bpb >= 4 and d >= MEDIUM:

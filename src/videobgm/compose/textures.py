@@ -50,6 +50,10 @@ HIT_VELOCITY = 118
 # a hit point's crash and kick: above the groove's own strokes (the four-on-the-floor kick is 108),
 # so that the hit is the loudest stroke of its bar (110 / 115 before: the hit's kick was the floor's)
 HIT_CRASH_VELOCITY, HIT_KICK_VELOCITY = 124, 124
+# the held final chord re-struck on the picture's last hits (Controls.ending_accents): the pitched
+# strokes (chord, bass) and the kit's crash + kick
+BUTTON_VELOCITY = 108
+BUTTON_CRASH_VELOCITY, BUTTON_KICK_VELOCITY = 118, 114
 ACCENT_VELOCITY = 104  # the texture's chord on a strong visual beat off its own onsets
 # the stroke that catches a strong visual beat (an accent step) where the groove has no kick,
 # snare, clap or tom of its own: per drum idiom (key, velocity)
@@ -461,7 +465,7 @@ def bass_line(controls: Controls, idm: Idiom, bars: tuple[int, int] | None = Non
     for bar in range(a, b):
         start = bar * spb
         if bar == controls.ending_bar:  # the final root, re-struck on the button
-            out += [Note(k, "bass", BASS_LOW + int(roots[start]), dur, 100 if i == 0 else 108)
+            out += [Note(k, "bass", BASS_LOW + int(roots[start]), dur, 100 if i == 0 else BUTTON_VELOCITY)
                     for i, (k, dur) in enumerate(controls.ending_spans())]
             continue
         if controls.ending_bar is not None and bar > controls.ending_bar:
@@ -562,7 +566,8 @@ def drum_part(controls: Controls, idm: Idiom, mood: str = "", bars: tuple[int, i
         if ending:
             h[(0, CRASH)], h[(0, KICK if idm.drums != "cinematic" else TOM_LOW)] = 112, 108
             for k in controls.ending_accents():  # the button
-                h[(k - start, CRASH)], h[(k - start, KICK if idm.drums != "cinematic" else TOM_LOW)] = 118, 114
+                h[(k - start, CRASH)] = BUTTON_CRASH_VELOCITY
+                h[(k - start, KICK if idm.drums != "cinematic" else TOM_LOW)] = BUTTON_KICK_VELOCITY
         elif d >= 1:
             if idm.drums == "backbeat":
                 _backbeat(h, spb, bpb, d, variant, bar % vb == vb - 1, mood)
