@@ -61,6 +61,7 @@ ROWS = (  # (statistic, label, target on video-driven pieces)
     ("melody_pitch", "melody mean pitch (MIDI)", ""),
     ("melody_high", "melody 95th-percentile pitch (MIDI)", ""),
     ("energy_register_r", "section energy -> melody register correlation", "> 0"),
+    ("melody_overlap", "melody notes still sounding at the next melody onset", ""),
 )
 
 

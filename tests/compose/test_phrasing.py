@@ -15,6 +15,7 @@ from videobgm.compose.phrasing import (  # noqa: E402
     breathe,
     cadence_durations,
     motif_plan,
+    one_voice,
     ring_into_rest,
 )
 from videobgm.compose.token_codes import TYPE_BAR, TYPE_BOS, TYPE_NOTE, TYPE_POS  # noqa: E402
@@ -170,3 +171,20 @@ def test_motif_plan_of_a_restating_units_last_bar(decoding, make_controls):
     st.rows.append(_row(TYPE_BAR))
     plan = motif_plan(ctx, st, 1)
     assert {s_: p - 1 for s_, (p, _) in plan.items()} == {0: 64, 4: 62, 9: 60}
+
+
+def test_one_voice_ends_each_melody_note_by_the_next_melody_onset():
+    notes = [Note(0, "melody", 72, 6, 80), Note(0, "piano", 60, 16, 64),   # overlaps the next by 2
+             Note(4, "melody", 74, 2, 80),                                 # ends at 6: untouched
+             Note(8, "melody", 76, 8, 80), Note(8, "melody", 79, 8, 80),   # a dyad: both cut to 12
+             Note(12, "melody", 76, 1, 90),                                # same pitch re-struck
+             Note(13, "bass", 36, 3, 70), Note(14, "melody", 77, 5, 80)]   # the last: as it was
+    got = one_voice(notes)
+    assert [(n.onset_16th, n.track, n.duration_16th) for n in got] == [
+        (0, "melody", 4), (0, "piano", 16), (4, "melody", 2), (8, "melody", 4), (8, "melody", 4),
+        (12, "melody", 1), (13, "bass", 3), (14, "melody", 5)]
+    assert [n.pitch for n in got] == [n.pitch for n in notes]
+    # kept notes (by index) stay as they were; a note never drops below one 16th
+    assert one_voice(notes, fixed=frozenset({0}))[0].duration_16th == 6
+    assert one_voice([Note(0, "melody", 60, 4, 80), Note(0, "melody", 64, 4, 80)]) == \
+        [Note(0, "melody", 60, 4, 80), Note(0, "melody", 64, 4, 80)]

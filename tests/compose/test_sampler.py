@@ -305,3 +305,21 @@ def test_controls_from_score_marks_melody_bars():
     ref = _reference(3)
     ref.notes = [n for n in ref.notes if not (n.track == "melody" and 16 <= n.onset_16th < 32)]
     assert controls_from_score(ref).melody_bars.tolist() == [True, False, True]
+
+
+def _melody_overlaps(score: Score) -> int:
+    mel = sorted((n.onset_16th, n.onset_16th + n.duration_16th) for n in score.notes if n.track == "melody")
+    return sum(1 for (a, e), (b, _) in zip(mel, mel[1:]) if b > a and e > b)
+
+
+def test_the_melody_is_one_voice(model, tok, controls, piece):
+    """The untrained model picks durations blind to the next onset: its melody overlaps itself
+    unless ``melody_one_voice`` cuts each note at the next melody onset (onsets unchanged)."""
+    raw = generate(controls, model, tok, SampleConfig(seed=1, melody_one_voice=False))
+    assert _melody_overlaps(raw) > 5
+    assert _melody_overlaps(piece) == 0
+    assert [(n.onset_16th, n.track, n.pitch) for n in piece.notes] == [(n.onset_16th, n.track, n.pitch) for n in raw.notes]
+    assert sum(n.duration_16th for n in piece.notes) < sum(n.duration_16th for n in raw.notes)
+    new = generate(controls, model, tok, SampleConfig(seed=7), keep=raw, regenerate_bars=(2, 4))
+    inside = Score(notes=[n for n in new.notes if 32 <= n.onset_16th < 64], n_bars=6)
+    assert _melody_overlaps(inside) == 0

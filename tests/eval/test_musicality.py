@@ -49,6 +49,10 @@ def test_repeated_notes_motif_and_leaps():
     assert mot["motif"] == 4.0
     arp = M.stats(_score([Note(4 * i, "melody", p, 4, 80) for i, p in enumerate([60, 64, 67, 72, 67, 64, 60, 55])]))
     assert arp["stepwise"] == 0.0 and arp["chord_tone_time"] == 1.0
+    assert rep["melody_overlap"] == 0.0
+    # 8 quarter-note onsets, the 1st and 5th held for a half note: 2 of the 7 pairs overlap
+    held = M.stats(_score([Note(4 * i, "melody", p, 8 if i in (0, 4) else 4, 80) for i, p in enumerate(C_MAJOR)]))
+    assert held["melody_overlap"] == pytest.approx(2 / 7)
 
 
 def test_splats_clashes_empty_beats_and_harmony():

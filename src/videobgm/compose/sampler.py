@@ -138,7 +138,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     controls, rule = phrasing.breathe(controls, arrange.rule_notes(controls, span), breath, steps_to_breath, in_breath)
     if not any(t in MODEL_TRACKS for t in controls.tracks):  # only rule parts asked for
         empty = np.array([[1] + [0] * (len(tokenizer.field_names) - 1)], dtype=np.int64)
-        return _to_score(empty, full, tokenizer, keep=keep, bars=span, extra=rule)
+        return _to_score(empty, full, tokenizer, keep=keep, bars=span, extra=rule,
+                         one_voice=cfg.constrained and cfg.melody_one_voice)
     rule_onsets = np.zeros(controls.n_bars * controls.steps_per_bar + 1, dtype=np.int64)
     for n in rule:
         if n.track != "drums" and 0 <= n.onset_16th < rule_onsets.shape[0]:
@@ -165,7 +166,8 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     finally:
         torch.set_num_threads(threads)
     progress(ctx.end_bar - ctx.start_bar, ctx.end_bar - ctx.start_bar)
-    return _to_score(np.stack(st.rows), full, tokenizer, keep=keep, bars=(ctx.start_bar, ctx.end_bar), extra=rule)
+    return _to_score(np.stack(st.rows), full, tokenizer, keep=keep, bars=(ctx.start_bar, ctx.end_bar), extra=rule,
+                     one_voice=cfg.constrained and cfg.melody_one_voice)
 
 
 def _prefix(ctx: DecodeContext, st: DecodeState, keep: Score | None) -> np.ndarray:
@@ -287,8 +289,11 @@ def _check_keep(keep: Score, controls: Controls, span: tuple[int, ...]) -> None:
 
 
 def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: Score | None,
-              bars: tuple[int, int], extra: list[Note] | None = None) -> Score:
-    """Decode generated tokens (+ rule notes ``extra``); for a section merge with the kept notes."""
+              bars: tuple[int, int], extra: list[Note] | None = None, one_voice: bool = False) -> Score:
+    """Decode generated tokens (+ rule notes ``extra``); for a section merge with the kept notes.
+
+    ``one_voice``: the new melody notes end by the next melody onset (:func:`phrasing.one_voice`);
+    kept notes are left as they were."""
     score = tokenizer.decode(
         tokens, beats_per_bar=controls.beats_per_bar, tempo_bpm=controls.tempo_bpm,
         key_tonic=controls.key_tonic, mode=controls.mode, chords=list(controls.chords),
@@ -297,6 +302,8 @@ def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: S
     score.notes = sorted(score.notes + list(extra or []),
                          key=lambda n: (n.onset_16th, TRACKS.index(n.track), n.pitch))
     if keep is None:
+        if one_voice:
+            score.notes = phrasing.one_voice(score.notes)
         return score
     spb = controls.steps_per_bar
     lo, hi = bars[0] * spb, bars[1] * spb
@@ -306,7 +313,11 @@ def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: S
             dur = n.duration_16th if bars[1] >= controls.n_bars else min(n.duration_16th, hi - n.onset_16th)
             new.append(Note(n.onset_16th, n.track, n.pitch, max(1, dur), n.velocity))
     kept = [n for n in keep.notes if not lo <= n.onset_16th < hi]
-    notes = sorted(kept + new, key=lambda n: (n.onset_16th, TRACKS.index(n.track), n.pitch))
+    order = sorted([(n, True) for n in kept] + [(n, False) for n in new],
+                   key=lambda x: (x[0].onset_16th, TRACKS.index(x[0].track), x[0].pitch))
+    notes = [n for n, _ in order]
+    if one_voice:
+        notes = phrasing.one_voice(notes, fixed=frozenset(i for i, (_, k) in enumerate(order) if k))
     return Score(
         notes=notes, n_bars=keep.n_bars, beats_per_bar=keep.beats_per_bar, tempo_bpm=keep.tempo_bpm,
         key_tonic=keep.key_tonic, mode=keep.mode, chords=list(keep.chords),

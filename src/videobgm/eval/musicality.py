@@ -12,6 +12,8 @@ pieces and on POP909 songs (quantised on their beat annotations, first 24 bars):
   not chord tones;
 * ``nct_resolved``: share of melody non-chord tones whose next melody note is 1-2 semitones away
   and a chord tone (passing, neighbour, suspension and appoggiatura all resolve by step);
+* ``melody_overlap``: share of consecutive melody onsets where the earlier note still sounds at
+  the later one's onset (a melody is one voice: POP909's overlap in 0.4 % of them);
 * ``motif``: longest run of melody notes (in notes) whose interval and rhythm pattern recurs,
   transposed or not, without overlap, in the first 24 bars;
 * ``chord_changes_per_bar``, ``tonic_bars`` (bars whose first chord has the key's tonic as root),
@@ -48,7 +50,7 @@ STAT_NAMES: tuple[str, ...] = (
     "stepwise", "repeated", "chord_tone_time", "nct_strong", "nct_resolved", "motif",
     "chord_changes_per_bar", "tonic_bars", "distinct_chords", "out_of_scale", "semitone_clash",
     "empty_beats", "energy_velocity_r", "bar_end_splat", "bar_end_splat_chords", "velocity_top_bin",
-    "melody_pitch", "melody_high", "energy_register_r",
+    "melody_pitch", "melody_high", "energy_register_r", "melody_overlap",
 )
 MELODY_STATS: tuple[str, ...] = ("stepwise", "repeated", "chord_tone_time", "nct_strong", "nct_resolved",
                                  "motif", "velocity_top_bin", "melody_pitch", "melody_high")
@@ -137,6 +139,8 @@ def stats(score: Score, *, first_bars: int = FIRST_BARS, bar_energy: np.ndarray 
         iv = np.abs(np.diff([n.pitch for n in mel]))
         out["stepwise"] = float(np.mean((iv >= 1) & (iv <= 2)))
         out["repeated"] = float(np.mean(iv == 0))
+        out["melody_overlap"] = float(np.mean([a.onset_16th + a.duration_16th > b.onset_16th
+                                               for a, b in zip(mel, mel[1:])]))
         pattern = [(mel[i + 1].pitch - mel[i].pitch, mel[i + 1].onset_16th - mel[i].onset_16th)
                    for i in range(len(mel) - 1)]
         rep = longest_repeat(pattern)
