@@ -307,15 +307,15 @@ def test_controls_from_score_marks_melody_bars():
     assert controls_from_score(ref).melody_bars.tolist() == [True, False, True]
 
 
-def _melody_overlaps(score: Score) -> int:
-    mel = sorted((n.onset_16th, n.onset_16th + n.duration_16th) for n in score.notes if n.track == "melody")
+def _melody_overlaps(score: Score, track: str = "melody") -> int:
+    mel = sorted((n.onset_16th, n.onset_16th + n.duration_16th) for n in score.notes if n.track == track)
     return sum(1 for (a, e), (b, _) in zip(mel, mel[1:]) if b > a and e > b)
 
 
 def test_the_melody_is_one_voice(model, tok, controls, piece):
     """The untrained model picks durations blind to the next onset: its melody overlaps itself
-    unless ``melody_one_voice`` cuts each note at the next melody onset (onsets unchanged)."""
-    raw = generate(controls, model, tok, SampleConfig(seed=1, melody_one_voice=False))
+    unless ``one_voice_tracks`` cuts each note at the next melody onset (onsets unchanged)."""
+    raw = generate(controls, model, tok, SampleConfig(seed=1, one_voice_tracks=()))
     assert _melody_overlaps(raw) > 5
     assert _melody_overlaps(piece) == 0
     assert [(n.onset_16th, n.track, n.pitch) for n in piece.notes] == [(n.onset_16th, n.track, n.pitch) for n in raw.notes]
@@ -323,3 +323,17 @@ def test_the_melody_is_one_voice(model, tok, controls, piece):
     new = generate(controls, model, tok, SampleConfig(seed=7), keep=raw, regenerate_bars=(2, 4))
     inside = Score(notes=[n for n in new.notes if 32 <= n.onset_16th < 64], n_bars=6)
     assert _melody_overlaps(inside) == 0
+
+
+def test_the_styled_rule_bass_is_one_voice(model, tok, controls):
+    """The ambient texture's bass struck the hit points over its held notes (2 overlaps here)."""
+    import dataclasses
+
+    band = dataclasses.replace(controls, tracks=("melody", "bridge", "piano", "bass", "drums"), style="ambient",
+                               seed=0, hits=((40, "crash"), (70, "stab")))
+    both = generate(band, model, tok, SampleConfig(seed=6))
+    melody_only = generate(band, model, tok, SampleConfig(seed=6, one_voice_tracks=("melody",)))
+    assert _melody_overlaps(melody_only, "bass") > 0
+    assert _melody_overlaps(both, "bass") == 0 and _melody_overlaps(both) == 0
+    with pytest.raises(OptionError, match="one_voice_tracks"):
+        generate(band, model, tok, SampleConfig(one_voice_tracks=("lead",)))

@@ -9,10 +9,11 @@
   through them (:func:`ring_into_rest`).
 * The motif (``generate(motif=)``, :mod:`videobgm.music.motif`): a restating bar's melody is its
   statement bar's, fitted to its chords and forced token by token (:func:`motif_plan`).
-* One voice (``melody_one_voice``): a melody note ends by the next melody onset, as a singer's or
-  a flute's would (:func:`one_voice`). The model picks a note's duration before it picks the next
-  position, and a quarter of its melody notes overlapped the next one, where POP909's melodies
-  overlap in 0.4 % of consecutive notes.
+* One voice (``one_voice_tracks``: melody and bass): a note ends by its track's next onset, as a
+  singer's or a bass player's would (:func:`one_voice`). The model picks a melody note's duration
+  before it picks the next position, and a quarter of its melody notes overlapped the next one,
+  where POP909's melodies overlap in 0.4 % of consecutive notes; the rule bass struck its accents
+  and pickups over its held notes (32 % of its notes overlapped the next).
 """
 
 from __future__ import annotations

@@ -128,6 +128,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     bad = [t for t in controls.tracks if t not in MODEL_TRACKS + arrange.RULE_TRACKS]
     if bad or not controls.tracks:
         raise OptionError(f"unknown track(s) {bad or '(none)'} in controls.tracks; accepted: {', '.join(TRACKS)}")
+    bad = [t for t in cfg.one_voice_tracks if t not in TRACKS]
+    if bad:
+        raise OptionError(f"unknown track(s) {bad} in one_voice_tracks; accepted: {', '.join(TRACKS)}")
     if (keep is None) != (regenerate_bars is None):
         raise OptionError("section regeneration needs both keep (a Score) and regenerate_bars (a, b)")
     span = (0, controls.n_bars) if regenerate_bars is None else tuple(int(x) for x in regenerate_bars)
@@ -139,7 +142,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     if not any(t in MODEL_TRACKS for t in controls.tracks):  # only rule parts asked for
         empty = np.array([[1] + [0] * (len(tokenizer.field_names) - 1)], dtype=np.int64)
         return _to_score(empty, full, tokenizer, keep=keep, bars=span, extra=rule,
-                         one_voice=cfg.constrained and cfg.melody_one_voice)
+                         one_voice=cfg.one_voice_tracks if cfg.constrained else ())
     rule_onsets = np.zeros(controls.n_bars * controls.steps_per_bar + 1, dtype=np.int64)
     for n in rule:
         if n.track != "drums" and 0 <= n.onset_16th < rule_onsets.shape[0]:
@@ -167,7 +170,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         torch.set_num_threads(threads)
     progress(ctx.end_bar - ctx.start_bar, ctx.end_bar - ctx.start_bar)
     return _to_score(np.stack(st.rows), full, tokenizer, keep=keep, bars=(ctx.start_bar, ctx.end_bar), extra=rule,
-                     one_voice=cfg.constrained and cfg.melody_one_voice)
+                     one_voice=cfg.one_voice_tracks if cfg.constrained else ())
 
 
 def _prefix(ctx: DecodeContext, st: DecodeState, keep: Score | None) -> np.ndarray:
@@ -289,11 +292,11 @@ def _check_keep(keep: Score, controls: Controls, span: tuple[int, ...]) -> None:
 
 
 def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: Score | None,
-              bars: tuple[int, int], extra: list[Note] | None = None, one_voice: bool = False) -> Score:
+              bars: tuple[int, int], extra: list[Note] | None = None, one_voice: tuple[str, ...] = ()) -> Score:
     """Decode generated tokens (+ rule notes ``extra``); for a section merge with the kept notes.
 
-    ``one_voice``: the new melody notes end by the next melody onset (:func:`phrasing.one_voice`);
-    kept notes are left as they were."""
+    ``one_voice``: in these tracks each new note ends by the track's next onset
+    (:func:`phrasing.one_voice`); kept notes are left as they were."""
     score = tokenizer.decode(
         tokens, beats_per_bar=controls.beats_per_bar, tempo_bpm=controls.tempo_bpm,
         key_tonic=controls.key_tonic, mode=controls.mode, chords=list(controls.chords),
@@ -302,8 +305,8 @@ def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: S
     score.notes = sorted(score.notes + list(extra or []),
                          key=lambda n: (n.onset_16th, TRACKS.index(n.track), n.pitch))
     if keep is None:
-        if one_voice:
-            score.notes = phrasing.one_voice(score.notes)
+        for track in one_voice:
+            score.notes = phrasing.one_voice(score.notes, track)
         return score
     spb = controls.steps_per_bar
     lo, hi = bars[0] * spb, bars[1] * spb
@@ -316,8 +319,9 @@ def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: S
     order = sorted([(n, True) for n in kept] + [(n, False) for n in new],
                    key=lambda x: (x[0].onset_16th, TRACKS.index(x[0].track), x[0].pitch))
     notes = [n for n, _ in order]
-    if one_voice:
-        notes = phrasing.one_voice(notes, fixed=frozenset(i for i, (_, k) in enumerate(order) if k))
+    fixed = frozenset(i for i, (_, k) in enumerate(order) if k)
+    for track in one_voice:
+        notes = phrasing.one_voice(notes, track, fixed=fixed)
     return Score(
         notes=notes, n_bars=keep.n_bars, beats_per_bar=keep.beats_per_bar, tempo_bpm=keep.tempo_bpm,
         key_tonic=keep.key_tonic, mode=keep.mode, chords=list(keep.chords),
