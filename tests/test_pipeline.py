@@ -210,3 +210,21 @@ def test_bad_output_fails_before_analysis(square_video: dict, tmp_path: Path, mo
     with pytest.raises(OptionError, match="is a directory"):
         pipe.run(square_video["path"], None, wav=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_flute_bridge_plays_one_note_at_a_time(tiny_pipe: Pipeline) -> None:
+    """The acoustic style's bridge is a flute: one note at a time (the untrained model stacks
+    notes), ending by the next; the other bridge instruments keep their chords."""
+    from videobgm.bridges.resolve import parse_description
+
+    def bridge(prompt: str):
+        res = tiny_pipe.compose_from_description(parse_description(prompt), 16.0)
+        notes = sorted((n.onset_16th, n.onset_16th + n.duration_16th) for n in res.score.notes if n.track == "bridge")
+        stacked = len(notes) - len({a for a, _ in notes})
+        overlaps = sum(1 for (a, e), (b, _) in zip(notes, notes[1:]) if b > a and e > b)
+        return res.plan.instruments.get("bridge"), len(notes), stacked, overlaps
+
+    inst, n, stacked, overlaps = bridge("calm acoustic folk")
+    assert inst == "flute" and n >= 8 and stacked == 0 and overlaps == 0
+    inst, n, stacked, _ = bridge("calm acoustic folk with guitar, piano and strings")
+    assert inst == "strings" and stacked > 0

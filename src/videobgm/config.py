@@ -216,7 +216,7 @@ class SampleConfig(_Cfg):
     # (up to the next change to another chord) instead of leaving them silent
     ring_rests: bool = True
     release_at_chord_change: bool = True  # accompaniment notes end by the next chord change
-    # one note at a time in these tracks: a note ends by the track's next onset (compose.phrasing.one_voice)
+    # lines: a note of these tracks ends by the track's next onset (compose.phrasing.one_voice)
     one_voice_tracks: tuple[str, ...] = ("melody", "bass")
     # phrase repetition (structure): a bar whose chords equal those of the bar ``p`` bars earlier
     # (p tried in this order) repeats it; whether a phrase repeats is drawn with repeat_prob

@@ -230,6 +230,7 @@ class Pipeline:
     ) -> Score:
         """[4]-[5] plan -> Score (model sampling, controls enforced); timing from the plan."""
         from videobgm.compose.dynamics import phrase_ends, section_breaths, shape
+        from videobgm.compose.phrasing import solo_tracks
         from videobgm.compose.sampler import generate
         from videobgm.music.motif import layout_of_plan
 
@@ -246,6 +247,7 @@ class Pipeline:
                 phrase_ends=phrase_ends(plan, cfg.melody_phrase_bars) if cfg.melody_phrase_bars else None,
                 breath_bars=section_breaths(plan) if cfg.section_breath else None,
                 motif=layout_of_plan(plan) if cfg.motif else None,
+                solo_tracks=solo_tracks(plan.instruments),  # a flute plays one note at a time
             )
 
         # semitone clashes between tracks only where the idiom wants them (tense tension bars)

@@ -17,6 +17,7 @@ from videobgm.compose.phrasing import (  # noqa: E402
     motif_plan,
     one_voice,
     ring_into_rest,
+    solo_tracks,
 )
 from videobgm.compose.token_codes import TYPE_BAR, TYPE_BOS, TYPE_NOTE, TYPE_POS  # noqa: E402
 from videobgm.config import SampleConfig  # noqa: E402
@@ -176,15 +177,28 @@ def test_motif_plan_of_a_restating_units_last_bar(decoding, make_controls):
 def test_one_voice_ends_each_melody_note_by_the_next_melody_onset():
     notes = [Note(0, "melody", 72, 6, 80), Note(0, "piano", 60, 16, 64),   # overlaps the next by 2
              Note(4, "melody", 74, 2, 80),                                 # ends at 6: untouched
-             Note(8, "melody", 76, 8, 80), Note(8, "melody", 79, 8, 80),   # a dyad: both cut to 12
+             Note(8, "melody", 76, 8, 80), Note(8, "melody", 79, 8, 80),   # a third: both cut to 4
              Note(12, "melody", 76, 1, 90),                                # same pitch re-struck
              Note(13, "bass", 36, 3, 70), Note(14, "melody", 77, 5, 80)]   # the last: as it was
     got = one_voice(notes)
-    assert [(n.onset_16th, n.track, n.duration_16th) for n in got] == [
-        (0, "melody", 4), (0, "piano", 16), (4, "melody", 2), (8, "melody", 4), (8, "melody", 4),
-        (12, "melody", 1), (13, "bass", 3), (14, "melody", 5)]
-    assert [n.pitch for n in got] == [n.pitch for n in notes]
+    assert [(n.onset_16th, n.track, n.pitch, n.duration_16th) for n in got] == [
+        (0, "melody", 72, 4), (0, "piano", 60, 16), (4, "melody", 74, 2), (8, "melody", 76, 4),
+        (8, "melody", 79, 4), (12, "melody", 76, 1), (13, "bass", 36, 3), (14, "melody", 77, 5)]
+    # a solo instrument: of the notes struck together the highest stays
+    solo = one_voice(notes, single=True)
+    assert [(n.onset_16th, n.pitch, n.duration_16th) for n in solo if n.track == "melody"] == [
+        (0, 72, 4), (4, 74, 2), (8, 79, 4), (12, 76, 1), (14, 77, 5)]
     # kept notes (by index) stay as they were; a note never drops below one 16th
     assert one_voice(notes, fixed=frozenset({0}))[0].duration_16th == 6
-    assert one_voice([Note(0, "melody", 60, 4, 80), Note(0, "melody", 64, 4, 80)]) == \
-        [Note(0, "melody", 60, 4, 80), Note(0, "melody", 64, 4, 80)]
+    assert one_voice(notes, single=True, fixed=frozenset({3}))[3:5] == [notes[3], Note(8, "melody", 79, 4, 80)]
+    # a solo bass keeps the lowest of notes struck together; the other tracks are left alone
+    bass = [Note(0, "bass", 48, 8, 80), Note(0, "bass", 36, 8, 80), Note(4, "bass", 43, 4, 80), Note(0, "piano", 60, 8, 64)]
+    assert one_voice(bass, "bass", single=True) == [Note(0, "bass", 36, 4, 80), Note(4, "bass", 43, 4, 80),
+                                                    Note(0, "piano", 60, 8, 64)]
+
+
+def test_solo_tracks_are_the_tracks_of_monophonic_instruments():
+    acoustic = {"melody": "guitar", "piano": "acoustic_guitar", "bridge": "flute", "bass": "acoustic_bass"}
+    assert solo_tracks(acoustic) == ("bridge",)
+    assert solo_tracks({"melody": "piano", "piano": "strings", "bridge": "pad"}) == ()
+    assert solo_tracks({"melody": "sax", "piano": "piano", "bass": "cello", "drums": "drums"}) == ("melody", "bass")

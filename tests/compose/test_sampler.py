@@ -337,3 +337,18 @@ def test_the_styled_rule_bass_is_one_voice(model, tok, controls):
     assert _melody_overlaps(both, "bass") == 0 and _melody_overlaps(both) == 0
     with pytest.raises(OptionError, match="one_voice_tracks"):
         generate(band, model, tok, SampleConfig(one_voice_tracks=("lead",)))
+
+
+def test_a_solo_instrument_plays_one_note_at_a_time(model, tok, controls, piece):
+    """The untrained model stacks melody notes on one step; as a solo track (a flute's) only the
+    highest of them stays, the other tracks as they were."""
+    solo = generate(controls, model, tok, SampleConfig(seed=1), solo_tracks=("melody",))
+    mel = [n for n in piece.notes if n.track == "melody"]
+    top = {}
+    for n in mel:
+        top[n.onset_16th] = max(top.get(n.onset_16th, 0), n.pitch)
+    assert len(mel) > len(top) + 5  # the dyads are there without it
+    assert [(n.onset_16th, n.pitch) for n in solo.notes if n.track == "melody"] == sorted(top.items())
+    assert [n for n in solo.notes if n.track != "melody"] == [n for n in piece.notes if n.track != "melody"]
+    with pytest.raises(OptionError, match="solo_tracks"):
+        generate(controls, model, tok, SampleConfig(), solo_tracks=("flute",))

@@ -81,7 +81,8 @@ def _validate(controls: Controls, model: Any, tokenizer: Any) -> None:
 def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig | None = None, *,
              keep: Score | None = None, regenerate_bars: tuple[int, int] | None = None,
              progress: ProgressFn | None = None, phrase_ends: tuple[int, ...] | None = None,
-             breath_bars: tuple[int, ...] | None = None, motif: dict[int, int] | None = None) -> Score:
+             breath_bars: tuple[int, ...] | None = None, motif: dict[int, int] | None = None,
+             solo_tracks: tuple[str, ...] = ()) -> Score:
     """Compose a piece that follows ``controls``.
 
     Parameters
@@ -111,6 +112,9 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         bar's melody is the earlier bar's (onsets, durations; pitches fitted to this bar's
         chords by :func:`videobgm.music.motif.adapt`), forced token by token; the other tracks are
         sampled around it.
+    solo_tracks : tuple of str
+        Tracks a monophonic instrument plays (constrained decoding; :func:`phrasing.solo_tracks`):
+        one note at a time, the highest of notes struck together (the bass: the lowest).
 
     Returns
     -------
@@ -128,9 +132,11 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     bad = [t for t in controls.tracks if t not in MODEL_TRACKS + arrange.RULE_TRACKS]
     if bad or not controls.tracks:
         raise OptionError(f"unknown track(s) {bad or '(none)'} in controls.tracks; accepted: {', '.join(TRACKS)}")
-    bad = [t for t in cfg.one_voice_tracks if t not in TRACKS]
-    if bad:
-        raise OptionError(f"unknown track(s) {bad} in one_voice_tracks; accepted: {', '.join(TRACKS)}")
+    for name, given in (("one_voice_tracks", cfg.one_voice_tracks), ("solo_tracks", solo_tracks)):
+        bad = [t for t in given if t not in TRACKS]
+        if bad:
+            raise OptionError(f"unknown track(s) {bad} in {name}; accepted: {', '.join(TRACKS)}")
+    voices = {t: t in solo_tracks for t in (*cfg.one_voice_tracks, *solo_tracks)} if cfg.constrained else {}
     if (keep is None) != (regenerate_bars is None):
         raise OptionError("section regeneration needs both keep (a Score) and regenerate_bars (a, b)")
     span = (0, controls.n_bars) if regenerate_bars is None else tuple(int(x) for x in regenerate_bars)
@@ -142,7 +148,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
     if not any(t in MODEL_TRACKS for t in controls.tracks):  # only rule parts asked for
         empty = np.array([[1] + [0] * (len(tokenizer.field_names) - 1)], dtype=np.int64)
         return _to_score(empty, full, tokenizer, keep=keep, bars=span, extra=rule,
-                         one_voice=cfg.one_voice_tracks if cfg.constrained else ())
+                         one_voice=voices)
     rule_onsets = np.zeros(controls.n_bars * controls.steps_per_bar + 1, dtype=np.int64)
     for n in rule:
         if n.track != "drums" and 0 <= n.onset_16th < rule_onsets.shape[0]:
@@ -170,7 +176,7 @@ def generate(controls: Controls, model: Any, tokenizer: Any, cfg: SampleConfig |
         torch.set_num_threads(threads)
     progress(ctx.end_bar - ctx.start_bar, ctx.end_bar - ctx.start_bar)
     return _to_score(np.stack(st.rows), full, tokenizer, keep=keep, bars=(ctx.start_bar, ctx.end_bar), extra=rule,
-                     one_voice=cfg.one_voice_tracks if cfg.constrained else ())
+                     one_voice=voices)
 
 
 def _prefix(ctx: DecodeContext, st: DecodeState, keep: Score | None) -> np.ndarray:
@@ -292,11 +298,12 @@ def _check_keep(keep: Score, controls: Controls, span: tuple[int, ...]) -> None:
 
 
 def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: Score | None,
-              bars: tuple[int, int], extra: list[Note] | None = None, one_voice: tuple[str, ...] = ()) -> Score:
+              bars: tuple[int, int], extra: list[Note] | None = None, one_voice: dict[str, bool] | None = None) -> Score:
     """Decode generated tokens (+ rule notes ``extra``); for a section merge with the kept notes.
 
-    ``one_voice``: in these tracks each new note ends by the track's next onset
-    (:func:`phrasing.one_voice`); kept notes are left as they were."""
+    ``one_voice`` (track -> single): in these tracks each new note ends by the track's next onset,
+    and of a single track's notes struck together one stays (:func:`phrasing.one_voice`); kept
+    notes are left as they were."""
     score = tokenizer.decode(
         tokens, beats_per_bar=controls.beats_per_bar, tempo_bpm=controls.tempo_bpm,
         key_tonic=controls.key_tonic, mode=controls.mode, chords=list(controls.chords),
@@ -305,8 +312,8 @@ def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: S
     score.notes = sorted(score.notes + list(extra or []),
                          key=lambda n: (n.onset_16th, TRACKS.index(n.track), n.pitch))
     if keep is None:
-        for track in one_voice:
-            score.notes = phrasing.one_voice(score.notes, track)
+        for track, single in (one_voice or {}).items():
+            score.notes = phrasing.one_voice(score.notes, track, single=single)
         return score
     spb = controls.steps_per_bar
     lo, hi = bars[0] * spb, bars[1] * spb
@@ -316,12 +323,10 @@ def _to_score(tokens: np.ndarray, controls: Controls, tokenizer: Any, *, keep: S
             dur = n.duration_16th if bars[1] >= controls.n_bars else min(n.duration_16th, hi - n.onset_16th)
             new.append(Note(n.onset_16th, n.track, n.pitch, max(1, dur), n.velocity))
     kept = [n for n in keep.notes if not lo <= n.onset_16th < hi]
-    order = sorted([(n, True) for n in kept] + [(n, False) for n in new],
-                   key=lambda x: (x[0].onset_16th, TRACKS.index(x[0].track), x[0].pitch))
-    notes = [n for n, _ in order]
-    fixed = frozenset(i for i, (_, k) in enumerate(order) if k)
-    for track in one_voice:
-        notes = phrasing.one_voice(notes, track, fixed=fixed)
+    notes = sorted(kept + new, key=lambda n: (n.onset_16th, TRACKS.index(n.track), n.pitch))
+    for track, single in (one_voice or {}).items():
+        fixed = frozenset(i for i, n in enumerate(notes) if not lo <= n.onset_16th < hi)  # the kept ones
+        notes = phrasing.one_voice(notes, track, single=single, fixed=fixed)
     return Score(
         notes=notes, n_bars=keep.n_bars, beats_per_bar=keep.beats_per_bar, tempo_bpm=keep.tempo_bpm,
         key_tonic=keep.key_tonic, mode=keep.mode, chords=list(keep.chords),

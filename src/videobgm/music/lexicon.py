@@ -152,6 +152,11 @@ INSTRUMENTS: dict[str, tuple[int, tuple[str, ...]]] = {
 # instruments that take the bass track when named (the others are pitched: melody/piano/bridge)
 BASS_INSTRUMENTS: tuple[str, ...] = ("bass", "acoustic_bass", "synth_bass", "cello")
 
+# instruments that sound one note at a time (a wind player, a solo string, a mono lead synth): the
+# track that one of them plays is one voice (videobgm.compose.phrasing.one_voice), whatever it is
+MONOPHONIC_INSTRUMENTS: frozenset[str] = frozenset({"flute", "clarinet", "sax", "trumpet", "synth_lead",
+                                                    "violin", "cello"})
+
 # ---- ranges (the one definition of each; configs, CLI, UI, schema and prompt import them) -------
 TEMPO_LIMITS_BPM: tuple[float, float] = (20.0, 300.0)  # any tempo a user, text or JSON may give
 VIDEO_TEMPO_RANGE_BPM: tuple[float, float] = (70.0, 140.0)  # a video's tempo is folded into this
