@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from videobgm.compose.textures import BUTTON_CRASH_VELOCITY, BUTTON_KICK_VELOCITY, BUTTON_VELOCITY
+from videobgm.compose.textures import BUTTON_VELOCITY, ending_bass, ending_hits
 from videobgm.types import STEPS_PER_BEAT, Controls, Note, Plan
 
 RULE_TRACKS: tuple[str, ...] = ("bass", "drums")
@@ -71,8 +71,7 @@ def bass_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
         d = int(dens[bar]) if bar < dens.shape[0] else 0
         start = bar * spb
         if bar == controls.ending_bar:  # the final tonic: one long root (the bar's density is 0)
-            out += [Note(k, "bass", BASS_LOW + int(roots[start]), dur, 100 if i == 0 else BUTTON_VELOCITY)
-                    for i, (k, dur) in enumerate(controls.ending_spans())]
+            out += ending_bass(controls, BASS_LOW + int(roots[start]))
             continue
         if d < SPARSE:
             continue
@@ -167,11 +166,8 @@ def drum_notes(controls: Controls, bars: tuple[int, int] | None = None) -> list[
         start = bar * spb
         hits: dict[tuple[int, int], int] = {}
         if bar == controls.ending_bar:
-            d = 0  # the final chord: one crash + kick on its downbeat (and its button), then it rings
-            hits[(0, CRASH)] = 112
-            hits[(0, KICK)] = 108
-            for k in controls.ending_accents():
-                hits[(k - start, CRASH)], hits[(k - start, KICK)] = BUTTON_CRASH_VELOCITY, BUTTON_KICK_VELOCITY
+            d = 0  # the final chord: one crash + kick on its downbeat (and its buttons), then it rings
+            hits.update(ending_hits(controls))
         if d >= SPARSE:
             hits[(0, KICK)] = 100
             if bpb >= 4 and d >= MEDIUM:

@@ -55,6 +55,24 @@ HIT_CRASH_VELOCITY, HIT_KICK_VELOCITY = 124, 124
 BUTTON_VELOCITY = 108
 BUTTON_CRASH_VELOCITY, BUTTON_KICK_VELOCITY = 118, 114
 ACCENT_VELOCITY = 104  # the texture's chord on a strong visual beat off its own onsets
+
+
+def ending_bass(controls: Controls, pitch: int) -> list[Note]:
+    """The held ending's bass: ``pitch`` from the final bar's downbeat, re-struck on each button
+    (:meth:`Controls.ending_spans`). Both generators (this one and :mod:`~videobgm.compose.arrange`)
+    end this way."""
+    return [Note(k, "bass", pitch, dur, 100 if i == 0 else BUTTON_VELOCITY)
+            for i, (k, dur) in enumerate(controls.ending_spans())]
+
+
+def ending_hits(controls: Controls, kick: int = KICK) -> dict[tuple[int, int], int]:
+    """The held ending's kit, (step in the final bar, key) -> velocity: crash + ``kick`` on its
+    downbeat and on each button (:meth:`Controls.ending_accents`), then it rings."""
+    start = int(controls.ending_bar) * controls.steps_per_bar
+    h = {(0, CRASH): 112, (0, kick): 108}
+    for k in controls.ending_accents():
+        h[(k - start, CRASH)], h[(k - start, kick)] = BUTTON_CRASH_VELOCITY, BUTTON_KICK_VELOCITY
+    return h
 # the stroke that catches a strong visual beat (an accent step) where the groove has no kick,
 # snare, clap or tom of its own: per drum idiom (key, velocity)
 ACCENT_STROKE: dict[str, tuple[int, int]] = {"backbeat": (SNARE, 100), "four_floor": (CLAP, 104),
@@ -465,8 +483,7 @@ def bass_line(controls: Controls, idm: Idiom, bars: tuple[int, int] | None = Non
     for bar in range(a, b):
         start = bar * spb
         if bar == controls.ending_bar:  # the final root, re-struck on the button
-            out += [Note(k, "bass", BASS_LOW + int(roots[start]), dur, 100 if i == 0 else BUTTON_VELOCITY)
-                    for i, (k, dur) in enumerate(controls.ending_spans())]
+            out += ending_bass(controls, BASS_LOW + int(roots[start]))
             continue
         if controls.ending_bar is not None and bar > controls.ending_bar:
             continue
@@ -563,11 +580,8 @@ def drum_part(controls: Controls, idm: Idiom, mood: str = "", bars: tuple[int, i
         ending = bar == controls.ending_bar
         fill = (bar in fills or bar % vb == vb - 1) and not ending
         variant = int(_rng(seed, bar // vb, 11).integers(2))
-        if ending:
-            h[(0, CRASH)], h[(0, KICK if idm.drums != "cinematic" else TOM_LOW)] = 112, 108
-            for k in controls.ending_accents():  # the button
-                h[(k - start, CRASH)] = BUTTON_CRASH_VELOCITY
-                h[(k - start, KICK if idm.drums != "cinematic" else TOM_LOW)] = BUTTON_KICK_VELOCITY
+        if ending:  # the final chord and its buttons
+            h.update(ending_hits(controls, KICK if idm.drums != "cinematic" else TOM_LOW))
         elif d >= 1:
             if idm.drums == "backbeat":
                 _backbeat(h, spb, bpb, d, variant, bar % vb == vb - 1, mood)
