@@ -307,7 +307,7 @@ def test_controls_from_score_marks_melody_bars():
     assert controls_from_score(ref).melody_bars.tolist() == [True, False, True]
 
 
-def _melody_overlaps(score: Score, track: str = "melody") -> int:
+def _overlaps(score: Score, track: str = "melody") -> int:
     mel = sorted((n.onset_16th, n.onset_16th + n.duration_16th) for n in score.notes if n.track == track)
     return sum(1 for (a, e), (b, _) in zip(mel, mel[1:]) if b > a and e > b)
 
@@ -316,13 +316,13 @@ def test_the_melody_is_one_voice(model, tok, controls, piece):
     """The untrained model picks durations blind to the next onset: its melody overlaps itself
     unless ``one_voice_tracks`` cuts each note at the next melody onset (onsets unchanged)."""
     raw = generate(controls, model, tok, SampleConfig(seed=1, one_voice_tracks=()))
-    assert _melody_overlaps(raw) > 5
-    assert _melody_overlaps(piece) == 0
+    assert _overlaps(raw) > 5
+    assert _overlaps(piece) == 0
     assert [(n.onset_16th, n.track, n.pitch) for n in piece.notes] == [(n.onset_16th, n.track, n.pitch) for n in raw.notes]
     assert sum(n.duration_16th for n in piece.notes) < sum(n.duration_16th for n in raw.notes)
     new = generate(controls, model, tok, SampleConfig(seed=7), keep=raw, regenerate_bars=(2, 4))
     inside = Score(notes=[n for n in new.notes if 32 <= n.onset_16th < 64], n_bars=6)
-    assert _melody_overlaps(inside) == 0
+    assert _overlaps(inside) == 0
 
 
 def test_the_styled_rule_bass_is_one_voice(model, tok, controls):
@@ -333,8 +333,8 @@ def test_the_styled_rule_bass_is_one_voice(model, tok, controls):
                                seed=0, hits=((40, "crash"), (70, "stab")))
     both = generate(band, model, tok, SampleConfig(seed=6))
     melody_only = generate(band, model, tok, SampleConfig(seed=6, one_voice_tracks=("melody",)))
-    assert _melody_overlaps(melody_only, "bass") > 0
-    assert _melody_overlaps(both, "bass") == 0 and _melody_overlaps(both) == 0
+    assert _overlaps(melody_only, "bass") > 0
+    assert _overlaps(both, "bass") == 0 and _overlaps(both) == 0
     with pytest.raises(OptionError, match="one_voice_tracks"):
         generate(band, model, tok, SampleConfig(one_voice_tracks=("lead",)))
 

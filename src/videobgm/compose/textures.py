@@ -55,6 +55,14 @@ HIT_CRASH_VELOCITY, HIT_KICK_VELOCITY = 124, 124
 BUTTON_VELOCITY = 108
 BUTTON_CRASH_VELOCITY, BUTTON_KICK_VELOCITY = 118, 114
 ACCENT_VELOCITY = 104  # the texture's chord on a strong visual beat off its own onsets
+# the stroke that catches a strong visual beat (an accent step) where the groove has no kick,
+# snare, clap or tom of its own: per drum idiom (key, velocity)
+ACCENT_STROKE: dict[str, tuple[int, int]] = {"backbeat": (SNARE, 100), "four_floor": (CLAP, 104),
+                                             "cinematic": (TOM_LOW, 100)}
+_ACCENT_VOICES = (KICK, KICK2, SNARE, CLAP, TOM_LOW, TOM_FLOOR, TOM_MID)
+HAT16_DENSITY = 18  # four-on-the-floor: closed 16th hats join the off-beat hats from this density
+TENSION_PERIOD_BARS = 4  # a tense piece's colour builds into every 4-bar phrase turn at least
+TENSION_FROM_STEP = 8  # in a tension bar the pad's cluster tone / strum's b9 enters at the half bar
 
 
 def ending_bass(controls: Controls, pitch: int) -> list[Note]:
@@ -73,14 +81,6 @@ def ending_hits(controls: Controls, kick: int = KICK) -> dict[tuple[int, int], i
     for k in controls.ending_accents():
         h[(k - start, CRASH)], h[(k - start, kick)] = BUTTON_CRASH_VELOCITY, BUTTON_KICK_VELOCITY
     return h
-# the stroke that catches a strong visual beat (an accent step) where the groove has no kick,
-# snare, clap or tom of its own: per drum idiom (key, velocity)
-ACCENT_STROKE: dict[str, tuple[int, int]] = {"backbeat": (SNARE, 100), "four_floor": (CLAP, 104),
-                                             "cinematic": (TOM_LOW, 100)}
-_ACCENT_VOICES = (KICK, KICK2, SNARE, CLAP, TOM_LOW, TOM_FLOOR, TOM_MID)
-HAT16_DENSITY = 18  # four-on-the-floor: closed 16th hats join the off-beat hats from this density
-TENSION_PERIOD_BARS = 4  # a tense piece's colour builds into every 4-bar phrase turn at least
-TENSION_FROM_STEP = 8  # in a tension bar the pad's cluster tone / strum's b9 enters at the half bar
 
 
 def tension_bar(controls: Controls, idm: Idiom, bar: int) -> bool:
